@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "alk-domain-xml.h"
+
+#include <string.h>
+
+#include "alk-error.h"
+
+char *alk_template_fill(const char *tmpl, GHashTable *vars, GError **error)
+{
+	g_autoptr(GString) out = g_string_sized_new(strlen(tmpl) + 1024);
+	const char *p = tmpl;
+
+	while (*p != '\0') {
+		const char *open = strstr(p, "{{");
+		if (open == NULL) {
+			g_string_append(out, p);
+			break;
+		}
+		g_string_append_len(out, p, open - p);
+		const char *close = strstr(open + 2, "}}");
+		if (close == NULL) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+				    "template: unterminated placeholder at offset %td", open - tmpl);
+			return NULL;
+		}
+		g_autofree char *key = g_strndup(open + 2, close - open - 2);
+		const char *value = g_hash_table_lookup(vars, key);
+		if (value == NULL) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+				    "template: no value for placeholder '%s'", key);
+			return NULL;
+		}
+		g_autofree char *escaped = g_markup_escape_text(value, -1);
+		g_string_append(out, escaped);
+		p = close + 2;
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static gboolean check_path(const char *what, const char *path, GError **error)
+{
+	if (path == NULL || path[0] != '/' || strlen(path) >= 4096 ||
+	    !g_utf8_validate(path, -1, NULL)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "domain: %s must be an absolute UTF-8 path", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean check_spec(const AlkDomainSpec *s, GError **error)
+{
+	if (s->name == NULL || !g_str_has_prefix(s->name, "airlock-") || strlen(s->name) > 64) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: bad name");
+		return FALSE;
+	}
+	if (g_strcmp0(s->virt_type, "qemu") != 0 && g_strcmp0(s->virt_type, "kvm") != 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "domain: virt_type must be qemu or kvm");
+		return FALSE;
+	}
+	if (s->vcpus < 1 || s->vcpus > 64 || s->memory_mib < 16 || s->memory_mib > 1048576 ||
+	    s->hard_limit_mib < s->memory_mib || s->cpu_quota_pct > 100) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "domain: vcpus, memory or cpu quota out of range");
+		return FALSE;
+	}
+	return check_path("kernel", s->kernel, error) && check_path("initrd", s->initrd, error) &&
+	       check_path("overlay", s->overlay, error) && check_path("base", s->base, error) &&
+	       check_path("console log", s->console_log, error) &&
+	       check_path("agent socket", s->agent_socket, error);
+}
+
+static void set_u64(GHashTable *vars, const char *key, guint64 v)
+{
+	g_hash_table_insert(vars, g_strdup(key), g_strdup_printf("%" G_GUINT64_FORMAT, v));
+}
+
+static void set_str(GHashTable *vars, const char *key, const char *v)
+{
+	g_hash_table_insert(vars, g_strdup(key), g_strdup(v != NULL ? v : ""));
+}
+
+static GHashTable *spec_vars(const AlkDomainSpec *s)
+{
+	GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	/* libvirt applies <quota> to each vcpu thread per period; -1: none */
+	gint64 quota = s->cpu_quota_pct == 0 ? -1
+					     : (gint64)ALK_CPU_PERIOD_US * s->cpu_quota_pct / 100;
+
+	set_str(vars, "name", s->name);
+	set_str(vars, "virt_type", s->virt_type);
+	set_u64(vars, "vcpus", s->vcpus);
+	set_u64(vars, "memory_mib", s->memory_mib);
+	set_u64(vars, "hard_limit_mib", s->hard_limit_mib);
+	set_u64(vars, "cpu_period", ALK_CPU_PERIOD_US);
+	g_hash_table_insert(vars, g_strdup("cpu_quota"), g_strdup_printf("%" G_GINT64_FORMAT, quota));
+	set_u64(vars, "io_bytes_sec", s->io_bytes_sec);
+	set_u64(vars, "io_iops", s->io_iops);
+	set_str(vars, "kernel", s->kernel);
+	set_str(vars, "initrd", s->initrd);
+	set_str(vars, "cmdline", s->cmdline);
+	set_str(vars, "overlay", s->overlay);
+	set_str(vars, "base", s->base);
+	set_str(vars, "console_log", s->console_log);
+	set_str(vars, "agent_socket", s->agent_socket);
+	set_str(vars, "record", s->record);
+	return vars;
+}
+
+char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec, GError **error)
+{
+	g_autofree char *path = g_build_filename(template_dir, "domain.xml", NULL);
+	g_autofree char *tmpl = NULL;
+	g_autoptr(GHashTable) vars = NULL;
+
+	if (!check_spec(spec, error))
+		return NULL;
+	if (!g_file_get_contents(path, &tmpl, NULL, error)) {
+		g_prefix_error(error, "domain template: ");
+		return NULL;
+	}
+	vars = spec_vars(spec);
+	return alk_template_fill(tmpl, vars, error);
+}

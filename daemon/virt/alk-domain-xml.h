@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Renders a sandbox's libvirt domain XML from xml-templates/domain.xml.
+ * Pure: no libvirt calls, no I/O but reading the template. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+	const char *name;        /* airlock-<id> */
+	const char *virt_type;   /* "qemu" or "kvm" */
+	guint vcpus;             /* 1..64 */
+	guint64 memory_mib;      /* 16..1048576 */
+	guint64 hard_limit_mib;  /* memtune hard_limit, >= memory_mib */
+	guint cpu_quota_pct;     /* share of a host CPU each vcpu may use, 1..100; 0: none */
+	guint64 io_bytes_sec;    /* 0: unlimited */
+	guint64 io_iops;         /* 0: unlimited */
+	const char *kernel;      /* absolute paths */
+	const char *initrd;
+	const char *cmdline;
+	const char *overlay;
+	const char *base;
+	const char *console_log;
+	const char *agent_socket;
+	const char *record;      /* the sandbox record (JSON text) for <metadata> */
+} AlkDomainSpec;
+
+#define ALK_CPU_PERIOD_US 100000
+
+/* Checks the spec, then fills the template. The template path is read from
+ * template_dir/domain.xml. Returns the XML or NULL with ALK_ERROR_INVALID. */
+char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec, GError **error);
+
+/* Fills {{key}} placeholders of tmpl from vars (key -> raw value); every
+ * value is XML-escaped. An unknown or unterminated placeholder is an error. */
+char *alk_template_fill(const char *tmpl, GHashTable *vars, GError **error);

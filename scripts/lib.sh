@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared helpers for scripts/quickstart and scripts/test. Sourced, not run.
+
+# shellcheck disable=SC2034 # used by the scripts that source this
+ALK_PACKAGES=(
+	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+	libvirt-dev libglib2.0-dev libjson-glib-dev libsoup-3.0-dev check
+	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
+	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
+)
+
+alk_log() { printf '==> %s\n' "$*" >&2; }
+alk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs whatever of the given packages is missing; apt-get update only
+# when something is.
+alk_install_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || alk_die "missing packages (${missing[*]}); run as root to install them"
+	alk_log "installing ${missing[*]}"
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Starts virtlogd and libvirtd unless they already run: under systemd when
+# PID 1 is systemd, else as plain daemons. Waits until libvirt answers.
+alk_start_libvirt() {
+	if virsh -c qemu:///system version >/dev/null 2>&1; then
+		return 0
+	fi
+	if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+		systemctl start virtlogd.socket libvirtd.socket libvirtd.service
+	else
+		pgrep -x virtlogd >/dev/null || virtlogd -d
+		pgrep -x libvirtd >/dev/null || libvirtd -d
+	fi
+	local _
+	for _ in $(seq 1 100); do
+		virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	alk_die "libvirtd did not answer on qemu:///system within 10 s"
+}

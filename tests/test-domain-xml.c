@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alk-domain-xml.h"
+#include "alk-error.h"
+
+static AlkDomainSpec spec(void)
+{
+	AlkDomainSpec s = {
+		.name = "airlock-0123456789ab",
+		.virt_type = "qemu",
+		.vcpus = 2,
+		.memory_mib = 512,
+		.hard_limit_mib = 1024,
+		.cpu_quota_pct = 50,
+		.io_bytes_sec = 10485760,
+		.io_iops = 1000,
+		.kernel = "/var/lib/airlock/images/minimal/vmlinuz",
+		.initrd = "/var/lib/airlock/images/minimal/initrd.img",
+		.cmdline = "console=ttyS0 panic=-1",
+		.overlay = "/var/lib/airlock/sandboxes/0123456789ab/overlay.qcow2",
+		.base = "/var/lib/airlock/images/minimal/rootfs.qcow2",
+		.console_log = "/run/airlock/sandboxes/0123456789ab/console.log",
+		.agent_socket = "/run/airlock/sandboxes/0123456789ab/agent.sock",
+		.record = "{\"id\":\"0123456789ab\"}",
+	};
+	return s;
+}
+
+static char *render(const AlkDomainSpec *s, GError **error)
+{
+	return alk_domain_xml_render(ALK_SOURCE_DIR "/xml-templates", s, error);
+}
+
+/* virt-xml-validate checks the rendered XML against libvirt's schema. */
+static gboolean validates(const char *xml)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *err = NULL;
+	int fd = g_file_open_tmp("domain-XXXXXX.xml", &path, NULL);
+	int status = -1;
+	const char *argv[] = {"virt-xml-validate", NULL, "domain", NULL};
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert(g_file_set_contents(path, xml, -1, NULL));
+	close(fd);
+	argv[1] = path;
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
+			       G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, NULL));
+	unlink(path);
+	if (status != 0)
+		fprintf(stderr, "virt-xml-validate: %s\n%s\n", err, xml);
+	return status == 0;
+}
+
+START_TEST(test_render_validates)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *xml = render(&s, &error);
+
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(validates(xml));
+	ck_assert(strstr(xml, "<quota>50000</quota>") != NULL);
+	ck_assert(strstr(xml, "<vcpu placement='static'>2</vcpu>") != NULL);
+	ck_assert(strstr(xml, "<hard_limit unit='MiB'>1024</hard_limit>") != NULL);
+	ck_assert(strstr(xml, "<interface") == NULL);
+	ck_assert(strstr(xml, "<graphics") == NULL);
+	ck_assert(strstr(xml, "<memballoon model='none'/>") != NULL);
+	ck_assert(strstr(xml, "<panic model='isa'/>") != NULL);
+	ck_assert(strstr(xml, "{{") == NULL);
+}
+END_TEST
+
+START_TEST(test_values_are_escaped)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *xml = NULL;
+
+	s.cmdline = "quiet'/><devices><disk file='/etc/shadow'/></devices><x a='";
+	s.record = "</airlock:sandbox><evil/>&";
+	xml = render(&s, &error);
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(xml, "<evil/>") == NULL);
+	ck_assert(strstr(xml, "/etc/shadow'/>") == NULL);
+	ck_assert(strstr(xml, "&lt;evil/&gt;&amp;") != NULL);
+	ck_assert(validates(xml));
+}
+END_TEST
+
+START_TEST(test_bad_specs_refused)
+{
+	AlkDomainSpec s;
+	g_autoptr(GError) error = NULL;
+
+	s = spec();
+	s.name = "not-ours";
+	ck_assert(render(&s, &error) == NULL);
+	g_clear_error(&error);
+	s = spec();
+	s.virt_type = "xen";
+	ck_assert(render(&s, &error) == NULL);
+	g_clear_error(&error);
+	s = spec();
+	s.vcpus = 0;
+	ck_assert(render(&s, &error) == NULL);
+	g_clear_error(&error);
+	s = spec();
+	s.hard_limit_mib = 100;
+	ck_assert(render(&s, &error) == NULL);
+	g_clear_error(&error);
+	s = spec();
+	s.cpu_quota_pct = 101;
+	ck_assert(render(&s, &error) == NULL);
+	g_clear_error(&error);
+	s = spec();
+	s.overlay = "relative/overlay.qcow2";
+	ck_assert(render(&s, &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	ck_assert(strstr(error->message, "overlay") != NULL);
+}
+END_TEST
+
+START_TEST(test_template_fill)
+{
+	g_autoptr(GHashTable) vars = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *ok = NULL;
+
+	g_hash_table_insert(vars, "a", "<&>");
+	ok = alk_template_fill("x{{a}}y", vars, &error);
+	ck_assert_str_eq(ok, "x&lt;&amp;&gt;y");
+	ck_assert(alk_template_fill("x{{b}}y", vars, &error) == NULL);
+	ck_assert(strstr(error->message, "'b'") != NULL);
+	g_clear_error(&error);
+	ck_assert(alk_template_fill("x{{a", vars, &error) == NULL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("domain-xml");
+	TCase *tc = tcase_create("render");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_render_validates);
+	tcase_add_test(tc, test_values_are_escaped);
+	tcase_add_test(tc, test_bad_specs_refused);
+	tcase_add_test(tc, test_template_fill);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
