@@ -137,7 +137,7 @@ static gboolean start_domain(AlkTestGuest *g, const ImageInfo *img, guint memory
 		.virt_type = "qemu",
 		.vcpus = vcpus,
 		.memory_mib = memory_mib,
-		.hard_limit_mib = memory_mib + 512,
+		.hard_limit_mib = 0, /* needs CAP_SYS_RESOURCE, see alk-domain-xml.h */
 		.kernel = img->kernel,
 		.initrd = img->initrd,
 		.cmdline = img->cmdline,
@@ -655,7 +655,8 @@ char *alk_test_guest_sh(AlkTestGuest *g, const char *cmd, int *exit_code, GError
 	char *out = NULL;
 	if (alk_test_guest_exec(g, argv, NULL, 0, 0, &r,
 				g_get_monotonic_time() + 60 * G_USEC_PER_SEC, error)) {
-		out = g_strndup((const char *)r.out->data, r.out->len);
+		out = r.out->len > 0 ? g_strndup((const char *)r.out->data, r.out->len)
+				     : g_strdup("");
 		if (exit_code != NULL)
 			*exit_code = r.exit_code;
 	}

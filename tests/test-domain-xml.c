@@ -77,6 +77,20 @@ START_TEST(test_render_validates)
 }
 END_TEST
 
+START_TEST(test_memtune_optional)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *xml = NULL;
+
+	s.hard_limit_mib = 0;
+	xml = render(&s, &error);
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(xml, "<memtune>") == NULL);
+	ck_assert(validates(xml));
+}
+END_TEST
+
 START_TEST(test_values_are_escaped)
 {
 	AlkDomainSpec s = spec();
@@ -152,6 +166,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_render_validates);
+	tcase_add_test(tc, test_memtune_optional);
 	tcase_add_test(tc, test_values_are_escaped);
 	tcase_add_test(tc, test_bad_specs_refused);
 	tcase_add_test(tc, test_template_fill);

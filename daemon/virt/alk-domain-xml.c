@@ -30,8 +30,13 @@ char *alk_template_fill(const char *tmpl, GHashTable *vars, GError **error)
 				    "template: no value for placeholder '%s'", key);
 			return NULL;
 		}
-		g_autofree char *escaped = g_markup_escape_text(value, -1);
-		g_string_append(out, escaped);
+		if (g_str_has_prefix(key, "xml:")) {
+			/* a fragment rendered from a template, already escaped */
+			g_string_append(out, value);
+		} else {
+			g_autofree char *escaped = g_markup_escape_text(value, -1);
+			g_string_append(out, escaped);
+		}
 		p = close + 2;
 	}
 	return g_string_free(g_steal_pointer(&out), FALSE);
@@ -60,7 +65,8 @@ static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 		return FALSE;
 	}
 	if (s->vcpus < 1 || s->vcpus > 64 || s->memory_mib < 16 || s->memory_mib > 1048576 ||
-	    s->hard_limit_mib < s->memory_mib || s->cpu_quota_pct > 100) {
+	    (s->hard_limit_mib != 0 && s->hard_limit_mib < s->memory_mib) ||
+	    s->cpu_quota_pct > 100) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
 			    "domain: vcpus, memory or cpu quota out of range");
 		return FALSE;
@@ -108,18 +114,39 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	return vars;
 }
 
-char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec, GError **error)
+static char *render_file(const char *template_dir, const char *file, GHashTable *vars,
+			 GError **error)
 {
-	g_autofree char *path = g_build_filename(template_dir, "domain.xml", NULL);
+	g_autofree char *path = g_build_filename(template_dir, file, NULL);
 	g_autofree char *tmpl = NULL;
-	g_autoptr(GHashTable) vars = NULL;
 
-	if (!check_spec(spec, error))
-		return NULL;
 	if (!g_file_get_contents(path, &tmpl, NULL, error)) {
 		g_prefix_error(error, "domain template: ");
 		return NULL;
 	}
-	vars = spec_vars(spec);
 	return alk_template_fill(tmpl, vars, error);
+}
+
+/* Renders an optional fragment into vars as "xml:NAME" ("" when off). */
+static gboolean add_fragment(const char *template_dir, GHashTable *vars, const char *name,
+			     gboolean on, GError **error)
+{
+	g_autofree char *file = g_strconcat(name, ".xml", NULL);
+	char *xml = on ? render_file(template_dir, file, vars, error) : g_strdup("");
+	if (xml == NULL)
+		return FALSE;
+	g_hash_table_insert(vars, g_strconcat("xml:", name, NULL), xml);
+	return TRUE;
+}
+
+char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec, GError **error)
+{
+	g_autoptr(GHashTable) vars = NULL;
+
+	if (!check_spec(spec, error))
+		return NULL;
+	vars = spec_vars(spec);
+	if (!add_fragment(template_dir, vars, "memtune", spec->hard_limit_mib != 0, error))
+		return NULL;
+	return render_file(template_dir, "domain.xml", vars, error);
 }

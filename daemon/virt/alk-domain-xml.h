@@ -10,7 +10,7 @@ typedef struct {
 	const char *virt_type;   /* "qemu" or "kvm" */
 	guint vcpus;             /* 1..64 */
 	guint64 memory_mib;      /* 16..1048576 */
-	guint64 hard_limit_mib;  /* memtune hard_limit, >= memory_mib */
+	guint64 hard_limit_mib;  /* memtune hard_limit, >= memory_mib; 0: none */
 	guint cpu_quota_pct;     /* share of a host CPU each vcpu may use, 1..100; 0: none */
 	guint64 io_bytes_sec;    /* 0: unlimited */
 	guint64 io_iops;         /* 0: unlimited */
@@ -31,5 +31,7 @@ typedef struct {
 char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec, GError **error);
 
 /* Fills {{key}} placeholders of tmpl from vars (key -> raw value); every
- * value is XML-escaped. An unknown or unterminated placeholder is an error. */
+ * value is XML-escaped, but for keys starting with "xml:", which hold
+ * fragments rendered from other templates. An unknown or unterminated
+ * placeholder is an error. */
 char *alk_template_fill(const char *tmpl, GHashTable *vars, GError **error);

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The libvirt connection: opened and re-opened by itself, domain lifecycle
+ * events delivered on the main loop, and every call that can block run on a
+ * worker thread (GTask), its result delivered back on the main loop. While
+ * libvirtd is away, calls fail at once with ALK_ERROR_UNAVAILABLE. */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct AlkVirt AlkVirt;
+
+typedef enum {
+	ALK_VIRT_STOPPED_SHUTDOWN, /* the guest powered off */
+	ALK_VIRT_STOPPED_CRASHED,  /* guest panic */
+	ALK_VIRT_STOPPED_FAILED,   /* QEMU died */
+	ALK_VIRT_STOPPED_DESTROYED,
+	ALK_VIRT_STOPPED_OTHER,
+} AlkVirtStopReason;
+
+typedef struct {
+	/* a domain of ours stopped (transient: it is gone) */
+	void (*stopped)(const char *name, AlkVirtStopReason reason, gpointer user_data);
+	/* libvirt went away (FALSE) or is back and subscribed (TRUE) */
+	void (*connection)(gboolean up, gpointer user_data);
+} AlkVirtCallbacks;
+
+typedef struct {
+	char *name;
+	char *record; /* text of the airlock <metadata> element, or NULL */
+	gboolean running;
+} AlkVirtDomain;
+
+void alk_virt_domain_free(AlkVirtDomain *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkVirtDomain, alk_virt_domain_free)
+
+/* The namespace of the <metadata> element holding a sandbox's record. */
+#define ALK_VIRT_METADATA_NS "https://airlock.invalid/xmlns/sandbox/1"
+
+/* Registers libvirt's GLib-based event loop; call once before alk_virt_new. */
+gboolean alk_virt_init(GError **error);
+/* Only domains whose name starts with prefix are reported. */
+AlkVirt *alk_virt_new(const char *uri, const char *prefix, const AlkVirtCallbacks *cb,
+		      gpointer user_data);
+void alk_virt_free(AlkVirt *v);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkVirt, alk_virt_free)
+
+/* Opens the connection now (blocking, for start-up). Later losses are
+ * repaired by the reconnect timer. */
+gboolean alk_virt_connect(AlkVirt *v, GError **error);
+gboolean alk_virt_is_connected(AlkVirt *v);
+
+/* Starts a transient domain from xml (optionally paused). */
+void alk_virt_create_async(AlkVirt *v, const char *xml, gboolean paused,
+			   GAsyncReadyCallback cb, gpointer user_data);
+gboolean alk_virt_create_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+
+/* Destroys a domain by name; a domain that is already gone is success. */
+void alk_virt_destroy_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
+			    gpointer user_data);
+gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+
+/* Lists our domains with their records (array of AlkVirtDomain). */
+void alk_virt_list_async(AlkVirt *v, GAsyncReadyCallback cb, gpointer user_data);
+GPtrArray *alk_virt_list_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+
+/* Blocking variants for start-up and tests. */
+GPtrArray *alk_virt_list_sync(AlkVirt *v, GError **error);
+gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error);
