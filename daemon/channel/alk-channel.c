@@ -390,7 +390,7 @@ static void file_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *
 		   alk_msg_ack_decode(p, n, &ack) == 0) {
 		file_done(op, ack.bytes);
 	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_INFO &&
-		   alk_msg_file_decode(p, n, &info) == 0) {
+		   alk_msg_file_decode_type(ALK_MSG_FILE_INFO, p, n, &info) == 0) {
 		op->size = info.size;
 		if (op->file.info != NULL)
 			op->file.info(op, info.size, info.mode, op->user_data);

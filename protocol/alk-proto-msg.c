@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The messages of the protocol: one field table per message type and the
+ * public decoders and encoders over them. docs/protocol.md lists the same
+ * tags, kinds, limits and defaults: keep the two in step.
+ */
+#include "alk-proto-private.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static const AlkField hello_fields[] = {
+    ALK_FIELD(1, ALK_K_U32, 1, AlkMsgHello, version, 1, ALK_U32_MAX),
+    ALK_FIELD(2, ALK_K_U32, 1, AlkMsgHello, caps, 0, ALK_U32_MAX),
+    ALK_FIELD(3, ALK_K_NONCE, 1, AlkMsgHello, nonce, 0, 0),
+    ALK_FIELD_DEF(4, ALK_K_U32, 0, AlkMsgHello, max_payload, 1024, ALK_U32_MAX,
+                  ALK_PROTO_MAX_PAYLOAD, NULL),
+    ALK_FIELD_DEF(5, ALK_K_STR, 0, AlkMsgHello, agent_version, 0, 0, 0, ""),
+};
+
+static const AlkField sync_fields[] = {
+    ALK_FIELD(1, ALK_K_U64, 1, AlkMsgSync, nonce, 0, 0),
+};
+
+static const AlkField exec_fields[] = {
+    ALK_REPEATED(1, ALK_K_STR, 1, ALK_PROTO_MAX_ARGS, AlkMsgExec, argv, argc),
+    ALK_REPEATED(2, ALK_K_ENV, 0, ALK_PROTO_MAX_ENV, AlkMsgExec, env, envc),
+    ALK_FIELD(3, ALK_K_PATH, 0, AlkMsgExec, cwd, 0, 0),
+    ALK_FIELD(4, ALK_K_U32, 0, AlkMsgExec, timeout_ms, 0, ALK_U32_MAX),
+    ALK_FIELD(5, ALK_K_U32, 0, AlkMsgExec, stdin_mode, ALK_STDIN_NULL, ALK_STDIN_PIPE),
+    ALK_FIELD(6, ALK_K_U64, 0, AlkMsgExec, output_cap, 0, 0),
+    ALK_REPEATED(7, ALK_K_RLIMIT, 0, ALK_PROTO_MAX_RLIMITS, AlkMsgExec, rlimits, nrlimits),
+};
+
+/* Two entries for one resource would make the result depend on order. */
+static int exec_check(const void *m)
+{
+	const AlkMsgExec *e = m;
+
+	for (uint32_t i = 0; i < e->nrlimits; i++)
+		for (uint32_t j = i + 1; j < e->nrlimits; j++)
+			if (e->rlimits[i].resource == e->rlimits[j].resource)
+				return ALK_PROTO_E_VALUE;
+	return ALK_PROTO_OK;
+}
+
+static const AlkField started_fields[] = {
+    ALK_FIELD(1, ALK_K_U32, 1, AlkMsgStarted, pid, 1, ALK_U32_MAX),
+};
+
+static const AlkField data_fields[] = {
+    ALK_FIELD(1, ALK_K_BYTES, 1, AlkMsgData, data, 0, ALK_PROTO_MAX_CHUNK),
+};
+
+static const AlkField ack_fields[] = {
+    ALK_FIELD(1, ALK_K_U64, 1, AlkMsgAck, bytes, 0, 0),
+};
+
+static const AlkField signal_fields[] = {
+    ALK_FIELD(1, ALK_K_U32, 1, AlkMsgSignal, signo, 1, ALK_MAX_SIGNAL),
+};
+
+static const AlkField exit_fields[] = {
+    ALK_FIELD(1, ALK_K_I32, 1, AlkMsgExit, exit_code, -1, 255),
+    ALK_FIELD(2, ALK_K_U32, 0, AlkMsgExit, signo, 0, ALK_MAX_SIGNAL),
+    ALK_FIELD(3, ALK_K_U32, 0, AlkMsgExit, timed_out, 0, 1),
+    ALK_FIELD(4, ALK_K_U32, 0, AlkMsgExit, truncated, 0, 1),
+    ALK_FIELD(5, ALK_K_U64, 0, AlkMsgExit, duration_ms, 0, 0),
+    ALK_FIELD(6, ALK_K_U64, 0, AlkMsgExit, max_rss_kib, 0, 0),
+    ALK_FIELD(7, ALK_K_U64, 0, AlkMsgExit, stdout_bytes, 0, 0),
+    ALK_FIELD(8, ALK_K_U64, 0, AlkMsgExit, stderr_bytes, 0, 0),
+};
+
+/* A process either exited (code 0..255) or was killed (-1 and a signal). */
+static int exit_check(const void *m)
+{
+	const AlkMsgExit *e = m;
+
+	return (e->signo != 0) == (e->exit_code == -1) ? ALK_PROTO_OK : ALK_PROTO_E_VALUE;
+}
+
+/* FILE_PUT, FILE_GET and FILE_INFO share one struct and one tag numbering;
+ * each accepts only its own fields. */
+static const AlkField file_put_fields[] = {
+    ALK_FIELD(1, ALK_K_PATH, 1, AlkMsgFile, path, 0, 0),
+    ALK_FIELD_DEF(2, ALK_K_U32, 0, AlkMsgFile, mode, 0, 07777, 0644, NULL),
+    ALK_FIELD(3, ALK_K_U64, 0, AlkMsgFile, size, 0, 0),
+};
+
+static const AlkField file_get_fields[] = {
+    ALK_FIELD(1, ALK_K_PATH, 1, AlkMsgFile, path, 0, 0),
+    ALK_FIELD(4, ALK_K_U64, 0, AlkMsgFile, max_size, 0, 0),
+};
+
+static const AlkField file_info_fields[] = {
+    ALK_FIELD(2, ALK_K_U32, 1, AlkMsgFile, mode, 0, ALK_U32_MAX),
+    ALK_FIELD(3, ALK_K_U64, 1, AlkMsgFile, size, 0, 0),
+};
+
+/* For alk_msg_file_decode(), which is not told the type. Its defaults are
+ * FILE_PUT's, so it reads every valid FILE_* payload as the typed decoder
+ * does (an encoder leaves out a FILE_PUT mode of 0644). */
+static const AlkField file_any_fields[] = {
+    ALK_FIELD(1, ALK_K_PATH, 0, AlkMsgFile, path, 0, 0),
+    ALK_FIELD_DEF(2, ALK_K_U32, 0, AlkMsgFile, mode, 0, ALK_U32_MAX, 0644, NULL),
+    ALK_FIELD(3, ALK_K_U64, 0, AlkMsgFile, size, 0, 0),
+    ALK_FIELD(4, ALK_K_U64, 0, AlkMsgFile, max_size, 0, 0),
+};
+
+static const AlkField error_fields[] = {
+    ALK_FIELD(1, ALK_K_U32, 1, AlkMsgError, code, ALK_ERR_PROTOCOL, ALK_ERR_WINDOW),
+    ALK_FIELD(2, ALK_K_U32, 0, AlkMsgError, errnum, 0, ALK_U32_MAX),
+    ALK_FIELD_DEF(3, ALK_K_STR, 0, AlkMsgError, message, 0, 0, 0, ""),
+};
+
+static const AlkSchema hello_schema = ALK_SCHEMA(hello_fields, AlkMsgHello, NULL);
+static const AlkSchema sync_schema = ALK_SCHEMA(sync_fields, AlkMsgSync, NULL);
+static const AlkSchema exec_schema = ALK_SCHEMA(exec_fields, AlkMsgExec, exec_check);
+static const AlkSchema started_schema = ALK_SCHEMA(started_fields, AlkMsgStarted, NULL);
+static const AlkSchema data_schema = ALK_SCHEMA(data_fields, AlkMsgData, NULL);
+static const AlkSchema ack_schema = ALK_SCHEMA(ack_fields, AlkMsgAck, NULL);
+static const AlkSchema signal_schema = ALK_SCHEMA(signal_fields, AlkMsgSignal, NULL);
+static const AlkSchema exit_schema = ALK_SCHEMA(exit_fields, AlkMsgExit, exit_check);
+static const AlkSchema file_put_schema = ALK_SCHEMA(file_put_fields, AlkMsgFile, NULL);
+static const AlkSchema file_get_schema = ALK_SCHEMA(file_get_fields, AlkMsgFile, NULL);
+static const AlkSchema file_info_schema = ALK_SCHEMA(file_info_fields, AlkMsgFile, NULL);
+static const AlkSchema file_any_schema = ALK_SCHEMA(file_any_fields, AlkMsgFile, NULL);
+static const AlkSchema error_schema = ALK_SCHEMA(error_fields, AlkMsgError, NULL);
+
+int alk_msg_hello_decode(const uint8_t *p, size_t n, AlkMsgHello *m)
+{
+	return alk_schema_decode_into(&hello_schema, p, n, m);
+}
+
+int alk_msg_sync_decode(const uint8_t *p, size_t n, AlkMsgSync *m)
+{
+	return alk_schema_decode_into(&sync_schema, p, n, m);
+}
+
+int alk_msg_exec_decode(const uint8_t *p, size_t n, AlkMsgExec *m)
+{
+	return alk_schema_decode_into(&exec_schema, p, n, m);
+}
+
+int alk_msg_started_decode(const uint8_t *p, size_t n, AlkMsgStarted *m)
+{
+	return alk_schema_decode_into(&started_schema, p, n, m);
+}
+
+int alk_msg_data_decode(const uint8_t *p, size_t n, AlkMsgData *m)
+{
+	return alk_schema_decode_into(&data_schema, p, n, m);
+}
+
+int alk_msg_ack_decode(const uint8_t *p, size_t n, AlkMsgAck *m)
+{
+	return alk_schema_decode_into(&ack_schema, p, n, m);
+}
+
+int alk_msg_signal_decode(const uint8_t *p, size_t n, AlkMsgSignal *m)
+{
+	return alk_schema_decode_into(&signal_schema, p, n, m);
+}
+
+int alk_msg_exit_decode(const uint8_t *p, size_t n, AlkMsgExit *m)
+{
+	return alk_schema_decode_into(&exit_schema, p, n, m);
+}
+
+int alk_msg_file_decode(const uint8_t *p, size_t n, AlkMsgFile *m)
+{
+	return alk_schema_decode_into(&file_any_schema, p, n, m);
+}
+
+static const AlkSchema *file_schema(int type)
+{
+	switch (type) {
+	case ALK_MSG_FILE_PUT:
+		return &file_put_schema;
+	case ALK_MSG_FILE_GET:
+		return &file_get_schema;
+	case ALK_MSG_FILE_INFO:
+		return &file_info_schema;
+	default:
+		return NULL;
+	}
+}
+
+int alk_msg_file_decode_type(int type, const uint8_t *p, size_t n, AlkMsgFile *m)
+{
+	const AlkSchema *s = file_schema(type);
+
+	return s ? alk_schema_decode_into(s, p, n, m) : ALK_PROTO_E_TYPE;
+}
+
+int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m)
+{
+	return alk_schema_decode_into(&error_schema, p, n, m);
+}
+
+int alk_msg_empty_decode(const uint8_t *p, size_t n)
+{
+	(void)p;
+	return n == 0 ? ALK_PROTO_OK : ALK_PROTO_E_FIELD;
+}
+
+long alk_msg_hello_encode(uint8_t *out, size_t cap, const AlkMsgHello *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_HELLO, 0, &hello_schema, m);
+}
+
+long alk_msg_sync_encode(uint8_t *out, size_t cap, int type, uint32_t id, const AlkMsgSync *m)
+{
+	if (type != ALK_MSG_SYNC && type != ALK_MSG_SYNC_ACK && type != ALK_MSG_PING &&
+	    type != ALK_MSG_PONG)
+		return ALK_PROTO_E_TYPE;
+	return alk_schema_encode(out, cap, type, id, &sync_schema, m);
+}
+
+long alk_msg_exec_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgExec *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_EXEC, id, &exec_schema, m);
+}
+
+long alk_msg_started_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgStarted *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_STARTED, id, &started_schema, m);
+}
+
+long alk_msg_data_encode(uint8_t *out, size_t cap, int type, uint32_t id, const void *data,
+                         size_t len)
+{
+	AlkMsgData m = {.data = {.data = data, .len = (uint32_t)len}};
+
+	if (type != ALK_MSG_STDIN && type != ALK_MSG_STDOUT && type != ALK_MSG_STDERR &&
+	    type != ALK_MSG_FILE_DATA)
+		return ALK_PROTO_E_TYPE;
+	if (len > ALK_PROTO_MAX_PAYLOAD)
+		return ALK_PROTO_E_LENGTH;
+	return alk_schema_encode(out, cap, type, id, &data_schema, &m);
+}
+
+long alk_msg_ack_encode(uint8_t *out, size_t cap, int type, uint32_t id, uint64_t bytes)
+{
+	AlkMsgAck m = {.bytes = bytes};
+
+	if (type != ALK_MSG_STDIN_ACK && type != ALK_MSG_OK)
+		return ALK_PROTO_E_TYPE;
+	return alk_schema_encode(out, cap, type, id, &ack_schema, &m);
+}
+
+long alk_msg_signal_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t signo)
+{
+	AlkMsgSignal m = {.signo = signo};
+
+	return alk_schema_encode(out, cap, ALK_MSG_SIGNAL, id, &signal_schema, &m);
+}
+
+long alk_msg_exit_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgExit *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_EXIT, id, &exit_schema, m);
+}
+
+long alk_msg_file_encode(uint8_t *out, size_t cap, int type, uint32_t id, const AlkMsgFile *m)
+{
+	const AlkSchema *s = file_schema(type);
+
+	if (s == NULL)
+		return ALK_PROTO_E_TYPE;
+	return alk_schema_encode(out, cap, type, id, s, m);
+}
+
+long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, uint32_t errnum,
+                          const char *message)
+{
+	AlkMsgError m = {.code = code, .errnum = errnum, .message = message};
+
+	return alk_schema_encode(out, cap, ALK_MSG_ERROR, id, &error_schema, &m);
+}
+
+long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id)
+{
+	AlkFrameHeader h = {.type = (uint8_t)type, .flags = 0, .id = id, .len = 0};
+
+	if (type != ALK_MSG_STDIN_EOF && type != ALK_MSG_FILE_END && type != ALK_MSG_SHUTDOWN)
+		return ALK_PROTO_E_TYPE;
+	if (cap < ALK_PROTO_HEADER_SIZE)
+		return ALK_PROTO_E_SHORT;
+	alk_header_pack(&h, out);
+	return ALK_PROTO_HEADER_SIZE;
+}
