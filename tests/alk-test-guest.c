@@ -26,6 +26,7 @@ struct AlkTestGuest {
 	char *sock;
 	char *console;
 	int fd;
+	guint qemu_uid, qemu_gid;
 	AlkDecoder *dec;
 	guint32 next_id;
 	guint32 sync_id;
@@ -91,7 +92,18 @@ static gboolean make_overlay(AlkTestGuest *g, const char *base, guint64 disk_mib
 	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "M", disk_mib);
 	const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
 			      base, g->overlay, size, NULL};
-	return run_cmd(argv, error);
+	struct passwd *qemu = getpwnam("libvirt-qemu");
+	if (!run_cmd(argv, error))
+		return FALSE;
+	/* the domain template turns relabelling off: QEMU's user must own it */
+	if (qemu == NULL || chown(g->overlay, qemu->pw_uid, qemu->pw_gid) < 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", g->overlay,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	g->qemu_uid = qemu->pw_uid;
+	g->qemu_gid = qemu->pw_gid;
+	return TRUE;
 }
 
 typedef struct {
@@ -146,6 +158,8 @@ static gboolean start_domain(AlkTestGuest *g, const ImageInfo *img, guint memory
 		.console_log = g->console,
 		.agent_socket = g->sock,
 		.record = "{\"test\":true}",
+		.qemu_uid = g->qemu_uid,
+		.qemu_gid = g->qemu_gid,
 	};
 	g_autofree char *xml = alk_domain_xml_render(tdir, &spec, error);
 	if (xml == NULL)

@@ -28,6 +28,8 @@ static AlkDomainSpec spec(void)
 		.console_log = "/run/airlock/sandboxes/0123456789ab/console.log",
 		.agent_socket = "/run/airlock/sandboxes/0123456789ab/agent.sock",
 		.record = "{\"id\":\"0123456789ab\"}",
+		.qemu_uid = 64055,
+		.qemu_gid = 64055,
 	};
 	return s;
 }
@@ -74,6 +76,8 @@ START_TEST(test_render_validates)
 	ck_assert(strstr(xml, "<memballoon model='none'/>") != NULL);
 	ck_assert(strstr(xml, "<panic model='isa'/>") != NULL);
 	ck_assert(strstr(xml, "{{") == NULL);
+	ck_assert(strstr(xml, "relabel='no'") != NULL);
+	ck_assert(strstr(xml, "<label>+64055:+64055</label>") != NULL);
 }
 END_TEST
 
@@ -131,6 +135,10 @@ START_TEST(test_bad_specs_refused)
 	g_clear_error(&error);
 	s = spec();
 	s.cpu_quota_pct = 101;
+	ck_assert(render(&s, &error) == NULL);
+	g_clear_error(&error);
+	s = spec();
+	s.qemu_uid = 0;
 	ck_assert(render(&s, &error) == NULL);
 	g_clear_error(&error);
 	s = spec();

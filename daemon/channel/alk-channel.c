@@ -243,9 +243,14 @@ static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
 		/* a new boot nonce: the agent restarted and lost every request */
 		g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
 						      "the guest agent restarted");
+		gboolean was_ready = ch->state == ALK_CHANNEL_READY;
 		fail_all(ch, error);
-		if (ch->state == ALK_CHANNEL_READY)
+		ch->state = ALK_CHANNEL_CONNECTING;
+		ch->deadline_us = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+		if (was_ready)
 			set_state(ch, ALK_CHANNEL_LOST, error);
+		if (ch->fd < 0)
+			return; /* the owner closed the channel */
 		ch->state = ALK_CHANNEL_CONNECTING;
 	}
 	g_strlcpy(ch->agent_version, m.agent_version ? m.agent_version : "",
@@ -653,12 +658,14 @@ static gboolean on_tick(gpointer data)
 
 void alk_channel_open(AlkChannel *ch, gint64 deadline_us)
 {
-	g_return_if_fail(ch->fd < 0);
 	ch->deadline_us = deadline_us;
+	if (ch->state == ALK_CHANNEL_READY)
+		return;
 	ch->state = ALK_CHANNEL_CONNECTING;
 	if (ch->tick == 0)
 		ch->tick = g_timeout_add(TICK_MS, on_tick, ch);
-	try_connect(ch);
+	if (ch->fd < 0)
+		try_connect(ch);
 }
 
 /* ---- operations ---- */

@@ -44,7 +44,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkChannel, alk_channel_free)
 
 /* Connects (retrying until the socket exists), waits for HELLO, runs SYNC.
  * The state func reports READY, or CLOSED with the error when deadline_us
- * (monotonic) passes or the guest sends garbage. */
+ * (monotonic) passes or the guest sends garbage. While a handshake is under
+ * way already, only moves its deadline. */
 void alk_channel_open(AlkChannel *ch, gint64 deadline_us);
 void alk_channel_close(AlkChannel *ch);
 AlkChannelState alk_channel_get_state(AlkChannel *ch);

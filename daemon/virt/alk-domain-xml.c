@@ -71,6 +71,10 @@ static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 			    "domain: vcpus, memory or cpu quota out of range");
 		return FALSE;
 	}
+	if (s->qemu_uid == 0 || s->qemu_gid == 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: QEMU must not run as root");
+		return FALSE;
+	}
 	return check_path("kernel", s->kernel, error) && check_path("initrd", s->initrd, error) &&
 	       check_path("overlay", s->overlay, error) && check_path("base", s->base, error) &&
 	       check_path("console log", s->console_log, error) &&
@@ -111,6 +115,8 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	set_str(vars, "console_log", s->console_log);
 	set_str(vars, "agent_socket", s->agent_socket);
 	set_str(vars, "record", s->record);
+	set_u64(vars, "qemu_uid", s->qemu_uid);
+	set_u64(vars, "qemu_gid", s->qemu_gid);
 	return vars;
 }
 

@@ -22,6 +22,8 @@ typedef struct {
 	const char *console_log;
 	const char *agent_socket;
 	const char *record;      /* the sandbox record (JSON text) for <metadata> */
+	guint qemu_uid;          /* QEMU runs as this user and group: never root */
+	guint qemu_gid;
 } AlkDomainSpec;
 
 #define ALK_CPU_PERIOD_US 100000

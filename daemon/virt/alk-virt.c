@@ -369,6 +369,22 @@ gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
+gboolean alk_virt_create_sync(AlkVirt *v, const char *xml, GError **error)
+{
+	virDomainPtr dom;
+	if (v->conn == NULL) {
+		set_unavailable(error, "not connected");
+		return FALSE;
+	}
+	dom = virDomainCreateXML(v->conn, xml, 0);
+	if (dom == NULL) {
+		set_virt_error(error, "starting the domain");
+		return FALSE;
+	}
+	virDomainFree(dom);
+	return TRUE;
+}
+
 gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error)
 {
 	if (v->conn == NULL) {

@@ -64,5 +64,6 @@ void alk_virt_list_async(AlkVirt *v, GAsyncReadyCallback cb, gpointer user_data)
 GPtrArray *alk_virt_list_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 
 /* Blocking variants for start-up and tests. */
+gboolean alk_virt_create_sync(AlkVirt *v, const char *xml, GError **error);
 GPtrArray *alk_virt_list_sync(AlkVirt *v, GError **error);
 gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error);

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "alk-config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "alk-error.h"
+
+#ifndef ALK_DATADIR
+#define ALK_DATADIR "/usr/local/share/airlock"
+#endif
+
+#define ALL_NETS                                                                                   \
+	(ALK_NET_FLAG(ALK_NET_NONE) | ALK_NET_FLAG(ALK_NET_ISOLATED) |                             \
+	 ALK_NET_FLAG(ALK_NET_ALLOWLIST))
+#define MIB (1024 * 1024)
+
+/* The built-in tiers. production is also where a custom profile starts, so a
+ * key a custom profile leaves out is never looser than the strictest tier. */
+static const AlkProfile builtin_profiles[] = {
+    {
+        .name = (char *)"development",
+        .cpus = 1,
+        .max_cpus = 4,
+        .memory_mib = 512,
+        .max_memory_mib = 4096,
+        .disk_mib = 2048,
+        .max_disk_mib = 16384,
+        .ttl_s = 3600,
+        .max_ttl_s = 86400,
+        .exec_timeout_s = 600,
+        .max_exec_timeout_s = 3600,
+        .cpu_quota_pct = 100,
+        .io_bytes_sec = 0,
+        .io_iops = 0,
+        .output_cap_bytes = 64 * MIB,
+        .max_execs = 16,
+        .network_modes = ALL_NETS,
+    },
+    {
+        .name = (char *)"staging",
+        .cpus = 1,
+        .max_cpus = 2,
+        .memory_mib = 512,
+        .max_memory_mib = 2048,
+        .disk_mib = 2048,
+        .max_disk_mib = 8192,
+        .ttl_s = 1800,
+        .max_ttl_s = 14400,
+        .exec_timeout_s = 300,
+        .max_exec_timeout_s = 1800,
+        .cpu_quota_pct = 75,
+        .io_bytes_sec = 200 * MIB,
+        .io_iops = 4000,
+        .output_cap_bytes = 32 * MIB,
+        .max_execs = 12,
+        .network_modes = ALL_NETS,
+    },
+    {
+        .name = (char *)"production",
+        .cpus = 1,
+        .max_cpus = 2,
+        .memory_mib = 512,
+        .max_memory_mib = 2048,
+        .disk_mib = 1024,
+        .max_disk_mib = 4096,
+        .ttl_s = 900,
+        .max_ttl_s = 3600,
+        .exec_timeout_s = 300,
+        .max_exec_timeout_s = 900,
+        .cpu_quota_pct = 50,
+        .io_bytes_sec = 100 * MIB,
+        .io_iops = 2000,
+        .output_cap_bytes = 16 * MIB,
+        .max_execs = 8,
+        .network_modes = ALK_NET_FLAG(ALK_NET_NONE),
+    },
+};
+
+typedef enum {
+	KEY_STRING,    /* char *, min..max bytes */
+	KEY_PATH,      /* char *, absolute, at most max bytes */
+	KEY_NAME,      /* char *, [a-z0-9_-]{1,32} */
+	KEY_UINT,      /* guint, min..max */
+	KEY_UINT64,    /* guint64, min..max */
+	KEY_VIRT_TYPE, /* AlkVirtType */
+	KEY_NET_MODES, /* guint, ALK_NET_FLAG() set */
+} AlkKeyType;
+
+typedef struct {
+	const char *name;
+	AlkKeyType type;
+	gsize offset;
+	guint64 min;
+	guint64 max;
+} AlkConfigKey;
+
+#define D(member) G_STRUCT_OFFSET(AlkConfig, member)
+static const AlkConfigKey daemon_keys[] = {
+    {"libvirt_uri", KEY_STRING, D(libvirt_uri), 1, 1024},
+    {"virt_type", KEY_VIRT_TYPE, D(virt_type), 0, 0},
+    {"max_sandboxes", KEY_UINT, D(max_sandboxes), 1, 1024},
+    {"state_dir", KEY_PATH, D(state_dir), 0, 256},
+    /* Agent sockets live at run_dir/sandboxes/<12 hex>/agent.sock, 34 bytes more,
+     * and DESIGN.md keeps them under 100 bytes (sun_path holds 108). */
+    {"run_dir", KEY_PATH, D(run_dir), 0, 64},
+    {"image_dir", KEY_PATH, D(image_dir), 0, 256},
+    {"template_dir", KEY_PATH, D(template_dir), 0, 256},
+    {"boot_timeout_s", KEY_UINT, D(boot_timeout_s), 5, 3600},
+    {"default_profile", KEY_NAME, D(default_profile), 0, 0},
+    {"default_image", KEY_NAME, D(default_image), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+#undef D
+
+/* Ranges are sanity bounds; the real guard is each default <= its ceiling. */
+#define P(member) G_STRUCT_OFFSET(AlkProfile, member)
+static const AlkConfigKey profile_keys[] = {
+    {"cpus", KEY_UINT, P(cpus), 1, 64},
+    {"max_cpus", KEY_UINT, P(max_cpus), 1, 64},
+    {"memory_mib", KEY_UINT64, P(memory_mib), 64, 1048576},
+    {"max_memory_mib", KEY_UINT64, P(max_memory_mib), 64, 1048576},
+    {"disk_mib", KEY_UINT64, P(disk_mib), 16, 16777216},
+    {"max_disk_mib", KEY_UINT64, P(max_disk_mib), 16, 16777216},
+    {"ttl_s", KEY_UINT64, P(ttl_s), 1, 31536000},
+    {"max_ttl_s", KEY_UINT64, P(max_ttl_s), 1, 31536000},
+    {"exec_timeout_s", KEY_UINT64, P(exec_timeout_s), 1, 604800},
+    {"max_exec_timeout_s", KEY_UINT64, P(max_exec_timeout_s), 1, 604800},
+    {"cpu_quota_pct", KEY_UINT, P(cpu_quota_pct), 1, 100},
+    {"io_bytes_sec", KEY_UINT64, P(io_bytes_sec), 0, G_GUINT64_CONSTANT(1) << 40},
+    {"io_iops", KEY_UINT64, P(io_iops), 0, 10000000},
+    {"output_cap_bytes", KEY_UINT64, P(output_cap_bytes), 1024, 1024 * MIB},
+    {"max_execs", KEY_UINT, P(max_execs), 1, 1024},
+    {"network_modes", KEY_NET_MODES, P(network_modes), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+
+/* Each default and the ceiling it must not pass. */
+static const struct {
+	gsize value;
+	gsize ceiling;
+	AlkKeyType type;
+	const char *name;
+	const char *ceiling_name;
+} profile_pairs[] = {
+    {P(cpus), P(max_cpus), KEY_UINT, "cpus", "max_cpus"},
+    {P(memory_mib), P(max_memory_mib), KEY_UINT64, "memory_mib", "max_memory_mib"},
+    {P(disk_mib), P(max_disk_mib), KEY_UINT64, "disk_mib", "max_disk_mib"},
+    {P(ttl_s), P(max_ttl_s), KEY_UINT64, "ttl_s", "max_ttl_s"},
+    {P(exec_timeout_s), P(max_exec_timeout_s), KEY_UINT64, "exec_timeout_s", "max_exec_timeout_s"},
+};
+#undef P
+
+static const char *const virt_type_names[] = {"auto", "kvm", "qemu"};
+static const char *const net_mode_names[] = {"none", "isolated", "allowlist"};
+
+const char *alk_virt_type_to_string(AlkVirtType type)
+{
+	return (guint)type < G_N_ELEMENTS(virt_type_names) ? virt_type_names[type] : "unknown";
+}
+
+const char *alk_net_mode_to_string(AlkNetMode mode)
+{
+	return (guint)mode < G_N_ELEMENTS(net_mode_names) ? net_mode_names[mode] : "unknown";
+}
+
+gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(net_mode_names); i++) {
+		if (g_strcmp0(s, net_mode_names[i]) == 0) {
+			*out = (AlkNetMode)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+gboolean alk_config_name_is_valid(const char *name)
+{
+	gsize len = name != NULL ? strlen(name) : 0;
+
+	if (len == 0 || len > ALK_PROFILE_NAME_MAX)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		char c = name[i];
+		if (!g_ascii_islower(c) && !g_ascii_isdigit(c) && c != '_' && c != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void profile_free(gpointer data)
+{
+	AlkProfile *p = data;
+
+	if (p == NULL)
+		return;
+	g_free(p->name);
+	g_free(p);
+}
+
+static AlkProfile *profile_copy(const AlkProfile *from, const char *name)
+{
+	AlkProfile *p = g_memdup2(from, sizeof *p);
+
+	p->name = g_strdup(name);
+	return p;
+}
+
+void alk_config_free(AlkConfig *c)
+{
+	if (c == NULL)
+		return;
+	g_free(c->libvirt_uri);
+	g_free(c->state_dir);
+	g_free(c->run_dir);
+	g_free(c->image_dir);
+	g_free(c->template_dir);
+	g_free(c->default_profile);
+	g_free(c->default_image);
+	g_clear_pointer(&c->profiles, g_ptr_array_unref);
+	g_free(c);
+}
+
+static AlkConfig *config_new_default(void)
+{
+	AlkConfig *c = g_new0(AlkConfig, 1);
+
+	c->libvirt_uri = g_strdup("qemu:///system");
+	c->virt_type = ALK_VIRT_AUTO;
+	c->max_sandboxes = 16;
+	c->state_dir = g_strdup("/var/lib/airlock");
+	c->run_dir = g_strdup("/run/airlock");
+	c->image_dir = g_strdup("/var/lib/airlock/images");
+	c->template_dir = g_strdup(ALK_DATADIR "/xml-templates");
+	c->boot_timeout_s = 120;
+	c->default_profile = g_strdup("development");
+	c->default_image = g_strdup("minimal");
+	c->profiles = g_ptr_array_new_with_free_func(profile_free);
+	for (guint i = 0; i < G_N_ELEMENTS(builtin_profiles); i++)
+		g_ptr_array_add(c->profiles,
+		                profile_copy(&builtin_profiles[i], builtin_profiles[i].name));
+	return c;
+}
+
+const AlkProfile *alk_config_profile(const AlkConfig *c, const char *name)
+{
+	for (guint i = 0; i < c->profiles->len; i++) {
+		const AlkProfile *p = g_ptr_array_index(c->profiles, i);
+		if (g_strcmp0(p->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* ---- reading keys --------------------------------------------------------------------------- */
+
+G_GNUC_PRINTF(4, 5)
+static gboolean key_error(GError **error, const char *group, const char *key, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, args);
+	va_end(args);
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s.%s: %s", group, key, msg);
+	return FALSE;
+}
+
+static gboolean read_uint(GKeyFile *kf, const char *group, const AlkConfigKey *k, guint64 *out,
+                          GError **error)
+{
+	g_autofree char *raw = g_key_file_get_value(kf, group, k->name, NULL);
+	g_autoptr(GError) local = NULL;
+	guint64 v = 0;
+
+	g_strstrip(raw);
+	if (!g_ascii_string_to_unsigned(raw, 10, k->min, k->max, &v, &local)) {
+		gboolean bounds = g_error_matches(local, G_NUMBER_PARSER_ERROR,
+		                                  G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS);
+		return key_error(error, group, k->name,
+		                 "'%s' is %s, allowed %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+		                 raw, bounds ? "out of range" : "not a whole number", k->min,
+		                 k->max);
+	}
+	*out = v;
+	return TRUE;
+}
+
+static gboolean check_string(const char *group, const AlkConfigKey *k, const char *s,
+                             GError **error)
+{
+	gsize len = strlen(s);
+
+	for (const char *p = s; *p != '\0'; p++) {
+		if ((guchar)*p < 0x20 || *p == 0x7f)
+			return key_error(error, group, k->name, "control character in the value");
+	}
+	if (k->type == KEY_NAME && !alk_config_name_is_valid(s))
+		return key_error(error, group, k->name, "'%s' is not a name of [a-z0-9_-]{1,%d}", s,
+		                 ALK_PROFILE_NAME_MAX);
+	if (k->type == KEY_PATH && s[0] != '/')
+		return key_error(error, group, k->name, "'%s' is not an absolute path", s);
+	if (k->type != KEY_NAME && (len < k->min || len > k->max))
+		return key_error(error, group, k->name,
+		                 "value has %" G_GSIZE_FORMAT " bytes, allowed %" G_GUINT64_FORMAT
+		                 "..%" G_GUINT64_FORMAT,
+		                 len, MAX(k->min, 1), k->max);
+	return TRUE;
+}
+
+static gboolean read_string(GKeyFile *kf, const char *group, const AlkConfigKey *k, char **out,
+                            GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autofree char *s = g_key_file_get_string(kf, group, k->name, &local);
+
+	if (s == NULL)
+		return key_error(error, group, k->name, "%s", local->message);
+	g_strstrip(s);
+	if (!check_string(group, k, s, error))
+		return FALSE;
+	g_free(*out);
+	*out = g_steal_pointer(&s);
+	return TRUE;
+}
+
+static gboolean read_virt_type(GKeyFile *kf, const char *group, const AlkConfigKey *k,
+                               AlkVirtType *out, GError **error)
+{
+	g_autofree char *raw = g_key_file_get_value(kf, group, k->name, NULL);
+
+	g_strstrip(raw);
+	for (guint i = 0; i < G_N_ELEMENTS(virt_type_names); i++) {
+		if (g_strcmp0(raw, virt_type_names[i]) == 0) {
+			*out = (AlkVirtType)i;
+			return TRUE;
+		}
+	}
+	return key_error(error, group, k->name, "'%s' is not one of auto, kvm, qemu", raw);
+}
+
+static gboolean read_net_modes(GKeyFile *kf, const char *group, const AlkConfigKey *k, guint *out,
+                               GError **error)
+{
+	g_auto(GStrv) list = g_key_file_get_string_list(kf, group, k->name, NULL, NULL);
+	guint set = 0;
+
+	for (guint i = 0; list != NULL && list[i] != NULL; i++) {
+		AlkNetMode mode = ALK_NET_NONE;
+		g_strstrip(list[i]);
+		if (!alk_net_mode_from_string(list[i], &mode))
+			return key_error(error, group, k->name,
+			                 "'%s' is not one of none, isolated, allowlist", list[i]);
+		set |= ALK_NET_FLAG(mode);
+	}
+	if (set == 0)
+		return key_error(error, group, k->name,
+		                 "needs at least one of none, isolated, allowlist");
+	*out = set;
+	return TRUE;
+}
+
+static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k, gpointer target,
+                         GError **error)
+{
+	gpointer dest = G_STRUCT_MEMBER_P(target, k->offset);
+	guint64 v = 0;
+
+	switch (k->type) {
+	case KEY_STRING:
+	case KEY_PATH:
+	case KEY_NAME:
+		return read_string(kf, group, k, dest, error);
+	case KEY_UINT:
+		if (!read_uint(kf, group, k, &v, error))
+			return FALSE;
+		*(guint *)dest = (guint)v;
+		return TRUE;
+	case KEY_UINT64:
+		return read_uint(kf, group, k, dest, error);
+	case KEY_VIRT_TYPE:
+		return read_virt_type(kf, group, k, dest, error);
+	case KEY_NET_MODES:
+		return read_net_modes(kf, group, k, dest, error);
+	default:
+		g_assert_not_reached();
+	}
+}
+
+static const AlkConfigKey *find_key(const AlkConfigKey *keys, const char *name)
+{
+	for (const AlkConfigKey *k = keys; k->name != NULL; k++) {
+		if (g_strcmp0(k->name, name) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* GKeyFile keeps every copy of a repeated key (and merges repeated groups) but
+ * returns only the last: a repeat is refused rather than half-honoured. */
+static gboolean read_group(GKeyFile *kf, const char *group, const AlkConfigKey *keys,
+                           gpointer target, GError **error)
+{
+	g_auto(GStrv) names = g_key_file_get_keys(kf, group, NULL, NULL);
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; names != NULL && names[i] != NULL; i++) {
+		const AlkConfigKey *k = find_key(keys, names[i]);
+		if (k == NULL)
+			return key_error(error, group, names[i], "unknown key");
+		if (!g_hash_table_add(seen, names[i]))
+			return key_error(error, group, names[i], "set more than once");
+		if (!read_key(kf, group, k, target, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* ---- groups and checks ---------------------------------------------------------------------- */
+
+static AlkProfile *profile_for_group(AlkConfig *c, const char *group, GError **error)
+{
+	const char *name = group + strlen("profile:");
+	AlkProfile *p = (AlkProfile *)alk_config_profile(c, name);
+
+	if (!alk_config_name_is_valid(name)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "[%s]: profile names are [a-z0-9_-]{1,%d}", group,
+		            ALK_PROFILE_NAME_MAX);
+		return NULL;
+	}
+	if (p == NULL) {
+		p = profile_copy(&builtin_profiles[G_N_ELEMENTS(builtin_profiles) - 1], name);
+		g_ptr_array_add(c->profiles, p);
+	}
+	return p;
+}
+
+static gboolean read_groups(GKeyFile *kf, AlkConfig *c, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+	for (guint i = 0; groups[i] != NULL; i++) {
+		if (g_strcmp0(groups[i], "daemon") == 0) {
+			if (!read_group(kf, groups[i], daemon_keys, c, error))
+				return FALSE;
+		} else if (g_str_has_prefix(groups[i], "profile:")) {
+			AlkProfile *p = profile_for_group(c, groups[i], error);
+			if (p == NULL || !read_group(kf, groups[i], profile_keys, p, error))
+				return FALSE;
+		} else {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "[%s]: unknown group (expected [daemon] or [profile:NAME])",
+			            groups[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static guint64 field_u64(const AlkProfile *p, gsize offset, AlkKeyType type)
+{
+	gconstpointer at = G_STRUCT_MEMBER_P(p, offset);
+
+	return type == KEY_UINT ? *(const guint *)at : *(const guint64 *)at;
+}
+
+static gboolean check_profile(const AlkProfile *p, GError **error)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(profile_pairs); i++) {
+		guint64 v = field_u64(p, profile_pairs[i].value, profile_pairs[i].type);
+		guint64 ceiling = field_u64(p, profile_pairs[i].ceiling, profile_pairs[i].type);
+		if (v > ceiling) {
+			g_autofree char *group = g_strconcat("profile:", p->name, NULL);
+			return key_error(error, group, profile_pairs[i].name,
+			                 "default %" G_GUINT64_FORMAT
+			                 " is above %s %" G_GUINT64_FORMAT,
+			                 v, profile_pairs[i].ceiling_name, ceiling);
+		}
+	}
+	return TRUE;
+}
+
+static gint compare_profiles(gconstpointer a, gconstpointer b)
+{
+	const AlkProfile *pa = *(AlkProfile *const *)a;
+	const AlkProfile *pb = *(AlkProfile *const *)b;
+	guint ra = G_N_ELEMENTS(builtin_profiles);
+	guint rb = G_N_ELEMENTS(builtin_profiles);
+
+	for (guint i = 0; i < G_N_ELEMENTS(builtin_profiles); i++) {
+		if (g_strcmp0(pa->name, builtin_profiles[i].name) == 0)
+			ra = i;
+		if (g_strcmp0(pb->name, builtin_profiles[i].name) == 0)
+			rb = i;
+	}
+	return ra != rb ? (gint)ra - (gint)rb : g_strcmp0(pa->name, pb->name);
+}
+
+static gboolean check_config(AlkConfig *c, GError **error)
+{
+	for (guint i = 0; i < c->profiles->len; i++) {
+		if (!check_profile(g_ptr_array_index(c->profiles, i), error))
+			return FALSE;
+	}
+	if (alk_config_profile(c, c->default_profile) == NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "daemon.default_profile: no profile '%s'", c->default_profile);
+		return FALSE;
+	}
+	g_ptr_array_sort(c->profiles, compare_profiles);
+	return TRUE;
+}
+
+AlkConfig *alk_config_load_data(const char *data, gssize len, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(AlkConfig) c = config_new_default();
+	g_autoptr(GError) local = NULL;
+
+	/* Keeping translations makes "key[de]" visible, so it is refused as unknown
+	 * instead of silently dropped or, in a German locale, silently used. */
+	if (!g_key_file_load_from_data(kf, data, len < 0 ? strlen(data) : (gsize)len,
+	                               G_KEY_FILE_KEEP_TRANSLATIONS, &local)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s", local->message);
+		return NULL;
+	}
+	if (!read_groups(kf, c, error) || !check_config(c, error))
+		return NULL;
+	return g_steal_pointer(&c);
+}
+
+AlkConfig *alk_config_load(const char *path, GError **error)
+{
+	g_autofree char *data = NULL;
+	g_autoptr(GError) local = NULL;
+	gsize len = 0;
+
+	if (path == NULL)
+		path = ALK_CONFIG_DEFAULT_PATH;
+	if (!g_file_get_contents(path, &data, &len, &local)) {
+		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return config_new_default();
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s", local->message);
+		return NULL;
+	}
+	AlkConfig *c = alk_config_load_data(data, (gssize)len, error);
+	if (c == NULL)
+		g_prefix_error(error, "%s: ", path);
+	return c;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* airlockd's configuration: /etc/airlock/airlockd.conf (GKeyFile), group [daemon]
+ * and one group [profile:NAME] per profile. Every key is optional; built-in
+ * defaults fill the rest. Anything unknown, mistyped or out of range is an
+ * error naming "group.key", so a typo never silently loosens a limit. */
+#pragma once
+
+#include <glib.h>
+
+#define ALK_CONFIG_DEFAULT_PATH "/etc/airlock/airlockd.conf"
+#define ALK_PROFILE_NAME_MAX 32
+
+typedef enum {
+	ALK_VIRT_AUTO, /* KVM if a probe boot proves it works, else QEMU TCG */
+	ALK_VIRT_KVM,
+	ALK_VIRT_QEMU,
+} AlkVirtType;
+
+typedef enum {
+	ALK_NET_NONE, /* no NIC at all */
+	ALK_NET_ISOLATED,
+	ALK_NET_ALLOWLIST,
+} AlkNetMode;
+
+/* AlkProfile.network_modes is a set of these bits. */
+#define ALK_NET_FLAG(mode) (1u << (mode))
+
+/* The limits of one environment tier: each default a request gets when it asks
+ * for nothing, and the ceiling it may ask for at most. */
+typedef struct {
+	char *name;
+	guint cpus;
+	guint max_cpus;
+	guint64 memory_mib;
+	guint64 max_memory_mib;
+	guint64 disk_mib;
+	guint64 max_disk_mib;
+	guint64 ttl_s;
+	guint64 max_ttl_s;
+	guint64 exec_timeout_s;
+	guint64 max_exec_timeout_s;
+	guint cpu_quota_pct;      /* share of one host CPU each vcpu may use, 1..100 */
+	guint64 io_bytes_sec;     /* disk throughput; 0: unlimited */
+	guint64 io_iops;          /* disk operations per second; 0: unlimited */
+	guint64 output_cap_bytes; /* stdout + stderr kept per exec */
+	guint max_execs;          /* concurrent execs per sandbox */
+	guint network_modes;      /* ALK_NET_FLAG() set, never empty */
+} AlkProfile;
+
+typedef struct {
+	char *libvirt_uri;
+	AlkVirtType virt_type;
+	guint max_sandboxes;
+	char *state_dir;
+	char *run_dir;
+	char *image_dir;
+	char *template_dir;
+	guint boot_timeout_s;
+	char *default_profile;
+	char *default_image;
+	GPtrArray *profiles; /* AlkProfile *: development, staging, production, then custom
+	                      * ones in name order */
+} AlkConfig;
+
+/* Loads path (NULL: ALK_CONFIG_DEFAULT_PATH). A missing file gives the built-in
+ * defaults; any other failure, or an invalid file, is an error that names the
+ * file and the key. */
+AlkConfig *alk_config_load(const char *path, GError **error);
+
+/* The same from text in memory (len -1: NUL-terminated). */
+AlkConfig *alk_config_load_data(const char *data, gssize len, GError **error);
+
+void alk_config_free(AlkConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkConfig, alk_config_free)
+
+/* The profile called name, or NULL. */
+const AlkProfile *alk_config_profile(const AlkConfig *config, const char *name);
+
+/* TRUE if name is a valid profile or image name: [a-z0-9_-]{1,32}. */
+gboolean alk_config_name_is_valid(const char *name);
+
+const char *alk_virt_type_to_string(AlkVirtType type);
+const char *alk_net_mode_to_string(AlkNetMode mode);
+/* Parses "none", "isolated" or "allowlist". */
+gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out);

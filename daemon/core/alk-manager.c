@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "alk-manager-private.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alk-domain-xml.h"
+#include "alk-error.h"
+#include "alk-overlay.h"
+
+/* Failed sandboxes stay visible (with their error) up to this many. */
+#define FAILED_KEPT_MAX 64
+/* Console log bytes quoted in a boot failure. */
+#define CONSOLE_TAIL 2048
+#define RECONNECT_AGENT_S 15
+/* A TCG boot takes 3-4 s; a KVM one far less: a minute proves it hangs */
+#define KVM_PROBE_TIMEOUT_S 60
+/* Debian's QEMU user (libvirt's qemu.conf default) */
+#define QEMU_USER "libvirt-qemu"
+
+static void slot_teardown(AlkSlot *slot);
+
+static void slot_free(AlkSlot *slot)
+{
+	if (slot == NULL)
+		return;
+	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
+	if (slot->cancel != NULL) {
+		g_cancellable_cancel(slot->cancel);
+		g_object_unref(slot->cancel);
+	}
+	alk_channel_free(slot->channel);
+	alk_image_free(slot->image);
+	g_ptr_array_unref(slot->waiters);
+	alk_sandbox_free(slot->sb);
+	g_free(slot);
+}
+
+AlkManager *alk_manager_new(AlkConfig *config)
+{
+	AlkManager *m = g_new0(AlkManager, 1);
+	m->config = config;
+	m->virt_type = "qemu";
+	m->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)slot_free);
+	return m;
+}
+
+void alk_manager_detach(AlkManager *m)
+{
+	/* the sandboxes live on; the next daemon adopts them */
+	g_hash_table_remove_all(m->slots);
+}
+
+void alk_manager_free(AlkManager *m)
+{
+	if (m == NULL)
+		return;
+	alk_manager_detach(m);
+	g_hash_table_unref(m->slots);
+	alk_virt_free(m->virt);
+	g_free(m);
+}
+
+void alk_manager_set_watch(AlkManager *m, AlkManagerWatch func, gpointer user_data)
+{
+	m->watch = func;
+	m->watch_data = user_data;
+}
+
+AlkSlot *alk_slot_lookup(AlkManager *m, const char *id)
+{
+	return id != NULL ? g_hash_table_lookup(m->slots, id) : NULL;
+}
+
+AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb)
+{
+	AlkSlot *slot = g_new0(AlkSlot, 1);
+	slot->m = m;
+	slot->sb = sb;
+	slot->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	sb->priv = slot;
+	g_hash_table_insert(m->slots, sb->id, slot);
+	return slot;
+}
+
+/* Completes waiters once the sandbox is ready or will never be. */
+static void complete_waiters(AlkSlot *slot)
+{
+	AlkSandbox *sb = slot->sb;
+	g_autoptr(GPtrArray) waiters = g_steal_pointer(&slot->waiters);
+
+	slot->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	for (guint i = 0; i < waiters->len; i++) {
+		GTask *task = g_ptr_array_index(waiters, i);
+		if (sb->state == ALK_SANDBOX_READY)
+			g_task_return_boolean(task, TRUE);
+		else if (sb->error != NULL)
+			g_task_return_error(task, g_error_copy(sb->error));
+		else
+			g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT,
+						"sandbox %s ended: %s", sb->id,
+						sb->end_reason ? sb->end_reason : "stopped");
+	}
+}
+
+void alk_slot_notify(AlkSlot *slot)
+{
+	AlkManager *m = slot->m;
+	if (slot->sb->state != ALK_SANDBOX_CREATING && slot->sb->state != ALK_SANDBOX_BOOTING)
+		complete_waiters(slot);
+	if (m->watch != NULL)
+		m->watch(m, slot->sb, m->watch_data);
+}
+
+static void set_state(AlkSlot *slot, AlkSandboxState state)
+{
+	if (alk_sandbox_set_state(slot->sb, state))
+		alk_slot_notify(slot);
+}
+
+/* ---- files ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void rm_tree(const char *path)
+{
+	/* depth first, never following links out of the tree */
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+void alk_slot_remove_files(AlkManager *m, const char *id)
+{
+	g_autofree char *state = g_build_filename(m->config->state_dir, "sandboxes", id, NULL);
+	g_autofree char *run = g_build_filename(m->config->run_dir, "sandboxes", id, NULL);
+	rm_tree(state);
+	rm_tree(run);
+}
+
+static gboolean make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, GError **error)
+{
+	struct stat st;
+	/* an existing directory with the right mode is left alone: it may be
+	 * on a read-only file system, where only creating must fail */
+	if (g_mkdir_with_parents(path, 0711) < 0 || stat(path, &st) < 0 ||
+	    ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) ||
+	    (uid != (uid_t)-1 && st.st_uid != uid && chown(path, uid, gid) < 0)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "creating %s: %s", path,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* State dir: root's, traversable so QEMU reaches the overlay. Run dir:
+ * QEMU's, since QEMU binds the agent socket in it. */
+gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error)
+{
+	AlkSandbox *sb = slot->sb;
+
+	if (strlen(sb->agent_socket) >= 100) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "run_dir is too long: %s must stay under 100 bytes", sb->agent_socket);
+		return FALSE;
+	}
+	if (g_file_test(sb->state_dir, G_FILE_TEST_EXISTS) ||
+	    g_file_test(sb->run_dir, G_FILE_TEST_EXISTS)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s: files exist already",
+			    sb->id);
+		return FALSE;
+	}
+	return make_dir(sb->state_dir, 0711, (uid_t)-1, (gid_t)-1, error) &&
+	       make_dir(sb->run_dir, 0700, slot->m->qemu_uid, slot->m->qemu_gid, error);
+}
+
+/* ---- the end of a sandbox ---- */
+
+typedef struct {
+	AlkManager *m;
+	char id[ALK_SANDBOX_ID_LEN + 1];
+} SlotRef;
+
+static SlotRef *slot_ref(AlkSlot *slot)
+{
+	SlotRef *ref = g_new0(SlotRef, 1);
+	ref->m = slot->m;
+	g_strlcpy(ref->id, slot->sb->id, sizeof(ref->id));
+	return ref;
+}
+
+static void forget(AlkSlot *slot)
+{
+	g_hash_table_remove(slot->m->slots, slot->sb->id);
+}
+
+static void prune_failed(AlkManager *m)
+{
+	g_autoptr(GPtrArray) all = alk_manager_list(m);
+	guint failed = 0;
+	for (guint i = all->len; i-- > 0;) {
+		const AlkSandbox *sb = g_ptr_array_index(all, i);
+		if (sb->state == ALK_SANDBOX_FAILED && ++failed > FAILED_KEPT_MAX &&
+		    ALK_SLOT(sb)->domain_maybe == FALSE)
+			forget(ALK_SLOT(sb));
+	}
+}
+
+static void finish_teardown(AlkSlot *slot)
+{
+	alk_slot_remove_files(slot->m, slot->sb->id);
+	if (slot->sb->state == ALK_SANDBOX_STOPPING) {
+		set_state(slot, ALK_SANDBOX_DESTROYED);
+		forget(slot);
+	} else {
+		prune_failed(slot->m);
+	}
+}
+
+static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree SlotRef *ref = data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = alk_virt_destroy_finish(ref->m->virt, res, &error);
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+
+	if (slot == NULL)
+		return;
+	if (!ok) {
+		/* libvirt went away: retried when it is back */
+		g_message("sandbox %s: destroy failed, will retry: %s", ref->id, error->message);
+		slot->destroy_pending = TRUE;
+		return;
+	}
+	slot->domain_maybe = FALSE;
+	finish_teardown(slot);
+}
+
+static void slot_teardown(AlkSlot *slot)
+{
+	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
+	if (slot->cancel != NULL)
+		g_cancellable_cancel(slot->cancel);
+	g_clear_pointer(&slot->channel, alk_channel_free);
+	slot->destroy_pending = FALSE;
+	if (!slot->domain_maybe) {
+		finish_teardown(slot);
+		return;
+	}
+	if (!alk_virt_is_connected(slot->m->virt)) {
+		slot->destroy_pending = TRUE;
+		return;
+	}
+	alk_virt_destroy_async(slot->m->virt, slot->sb->domain, destroyed, slot_ref(slot));
+}
+
+static char *console_tail(const char *path)
+{
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(path, &text, &len, NULL) || len == 0)
+		return g_strdup("(console log empty)");
+	const char *tail = len > CONSOLE_TAIL ? text + len - CONSOLE_TAIL : text;
+	return g_utf8_make_valid(tail, -1);
+}
+
+void alk_slot_fail(AlkSlot *slot, GError *error)
+{
+	AlkSandbox *sb = slot->sb;
+	if (!alk_sandbox_is_live(sb)) {
+		g_error_free(error);
+		return;
+	}
+	if (sb->state == ALK_SANDBOX_CREATING || sb->state == ALK_SANDBOX_BOOTING) {
+		g_autofree char *tail = console_tail(sb->console_log);
+		g_prefix_error(&error, "sandbox %s failed to boot: ", sb->id);
+		g_autofree char *msg = g_strdup_printf("%s\n--- console ---\n%s", error->message,
+						       tail);
+		g_free(error->message);
+		error->message = g_steal_pointer(&msg);
+	}
+	g_clear_error(&sb->error);
+	sb->error = error;
+	set_state(slot, ALK_SANDBOX_FAILED);
+	slot_teardown(slot);
+}
+
+void alk_slot_end(AlkSlot *slot, const char *reason)
+{
+	AlkSandbox *sb = slot->sb;
+	if (!alk_sandbox_is_live(sb) || sb->state == ALK_SANDBOX_STOPPING)
+		return;
+	g_free(sb->end_reason);
+	sb->end_reason = g_strdup(reason);
+	set_state(slot, ALK_SANDBOX_STOPPING);
+	slot_teardown(slot);
+}
+
+/* ---- TTL ---- */
+
+static gboolean on_ttl(gpointer data)
+{
+	AlkSlot *slot = data;
+	slot->ttl_timer = 0;
+	if (g_get_real_time() / G_USEC_PER_SEC < slot->sb->deadline) {
+		alk_slot_arm_ttl(slot); /* the clock moved: not yet */
+		return G_SOURCE_REMOVE;
+	}
+	alk_slot_end(slot, "ttl expired");
+	return G_SOURCE_REMOVE;
+}
+
+void alk_slot_arm_ttl(AlkSlot *slot)
+{
+	gint64 left = slot->sb->deadline - g_get_real_time() / G_USEC_PER_SEC;
+	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
+	slot->ttl_timer = g_timeout_add_seconds((guint)CLAMP(left, 0, G_MAXINT32), on_ttl, slot);
+}
+
+/* ---- the agent channel ---- */
+
+static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error,
+		       gpointer data)
+{
+	AlkSlot *slot = data;
+	AlkSandbox *sb = slot->sb;
+
+	if (state == ALK_CHANNEL_READY && sb->state == ALK_SANDBOX_BOOTING) {
+		set_state(slot, ALK_SANDBOX_READY);
+		alk_slot_arm_ttl(slot);
+	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_BOOTING) {
+		alk_slot_fail(slot, g_error_copy(error));
+	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_READY) {
+		alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+						"the guest agent stopped answering: %s",
+						error ? error->message : "closed"));
+	} else if (state == ALK_CHANNEL_LOST && sb->state == ALK_SANDBOX_READY) {
+		/* QEMU may be going (its stop event ends the sandbox) or the
+		 * agent restarted: reconnect for a while before giving up */
+		alk_channel_open(ch, g_get_monotonic_time() + RECONNECT_AGENT_S * G_USEC_PER_SEC);
+	}
+}
+
+void alk_slot_open_channel(AlkSlot *slot, gint64 deadline_us)
+{
+	if (slot->channel == NULL)
+		slot->channel = alk_channel_new(slot->sb->agent_socket, on_channel, slot);
+	alk_channel_open(slot->channel, deadline_us);
+}
+
+/* ---- create ---- */
+
+static char *render_xml(AlkSlot *slot, GError **error)
+{
+	AlkSandbox *sb = slot->sb;
+	AlkManager *m = slot->m;
+	g_autofree char *record = alk_sandbox_record_to_json(sb);
+	AlkDomainSpec spec = {
+		.name = sb->domain,
+		.virt_type = m->virt_type,
+		.vcpus = sb->limits.cpus,
+		.memory_mib = sb->limits.memory_mib,
+		.hard_limit_mib = m->memtune ? sb->limits.hard_limit_mib : 0,
+		.cpu_quota_pct = sb->limits.cpu_quota_pct,
+		.io_bytes_sec = sb->limits.io_bytes_sec,
+		.io_iops = sb->limits.io_iops,
+		.kernel = slot->image->kernel,
+		.initrd = slot->image->initrd,
+		.cmdline = slot->image->cmdline,
+		.overlay = sb->overlay,
+		.base = slot->image->rootfs,
+		.console_log = sb->console_log,
+		.agent_socket = sb->agent_socket,
+		.record = record,
+		.qemu_uid = m->qemu_uid,
+		.qemu_gid = m->qemu_gid,
+	};
+	return alk_domain_xml_render(m->config->template_dir, &spec, error);
+}
+
+static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree SlotRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_virt_create_finish(ref->m->virt, res, &error);
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+
+	if (slot == NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
+		/* ended while starting: its destroy may have run before the
+		 * domain existed, so destroy what just started */
+		if (ok) {
+			g_autofree char *name = g_strconcat(ALK_DOMAIN_PREFIX, ref->id, NULL);
+			alk_virt_destroy_async(ref->m->virt, name, NULL, NULL);
+		}
+		g_clear_error(&error);
+		return;
+	}
+	g_clear_pointer(&slot->image, alk_image_free);
+	if (!ok) {
+		slot->domain_maybe = FALSE;
+		alk_slot_fail(slot, error);
+		return;
+	}
+	set_state(slot, ALK_SANDBOX_BOOTING);
+	alk_slot_open_channel(slot, g_get_monotonic_time() +
+					    (gint64)ref->m->config->boot_timeout_s * G_USEC_PER_SEC);
+}
+
+/* Relabelling is off (see the template): the overlay is QEMU's because the
+ * daemon says so. */
+static gboolean give_to_qemu(AlkManager *m, const char *path, GError **error)
+{
+	if (chown(path, m->qemu_uid, m->qemu_gid) == 0)
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", path, g_strerror(errno));
+	return FALSE;
+}
+
+static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree SlotRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_overlay_create_finish(res, &error);
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	g_autofree char *xml = NULL;
+
+	if (slot == NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
+		g_clear_error(&error);
+		return;
+	}
+	if (ok && give_to_qemu(ref->m, slot->sb->overlay, &error))
+		xml = render_xml(slot, &error);
+	if (xml == NULL) {
+		alk_slot_fail(slot, error);
+		return;
+	}
+	/* set first: a destroy racing the start must still destroy it */
+	slot->domain_maybe = TRUE;
+	alk_virt_create_async(ref->m->virt, xml, FALSE, domain_started, slot_ref(slot));
+}
+
+static gboolean check_capacity(AlkManager *m, GError **error)
+{
+	if (!alk_virt_is_connected(m->virt)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+			    "libvirt unavailable: reconnecting");
+		return FALSE;
+	}
+	if (alk_manager_count_live(m) >= m->config->max_sandboxes) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+			    "at capacity: %u sandboxes running (max_sandboxes)",
+			    m->config->max_sandboxes);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req,
+			       const AlkLimits *limits, const AlkImage *image)
+{
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	AlkSandbox *sb;
+
+	do
+		alk_sandbox_new_id(id);
+	while (alk_slot_lookup(m, id) != NULL);
+	sb = alk_sandbox_new(id, m->config->state_dir, m->config->run_dir);
+	sb->instance = g_strdup(m->config->state_dir);
+	sb->image = g_strdup(image->name);
+	sb->profile = g_strdup(limits->profile);
+	sb->limits = *limits;
+	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
+	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
+	if (req->labels != NULL) {
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, req->labels);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			g_hash_table_insert(sb->labels, g_strdup(k), g_strdup(v));
+	}
+	return sb;
+}
+
+const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req,
+				     GError **error)
+{
+	AlkLimits limits;
+	g_autoptr(AlkImage) image = NULL;
+	GError *local = NULL;
+	AlkSlot *slot;
+
+	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error))
+		return NULL;
+	image = alk_image_load(m->config->image_dir,
+			       req->image != NULL ? req->image : m->config->default_image, error);
+	if (image == NULL)
+		return NULL;
+	if (limits.disk_mib < image->rootfs_virtual_mib) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "disk_mib %" G_GUINT64_FORMAT " is smaller than image %s's root "
+			    "filesystem (%" G_GUINT64_FORMAT " MiB)",
+			    limits.disk_mib, image->name, image->rootfs_virtual_mib);
+		return NULL;
+	}
+	slot = alk_slot_add(m, sandbox_for(m, req, &limits, image));
+	if (!alk_slot_prepare_dirs(slot, &local)) {
+		/* a conflict means the files are someone else's: keep them */
+		if (!g_error_matches(local, ALK_ERROR, ALK_ERROR_CONFLICT))
+			alk_slot_remove_files(m, slot->sb->id);
+		forget(slot);
+		g_propagate_error(error, local);
+		return NULL;
+	}
+	slot->image = g_steal_pointer(&image);
+	slot->cancel = g_cancellable_new();
+	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
+				 slot->cancel, overlay_done, slot_ref(slot));
+	alk_slot_notify(slot);
+	return slot->sb;
+}
+
+/* ---- libvirt events ---- */
+
+static const char *stop_text(AlkVirtStopReason reason)
+{
+	switch (reason) {
+	case ALK_VIRT_STOPPED_SHUTDOWN:
+		return "the guest powered off";
+	case ALK_VIRT_STOPPED_CRASHED:
+		return "the guest kernel panicked";
+	case ALK_VIRT_STOPPED_FAILED:
+		return "QEMU exited unexpectedly";
+	case ALK_VIRT_STOPPED_DESTROYED:
+		return "the domain was destroyed outside airlock";
+	default:
+		return "the domain stopped";
+	}
+}
+
+static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data)
+{
+	AlkManager *m = data;
+	AlkSlot *slot = alk_slot_lookup(m, alk_sandbox_id_from_domain(name));
+
+	if (slot == NULL || !alk_sandbox_is_live(slot->sb))
+		return;
+	/* it is gone: nothing left to destroy, only files to delete */
+	slot->domain_maybe = FALSE;
+	if (slot->sb->state == ALK_SANDBOX_STOPPING)
+		return;
+	if (reason == ALK_VIRT_STOPPED_SHUTDOWN && slot->sb->state == ALK_SANDBOX_READY)
+		alk_slot_end(slot, stop_text(reason));
+	else
+		alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_FAILED, "%s",
+						stop_text(reason)));
+}
+
+/* After libvirt came back: finish destroys it could not do, and end the
+ * sandboxes whose domains vanished meanwhile. */
+static void resynced(GObject *src, GAsyncResult *res, gpointer data)
+{
+	AlkManager *m = data;
+	g_autoptr(GPtrArray) doms = alk_virt_list_finish(m->virt, res, NULL);
+	g_autoptr(GHashTable) alive = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GPtrArray) all = NULL;
+
+	if (doms == NULL)
+		return;
+	for (guint i = 0; i < doms->len; i++)
+		g_hash_table_add(alive, ((AlkVirtDomain *)g_ptr_array_index(doms, i))->name);
+	all = alk_manager_list(m);
+	for (guint i = 0; i < all->len; i++) {
+		AlkSandbox *sb = g_ptr_array_index(all, i);
+		AlkSlot *slot = ALK_SLOT(sb);
+		if (slot->destroy_pending)
+			slot_teardown(slot);
+		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY) &&
+			 !g_hash_table_contains(alive, sb->domain))
+			on_stopped(sb->domain, ALK_VIRT_STOPPED_FAILED, m);
+	}
+}
+
+static void on_connection(gboolean up, gpointer data)
+{
+	AlkManager *m = data;
+	if (up) {
+		g_message("libvirt connection restored");
+		alk_virt_list_async(m->virt, resynced, m);
+	} else {
+		g_warning("libvirt connection lost; reconnecting");
+	}
+}
+
+/* ---- queries and requests ---- */
+
+static gboolean not_found(const char *id, GError **error)
+{
+	g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
+		    alk_sandbox_id_valid(id) ? id : "with that id");
+	return FALSE;
+}
+
+const AlkSandbox *alk_manager_lookup(AlkManager *m, const char *id, GError **error)
+{
+	AlkSlot *slot = alk_slot_lookup(m, id);
+	if (slot == NULL) {
+		not_found(id, error);
+		return NULL;
+	}
+	return slot->sb;
+}
+
+static gint by_creation(gconstpointer a, gconstpointer b)
+{
+	const AlkSandbox *x = *(AlkSandbox *const *)a, *y = *(AlkSandbox *const *)b;
+	if (x->created_at != y->created_at)
+		return x->created_at < y->created_at ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+GPtrArray *alk_manager_list(AlkManager *m)
+{
+	GPtrArray *out = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, m->slots);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		g_ptr_array_add(out, ((AlkSlot *)value)->sb);
+	g_ptr_array_sort(out, by_creation);
+	return out;
+}
+
+guint alk_manager_count_live(AlkManager *m)
+{
+	GHashTableIter it;
+	gpointer value;
+	guint n = 0;
+	g_hash_table_iter_init(&it, m->slots);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		n += alk_sandbox_is_live(((AlkSlot *)value)->sb);
+	return n;
+}
+
+void alk_manager_wait_ready_async(AlkManager *m, const char *id, GCancellable *cancel,
+				  GAsyncReadyCallback cb, gpointer user_data)
+{
+	GTask *task = g_task_new(NULL, cancel, cb, user_data);
+	AlkSlot *slot = alk_slot_lookup(m, id);
+	GError *error = NULL;
+
+	if (slot == NULL) {
+		not_found(id, &error);
+		g_task_return_error(task, error);
+		g_object_unref(task);
+		return;
+	}
+	g_ptr_array_add(slot->waiters, task);
+	if (slot->sb->state != ALK_SANDBOX_CREATING && slot->sb->state != ALK_SANDBOX_BOOTING)
+		complete_waiters(slot);
+}
+
+gboolean alk_manager_wait_ready_finish(AlkManager *m, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
+{
+	AlkSlot *slot = alk_slot_lookup(m, id);
+	if (slot == NULL)
+		return not_found(id, error);
+	if (!alk_sandbox_is_live(slot->sb)) {
+		if (!slot->domain_maybe)
+			forget(slot);
+		return TRUE;
+	}
+	if (slot->domain_maybe && !alk_virt_is_connected(m->virt)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+			    "libvirt unavailable: cannot destroy sandbox %s now", id);
+		return FALSE;
+	}
+	alk_slot_end(slot, "deleted");
+	return TRUE;
+}
+
+gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GError **error)
+{
+	AlkSlot *slot = alk_slot_lookup(m, id);
+	if (slot == NULL)
+		return not_found(id, error);
+	if (slot->sb->state != ALK_SANDBOX_READY && slot->sb->state != ALK_SANDBOX_BOOTING &&
+	    slot->sb->state != ALK_SANDBOX_CREATING) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", id,
+			    alk_sandbox_state_name(slot->sb->state));
+		return FALSE;
+	}
+	if (!alk_limits_check_ttl(&slot->sb->limits, ttl_s, error))
+		return FALSE;
+	slot->sb->deadline = g_get_real_time() / G_USEC_PER_SEC + (gint64)ttl_s;
+	if (slot->sb->state == ALK_SANDBOX_READY)
+		alk_slot_arm_ttl(slot);
+	alk_slot_notify(slot);
+	return TRUE;
+}
+
+const char *alk_manager_virt_type(AlkManager *m)
+{
+	return m->virt_type;
+}
+
+gboolean alk_manager_libvirt_up(AlkManager *m)
+{
+	return m->virt != NULL && alk_virt_is_connected(m->virt);
+}
+
+/* ---- start ---- */
+
+/* libvirt sets QEMU's RLIMIT_MEMLOCK to memtune's hard_limit, which only a
+ * process with CAP_SYS_RESOURCE may raise; libvirtd runs beside us as root
+ * with the same bounding set, so our own capability tells. */
+static gboolean can_raise_memlock(void)
+{
+	g_autofree char *status = NULL;
+	const char *p;
+	if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL) ||
+	    (p = strstr(status, "\nCapEff:")) == NULL)
+		return FALSE;
+	return (g_ascii_strtoull(p + 8, NULL, 16) >> 24) & 1; /* CAP_SYS_RESOURCE */
+}
+
+static gboolean qemu_user(AlkManager *m, GError **error)
+{
+	struct passwd *pw = getpwnam(QEMU_USER);
+	if (pw == NULL || pw->pw_uid == 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED,
+			    "no unprivileged user %s for QEMU (is libvirt-daemon-system installed?)",
+			    QEMU_USER);
+		return FALSE;
+	}
+	m->qemu_uid = pw->pw_uid;
+	m->qemu_gid = pw->pw_gid;
+	return TRUE;
+}
+
+static gboolean make_roots(AlkManager *m, GError **error)
+{
+	const char *roots[] = {m->config->state_dir, m->config->run_dir};
+	for (guint i = 0; i < G_N_ELEMENTS(roots); i++) {
+		g_autofree char *dir = g_build_filename(roots[i], "sandboxes", NULL);
+		/* traversable: QEMU reaches overlays and sockets below */
+		if (!make_dir(roots[i], 0711, (uid_t)-1, (gid_t)-1, error) ||
+		    !make_dir(dir, 0711, (uid_t)-1, (gid_t)-1, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void choose_virt_type(AlkManager *m)
+{
+	g_autoptr(GError) error = NULL;
+	if (m->config->virt_type == ALK_VIRT_QEMU) {
+		m->virt_type = "qemu";
+	} else if (m->config->virt_type == ALK_VIRT_KVM) {
+		m->virt_type = "kvm";
+	} else if (alk_manager_probe_kvm(m, KVM_PROBE_TIMEOUT_S, &error)) {
+		m->virt_type = "kvm";
+	} else {
+		g_warning("KVM is not usable (%s): using TCG software emulation, which is "
+			  "much slower",
+			  error->message);
+		m->virt_type = "qemu";
+	}
+}
+
+gboolean alk_manager_start(AlkManager *m, GError **error)
+{
+	static const AlkVirtCallbacks cb = {.stopped = on_stopped, .connection = on_connection};
+
+	if (!alk_virt_init(error) || !qemu_user(m, error) || !make_roots(m, error))
+		return FALSE;
+	m->virt = alk_virt_new(m->config->libvirt_uri, ALK_DOMAIN_PREFIX, &cb, m);
+	if (!alk_virt_connect(m->virt, error)) {
+		g_prefix_error(error, "%s: ", m->config->libvirt_uri);
+		return FALSE;
+	}
+	m->memtune = can_raise_memlock();
+	if (!m->memtune)
+		g_message("no CAP_SYS_RESOURCE: memtune hard_limit is left out");
+	choose_virt_type(m);
+	return alk_manager_reconcile(m, error);
+}

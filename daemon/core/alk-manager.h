@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sandbox manager: creates, watches and destroys sandboxes, carries
+ * their tasks to the agent, enforces their limits and TTLs, and on start-up
+ * reconciles what libvirt and the disk hold with what it knows. Lives on
+ * the main thread; libvirt calls run on workers. The REST layer wraps it. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "alk-channel.h"
+#include "alk-config.h"
+#include "alk-request.h"
+#include "alk-sandbox.h"
+
+typedef struct AlkManager AlkManager;
+
+/* Called after every state change of a sandbox (also for DESTROYED, just
+ * before the manager forgets it). */
+typedef void (*AlkManagerWatch)(AlkManager *m, const AlkSandbox *sb, gpointer user_data);
+
+AlkManager *alk_manager_new(AlkConfig *config);
+void alk_manager_free(AlkManager *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkManager, alk_manager_free)
+
+void alk_manager_set_watch(AlkManager *m, AlkManagerWatch func, gpointer user_data);
+
+/* Connects to libvirt, chooses the virtualisation type and reconciles:
+ * adopts live sandboxes, destroys what cannot be adopted or whose deadline
+ * passed, deletes orphans. Adoption finishes asynchronously. */
+gboolean alk_manager_start(AlkManager *m, GError **error);
+/* "qemu" or "kvm", once started. */
+const char *alk_manager_virt_type(AlkManager *m);
+gboolean alk_manager_libvirt_up(AlkManager *m);
+
+/* Validates the request and starts creating; the sandbox is returned in
+ * state CREATING. Errors: INVALID, NOT_FOUND (image, profile), LIMIT. */
+const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req,
+				     GError **error);
+/* Completes when the sandbox is READY (TRUE) or failed/ended (error). */
+void alk_manager_wait_ready_async(AlkManager *m, const char *id, GCancellable *cancel,
+				  GAsyncReadyCallback cb, gpointer user_data);
+gboolean alk_manager_wait_ready_finish(AlkManager *m, GAsyncResult *res, GError **error);
+
+const AlkSandbox *alk_manager_lookup(AlkManager *m, const char *id, GError **error);
+/* Every sandbox the manager knows (live and failed), sorted by creation. */
+GPtrArray *alk_manager_list(AlkManager *m);
+guint alk_manager_count_live(AlkManager *m);
+
+/* Starts destroying; the sandbox ends in DESTROYED. Errors: NOT_FOUND,
+ * UNAVAILABLE (libvirt is away: nothing changed). A failed sandbox is
+ * simply forgotten. */
+gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error);
+/* New deadline = now + ttl_s (within the profile's ceiling). */
+gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GError **error);
+
+/* Runs a process in a READY sandbox. msg's timeout_ms 0 means the profile
+ * default; output_cap is set from the profile. Errors: NOT_FOUND,
+ * CONFLICT (not ready), LIMIT (too many execs, timeout above ceiling). */
+AlkChannelOp *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
+			       const AlkExecCallbacks *cb, gpointer user_data, GError **error);
+AlkChannelOp *alk_manager_put(AlkManager *m, const char *id, const char *path, guint32 mode,
+			      guint64 size, const AlkFileCallbacks *cb, gpointer user_data,
+			      GError **error);
+AlkChannelOp *alk_manager_get(AlkManager *m, const char *id, const char *path,
+			      guint64 max_size, const AlkFileCallbacks *cb, gpointer user_data,
+			      GError **error);
+
+/* The serial console log (last max_bytes). */
+char *alk_manager_console(AlkManager *m, const char *id, gsize max_bytes, GError **error);
+
+/* Stops every timer and channel without touching the sandboxes: what a
+ * daemon does when it exits (they are adopted on the next start). */
+void alk_manager_detach(AlkManager *m);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Start-up: what libvirt runs and what the disk holds is made to agree
+ * with what the manager knows. Live sandboxes are adopted (the agent must
+ * answer again), the rest is destroyed and deleted. */
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "alk-error.h"
+#include "alk-manager-private.h"
+
+#define ADOPT_TIMEOUT_S 30
+
+static void drop_domain(AlkManager *m, const char *name, const char *why)
+{
+	g_autoptr(GError) error = NULL;
+	g_message("reconcile: destroying %s: %s", name, why);
+	if (!alk_virt_destroy_sync(m->virt, name, &error))
+		g_warning("reconcile: %s", error->message);
+}
+
+/* TRUE when the domain became a sandbox being adopted. */
+static gboolean adopt(AlkManager *m, const AlkVirtDomain *d)
+{
+	const char *id = alk_sandbox_id_from_domain(d->name);
+	g_autoptr(AlkSandbox) sb = alk_sandbox_new(id, m->config->state_dir, m->config->run_dir);
+	g_autoptr(GError) error = NULL;
+	AlkSlot *slot;
+
+	if (d->record == NULL || !alk_sandbox_record_from_json(sb, d->record, &error)) {
+		drop_domain(m, d->name, error ? error->message : "no record");
+		return FALSE;
+	}
+	/* another airlockd on this host (other state_dir) owns it */
+	if (g_strcmp0(sb->instance, m->config->state_dir) != 0)
+		return FALSE;
+	if (!d->running) {
+		drop_domain(m, d->name, "not running");
+		return FALSE;
+	}
+	if (sb->deadline <= g_get_real_time() / G_USEC_PER_SEC) {
+		drop_domain(m, d->name, "its deadline passed");
+		return FALSE;
+	}
+	sb->adopted = TRUE;
+	slot = alk_slot_add(m, g_steal_pointer(&sb));
+	slot->domain_maybe = TRUE;
+	alk_sandbox_set_state(slot->sb, ALK_SANDBOX_BOOTING);
+	alk_slot_open_channel(slot, g_get_monotonic_time() + ADOPT_TIMEOUT_S * G_USEC_PER_SEC);
+	alk_slot_notify(slot);
+	g_message("reconcile: adopting sandbox %s", slot->sb->id);
+	return TRUE;
+}
+
+/* Deletes per-sandbox directories nothing owns any more. */
+static void sweep_dir(AlkManager *m, const char *root)
+{
+	g_autofree char *dir = g_build_filename(root, "sandboxes", NULL);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		if (!alk_sandbox_id_valid(name) || alk_slot_lookup(m, name) != NULL)
+			continue;
+		g_message("reconcile: deleting orphaned files of %s", name);
+		alk_slot_remove_files(m, name);
+	}
+}
+
+gboolean alk_manager_reconcile(AlkManager *m, GError **error)
+{
+	g_autoptr(GPtrArray) doms = alk_virt_list_sync(m->virt, error);
+
+	if (doms == NULL) {
+		g_prefix_error(error, "reconcile: ");
+		return FALSE;
+	}
+	for (guint i = 0; i < doms->len; i++) {
+		const AlkVirtDomain *d = g_ptr_array_index(doms, i);
+		if (alk_sandbox_id_from_domain(d->name) != NULL)
+			adopt(m, d);
+		else if (g_str_has_prefix(d->name, ALK_PROBE_DOMAIN))
+			drop_domain(m, d->name, "a leftover KVM probe");
+	}
+	sweep_dir(m, m->config->state_dir);
+	sweep_dir(m, m->config->run_dir);
+	return TRUE;
+}

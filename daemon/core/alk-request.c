@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "alk-request.h"
+
+#include <string.h>
+
+#include "alk-error.h"
+#include "alk-image.h"
+#include "alk-json.h"
+
+/* Longest allowlist entry: a DNS name (253) and ":port". */
+#define ALLOW_ENTRY_MAX 260
+
+void alk_request_clear(AlkSandboxRequest *req)
+{
+	if (req == NULL)
+		return;
+	g_clear_pointer(&req->image, g_free);
+	g_clear_pointer(&req->profile, g_free);
+	g_clear_pointer(&req->allow, g_strfreev);
+	g_clear_pointer(&req->labels, g_hash_table_unref);
+	memset(req, 0, sizeof *req);
+}
+
+/* ---- JSON body ------------------------------------------------------------------------------ */
+
+typedef struct {
+	AlkSandboxRequest req;
+	JsonObject *network;
+} AlkCreateBody;
+
+typedef struct {
+	char *mode;
+	char **allow;
+} AlkNetworkBody;
+
+/* Ranges here are shape only (positive, sane); ceilings come from the profile in
+ * alk_request_resolve(), so a widening request gets ALK_ERROR_LIMIT naming it. */
+#define B(member) G_STRUCT_OFFSET(AlkCreateBody, member)
+static const AlkJsonField create_fields[] = {
+    {"image", ALK_JSON_STRING, B(req.image), FALSE, 1, ALK_PROFILE_NAME_MAX, 0},
+    {"profile", ALK_JSON_STRING, B(req.profile), FALSE, 1, ALK_PROFILE_NAME_MAX, 0},
+    {"cpus", ALK_JSON_UINT, B(req.cpus), FALSE, 1, G_MAXINT64, 0},
+    {"memory_mib", ALK_JSON_UINT, B(req.memory_mib), FALSE, 1, G_MAXINT64, 0},
+    {"disk_mib", ALK_JSON_UINT, B(req.disk_mib), FALSE, 1, G_MAXINT64, 0},
+    {"ttl_s", ALK_JSON_UINT, B(req.ttl_s), FALSE, 1, G_MAXINT64, 0},
+    {"network", ALK_JSON_OBJECT, B(network), FALSE, 0, 0, 0},
+    {"labels", ALK_JSON_STRING_MAP, B(req.labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+#undef B
+
+#define N(member) G_STRUCT_OFFSET(AlkNetworkBody, member)
+static const AlkJsonField network_fields[] = {
+    {"mode", ALK_JSON_STRING, N(mode), TRUE, 1, 16, 0},
+    {"allow", ALK_JSON_STRING_ARRAY, N(allow), FALSE, 0, ALK_ALLOW_MAX, ALLOW_ENTRY_MAX},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+#undef N
+
+static gboolean read_network(JsonObject *obj, AlkSandboxRequest *req, GError **error)
+{
+	AlkNetworkBody body = {NULL, NULL};
+	AlkNetMode mode = ALK_NET_NONE;
+	gboolean ok = alk_json_read_object(obj, network_fields, &body, error);
+
+	if (ok && !alk_net_mode_from_string(body.mode, &mode)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "field 'mode' must be none, isolated or allowlist");
+		ok = FALSE;
+	}
+	if (ok) {
+		req->network = mode;
+		req->allow = g_steal_pointer(&body.allow);
+	}
+	alk_json_fields_clear(network_fields, &body);
+	if (!ok)
+		g_prefix_error(error, "network: ");
+	return ok;
+}
+
+gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError **error)
+{
+	AlkCreateBody body = {{0}, NULL};
+
+	if (!alk_json_read_object(obj, create_fields, &body, error))
+		return FALSE;
+	if (body.network != NULL && !read_network(body.network, &body.req, error)) {
+		alk_request_clear(&body.req);
+		return FALSE;
+	}
+	*out = body.req;
+	return TRUE;
+}
+
+/* ---- resolving against a profile ------------------------------------------------------------ */
+
+gboolean alk_label_key_is_valid(const char *key)
+{
+	gsize len = strlen(key);
+
+	if (len == 0 || len > ALK_LABEL_KEY_MAX)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		char c = key[i];
+		if (!g_ascii_islower(c) && !g_ascii_isdigit(c) && c != '_' && c != '.' && c != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean check_label(const char *key, const char *value, GError **error)
+{
+	if (!alk_label_key_is_valid(key)) {
+		gboolean printable = g_utf8_validate(key, -1, NULL) && strlen(key) <= 64;
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "label key '%s' is not [a-z0-9_.-]{1,%d}", printable ? key : "…",
+		            ALK_LABEL_KEY_MAX);
+		return FALSE;
+	}
+	if (strlen(value) > ALK_LABEL_VALUE_MAX || !g_utf8_validate(value, -1, NULL)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "label '%s': the value must be valid UTF-8 of at most %d bytes", key,
+		            ALK_LABEL_VALUE_MAX);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean check_labels(GHashTable *labels, GError **error)
+{
+	GHashTableIter iter;
+	gpointer key = NULL;
+	gpointer value = NULL;
+
+	if (labels == NULL)
+		return TRUE;
+	if (g_hash_table_size(labels) > ALK_LABELS_MAX) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%u labels, at most %d allowed",
+		            g_hash_table_size(labels), ALK_LABELS_MAX);
+		return FALSE;
+	}
+	g_hash_table_iter_init(&iter, labels);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		if (!check_label(key, value, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean check_image(const char *image, GError **error)
+{
+	if (image == NULL || alk_image_name_is_valid(image))
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "image name must be [a-z0-9_-]{1,%d}",
+	            ALK_PROFILE_NAME_MAX);
+	return FALSE;
+}
+
+static gboolean limit_error(const AlkProfile *p, const char *what, guint64 value, guint64 ceiling,
+                            GError **error)
+{
+	g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+	            "%s %" G_GUINT64_FORMAT " exceeds the %s profile's limit of %" G_GUINT64_FORMAT,
+	            what, value, p->name, ceiling);
+	return FALSE;
+}
+
+/* requested 0 takes the default; anything else must lie in floor..ceiling. */
+static gboolean pick(const AlkProfile *p, const char *what, guint64 requested, guint64 def,
+                     guint64 floor, guint64 ceiling, guint64 *out, GError **error)
+{
+	if (requested == 0) {
+		*out = def;
+		return TRUE;
+	}
+	if (requested > ceiling)
+		return limit_error(p, what, requested, ceiling, error);
+	if (requested < floor) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "%s %" G_GUINT64_FORMAT " is below the minimum of %" G_GUINT64_FORMAT,
+		            what, requested, floor);
+		return FALSE;
+	}
+	*out = requested;
+	return TRUE;
+}
+
+static gboolean pick_sizes(const AlkProfile *p, const AlkSandboxRequest *req, AlkLimits *l,
+                           GError **error)
+{
+	guint64 cpus = 0;
+
+	if (!pick(p, "cpus", req->cpus, p->cpus, 1, p->max_cpus, &cpus, error) ||
+	    !pick(p, "memory_mib", req->memory_mib, p->memory_mib, ALK_MEMORY_MIB_MIN,
+	          p->max_memory_mib, &l->memory_mib, error) ||
+	    !pick(p, "disk_mib", req->disk_mib, p->disk_mib, 16, p->max_disk_mib, &l->disk_mib,
+	          error) ||
+	    !pick(p, "ttl_s", req->ttl_s, p->ttl_s, 1, p->max_ttl_s, &l->ttl_s, error))
+		return FALSE;
+	l->cpus = (guint)cpus;
+	l->hard_limit_mib = l->memory_mib + ALK_QEMU_OVERHEAD_MIB;
+	return TRUE;
+}
+
+/* The profile decides what is allowed (LIMIT); this issue supports only none
+ * (INVALID until the network issue lands). */
+static gboolean check_network(const AlkProfile *p, const AlkSandboxRequest *req, GError **error)
+{
+	const char *mode = alk_net_mode_to_string(req->network);
+
+	if ((guint)req->network > ALK_NET_ALLOWLIST) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "unknown network mode");
+		return FALSE;
+	}
+	if ((p->network_modes & ALK_NET_FLAG(req->network)) == 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "network mode '%s' is not allowed by the %s profile", mode, p->name);
+		return FALSE;
+	}
+	if (req->allow != NULL && req->allow[0] != NULL && req->network != ALK_NET_ALLOWLIST) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "network.allow needs network mode 'allowlist', not '%s'", mode);
+		return FALSE;
+	}
+	if (req->network != ALK_NET_NONE) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "network mode '%s' is not supported yet", mode);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void copy_profile(const AlkProfile *p, AlkLimits *l)
+{
+	g_strlcpy(l->profile, p->name, sizeof l->profile);
+	l->cpu_quota_pct = p->cpu_quota_pct;
+	l->io_bytes_sec = p->io_bytes_sec;
+	l->io_iops = p->io_iops;
+	l->max_ttl_s = p->max_ttl_s;
+	l->exec_timeout_s = p->exec_timeout_s;
+	l->max_exec_timeout_s = p->max_exec_timeout_s;
+	l->output_cap_bytes = p->output_cap_bytes;
+	l->max_execs = p->max_execs;
+}
+
+gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *req, AlkLimits *out,
+                             GError **error)
+{
+	const char *name = req->profile != NULL ? req->profile : config->default_profile;
+	const AlkProfile *p = alk_config_profile(config, name);
+	AlkLimits l;
+
+	memset(&l, 0, sizeof l);
+	if (p == NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no profile '%s'", name);
+		return FALSE;
+	}
+	if (!check_image(req->image, error) || !check_labels(req->labels, error) ||
+	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error))
+		return FALSE;
+	copy_profile(p, &l);
+	l.network = req->network;
+	*out = l;
+	return TRUE;
+}
+
+gboolean alk_limits_check_ttl(const AlkLimits *limits, guint64 ttl_s, GError **error)
+{
+	if (ttl_s == 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "ttl_s must be at least 1");
+		return FALSE;
+	}
+	if (ttl_s > limits->max_ttl_s) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "ttl_s %" G_GUINT64_FORMAT
+		            " exceeds the %s profile's limit of %" G_GUINT64_FORMAT,
+		            ttl_s, limits->profile, limits->max_ttl_s);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean alk_limits_exec_timeout(const AlkLimits *limits, guint64 requested, guint64 *out,
+                                 GError **error)
+{
+	if (requested > limits->max_exec_timeout_s) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "timeout_s %" G_GUINT64_FORMAT
+		            " exceeds the %s profile's limit of %" G_GUINT64_FORMAT,
+		            requested, limits->profile, limits->max_exec_timeout_s);
+		return FALSE;
+	}
+	*out = requested != 0 ? requested : limits->exec_timeout_s;
+	return TRUE;
+}

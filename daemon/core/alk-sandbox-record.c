@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A sandbox's record: the JSON kept in its domain's <metadata>, from which
+ * a restarted daemon rebuilds the sandbox. The guest cannot reach it, but a
+ * record is still read as untrusted input: every field is checked. */
+#include <string.h>
+
+#include "alk-error.h"
+#include "alk-json.h"
+#include "alk-sandbox.h"
+
+#define RECORD_VERSION 1
+#define RECORD_MAX (64 * 1024)
+
+static void add_limits(JsonBuilder *b, const AlkLimits *l)
+{
+	json_builder_set_member_name(b, "limits");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "profile", l->profile);
+	alk_json_add_int(b, "cpus", l->cpus);
+	alk_json_add_int(b, "memory_mib", (gint64)l->memory_mib);
+	alk_json_add_int(b, "hard_limit_mib", (gint64)l->hard_limit_mib);
+	alk_json_add_int(b, "disk_mib", (gint64)l->disk_mib);
+	alk_json_add_int(b, "cpu_quota_pct", l->cpu_quota_pct);
+	alk_json_add_int(b, "io_bytes_sec", (gint64)l->io_bytes_sec);
+	alk_json_add_int(b, "io_iops", (gint64)l->io_iops);
+	alk_json_add_int(b, "ttl_s", (gint64)l->ttl_s);
+	alk_json_add_int(b, "max_ttl_s", (gint64)l->max_ttl_s);
+	alk_json_add_int(b, "exec_timeout_s", (gint64)l->exec_timeout_s);
+	alk_json_add_int(b, "max_exec_timeout_s", (gint64)l->max_exec_timeout_s);
+	alk_json_add_int(b, "output_cap_bytes", (gint64)l->output_cap_bytes);
+	alk_json_add_int(b, "max_execs", l->max_execs);
+	alk_json_add_string(b, "network", alk_net_mode_to_string(l->network));
+	json_builder_end_object(b);
+}
+
+char *alk_sandbox_record_to_json(const AlkSandbox *sb)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	alk_json_add_int(b, "v", RECORD_VERSION);
+	alk_json_add_string(b, "id", sb->id);
+	alk_json_add_string(b, "instance", sb->instance);
+	alk_json_add_string(b, "image", sb->image);
+	alk_json_add_string(b, "profile", sb->profile);
+	alk_json_add_int(b, "created_at", sb->created_at);
+	alk_json_add_int(b, "deadline", sb->deadline);
+	add_limits(b, &sb->limits);
+	alk_json_add_map(b, "labels", sb->labels);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	return alk_json_to_string(root);
+}
+
+typedef struct {
+	guint64 v;
+	char *id, *instance, *image, *profile;
+	gint64 created_at, deadline;
+	JsonObject *limits;
+	GHashTable *labels;
+} Record;
+
+#define R(f) G_STRUCT_OFFSET(Record, f)
+static const AlkJsonField record_fields[] = {
+	{"v", ALK_JSON_UINT, R(v), TRUE, RECORD_VERSION, RECORD_VERSION, 0},
+	{"id", ALK_JSON_STRING, R(id), TRUE, 12, 12, 0},
+	{"instance", ALK_JSON_STRING, R(instance), TRUE, 1, 4096, 0},
+	{"image", ALK_JSON_STRING, R(image), TRUE, 1, 32, 0},
+	{"profile", ALK_JSON_STRING, R(profile), TRUE, 1, 32, 0},
+	{"created_at", ALK_JSON_INT, R(created_at), TRUE, 0, G_MAXINT64, 0},
+	{"deadline", ALK_JSON_INT, R(deadline), TRUE, 0, G_MAXINT64, 0},
+	{"limits", ALK_JSON_OBJECT, R(limits), TRUE, 0, 0, 0},
+	{"labels", ALK_JSON_STRING_MAP, R(labels), FALSE, 0, 32, 255},
+	{NULL},
+};
+
+typedef struct {
+	char *profile, *network;
+	guint64 cpus, memory_mib, hard_limit_mib, disk_mib, cpu_quota_pct, io_bytes_sec, io_iops;
+	guint64 ttl_s, max_ttl_s, exec_timeout_s, max_exec_timeout_s, output_cap_bytes,
+		max_execs;
+} Limits;
+
+#define L(f) G_STRUCT_OFFSET(Limits, f)
+#define LU(f, lo, hi) {#f, ALK_JSON_UINT, L(f), TRUE, lo, hi, 0}
+static const AlkJsonField limit_fields[] = {
+	{"profile", ALK_JSON_STRING, L(profile), TRUE, 1, 32, 0},
+	{"network", ALK_JSON_STRING, L(network), TRUE, 1, 16, 0},
+	LU(cpus, 1, 64),
+	LU(memory_mib, 16, 1048576),
+	LU(hard_limit_mib, 16, 2097152),
+	LU(disk_mib, 1, G_MAXINT64),
+	LU(cpu_quota_pct, 0, 100),
+	LU(io_bytes_sec, 0, G_MAXINT64),
+	LU(io_iops, 0, G_MAXINT64),
+	LU(ttl_s, 0, G_MAXINT64),
+	LU(max_ttl_s, 0, G_MAXINT64),
+	LU(exec_timeout_s, 0, G_MAXINT64),
+	LU(max_exec_timeout_s, 0, G_MAXINT64),
+	LU(output_cap_bytes, 0, G_MAXINT64),
+	LU(max_execs, 1, 4096),
+	{NULL},
+};
+
+static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
+{
+	Limits l = {0};
+	gboolean ok = alk_json_read_object(obj, limit_fields, &l, error);
+	AlkNetMode net;
+
+	if (ok && !alk_net_mode_from_string(l.network, &net)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "limits.network: unknown mode");
+		ok = FALSE;
+	}
+	if (ok) {
+		*out = (AlkLimits){
+			.cpus = (guint)l.cpus, .memory_mib = l.memory_mib,
+			.hard_limit_mib = l.hard_limit_mib, .disk_mib = l.disk_mib,
+			.cpu_quota_pct = (guint)l.cpu_quota_pct, .io_bytes_sec = l.io_bytes_sec,
+			.io_iops = l.io_iops, .ttl_s = l.ttl_s, .max_ttl_s = l.max_ttl_s,
+			.exec_timeout_s = l.exec_timeout_s,
+			.max_exec_timeout_s = l.max_exec_timeout_s,
+			.output_cap_bytes = l.output_cap_bytes, .max_execs = (guint)l.max_execs,
+			.network = net};
+		g_strlcpy(out->profile, l.profile, sizeof(out->profile));
+	}
+	alk_json_fields_clear(limit_fields, &l);
+	return ok;
+}
+
+gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError **error)
+{
+	g_autoptr(JsonObject) obj = NULL;
+	Record r = {0};
+	AlkLimits limits;
+	gboolean ok;
+
+	obj = alk_json_parse_object(json, strlen(json), RECORD_MAX, 4, error);
+	if (obj == NULL || !alk_json_read_object(obj, record_fields, &r, error)) {
+		g_prefix_error(error, "sandbox record: ");
+		alk_json_fields_clear(record_fields, &r);
+		return FALSE;
+	}
+	ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error);
+	if (ok) {
+		g_free(sb->instance);
+		sb->instance = g_steal_pointer(&r.instance);
+		g_free(sb->image);
+		sb->image = g_steal_pointer(&r.image);
+		g_free(sb->profile);
+		sb->profile = g_steal_pointer(&r.profile);
+		sb->created_at = r.created_at;
+		sb->deadline = r.deadline;
+		sb->limits = limits;
+		if (r.labels != NULL) {
+			g_hash_table_unref(sb->labels);
+			sb->labels = g_steal_pointer(&r.labels);
+		}
+	} else if (error != NULL && *error == NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "id mismatch");
+	}
+	alk_json_fields_clear(record_fields, &r);
+	if (!ok)
+		g_prefix_error(error, "sandbox record: ");
+	return ok;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "alk-sandbox.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "alk-error.h"
+
+static const char *const state_names[] = {
+	[ALK_SANDBOX_CREATING] = "creating", [ALK_SANDBOX_BOOTING] = "booting",
+	[ALK_SANDBOX_READY] = "ready",       [ALK_SANDBOX_STOPPING] = "stopping",
+	[ALK_SANDBOX_DESTROYED] = "destroyed", [ALK_SANDBOX_FAILED] = "failed",
+};
+
+/* Rows: from; bit per allowed "to". Failing is possible from any live
+ * state; stopping is how every live state ends. */
+#define BIT(s) (1u << (s))
+static const guint transitions[] = {
+	[ALK_SANDBOX_CREATING] = BIT(ALK_SANDBOX_BOOTING) | BIT(ALK_SANDBOX_STOPPING) |
+				 BIT(ALK_SANDBOX_FAILED),
+	[ALK_SANDBOX_BOOTING] = BIT(ALK_SANDBOX_READY) | BIT(ALK_SANDBOX_STOPPING) |
+				BIT(ALK_SANDBOX_FAILED),
+	[ALK_SANDBOX_READY] = BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
+	[ALK_SANDBOX_STOPPING] = BIT(ALK_SANDBOX_DESTROYED) | BIT(ALK_SANDBOX_FAILED),
+	[ALK_SANDBOX_DESTROYED] = 0,
+	[ALK_SANDBOX_FAILED] = 0,
+};
+
+const char *alk_sandbox_state_name(AlkSandboxState state)
+{
+	return state <= ALK_SANDBOX_FAILED ? state_names[state] : "unknown";
+}
+
+gboolean alk_sandbox_state_allowed(AlkSandboxState from, AlkSandboxState to)
+{
+	return from <= ALK_SANDBOX_FAILED && to <= ALK_SANDBOX_FAILED &&
+	       (transitions[from] & BIT(to)) != 0;
+}
+
+gboolean alk_sandbox_set_state(AlkSandbox *sb, AlkSandboxState to)
+{
+	if (!alk_sandbox_state_allowed(sb->state, to))
+		return FALSE;
+	sb->state = to;
+	return TRUE;
+}
+
+gboolean alk_sandbox_is_live(const AlkSandbox *sb)
+{
+	return sb->state != ALK_SANDBOX_DESTROYED && sb->state != ALK_SANDBOX_FAILED;
+}
+
+void alk_sandbox_new_id(char out[ALK_SANDBOX_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < ALK_SANDBOX_ID_LEN; i++)
+		out[i] = hex[g_random_int_range(0, 16)];
+	out[ALK_SANDBOX_ID_LEN] = '\0';
+}
+
+gboolean alk_sandbox_id_valid(const char *s)
+{
+	if (s == NULL || strlen(s) != ALK_SANDBOX_ID_LEN)
+		return FALSE;
+	for (const char *p = s; *p != '\0'; p++)
+		if (!g_ascii_isdigit(*p) && !(*p >= 'a' && *p <= 'f'))
+			return FALSE;
+	return TRUE;
+}
+
+const char *alk_sandbox_id_from_domain(const char *name)
+{
+	if (name == NULL || !g_str_has_prefix(name, ALK_DOMAIN_PREFIX))
+		return NULL;
+	name += strlen(ALK_DOMAIN_PREFIX);
+	return alk_sandbox_id_valid(name) ? name : NULL;
+}
+
+AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *run_root)
+{
+	AlkSandbox *sb = g_new0(AlkSandbox, 1);
+	g_strlcpy(sb->id, id, sizeof(sb->id));
+	sb->domain = g_strconcat(ALK_DOMAIN_PREFIX, id, NULL);
+	sb->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sb->state_dir = g_build_filename(state_root, "sandboxes", id, NULL);
+	sb->run_dir = g_build_filename(run_root, "sandboxes", id, NULL);
+	sb->overlay = g_build_filename(sb->state_dir, "overlay.qcow2", NULL);
+	sb->agent_socket = g_build_filename(sb->run_dir, "agent.sock", NULL);
+	sb->console_log = g_build_filename(sb->run_dir, "console.log", NULL);
+	return sb;
+}
+
+void alk_sandbox_free(AlkSandbox *sb)
+{
+	if (sb == NULL)
+		return;
+	g_free(sb->domain);
+	g_free(sb->instance);
+	g_free(sb->image);
+	g_free(sb->profile);
+	g_hash_table_unref(sb->labels);
+	g_free(sb->state_dir);
+	g_free(sb->run_dir);
+	g_free(sb->overlay);
+	g_free(sb->agent_socket);
+	g_free(sb->console_log);
+	g_clear_error(&sb->error);
+	g_free(sb->end_reason);
+	g_free(sb);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A sandbox: its state machine, its record (what survives a daemon restart,
+ * kept in the domain's <metadata>) and its paths. Pure: no I/O. */
+#pragma once
+
+#include <glib.h>
+
+#include "alk-request.h"
+
+typedef enum {
+	ALK_SANDBOX_CREATING,
+	ALK_SANDBOX_BOOTING,
+	ALK_SANDBOX_READY,
+	ALK_SANDBOX_STOPPING,
+	ALK_SANDBOX_DESTROYED,
+	ALK_SANDBOX_FAILED,
+} AlkSandboxState;
+
+#define ALK_SANDBOX_ID_LEN 12
+#define ALK_DOMAIN_PREFIX "airlock-"
+
+typedef struct AlkSandbox AlkSandbox;
+
+struct AlkSandbox {
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	char *domain; /* airlock-<id> */
+	AlkSandboxState state;
+	char *instance;     /* the daemon's state_dir: whose sandbox this is */
+	char *image;
+	char *profile;
+	AlkLimits limits;
+	GHashTable *labels; /* string -> string */
+	gint64 created_at;  /* unix seconds */
+	gint64 deadline;    /* unix seconds: the TTL as an absolute time */
+	char *state_dir;    /* <state>/sandboxes/<id> */
+	char *run_dir;      /* <run>/sandboxes/<id> */
+	char *overlay;
+	char *agent_socket;
+	char *console_log;
+	GError *error;      /* why it failed */
+	char *end_reason;   /* why it ended: "deleted", "ttl expired", "guest powered off", ... */
+	gboolean adopted;   /* found running at start-up */
+	guint execs;        /* execs in flight */
+	gpointer priv;      /* the manager's */
+};
+
+AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *run_root);
+void alk_sandbox_free(AlkSandbox *sb);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkSandbox, alk_sandbox_free)
+
+const char *alk_sandbox_state_name(AlkSandboxState state);
+/* Whether the state machine allows from -> to. */
+gboolean alk_sandbox_state_allowed(AlkSandboxState from, AlkSandboxState to);
+/* Moves the sandbox on; FALSE (and no change) when not allowed. */
+gboolean alk_sandbox_set_state(AlkSandbox *sb, AlkSandboxState to);
+gboolean alk_sandbox_is_live(const AlkSandbox *sb);
+
+/* A fresh random id. */
+void alk_sandbox_new_id(char out[ALK_SANDBOX_ID_LEN + 1]);
+/* Whether s is a well-formed id; domain names are checked the same way. */
+gboolean alk_sandbox_id_valid(const char *s);
+/* The id of a domain name of ours, or NULL. */
+const char *alk_sandbox_id_from_domain(const char *name);
+
+/* The record as JSON text, and back (checked field by field). */
+char *alk_sandbox_record_to_json(const AlkSandbox *sb);
+gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError **error);

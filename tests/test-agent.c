@@ -1,0 +1,1105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of airlock-agent, run on the host: the built static agent is
+ * started with `--fd N` on one end of a socketpair and this file speaks the
+ * wire protocol to it through the codec. Every wait has a deadline; nothing
+ * sleeps and hopes.
+ */
+#include "alk-proto.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef ALK_AGENT_BIN
+#define ALK_AGENT_BIN "agent/airlock-agent"
+#endif
+
+#define WAIT_MS 20000
+#define MIB (1024u * 1024u)
+
+typedef struct {
+	AlkFrameHeader h;
+	const uint8_t *p; /* valid until the next recv */
+} Frame;
+
+typedef struct {
+	uint8_t *data;
+	size_t len, cap;
+} Buf;
+
+/* One exec as the host sees it. */
+typedef struct {
+	uint32_t id;
+	pid_t pid;
+	bool started, exited, failed;
+	Buf out, err;
+	size_t out_frames;
+	bool out_before_exit;
+	AlkMsgExit exit;
+	uint32_t err_code, err_errnum;
+	char err_msg[256];
+	uint64_t acked;
+} Exec;
+
+static pid_t agent_pid = -1;
+static int conn = -1;
+static AlkDecoder dec;
+static uint8_t rbuf[65536];
+static size_t roff, rlen;
+static uint8_t payload[ALK_PROTO_MAX_PAYLOAD];
+static uint8_t frame[ALK_PROTO_MAX_FRAME];
+static AlkMsgHello hello;
+static char hello_version[64];
+static uint32_t next_id = 1;
+static char basedir[64];
+static char tmpdir[96];
+
+/* ---- Plumbing ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void buf_add(Buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->data = realloc(b->data, b->cap);
+		ck_assert_ptr_nonnull(b->data);
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void send_bytes(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n > 0) {
+		ssize_t w = write(conn, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(w > 0, "write to agent: %s", strerror(errno));
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+static void send_frame(long n)
+{
+	ck_assert_msg(n > 0, "encode: %s", alk_proto_strerror((int)n));
+	send_bytes(frame, (size_t)n);
+}
+
+/* The next frame, or false when the deadline passed first. */
+static bool recv_until(Frame *f, uint64_t deadline)
+{
+	for (;;) {
+		if (roff < rlen)
+			roff += alk_decoder_feed(&dec, rbuf + roff, rlen - roff);
+		if (alk_decoder_ready(&dec)) {
+			const uint8_t *p = alk_decoder_frame(&dec, &f->h);
+			memcpy(payload, p, f->h.len);
+			f->p = payload;
+			alk_decoder_consume(&dec);
+			return true;
+		}
+		if (roff < rlen)
+			continue;
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return false;
+		struct pollfd pfd = {.fd = conn, .events = POLLIN};
+		int r = poll(&pfd, 1, (int)(deadline - now));
+		if (r <= 0)
+			continue;
+		ssize_t n = read(conn, rbuf, sizeof(rbuf));
+		ck_assert_msg(n > 0, "agent closed the connection");
+		roff = 0;
+		rlen = (size_t)n;
+	}
+}
+
+static void recv_frame(Frame *f)
+{
+	ck_assert_msg(recv_until(f, now_ms() + WAIT_MS), "no frame from the agent in time");
+}
+
+static void expect(Frame *f, int type, uint32_t id)
+{
+	recv_frame(f);
+	ck_assert_msg(f->h.type == type && f->h.id == id, "expected %s id %u, got %s id %u",
+	              alk_proto_type_name(type), id, alk_proto_type_name(f->h.type), f->h.id);
+}
+
+static AlkMsgError expect_error(uint32_t id)
+{
+	Frame f;
+	AlkMsgError e;
+	expect(&f, ALK_MSG_ERROR, id);
+	ck_assert_int_eq(alk_msg_error_decode(f.p, f.h.len, &e), 0);
+	return e;
+}
+
+static void send_ping(uint32_t id, uint64_t nonce)
+{
+	AlkMsgSync m = {.nonce = nonce};
+	send_frame(alk_msg_sync_encode(frame, sizeof(frame), ALK_MSG_PING, id, &m));
+}
+
+/* PING and wait for its PONG: everything the agent sent before is in. */
+static void ping_pong(void)
+{
+	Frame f;
+	AlkMsgSync m;
+	uint32_t id = next_id++;
+	send_ping(id, 0x1234567890abcdefull);
+	expect(&f, ALK_MSG_PONG, id);
+	ck_assert_int_eq(alk_msg_sync_decode(f.p, f.h.len, &m), 0);
+	ck_assert_uint_eq(m.nonce, 0x1234567890abcdefull);
+}
+
+/* Gone or a zombie: either way it no longer runs. */
+static bool pid_gone(pid_t pid)
+{
+	char path[64], stat[256];
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return true;
+	bool zombie = fgets(stat, sizeof(stat), fp) && strstr(stat, ") Z ");
+	fclose(fp);
+	return zombie;
+}
+
+static void wait_gone(pid_t pid)
+{
+	uint64_t deadline = now_ms() + WAIT_MS;
+	while (!pid_gone(pid)) {
+		ck_assert_msg(now_ms() < deadline, "process %d still runs", (int)pid);
+		poll(NULL, 0, 10);
+	}
+}
+
+/* ---- Fixture: one agent per test ---- */
+
+static const char *agent_bin(void)
+{
+	const char *bin = getenv("ALK_AGENT_BIN");
+	return bin && *bin ? bin : ALK_AGENT_BIN;
+}
+
+static void agent_start(void)
+{
+	int sv[2];
+	char fdarg[16];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	agent_pid = fork();
+	ck_assert_int_ge(agent_pid, 0);
+	if (agent_pid == 0) {
+		int fd = dup(sv[1]); /* without close-on-exec */
+		snprintf(fdarg, sizeof(fdarg), "%d", fd);
+		execl(agent_bin(), agent_bin(), "--fd", fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	conn = sv[0];
+	alk_decoder_init(&dec);
+	roff = rlen = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+/* Once per run, in the parent: a failing test exits without its teardown,
+ * so the temp dirs of all tests live in one tree removed here. */
+static void tree_setup(void)
+{
+	snprintf(basedir, sizeof(basedir), "/tmp/alk-test-agent-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(basedir));
+}
+
+static void tree_teardown(void)
+{
+	nftw(basedir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+	Frame f;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	agent_start();
+	expect(&f, ALK_MSG_HELLO, 0);
+	ck_assert_int_eq(alk_msg_hello_decode(f.p, f.h.len, &hello), 0);
+	snprintf(hello_version, sizeof(hello_version), "%s", hello.agent_version);
+	hello.agent_version = hello_version;
+}
+
+/* EOF on its connection makes the agent exit 0: proven after every test. */
+static void teardown(void)
+{
+	int status = -1;
+	uint64_t deadline = now_ms() + WAIT_MS;
+	close(conn);
+	while (waitpid(agent_pid, &status, WNOHANG) == 0 && now_ms() < deadline)
+		poll(NULL, 0, 10);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "agent status %#x", status);
+}
+
+/* ---- Exec helpers ---- */
+
+static void exec_send(Exec *e, const char *const *argv, uint32_t timeout_ms, uint64_t cap,
+                      bool stdin_pipe)
+{
+	static AlkMsgExec m;
+	memset(&m, 0, sizeof(m));
+	while (argv[m.argc]) {
+		m.argv[m.argc] = argv[m.argc];
+		m.argc++;
+	}
+	m.timeout_ms = timeout_ms;
+	m.output_cap = cap;
+	m.stdin_mode = stdin_pipe ? ALK_STDIN_PIPE : ALK_STDIN_NULL;
+	memset(e, 0, sizeof(*e));
+	e->id = next_id++;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), e->id, &m));
+}
+
+static void exec_free(Exec *e)
+{
+	free(e->out.data);
+	free(e->err.data);
+}
+
+static void exec_take_error(Exec *e, const Frame *f)
+{
+	AlkMsgError m;
+	ck_assert_int_eq(alk_msg_error_decode(f->p, f->h.len, &m), 0);
+	e->failed = true;
+	e->err_code = m.code;
+	e->err_errnum = m.errnum;
+	snprintf(e->err_msg, sizeof(e->err_msg), "%s", m.message);
+}
+
+/* Applies a frame addressed to e; checks the order STARTED < data < EXIT. */
+static void exec_take(Exec *e, const Frame *f)
+{
+	AlkMsgData d;
+	AlkMsgAck ack;
+	AlkMsgStarted st;
+	ck_assert_msg(!e->exited && !e->failed, "%s after the end of exec %u",
+	              alk_proto_type_name(f->h.type), e->id);
+	switch (f->h.type) {
+	case ALK_MSG_STARTED:
+		ck_assert_int_eq(alk_msg_started_decode(f->p, f->h.len, &st), 0);
+		e->started = true;
+		e->pid = (pid_t)st.pid;
+		break;
+	case ALK_MSG_STDOUT:
+	case ALK_MSG_STDERR:
+		ck_assert(e->started);
+		ck_assert_int_eq(alk_msg_data_decode(f->p, f->h.len, &d), 0);
+		ck_assert_uint_le(d.data.len, ALK_PROTO_MAX_CHUNK);
+		buf_add(f->h.type == ALK_MSG_STDOUT ? &e->out : &e->err, d.data.data, d.data.len);
+		if (f->h.type == ALK_MSG_STDOUT && e->out_frames++ == 0)
+			e->out_before_exit = true;
+		break;
+	case ALK_MSG_STDIN_ACK:
+		ck_assert_int_eq(alk_msg_ack_decode(f->p, f->h.len, &ack), 0);
+		ck_assert_uint_ge(ack.bytes, e->acked);
+		e->acked = ack.bytes;
+		break;
+	case ALK_MSG_EXIT:
+		ck_assert(e->started);
+		ck_assert_int_eq(alk_msg_exit_decode(f->p, f->h.len, &e->exit), 0);
+		e->exited = true;
+		break;
+	case ALK_MSG_ERROR:
+		exec_take_error(e, f);
+		break;
+	default:
+		ck_abort_msg("unexpected %s for exec %u", alk_proto_type_name(f->h.type), e->id);
+	}
+}
+
+static void exec_wait(Exec *e)
+{
+	Frame f;
+	while (!e->exited && !e->failed) {
+		recv_frame(&f);
+		ck_assert_uint_eq(f.h.id, e->id);
+		exec_take(e, &f);
+	}
+}
+
+static void run(Exec *e, const char *const *argv, uint32_t timeout_ms, uint64_t cap)
+{
+	exec_send(e, argv, timeout_ms, cap, false);
+	exec_wait(e);
+}
+
+static void run_ok(Exec *e, const char *const *argv, uint32_t timeout_ms, uint64_t cap)
+{
+	run(e, argv, timeout_ms, cap);
+	ck_assert_msg(!e->failed, "exec %s: %s", argv[0], e->err_msg);
+}
+
+/* ---- Handshake ---- */
+
+START_TEST(test_hello)
+{
+	static const uint8_t zero[ALK_PROTO_NONCE_SIZE];
+	ck_assert_uint_eq(hello.version, ALK_PROTO_VERSION);
+	ck_assert(memcmp(hello.nonce, zero, sizeof(zero)) != 0);
+	ck_assert_uint_eq(hello.caps & ALK_CAP_EXEC, ALK_CAP_EXEC);
+	ck_assert_uint_eq(hello.caps & ALK_CAP_FILES, ALK_CAP_FILES);
+	ck_assert_uint_eq(hello.max_payload, ALK_PROTO_MAX_PAYLOAD);
+	ck_assert_str_eq(hello.agent_version, ALK_VERSION);
+}
+END_TEST
+
+START_TEST(test_version_flag)
+{
+	char cmd[512], out[128] = "";
+	snprintf(cmd, sizeof(cmd), "'%s' --version", agent_bin());
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(out, sizeof(out), p));
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_str_eq(out, "airlock-agent " ALK_VERSION "\n");
+}
+END_TEST
+
+START_TEST(test_sync)
+{
+	Frame f;
+	AlkMsgSync m = {.nonce = 0xfeedface01020304ull};
+	send_frame(alk_msg_sync_encode(frame, sizeof(frame), ALK_MSG_SYNC, 4242, &m));
+	expect(&f, ALK_MSG_SYNC_ACK, 4242);
+	ck_assert_int_eq(alk_msg_sync_decode(f.p, f.h.len, &m), 0);
+	ck_assert_uint_eq(m.nonce, 0xfeedface01020304ull);
+}
+END_TEST
+
+START_TEST(test_ping)
+{
+	ping_pong();
+	ping_pong();
+}
+END_TEST
+
+/* ---- Exec ---- */
+
+START_TEST(test_echo)
+{
+	const char *argv[] = {"echo", "hello", NULL};
+	Exec e;
+	run_ok(&e, argv, 0, 0);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert_uint_eq(e.exit.signo, 0);
+	ck_assert_uint_eq(e.out.len, 6);
+	ck_assert(memcmp(e.out.data, "hello\n", 6) == 0);
+	ck_assert_uint_eq(e.exit.stdout_bytes, 6);
+	ck_assert_uint_gt(e.exit.max_rss_kib, 0);
+	ck_assert_int_gt(e.pid, 1);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_exit_code)
+{
+	const char *argv[] = {"sh", "-c", "echo oops >&2; exit 3", NULL};
+	Exec e;
+	run_ok(&e, argv, 0, 0);
+	ck_assert_int_eq(e.exit.exit_code, 3);
+	ck_assert_uint_eq(e.exit.signo, 0);
+	ck_assert_uint_eq(e.err.len, 5);
+	ck_assert(memcmp(e.err.data, "oops\n", 5) == 0);
+	ck_assert_uint_eq(e.exit.stderr_bytes, 5);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_signal_exit)
+{
+	const char *argv[] = {"sh", "-c", "kill -9 $$", NULL};
+	Exec e;
+	run_ok(&e, argv, 0, 0);
+	ck_assert_int_eq(e.exit.exit_code, -1);
+	ck_assert_uint_eq(e.exit.signo, SIGKILL);
+	ck_assert_uint_eq(e.exit.timed_out, 0);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_missing_binary)
+{
+	const char *argv[] = {"/no/such/binary", NULL};
+	Exec e;
+	run(&e, argv, 0, 0);
+	ck_assert(e.failed);
+	ck_assert(!e.started);
+	ck_assert_uint_eq(e.err_code, ALK_ERR_IO);
+	ck_assert_uint_eq(e.err_errnum, ENOENT);
+	ck_assert_msg(strstr(e.err_msg, "No such file or directory"), "%s", e.err_msg);
+	exec_free(&e);
+	ping_pong();
+}
+END_TEST
+
+START_TEST(test_env_cwd)
+{
+	static AlkMsgExec m;
+	Exec e;
+	memset(&e, 0, sizeof(e));
+	m = (AlkMsgExec){.argc = 3, .envc = 1, .cwd = tmpdir};
+	m.argv[0] = "/bin/sh";
+	m.argv[1] = "-c";
+	m.argv[2] = "echo \"$FOO\"; pwd; echo \"$HOME\"";
+	m.env[0] = "FOO=bar";
+	e.id = next_id++;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), e.id, &m));
+	exec_wait(&e);
+	ck_assert(!e.failed);
+	char want[128];
+	snprintf(want, sizeof(want), "bar\n%s\n\n", tmpdir);
+	buf_add(&e.out, "", 1);
+	ck_assert_str_eq((char *)e.out.data, want);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_stdout_10mib)
+{
+	const char *argv[] = {"sh", "-c", "echo start; head -c 10485760 /dev/zero", NULL};
+	Exec e;
+	run_ok(&e, argv, 0, 0);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert_uint_eq(e.out.len, 10 * MIB + 6);
+	ck_assert_uint_eq(e.exit.stdout_bytes, 10 * MIB + 6);
+	ck_assert_uint_eq(e.exit.truncated, 0);
+	ck_assert(memcmp(e.out.data, "start\n", 6) == 0);
+	ck_assert(e.out_before_exit);
+	ck_assert_uint_ge(e.out_frames, 10 * MIB / ALK_PROTO_MAX_CHUNK);
+	exec_free(&e);
+}
+END_TEST
+
+static uint32_t xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static uint8_t *random_bytes(size_t n, uint32_t seed)
+{
+	uint8_t *d = malloc(n);
+	ck_assert_ptr_nonnull(d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = (uint8_t)xorshift(&seed);
+	return d;
+}
+
+/* Sends stdin only within the window, reads output meanwhile. */
+START_TEST(test_stdin_1mib_cat)
+{
+	const char *argv[] = {"cat", NULL};
+	size_t total = MIB, sent = 0;
+	uint8_t *data = random_bytes(total, 7);
+	bool eof = false;
+	Exec e;
+	Frame f;
+	exec_send(&e, argv, 0, 0, true);
+	while (!e.exited) {
+		ck_assert(!e.failed);
+		size_t chunk =
+		    total - sent < ALK_PROTO_MAX_CHUNK ? total - sent : ALK_PROTO_MAX_CHUNK;
+		if (e.started && chunk && sent + chunk - e.acked <= ALK_PROTO_STDIN_WINDOW) {
+			send_frame(alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, e.id,
+			                               data + sent, chunk));
+			sent += chunk;
+			continue;
+		}
+		if (sent == total && !eof) {
+			send_frame(
+			    alk_msg_empty_encode(frame, sizeof(frame), ALK_MSG_STDIN_EOF, e.id));
+			eof = true;
+		}
+		recv_frame(&f);
+		ck_assert_uint_eq(f.h.id, e.id);
+		exec_take(&e, &f);
+	}
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert_uint_eq(e.acked, total);
+	ck_assert_uint_eq(e.out.len, total);
+	ck_assert(memcmp(e.out.data, data, total) == 0);
+	free(data);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_stdin_window_exceeded)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	uint8_t chunk[ALK_PROTO_MAX_CHUNK] = {0};
+	Exec e;
+	Frame f;
+	exec_send(&e, argv, 0, 0, true);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	/* sleep never reads: beyond the pipe's buffer, everything piles up */
+	for (int i = 0; i < 16; i++)
+		send_frame(alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, e.id, chunk,
+		                               sizeof(chunk)));
+	while (!e.failed) {
+		recv_frame(&f);
+		ck_assert_uint_eq(f.h.id, e.id);
+		exec_take(&e, &f);
+	}
+	ck_assert_uint_eq(e.err_code, ALK_ERR_WINDOW);
+	wait_gone(e.pid);
+	/* the request is over: no EXIT follows, late stdin is dropped */
+	send_frame(alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, e.id, chunk, 16));
+	ping_pong();
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_concurrent_fifo)
+{
+	char fifo[128], cmd[256];
+	snprintf(fifo, sizeof(fifo), "%s/meet", tmpdir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "echo met > '%s'", fifo);
+	const char *reader[] = {"cat", fifo, NULL};
+	const char *writer[] = {"sh", "-c", cmd, NULL};
+	Exec r, w;
+	Frame f;
+	/* opening a fifo blocks until the other side opens it: both must run
+	 * at the same time for either to end */
+	exec_send(&r, reader, 20000, 0, false);
+	exec_send(&w, writer, 20000, 0, false);
+	while (!r.exited || !w.exited) {
+		recv_frame(&f);
+		ck_assert(f.h.id == r.id || f.h.id == w.id);
+		exec_take(f.h.id == r.id ? &r : &w, &f);
+	}
+	ck_assert(!r.exit.timed_out && !w.exit.timed_out);
+	ck_assert_int_eq(w.exit.exit_code, 0);
+	ck_assert_uint_eq(r.out.len, 4);
+	ck_assert(memcmp(r.out.data, "met\n", 4) == 0);
+	exec_free(&r);
+	exec_free(&w);
+}
+END_TEST
+
+START_TEST(test_timeout_kills_grandchild)
+{
+	const char *argv[] = {"sh", "-c", "sleep 100 & echo $!; wait", NULL};
+	Exec e;
+	uint64_t t0 = now_ms();
+	run_ok(&e, argv, 500, 0);
+	ck_assert_uint_eq(e.exit.timed_out, 1);
+	ck_assert_uint_eq(e.exit.signo, SIGKILL);
+	ck_assert_uint_lt(now_ms() - t0, 10000);
+	buf_add(&e.out, "", 1);
+	pid_t grandchild = atoi((char *)e.out.data);
+	ck_assert_int_gt(grandchild, 1);
+	wait_gone(grandchild);
+	exec_free(&e);
+}
+END_TEST
+
+/* A background child holding stdout must not delay EXIT forever. */
+START_TEST(test_background_holds_pipe)
+{
+	const char *argv[] = {"sh", "-c", "sleep 30 & echo $!", NULL};
+	Exec e;
+	uint64_t t0 = now_ms();
+	run_ok(&e, argv, 0, 0);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert_uint_lt(now_ms() - t0, 5000);
+	buf_add(&e.out, "", 1);
+	pid_t bg = atoi((char *)e.out.data);
+	ck_assert_int_gt(bg, 1);
+	kill(bg, SIGKILL);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_output_cap)
+{
+	const char *argv[] = {"sh", "-c", "head -c 100000 /dev/zero; echo tail >&2", NULL};
+	Exec e;
+	run_ok(&e, argv, 0, 1000);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert_uint_eq(e.exit.truncated, 1);
+	ck_assert_uint_eq(e.out.len + e.err.len, 1000);
+	ck_assert_uint_eq(e.exit.stdout_bytes, 100000);
+	ck_assert_uint_eq(e.exit.stderr_bytes, 5);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_signal_request)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	Exec e;
+	Frame f;
+	exec_send(&e, argv, 0, 0, false);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	send_frame(alk_msg_signal_encode(frame, sizeof(frame), e.id, SIGTERM));
+	exec_wait(&e);
+	ck_assert(e.exited);
+	ck_assert_uint_eq(e.exit.signo, SIGTERM);
+	/* the request is over now */
+	send_frame(alk_msg_signal_encode(frame, sizeof(frame), e.id, SIGTERM));
+	ck_assert_uint_eq(expect_error(e.id).code, ALK_ERR_NOT_FOUND);
+	exec_free(&e);
+}
+END_TEST
+
+static long agent_rss_kib(void)
+{
+	char path[64], line[256];
+	long rss = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)agent_pid);
+	FILE *fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof(line), fp))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			rss = atol(line + 6);
+	fclose(fp);
+	ck_assert_int_gt(rss, 0);
+	return rss;
+}
+
+/* ERROR from the host ends an exec: killed, and not a frame more. */
+START_TEST(test_host_cancels_exec)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	Exec e;
+	Frame f;
+	exec_send(&e, argv, 0, 0, false);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	send_frame(alk_msg_error_encode(frame, sizeof(frame), e.id, ALK_ERR_CANCELLED, 0, "bye"));
+	wait_gone(e.pid);
+	ping_pong();
+	exec_free(&e);
+}
+END_TEST
+
+/* Stop reading for a while: the agent must stop reading `yes`, not buffer. */
+START_TEST(test_backpressure_bounded)
+{
+	const char *argv[] = {"yes", NULL};
+	Exec e;
+	Frame f;
+	long before = agent_rss_kib();
+	exec_send(&e, argv, 0, 0, false);
+	/* not reading on purpose: time for `yes` to fill every buffer */
+	poll(NULL, 0, 1500);
+	long grown = agent_rss_kib() - before;
+	ck_assert_msg(grown < 4096, "agent RSS grew by %ld KiB", grown);
+	/* SYNC ends it; frames of the exec may precede SYNC_ACK, none follow */
+	AlkMsgSync m = {.nonce = 99};
+	send_frame(alk_msg_sync_encode(frame, sizeof(frame), ALK_MSG_SYNC, 7777, &m));
+	do
+		recv_frame(&f);
+	while (f.h.type != ALK_MSG_SYNC_ACK);
+	ck_assert_uint_eq(f.h.id, 7777);
+	exec_free(&e);
+	ping_pong();
+}
+END_TEST
+
+START_TEST(test_sync_kills_exec)
+{
+	const char *argv[] = {"sh", "-c", "yes & exec sleep 100", NULL};
+	Exec e;
+	Frame f;
+	AlkMsgSync m = {.nonce = 5};
+	uint32_t sync_id = 900;
+	exec_send(&e, argv, 0, 0, false);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	send_frame(alk_msg_sync_encode(frame, sizeof(frame), ALK_MSG_SYNC, sync_id, &m));
+	for (;;) {
+		recv_frame(&f);
+		if (f.h.type == ALK_MSG_SYNC_ACK)
+			break;
+		ck_assert_uint_eq(f.h.id, e.id);
+		ck_assert_uint_eq(f.h.type, ALK_MSG_STDOUT);
+	}
+	ck_assert_uint_eq(f.h.id, sync_id);
+	wait_gone(e.pid);
+	/* nothing for the old id arrives after SYNC_ACK */
+	uint32_t ping_id = next_id++;
+	send_ping(ping_id, 1);
+	recv_frame(&f);
+	ck_assert_uint_eq(f.h.type, ALK_MSG_PONG);
+	ck_assert_uint_eq(f.h.id, ping_id);
+	send_frame(alk_msg_signal_encode(frame, sizeof(frame), e.id, SIGTERM));
+	ck_assert_uint_eq(expect_error(e.id).code, ALK_ERR_NOT_FOUND);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_duplicate_id_and_busy)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	static Exec e[64];
+	Exec again;
+	Frame f;
+	for (int i = 0; i < 64; i++) {
+		exec_send(&e[i], argv, 0, 0, false);
+		expect(&f, ALK_MSG_STARTED, e[i].id);
+		exec_take(&e[i], &f);
+	}
+	exec_send(&again, argv, 0, 0, false);
+	ck_assert_uint_eq(expect_error(again.id).code, ALK_ERR_BUSY);
+	/* the same id again while it runs */
+	next_id = e[0].id;
+	exec_send(&again, argv, 0, 0, false);
+	ck_assert_uint_eq(expect_error(e[0].id).code, ALK_ERR_BAD_REQUEST);
+	/* EOF on the connection (teardown) kills them all */
+	for (int i = 0; i < 64; i++)
+		exec_free(&e[i]);
+}
+END_TEST
+
+/* ---- Files ---- */
+
+static void put_file(uint32_t id, const char *path, uint32_t mode, const uint8_t *data, size_t len,
+                     size_t announced)
+{
+	AlkMsgFile m = {.path = path, .mode = mode, .size = announced};
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_PUT, id, &m));
+	for (size_t off = 0; off < len; off += ALK_PROTO_MAX_CHUNK) {
+		size_t n = len - off < ALK_PROTO_MAX_CHUNK ? len - off : ALK_PROTO_MAX_CHUNK;
+		send_frame(alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_FILE_DATA, id,
+		                               data + off, n));
+	}
+	send_frame(alk_msg_empty_encode(frame, sizeof(frame), ALK_MSG_FILE_END, id));
+}
+
+static size_t count_entries(const char *dir)
+{
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_file_put_get_10mib)
+{
+	size_t len = 10 * MIB;
+	uint8_t *data = random_bytes(len, 11);
+	char path[128];
+	Frame f;
+	AlkMsgAck ack;
+	AlkMsgFile info;
+	AlkMsgData d;
+	struct stat st;
+	Buf back = {0};
+	snprintf(path, sizeof(path), "%s/blob", tmpdir);
+	uint32_t id = next_id++;
+	put_file(id, path, 0640, data, len, len);
+	expect(&f, ALK_MSG_OK, id);
+	ck_assert_int_eq(alk_msg_ack_decode(f.p, f.h.len, &ack), 0);
+	ck_assert_uint_eq(ack.bytes, len);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	ck_assert_uint_eq((size_t)st.st_size, len);
+	ck_assert_uint_eq(count_entries(tmpdir), 1);
+
+	AlkMsgFile get = {.path = path};
+	id = next_id++;
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_GET, id, &get));
+	expect(&f, ALK_MSG_FILE_INFO, id);
+	ck_assert_int_eq(alk_msg_file_decode_type(ALK_MSG_FILE_INFO, f.p, f.h.len, &info), 0);
+	ck_assert_uint_eq(info.size, len);
+	ck_assert_uint_eq(info.mode & 07777, 0640);
+	for (;;) {
+		recv_frame(&f);
+		ck_assert_uint_eq(f.h.id, id);
+		if (f.h.type == ALK_MSG_FILE_END)
+			break;
+		ck_assert_uint_eq(f.h.type, ALK_MSG_FILE_DATA);
+		ck_assert_int_eq(alk_msg_data_decode(f.p, f.h.len, &d), 0);
+		buf_add(&back, d.data.data, d.data.len);
+	}
+	ck_assert_uint_eq(back.len, len);
+	ck_assert(memcmp(back.data, data, len) == 0);
+	free(back.data);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_file_put_too_much)
+{
+	uint8_t data[300] = {1, 2, 3};
+	char path[128];
+	snprintf(path, sizeof(path), "%s/small", tmpdir);
+	uint32_t id = next_id++;
+	put_file(id, path, 0600, data, sizeof(data), 100);
+	ck_assert_uint_eq(expect_error(id).code, ALK_ERR_TOO_LARGE);
+	/* the trailing FILE_END was dropped quietly: PONG comes next */
+	ping_pong();
+	ck_assert_uint_eq(count_entries(tmpdir), 0);
+}
+END_TEST
+
+START_TEST(test_file_put_short)
+{
+	uint8_t data[50] = {0};
+	char path[128];
+	snprintf(path, sizeof(path), "%s/short", tmpdir);
+	uint32_t id = next_id++;
+	put_file(id, path, 0600, data, sizeof(data), 100);
+	ck_assert_uint_eq(expect_error(id).code, ALK_ERR_BAD_REQUEST);
+	ck_assert_uint_eq(count_entries(tmpdir), 0);
+}
+END_TEST
+
+/* size 0 announces nothing: whatever arrives is the file */
+START_TEST(test_file_put_unannounced)
+{
+	uint8_t data[70000];
+	char path[128];
+	Frame f;
+	struct stat st;
+	memset(data, 'x', sizeof(data));
+	snprintf(path, sizeof(path), "%s/free", tmpdir);
+	uint32_t id = next_id++;
+	put_file(id, path, 0600, data, sizeof(data), 0);
+	expect(&f, ALK_MSG_OK, id);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq((size_t)st.st_size, sizeof(data));
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+}
+END_TEST
+
+START_TEST(test_file_put_huge_announced)
+{
+	char path[128];
+	AlkMsgFile m = {.path = path, .mode = 0600, .size = 1ull << 50};
+	snprintf(path, sizeof(path), "%s/huge", tmpdir);
+	uint32_t id = next_id++;
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_PUT, id, &m));
+	ck_assert_uint_eq(expect_error(id).code, ALK_ERR_TOO_LARGE);
+	ck_assert_uint_eq(count_entries(tmpdir), 0);
+}
+END_TEST
+
+START_TEST(test_file_put_bad_dir)
+{
+	uint8_t data[4] = {0};
+	uint32_t id = next_id++;
+	put_file(id, "/no/such/dir/file", 0600, data, sizeof(data), sizeof(data));
+	AlkMsgError e = expect_error(id);
+	ck_assert_uint_eq(e.code, ALK_ERR_IO);
+	ck_assert_uint_eq(e.errnum, ENOENT);
+	ping_pong();
+}
+END_TEST
+
+START_TEST(test_file_get_missing)
+{
+	AlkMsgFile m = {.path = "/no/such/file"};
+	uint32_t id = next_id++;
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_GET, id, &m));
+	ck_assert_uint_eq(expect_error(id).code, ALK_ERR_NOT_FOUND);
+	m.path = tmpdir;
+	id = next_id++;
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_GET, id, &m));
+	AlkMsgError e = expect_error(id);
+	ck_assert_uint_eq(e.code, ALK_ERR_IO);
+	ck_assert_uint_eq(e.errnum, EISDIR);
+}
+END_TEST
+
+START_TEST(test_file_get_over_max)
+{
+	char path[128];
+	uint8_t data[1000] = {0};
+	snprintf(path, sizeof(path), "%s/f", tmpdir);
+	uint32_t id = next_id++;
+	put_file(id, path, 0644, data, sizeof(data), sizeof(data));
+	Frame f;
+	expect(&f, ALK_MSG_OK, id);
+	AlkMsgFile m = {.path = path, .max_size = 999};
+	id = next_id++;
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_GET, id, &m));
+	ck_assert_uint_eq(expect_error(id).code, ALK_ERR_TOO_LARGE);
+}
+END_TEST
+
+/* ---- Garbage ---- */
+
+START_TEST(test_garbage)
+{
+	uint8_t junk[8192];
+	uint32_t seed = 42;
+	AlkFrameHeader h = {0};
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)xorshift(&seed);
+	send_bytes(junk, sizeof(junk));
+	/* magic and all, but a wrong checksum: skipped without a reply */
+	AlkMsgSync m = {.nonce = 3};
+	long n = alk_msg_sync_encode(frame, sizeof(frame), ALK_MSG_PING, 50, &m);
+	frame[19] ^= 0x55;
+	send_frame(n);
+	/* well-framed, unknown type */
+	h = (AlkFrameHeader){.type = 99, .id = 51};
+	alk_header_pack(&h, frame);
+	send_frame(ALK_PROTO_HEADER_SIZE);
+	ck_assert_uint_eq(expect_error(51).code, ALK_ERR_UNKNOWN_TYPE);
+	/* well-framed EXEC with a nonsense payload */
+	h = (AlkFrameHeader){.type = ALK_MSG_EXEC, .id = 52, .len = 64};
+	alk_header_pack(&h, frame);
+	memset(frame + ALK_PROTO_HEADER_SIZE, 0xff, 64);
+	send_frame(ALK_PROTO_HEADER_SIZE + 64);
+	ck_assert_uint_eq(expect_error(52).code, ALK_ERR_PROTOCOL);
+	/* a frame only the agent sends */
+	AlkMsgExit ex = {.exit_code = 0};
+	send_frame(alk_msg_exit_encode(frame, sizeof(frame), 53, &ex));
+	ck_assert_uint_eq(expect_error(53).code, ALK_ERR_BAD_REQUEST);
+	/* stdin for no request */
+	send_frame(alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, 54, "x", 1));
+	ck_assert_uint_eq(expect_error(54).code, ALK_ERR_NOT_FOUND);
+	/* STDIN_EOF with a payload */
+	h = (AlkFrameHeader){.type = ALK_MSG_STDIN_EOF, .id = 55, .len = 3};
+	alk_header_pack(&h, frame);
+	send_frame(ALK_PROTO_HEADER_SIZE + 3);
+	ck_assert_uint_eq(expect_error(55).code, ALK_ERR_PROTOCOL);
+	ping_pong();
+	const char *argv[] = {"echo", "alive", NULL};
+	Exec e;
+	run_ok(&e, argv, 0, 0);
+	ck_assert_uint_eq(e.out.len, 6);
+	exec_free(&e);
+}
+END_TEST
+
+/* Well-framed frames of every type with random payloads: answered or
+ * dropped, never a crash or a hang. */
+START_TEST(test_random_frames)
+{
+	uint32_t seed = 1234;
+	for (int i = 0; i < 3000; i++) {
+		AlkFrameHeader h = {.type = (uint8_t)xorshift(&seed), .id = 100000 + (uint32_t)i};
+		h.len = xorshift(&seed) % 200;
+		if (h.type == ALK_MSG_SHUTDOWN || h.type == ALK_MSG_SYNC)
+			continue;
+		alk_header_pack(&h, frame);
+		for (uint32_t k = 0; k < h.len; k++)
+			frame[ALK_PROTO_HEADER_SIZE + k] = (uint8_t)xorshift(&seed);
+		send_frame(ALK_PROTO_HEADER_SIZE + h.len);
+	}
+	uint32_t id = next_id++;
+	Frame f;
+	send_ping(id, 9);
+	do
+		recv_frame(&f);
+	while (f.h.type != ALK_MSG_PONG);
+	ck_assert_uint_eq(f.h.id, id);
+}
+END_TEST
+
+/* A header whose payload never comes is dropped after the read deadline;
+ * otherwise the PING after it would be swallowed as that payload. */
+START_TEST(test_read_deadline)
+{
+	Frame f;
+	AlkFrameHeader h = {.type = ALK_MSG_PING, .id = 60, .len = 14};
+	alk_header_pack(&h, frame);
+	send_frame(ALK_PROTO_HEADER_SIZE + 4);
+	ck_assert(!recv_until(&f, now_ms() + ALK_PROTO_READ_DEADLINE_MS + 1500));
+	ping_pong();
+}
+END_TEST
+
+static Suite *agent_suite(void)
+{
+	Suite *s = suite_create("agent");
+	TCase *tc = tcase_create("agent");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, tree_setup, tree_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_hello);
+	tcase_add_test(tc, test_version_flag);
+	tcase_add_test(tc, test_sync);
+	tcase_add_test(tc, test_ping);
+	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_exit_code);
+	tcase_add_test(tc, test_signal_exit);
+	tcase_add_test(tc, test_missing_binary);
+	tcase_add_test(tc, test_env_cwd);
+	tcase_add_test(tc, test_stdout_10mib);
+	tcase_add_test(tc, test_stdin_1mib_cat);
+	tcase_add_test(tc, test_stdin_window_exceeded);
+	tcase_add_test(tc, test_concurrent_fifo);
+	tcase_add_test(tc, test_timeout_kills_grandchild);
+	tcase_add_test(tc, test_background_holds_pipe);
+	tcase_add_test(tc, test_output_cap);
+	tcase_add_test(tc, test_signal_request);
+	tcase_add_test(tc, test_host_cancels_exec);
+	tcase_add_test(tc, test_backpressure_bounded);
+	tcase_add_test(tc, test_sync_kills_exec);
+	tcase_add_test(tc, test_duplicate_id_and_busy);
+	tcase_add_test(tc, test_file_put_get_10mib);
+	tcase_add_test(tc, test_file_put_too_much);
+	tcase_add_test(tc, test_file_put_short);
+	tcase_add_test(tc, test_file_put_unannounced);
+	tcase_add_test(tc, test_file_put_huge_announced);
+	tcase_add_test(tc, test_file_put_bad_dir);
+	tcase_add_test(tc, test_file_get_missing);
+	tcase_add_test(tc, test_file_get_over_max);
+	tcase_add_test(tc, test_garbage);
+	tcase_add_test(tc, test_random_frames);
+	tcase_add_test(tc, test_read_deadline);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(agent_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
