@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fork + execve of an EXEC request. The child reports a failing step (and
+ * vfork + execve of an EXEC request. The child reports a failing step (and
  * its errno) through a close-on-exec pipe: EOF on that pipe means execve
  * succeeded, so the host gets either STARTED or a precise ERROR, never a
  * STARTED followed by a mysterious exit 127.
@@ -14,8 +14,6 @@
 #include <unistd.h>
 
 #include "alk-agent.h"
-
-extern char **environ;
 
 typedef enum {
 	SPAWN_SETSID,
@@ -71,6 +69,43 @@ static void spawn_rlimits(const AlkMsgExec *m, int errfd)
 	}
 }
 
+static const char *env_path(char *const *envp)
+{
+	for (; *envp != NULL; envp++)
+		if (strncmp(*envp, "PATH=", 5) == 0)
+			return *envp + 5;
+	return "/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+/* execvp with the request's PATH, touching no memory of the parent (the
+ * child shares it until execve: see alk_spawn). Returns with errno set. */
+static void spawn_exec(const char *const *argv, char *const *envp)
+{
+	const char *path = env_path(envp);
+	size_t len = strlen(argv[0]);
+	int err = ENOENT;
+	char buf[4096];
+
+	if (strchr(argv[0], '/') != NULL) {
+		execve(argv[0], (char *const *)argv, envp);
+		return;
+	}
+	while (*path != '\0') {
+		const char *end = strchrnul(path, ':');
+		size_t dir = (size_t)(end - path);
+		if (dir + 1 + len < sizeof(buf)) {
+			memcpy(buf, path, dir);
+			buf[dir] = '/';
+			memcpy(buf + dir + 1, argv[0], len + 1);
+			execve(dir ? buf : argv[0], (char *const *)argv, envp);
+			if (errno != ENOENT && errno != ENOTDIR)
+				err = errno; /* e.g. EACCES: reported over a later ENOENT */
+		}
+		path = *end ? end + 1 : end;
+	}
+	errno = err;
+}
+
 static void __attribute__((noreturn)) spawn_child(const AlkMsgExec *m, const int fds[3], int errfd)
 {
 	alk_signal_child_reset();
@@ -82,9 +117,7 @@ static void __attribute__((noreturn)) spawn_child(const AlkMsgExec *m, const int
 	if (chdir(m->cwd ? m->cwd : "/") < 0)
 		spawn_fail(errfd, SPAWN_CHDIR);
 	spawn_rlimits(m, errfd);
-	/* execvp searches the PATH of environ: make that the request's. */
-	environ = m->envc ? (char **)m->env : (char **)spawn_default_env;
-	execvp(m->argv[0], (char *const *)m->argv);
+	spawn_exec(m->argv, m->envc ? (char *const *)m->env : (char *const *)spawn_default_env);
 	spawn_fail(errfd, SPAWN_EXEC);
 	_exit(127);
 }
@@ -112,12 +145,16 @@ pid_t alk_spawn(AlkAgent *a, uint32_t id, const AlkMsgExec *m, int child_fds[3])
 		alk_send_errno(a, id, errno, "pipe");
 		return -1;
 	}
-	pid_t pid = fork();
+	/* vfork: under TCG, copying the agent's page tables and taking
+	 * copy-on-write faults afterwards is most of an exec's cost. The child
+	 * only changes its own signal state, fds, session and limits, then
+	 * execs: none of that is memory the agent shares with it. */
+	pid_t pid = vfork();
 	if (pid < 0) {
 		int err = errno;
 		close(ep[0]);
 		close(ep[1]);
-		alk_send_errno(a, id, err, "fork");
+		alk_send_errno(a, id, err, "vfork");
 		return -1;
 	}
 	if (pid == 0)
