@@ -46,8 +46,10 @@ AlkTestCore *alk_test_core_new_at(const char *state_dir, const char *extra, GErr
 					 : g_strdup_printf("/var/lib/airlock-test/core-%d", owner());
 	t->run_dir = g_strdup_printf("/run/airlock-test/core-%d", owner());
 	t->template_dir = g_strdup(g_getenv("ALK_TEMPLATE_DIR") ?: ALK_SOURCE_DIR "/xml-templates");
-	data = g_strdup_printf("[daemon]\nvirt_type = qemu\nstate_dir = %s\nrun_dir = %s\n"
+	/* TCG unless the test chooses: KVM guests hang on the development machines */
+	data = g_strdup_printf("[daemon]\n%sstate_dir = %s\nrun_dir = %s\n"
 			       "image_dir = %s\ntemplate_dir = %s\nboot_timeout_s = 120\n%s",
+			       extra != NULL && strstr(extra, "virt_type") ? "" : "virt_type = qemu\n",
 			       t->state_dir, t->run_dir, alk_test_image_dir(), t->template_dir,
 			       extra != NULL ? extra : "");
 	t->config = alk_config_load_data(data, -1, error);

@@ -517,6 +517,31 @@ static int leftovers(void)
 	return live > 0;
 }
 
+/* virt_type=auto boots a bounded KVM probe and falls back to TCG when the
+ * probe's agent does not answer; either way nothing of the probe remains
+ * and sandboxes boot with the type chosen. */
+START_TEST(test_virt_auto)
+{
+	AlkTestCore *t = core("virt_type = auto\nkvm_probe_timeout_s = 10\n");
+	const char *type = alk_manager_virt_type(t->manager);
+	g_autofree char *probe_dir = g_strdup_printf("%s/sandboxes/probe%d", t->run_dir, getpid());
+	g_autofree char *id = NULL;
+	virConnectPtr conn = virConnectOpen("qemu:///system");
+	g_autofree char *probe = g_strdup_printf("airlock-probe-%d", getpid());
+	virDomainPtr dom = virDomainLookupByName(conn, probe);
+
+	ck_assert(g_str_equal(type, "kvm") || g_str_equal(type, "qemu"));
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		ck_assert_str_eq(type, "qemu");
+	ck_assert(dom == NULL);
+	ck_assert(!g_file_test(probe_dir, G_FILE_TEST_EXISTS));
+	virConnectClose(conn);
+	id = boot(t, NULL);
+	destroy_and_check(t, id);
+	alk_test_core_free(t);
+}
+END_TEST
+
 static void sweep(void)
 {
 	alk_test_sweep(getpid());
@@ -554,6 +579,7 @@ int main(void)
 	suite_add_tcase(s, tcase("state-readonly", test_state_dir_readonly));
 	suite_add_tcase(s, tcase("daemon-killed", test_daemon_killed));
 	suite_add_tcase(s, tcase("libvirtd-restart", test_libvirtd_restart));
+	suite_add_tcase(s, tcase("virt-auto", test_virt_auto));
 	suite_add_tcase(s, tcase("eight", test_eight_concurrent));
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

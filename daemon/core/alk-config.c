@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-config.h"
 
+#include <gio/gio.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -85,6 +86,8 @@ typedef enum {
 	KEY_UINT64,    /* guint64, min..max */
 	KEY_VIRT_TYPE, /* AlkVirtType */
 	KEY_NET_MODES, /* guint, ALK_NET_FLAG() set */
+	KEY_ACCOUNT,   /* char *, a user or group name: [a-z_][a-z0-9_-]{0,31} */
+	KEY_LISTEN,    /* char *, "" or what alk_config_parse_listen() takes */
 } AlkKeyType;
 
 typedef struct {
@@ -107,8 +110,24 @@ static const AlkConfigKey daemon_keys[] = {
     {"image_dir", KEY_PATH, D(image_dir), 0, 256},
     {"template_dir", KEY_PATH, D(template_dir), 0, 256},
     {"boot_timeout_s", KEY_UINT, D(boot_timeout_s), 5, 3600},
+    {"kvm_probe_timeout_s", KEY_UINT, D(kvm_probe_timeout_s), 1, 600},
     {"default_profile", KEY_NAME, D(default_profile), 0, 0},
     {"default_image", KEY_NAME, D(default_image), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+
+/* sun_path holds 108 bytes with the NUL */
+static const AlkConfigKey api_keys[] = {
+    {"socket", KEY_PATH, D(api.socket), 0, 107},
+    {"socket_group", KEY_ACCOUNT, D(api.socket_group), 0, 0},
+    {"listen", KEY_LISTEN, D(api.listen), 0, 0},
+    {"tokens_file", KEY_PATH, D(api.tokens_file), 0, 256},
+    {"max_body_bytes", KEY_UINT64, D(api.max_body_bytes), 1024, 256 * MIB},
+    {"max_file_bytes", KEY_UINT64, D(api.max_file_bytes), 1, G_GUINT64_CONSTANT(1) << 40},
+    {"max_connections", KEY_UINT, D(api.max_connections), 1, 65536},
+    {"request_timeout_s", KEY_UINT, D(api.request_timeout_s), 1, 3600},
+    {"audit_log", KEY_PATH, D(api.audit_log), 0, 256},
+    {"audit_head", KEY_PATH, D(api.audit_head), 0, 256},
     {NULL, 0, 0, 0, 0},
 };
 #undef D
@@ -175,6 +194,53 @@ gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out)
 	return FALSE;
 }
 
+static gboolean account_is_valid(const char *name)
+{
+	gsize len = strlen(name);
+
+	if (len == 0 || len > 32 || !(g_ascii_islower(name[0]) || name[0] == '_'))
+		return FALSE;
+	for (gsize i = 1; i < len; i++) {
+		char c = name[i];
+		if (!g_ascii_islower(c) && !g_ascii_isdigit(c) && c != '_' && c != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, GError **error)
+{
+	g_autofree char *host = NULL;
+	g_autoptr(GInetAddress) inet = NULL;
+	const char *colon = strrchr(s, ':');
+	guint64 p = 0;
+
+	if (colon == NULL || !g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &p, NULL)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "'%s' is not ADDRESS:PORT with a port 1..65535", s);
+		return FALSE;
+	}
+	host = g_strndup(s, colon - s);
+	if (host[0] == '[' && g_str_has_suffix(host, "]")) {
+		char *inner = g_strndup(host + 1, strlen(host) - 2);
+		g_free(host);
+		host = inner;
+	} else if (strchr(host, ':') != NULL) {
+		host[0] = '\0'; /* an IPv6 address needs its brackets */
+	}
+	inet = g_inet_address_new_from_string(host);
+	if (inet == NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "'%s' is not an IP address (write [::1]:PORT for IPv6; host names are "
+		            "not resolved)",
+		            s);
+		return FALSE;
+	}
+	*address = g_steal_pointer(&host);
+	*port = (guint16)p;
+	return TRUE;
+}
+
 gboolean alk_config_name_is_valid(const char *name)
 {
 	gsize len = name != NULL ? strlen(name) : 0;
@@ -218,6 +284,12 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->template_dir);
 	g_free(c->default_profile);
 	g_free(c->default_image);
+	g_free(c->api.socket);
+	g_free(c->api.socket_group);
+	g_free(c->api.listen);
+	g_free(c->api.tokens_file);
+	g_free(c->api.audit_log);
+	g_free(c->api.audit_head);
 	g_clear_pointer(&c->profiles, g_ptr_array_unref);
 	g_free(c);
 }
@@ -234,8 +306,19 @@ static AlkConfig *config_new_default(void)
 	c->image_dir = g_strdup("/var/lib/airlock/images");
 	c->template_dir = g_strdup(ALK_DATADIR "/xml-templates");
 	c->boot_timeout_s = 120;
+	c->kvm_probe_timeout_s = 20;
 	c->default_profile = g_strdup("development");
 	c->default_image = g_strdup("minimal");
+	c->api.socket = g_strdup("/run/airlock/api.sock");
+	c->api.socket_group = g_strdup("airlock");
+	c->api.listen = g_strdup("");
+	c->api.tokens_file = g_strdup("/etc/airlock/tokens");
+	c->api.max_body_bytes = 8 * MIB;
+	c->api.max_file_bytes = 1024 * MIB;
+	c->api.max_connections = 64;
+	c->api.request_timeout_s = 30;
+	c->api.audit_log = g_strdup("/var/lib/airlock/audit.jsonl");
+	c->api.audit_head = g_strdup("/var/lib/airlock/audit.head");
 	c->profiles = g_ptr_array_new_with_free_func(profile_free);
 	for (guint i = 0; i < G_N_ELEMENTS(builtin_profiles); i++)
 		g_ptr_array_add(c->profiles,
@@ -301,7 +384,16 @@ static gboolean check_string(const char *group, const AlkConfigKey *k, const cha
 		                 ALK_PROFILE_NAME_MAX);
 	if (k->type == KEY_PATH && s[0] != '/')
 		return key_error(error, group, k->name, "'%s' is not an absolute path", s);
-	if (k->type != KEY_NAME && (len < k->min || len > k->max))
+	if (k->type == KEY_ACCOUNT && !account_is_valid(s))
+		return key_error(error, group, k->name, "'%s' is not a user or group name", s);
+	if (k->type == KEY_LISTEN && len > 0) {
+		g_autofree char *address = NULL;
+		g_autoptr(GError) local = NULL;
+		guint16 port = 0;
+		if (!alk_config_parse_listen(s, &address, &port, &local))
+			return key_error(error, group, k->name, "%s", local->message);
+	}
+	if ((k->type == KEY_STRING || k->type == KEY_PATH) && (len < k->min || len > k->max))
 		return key_error(error, group, k->name,
 		                 "value has %" G_GSIZE_FORMAT " bytes, allowed %" G_GUINT64_FORMAT
 		                 "..%" G_GUINT64_FORMAT,
@@ -371,6 +463,8 @@ static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k,
 	case KEY_STRING:
 	case KEY_PATH:
 	case KEY_NAME:
+	case KEY_ACCOUNT:
+	case KEY_LISTEN:
 		return read_string(kf, group, k, dest, error);
 	case KEY_UINT:
 		if (!read_uint(kf, group, k, &v, error))
@@ -445,13 +539,16 @@ static gboolean read_groups(GKeyFile *kf, AlkConfig *c, GError **error)
 		if (g_strcmp0(groups[i], "daemon") == 0) {
 			if (!read_group(kf, groups[i], daemon_keys, c, error))
 				return FALSE;
+		} else if (g_strcmp0(groups[i], "api") == 0) {
+			if (!read_group(kf, groups[i], api_keys, c, error))
+				return FALSE;
 		} else if (g_str_has_prefix(groups[i], "profile:")) {
 			AlkProfile *p = profile_for_group(c, groups[i], error);
 			if (p == NULL || !read_group(kf, groups[i], profile_keys, p, error))
 				return FALSE;
 		} else {
 			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			            "[%s]: unknown group (expected [daemon] or [profile:NAME])",
+			            "[%s]: unknown group (expected [daemon], [api] or [profile:NAME])",
 			            groups[i]);
 			return FALSE;
 		}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* airlockd's configuration: /etc/airlock/airlockd.conf (GKeyFile), group [daemon]
- * and one group [profile:NAME] per profile. Every key is optional; built-in
+/* airlockd's configuration: /etc/airlock/airlockd.conf (GKeyFile), groups [daemon]
+ * and [api], and one group [profile:NAME] per profile. Every key is optional; built-in
  * defaults fill the rest. Anything unknown, mistyped or out of range is an
  * error naming "group.key", so a typo never silently loosens a limit. */
 #pragma once
@@ -47,6 +47,20 @@ typedef struct {
 	guint network_modes;      /* ALK_NET_FLAG() set, never empty */
 } AlkProfile;
 
+/* [api]: the REST server's sockets, credentials, limits and audit log. */
+typedef struct {
+	char *socket;             /* the unix socket */
+	char *socket_group;       /* its group (mode 0660): members may call the API */
+	char *listen;             /* "ADDRESS:PORT" for TCP with bearer tokens; "": none */
+	char *tokens_file;        /* API tokens for TCP callers */
+	guint64 max_body_bytes;   /* JSON request bodies */
+	guint64 max_file_bytes;   /* file uploads and downloads */
+	guint max_connections;    /* open client connections at once */
+	guint request_timeout_s;  /* to send a request head, or between body chunks */
+	char *audit_log;
+	char *audit_head;
+} AlkApiConfig;
+
 typedef struct {
 	char *libvirt_uri;
 	AlkVirtType virt_type;
@@ -56,10 +70,12 @@ typedef struct {
 	char *image_dir;
 	char *template_dir;
 	guint boot_timeout_s;
+	guint kvm_probe_timeout_s; /* virt_type=auto: how long a KVM test boot may take */
 	char *default_profile;
 	char *default_image;
 	GPtrArray *profiles; /* AlkProfile *: development, staging, production, then custom
 	                      * ones in name order */
+	AlkApiConfig api;
 } AlkConfig;
 
 /* Loads path (NULL: ALK_CONFIG_DEFAULT_PATH). A missing file gives the built-in
@@ -81,5 +97,9 @@ gboolean alk_config_name_is_valid(const char *name);
 
 const char *alk_virt_type_to_string(AlkVirtType type);
 const char *alk_net_mode_to_string(AlkNetMode mode);
+/* Splits an [api] listen value, "192.0.2.1:8420" or "[::1]:8420": an IP
+ * address literal (no host names: nothing is resolved) and a port 1..65535. */
+gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, GError **error);
+
 /* Parses "none", "isolated" or "allowlist". */
 gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out);

@@ -18,8 +18,6 @@
 /* Console log bytes quoted in a boot failure. */
 #define CONSOLE_TAIL 2048
 #define RECONNECT_AGENT_S 15
-/* A TCG boot takes 3-4 s; a KVM one far less: a minute proves it hangs */
-#define KVM_PROBE_TIMEOUT_S 60
 /* Debian's QEMU user (libvirt's qemu.conf default) */
 #define QEMU_USER "libvirt-qemu"
 
@@ -768,7 +766,7 @@ static void choose_virt_type(AlkManager *m)
 		m->virt_type = "qemu";
 	} else if (m->config->virt_type == ALK_VIRT_KVM) {
 		m->virt_type = "kvm";
-	} else if (alk_manager_probe_kvm(m, KVM_PROBE_TIMEOUT_S, &error)) {
+	} else if (alk_manager_probe_kvm(m, m->config->kvm_probe_timeout_s, &error)) {
 		m->virt_type = "kvm";
 	} else {
 		g_warning("KVM is not usable (%s): using TCG software emulation, which is "
