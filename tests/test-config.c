@@ -237,6 +237,64 @@ START_TEST(missing_default_profile)
 }
 END_TEST
 
+START_TEST(api_group)
+{
+	g_autoptr(AlkConfig) d = load("");
+	ck_assert_str_eq(d->api.socket, "/run/airlock/api.sock");
+	ck_assert_str_eq(d->api.socket_group, "airlock");
+	ck_assert_str_eq(d->api.listen, "");
+	ck_assert_str_eq(d->api.tokens_file, "/etc/airlock/tokens");
+	ck_assert_uint_eq(d->api.max_body_bytes, 8 * 1024 * 1024);
+	ck_assert_uint_eq(d->api.max_file_bytes, 1024 * 1024 * 1024);
+	ck_assert_uint_eq(d->api.max_connections, 64);
+	ck_assert_uint_eq(d->api.request_timeout_s, 30);
+	ck_assert_str_eq(d->api.audit_log, "/var/lib/airlock/audit.jsonl");
+	ck_assert_str_eq(d->api.audit_head, "/var/lib/airlock/audit.head");
+
+	g_autoptr(AlkConfig) c = load("[api]\nsocket = /tmp/a.sock\nsocket_group = wheel\n"
+	                              "listen = 127.0.0.1:8420\ntokens_file = /tmp/tok\n"
+	                              "max_body_bytes = 1024\nmax_file_bytes = 5\n"
+	                              "max_connections = 2\nrequest_timeout_s = 3\n"
+	                              "audit_log = /tmp/a.jsonl\naudit_head = /tmp/a.head\n");
+	ck_assert_str_eq(c->api.socket, "/tmp/a.sock");
+	ck_assert_str_eq(c->api.socket_group, "wheel");
+	ck_assert_str_eq(c->api.listen, "127.0.0.1:8420");
+	ck_assert_uint_eq(c->api.max_body_bytes, 1024);
+	ck_assert_uint_eq(c->api.max_file_bytes, 5);
+	ck_assert_uint_eq(c->api.max_connections, 2);
+	ck_assert_uint_eq(c->api.request_timeout_s, 3);
+	ck_assert_str_eq(c->api.audit_head, "/tmp/a.head");
+	g_autoptr(AlkConfig) v6 = load("[api]\nlisten = [::1]:1\n");
+	ck_assert_str_eq(v6->api.listen, "[::1]:1");
+	g_autoptr(AlkConfig) any = load("[api]\nlisten = 0.0.0.0:65535\n");
+	ck_assert_str_eq(any->api.listen, "0.0.0.0:65535");
+	g_autoptr(AlkConfig) none = load("[api]\nlisten =\n");
+	ck_assert_str_eq(none->api.listen, "");
+
+	assert_config_error("[api]\nport = 1\n", "api.port: unknown key");
+	assert_config_error("[api]\nlisten = localhost:8420\n", "api.listen: 'localhost:8420' is not");
+	assert_config_error("[api]\nlisten = 127.0.0.1\n", "api.listen");
+	assert_config_error("[api]\nlisten = 127.0.0.1:0\n", "port 1..65535");
+	assert_config_error("[api]\nlisten = 127.0.0.1:65536\n", "api.listen");
+	assert_config_error("[api]\nlisten = ::1:80\n", "api.listen");
+	assert_config_error("[api]\nlisten = [::1]:x\n", "api.listen");
+	assert_config_error("[api]\nsocket = api.sock\n", "api.socket: 'api.sock' is not an absolute");
+	assert_config_error("[api]\nsocket = /run/"
+	                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	                    "api.socket: value has 111 bytes, allowed 1..107");
+	assert_config_error("[api]\nsocket_group = Airlock\n", "api.socket_group");
+	assert_config_error("[api]\nsocket_group = a b\n", "api.socket_group");
+	assert_config_error("[api]\nsocket_group =\n", "api.socket_group");
+	assert_config_error("[api]\nmax_body_bytes = 1023\n", "api.max_body_bytes");
+	assert_config_error("[api]\nmax_file_bytes = 0\n", "api.max_file_bytes");
+	assert_config_error("[api]\nmax_connections = 0\n", "api.max_connections");
+	assert_config_error("[api]\nrequest_timeout_s = 3601\n", "allowed 1..3600");
+	assert_config_error("[api]\naudit_log = audit\n", "api.audit_log");
+	assert_config_error("[api]\ntokens_file =\n", "api.tokens_file");
+}
+END_TEST
+
 START_TEST(files)
 {
 	g_autoptr(GError) error = NULL;
@@ -302,6 +360,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, bad_strings);
 	tcase_add_test(tc, default_above_ceiling);
 	tcase_add_test(tc, missing_default_profile);
+	tcase_add_test(tc, api_group);
 	tcase_add_test(tc, files);
 	tcase_add_test(tc, names_and_modes);
 	suite_add_tcase(s, tc);

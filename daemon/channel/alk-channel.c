@@ -32,6 +32,7 @@ struct AlkChannelOp {
 	guint64 received;
 	gboolean want_writable;
 	gboolean closed;
+	gboolean held; /* counts in ch->held */
 };
 
 struct AlkChannel {
@@ -56,6 +57,7 @@ struct AlkChannel {
 	guint64 sync_nonce;
 	gint64 sync_sent_us;
 	gboolean have_hello;
+	guint held; /* ops that hold input: nothing is read meanwhile */
 	AlkMsgHello hello;
 	char agent_version[64];
 	guint refs;
@@ -75,6 +77,7 @@ static AlkChannel *channel_ref(AlkChannel *ch)
 
 static void op_free(AlkChannelOp *op)
 {
+	alk_channel_op_hold(op, FALSE);
 	g_free(op);
 }
 
@@ -171,6 +174,20 @@ const AlkMsgHello *alk_channel_get_hello(AlkChannel *ch)
 guint alk_channel_count_ops(AlkChannel *ch)
 {
 	return g_hash_table_size(ch->ops);
+}
+
+void alk_channel_op_hold(AlkChannelOp *op, gboolean hold)
+{
+	AlkChannel *ch = op->ch;
+
+	if (op->held == hold)
+		return;
+	op->held = hold;
+	ch->held = hold ? ch->held + 1 : ch->held - 1;
+	/* a frame cut short by the hold gets its full read deadline again */
+	if (ch->held == 0 && ch->partial_since != 0)
+		ch->partial_since = g_get_monotonic_time();
+	update_io(ch);
 }
 
 guint32 alk_channel_op_id(AlkChannelOp *op)
@@ -504,8 +521,9 @@ static void lost(AlkChannel *ch, const char *why)
 
 static void on_readable(AlkChannel *ch)
 {
-	/* bounded per wakeup so one busy guest cannot starve the loop */
-	for (int i = 0; i < 16 && ch->fd >= 0; i++) {
+	/* bounded per wakeup so one busy guest cannot starve the loop; held,
+	 * one read only, to notice a hang-up */
+	for (int i = 0; i < 16 && ch->fd >= 0 && (i == 0 || ch->held == 0); i++) {
 		ssize_t n = read(ch->fd, ch->in, sizeof(ch->in));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -562,7 +580,8 @@ static GSourceFuncs io_funcs = {.dispatch = on_io};
 
 static void update_io(AlkChannel *ch)
 {
-	GIOCondition want = G_IO_IN | (queued(ch) > 0 ? G_IO_OUT : 0);
+	GIOCondition want = (ch->held > 0 ? G_IO_HUP | G_IO_ERR : G_IO_IN) |
+			    (queued(ch) > 0 ? G_IO_OUT : 0);
 	if (ch->fd < 0 || want == ch->io_cond)
 		return;
 	if (ch->src == NULL) {
@@ -644,7 +663,7 @@ static gboolean on_tick(gpointer data)
 
 	if (ch->state == ALK_CHANNEL_CONNECTING)
 		tick_connecting(ch, now);
-	if (ch->fd >= 0 && ch->partial_since != 0 &&
+	if (ch->fd >= 0 && ch->partial_since != 0 && ch->held == 0 &&
 	    now - ch->partial_since >= (gint64)ALK_PROTO_READ_DEADLINE_MS * 1000) {
 		/* a frame that never completes is garbage: drop it and resync */
 		alk_decoder_reset(ch->dec);

@@ -107,6 +107,11 @@ void alk_channel_op_signal(AlkChannelOp *op, guint32 signo);
 /* Stops an op: its callbacks never run again (an exec is killed with
  * SIGKILL first). The op is freed. */
 void alk_channel_op_cancel(AlkChannelOp *op);
+/* While any op of the channel is held, nothing is read from the agent, so
+ * the guest's writes wait in virtio-serial: a download whose HTTP client
+ * reads slowly holds its op and its data stays in the guest. Every other op
+ * of the sandbox waits meanwhile; an op's hold ends when the op does. */
+void alk_channel_op_hold(AlkChannelOp *op, gboolean hold);
 guint32 alk_channel_op_id(AlkChannelOp *op);
 
 /* ---- misc ---- */

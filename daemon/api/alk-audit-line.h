@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the audit writer and verifier share: the line format, its parser,
+ * the head file and the hash. Internal to alk-audit*.c and their tests. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#define ALK_AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define ALK_AUDIT_MAX_CALLER 256
+#define ALK_AUDIT_MAX_SANDBOX 64
+
+typedef struct {
+	guint64 seq;
+	char hash[65];
+} AlkAuditHead;
+
+typedef struct {
+	guint64 seq;
+	char prev[65];
+	gboolean chain_break; /* action is audit.chain-break */
+} AlkAuditLineInfo;
+
+/* out: 64 lowercase hex digits and a NUL */
+void alk_audit_hash_hex(const char *data, gsize len, char out[65]);
+
+/* The line for these fields, without its newline; see alk_audit_append for
+ * the rules. time is the RFC 3339 text to record. */
+GString *alk_audit_line_format(guint64 seq, const char *time, const char *caller,
+                               const char *action, const char *sandbox, JsonNode *args,
+                               JsonNode *result, const char *prev, GError **error);
+
+/* Checks that line (len bytes, no newline) is an audit line in the format
+ * above and returns its seq and prev. ALK_ERROR_INVALID says why not. */
+gboolean alk_audit_line_parse(const char *line, gsize len, AlkAuditLineInfo *info, GError **error);
+
+/* The head file holds "SEQ HASH\n". ALK_ERROR_NOT_FOUND when it does not
+ * exist, ALK_ERROR_INVALID when it is not in that form, ALK_ERROR_IO else. */
+gboolean alk_audit_head_read(const char *path, AlkAuditHead *head, GError **error);

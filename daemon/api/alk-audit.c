@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The audit log writer. */
+#include "alk-audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alk-audit-line.h"
+#include "alk-error.h"
+
+struct _AlkAudit {
+	GMutex lock;
+	int fd;
+	int dir_fd; /* the head's directory, fsynced after each rename */
+	char *head_path;
+	char *head_tmp;
+	gboolean sync;
+	guint64 seq;       /* of the last line, 0 when the log is empty */
+	char hash[65];     /* of the last line, zeros when the log is empty */
+	char *chain_break; /* why the chain broke at open, NULL if it did not */
+};
+
+/* The log's last line, as found at open */
+typedef struct {
+	gboolean present; /* the log is not empty */
+	gboolean torn;    /* its last byte is not a newline */
+	gboolean parsed;  /* the last line is a valid audit line */
+	AlkAuditLineInfo info;
+	char hash[65];
+} AuditTail;
+
+static gboolean set_io_error(GError **error, const char *what, const char *path)
+{
+	int saved = errno;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "audit: %s %s: %s", what, path,
+	            g_strerror(saved));
+	return FALSE;
+}
+
+static gboolean read_all_at(int fd, char *buf, gsize len, off_t offset)
+{
+	while (len > 0) {
+		ssize_t n = pread(fd, buf, len, offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return FALSE;
+		buf += n;
+		len -= (gsize)n;
+		offset += n;
+	}
+	return TRUE;
+}
+
+/* Reads at most one maximal line from the end of the log: memory stays
+ * bounded whatever the log's size. */
+static gboolean read_tail(int fd, off_t size, AuditTail *tail, GError **error)
+{
+	gsize n = (gsize)MIN((off_t)ALK_AUDIT_MAX_LINE + 2, size);
+	g_autofree char *buf = NULL;
+	gsize end;
+	const char *nl;
+	gsize start;
+
+	memset(tail, 0, sizeof(*tail));
+	if (size == 0)
+		return TRUE;
+	buf = g_malloc(n);
+	if (!read_all_at(fd, buf, n, size - (off_t)n)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "audit: cannot read the log's end");
+		return FALSE;
+	}
+	tail->present = TRUE;
+	tail->torn = buf[n - 1] != '\n';
+	end = tail->torn ? n : n - 1;
+	nl = memrchr(buf, '\n', end);
+	start = nl != NULL ? (gsize)(nl - buf) + 1 : 0;
+	alk_audit_hash_hex(buf + start, end - start, tail->hash);
+	/* a line with no newline before it in the window is either the first
+	 * line or longer than any line a writer makes */
+	if (nl == NULL && (off_t)n < size)
+		return TRUE;
+	tail->parsed =
+	    !tail->torn && alk_audit_line_parse(buf + start, end - start, &tail->info, NULL);
+	return TRUE;
+}
+
+static gboolean write_head(AlkAudit *self, GError **error)
+{
+	g_autofree char *text =
+	    g_strdup_printf("%" G_GUINT64_FORMAT " %s\n", self->seq, self->hash);
+	gsize len = strlen(text);
+	int fd = open(self->head_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	gboolean ok;
+
+	if (fd < 0)
+		return set_io_error(error, "cannot create", self->head_tmp);
+	ok = write(fd, text, len) == (ssize_t)len && (!self->sync || fsync(fd) == 0);
+	if (close(fd) != 0)
+		ok = FALSE;
+	if (!ok || rename(self->head_tmp, self->head_path) != 0) {
+		set_io_error(error, "cannot write", self->head_path);
+		unlink(self->head_tmp);
+		return FALSE;
+	}
+	if (self->sync && fsync(self->dir_fd) != 0)
+		return set_io_error(error, "cannot sync the directory of", self->head_path);
+	return TRUE;
+}
+
+/* One write(2) per line, so a reader or a crash sees whole lines. A failed
+ * or short write is cut off again, leaving the log as it was. */
+static gboolean write_line(AlkAudit *self, const GString *line, GError **error)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(self->fd, &st) != 0)
+		return set_io_error(error, "cannot stat", "log");
+	do
+		n = write(self->fd, line->str, line->len);
+	while (n < 0 && errno == EINTR);
+	if (n != (gssize)line->len) {
+		int saved = n < 0 ? errno : ENOSPC;
+		if (n > 0 && ftruncate(self->fd, st.st_size) != 0)
+			saved = errno;
+		errno = saved;
+		return set_io_error(error, "cannot append to", "log");
+	}
+	if (self->sync && fdatasync(self->fd) != 0)
+		return set_io_error(error, "cannot sync", "log");
+	return TRUE;
+}
+
+static gboolean append_locked(AlkAudit *self, const char *caller, const char *action,
+                              const char *sandbox, JsonNode *args, JsonNode *result, GError **error)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree char *time = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+	g_autoptr(GString) line = NULL;
+	char hash[65];
+
+	line = alk_audit_line_format(self->seq + 1, time, caller, action, sandbox, args, result,
+	                             self->hash, error);
+	if (line == NULL)
+		return FALSE;
+	alk_audit_hash_hex(line->str, line->len, hash);
+	g_string_append_c(line, '\n');
+	if (!write_line(self, line, error))
+		return FALSE;
+	self->seq++;
+	memcpy(self->hash, hash, sizeof(hash));
+	return write_head(self, error);
+}
+
+gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action,
+                          const char *sandbox, JsonNode *args, JsonNode *result, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+	return append_locked(self, caller, action, sandbox, args, result, error);
+}
+
+static void add_hash_member(JsonBuilder *b, const char *name, gboolean known, const char *hash)
+{
+	json_builder_set_member_name(b, name);
+	if (known)
+		json_builder_add_string_value(b, hash);
+	else
+		json_builder_add_null_value(b);
+}
+
+static void add_seq_member(JsonBuilder *b, const char *name, gboolean known, guint64 seq)
+{
+	json_builder_set_member_name(b, name);
+	if (known)
+		json_builder_add_int_value(b, (gint64)seq);
+	else
+		json_builder_add_null_value(b);
+}
+
+/* Records both sides of the disagreement, then chains on from the log's
+ * actual last line: history is never rewritten. */
+static gboolean append_chain_break(AlkAudit *self, const AuditTail *tail, const AlkAuditHead *head,
+                                   gboolean head_ok, GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) args = NULL;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "reason");
+	json_builder_add_string_value(b, self->chain_break);
+	add_seq_member(b, "head_seq", head_ok, head->seq);
+	add_hash_member(b, "head_hash", head_ok, head->hash);
+	add_seq_member(b, "log_seq", tail->parsed, tail->info.seq);
+	add_hash_member(b, "log_hash", tail->present, tail->hash);
+	json_builder_end_object(b);
+	args = json_builder_get_root(b);
+	return append_locked(self, "airlockd", ALK_AUDIT_ACTION_CHAIN_BREAK, NULL, args, NULL,
+	                     error);
+}
+
+/* NULL when the head vouches for the tail, else why not */
+static char *chain_break_reason(const AuditTail *tail, const AlkAuditHead *head,
+                                const GError *head_error)
+{
+	if (head_error != NULL && g_error_matches(head_error, ALK_ERROR, ALK_ERROR_NOT_FOUND))
+		return tail->present ? g_strdup("head file missing but the log is not empty")
+		                     : NULL;
+	if (head_error != NULL)
+		return g_strdup(head_error->message);
+	if (!tail->present)
+		return g_strdup_printf("log is empty but the head says seq %" G_GUINT64_FORMAT,
+		                       head->seq);
+	if (tail->torn)
+		return g_strdup("the log's last line is incomplete");
+	if (!tail->parsed)
+		return g_strdup("the log's last line is not an audit line");
+	if (head->seq == tail->info.seq && strcmp(head->hash, tail->hash) == 0)
+		return NULL;
+	/* a writer stopped between appending a line and updating the head */
+	if (head->seq + 1 == tail->info.seq && strcmp(head->hash, tail->info.prev) == 0)
+		return NULL;
+	return g_strdup_printf("head says seq %" G_GUINT64_FORMAT " but the log ends at seq "
+	                       "%" G_GUINT64_FORMAT " with another hash",
+	                       head->seq, tail->info.seq);
+}
+
+/* Continues the chain from the log's last line, or records a break. */
+static gboolean resume_chain(AlkAudit *self, const char *head_path, off_t size, GError **error)
+{
+	AuditTail tail;
+	AlkAuditHead head = {0};
+	g_autoptr(GError) head_error = NULL;
+	gboolean head_ok;
+
+	if (!read_tail(self->fd, size, &tail, error))
+		return FALSE;
+	/* end a torn line so that the next line starts on its own */
+	if (tail.torn && write(self->fd, "\n", 1) != 1)
+		return set_io_error(error, "cannot append to", "log");
+	head_ok = alk_audit_head_read(head_path, &head, &head_error);
+	if (head_error != NULL && !g_error_matches(head_error, ALK_ERROR, ALK_ERROR_NOT_FOUND) &&
+	    !g_error_matches(head_error, ALK_ERROR, ALK_ERROR_INVALID)) {
+		g_propagate_error(error, g_steal_pointer(&head_error));
+		return FALSE;
+	}
+	/* an emptied log starts again at seq 1: verify then sees a clean chain
+	 * whose first line records the break */
+	self->seq = tail.parsed ? tail.info.seq : (tail.present && head_ok ? head.seq : 0);
+	memcpy(self->hash, tail.present ? tail.hash : ALK_AUDIT_ZERO_HASH, 65);
+	self->chain_break = chain_break_reason(&tail, &head, head_error);
+	if (self->chain_break != NULL)
+		return append_chain_break(self, &tail, &head, head_ok, error);
+	/* bring a lagging head up to date */
+	if (tail.present && head.seq != self->seq)
+		return write_head(self, error);
+	return TRUE;
+}
+
+static gboolean open_files(AlkAudit *self, const char *log_path, off_t *size, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(self->head_path);
+	struct stat st;
+
+	self->fd =
+	    open(log_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (self->fd < 0)
+		return set_io_error(error, "cannot open", log_path);
+	if (fstat(self->fd, &st) != 0)
+		return set_io_error(error, "cannot stat", log_path);
+	if (!S_ISREG(st.st_mode)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "audit: %s is not a regular file",
+		            log_path);
+		return FALSE;
+	}
+	if (flock(self->fd, LOCK_EX | LOCK_NB) != 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT,
+		            "audit: %s is in use by another writer", log_path);
+		return FALSE;
+	}
+	self->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (self->dir_fd < 0)
+		return set_io_error(error, "cannot open", dir);
+	*size = st.st_size;
+	return TRUE;
+}
+
+AlkAudit *alk_audit_open(const char *log_path, const char *head_path, gboolean sync, GError **error)
+{
+	g_autoptr(AlkAudit) self = g_new0(AlkAudit, 1);
+	off_t size = 0;
+
+	g_mutex_init(&self->lock);
+	self->fd = -1;
+	self->dir_fd = -1;
+	self->sync = sync;
+	self->head_path = g_strdup(head_path);
+	self->head_tmp = g_strconcat(head_path, ".tmp", NULL);
+	if (!open_files(self, log_path, &size, error) ||
+	    !resume_chain(self, head_path, size, error)) {
+		g_prefix_error(error, "opening the audit log: ");
+		return NULL;
+	}
+	return g_steal_pointer(&self);
+}
+
+const char *alk_audit_get_chain_break(const AlkAudit *self)
+{
+	return self->chain_break;
+}
+
+guint64 alk_audit_get_seq(const AlkAudit *self)
+{
+	return self->seq;
+}
+
+void alk_audit_free(AlkAudit *self)
+{
+	if (self == NULL)
+		return;
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->dir_fd >= 0)
+		close(self->dir_fd);
+	g_mutex_clear(&self->lock);
+	g_free(self->head_path);
+	g_free(self->head_tmp);
+	g_free(self->chain_break);
+	g_free(self);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The audit log: one JSON object per line, appended, each line carrying the
+ * SHA-256 of the line before it. The hash and seq of the last line are also
+ * kept in a separate head file, so that lines cut off the end are noticed.
+ *
+ * A line holds, in this order: seq (from 1), time (RFC 3339, UTC, with
+ * microseconds), caller ("uid:0", "token:NAME"), action ("sandbox.exec"),
+ * sandbox (id or null), args (object), result (object) and prev (hex SHA-256
+ * of the previous line's bytes without its newline; 64 zeros on line 1). */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#define ALK_AUDIT_LOG_PATH "/var/lib/airlock/audit.jsonl"
+#define ALK_AUDIT_HEAD_PATH "/var/lib/airlock/audit.head"
+
+/* Longest line, without its newline. Writers never exceed it (oversize args
+ * are replaced, see alk_audit_append); verify stops at a longer one. */
+#define ALK_AUDIT_MAX_LINE (1024 * 1024)
+
+/* The line the writer appends when the head file and the log disagree */
+#define ALK_AUDIT_ACTION_CHAIN_BREAK "audit.chain-break"
+
+typedef struct _AlkAudit AlkAudit;
+
+/* Opens (creating, mode 0600) the log for appending and takes an exclusive
+ * lock on it: one writer at a time. Continues the chain from the log's last
+ * line. If the head file does not match that line (the log was edited or
+ * cut while no writer ran), nothing is rewritten: an "audit.chain-break"
+ * line recording both sides is appended, and alk_audit_get_chain_break()
+ * then describes it. sync: fdatasync each line, fsync the head (off only
+ * for tests and benchmarks). */
+AlkAudit *alk_audit_open(const char *log_path, const char *head_path, gboolean sync,
+                         GError **error);
+
+/* NULL when the chain continued cleanly at open, else why it broke. */
+const char *alk_audit_get_chain_break(const AlkAudit *self);
+
+/* seq of the last line written, 0 for an empty log */
+guint64 alk_audit_get_seq(const AlkAudit *self);
+
+/* Appends one line with one write(2) and updates the head. caller (at most
+ * 256 bytes) and action ([a-z0-9._-], 1..64) are required; sandbox may be
+ * NULL (at most 64 bytes); args and result must be objects or NULL ({}).
+ * Strings are escaped and invalid UTF-8 replaced; args nested deeper than
+ * ALK_JSON_MAX_DEPTH are refused. If the line would exceed
+ * ALK_AUDIT_MAX_LINE, args (then result) are replaced by
+ * {"omitted":"oversize","bytes":N} so the action is still recorded.
+ * When writing the line fails it is cut off again; when only the head
+ * update fails the line stays (FALSE is returned all the same). */
+gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action,
+                          const char *sandbox, JsonNode *args, JsonNode *result, GError **error);
+
+void alk_audit_free(AlkAudit *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkAudit, alk_audit_free)
+
+typedef enum {
+	ALK_AUDIT_PROBLEM_NONE,
+	ALK_AUDIT_PROBLEM_EDITED,        /* a line's bytes changed */
+	ALK_AUDIT_PROBLEM_DELETED,       /* a seq gap in the middle */
+	ALK_AUDIT_PROBLEM_REORDERED,     /* seq goes backwards */
+	ALK_AUDIT_PROBLEM_TRUNCATED,     /* the head is ahead of the log's end */
+	ALK_AUDIT_PROBLEM_MALFORMED,     /* not an audit line (JSON, fields, newline) */
+	ALK_AUDIT_PROBLEM_TOO_LONG,      /* over ALK_AUDIT_MAX_LINE */
+	ALK_AUDIT_PROBLEM_HEAD_MISMATCH, /* head missing, unreadable or behind */
+} AlkAuditProblem;
+
+typedef struct {
+	guint64 lines;             /* lines that passed */
+	guint64 last_seq;          /* of the last line that passed */
+	char last_hash[65];        /* its hash, 64 zeros when none passed */
+	guint64 chain_breaks;      /* audit.chain-break lines among them */
+	guint64 first_chain_break; /* line number of the first, 0 if none */
+	AlkAuditProblem problem;   /* the first hard problem; verify stops there */
+	guint64 bad_line;          /* 1-based line number of that problem */
+	char detail[256];          /* what was found there, for people */
+} AlkAuditReport;
+
+/* Reads the log line by line with bounded memory and checks the chain, then
+ * (if head_path is not NULL) the head. Returns FALSE only when the log
+ * cannot be read (ALK_ERROR_NOT_FOUND, ALK_ERROR_IO); otherwise fills
+ * report. The log is intact when report->problem is NONE and
+ * report->chain_breaks is 0. A head one line behind the log is accepted: a
+ * writer is between writing a line and updating the head. */
+gboolean alk_audit_verify(const char *log_path, const char *head_path, AlkAuditReport *report,
+                          GError **error);
+
+const char *alk_audit_problem_to_string(AlkAuditProblem problem);

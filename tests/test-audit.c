@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The audit log writer: line format, hostile args and fields, the chain
+ * across restarts and chain breaks, one writer, failed writes. */
+#include <check.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alk-audit-line.h"
+#include "alk-audit.h"
+#include "alk-error.h"
+#include "alk-json.h"
+#include "alk-test-audit.h"
+
+START_TEST(test_line_format)
+{
+	g_autoptr(AlkAudit) audit = alk_test_open_log();
+	g_autoptr(GPtrArray) lines = NULL;
+	g_autofree char *head = NULL;
+	g_autofree char *h2 = NULL;
+	g_autofree char *want_head = NULL;
+	struct stat st;
+
+	ck_assert_ptr_null(alk_audit_get_chain_break(audit));
+	alk_test_append_n(audit, 2);
+	ck_assert_uint_eq(alk_audit_get_seq(audit), 2);
+	lines = alk_test_read_lines();
+	ck_assert_uint_eq(lines->len, 2);
+	ck_assert(g_regex_match_simple(
+	    "^\\{\"seq\":1,\"time\":\"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\","
+	    "\"caller\":\"uid:0\",\"action\":\"sandbox.exec\",\"sandbox\":\"0123456789ab\","
+	    "\"args\":\\{\"argv\":\\[\"uname\",\"-a\"\\],\"i\":0\\},"
+	    "\"result\":\\{\"exit_code\":0,\"duration_ms\":12\\},\"prev\":\"0{64}\"\\}$",
+	    lines->pdata[0], 0, 0));
+	h2 = alk_test_hash_of(lines->pdata[1]);
+	ck_assert(alk_test_chains_to(lines->pdata[1], lines->pdata[0]));
+	ck_assert(g_str_has_prefix(lines->pdata[1], "{\"seq\":2,"));
+	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
+	want_head = g_strdup_printf("2 %s\n", h2);
+	ck_assert_str_eq(head, want_head);
+	ck_assert_int_eq(stat(alk_test_log, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(alk_test_head, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(test_null_sandbox_and_objects)
+{
+	g_autoptr(AlkAudit) audit = alk_test_open_log();
+	g_autoptr(GPtrArray) lines = NULL;
+
+	ck_assert(alk_audit_append(audit, "token:ci", "sandbox.list", NULL, NULL, NULL, NULL));
+	lines = alk_test_read_lines();
+	ck_assert_ptr_nonnull(strstr(lines->pdata[0], "\"caller\":\"token:ci\",\"action\":"
+	                                              "\"sandbox.list\",\"sandbox\":null,"
+	                                              "\"args\":{},\"result\":{},\"prev\""));
+}
+END_TEST
+
+START_TEST(test_reopen_continues)
+{
+	g_autoptr(AlkAudit) audit = NULL;
+	g_autoptr(GPtrArray) lines = NULL;
+	AlkAuditReport r;
+
+	alk_test_make_log(3);
+	audit = alk_test_open_log();
+	ck_assert_ptr_null(alk_audit_get_chain_break(audit));
+	ck_assert_uint_eq(alk_audit_get_seq(audit), 3);
+	alk_test_append_n(audit, 1);
+	lines = alk_test_read_lines();
+	ck_assert_uint_eq(lines->len, 4);
+	ck_assert(g_str_has_prefix(lines->pdata[3], "{\"seq\":4,"));
+	ck_assert(alk_test_chains_to(lines->pdata[3], lines->pdata[2]));
+	r = alk_test_verify(alk_test_head);
+	ck_assert_int_eq(r.problem, ALK_AUDIT_PROBLEM_NONE);
+	ck_assert_uint_eq(r.lines, 4);
+	ck_assert_uint_eq(r.last_seq, 4);
+	ck_assert_uint_eq(r.chain_breaks, 0);
+}
+END_TEST
+
+START_TEST(test_hostile_strings)
+{
+	g_autoptr(AlkAudit) audit = alk_test_open_log();
+	g_autoptr(JsonNode) args = json_node_new(JSON_NODE_OBJECT);
+	g_autoptr(JsonObject) obj = json_object_new();
+	g_autoptr(GPtrArray) lines = NULL;
+	char controls[40];
+
+	for (int i = 1; i < 0x20; i++)
+		controls[i - 1] = (char)i;
+	controls[31] = 0x7f;
+	controls[32] = '\0';
+	json_object_set_string_member(obj, "controls", controls);
+	json_object_set_string_member(obj, "quotes", "\"\\\"\\\\ '{}[],:");
+	json_object_set_string_member(obj, "bad\xff\xfekey", "bad \xc3\x28 value \xed\xa0\x80");
+	json_object_set_string_member(obj, "separators",
+	                              "a\xe2\x80\xa8"
+	                              "b\xe2\x80\xa9");
+	json_object_set_double_member(obj, "nan", NAN);
+	json_object_set_double_member(obj, "inf", -INFINITY);
+	json_object_set_int_member(obj, "big", G_MININT64);
+	json_node_set_object(args, obj);
+	ck_assert(alk_audit_append(audit, "uid:0\n{\"seq\":99}\xff", "file.put", "id\"\n", args,
+	                           NULL, NULL));
+	lines = alk_test_read_lines();
+	ck_assert_uint_eq(lines->len, 1);
+	for (const char *p = lines->pdata[0]; *p != '\0'; p++)
+		ck_assert_int_ge((guchar)*p, 0x20);
+	ck_assert(alk_json_validate(lines->pdata[0], strlen(lines->pdata[0]), ALK_AUDIT_MAX_LINE,
+	                            64, NULL));
+	ck_assert_ptr_nonnull(strstr(lines->pdata[0], "\"nan\":null,\"inf\":null"));
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+}
+END_TEST
+
+START_TEST(test_oversize_replaced)
+{
+	g_autoptr(AlkAudit) audit = alk_test_open_log();
+	g_autoptr(JsonNode) args = alk_test_big_object(2 * ALK_AUDIT_MAX_LINE);
+	g_autoptr(JsonNode) result = alk_test_big_object(ALK_AUDIT_MAX_LINE);
+	g_autoptr(GPtrArray) lines = NULL;
+
+	ck_assert(alk_audit_append(audit, "uid:0", "sandbox.exec", NULL, args, NULL, NULL));
+	ck_assert(alk_audit_append(audit, "uid:0", "sandbox.exec", NULL, args, result, NULL));
+	lines = alk_test_read_lines();
+	ck_assert_uint_eq(lines->len, 2);
+	ck_assert_ptr_nonnull(
+	    strstr(lines->pdata[0], "\"args\":{\"omitted\":\"oversize\",\"bytes\":2097162}"));
+	ck_assert_ptr_nonnull(
+	    strstr(lines->pdata[1], "\"result\":{\"omitted\":\"oversize\",\"bytes\":1048586}"));
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+}
+END_TEST
+
+static void assert_refused(const char *caller, const char *action, const char *sandbox,
+                           const char *args, const char *result)
+{
+	g_autoptr(AlkAudit) audit = alk_test_open_log();
+	g_autoptr(JsonNode) a = args != NULL ? alk_test_json(args) : NULL;
+	g_autoptr(JsonNode) r = result != NULL ? alk_test_json(result) : NULL;
+	g_autoptr(GError) error = NULL;
+	struct stat st;
+
+	ck_assert(!alk_audit_append(audit, caller, action, sandbox, a, r, &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	ck_assert_uint_eq(alk_audit_get_seq(audit), 0);
+	ck_assert_int_eq(stat(alk_test_log, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+}
+
+START_TEST(test_bad_fields_refused)
+{
+	g_autofree char *long_caller = g_strnfill(257, 'c');
+	g_autofree char *long_action = g_strnfill(65, 'a');
+	g_autofree char *long_sandbox = g_strnfill(65, 'f');
+	g_autoptr(GString) deep = g_string_new("{\"a\":");
+
+	for (int i = 0; i < 40; i++)
+		g_string_append_c(deep, '[');
+	for (int i = 0; i < 40; i++)
+		g_string_append_c(deep, ']');
+	g_string_append_c(deep, '}');
+	assert_refused(NULL, "sandbox.exec", NULL, NULL, NULL);
+	assert_refused("", "sandbox.exec", NULL, NULL, NULL);
+	assert_refused(long_caller, "sandbox.exec", NULL, NULL, NULL);
+	assert_refused("uid:0", NULL, NULL, NULL, NULL);
+	assert_refused("uid:0", "", NULL, NULL, NULL);
+	assert_refused("uid:0", "Sandbox.Exec", NULL, NULL, NULL);
+	assert_refused("uid:0", "sandbox exec", NULL, NULL, NULL);
+	assert_refused("uid:0", "a\",\"x\":\"", NULL, NULL, NULL);
+	assert_refused("uid:0", long_action, NULL, NULL, NULL);
+	assert_refused("uid:0", "sandbox.exec", long_sandbox, NULL, NULL);
+	assert_refused("uid:0", "sandbox.exec", NULL, "[1,2]", NULL);
+	assert_refused("uid:0", "sandbox.exec", NULL, NULL, "\"ok\"");
+	assert_refused("uid:0", "sandbox.exec", NULL, deep->str, NULL);
+}
+END_TEST
+
+START_TEST(test_chain_break_truncated)
+{
+	g_autoptr(GPtrArray) lines = NULL;
+
+	alk_test_make_log(5);
+	lines = alk_test_read_lines();
+	g_ptr_array_set_size(lines, 3);
+	alk_test_write_lines(lines);
+	alk_test_assert_chain_break("head says seq 5", 4);
+	g_ptr_array_unref(lines);
+	lines = alk_test_read_lines();
+	ck_assert_ptr_nonnull(strstr(lines->pdata[3], "\"head_seq\":5"));
+	ck_assert_ptr_nonnull(strstr(lines->pdata[3], "\"log_seq\":3"));
+	ck_assert_ptr_nonnull(strstr(lines->pdata[3], "\"caller\":\"airlockd\""));
+}
+END_TEST
+
+START_TEST(test_chain_break_edited_last)
+{
+	g_autoptr(GPtrArray) lines = NULL;
+	g_autoptr(GString) s = NULL;
+
+	alk_test_make_log(5);
+	lines = alk_test_read_lines();
+	s = g_string_new(lines->pdata[4]);
+	g_string_replace(s, "uname", "UNAME", 1);
+	alk_test_replace_line(lines, 4, s->str);
+	alk_test_write_lines(lines);
+	alk_test_assert_chain_break("another hash", 6);
+}
+END_TEST
+
+START_TEST(test_chain_break_head_missing)
+{
+	alk_test_make_log(2);
+	g_remove(alk_test_head);
+	alk_test_assert_chain_break("missing", 3);
+}
+END_TEST
+
+START_TEST(test_chain_break_log_emptied)
+{
+	g_autoptr(GPtrArray) lines = NULL;
+
+	alk_test_make_log(4);
+	g_remove(alk_test_log);
+	alk_test_assert_chain_break("log is empty", 1);
+	lines = alk_test_read_lines();
+	ck_assert(g_str_has_prefix(lines->pdata[0], "{\"seq\":1,"));
+	ck_assert_ptr_nonnull(strstr(lines->pdata[0], "\"head_seq\":4"));
+	ck_assert_ptr_nonnull(strstr(lines->pdata[0], "\"log_seq\":null"));
+}
+END_TEST
+
+START_TEST(test_head_lag)
+{
+	g_autoptr(GPtrArray) lines = NULL;
+	g_autofree char *h2 = NULL;
+	g_autofree char *h1 = NULL;
+	g_autofree char *head = NULL;
+	g_autoptr(AlkAudit) audit = NULL;
+
+	alk_test_make_log(3);
+	lines = alk_test_read_lines();
+	h2 = alk_test_hash_of(lines->pdata[1]);
+	/* a writer died between appending line 3 and updating the head */
+	head = g_strdup_printf("2 %s\n", h2);
+	ck_assert(g_file_set_contents(alk_test_head, head, -1, NULL));
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+	/* two behind is not that */
+	h1 = alk_test_hash_of(lines->pdata[0]);
+	g_free(head);
+	head = g_strdup_printf("1 %s\n", h1);
+	ck_assert(g_file_set_contents(alk_test_head, head, -1, NULL));
+	alk_test_assert_problem(ALK_AUDIT_PROBLEM_HEAD_MISMATCH, 3);
+	g_free(head);
+	head = g_strdup_printf("2 %s\n", h2);
+	ck_assert(g_file_set_contents(alk_test_head, head, -1, NULL));
+	audit = alk_test_open_log();
+	ck_assert_ptr_null(alk_audit_get_chain_break(audit));
+	ck_assert_uint_eq(alk_audit_get_seq(audit), 3);
+	g_free(head);
+	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
+	ck_assert(g_str_has_prefix(head, "3 "));
+}
+END_TEST
+
+START_TEST(test_torn_last_line)
+{
+	FILE *f;
+	AlkAuditReport r;
+
+	alk_test_make_log(3);
+	f = fopen(alk_test_log, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"seq\":4,\"ti", f);
+	fclose(f);
+	{
+		g_autoptr(AlkAudit) audit = alk_test_open_log();
+		ck_assert_ptr_nonnull(strstr(alk_audit_get_chain_break(audit), "incomplete"));
+		alk_test_append_n(audit, 1);
+	}
+	r = alk_test_verify(alk_test_head);
+	ck_assert_int_eq(r.problem, ALK_AUDIT_PROBLEM_MALFORMED);
+	ck_assert_uint_eq(r.bad_line, 4);
+	ck_assert_uint_eq(r.lines, 3);
+}
+END_TEST
+
+START_TEST(test_one_writer)
+{
+	g_autoptr(AlkAudit) first = alk_test_open_log();
+	g_autoptr(GError) error = NULL;
+	AlkAudit *second = alk_audit_open(alk_test_log, alk_test_head, FALSE, &error);
+
+	ck_assert_ptr_null(second);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+}
+END_TEST
+
+START_TEST(test_open_refuses_odd_files)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *target = g_build_filename(alk_test_dir, "target", NULL);
+	AlkAudit *audit;
+
+	ck_assert(g_file_set_contents(target, "", 0, NULL));
+	ck_assert_int_eq(symlink(target, alk_test_log), 0);
+	audit = alk_audit_open(alk_test_log, alk_test_head, FALSE, &error);
+	ck_assert_ptr_null(audit);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_IO));
+	g_clear_error(&error);
+	g_remove(alk_test_log);
+	ck_assert_int_eq(g_mkdir(alk_test_log, 0700), 0);
+	audit = alk_audit_open(alk_test_log, alk_test_head, FALSE, &error);
+	ck_assert_ptr_null(audit);
+	ck_assert_ptr_nonnull(error);
+	g_rmdir(alk_test_log);
+	alk_audit_free(NULL);
+}
+END_TEST
+
+START_TEST(test_short_write_rolled_back)
+{
+	g_autoptr(AlkAudit) audit = alk_test_open_log();
+	g_autoptr(GError) error = NULL;
+	struct rlimit old, lim;
+	struct stat st;
+	void (*old_handler)(int);
+	int set, restored;
+	gboolean ok;
+
+	alk_test_append_n(audit, 2);
+	ck_assert_int_eq(stat(alk_test_log, &st), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 10;
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	/* no check calls while the limit is on: they write to check's own file */
+	set = setrlimit(RLIMIT_FSIZE, &lim);
+	ok = alk_audit_append(audit, "uid:0", "sandbox.exec", NULL, NULL, NULL, &error);
+	restored = setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, old_handler);
+	ck_assert_int_eq(set, 0);
+	ck_assert_int_eq(restored, 0);
+	ck_assert(!ok);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_IO));
+	ck_assert_uint_eq(alk_audit_get_seq(audit), 2);
+	alk_test_append_n(audit, 1);
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+	ck_assert_uint_eq(alk_test_verify(alk_test_head).lines, 3);
+}
+END_TEST
+
+START_TEST(test_sync_on)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkAudit) audit = alk_audit_open(alk_test_log, alk_test_head, TRUE, &error);
+
+	ck_assert_ptr_nonnull(audit);
+	alk_test_append_n(audit, 3);
+	ck_assert_uint_eq(alk_test_verify(alk_test_head).lines, 3);
+}
+END_TEST
+
+static Suite *audit_suite(void)
+{
+	Suite *s = suite_create("audit");
+	TCase *tc = tcase_create("writer");
+
+	tcase_add_checked_fixture(tc, alk_test_audit_setup, alk_test_audit_teardown);
+	/* the streaming tests write and read tens of MiB, slow under valgrind */
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_line_format);
+	tcase_add_test(tc, test_null_sandbox_and_objects);
+	tcase_add_test(tc, test_reopen_continues);
+	tcase_add_test(tc, test_hostile_strings);
+	tcase_add_test(tc, test_oversize_replaced);
+	tcase_add_test(tc, test_bad_fields_refused);
+	tcase_add_test(tc, test_chain_break_truncated);
+	tcase_add_test(tc, test_chain_break_edited_last);
+	tcase_add_test(tc, test_chain_break_head_missing);
+	tcase_add_test(tc, test_chain_break_log_emptied);
+	tcase_add_test(tc, test_head_lag);
+	tcase_add_test(tc, test_torn_last_line);
+	tcase_add_test(tc, test_one_writer);
+	tcase_add_test(tc, test_open_refuses_odd_files);
+	tcase_add_test(tc, test_short_write_rolled_back);
+	tcase_add_test(tc, test_sync_on);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(audit_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
