@@ -90,6 +90,8 @@ void alk_test_core_free(AlkTestCore *t)
 		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
 			     NULL, NULL, NULL);
 	}
+	if (t->conn != NULL)
+		virConnectClose(t->conn);
 	g_hash_table_unref(t->seen);
 	g_free(t->state_dir);
 	g_free(t->run_dir);
@@ -237,13 +239,17 @@ gboolean alk_test_core_gone(AlkTestCore *t, const char *id)
 	g_autofree char *state = g_build_filename(t->state_dir, "sandboxes", id, NULL);
 	g_autofree char *run = g_build_filename(t->run_dir, "sandboxes", id, NULL);
 	g_autofree char *name = g_strconcat("airlock-", id, NULL);
-	virConnectPtr conn = virConnectOpen(t->config->libvirt_uri);
-	virDomainPtr dom = conn != NULL ? virDomainLookupByName(conn, name) : NULL;
-	gboolean gone = conn != NULL && dom == NULL && !g_file_test(state, G_FILE_TEST_EXISTS) &&
-			!g_file_test(run, G_FILE_TEST_EXISTS);
+	virDomainPtr dom;
+	gboolean gone;
+
+	/* one connection for the test's life: opening one per poll would churn
+	 * libvirt's handles in the very main loop the manager runs on */
+	if (t->conn == NULL)
+		t->conn = virConnectOpen(t->config->libvirt_uri);
+	dom = t->conn != NULL ? virDomainLookupByName(t->conn, name) : NULL;
+	gone = t->conn != NULL && dom == NULL && !g_file_test(state, G_FILE_TEST_EXISTS) &&
+	       !g_file_test(run, G_FILE_TEST_EXISTS);
 	if (dom != NULL)
 		virDomainFree(dom);
-	if (conn != NULL)
-		virConnectClose(conn);
 	return gone;
 }

@@ -15,6 +15,7 @@ typedef struct {
 	char *run_dir;
 	char *template_dir;
 	GHashTable *seen; /* id -> last AlkSandboxState seen by the watch */
+	gpointer conn;    /* virConnectPtr for checks */
 } AlkTestCore;
 
 /* extra: more [daemon] keys, e.g. "max_sandboxes = 3\n"; NULL for none.
