@@ -292,6 +292,26 @@ static gboolean all_ready(gpointer data)
 	return TRUE;
 }
 
+/* Deleted while its overlay and domain are still being made: the end waits
+ * for them, so DESTROYED means nothing is left. */
+START_TEST(test_delete_while_creating)
+{
+	AlkTestCore *t = core(NULL);
+	AlkSandboxRequest req = {0};
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb = alk_manager_create(t->manager, &req, &error);
+	g_autofree char *id = NULL;
+
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	id = g_strdup(sb->id);
+	ck_assert_int_eq(sb->state, ALK_SANDBOX_CREATING);
+	ck_assert(alk_manager_destroy(t->manager, id, &error));
+	ck_assert(alk_test_core_wait_state(t, id, ALK_SANDBOX_DESTROYED, 120));
+	ck_assert(alk_test_core_gone(t, id));
+	alk_test_core_free(t);
+}
+END_TEST
+
 START_TEST(test_eight_concurrent)
 {
 	AlkTestCore *t = core(NULL);
@@ -580,6 +600,7 @@ int main(void)
 	suite_add_tcase(s, tcase("daemon-killed", test_daemon_killed));
 	suite_add_tcase(s, tcase("libvirtd-restart", test_libvirtd_restart));
 	suite_add_tcase(s, tcase("virt-auto", test_virt_auto));
+	suite_add_tcase(s, tcase("delete-creating", test_delete_while_creating));
 	suite_add_tcase(s, tcase("eight", test_eight_concurrent));
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

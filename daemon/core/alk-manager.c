@@ -28,6 +28,7 @@ static void slot_free(AlkSlot *slot)
 	if (slot == NULL)
 		return;
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
+	g_clear_handle_id(&slot->retry, g_source_remove);
 	if (slot->cancel != NULL) {
 		g_cancellable_cancel(slot->cancel);
 		g_object_unref(slot->cancel);
@@ -221,6 +222,15 @@ static void finish_teardown(AlkSlot *slot)
 	}
 }
 
+static gboolean on_retry(gpointer data)
+{
+	AlkSlot *slot = data;
+	slot->retry = 0;
+	if (slot->destroy_pending)
+		slot_teardown(slot);
+	return G_SOURCE_REMOVE;
+}
+
 static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree SlotRef *ref = data;
@@ -231,9 +241,11 @@ static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 	if (slot == NULL)
 		return;
 	if (!ok) {
-		/* libvirt went away: retried when it is back */
+		/* retried in a second, or when libvirt is back if it went away */
 		g_message("sandbox %s: destroy failed, will retry: %s", ref->id, error->message);
 		slot->destroy_pending = TRUE;
+		if (slot->retry == 0)
+			slot->retry = g_timeout_add_seconds(1, on_retry, slot);
 		return;
 	}
 	slot->domain_maybe = FALSE;
@@ -247,6 +259,9 @@ static void slot_teardown(AlkSlot *slot)
 		g_cancellable_cancel(slot->cancel);
 	g_clear_pointer(&slot->channel, alk_channel_free);
 	slot->destroy_pending = FALSE;
+	/* an overlay or a domain is being made: go on once it is */
+	if (slot->busy)
+		return;
 	if (!slot->domain_maybe) {
 		finish_teardown(slot);
 		return;
@@ -389,14 +404,17 @@ static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 	gboolean ok = alk_virt_create_finish(ref->m->virt, res, &error);
 	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
 
-	if (slot == NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
-		/* ended while starting: its destroy may have run before the
-		 * domain existed, so destroy what just started */
-		if (ok) {
-			g_autofree char *name = g_strconcat(ALK_DOMAIN_PREFIX, ref->id, NULL);
-			alk_virt_destroy_async(ref->m->virt, name, NULL, NULL);
-		}
+	if (slot == NULL) {
+		/* the manager let go of it (detach): it is adopted or swept later */
 		g_clear_error(&error);
+		return;
+	}
+	slot->busy = FALSE;
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		/* it ended while starting: the deferred teardown runs now */
+		slot->domain_maybe = ok;
+		g_clear_error(&error);
+		slot_teardown(slot);
 		return;
 	}
 	g_clear_pointer(&slot->image, alk_image_free);
@@ -428,17 +446,23 @@ static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
 	g_autofree char *xml = NULL;
 
-	if (slot == NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
+	if (slot == NULL) {
 		g_clear_error(&error);
+		return;
+	}
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		slot->busy = FALSE;
+		g_clear_error(&error);
+		slot_teardown(slot);
 		return;
 	}
 	if (ok && give_to_qemu(ref->m, slot->sb->overlay, &error))
 		xml = render_xml(slot, &error);
 	if (xml == NULL) {
+		slot->busy = FALSE;
 		alk_slot_fail(slot, error);
 		return;
 	}
-	/* set first: a destroy racing the start must still destroy it */
 	slot->domain_maybe = TRUE;
 	alk_virt_create_async(ref->m->virt, xml, FALSE, domain_started, slot_ref(slot));
 }
@@ -517,6 +541,7 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	}
 	slot->image = g_steal_pointer(&image);
 	slot->cancel = g_cancellable_new();
+	slot->busy = TRUE;
 	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
 				 slot->cancel, overlay_done, slot_ref(slot));
 	alk_slot_notify(slot);

@@ -336,14 +336,14 @@ static gboolean destroy_by_name(virConnectPtr conn, const char *name, GError **e
 		return FALSE;
 	}
 	rc = virDomainDestroy(dom);
-	virDomainFree(dom);
-	/* it may have stopped by itself meanwhile */
+	/* read the error now: virDomainFree, a public call, resets it */
 	if (rc < 0 && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN &&
-	    virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID) {
+	    virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID) /* stopped meanwhile */
 		set_virt_error(error, "destroying the domain");
-		return FALSE;
-	}
-	return TRUE;
+	else
+		rc = 0;
+	virDomainFree(dom);
+	return rc == 0;
 }
 
 static void destroy_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
