@@ -34,6 +34,12 @@ static void signal_set(sigset_t *set)
 int alk_signal_setup(void)
 {
 	sigset_t set;
+	/* Whatever started us may have left signals ignored, and ignored
+	 * signals survive execve: clear them once here, so a child has only
+	 * SIGPIPE to reset (each syscall counts under TCG). */
+	for (int sig = 1; sig <= ALK_SIG_LAST; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	signal_set(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
@@ -42,14 +48,13 @@ int alk_signal_setup(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* In the forked child, before execve: blocked masks and ignored signals
- * survive execve, and the program must start with neither. */
+/* In the child, before execve: blocked masks and ignored signals survive
+ * execve, and the program must start with neither. SIGPIPE is the only
+ * signal the agent ignores (see alk_signal_setup). */
 void alk_signal_child_reset(void)
 {
 	sigset_t none;
-	for (int sig = 1; sig <= ALK_SIG_LAST; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

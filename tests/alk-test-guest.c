@@ -578,6 +578,7 @@ static gboolean exec_frame(const AlkFrameHeader *h, GBytes *payload, AlkTestExec
 		r->truncated = ex.truncated;
 		r->max_rss_kib = ex.max_rss_kib;
 		r->stdout_bytes = ex.stdout_bytes;
+		r->duration_ms = ex.duration_ms;
 		*done = TRUE;
 		return TRUE;
 	case ALK_MSG_ERROR:

@@ -30,6 +30,7 @@ typedef struct {
 	gint64 exit_us;      /* EXIT frame */
 	guint64 max_rss_kib;
 	guint64 stdout_bytes;
+	guint64 duration_ms; /* as the agent measured it */
 } AlkTestExec;
 
 /* Image directory: $ALK_IMAGE_DIR or /var/lib/airlock/images. */

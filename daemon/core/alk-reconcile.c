@@ -28,7 +28,13 @@ static gboolean adopt(AlkManager *m, const AlkVirtDomain *d)
 	AlkSlot *slot;
 
 	if (d->record == NULL || !alk_sandbox_record_from_json(sb, d->record, &error)) {
-		drop_domain(m, d->name, error ? error->message : "no record");
+		const char *why = error ? error->message : "no readable record";
+		/* without a record, only our own directories say it is ours */
+		if (g_file_test(sb->state_dir, G_FILE_TEST_IS_DIR) ||
+		    g_file_test(sb->run_dir, G_FILE_TEST_IS_DIR))
+			drop_domain(m, d->name, why);
+		else
+			g_message("reconcile: leaving %s alone: %s, and not ours", d->name, why);
 		return FALSE;
 	}
 	/* another airlockd on this host (other state_dir) owns it */
