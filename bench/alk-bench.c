@@ -10,7 +10,7 @@
 
 #include "alk-test-guest.h"
 
-#define DEADLINE(s) (g_get_monotonic_time() + (gint64)(s) * G_USEC_PER_SEC)
+#define DEADLINE(s) (g_get_monotonic_time() + (gint64)(s)*G_USEC_PER_SEC)
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -30,7 +30,7 @@ static double run_ms(AlkTestGuest *g, const char *const *argv, GBytes *in)
 	double ms = (g_get_monotonic_time() - t0) / 1000.0;
 	if (r.exit_code != 0 ||
 	    (in != NULL && (r.out->len != g_bytes_get_size(in) ||
-			    memcmp(r.out->data, g_bytes_get_data(in, NULL), r.out->len) != 0))) {
+	                    memcmp(r.out->data, g_bytes_get_data(in, NULL), r.out->len) != 0))) {
 		g_printerr("exec returned wrong output or status %d\n", r.exit_code);
 		exit(1);
 	}

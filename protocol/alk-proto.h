@@ -40,34 +40,34 @@
 #define ALK_CAP_SHUTDOWN (1u << 3)
 
 typedef enum {
-	ALK_MSG_HELLO = 1,       /* agent -> host, id 0 */
-	ALK_MSG_SYNC = 2,        /* host -> agent */
-	ALK_MSG_SYNC_ACK = 3,    /* agent -> host */
-	ALK_MSG_PING = 4,        /* host -> agent */
-	ALK_MSG_PONG = 5,        /* agent -> host */
-	ALK_MSG_EXEC = 6,        /* host -> agent, new request id */
-	ALK_MSG_STARTED = 7,     /* agent -> host: exec has a pid */
-	ALK_MSG_STDIN = 8,       /* host -> agent */
-	ALK_MSG_STDIN_EOF = 9,   /* host -> agent */
-	ALK_MSG_STDIN_ACK = 10,  /* agent -> host: stdin bytes consumed */
-	ALK_MSG_STDOUT = 11,     /* agent -> host */
-	ALK_MSG_STDERR = 12,     /* agent -> host */
-	ALK_MSG_SIGNAL = 13,     /* host -> agent */
-	ALK_MSG_EXIT = 14,       /* agent -> host, ends an exec */
-	ALK_MSG_FILE_PUT = 15,   /* host -> agent, new request id */
-	ALK_MSG_FILE_GET = 16,   /* host -> agent, new request id */
-	ALK_MSG_FILE_INFO = 17,  /* agent -> host: reply to FILE_GET */
-	ALK_MSG_FILE_DATA = 18,  /* either way */
-	ALK_MSG_FILE_END = 19,   /* either way: no more FILE_DATA */
-	ALK_MSG_OK = 20,         /* agent -> host: FILE_PUT done */
-	ALK_MSG_ERROR = 21,      /* either way, ends a request */
-	ALK_MSG_SHUTDOWN = 22,   /* host -> agent: power off */
+	ALK_MSG_HELLO = 1,      /* agent -> host, id 0 */
+	ALK_MSG_SYNC = 2,       /* host -> agent */
+	ALK_MSG_SYNC_ACK = 3,   /* agent -> host */
+	ALK_MSG_PING = 4,       /* host -> agent */
+	ALK_MSG_PONG = 5,       /* agent -> host */
+	ALK_MSG_EXEC = 6,       /* host -> agent, new request id */
+	ALK_MSG_STARTED = 7,    /* agent -> host: exec has a pid */
+	ALK_MSG_STDIN = 8,      /* host -> agent */
+	ALK_MSG_STDIN_EOF = 9,  /* host -> agent */
+	ALK_MSG_STDIN_ACK = 10, /* agent -> host: stdin bytes consumed */
+	ALK_MSG_STDOUT = 11,    /* agent -> host */
+	ALK_MSG_STDERR = 12,    /* agent -> host */
+	ALK_MSG_SIGNAL = 13,    /* host -> agent */
+	ALK_MSG_EXIT = 14,      /* agent -> host, ends an exec */
+	ALK_MSG_FILE_PUT = 15,  /* host -> agent, new request id */
+	ALK_MSG_FILE_GET = 16,  /* host -> agent, new request id */
+	ALK_MSG_FILE_INFO = 17, /* agent -> host: reply to FILE_GET */
+	ALK_MSG_FILE_DATA = 18, /* either way */
+	ALK_MSG_FILE_END = 19,  /* either way: no more FILE_DATA */
+	ALK_MSG_OK = 20,        /* agent -> host: FILE_PUT done */
+	ALK_MSG_ERROR = 21,     /* either way, ends a request */
+	ALK_MSG_SHUTDOWN = 22,  /* host -> agent: power off */
 	ALK_MSG_TYPE_MAX = 22,
 } AlkMsgType;
 
 /* Error codes carried by ERROR. */
 typedef enum {
-	ALK_ERR_PROTOCOL = 1,    /* malformed frame or message */
+	ALK_ERR_PROTOCOL = 1, /* malformed frame or message */
 	ALK_ERR_UNKNOWN_TYPE = 2,
 	ALK_ERR_BAD_REQUEST = 3, /* well-formed but invalid arguments */
 	ALK_ERR_NOT_FOUND = 4,   /* no such request id / file */
@@ -81,18 +81,18 @@ typedef enum {
 /* Status codes of the codec itself (negative) */
 typedef enum {
 	ALK_PROTO_OK = 0,
-	ALK_PROTO_E_SHORT = -1,    /* buffer too small / message truncated */
+	ALK_PROTO_E_SHORT = -1, /* buffer too small / message truncated */
 	ALK_PROTO_E_MAGIC = -2,
 	ALK_PROTO_E_VERSION = -3,
-	ALK_PROTO_E_TYPE = -4,     /* unknown message type */
-	ALK_PROTO_E_LENGTH = -5,   /* payload length over the maximum */
-	ALK_PROTO_E_CRC = -6,      /* header checksum mismatch */
-	ALK_PROTO_E_FIELD = -7,    /* field overruns payload, unknown tag, bad size */
-	ALK_PROTO_E_MISSING = -8,  /* required field absent */
-	ALK_PROTO_E_DUPLICATE = -9,/* non-repeated field twice */
-	ALK_PROTO_E_STRING = -10,  /* string not NUL-terminated or has inner NUL */
-	ALK_PROTO_E_COUNT = -11,   /* too many repeated fields */
-	ALK_PROTO_E_VALUE = -12,   /* value out of range */
+	ALK_PROTO_E_TYPE = -4,      /* unknown message type */
+	ALK_PROTO_E_LENGTH = -5,    /* payload length over the maximum */
+	ALK_PROTO_E_CRC = -6,       /* header checksum mismatch */
+	ALK_PROTO_E_FIELD = -7,     /* field overruns payload, unknown tag, bad size */
+	ALK_PROTO_E_MISSING = -8,   /* required field absent */
+	ALK_PROTO_E_DUPLICATE = -9, /* non-repeated field twice */
+	ALK_PROTO_E_STRING = -10,   /* string not NUL-terminated or has inner NUL */
+	ALK_PROTO_E_COUNT = -11,    /* too many repeated fields */
+	ALK_PROTO_E_VALUE = -12,    /* value out of range */
 } AlkProtoStatus;
 
 const char *alk_proto_strerror(int status);
@@ -135,12 +135,12 @@ typedef enum {
 
 typedef struct {
 	uint8_t buf[ALK_PROTO_HEADER_SIZE + ALK_PROTO_MAX_PAYLOAD];
-	size_t have;          /* bytes in buf */
-	int state;            /* AlkDecState */
-	AlkFrameHeader hdr;   /* valid when have >= header size */
-	uint64_t skipped;     /* garbage bytes dropped, total */
-	int last_error;       /* reason of the latest resync, AlkProtoStatus */
-	uint64_t frames;      /* complete frames, total */
+	size_t have;        /* bytes in buf */
+	int state;          /* AlkDecState */
+	AlkFrameHeader hdr; /* valid when have >= header size */
+	uint64_t skipped;   /* garbage bytes dropped, total */
+	int last_error;     /* reason of the latest resync, AlkProtoStatus */
+	uint64_t frames;    /* complete frames, total */
 } AlkDecoder;
 
 void alk_decoder_init(AlkDecoder *d);
@@ -211,12 +211,12 @@ typedef struct {
 typedef struct {
 	const char *argv[ALK_PROTO_MAX_ARGS + 1]; /* NULL-terminated */
 	uint32_t argc;
-	const char *env[ALK_PROTO_MAX_ENV + 1];   /* "K=V", NULL-terminated */
+	const char *env[ALK_PROTO_MAX_ENV + 1]; /* "K=V", NULL-terminated */
 	uint32_t envc;
-	const char *cwd;      /* NULL: "/" */
-	uint32_t timeout_ms;  /* 0: none */
-	uint32_t stdin_mode;  /* ALK_STDIN_* */
-	uint64_t output_cap;  /* bytes of stdout+stderr forwarded; 0: no cap */
+	const char *cwd;     /* NULL: "/" */
+	uint32_t timeout_ms; /* 0: none */
+	uint32_t stdin_mode; /* ALK_STDIN_* */
+	uint64_t output_cap; /* bytes of stdout+stderr forwarded; 0: no cap */
 	AlkRlimit rlimits[ALK_PROTO_MAX_RLIMITS];
 	uint32_t nrlimits;
 } AlkMsgExec;
@@ -238,10 +238,10 @@ typedef struct {
 } AlkMsgSignal;
 
 typedef struct {
-	int32_t exit_code;   /* -1 when killed by a signal */
-	uint32_t signo;      /* 0 unless killed by a signal */
-	uint32_t timed_out;  /* 0/1 */
-	uint32_t truncated;  /* 0/1: output went over the cap */
+	int32_t exit_code;  /* -1 when killed by a signal */
+	uint32_t signo;     /* 0 unless killed by a signal */
+	uint32_t timed_out; /* 0/1 */
+	uint32_t truncated; /* 0/1: output went over the cap */
 	uint64_t duration_ms;
 	uint64_t max_rss_kib;
 	uint64_t stdout_bytes; /* produced by the process, forwarded or not */
@@ -253,7 +253,7 @@ typedef struct {
 	uint32_t mode;     /* FILE_PUT: permission bits; FILE_INFO: st_mode bits */
 	uint64_t size;     /* FILE_PUT: announced size; FILE_INFO: file size */
 	uint64_t max_size; /* FILE_GET: refuse files larger than this; 0: none */
-} AlkMsgFile; /* FILE_PUT, FILE_GET, FILE_INFO (path unused) */
+} AlkMsgFile;              /* FILE_PUT, FILE_GET, FILE_INFO (path unused) */
 
 typedef struct {
 	uint32_t code;   /* AlkErrCode */
@@ -289,13 +289,14 @@ long alk_msg_hello_encode(uint8_t *out, size_t cap, const AlkMsgHello *m);
 long alk_msg_sync_encode(uint8_t *out, size_t cap, int type, uint32_t id, const AlkMsgSync *m);
 long alk_msg_exec_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgExec *m);
 long alk_msg_started_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgStarted *m);
-long alk_msg_data_encode(uint8_t *out, size_t cap, int type, uint32_t id, const void *data, size_t len);
+long alk_msg_data_encode(uint8_t *out, size_t cap, int type, uint32_t id, const void *data,
+                         size_t len);
 long alk_msg_ack_encode(uint8_t *out, size_t cap, int type, uint32_t id, uint64_t bytes);
 long alk_msg_signal_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t signo);
 long alk_msg_exit_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgExit *m);
 long alk_msg_file_encode(uint8_t *out, size_t cap, int type, uint32_t id, const AlkMsgFile *m);
 long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, uint32_t errnum,
-			  const char *message);
+                          const char *message);
 /* A frame with an empty payload: STDIN_EOF, FILE_END, SHUTDOWN. */
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id);
 

@@ -9,6 +9,7 @@ ALK_PACKAGES=(
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
+	python3-jsonschema python3-yaml
 )
 
 alk_log() { printf '==> %s\n' "$*" >&2; }

@@ -42,16 +42,17 @@ AlkTestCore *alk_test_core_new_at(const char *state_dir, const char *extra, GErr
 	g_autofree char *data = NULL;
 
 	t->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	t->state_dir = state_dir != NULL ? g_strdup(state_dir)
-					 : g_strdup_printf("/var/lib/airlock-test/core-%d", owner());
+	t->state_dir = state_dir != NULL
+	                   ? g_strdup(state_dir)
+	                   : g_strdup_printf("/var/lib/airlock-test/core-%d", owner());
 	t->run_dir = g_strdup_printf("/run/airlock-test/core-%d", owner());
 	t->template_dir = g_strdup(g_getenv("ALK_TEMPLATE_DIR") ?: ALK_SOURCE_DIR "/xml-templates");
 	/* TCG unless the test chooses: KVM guests hang on the development machines */
-	data = g_strdup_printf("[daemon]\n%sstate_dir = %s\nrun_dir = %s\n"
-			       "image_dir = %s\ntemplate_dir = %s\nboot_timeout_s = 120\n%s",
-			       extra != NULL && strstr(extra, "virt_type") ? "" : "virt_type = qemu\n",
-			       t->state_dir, t->run_dir, alk_test_image_dir(), t->template_dir,
-			       extra != NULL ? extra : "");
+	data = g_strdup_printf(
+	    "[daemon]\n%sstate_dir = %s\nrun_dir = %s\n"
+	    "image_dir = %s\ntemplate_dir = %s\nboot_timeout_s = 120\n%s",
+	    extra != NULL && strstr(extra, "virt_type") ? "" : "virt_type = qemu\n", t->state_dir,
+	    t->run_dir, alk_test_image_dir(), t->template_dir, extra != NULL ? extra : "");
 	t->config = alk_config_load_data(data, -1, error);
 	if (t->config == NULL || !alk_test_core_restart(t, error)) {
 		alk_test_core_free(t);
@@ -85,10 +86,10 @@ void alk_test_core_free(AlkTestCore *t)
 	}
 	alk_config_free(t->config);
 	if (t->state_dir != NULL) {
-		const char *argv[] = {"rm", "-rf", "--one-file-system", t->state_dir, t->run_dir,
-				      NULL};
-		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
-			     NULL, NULL, NULL);
+		const char *argv[] = {"rm",         "-rf",      "--one-file-system",
+		                      t->state_dir, t->run_dir, NULL};
+		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+		             NULL, NULL);
 	}
 	if (t->conn != NULL)
 		virConnectClose(t->conn);
@@ -173,7 +174,7 @@ static gboolean state_reached(gpointer data)
 }
 
 gboolean alk_test_core_wait_state(AlkTestCore *t, const char *id, AlkSandboxState state,
-				  guint timeout_s)
+                                  guint timeout_s)
 {
 	StateWait w = {t, id, state};
 	return alk_test_loop_until(state_reached, &w, timeout_s);
@@ -209,7 +210,7 @@ static gboolean run_finished(gpointer data)
 gboolean alk_test_core_sh(AlkTestCore *t, const char *id, const char *cmd, AlkTestRun *r)
 {
 	static const AlkExecCallbacks cb = {
-		.output = run_output, .done = run_done, .failed = run_failed};
+	    .output = run_output, .done = run_done, .failed = run_failed};
 	AlkMsgExec msg = {.argc = 3, .argv = {"/bin/sh", "-c", cmd}};
 
 	memset(r, 0, sizeof(*r));

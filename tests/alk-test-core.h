@@ -36,7 +36,7 @@ char *alk_test_core_boot(AlkTestCore *t, const AlkSandboxRequest *req, GError **
 /* The last state the watch saw for id (DESTROYED once forgotten). */
 AlkSandboxState alk_test_core_seen(AlkTestCore *t, const char *id);
 gboolean alk_test_core_wait_state(AlkTestCore *t, const char *id, AlkSandboxState state,
-				  guint timeout_s);
+                                  guint timeout_s);
 
 typedef struct {
 	int exit_code;

@@ -61,7 +61,7 @@ static gboolean run_cmd(const char *const *argv, GError **error)
 	g_autofree char *err = NULL;
 	int status = 0;
 	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &err,
-			  &status, error))
+	                  &status, error))
 		return FALSE;
 	if (!g_spawn_check_wait_status(status, error)) {
 		g_prefix_error(error, "%s: %s", argv[0], err != NULL ? g_strstrip(err) : "");
@@ -75,13 +75,13 @@ static gboolean make_dir(AlkTestGuest *g, GError **error)
 	struct passwd *qemu = getpwnam("libvirt-qemu");
 	if (g_mkdir_with_parents(STATE_DIR, 0755) < 0 || g_mkdir(g->dir, 0750) < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "mkdir %s: %s", g->dir,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	/* QEMU binds the agent socket here, as the unprivileged QEMU user */
 	if (qemu != NULL && chown(g->dir, qemu->pw_uid, qemu->pw_gid) < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", g->dir,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -90,15 +90,15 @@ static gboolean make_dir(AlkTestGuest *g, GError **error)
 static gboolean make_overlay(AlkTestGuest *g, const char *base, guint64 disk_mib, GError **error)
 {
 	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "M", disk_mib);
-	const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-			      base, g->overlay, size, NULL};
+	const char *argv[] = {"qemu-img", "create", "-q", "-f",       "qcow2", "-F",
+	                      "qcow2",    "-b",     base, g->overlay, size,    NULL};
 	struct passwd *qemu = getpwnam("libvirt-qemu");
 	if (!run_cmd(argv, error))
 		return FALSE;
 	/* the domain template turns relabelling off: QEMU's user must own it */
 	if (qemu == NULL || chown(g->overlay, qemu->pw_uid, qemu->pw_gid) < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", g->overlay,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	g->qemu_uid = qemu->pw_uid;
@@ -140,26 +140,26 @@ static gboolean image_info_load(const char *image, ImageInfo *info, GError **err
 	return TRUE;
 }
 
-static gboolean start_domain(AlkTestGuest *g, const ImageInfo *img, guint memory_mib,
-			     guint vcpus, GError **error)
+static gboolean start_domain(AlkTestGuest *g, const ImageInfo *img, guint memory_mib, guint vcpus,
+                             GError **error)
 {
 	g_autofree char *tdir = template_dir();
 	AlkDomainSpec spec = {
-		.name = g->name,
-		.virt_type = "qemu",
-		.vcpus = vcpus,
-		.memory_mib = memory_mib,
-		.hard_limit_mib = 0, /* needs CAP_SYS_RESOURCE, see alk-domain-xml.h */
-		.kernel = img->kernel,
-		.initrd = img->initrd,
-		.cmdline = img->cmdline,
-		.overlay = g->overlay,
-		.base = img->rootfs,
-		.console_log = g->console,
-		.agent_socket = g->sock,
-		.record = "{\"test\":true}",
-		.qemu_uid = g->qemu_uid,
-		.qemu_gid = g->qemu_gid,
+	    .name = g->name,
+	    .virt_type = "qemu",
+	    .vcpus = vcpus,
+	    .memory_mib = memory_mib,
+	    .hard_limit_mib = 0, /* needs CAP_SYS_RESOURCE, see alk-domain-xml.h */
+	    .kernel = img->kernel,
+	    .initrd = img->initrd,
+	    .cmdline = img->cmdline,
+	    .overlay = g->overlay,
+	    .base = img->rootfs,
+	    .console_log = g->console,
+	    .agent_socket = g->sock,
+	    .record = "{\"test\":true}",
+	    .qemu_uid = g->qemu_uid,
+	    .qemu_gid = g->qemu_gid,
 	};
 	g_autofree char *xml = alk_domain_xml_render(tdir, &spec, error);
 	if (xml == NULL)
@@ -167,7 +167,7 @@ static gboolean start_domain(AlkTestGuest *g, const ImageInfo *img, guint memory
 	g->dom = virDomainCreateXML(g->conn, xml, 0);
 	if (g->dom == NULL) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE, "virDomainCreateXML: %s",
-			    virGetLastErrorMessage());
+		            virGetLastErrorMessage());
 		return FALSE;
 	}
 	return TRUE;
@@ -178,7 +178,7 @@ static void quiet_libvirt(void *opaque, virErrorPtr err)
 }
 
 AlkTestGuest *alk_test_guest_create(const char *image, guint memory_mib, guint vcpus,
-				    guint64 disk_mib, GError **error)
+                                    guint64 disk_mib, GError **error)
 {
 	static guint counter;
 	g_autoptr(AlkTestGuest) g = g_new0(AlkTestGuest, 1);
@@ -189,8 +189,8 @@ AlkTestGuest *alk_test_guest_create(const char *image, guint memory_mib, guint v
 	g->next_id = 1;
 	g->dec = g_new(AlkDecoder, 1);
 	alk_decoder_init(g->dec);
-	g->name = g_strdup_printf(ALK_TEST_DOMAIN_PREFIX "%d-%d-%u", owner_pid(), getpid(),
-				  counter++);
+	g->name =
+	    g_strdup_printf(ALK_TEST_DOMAIN_PREFIX "%d-%d-%u", owner_pid(), getpid(), counter++);
 	g->dir = g_strdup_printf(STATE_DIR "/%s", g->name + strlen("airlock-"));
 	g->overlay = g_build_filename(g->dir, "overlay.qcow2", NULL);
 	g->sock = g_build_filename(g->dir, "agent.sock", NULL);
@@ -199,7 +199,7 @@ AlkTestGuest *alk_test_guest_create(const char *image, guint memory_mib, guint v
 	g->conn = virConnectOpen(g_getenv("ALK_LIBVIRT_URI") ?: "qemu:///system");
 	if (g->conn == NULL) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE, "libvirt: %s",
-			    virGetLastErrorMessage());
+		            virGetLastErrorMessage());
 		return NULL;
 	}
 	ok = image_info_load(image, &img, error) && make_dir(g, error) &&
@@ -252,7 +252,7 @@ void alk_test_guest_disconnect(AlkTestGuest *g)
 }
 
 gboolean alk_test_guest_send(AlkTestGuest *g, const void *buf, gsize len, gint64 deadline_us,
-			     GError **error)
+                             GError **error)
 {
 	const guint8 *p = buf;
 	while (len > 0) {
@@ -283,7 +283,7 @@ static gboolean fill(AlkTestGuest *g, gint64 deadline_us, GError **error)
 	ssize_t n = read(g->fd, g->in, sizeof(g->in));
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "agent socket closed: %s",
-			    n == 0 ? "EOF" : g_strerror(errno));
+		            n == 0 ? "EOF" : g_strerror(errno));
 		return FALSE;
 	}
 	g->in_off = 0;
@@ -297,7 +297,7 @@ static gboolean is_stale(AlkTestGuest *g, const AlkFrameHeader *h)
 }
 
 gboolean alk_test_guest_recv(AlkTestGuest *g, AlkFrameHeader *h, GBytes **payload,
-			     gint64 deadline_us, GError **error)
+                             gint64 deadline_us, GError **error)
 {
 	for (;;) {
 		if (alk_decoder_ready(g->dec)) {
@@ -311,8 +311,8 @@ gboolean alk_test_guest_recv(AlkTestGuest *g, AlkFrameHeader *h, GBytes **payloa
 			continue;
 		}
 		if (g->in_off < g->in_len) {
-			g->in_off += alk_decoder_feed(g->dec, g->in + g->in_off,
-						      g->in_len - g->in_off);
+			g->in_off +=
+			    alk_decoder_feed(g->dec, g->in + g->in_off, g->in_len - g->in_off);
 			continue;
 		}
 		if (!fill(g, deadline_us, error))
@@ -325,10 +325,10 @@ static gboolean garbage_check(AlkTestGuest *g, GError **error)
 	if (g->dec->skipped <= GARBAGE_LIMIT)
 		return TRUE;
 	g_set_error(error, ALK_ERROR, ALK_ERROR_PROTOCOL,
-		    "agent channel: %" G_GUINT64_FORMAT
-		    " bytes from the guest were not protocol frames (last: %s); "
-		    "is something other than airlock-agent holding the port?",
-		    g->dec->skipped, alk_proto_strerror(g->dec->last_error));
+	            "agent channel: %" G_GUINT64_FORMAT
+	            " bytes from the guest were not protocol frames (last: %s); "
+	            "is something other than airlock-agent holding the port?",
+	            g->dec->skipped, alk_proto_strerror(g->dec->last_error));
 	return FALSE;
 }
 
@@ -340,11 +340,11 @@ static gboolean take_hello(AlkTestGuest *g, GBytes *payload, GError **error)
 	int rc = alk_msg_hello_decode(p, n, &m);
 	if (rc < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_PROTOCOL, "bad HELLO: %s",
-			    alk_proto_strerror(rc));
+		            alk_proto_strerror(rc));
 		return FALSE;
 	}
 	g_strlcpy(g->agent_version, m.agent_version ? m.agent_version : "",
-		  sizeof(g->agent_version));
+	          sizeof(g->agent_version));
 	g->hello = m;
 	g->hello.agent_version = g->agent_version;
 	g->have_hello = TRUE;
@@ -354,7 +354,7 @@ static gboolean take_hello(AlkTestGuest *g, GBytes *payload, GError **error)
 /* Receives with a short slice so the garbage check runs while a flooder
  * keeps the socket busy. */
 static gboolean recv_checked(AlkTestGuest *g, AlkFrameHeader *h, GBytes **payload,
-			     gint64 deadline_us, GError **error)
+                             gint64 deadline_us, GError **error)
 {
 	for (;;) {
 		g_autoptr(GError) local = NULL;
@@ -473,7 +473,7 @@ static int poll_frame(AlkTestGuest *g, AlkFrameHeader *h, GBytes **payload, GErr
 			return 0;
 		if (n <= 0) {
 			g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "agent socket closed: %s",
-				    n == 0 ? "EOF" : g_strerror(errno));
+			            n == 0 ? "EOF" : g_strerror(errno));
 			return -1;
 		}
 		g->in_off = 0;
@@ -491,7 +491,7 @@ static gboolean guest_error(GBytes *payload, GError **error)
 		return FALSE;
 	}
 	g_set_error(error, ALK_ERROR, ALK_ERROR_GUEST, "agent error %u (errno %u): %s", e.code,
-		    e.errnum, e.message ? e.message : "");
+	            e.errnum, e.message ? e.message : "");
 	return FALSE;
 }
 
@@ -515,7 +515,7 @@ static void stdin_queue(AlkTestGuest *g, guint32 id, StdinFeed *f)
 		gsize chunk = MIN(MIN(len - f->sent, (gsize)ALK_PROTO_MAX_CHUNK), room);
 		const guint8 *p = g_bytes_get_data(f->data, NULL);
 		long n = alk_msg_data_encode(g->frame, sizeof(g->frame), ALK_MSG_STDIN, id,
-					     p + f->sent, chunk);
+		                             p + f->sent, chunk);
 		g_byte_array_append(f->pending, g->frame, n);
 		f->sent += chunk;
 	} else if (f->sent == len && !f->eof_sent) {
@@ -529,8 +529,8 @@ static gboolean stdin_write(AlkTestGuest *g, StdinFeed *f, GError **error)
 {
 	if (f->pending == NULL || f->pending_off >= f->pending->len)
 		return TRUE;
-	ssize_t n = write(g->fd, f->pending->data + f->pending_off,
-			  f->pending->len - f->pending_off);
+	ssize_t n =
+	    write(g->fd, f->pending->data + f->pending_off, f->pending->len - f->pending_off);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "send stdin: %s", g_strerror(errno));
 		return FALSE;
@@ -540,8 +540,8 @@ static gboolean stdin_write(AlkTestGuest *g, StdinFeed *f, GError **error)
 }
 
 /* Handles one frame of exec id; TRUE with *done when EXIT arrived. */
-static gboolean exec_frame(const AlkFrameHeader *h, GBytes *payload, AlkTestExec *r,
-			   StdinFeed *f, gboolean *done, GError **error)
+static gboolean exec_frame(const AlkFrameHeader *h, GBytes *payload, AlkTestExec *r, StdinFeed *f,
+                           gboolean *done, GError **error)
 {
 	gsize n;
 	const guint8 *p = g_bytes_get_data(payload, &n);
@@ -562,7 +562,7 @@ static gboolean exec_frame(const AlkFrameHeader *h, GBytes *payload, AlkTestExec
 		if (h->type == ALK_MSG_STDOUT && r->first_out_us == 0)
 			r->first_out_us = g_get_monotonic_time();
 		g_byte_array_append(h->type == ALK_MSG_STDOUT ? r->out : r->err, d.data.data,
-				    d.data.len);
+		                    d.data.len);
 		return TRUE;
 	case ALK_MSG_STDIN_ACK:
 		if (alk_msg_ack_decode(p, n, &ack) == 0)
@@ -587,13 +587,12 @@ static gboolean exec_frame(const AlkFrameHeader *h, GBytes *payload, AlkTestExec
 		return TRUE;
 	}
 	g_set_error(error, ALK_ERROR, ALK_ERROR_PROTOCOL, "malformed %s",
-		    alk_proto_type_name(h->type));
+	            alk_proto_type_name(h->type));
 	return FALSE;
 }
 
-static gboolean exec_send(AlkTestGuest *g, guint32 id, const char *const *argv,
-			  gboolean with_stdin, guint32 timeout_ms, guint64 cap,
-			  gint64 deadline_us, GError **error)
+static gboolean exec_send(AlkTestGuest *g, guint32 id, const char *const *argv, gboolean with_stdin,
+                          guint32 timeout_ms, guint64 cap, gint64 deadline_us, GError **error)
 {
 	AlkMsgExec m = {0};
 	for (m.argc = 0; argv[m.argc] != NULL && m.argc < ALK_PROTO_MAX_ARGS; m.argc++)
@@ -604,14 +603,14 @@ static gboolean exec_send(AlkTestGuest *g, guint32 id, const char *const *argv,
 	long n = alk_msg_exec_encode(g->frame, sizeof(g->frame), id, &m);
 	if (n < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "encode EXEC: %s",
-			    alk_proto_strerror((int)n));
+		            alk_proto_strerror((int)n));
 		return FALSE;
 	}
 	return alk_test_guest_send(g, g->frame, n, deadline_us, error);
 }
 
 static gboolean exec_loop(AlkTestGuest *g, guint32 id, AlkTestExec *r, StdinFeed *f,
-			  gint64 deadline_us, GError **error)
+                          gint64 deadline_us, GError **error)
 {
 	gboolean done = FALSE;
 	while (!done) {
@@ -639,8 +638,8 @@ static gboolean exec_loop(AlkTestGuest *g, guint32 id, AlkTestExec *r, StdinFeed
 }
 
 gboolean alk_test_guest_exec(AlkTestGuest *g, const char *const *argv, GBytes *stdin_data,
-			     guint32 timeout_ms, guint64 output_cap, AlkTestExec *r,
-			     gint64 deadline_us, GError **error)
+                             guint32 timeout_ms, guint64 output_cap, AlkTestExec *r,
+                             gint64 deadline_us, GError **error)
 {
 	guint32 id = g->next_id++;
 	StdinFeed f = {.data = stdin_data, .pending = g_byte_array_new()};
@@ -651,7 +650,7 @@ gboolean alk_test_guest_exec(AlkTestGuest *g, const char *const *argv, GBytes *s
 	r->err = g_byte_array_new();
 	r->started_us = g_get_monotonic_time();
 	ok = exec_send(g, id, argv, stdin_data != NULL, timeout_ms, output_cap, deadline_us,
-		       error) &&
+	               error) &&
 	     exec_loop(g, id, r, &f, deadline_us, error);
 	g_byte_array_unref(f.pending);
 	return ok;
@@ -669,9 +668,9 @@ char *alk_test_guest_sh(AlkTestGuest *g, const char *cmd, int *exit_code, GError
 	AlkTestExec r;
 	char *out = NULL;
 	if (alk_test_guest_exec(g, argv, NULL, 0, 0, &r,
-				g_get_monotonic_time() + 60 * G_USEC_PER_SEC, error)) {
+	                        g_get_monotonic_time() + 60 * G_USEC_PER_SEC, error)) {
 		out = r.out->len > 0 ? g_strndup((const char *)r.out->data, r.out->len)
-				     : g_strdup("");
+		                     : g_strdup("");
 		if (exit_code != NULL)
 			*exit_code = r.exit_code;
 	}
@@ -680,7 +679,7 @@ char *alk_test_guest_sh(AlkTestGuest *g, const char *cmd, int *exit_code, GError
 }
 
 static gboolean wait_reply(AlkTestGuest *g, guint32 id, int want, GBytes **payload,
-			   gint64 deadline_us, GError **error)
+                           gint64 deadline_us, GError **error)
 {
 	for (;;) {
 		AlkFrameHeader h;
@@ -700,7 +699,7 @@ static gboolean wait_reply(AlkTestGuest *g, guint32 id, int want, GBytes **paylo
 }
 
 gboolean alk_test_guest_put(AlkTestGuest *g, const char *path, guint32 mode, GBytes *data,
-			    gint64 deadline_us, GError **error)
+                            gint64 deadline_us, GError **error)
 {
 	guint32 id = g->next_id++;
 	gsize len;
@@ -710,11 +709,11 @@ gboolean alk_test_guest_put(AlkTestGuest *g, const char *path, guint32 mode, GBy
 
 	if (n < 0 || !alk_test_guest_send(g, g->frame, n, deadline_us, error))
 		return n < 0 ? (g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "encode"), FALSE)
-			     : FALSE;
+		             : FALSE;
 	for (gsize off = 0; off < len; off += ALK_PROTO_MAX_CHUNK) {
 		gsize chunk = MIN(len - off, (gsize)ALK_PROTO_MAX_CHUNK);
 		n = alk_msg_data_encode(g->frame, sizeof(g->frame), ALK_MSG_FILE_DATA, id, p + off,
-					chunk);
+		                        chunk);
 		if (!alk_test_guest_send(g, g->frame, n, deadline_us, error))
 			return FALSE;
 	}
@@ -723,8 +722,7 @@ gboolean alk_test_guest_put(AlkTestGuest *g, const char *path, guint32 mode, GBy
 	       wait_reply(g, id, ALK_MSG_OK, NULL, deadline_us, error);
 }
 
-GBytes *alk_test_guest_get(AlkTestGuest *g, const char *path, gint64 deadline_us,
-			   GError **error)
+GBytes *alk_test_guest_get(AlkTestGuest *g, const char *path, gint64 deadline_us, GError **error)
 {
 	guint32 id = g->next_id++;
 	AlkMsgFile m = {.path = path};

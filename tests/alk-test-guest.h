@@ -39,7 +39,7 @@ const char *alk_test_image_dir(void);
 /* Creates overlay + domain and returns once the domain runs (not yet the
  * agent). disk_mib 0: 1024. */
 AlkTestGuest *alk_test_guest_create(const char *image, guint memory_mib, guint vcpus,
-				    guint64 disk_mib, GError **error);
+                                    guint64 disk_mib, GError **error);
 /* Connects to the agent socket (waiting for QEMU to create it). */
 gboolean alk_test_guest_connect(AlkTestGuest *g, gint64 deadline_us, GError **error);
 /* Waits for HELLO (fails fast once more than garbage_limit bytes of
@@ -60,25 +60,24 @@ guint64 alk_test_guest_garbage(AlkTestGuest *g);
 guint32 alk_test_guest_next_id(AlkTestGuest *g);
 
 gboolean alk_test_guest_send(AlkTestGuest *g, const void *buf, gsize len, gint64 deadline_us,
-			     GError **error);
+                             GError **error);
 /* Next frame; payload copied into *payload (may be NULL). Replies with an
  * id below the last SYNC id are dropped, as the protocol says. */
 gboolean alk_test_guest_recv(AlkTestGuest *g, AlkFrameHeader *h, GBytes **payload,
-			     gint64 deadline_us, GError **error);
+                             gint64 deadline_us, GError **error);
 
 /* Runs argv; stdin (may be NULL for /dev/null) is streamed within the
  * window. Result freed with alk_test_exec_clear. */
 gboolean alk_test_guest_exec(AlkTestGuest *g, const char *const *argv, GBytes *stdin_data,
-			     guint32 timeout_ms, guint64 output_cap, AlkTestExec *r,
-			     gint64 deadline_us, GError **error);
+                             guint32 timeout_ms, guint64 output_cap, AlkTestExec *r,
+                             gint64 deadline_us, GError **error);
 /* sh -c CMD, 60 s deadline; returns stdout as a string or NULL. */
 char *alk_test_guest_sh(AlkTestGuest *g, const char *cmd, int *exit_code, GError **error);
 void alk_test_exec_clear(AlkTestExec *r);
 
 gboolean alk_test_guest_put(AlkTestGuest *g, const char *path, guint32 mode, GBytes *data,
-			    gint64 deadline_us, GError **error);
-GBytes *alk_test_guest_get(AlkTestGuest *g, const char *path, gint64 deadline_us,
-			   GError **error);
+                            gint64 deadline_us, GError **error);
+GBytes *alk_test_guest_get(AlkTestGuest *g, const char *path, gint64 deadline_us, GError **error);
 
 /* Destroys the domain, deletes overlay, sockets and directory. */
 void alk_test_guest_free(AlkTestGuest *g);

@@ -272,17 +272,20 @@ START_TEST(api_group)
 	ck_assert_str_eq(none->api.listen, "");
 
 	assert_config_error("[api]\nport = 1\n", "api.port: unknown key");
-	assert_config_error("[api]\nlisten = localhost:8420\n", "api.listen: 'localhost:8420' is not");
+	assert_config_error("[api]\nlisten = localhost:8420\n",
+	                    "api.listen: 'localhost:8420' is not");
 	assert_config_error("[api]\nlisten = 127.0.0.1\n", "api.listen");
 	assert_config_error("[api]\nlisten = 127.0.0.1:0\n", "port 1..65535");
 	assert_config_error("[api]\nlisten = 127.0.0.1:65536\n", "api.listen");
 	assert_config_error("[api]\nlisten = ::1:80\n", "api.listen");
 	assert_config_error("[api]\nlisten = [::1]:x\n", "api.listen");
-	assert_config_error("[api]\nsocket = api.sock\n", "api.socket: 'api.sock' is not an absolute");
-	assert_config_error("[api]\nsocket = /run/"
-	                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-	                    "api.socket: value has 111 bytes, allowed 1..107");
+	assert_config_error("[api]\nsocket = api.sock\n",
+	                    "api.socket: 'api.sock' is not an absolute");
+	assert_config_error(
+	    "[api]\nsocket = /run/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    "api.socket: value has 111 bytes, allowed 1..107");
 	assert_config_error("[api]\nsocket_group = Airlock\n", "api.socket_group");
 	assert_config_error("[api]\nsocket_group = a b\n", "api.socket_group");
 	assert_config_error("[api]\nsocket_group =\n", "api.socket_group");

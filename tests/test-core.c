@@ -50,7 +50,8 @@ static char *sh_ok(AlkTestCore *t, const char *id, const char *cmd)
 static void destroy_and_check(AlkTestCore *t, const char *id)
 {
 	g_autoptr(GError) error = NULL;
-	ck_assert_msg(alk_manager_destroy(t->manager, id, &error), "%s", error ? error->message : "");
+	ck_assert_msg(alk_manager_destroy(t->manager, id, &error), "%s",
+	              error ? error->message : "");
 	ck_assert(alk_test_core_wait_state(t, id, ALK_SANDBOX_DESTROYED, 120));
 	ck_assert(alk_test_core_gone(t, id));
 }
@@ -70,8 +71,7 @@ static gboolean is_gone(gpointer data)
 static void wait_gone(AlkTestCore *t, const char *id)
 {
 	Gone g = {t, id};
-	ck_assert_msg(alk_test_loop_until(is_gone, &g, 60), "sandbox %s left something behind",
-		      id);
+	ck_assert_msg(alk_test_loop_until(is_gone, &g, 60), "sandbox %s left something behind", id);
 }
 
 START_TEST(test_lifecycle)
@@ -111,11 +111,11 @@ static gboolean file_contains(const char *path, const char *needle)
 START_TEST(test_discard)
 {
 	AlkTestCore *t = core(NULL);
-	g_autofree char *base = g_build_filename(alk_test_image_dir(), "minimal", "rootfs.qcow2",
-						 NULL);
+	g_autofree char *base =
+	    g_build_filename(alk_test_image_dir(), "minimal", "rootfs.qcow2", NULL);
 	g_autofree char *before = sha256_file(base);
-	g_autofree char *marker = g_strdup_printf("airlock-marker-%08x%08x", g_random_int(),
-						  g_random_int());
+	g_autofree char *marker =
+	    g_strdup_printf("airlock-marker-%08x%08x", g_random_int(), g_random_int());
 	g_autofree char *cmd = g_strdup_printf("echo %s > /root/marker && sync", marker);
 	g_autofree char *id = boot(t, NULL);
 	g_autofree char *overlay = g_strdup(alk_manager_lookup(t->manager, id, NULL)->overlay);
@@ -175,8 +175,8 @@ START_TEST(test_disk_cap)
 	/* the root filesystem was grown to the disk, and not beyond */
 	ck_assert_int_gt(atol(size), 100 * 1024);
 	ck_assert_int_le(atol(size), 128 * 1024);
-	ck_assert(alk_test_core_sh(t, id, "dd if=/dev/zero of=/root/fill bs=1M count=400 && sync",
-				   &r));
+	ck_assert(
+	    alk_test_core_sh(t, id, "dd if=/dev/zero of=/root/fill bs=1M count=400 && sync", &r));
 	ck_assert_int_ne(r.exit_code, 0);
 	ck_assert_msg(strstr(r.err->str, "No space left") != NULL, "%s", r.err->str);
 	alk_test_run_clear(&r);
@@ -445,7 +445,7 @@ START_TEST(test_libvirtd_restart)
 	ck_assert(alk_test_loop_until(libvirt_down, t, 30));
 	ck_assert(alk_manager_create(t->manager, &req, &error) == NULL);
 	ck_assert_msg(g_error_matches(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE), "%s",
-		      error->message);
+	              error->message);
 	ck_assert_msg(strstr(error->message, "libvirt unavailable") != NULL, "%s", error->message);
 	g_clear_error(&error);
 	/* the agent channel does not need libvirt */

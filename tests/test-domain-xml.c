@@ -12,24 +12,24 @@
 static AlkDomainSpec spec(void)
 {
 	AlkDomainSpec s = {
-		.name = "airlock-0123456789ab",
-		.virt_type = "qemu",
-		.vcpus = 2,
-		.memory_mib = 512,
-		.hard_limit_mib = 1024,
-		.cpu_quota_pct = 50,
-		.io_bytes_sec = 10485760,
-		.io_iops = 1000,
-		.kernel = "/var/lib/airlock/images/minimal/vmlinuz",
-		.initrd = "/var/lib/airlock/images/minimal/initrd.img",
-		.cmdline = "console=ttyS0 panic=-1",
-		.overlay = "/var/lib/airlock/sandboxes/0123456789ab/overlay.qcow2",
-		.base = "/var/lib/airlock/images/minimal/rootfs.qcow2",
-		.console_log = "/run/airlock/sandboxes/0123456789ab/console.log",
-		.agent_socket = "/run/airlock/sandboxes/0123456789ab/agent.sock",
-		.record = "{\"id\":\"0123456789ab\"}",
-		.qemu_uid = 64055,
-		.qemu_gid = 64055,
+	    .name = "airlock-0123456789ab",
+	    .virt_type = "qemu",
+	    .vcpus = 2,
+	    .memory_mib = 512,
+	    .hard_limit_mib = 1024,
+	    .cpu_quota_pct = 50,
+	    .io_bytes_sec = 10485760,
+	    .io_iops = 1000,
+	    .kernel = "/var/lib/airlock/images/minimal/vmlinuz",
+	    .initrd = "/var/lib/airlock/images/minimal/initrd.img",
+	    .cmdline = "console=ttyS0 panic=-1",
+	    .overlay = "/var/lib/airlock/sandboxes/0123456789ab/overlay.qcow2",
+	    .base = "/var/lib/airlock/images/minimal/rootfs.qcow2",
+	    .console_log = "/run/airlock/sandboxes/0123456789ab/console.log",
+	    .agent_socket = "/run/airlock/sandboxes/0123456789ab/agent.sock",
+	    .record = "{\"id\":\"0123456789ab\"}",
+	    .qemu_uid = 64055,
+	    .qemu_gid = 64055,
 	};
 	return s;
 }
@@ -52,8 +52,9 @@ static gboolean validates(const char *xml)
 	ck_assert(g_file_set_contents(path, xml, -1, NULL));
 	close(fd);
 	argv[1] = path;
-	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
-			       G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, NULL));
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL,
+	                       G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+	                       &err, &status, NULL));
 	unlink(path);
 	if (status != 0)
 		fprintf(stderr, "virt-xml-validate: %s\n%s\n", err, xml);

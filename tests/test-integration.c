@@ -12,7 +12,7 @@
 #include "alk-error.h"
 #include "alk-test-guest.h"
 
-#define DL(s) (g_get_monotonic_time() + (gint64)(s) * G_USEC_PER_SEC)
+#define DL(s) (g_get_monotonic_time() + (gint64)(s)*G_USEC_PER_SEC)
 
 static pid_t owner;
 
@@ -32,7 +32,7 @@ static void finish(AlkTestGuest *g)
 }
 
 static void run_ok(AlkTestGuest *g, const char *const *argv, GBytes *in, guint32 timeout_ms,
-		   guint64 cap, AlkTestExec *r)
+                   guint64 cap, AlkTestExec *r)
 {
 	g_autoptr(GError) error = NULL;
 	gboolean ok = alk_test_guest_exec(g, argv, in, timeout_ms, cap, r, DL(120), &error);
@@ -97,7 +97,7 @@ START_TEST(test_stdout_10mib_streams)
 {
 	AlkTestGuest *g = boot();
 	const char *argv[] = {"/bin/sh", "-c", "echo start; sleep 2; head -c 10485760 /dev/zero",
-			      NULL};
+	                      NULL};
 	AlkTestExec r;
 
 	run_ok(g, argv, NULL, 0, 0, &r);
@@ -180,8 +180,8 @@ START_TEST(test_timeout_kills_group)
 	int pid = atoi((const char *)r.out->data);
 	ck_assert_int_gt(pid, 1);
 	alk_test_exec_clear(&r);
-	cmd = g_strdup_printf("if kill -0 %d 2>/dev/null; then echo alive; else echo gone; fi",
-			      pid);
+	cmd =
+	    g_strdup_printf("if kill -0 %d 2>/dev/null; then echo alive; else echo gone; fi", pid);
 	state = sh(g, cmd, &code);
 	ck_assert_str_eq(state, "gone\n");
 	finish(g);
@@ -222,7 +222,7 @@ START_TEST(test_file_put_get_10mib)
 	in = g_bytes_new(data, len);
 	want = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, in);
 	ck_assert_msg(alk_test_guest_put(g, "/root/blob", 0640, in, DL(300), &error), "put: %s",
-		      error ? error->message : "?");
+	              error ? error->message : "?");
 	guest_sum = sh(g, "sha256sum /root/blob | cut -d' ' -f1", &code);
 	ck_assert_str_eq(g_strstrip(guest_sum), want);
 	mode = sh(g, "stat -c %a /root/blob", &code);
@@ -249,7 +249,7 @@ START_TEST(test_reconnect)
 		alk_test_guest_disconnect(g);
 		ck_assert(alk_test_guest_connect(g, DL(30), &error));
 		ck_assert_msg(alk_test_guest_sync(g, DL(60), &error), "sync: %s",
-			      error ? error->message : "?");
+		              error ? error->message : "?");
 		g_free(out);
 		out = sh(g, "echo again", &code);
 		ck_assert_str_eq(out, "again\n");
@@ -270,7 +270,7 @@ static guint32 expect_error(AlkTestGuest *g, guint32 id)
 		AlkMsgError e;
 		gsize n;
 		ck_assert_msg(alk_test_guest_recv(g, &h, &p, DL(30), &error), "no ERROR: %s",
-			      error->message);
+		              error->message);
 		if (h.id != id)
 			continue;
 		ck_assert_int_eq(h.type, ALK_MSG_ERROR);
@@ -331,10 +331,8 @@ START_TEST(test_flooder_holds_port)
 	ck_assert(alk_test_guest_connect(g, DL(60), &error));
 	before = rss_kib();
 	ck_assert(!alk_test_guest_handshake(g, DL(120), &error));
-	ck_assert_msg(g_error_matches(error, ALK_ERROR, ALK_ERROR_PROTOCOL), "%s",
-		      error->message);
-	ck_assert_msg(strstr(error->message, "not protocol frames") != NULL, "%s",
-		      error->message);
+	ck_assert_msg(g_error_matches(error, ALK_ERROR, ALK_ERROR_PROTOCOL), "%s", error->message);
+	ck_assert_msg(strstr(error->message, "not protocol frames") != NULL, "%s", error->message);
 	ck_assert_uint_gt(alk_test_guest_garbage(g), 1024 * 1024);
 	/* the decoder never buffers more than one frame */
 	ck_assert_int_lt(rss_kib() - before, 4096);

@@ -82,7 +82,7 @@ static void op_free(AlkChannelOp *op)
 }
 
 AlkChannel *alk_channel_new(const char *socket_path, AlkChannelStateFunc state_func,
-			    gpointer user_data)
+                            gpointer user_data)
 {
 	AlkChannel *ch = g_new0(AlkChannel, 1);
 	ch->path = g_strdup(socket_path);
@@ -133,7 +133,7 @@ static void drop(AlkChannel *ch, AlkChannelState state, const GError *error)
 void alk_channel_close(AlkChannel *ch)
 {
 	g_autoptr(GError) error =
-		g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "agent channel closed");
+	    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "agent channel closed");
 	if (ch->fd < 0 && ch->tick == 0)
 		return;
 	drop(ch, ALK_CHANNEL_CLOSED, error);
@@ -246,7 +246,7 @@ static void send_sync(AlkChannel *ch)
 	ch->sync_sent_us = g_get_monotonic_time();
 	m.nonce = ch->sync_nonce;
 	enqueue(ch, ch->frame,
-		alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_SYNC, ch->sync_id, &m));
+	        alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_SYNC, ch->sync_id, &m));
 }
 
 static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
@@ -258,8 +258,8 @@ static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
 		return; /* the same agent greeting again after a reconnect */
 	if (ch->have_hello) {
 		/* a new boot nonce: the agent restarted and lost every request */
-		g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-						      "the guest agent restarted");
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "the guest agent restarted");
 		gboolean was_ready = ch->state == ALK_CHANNEL_READY;
 		fail_all(ch, error);
 		ch->state = ALK_CHANNEL_CONNECTING;
@@ -271,7 +271,7 @@ static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
 		ch->state = ALK_CHANNEL_CONNECTING;
 	}
 	g_strlcpy(ch->agent_version, m.agent_version ? m.agent_version : "",
-		  sizeof(ch->agent_version));
+	          sizeof(ch->agent_version));
 	ch->hello = m;
 	ch->hello.agent_version = ch->agent_version;
 	ch->have_hello = TRUE;
@@ -349,7 +349,7 @@ static void guest_error(AlkChannelOp *op, const guint8 *p, gsize n)
 static void malformed(AlkChannelOp *op, int type)
 {
 	g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_PROTOCOL,
-					      "malformed %s from agent", alk_proto_type_name(type));
+	                                      "malformed %s from agent", alk_proto_type_name(type));
 	finish_failed(op, error);
 }
 
@@ -373,7 +373,7 @@ static void exec_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *
 		if (op->exec.started != NULL)
 			op->exec.started(op, st.pid, op->user_data);
 	} else if ((h->type == ALK_MSG_STDOUT || h->type == ALK_MSG_STDERR) &&
-		   alk_msg_data_decode(p, n, &d) == 0) {
+	           alk_msg_data_decode(p, n, &d) == 0) {
 		if (op->exec.output != NULL)
 			op->exec.output(op, h->type, d.data.data, d.data.len, op->user_data);
 	} else if (h->type == ALK_MSG_STDIN_ACK && alk_msg_ack_decode(p, n, &ack) == 0) {
@@ -409,15 +409,15 @@ static void file_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *
 	if (h->type == ALK_MSG_ERROR) {
 		guest_error(op, p, n);
 	} else if (op->kind == OP_PUT && h->type == ALK_MSG_OK &&
-		   alk_msg_ack_decode(p, n, &ack) == 0) {
+	           alk_msg_ack_decode(p, n, &ack) == 0) {
 		file_done(op, ack.bytes);
 	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_INFO &&
-		   alk_msg_file_decode_type(ALK_MSG_FILE_INFO, p, n, &info) == 0) {
+	           alk_msg_file_decode_type(ALK_MSG_FILE_INFO, p, n, &info) == 0) {
 		op->size = info.size;
 		if (op->file.info != NULL)
 			op->file.info(op, info.size, info.mode, op->user_data);
 	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_DATA &&
-		   alk_msg_data_decode(p, n, &d) == 0) {
+	           alk_msg_data_decode(p, n, &d) == 0) {
 		op->received += d.data.len;
 		if (op->file.data != NULL)
 			op->file.data(op, d.data.data, d.data.len, op->user_data);
@@ -478,10 +478,10 @@ static gboolean garbage_ok(AlkChannel *ch)
 	if (since <= ALK_CHANNEL_GARBAGE_LIMIT)
 		return TRUE;
 	error = g_error_new(ALK_ERROR, ALK_ERROR_PROTOCOL,
-			    "agent channel: %" G_GUINT64_FORMAT " bytes from the guest were not "
-			    "protocol frames (last: %s); something other than airlock-agent "
-			    "holds the port",
-			    since, alk_proto_strerror(ch->dec->last_error));
+	                    "agent channel: %" G_GUINT64_FORMAT " bytes from the guest were not "
+	                    "protocol frames (last: %s); something other than airlock-agent "
+	                    "holds the port",
+	                    since, alk_proto_strerror(ch->dec->last_error));
 	drop(ch, ch->state == ALK_CHANNEL_READY ? ALK_CHANNEL_LOST : ALK_CHANNEL_CLOSED, error);
 	return FALSE;
 }
@@ -515,7 +515,7 @@ static gboolean consume(AlkChannel *ch, gsize len)
 static void lost(AlkChannel *ch, const char *why)
 {
 	g_autoptr(GError) error =
-		g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "agent connection lost: %s", why);
+	    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "agent connection lost: %s", why);
 	drop(ch, ch->state == ALK_CHANNEL_READY ? ALK_CHANNEL_LOST : ALK_CHANNEL_CLOSED, error);
 }
 
@@ -580,8 +580,8 @@ static GSourceFuncs io_funcs = {.dispatch = on_io};
 
 static void update_io(AlkChannel *ch)
 {
-	GIOCondition want = (ch->held > 0 ? G_IO_HUP | G_IO_ERR : G_IO_IN) |
-			    (queued(ch) > 0 ? G_IO_OUT : 0);
+	GIOCondition want =
+	    (ch->held > 0 ? G_IO_HUP | G_IO_ERR : G_IO_IN) | (queued(ch) > 0 ? G_IO_OUT : 0);
 	if (ch->fd < 0 || want == ch->io_cond)
 		return;
 	if (ch->src == NULL) {
@@ -635,7 +635,7 @@ static void expire_pings(AlkChannel *ch, gint64 now)
 	for (guint i = 0; i < ids->len; i++) {
 		AlkChannelOp *op = lookup(ch, g_array_index(ids, guint32, i));
 		g_autoptr(GError) error =
-			g_error_new(ALK_ERROR, ALK_ERROR_TIMEOUT, "the guest agent did not answer");
+		    g_error_new(ALK_ERROR, ALK_ERROR_TIMEOUT, "the guest agent did not answer");
 		if (op != NULL)
 			finish_failed(op, error);
 	}
@@ -644,9 +644,11 @@ static void expire_pings(AlkChannel *ch, gint64 now)
 static void tick_connecting(AlkChannel *ch, gint64 now)
 {
 	if (now >= ch->deadline_us) {
-		g_autoptr(GError) error = g_error_new(
-			ALK_ERROR, ALK_ERROR_TIMEOUT, "the guest agent did not %s in time",
-			ch->fd < 0 ? "open its channel" : ch->have_hello ? "complete SYNC" : "greet");
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_TIMEOUT, "the guest agent did not %s in time",
+		                ch->fd < 0       ? "open its channel"
+		                : ch->have_hello ? "complete SYNC"
+		                                 : "greet");
 		drop(ch, ALK_CHANNEL_CLOSED, error);
 		return;
 	}
@@ -713,12 +715,12 @@ static gboolean encoded(long n, const char *what, GError **error)
 	if (n > 0)
 		return TRUE;
 	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s: %s", what,
-		    alk_proto_strerror((int)n));
+	            alk_proto_strerror((int)n));
 	return FALSE;
 }
 
-AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg,
-			       const AlkExecCallbacks *cb, gpointer user_data, GError **error)
+AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkExecCallbacks *cb,
+                               gpointer user_data, GError **error)
 {
 	AlkChannelOp *op;
 	long n;
@@ -736,7 +738,7 @@ AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg,
 }
 
 AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, guint64 size,
-			      const AlkFileCallbacks *cb, gpointer user_data, GError **error)
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
 {
 	AlkMsgFile m = {.path = path, .mode = mode, .size = size};
 	AlkChannelOp *op;
@@ -755,7 +757,7 @@ AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, gu
 }
 
 AlkChannelOp *alk_channel_get(AlkChannel *ch, const char *path, guint64 max_size,
-			      const AlkFileCallbacks *cb, gpointer user_data, GError **error)
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
 {
 	AlkMsgFile m = {.path = path, .max_size = max_size};
 	AlkChannelOp *op;
@@ -799,8 +801,8 @@ gsize alk_channel_op_write(AlkChannelOp *op, const guint8 *data, gsize len)
 		if (chunk == 0)
 			break;
 		enqueue(ch, ch->frame,
-			alk_msg_data_encode(ch->frame, sizeof(ch->frame), type, op->id,
-					    data + done, chunk));
+		        alk_msg_data_encode(ch->frame, sizeof(ch->frame), type, op->id, data + done,
+		                            chunk));
 		op->sent += chunk;
 		done += chunk;
 	}
@@ -822,8 +824,7 @@ void alk_channel_op_signal(AlkChannelOp *op, guint32 signo)
 {
 	AlkChannel *ch = op->ch;
 	g_return_if_fail(op->kind == OP_EXEC);
-	enqueue(ch, ch->frame,
-		alk_msg_signal_encode(ch->frame, sizeof(ch->frame), op->id, signo));
+	enqueue(ch, ch->frame, alk_msg_signal_encode(ch->frame, sizeof(ch->frame), op->id, signo));
 }
 
 void alk_channel_op_cancel(AlkChannelOp *op)
@@ -835,8 +836,8 @@ void alk_channel_op_cancel(AlkChannelOp *op)
 		/* the agent drops a transfer the host answers with ERROR; an
 		 * upload's temporary file is removed */
 		enqueue(ch, ch->frame,
-			alk_msg_error_encode(ch->frame, sizeof(ch->frame), op->id,
-					     ALK_ERR_CANCELLED, 0, "cancelled by the host"));
+		        alk_msg_error_encode(ch->frame, sizeof(ch->frame), op->id,
+		                             ALK_ERR_CANCELLED, 0, "cancelled by the host"));
 	}
 	g_hash_table_remove(ch->ops, GUINT_TO_POINTER(op->id));
 }
@@ -856,7 +857,7 @@ void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpoi
 	op->deadline_us = deadline_us;
 	op->ping_nonce = m.nonce = ((guint64)g_random_int() << 32) | g_random_int();
 	enqueue(ch, ch->frame,
-		alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_PING, op->id, &m));
+	        alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_PING, op->id, &m));
 }
 
 gboolean alk_channel_shutdown(AlkChannel *ch, GError **error)

@@ -22,12 +22,12 @@ typedef enum {
 	ALK_CHANNEL_CLOSED,     /* not connected */
 	ALK_CHANNEL_CONNECTING, /* waiting for the socket, HELLO or SYNC_ACK */
 	ALK_CHANNEL_READY,
-	ALK_CHANNEL_LOST,       /* was ready, connection gone or agent restarted */
+	ALK_CHANNEL_LOST, /* was ready, connection gone or agent restarted */
 } AlkChannelState;
 
 /* Called on every state change; error says why for LOST and failed opens. */
 typedef void (*AlkChannelStateFunc)(AlkChannel *ch, AlkChannelState state, const GError *error,
-				    gpointer user_data);
+                                    gpointer user_data);
 
 /* Bytes of non-frame data tolerated from the guest before the channel
  * gives up on it (a guest process other than the agent holding the port). */
@@ -36,7 +36,7 @@ typedef void (*AlkChannelStateFunc)(AlkChannel *ch, AlkChannelState state, const
 #define ALK_CHANNEL_HIGH_WATER (1024 * 1024)
 
 AlkChannel *alk_channel_new(const char *socket_path, AlkChannelStateFunc state_func,
-			    gpointer user_data);
+                            gpointer user_data);
 /* Closes the connection (failing what is in flight) and frees. NULL-safe.
  * No callback runs after it returns. */
 void alk_channel_free(AlkChannel *ch);
@@ -59,7 +59,7 @@ typedef struct {
 	void (*started)(AlkChannelOp *op, guint32 pid, gpointer user_data);
 	/* stream is ALK_MSG_STDOUT or ALK_MSG_STDERR */
 	void (*output)(AlkChannelOp *op, int stream, const guint8 *data, gsize len,
-		       gpointer user_data);
+	               gpointer user_data);
 	/* stdin can take more (after alk_channel_op_write returned short) */
 	void (*writable)(AlkChannelOp *op, gpointer user_data);
 	/* exactly one of done/failed ends the op; the op is freed after it */
@@ -70,8 +70,8 @@ typedef struct {
 /* argv/env/cwd/limits as in AlkMsgExec (its stdin_mode chooses whether
  * stdin is fed through alk_channel_op_write). Returns NULL with an error
  * when the channel is not ready or the message does not fit. */
-AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg,
-			       const AlkExecCallbacks *cb, gpointer user_data, GError **error);
+AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkExecCallbacks *cb,
+                               gpointer user_data, GError **error);
 
 /* ---- files ---- */
 
@@ -90,10 +90,10 @@ typedef struct {
 /* Starts an upload of exactly size bytes; feed it with alk_channel_op_write
  * and finish with alk_channel_op_close. */
 AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, guint64 size,
-			      const AlkFileCallbacks *cb, gpointer user_data, GError **error);
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error);
 /* Starts a download; max_size 0: no limit. */
 AlkChannelOp *alk_channel_get(AlkChannel *ch, const char *path, guint64 max_size,
-			      const AlkFileCallbacks *cb, gpointer user_data, GError **error);
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error);
 
 /* ---- on a running op ---- */
 

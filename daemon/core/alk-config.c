@@ -547,9 +547,10 @@ static gboolean read_groups(GKeyFile *kf, AlkConfig *c, GError **error)
 			if (p == NULL || !read_group(kf, groups[i], profile_keys, p, error))
 				return FALSE;
 		} else {
-			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			            "[%s]: unknown group (expected [daemon], [api] or [profile:NAME])",
-			            groups[i]);
+			g_set_error(
+			    error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "[%s]: unknown group (expected [daemon], [api] or [profile:NAME])",
+			    groups[i]);
 			return FALSE;
 		}
 	}

@@ -49,14 +49,14 @@ typedef struct {
 
 /* [api]: the REST server's sockets, credentials, limits and audit log. */
 typedef struct {
-	char *socket;             /* the unix socket */
-	char *socket_group;       /* its group (mode 0660): members may call the API */
-	char *listen;             /* "ADDRESS:PORT" for TCP with bearer tokens; "": none */
-	char *tokens_file;        /* API tokens for TCP callers */
-	guint64 max_body_bytes;   /* JSON request bodies */
-	guint64 max_file_bytes;   /* file uploads and downloads */
-	guint max_connections;    /* open client connections at once */
-	guint request_timeout_s;  /* to send a request head, or between body chunks */
+	char *socket;            /* the unix socket */
+	char *socket_group;      /* its group (mode 0660): members may call the API */
+	char *listen;            /* "ADDRESS:PORT" for TCP with bearer tokens; "": none */
+	char *tokens_file;       /* API tokens for TCP callers */
+	guint64 max_body_bytes;  /* JSON request bodies */
+	guint64 max_file_bytes;  /* file uploads and downloads */
+	guint max_connections;   /* open client connections at once */
+	guint request_timeout_s; /* to send a request head, or between body chunks */
 	char *audit_log;
 	char *audit_head;
 } AlkApiConfig;

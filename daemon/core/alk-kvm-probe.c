@@ -16,7 +16,7 @@ typedef struct {
 } Probe;
 
 static void on_probe_channel(AlkChannel *ch, AlkChannelState state, const GError *error,
-			     gpointer data)
+                             gpointer data)
 {
 	Probe *p = data;
 	p->ready = state == ALK_CHANNEL_READY;
@@ -27,25 +27,35 @@ static void on_probe_channel(AlkChannel *ch, AlkChannelState state, const GError
 
 static gboolean make_overlay(const AlkImage *image, const char *path, GError **error)
 {
-	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "M", image->rootfs_virtual_mib);
-	const char *argv[] = {"qemu-img", "create", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
-			      image->rootfs, path, size, NULL};
+	g_autofree char *size =
+	    g_strdup_printf("%" G_GUINT64_FORMAT "M", image->rootfs_virtual_mib);
+	const char *argv[] = {"qemu-img", "create", "-q",          "-u", "-f", "qcow2", "-F",
+	                      "qcow2",    "-b",     image->rootfs, path, size, NULL};
 	int status;
-	return g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
-			    NULL, &status, error) &&
+	return g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+	                    &status, error) &&
 	       g_spawn_check_wait_status(status, error);
 }
 
-static gboolean boot_and_wait(AlkManager *m, AlkSlot *slot, const AlkImage *image,
-			      guint timeout_s, GError **error)
+static gboolean boot_and_wait(AlkManager *m, AlkSlot *slot, const AlkImage *image, guint timeout_s,
+                              GError **error)
 {
 	AlkSandbox *sb = slot->sb;
 	AlkDomainSpec spec = {
-		.name = sb->domain, .virt_type = "kvm", .vcpus = 1, .memory_mib = 256,
-		.kernel = image->kernel, .initrd = image->initrd, .cmdline = image->cmdline,
-		.overlay = sb->overlay, .base = image->rootfs, .console_log = sb->console_log,
-		.agent_socket = sb->agent_socket, .record = "{}", .qemu_uid = m->qemu_uid,
-		.qemu_gid = m->qemu_gid,
+	    .name = sb->domain,
+	    .virt_type = "kvm",
+	    .vcpus = 1,
+	    .memory_mib = 256,
+	    .kernel = image->kernel,
+	    .initrd = image->initrd,
+	    .cmdline = image->cmdline,
+	    .overlay = sb->overlay,
+	    .base = image->rootfs,
+	    .console_log = sb->console_log,
+	    .agent_socket = sb->agent_socket,
+	    .record = "{}",
+	    .qemu_uid = m->qemu_uid,
+	    .qemu_gid = m->qemu_gid,
 	};
 	g_autofree char *xml = alk_domain_xml_render(m->config->template_dir, &spec, error);
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
@@ -64,10 +74,11 @@ static gboolean boot_and_wait(AlkManager *m, AlkSlot *slot, const AlkImage *imag
 	alk_channel_open(ch, g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC);
 	g_main_loop_run(loop);
 	if (!p.ready) {
-		g_propagate_prefixed_error(error, p.error ? p.error : g_error_new_literal(
-								      ALK_ERROR, ALK_ERROR_TIMEOUT,
-								      "no answer"),
-					   "KVM guest did not boot: ");
+		g_propagate_prefixed_error(
+		    error,
+		    p.error ? p.error
+		            : g_error_new_literal(ALK_ERROR, ALK_ERROR_TIMEOUT, "no answer"),
+		    "KVM guest did not boot: ");
 		return FALSE;
 	}
 	return TRUE;

@@ -11,15 +11,15 @@ static AlkSlot *ready_slot(AlkManager *m, const char *id, GError **error)
 	AlkSlot *slot = alk_slot_lookup(m, id);
 	if (slot == NULL) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
-			    alk_sandbox_id_valid(id) ? id : "with that id");
+		            alk_sandbox_id_valid(id) ? id : "with that id");
 		return NULL;
 	}
 	if (slot->sb->state != ALK_SANDBOX_READY || slot->channel == NULL ||
 	    alk_channel_get_state(slot->channel) != ALK_CHANNEL_READY) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", id,
-			    slot->sb->state == ALK_SANDBOX_READY
-				    ? "reconnecting to its agent"
-				    : alk_sandbox_state_name(slot->sb->state));
+		            slot->sb->state == ALK_SANDBOX_READY
+		                ? "reconnecting to its agent"
+		                : alk_sandbox_state_name(slot->sb->state));
 		return NULL;
 	}
 	return slot;
@@ -78,15 +78,15 @@ static void on_failed(AlkChannelOp *op, const GError *error, gpointer data)
 }
 
 static const AlkExecCallbacks exec_wrappers = {
-	.started = on_started,
-	.output = on_output,
-	.writable = on_writable,
-	.done = on_done,
-	.failed = on_failed,
+    .started = on_started,
+    .output = on_output,
+    .writable = on_writable,
+    .done = on_done,
+    .failed = on_failed,
 };
 
 AlkChannelOp *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
-			       const AlkExecCallbacks *cb, gpointer user_data, GError **error)
+                               const AlkExecCallbacks *cb, gpointer user_data, GError **error)
 {
 	AlkSlot *slot = ready_slot(m, id, error);
 	guint64 timeout_s;
@@ -97,13 +97,13 @@ AlkChannelOp *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
 		return NULL;
 	if (slot->sb->execs >= slot->sb->limits.max_execs) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
-			    "sandbox %s runs %u execs already (the %s profile's max_execs)", id,
-			    slot->sb->execs, slot->sb->profile);
+		            "sandbox %s runs %u execs already (the %s profile's max_execs)", id,
+		            slot->sb->execs, slot->sb->profile);
 		return NULL;
 	}
 	/* whole seconds, rounded up, so a sub-second request is not "none" */
-	if (!alk_limits_exec_timeout(&slot->sb->limits, (msg->timeout_ms + 999) / 1000,
-				     &timeout_s, error))
+	if (!alk_limits_exec_timeout(&slot->sb->limits, (msg->timeout_ms + 999) / 1000, &timeout_s,
+	                             error))
 		return NULL;
 	if (msg->timeout_ms == 0)
 		msg->timeout_ms = (guint32)MIN(timeout_s * 1000, G_MAXUINT32);
@@ -123,8 +123,8 @@ AlkChannelOp *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
 }
 
 AlkChannelOp *alk_manager_put(AlkManager *m, const char *id, const char *path, guint32 mode,
-			      guint64 size, const AlkFileCallbacks *cb, gpointer user_data,
-			      GError **error)
+                              guint64 size, const AlkFileCallbacks *cb, gpointer user_data,
+                              GError **error)
 {
 	AlkSlot *slot = ready_slot(m, id, error);
 	if (slot == NULL)
@@ -132,9 +132,8 @@ AlkChannelOp *alk_manager_put(AlkManager *m, const char *id, const char *path, g
 	return alk_channel_put(slot->channel, path, mode, size, cb, user_data, error);
 }
 
-AlkChannelOp *alk_manager_get(AlkManager *m, const char *id, const char *path,
-			      guint64 max_size, const AlkFileCallbacks *cb, gpointer user_data,
-			      GError **error)
+AlkChannelOp *alk_manager_get(AlkManager *m, const char *id, const char *path, guint64 max_size,
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
 {
 	AlkSlot *slot = ready_slot(m, id, error);
 	if (slot == NULL)
@@ -150,7 +149,7 @@ char *alk_manager_console(AlkManager *m, const char *id, gsize max_bytes, GError
 
 	if (slot == NULL) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
-			    alk_sandbox_id_valid(id) ? id : "with that id");
+		            alk_sandbox_id_valid(id) ? id : "with that id");
 		return NULL;
 	}
 	if (!g_file_get_contents(slot->sb->console_log, &text, &len, NULL))

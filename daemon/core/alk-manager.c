@@ -102,8 +102,8 @@ static void complete_waiters(AlkSlot *slot)
 			g_task_return_error(task, g_error_copy(sb->error));
 		else
 			g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT,
-						"sandbox %s ended: %s", sb->id,
-						sb->end_reason ? sb->end_reason : "stopped");
+			                        "sandbox %s ended: %s", sb->id,
+			                        sb->end_reason ? sb->end_reason : "stopped");
 	}
 }
 
@@ -152,7 +152,7 @@ static gboolean make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, GE
 	    ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) ||
 	    (uid != (uid_t)-1 && st.st_uid != uid && chown(path, uid, gid) < 0)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "creating %s: %s", path,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -166,13 +166,13 @@ gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error)
 
 	if (strlen(sb->agent_socket) >= 100) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "run_dir is too long: %s must stay under 100 bytes", sb->agent_socket);
+		            "run_dir is too long: %s must stay under 100 bytes", sb->agent_socket);
 		return FALSE;
 	}
 	if (g_file_test(sb->state_dir, G_FILE_TEST_EXISTS) ||
 	    g_file_test(sb->run_dir, G_FILE_TEST_EXISTS)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s: files exist already",
-			    sb->id);
+		            sb->id);
 		return FALSE;
 	}
 	return make_dir(sb->state_dir, 0711, (uid_t)-1, (gid_t)-1, error) &&
@@ -293,8 +293,8 @@ void alk_slot_fail(AlkSlot *slot, GError *error)
 	if (sb->state == ALK_SANDBOX_CREATING || sb->state == ALK_SANDBOX_BOOTING) {
 		g_autofree char *tail = console_tail(sb->console_log);
 		g_prefix_error(&error, "sandbox %s failed to boot: ", sb->id);
-		g_autofree char *msg = g_strdup_printf("%s\n--- console ---\n%s", error->message,
-						       tail);
+		g_autofree char *msg =
+		    g_strdup_printf("%s\n--- console ---\n%s", error->message, tail);
 		g_free(error->message);
 		error->message = g_steal_pointer(&msg);
 	}
@@ -338,8 +338,7 @@ void alk_slot_arm_ttl(AlkSlot *slot)
 
 /* ---- the agent channel ---- */
 
-static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error,
-		       gpointer data)
+static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error, gpointer data)
 {
 	AlkSlot *slot = data;
 	AlkSandbox *sb = slot->sb;
@@ -351,8 +350,8 @@ static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *erro
 		alk_slot_fail(slot, g_error_copy(error));
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_READY) {
 		alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-						"the guest agent stopped answering: %s",
-						error ? error->message : "closed"));
+		                                "the guest agent stopped answering: %s",
+		                                error ? error->message : "closed"));
 	} else if (state == ALK_CHANNEL_LOST && sb->state == ALK_SANDBOX_READY) {
 		/* QEMU may be going (its stop event ends the sandbox) or the
 		 * agent restarted: reconnect for a while before giving up */
@@ -375,24 +374,24 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	AlkManager *m = slot->m;
 	g_autofree char *record = alk_sandbox_record_to_json(sb);
 	AlkDomainSpec spec = {
-		.name = sb->domain,
-		.virt_type = m->virt_type,
-		.vcpus = sb->limits.cpus,
-		.memory_mib = sb->limits.memory_mib,
-		.hard_limit_mib = m->memtune ? sb->limits.hard_limit_mib : 0,
-		.cpu_quota_pct = sb->limits.cpu_quota_pct,
-		.io_bytes_sec = sb->limits.io_bytes_sec,
-		.io_iops = sb->limits.io_iops,
-		.kernel = slot->image->kernel,
-		.initrd = slot->image->initrd,
-		.cmdline = slot->image->cmdline,
-		.overlay = sb->overlay,
-		.base = slot->image->rootfs,
-		.console_log = sb->console_log,
-		.agent_socket = sb->agent_socket,
-		.record = record,
-		.qemu_uid = m->qemu_uid,
-		.qemu_gid = m->qemu_gid,
+	    .name = sb->domain,
+	    .virt_type = m->virt_type,
+	    .vcpus = sb->limits.cpus,
+	    .memory_mib = sb->limits.memory_mib,
+	    .hard_limit_mib = m->memtune ? sb->limits.hard_limit_mib : 0,
+	    .cpu_quota_pct = sb->limits.cpu_quota_pct,
+	    .io_bytes_sec = sb->limits.io_bytes_sec,
+	    .io_iops = sb->limits.io_iops,
+	    .kernel = slot->image->kernel,
+	    .initrd = slot->image->initrd,
+	    .cmdline = slot->image->cmdline,
+	    .overlay = sb->overlay,
+	    .base = slot->image->rootfs,
+	    .console_log = sb->console_log,
+	    .agent_socket = sb->agent_socket,
+	    .record = record,
+	    .qemu_uid = m->qemu_uid,
+	    .qemu_gid = m->qemu_gid,
 	};
 	return alk_domain_xml_render(m->config->template_dir, &spec, error);
 }
@@ -425,7 +424,7 @@ static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 	}
 	set_state(slot, ALK_SANDBOX_BOOTING);
 	alk_slot_open_channel(slot, g_get_monotonic_time() +
-					    (gint64)ref->m->config->boot_timeout_s * G_USEC_PER_SEC);
+	                                (gint64)ref->m->config->boot_timeout_s * G_USEC_PER_SEC);
 }
 
 /* Relabelling is off (see the template): the overlay is QEMU's because the
@@ -471,20 +470,20 @@ static gboolean check_capacity(AlkManager *m, GError **error)
 {
 	if (!alk_virt_is_connected(m->virt)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-			    "libvirt unavailable: reconnecting");
+		            "libvirt unavailable: reconnecting");
 		return FALSE;
 	}
 	if (alk_manager_count_live(m) >= m->config->max_sandboxes) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
-			    "at capacity: %u sandboxes running (max_sandboxes)",
-			    m->config->max_sandboxes);
+		            "at capacity: %u sandboxes running (max_sandboxes)",
+		            m->config->max_sandboxes);
 		return FALSE;
 	}
 	return TRUE;
 }
 
-static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req,
-			       const AlkLimits *limits, const AlkImage *image)
+static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
+                               const AlkImage *image)
 {
 	char id[ALK_SANDBOX_ID_LEN + 1];
 	AlkSandbox *sb;
@@ -509,8 +508,7 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req,
 	return sb;
 }
 
-const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req,
-				     GError **error)
+const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error)
 {
 	AlkLimits limits;
 	g_autoptr(AlkImage) image = NULL;
@@ -520,14 +518,14 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error))
 		return NULL;
 	image = alk_image_load(m->config->image_dir,
-			       req->image != NULL ? req->image : m->config->default_image, error);
+	                       req->image != NULL ? req->image : m->config->default_image, error);
 	if (image == NULL)
 		return NULL;
 	if (limits.disk_mib < image->rootfs_virtual_mib) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "disk_mib %" G_GUINT64_FORMAT " is smaller than image %s's root "
-			    "filesystem (%" G_GUINT64_FORMAT " MiB)",
-			    limits.disk_mib, image->name, image->rootfs_virtual_mib);
+		            "disk_mib %" G_GUINT64_FORMAT " is smaller than image %s's root "
+		            "filesystem (%" G_GUINT64_FORMAT " MiB)",
+		            limits.disk_mib, image->name, image->rootfs_virtual_mib);
 		return NULL;
 	}
 	slot = alk_slot_add(m, sandbox_for(m, req, &limits, image));
@@ -543,7 +541,7 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	slot->cancel = g_cancellable_new();
 	slot->busy = TRUE;
 	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
-				 slot->cancel, overlay_done, slot_ref(slot));
+	                         slot->cancel, overlay_done, slot_ref(slot));
 	alk_slot_notify(slot);
 	return slot->sb;
 }
@@ -580,8 +578,8 @@ static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data
 	if (reason == ALK_VIRT_STOPPED_SHUTDOWN && slot->sb->state == ALK_SANDBOX_READY)
 		alk_slot_end(slot, stop_text(reason));
 	else
-		alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_FAILED, "%s",
-						stop_text(reason)));
+		alk_slot_fail(slot,
+		              g_error_new(ALK_ERROR, ALK_ERROR_FAILED, "%s", stop_text(reason)));
 }
 
 /* After libvirt came back: finish destroys it could not do, and end the
@@ -604,7 +602,7 @@ static void resynced(GObject *src, GAsyncResult *res, gpointer data)
 		if (slot->destroy_pending)
 			slot_teardown(slot);
 		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY) &&
-			 !g_hash_table_contains(alive, sb->domain))
+		         !g_hash_table_contains(alive, sb->domain))
 			on_stopped(sb->domain, ALK_VIRT_STOPPED_FAILED, m);
 	}
 }
@@ -625,7 +623,7 @@ static void on_connection(gboolean up, gpointer data)
 static gboolean not_found(const char *id, GError **error)
 {
 	g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
-		    alk_sandbox_id_valid(id) ? id : "with that id");
+	            alk_sandbox_id_valid(id) ? id : "with that id");
 	return FALSE;
 }
 
@@ -671,7 +669,7 @@ guint alk_manager_count_live(AlkManager *m)
 }
 
 void alk_manager_wait_ready_async(AlkManager *m, const char *id, GCancellable *cancel,
-				  GAsyncReadyCallback cb, gpointer user_data)
+                                  GAsyncReadyCallback cb, gpointer user_data)
 {
 	GTask *task = g_task_new(NULL, cancel, cb, user_data);
 	AlkSlot *slot = alk_slot_lookup(m, id);
@@ -705,7 +703,7 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
 	}
 	if (slot->domain_maybe && !alk_virt_is_connected(m->virt)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-			    "libvirt unavailable: cannot destroy sandbox %s now", id);
+		            "libvirt unavailable: cannot destroy sandbox %s now", id);
 		return FALSE;
 	}
 	alk_slot_end(slot, "deleted");
@@ -720,7 +718,7 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 	if (slot->sb->state != ALK_SANDBOX_READY && slot->sb->state != ALK_SANDBOX_BOOTING &&
 	    slot->sb->state != ALK_SANDBOX_CREATING) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", id,
-			    alk_sandbox_state_name(slot->sb->state));
+		            alk_sandbox_state_name(slot->sb->state));
 		return FALSE;
 	}
 	if (!alk_limits_check_ttl(&slot->sb->limits, ttl_s, error))
@@ -761,9 +759,10 @@ static gboolean qemu_user(AlkManager *m, GError **error)
 {
 	struct passwd *pw = getpwnam(QEMU_USER);
 	if (pw == NULL || pw->pw_uid == 0) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED,
-			    "no unprivileged user %s for QEMU (is libvirt-daemon-system installed?)",
-			    QEMU_USER);
+		g_set_error(
+		    error, ALK_ERROR, ALK_ERROR_FAILED,
+		    "no unprivileged user %s for QEMU (is libvirt-daemon-system installed?)",
+		    QEMU_USER);
 		return FALSE;
 	}
 	m->qemu_uid = pw->pw_uid;
@@ -795,8 +794,8 @@ static void choose_virt_type(AlkManager *m)
 		m->virt_type = "kvm";
 	} else {
 		g_warning("KVM is not usable (%s): using TCG software emulation, which is "
-			  "much slower",
-			  error->message);
+		          "much slower",
+		          error->message);
 		m->virt_type = "qemu";
 	}
 }

@@ -34,11 +34,10 @@ gboolean alk_manager_libvirt_up(AlkManager *m);
 
 /* Validates the request and starts creating; the sandbox is returned in
  * state CREATING. Errors: INVALID, NOT_FOUND (image, profile), LIMIT. */
-const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req,
-				     GError **error);
+const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error);
 /* Completes when the sandbox is READY (TRUE) or failed/ended (error). */
 void alk_manager_wait_ready_async(AlkManager *m, const char *id, GCancellable *cancel,
-				  GAsyncReadyCallback cb, gpointer user_data);
+                                  GAsyncReadyCallback cb, gpointer user_data);
 gboolean alk_manager_wait_ready_finish(AlkManager *m, GAsyncResult *res, GError **error);
 
 const AlkSandbox *alk_manager_lookup(AlkManager *m, const char *id, GError **error);
@@ -57,13 +56,12 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
  * default; output_cap is set from the profile. Errors: NOT_FOUND,
  * CONFLICT (not ready), LIMIT (too many execs, timeout above ceiling). */
 AlkChannelOp *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
-			       const AlkExecCallbacks *cb, gpointer user_data, GError **error);
+                               const AlkExecCallbacks *cb, gpointer user_data, GError **error);
 AlkChannelOp *alk_manager_put(AlkManager *m, const char *id, const char *path, guint32 mode,
-			      guint64 size, const AlkFileCallbacks *cb, gpointer user_data,
-			      GError **error);
-AlkChannelOp *alk_manager_get(AlkManager *m, const char *id, const char *path,
-			      guint64 max_size, const AlkFileCallbacks *cb, gpointer user_data,
-			      GError **error);
+                              guint64 size, const AlkFileCallbacks *cb, gpointer user_data,
+                              GError **error);
+AlkChannelOp *alk_manager_get(AlkManager *m, const char *id, const char *path, guint64 max_size,
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error);
 
 /* The serial console log (last max_bytes). */
 char *alk_manager_console(AlkManager *m, const char *id, gsize max_bytes, GError **error);

@@ -63,44 +63,46 @@ typedef struct {
 
 #define R(f) G_STRUCT_OFFSET(Record, f)
 static const AlkJsonField record_fields[] = {
-	{"v", ALK_JSON_UINT, R(v), TRUE, RECORD_VERSION, RECORD_VERSION, 0},
-	{"id", ALK_JSON_STRING, R(id), TRUE, 12, 12, 0},
-	{"instance", ALK_JSON_STRING, R(instance), TRUE, 1, 4096, 0},
-	{"image", ALK_JSON_STRING, R(image), TRUE, 1, 32, 0},
-	{"profile", ALK_JSON_STRING, R(profile), TRUE, 1, 32, 0},
-	{"created_at", ALK_JSON_INT, R(created_at), TRUE, 0, G_MAXINT64, 0},
-	{"deadline", ALK_JSON_INT, R(deadline), TRUE, 0, G_MAXINT64, 0},
-	{"limits", ALK_JSON_OBJECT, R(limits), TRUE, 0, 0, 0},
-	{"labels", ALK_JSON_STRING_MAP, R(labels), FALSE, 0, 32, 255},
-	{NULL},
+    {"v", ALK_JSON_UINT, R(v), TRUE, RECORD_VERSION, RECORD_VERSION, 0},
+    {"id", ALK_JSON_STRING, R(id), TRUE, 12, 12, 0},
+    {"instance", ALK_JSON_STRING, R(instance), TRUE, 1, 4096, 0},
+    {"image", ALK_JSON_STRING, R(image), TRUE, 1, 32, 0},
+    {"profile", ALK_JSON_STRING, R(profile), TRUE, 1, 32, 0},
+    {"created_at", ALK_JSON_INT, R(created_at), TRUE, 0, G_MAXINT64, 0},
+    {"deadline", ALK_JSON_INT, R(deadline), TRUE, 0, G_MAXINT64, 0},
+    {"limits", ALK_JSON_OBJECT, R(limits), TRUE, 0, 0, 0},
+    {"labels", ALK_JSON_STRING_MAP, R(labels), FALSE, 0, 32, 255},
+    {NULL},
 };
 
 typedef struct {
 	char *profile, *network;
 	guint64 cpus, memory_mib, hard_limit_mib, disk_mib, cpu_quota_pct, io_bytes_sec, io_iops;
-	guint64 ttl_s, max_ttl_s, exec_timeout_s, max_exec_timeout_s, output_cap_bytes,
-		max_execs;
+	guint64 ttl_s, max_ttl_s, exec_timeout_s, max_exec_timeout_s, output_cap_bytes, max_execs;
 } Limits;
 
 #define L(f) G_STRUCT_OFFSET(Limits, f)
-#define LU(f, lo, hi) {#f, ALK_JSON_UINT, L(f), TRUE, lo, hi, 0}
+#define LU(f, lo, hi)                                                                              \
+	{                                                                                          \
+#f, ALK_JSON_UINT, L(f), TRUE, lo, hi, 0                                           \
+	}
 static const AlkJsonField limit_fields[] = {
-	{"profile", ALK_JSON_STRING, L(profile), TRUE, 1, 32, 0},
-	{"network", ALK_JSON_STRING, L(network), TRUE, 1, 16, 0},
-	LU(cpus, 1, 64),
-	LU(memory_mib, 16, 1048576),
-	LU(hard_limit_mib, 16, 2097152),
-	LU(disk_mib, 1, G_MAXINT64),
-	LU(cpu_quota_pct, 0, 100),
-	LU(io_bytes_sec, 0, G_MAXINT64),
-	LU(io_iops, 0, G_MAXINT64),
-	LU(ttl_s, 0, G_MAXINT64),
-	LU(max_ttl_s, 0, G_MAXINT64),
-	LU(exec_timeout_s, 0, G_MAXINT64),
-	LU(max_exec_timeout_s, 0, G_MAXINT64),
-	LU(output_cap_bytes, 0, G_MAXINT64),
-	LU(max_execs, 1, 4096),
-	{NULL},
+    {"profile", ALK_JSON_STRING, L(profile), TRUE, 1, 32, 0},
+    {"network", ALK_JSON_STRING, L(network), TRUE, 1, 16, 0},
+    LU(cpus, 1, 64),
+    LU(memory_mib, 16, 1048576),
+    LU(hard_limit_mib, 16, 2097152),
+    LU(disk_mib, 1, G_MAXINT64),
+    LU(cpu_quota_pct, 0, 100),
+    LU(io_bytes_sec, 0, G_MAXINT64),
+    LU(io_iops, 0, G_MAXINT64),
+    LU(ttl_s, 0, G_MAXINT64),
+    LU(max_ttl_s, 0, G_MAXINT64),
+    LU(exec_timeout_s, 0, G_MAXINT64),
+    LU(max_exec_timeout_s, 0, G_MAXINT64),
+    LU(output_cap_bytes, 0, G_MAXINT64),
+    LU(max_execs, 1, 4096),
+    {NULL},
 };
 
 static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
@@ -114,15 +116,20 @@ static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
 		ok = FALSE;
 	}
 	if (ok) {
-		*out = (AlkLimits){
-			.cpus = (guint)l.cpus, .memory_mib = l.memory_mib,
-			.hard_limit_mib = l.hard_limit_mib, .disk_mib = l.disk_mib,
-			.cpu_quota_pct = (guint)l.cpu_quota_pct, .io_bytes_sec = l.io_bytes_sec,
-			.io_iops = l.io_iops, .ttl_s = l.ttl_s, .max_ttl_s = l.max_ttl_s,
-			.exec_timeout_s = l.exec_timeout_s,
-			.max_exec_timeout_s = l.max_exec_timeout_s,
-			.output_cap_bytes = l.output_cap_bytes, .max_execs = (guint)l.max_execs,
-			.network = net};
+		*out = (AlkLimits){.cpus = (guint)l.cpus,
+		                   .memory_mib = l.memory_mib,
+		                   .hard_limit_mib = l.hard_limit_mib,
+		                   .disk_mib = l.disk_mib,
+		                   .cpu_quota_pct = (guint)l.cpu_quota_pct,
+		                   .io_bytes_sec = l.io_bytes_sec,
+		                   .io_iops = l.io_iops,
+		                   .ttl_s = l.ttl_s,
+		                   .max_ttl_s = l.max_ttl_s,
+		                   .exec_timeout_s = l.exec_timeout_s,
+		                   .max_exec_timeout_s = l.max_exec_timeout_s,
+		                   .output_cap_bytes = l.output_cap_bytes,
+		                   .max_execs = (guint)l.max_execs,
+		                   .network = net};
 		g_strlcpy(out->profile, l.profile, sizeof(out->profile));
 	}
 	alk_json_fields_clear(limit_fields, &l);

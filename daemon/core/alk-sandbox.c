@@ -7,23 +7,23 @@
 #include "alk-error.h"
 
 static const char *const state_names[] = {
-	[ALK_SANDBOX_CREATING] = "creating", [ALK_SANDBOX_BOOTING] = "booting",
-	[ALK_SANDBOX_READY] = "ready",       [ALK_SANDBOX_STOPPING] = "stopping",
-	[ALK_SANDBOX_DESTROYED] = "destroyed", [ALK_SANDBOX_FAILED] = "failed",
+    [ALK_SANDBOX_CREATING] = "creating",   [ALK_SANDBOX_BOOTING] = "booting",
+    [ALK_SANDBOX_READY] = "ready",         [ALK_SANDBOX_STOPPING] = "stopping",
+    [ALK_SANDBOX_DESTROYED] = "destroyed", [ALK_SANDBOX_FAILED] = "failed",
 };
 
 /* Rows: from; bit per allowed "to". Failing is possible from any live
  * state; stopping is how every live state ends. */
 #define BIT(s) (1u << (s))
 static const guint transitions[] = {
-	[ALK_SANDBOX_CREATING] = BIT(ALK_SANDBOX_BOOTING) | BIT(ALK_SANDBOX_STOPPING) |
-				 BIT(ALK_SANDBOX_FAILED),
-	[ALK_SANDBOX_BOOTING] = BIT(ALK_SANDBOX_READY) | BIT(ALK_SANDBOX_STOPPING) |
-				BIT(ALK_SANDBOX_FAILED),
-	[ALK_SANDBOX_READY] = BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
-	[ALK_SANDBOX_STOPPING] = BIT(ALK_SANDBOX_DESTROYED) | BIT(ALK_SANDBOX_FAILED),
-	[ALK_SANDBOX_DESTROYED] = 0,
-	[ALK_SANDBOX_FAILED] = 0,
+    [ALK_SANDBOX_CREATING] =
+        BIT(ALK_SANDBOX_BOOTING) | BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
+    [ALK_SANDBOX_BOOTING] =
+        BIT(ALK_SANDBOX_READY) | BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
+    [ALK_SANDBOX_READY] = BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
+    [ALK_SANDBOX_STOPPING] = BIT(ALK_SANDBOX_DESTROYED) | BIT(ALK_SANDBOX_FAILED),
+    [ALK_SANDBOX_DESTROYED] = 0,
+    [ALK_SANDBOX_FAILED] = 0,
 };
 
 const char *alk_sandbox_state_name(AlkSandboxState state)

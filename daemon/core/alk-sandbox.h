@@ -25,7 +25,7 @@ struct AlkSandbox {
 	char id[ALK_SANDBOX_ID_LEN + 1];
 	char *domain; /* airlock-<id> */
 	AlkSandboxState state;
-	char *instance;     /* the daemon's state_dir: whose sandbox this is */
+	char *instance; /* the daemon's state_dir: whose sandbox this is */
 	char *image;
 	char *profile;
 	AlkLimits limits;
@@ -37,11 +37,11 @@ struct AlkSandbox {
 	char *overlay;
 	char *agent_socket;
 	char *console_log;
-	GError *error;      /* why it failed */
-	char *end_reason;   /* why it ended: "deleted", "ttl expired", "guest powered off", ... */
-	gboolean adopted;   /* found running at start-up */
-	guint execs;        /* execs in flight */
-	gpointer priv;      /* the manager's */
+	GError *error;    /* why it failed */
+	char *end_reason; /* why it ended: "deleted", "ttl expired", "guest powered off", ... */
+	gboolean adopted; /* found running at start-up */
+	guint execs;      /* execs in flight */
+	gpointer priv;    /* the manager's */
 };
 
 AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *run_root);

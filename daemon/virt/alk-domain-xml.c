@@ -20,14 +20,15 @@ char *alk_template_fill(const char *tmpl, GHashTable *vars, GError **error)
 		const char *close = strstr(open + 2, "}}");
 		if (close == NULL) {
 			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-				    "template: unterminated placeholder at offset %td", open - tmpl);
+			            "template: unterminated placeholder at offset %td",
+			            open - tmpl);
 			return NULL;
 		}
 		g_autofree char *key = g_strndup(open + 2, close - open - 2);
 		const char *value = g_hash_table_lookup(vars, key);
 		if (value == NULL) {
 			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-				    "template: no value for placeholder '%s'", key);
+			            "template: no value for placeholder '%s'", key);
 			return NULL;
 		}
 		if (g_str_has_prefix(key, "xml:")) {
@@ -47,7 +48,7 @@ static gboolean check_path(const char *what, const char *path, GError **error)
 	if (path == NULL || path[0] != '/' || strlen(path) >= 4096 ||
 	    !g_utf8_validate(path, -1, NULL)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "domain: %s must be an absolute UTF-8 path", what);
+		            "domain: %s must be an absolute UTF-8 path", what);
 		return FALSE;
 	}
 	return TRUE;
@@ -61,18 +62,19 @@ static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 	}
 	if (g_strcmp0(s->virt_type, "qemu") != 0 && g_strcmp0(s->virt_type, "kvm") != 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "domain: virt_type must be qemu or kvm");
+		            "domain: virt_type must be qemu or kvm");
 		return FALSE;
 	}
 	if (s->vcpus < 1 || s->vcpus > 64 || s->memory_mib < 16 || s->memory_mib > 1048576 ||
 	    (s->hard_limit_mib != 0 && s->hard_limit_mib < s->memory_mib) ||
 	    s->cpu_quota_pct > 100) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "domain: vcpus, memory or cpu quota out of range");
+		            "domain: vcpus, memory or cpu quota out of range");
 		return FALSE;
 	}
 	if (s->qemu_uid == 0 || s->qemu_gid == 0) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: QEMU must not run as root");
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "domain: QEMU must not run as root");
 		return FALSE;
 	}
 	return check_path("kernel", s->kernel, error) && check_path("initrd", s->initrd, error) &&
@@ -95,8 +97,8 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 {
 	GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	/* libvirt applies <quota> to each vcpu thread per period; -1: none */
-	gint64 quota = s->cpu_quota_pct == 0 ? -1
-					     : (gint64)ALK_CPU_PERIOD_US * s->cpu_quota_pct / 100;
+	gint64 quota =
+	    s->cpu_quota_pct == 0 ? -1 : (gint64)ALK_CPU_PERIOD_US * s->cpu_quota_pct / 100;
 
 	set_str(vars, "name", s->name);
 	set_str(vars, "virt_type", s->virt_type);
@@ -104,7 +106,8 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	set_u64(vars, "memory_mib", s->memory_mib);
 	set_u64(vars, "hard_limit_mib", s->hard_limit_mib);
 	set_u64(vars, "cpu_period", ALK_CPU_PERIOD_US);
-	g_hash_table_insert(vars, g_strdup("cpu_quota"), g_strdup_printf("%" G_GINT64_FORMAT, quota));
+	g_hash_table_insert(vars, g_strdup("cpu_quota"),
+	                    g_strdup_printf("%" G_GINT64_FORMAT, quota));
 	set_u64(vars, "io_bytes_sec", s->io_bytes_sec);
 	set_u64(vars, "io_iops", s->io_iops);
 	set_str(vars, "kernel", s->kernel);
@@ -121,7 +124,7 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 }
 
 static char *render_file(const char *template_dir, const char *file, GHashTable *vars,
-			 GError **error)
+                         GError **error)
 {
 	g_autofree char *path = g_build_filename(template_dir, file, NULL);
 	g_autofree char *tmpl = NULL;
@@ -135,7 +138,7 @@ static char *render_file(const char *template_dir, const char *file, GHashTable 
 
 /* Renders an optional fragment into vars as "xml:NAME" ("" when off). */
 static gboolean add_fragment(const char *template_dir, GHashTable *vars, const char *name,
-			     gboolean on, GError **error)
+                             gboolean on, GError **error)
 {
 	g_autofree char *file = g_strconcat(name, ".xml", NULL);
 	char *xml = on ? render_file(template_dir, file, vars, error) : g_strdup("");

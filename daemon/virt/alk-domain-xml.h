@@ -6,23 +6,23 @@
 #include <glib.h>
 
 typedef struct {
-	const char *name;        /* airlock-<id> */
-	const char *virt_type;   /* "qemu" or "kvm" */
-	guint vcpus;             /* 1..64 */
-	guint64 memory_mib;      /* 16..1048576 */
-	guint64 hard_limit_mib;  /* memtune hard_limit, >= memory_mib; 0: none */
-	guint cpu_quota_pct;     /* share of a host CPU each vcpu may use, 1..100; 0: none */
-	guint64 io_bytes_sec;    /* 0: unlimited */
-	guint64 io_iops;         /* 0: unlimited */
-	const char *kernel;      /* absolute paths */
+	const char *name;       /* airlock-<id> */
+	const char *virt_type;  /* "qemu" or "kvm" */
+	guint vcpus;            /* 1..64 */
+	guint64 memory_mib;     /* 16..1048576 */
+	guint64 hard_limit_mib; /* memtune hard_limit, >= memory_mib; 0: none */
+	guint cpu_quota_pct;    /* share of a host CPU each vcpu may use, 1..100; 0: none */
+	guint64 io_bytes_sec;   /* 0: unlimited */
+	guint64 io_iops;        /* 0: unlimited */
+	const char *kernel;     /* absolute paths */
 	const char *initrd;
 	const char *cmdline;
 	const char *overlay;
 	const char *base;
 	const char *console_log;
 	const char *agent_socket;
-	const char *record;      /* the sandbox record (JSON text) for <metadata> */
-	guint qemu_uid;          /* QEMU runs as this user and group: never root */
+	const char *record; /* the sandbox record (JSON text) for <metadata> */
+	guint qemu_uid;     /* QEMU runs as this user and group: never root */
 	guint qemu_gid;
 } AlkDomainSpec;
 

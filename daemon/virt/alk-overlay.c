@@ -28,8 +28,9 @@ static void created(GObject *src, GAsyncResult *res, gpointer data)
 	if (!g_subprocess_communicate_utf8_finish(G_SUBPROCESS(src), res, NULL, &err, &error) ||
 	    !g_subprocess_get_successful(G_SUBPROCESS(src))) {
 		if (error == NULL)
-			error = g_error_new(ALK_ERROR, ALK_ERROR_IO, "creating overlay %s: %s",
-					    o->path, err != NULL ? g_strstrip(err) : "qemu-img failed");
+			error =
+			    g_error_new(ALK_ERROR, ALK_ERROR_IO, "creating overlay %s: %s", o->path,
+			                err != NULL ? g_strstrip(err) : "qemu-img failed");
 		g_unlink(o->path);
 		g_task_return_error(task, error);
 		return;
@@ -43,7 +44,7 @@ static gboolean claim(const char *path, GError **error)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "creating overlay %s: %s", path,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	close(fd);
@@ -51,7 +52,7 @@ static gboolean claim(const char *path, GError **error)
 }
 
 void alk_overlay_create_async(const char *base, const char *path, guint64 disk_mib,
-			      GCancellable *cancel, GAsyncReadyCallback cb, gpointer user_data)
+                              GCancellable *cancel, GAsyncReadyCallback cb, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(NULL, cancel, cb, user_data);
 	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "M", disk_mib);
@@ -67,8 +68,8 @@ void alk_overlay_create_async(const char *base, const char *path, guint64 disk_m
 	}
 	/* -u: do not open the base (it is checked already, and may be shared) */
 	proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-				&error, "qemu-img", "create", "-q", "-u", "-f", "qcow2", "-F",
-				"qcow2", "-b", base, path, size, NULL);
+	                        &error, "qemu-img", "create", "-q", "-u", "-f", "qcow2", "-F",
+	                        "qcow2", "-b", base, path, size, NULL);
 	if (proc == NULL) {
 		g_unlink(path);
 		g_prefix_error(&error, "running qemu-img: ");

@@ -9,5 +9,5 @@
 /* Creates path (which must not exist). On failure nothing is left at
  * path. Runs qemu-img without blocking the main loop. */
 void alk_overlay_create_async(const char *base, const char *path, guint64 disk_mib,
-			      GCancellable *cancel, GAsyncReadyCallback cb, gpointer user_data);
+                              GCancellable *cancel, GAsyncReadyCallback cb, gpointer user_data);
 gboolean alk_overlay_create_finish(GAsyncResult *res, GError **error);

@@ -38,7 +38,7 @@ gboolean alk_virt_init(GError **error)
 	if (rc == 0)
 		return TRUE;
 	g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "libvirt event loop: %s",
-		    virGetLastErrorMessage());
+	            virGetLastErrorMessage());
 	return FALSE;
 }
 
@@ -61,9 +61,9 @@ static void set_virt_error(GError **error, const char *what)
 	virErrorPtr e = virGetLastError();
 	int code = e != NULL ? e->code : 0;
 	AlkError kind = code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC ||
-					code == VIR_ERR_NO_CONNECT || code == VIR_ERR_INTERNAL_ERROR
-				? ALK_ERROR_UNAVAILABLE
-				: ALK_ERROR_FAILED;
+	                        code == VIR_ERR_NO_CONNECT || code == VIR_ERR_INTERNAL_ERROR
+	                    ? ALK_ERROR_UNAVAILABLE
+	                    : ALK_ERROR_FAILED;
 	g_set_error(error, ALK_ERROR, kind, "%s: %s", what, virGetLastErrorMessage());
 }
 
@@ -85,8 +85,7 @@ static AlkVirtStopReason stop_reason(AlkVirt *v, const char *name, int detail)
 	}
 }
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-			void *opaque)
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
 	AlkVirt *v = opaque;
 	const char *name = virDomainGetName(dom);
@@ -132,9 +131,9 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 
 static gboolean subscribe(AlkVirt *v, virConnectPtr conn, GError **error)
 {
-	v->event_id = virConnectDomainEventRegisterAny(
-		conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-		v, NULL);
+	v->event_id =
+	    virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+	                                     VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), v, NULL);
 	if (v->event_id < 0 || virConnectRegisterCloseCallback(conn, on_close, v, NULL) < 0) {
 		set_virt_error(error, "subscribing to libvirt events");
 		return FALSE;
@@ -148,7 +147,7 @@ static gboolean subscribe(AlkVirt *v, virConnectPtr conn, GError **error)
 /* ---- connection ---- */
 
 AlkVirt *alk_virt_new(const char *uri, const char *prefix, const AlkVirtCallbacks *cb,
-		      gpointer user_data)
+                      gpointer user_data)
 {
 	AlkVirt *v = g_new0(AlkVirt, 1);
 	v->uri = g_strdup(uri);
@@ -282,7 +281,7 @@ static GTask *call_new(AlkVirt *v, const char *arg, GAsyncReadyCallback cb, gpoi
 	Call *c;
 	if (v->conn == NULL) {
 		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-					"libvirt unavailable: reconnecting");
+		                        "libvirt unavailable: reconnecting");
 		g_object_unref(task);
 		return NULL;
 	}
@@ -300,7 +299,7 @@ static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable
 	Call *c = data;
 	GError *error = NULL;
 	virDomainPtr dom =
-		virDomainCreateXML(c->conn, c->arg, c->paused ? VIR_DOMAIN_START_PAUSED : 0);
+	    virDomainCreateXML(c->conn, c->arg, c->paused ? VIR_DOMAIN_START_PAUSED : 0);
 	if (dom == NULL) {
 		set_virt_error(&error, "starting the domain");
 		g_task_return_error(task, error);
@@ -310,8 +309,8 @@ static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable
 	g_task_return_boolean(task, TRUE);
 }
 
-void alk_virt_create_async(AlkVirt *v, const char *xml, gboolean paused,
-			   GAsyncReadyCallback cb, gpointer user_data)
+void alk_virt_create_async(AlkVirt *v, const char *xml, gboolean paused, GAsyncReadyCallback cb,
+                           gpointer user_data)
 {
 	g_autoptr(GTask) task = call_new(v, xml, cb, user_data);
 	if (task == NULL)
@@ -357,7 +356,7 @@ static void destroy_thread(GTask *task, gpointer src, gpointer data, GCancellabl
 }
 
 void alk_virt_destroy_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
-			    gpointer user_data)
+                            gpointer user_data)
 {
 	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
 	if (task != NULL)
@@ -396,7 +395,7 @@ gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error)
 
 /* The text inside the metadata element libvirt hands back. */
 static void meta_text(GMarkupParseContext *ctx, const char *text, gsize len, gpointer data,
-		      GError **error)
+                      GError **error)
 {
 	g_string_append_len(data, text, len);
 }
@@ -415,15 +414,14 @@ static char *metadata_text(const char *xml)
 static AlkVirtDomain *describe(virDomainPtr dom)
 {
 	AlkVirtDomain *d = g_new0(AlkVirtDomain, 1);
-	char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ALK_VIRT_METADATA_NS,
-					 0);
+	char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ALK_VIRT_METADATA_NS, 0);
 	int state = 0;
 	d->name = g_strdup(virDomainGetName(dom));
 	if (xml != NULL)
 		d->record = metadata_text(xml);
 	free(xml);
 	d->running = virDomainGetState(dom, &state, NULL, 0) == 0 &&
-		     (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED);
+	             (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED);
 	return d;
 }
 

@@ -40,7 +40,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkVirtDomain, alk_virt_domain_free)
 gboolean alk_virt_init(GError **error);
 /* Only domains whose name starts with prefix are reported. */
 AlkVirt *alk_virt_new(const char *uri, const char *prefix, const AlkVirtCallbacks *cb,
-		      gpointer user_data);
+                      gpointer user_data);
 void alk_virt_free(AlkVirt *v);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkVirt, alk_virt_free)
 
@@ -50,13 +50,13 @@ gboolean alk_virt_connect(AlkVirt *v, GError **error);
 gboolean alk_virt_is_connected(AlkVirt *v);
 
 /* Starts a transient domain from xml (optionally paused). */
-void alk_virt_create_async(AlkVirt *v, const char *xml, gboolean paused,
-			   GAsyncReadyCallback cb, gpointer user_data);
+void alk_virt_create_async(AlkVirt *v, const char *xml, gboolean paused, GAsyncReadyCallback cb,
+                           gpointer user_data);
 gboolean alk_virt_create_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 
 /* Destroys a domain by name; a domain that is already gone is success. */
 void alk_virt_destroy_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
-			    gpointer user_data);
+                            gpointer user_data);
 gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 
 /* Lists our domains with their records (array of AlkVirtDomain). */

@@ -315,8 +315,8 @@ int main(int argc, char **argv)
 		mount_if_needed("sysfs", "/sys", "sysfs");
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	rng_state = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16) ^
-		    0x9E3779B97F4A7C15ULL;
+	rng_state = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^
+	            ((uint64_t)getpid() << 16) ^ 0x9E3779B97F4A7C15ULL;
 	for (int i = 0; i < NBUFS; i++)
 		make_junk(bufs[i], BUF_SIZE);
 	printf("airlock-flooder: started (pid %d)\n", (int)getpid());
@@ -328,7 +328,8 @@ int main(int argc, char **argv)
 		if (fd < 0) {
 			if (find_port(dev, sizeof(dev)) < 0) {
 				if (!said_missing)
-					printf("airlock-flooder: no port %s yet, waiting\n", PORT_NAME);
+					printf("airlock-flooder: no port %s yet, waiting\n",
+					       PORT_NAME);
 				said_missing = 1;
 				msleep(200);
 				continue;
@@ -336,7 +337,8 @@ int main(int argc, char **argv)
 			fd = open(dev, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 			if (fd < 0) {
 				if (errno != last_errno)
-					printf("airlock-flooder: open %s: %s\n", dev, strerror(errno));
+					printf("airlock-flooder: open %s: %s\n", dev,
+					       strerror(errno));
 				last_errno = errno;
 				msleep(100);
 				continue;
@@ -385,7 +387,8 @@ int main(int argc, char **argv)
 			msleep(100);
 		}
 		if (now() - last_report >= 10.0) {
-			printf("airlock-flooder: %llu bytes written, %llu failed writes\n", total, errors);
+			printf("airlock-flooder: %llu bytes written, %llu failed writes\n", total,
+			       errors);
 			last_report = now();
 		}
 	}

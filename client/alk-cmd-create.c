@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* airlock create [--image I] [--profile P] [--cpus N] [--memory MIB]
+ *                [--disk MIB] [--network MODE] [--allow HOST[:PORT]]…
+ *                [--ttl S] [--label K=V]…
+ * POST /v1/sandboxes?wait=ready with a progress line; prints the ID. */
+#include "alk-cmd.h"
+
+#include "alk-cli-table.h"
+#include "alk-json.h"
+
+#define O(owner) ((AlkCreateOpts *)(owner))
+
+static gboolean set_name(char **slot, const char *what, const char *value, GError **error)
+{
+	if (*slot != NULL)
+		return alk_cli_usage_error(error, "given twice");
+	if (!alk_cli_check_name(what, value, error))
+		return FALSE;
+	*slot = g_strdup(value);
+	return TRUE;
+}
+
+static gboolean set_uint(guint64 *slot, const char *what, const char *value, guint64 min,
+                         guint64 max, GError **error)
+{
+	if (*slot != 0)
+		return alk_cli_usage_error(error, "given twice");
+	return alk_cli_parse_uint(what, value, min, max, slot, error);
+}
+
+static gboolean set_image(gpointer owner, const char *value, GError **error)
+{
+	return set_name(&O(owner)->image, "image", value, error);
+}
+
+static gboolean set_profile(gpointer owner, const char *value, GError **error)
+{
+	return set_name(&O(owner)->profile, "profile", value, error);
+}
+
+static gboolean set_cpus(gpointer owner, const char *value, GError **error)
+{
+	return set_uint(&O(owner)->cpus, "CPUs", value, 1, ALK_CLI_CPUS_MAX, error);
+}
+
+static gboolean set_memory(gpointer owner, const char *value, GError **error)
+{
+	return set_uint(&O(owner)->memory_mib, "memory (MiB)", value, ALK_CLI_MEMORY_MIB_MIN,
+	                ALK_CLI_MEMORY_MIB_MAX, error);
+}
+
+static gboolean set_disk(gpointer owner, const char *value, GError **error)
+{
+	return set_uint(&O(owner)->disk_mib, "disk (MiB)", value, ALK_CLI_DISK_MIB_MIN,
+	                ALK_CLI_DISK_MIB_MAX, error);
+}
+
+static gboolean set_ttl(gpointer owner, const char *value, GError **error)
+{
+	return set_uint(&O(owner)->ttl_s, "TTL (seconds)", value, 1, ALK_CLI_TTL_MAX, error);
+}
+
+static gboolean set_network(gpointer owner, const char *value, GError **error)
+{
+	if (O(owner)->network != NULL)
+		return alk_cli_usage_error(error, "given twice");
+	if (!alk_cli_check_network(value, error))
+		return FALSE;
+	O(owner)->network = g_strdup(value);
+	return TRUE;
+}
+
+static gboolean set_allow(gpointer owner, const char *value, GError **error)
+{
+	AlkCreateOpts *o = owner;
+
+	if (!alk_cli_check_allow(value, error))
+		return FALSE;
+	if (o->allow == NULL)
+		o->allow = g_ptr_array_new_with_free_func(g_free);
+	if (o->allow->len >= ALK_CLI_ALLOW_MAX)
+		return alk_cli_usage_error(error, "at most %d entries", ALK_CLI_ALLOW_MAX);
+	g_ptr_array_add(o->allow, g_strdup(value));
+	return TRUE;
+}
+
+static gboolean set_label(gpointer owner, const char *value, GError **error)
+{
+	AlkCreateOpts *o = owner;
+	g_autofree char *key = NULL;
+	g_autofree char *val = NULL;
+
+	if (!alk_cli_split_kv(value, &key, &val, error) || !alk_cli_check_label(key, val, error))
+		return FALSE;
+	if (o->labels == NULL)
+		o->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if (g_hash_table_contains(o->labels, key))
+		return alk_cli_usage_error(error, "label '%s' given twice", key);
+	if (g_hash_table_size(o->labels) >= ALK_CLI_LABELS_MAX)
+		return alk_cli_usage_error(error, "at most %d labels", ALK_CLI_LABELS_MAX);
+	g_hash_table_insert(o->labels, g_steal_pointer(&key), g_steal_pointer(&val));
+	return TRUE;
+}
+
+const AlkCliOption alk_create_options[] = {
+    {"image", 0, TRUE, set_image}, {"profile", 0, TRUE, set_profile},
+    {"cpus", 0, TRUE, set_cpus},   {"memory", 0, TRUE, set_memory},
+    {"disk", 0, TRUE, set_disk},   {"network", 0, TRUE, set_network},
+    {"allow", 0, TRUE, set_allow}, {"ttl", 0, TRUE, set_ttl},
+    {"label", 0, TRUE, set_label}, {NULL, 0, FALSE, NULL},
+};
+
+void alk_create_opts_clear(AlkCreateOpts *o)
+{
+	g_clear_pointer(&o->image, g_free);
+	g_clear_pointer(&o->profile, g_free);
+	g_clear_pointer(&o->network, g_free);
+	g_clear_pointer(&o->allow, g_ptr_array_unref);
+	g_clear_pointer(&o->labels, g_hash_table_unref);
+	o->cpus = o->memory_mib = o->disk_mib = o->ttl_s = 0;
+}
+
+gboolean alk_create_opts_check(const AlkCreateOpts *o, GError **error)
+{
+	if (o->allow != NULL && g_strcmp0(o->network, "allowlist") != 0)
+		return alk_cli_usage_error(error, "--allow needs --network allowlist");
+	return TRUE;
+}
+
+static void add_network(JsonBuilder *b, const AlkCreateOpts *o)
+{
+	json_builder_set_member_name(b, "network");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "mode", o->network);
+	if (o->allow != NULL) {
+		g_autofree const char **allow = g_new0(const char *, o->allow->len + 1);
+		for (guint i = 0; i < o->allow->len; i++)
+			allow[i] = g_ptr_array_index(o->allow, i);
+		alk_json_add_strv(b, "allow", allow);
+	}
+	json_builder_end_object(b);
+}
+
+static void add_uint(JsonBuilder *b, const char *name, guint64 value)
+{
+	if (value != 0)
+		alk_json_add_int(b, name, (gint64)value);
+}
+
+char *alk_create_opts_to_json(const AlkCreateOpts *o)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	if (o->image != NULL)
+		alk_json_add_string(b, "image", o->image);
+	if (o->profile != NULL)
+		alk_json_add_string(b, "profile", o->profile);
+	add_uint(b, "cpus", o->cpus);
+	add_uint(b, "memory_mib", o->memory_mib);
+	add_uint(b, "disk_mib", o->disk_mib);
+	add_uint(b, "ttl_s", o->ttl_s);
+	if (o->network != NULL)
+		add_network(b, o);
+	if (o->labels != NULL)
+		alk_json_add_map(b, "labels", o->labels);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	return alk_json_to_string(root);
+}
+
+gboolean alk_cmd_create_parse(int argc, char **argv, AlkCreateOpts *o, AlkCliArgs *args,
+                              GError **error)
+{
+	const AlkCliOptionGroup groups[] = {{alk_create_options, 0}, {NULL, 0}};
+
+	if (!alk_cli_parse(groups, o, 0, argc, argv, args, error))
+		return FALSE;
+	if (args->extra != NULL || args->command != NULL) {
+		g_autofree char *shown = alk_cli_shown(args->extra != NULL ? args->extra[0] : "--");
+		return alk_cli_usage_error(error, "unexpected argument '%s'", shown);
+	}
+	return alk_create_opts_check(o, error);
+}
+
+GBytes *alk_cli_create(AlkCli *cli, const AlkCreateOpts *o, gboolean wait, GError **error)
+{
+	g_autofree char *body = alk_create_opts_to_json(o);
+	g_autoptr(SoupMessage) msg = NULL;
+	g_autoptr(GInputStream) in = NULL;
+
+	if (!wait)
+		return alk_cli_call(cli, "POST", "/v1/sandboxes", body, error);
+	/* No deadline of ours: the daemon's boot deadline ends the wait. */
+	msg = alk_cli_message(cli, "POST", "/v1/sandboxes?wait=ready", error);
+	if (msg == NULL)
+		return NULL;
+	alk_cli_set_json_body(msg, body);
+	in = alk_cli_send(cli, msg, error);
+	return in != NULL ? alk_cli_read_all(cli, in, ALK_CLI_JSON_MAX, error) : NULL;
+}
+
+char *alk_cli_sandbox_id(GBytes *body, GError **error)
+{
+	g_autoptr(JsonObject) obj = alk_cli_parse_object(body, error);
+	const char *id = alk_cli_json_string(obj, "id");
+	g_autoptr(GError) local = NULL;
+
+	if (obj == NULL)
+		return NULL;
+	if (id == NULL || !alk_cli_check_id(id, &local)) {
+		g_set_error_literal(error, ALK_CLI_ERROR, ALK_CLI_ERROR_PROTOCOL,
+		                    "the daemon's answer has no valid sandbox id");
+		return NULL;
+	}
+	return g_strdup(id);
+}
+
+int alk_cmd_create(AlkCli *cli, int argc, char **argv)
+{
+	g_auto(AlkCreateOpts) o = {0};
+	g_auto(AlkCliArgs) args = {0};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) body = NULL;
+	g_autofree char *id = NULL;
+	g_autoptr(AlkCliProgress) progress = NULL;
+	gint64 started = g_get_monotonic_time();
+
+	if (!alk_cmd_create_parse(argc, argv, &o, &args, &error))
+		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	cli->json |= args.json;
+	progress = alk_cli_progress_new("booting sandbox", TRUE);
+	body = alk_cli_create(cli, &o, TRUE, &error);
+	g_clear_pointer(&progress, alk_cli_progress_free);
+	if (body == NULL)
+		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	if (cli->json)
+		return alk_cli_print_json(body, &error)
+		           ? ALK_EXIT_OK
+		           : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	id = alk_cli_sandbox_id(body, &error);
+	if (id == NULL)
+		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	g_printerr("sandbox %s ready after %.1fs\n", id,
+	           (g_get_monotonic_time() - started) / (double)G_USEC_PER_SEC);
+	g_autofree char *line = g_strconcat(id, "\n", NULL);
+	return alk_cli_print(line, &error) ? ALK_EXIT_OK
+	                                   : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+}

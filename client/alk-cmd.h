@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The CLI's verbs, one file each (alk-cmd-<verb>.c), dispatched from the
+ * table in airlock.c. Each returns the process's exit status. Parsing is
+ * split from running where a verb's arguments are more than an ID, so the
+ * unit tests reach it. */
+#pragma once
+
+#include "alk-cli.h"
+
+typedef int (*AlkCmdFunc)(AlkCli *cli, int argc, char **argv);
+
+int alk_cmd_create(AlkCli *cli, int argc, char **argv);
+int alk_cmd_ls(AlkCli *cli, int argc, char **argv);
+int alk_cmd_inspect(AlkCli *cli, int argc, char **argv);
+int alk_cmd_exec(AlkCli *cli, int argc, char **argv);
+int alk_cmd_cp(AlkCli *cli, int argc, char **argv);
+int alk_cmd_rm(AlkCli *cli, int argc, char **argv);
+int alk_cmd_run(AlkCli *cli, int argc, char **argv);
+int alk_cmd_ttl(AlkCli *cli, int argc, char **argv);
+int alk_cmd_logs(AlkCli *cli, int argc, char **argv);
+int alk_cmd_images(AlkCli *cli, int argc, char **argv);
+int alk_cmd_profiles(AlkCli *cli, int argc, char **argv);
+int alk_cmd_health(AlkCli *cli, int argc, char **argv);
+int alk_cmd_version(AlkCli *cli, int argc, char **argv);
+int alk_cmd_audit(AlkCli *cli, int argc, char **argv);
+
+/* Verbs without options: exactly n_ids sandbox IDs (0 or 1) and no
+ * command. *id is borrowed from argv. */
+gboolean alk_cmd_parse_plain(AlkCli *cli, int argc, char **argv, guint n_ids, const char **id,
+                             GError **error);
+
+/* ---- create (shared with run) --------------------------------------------------------------- */
+
+#define ALK_CLI_LABELS_MAX 32
+#define ALK_CLI_ALLOW_MAX 64
+
+typedef struct {
+	char *image;
+	char *profile;
+	char *network;
+	guint64 cpus;
+	guint64 memory_mib;
+	guint64 disk_mib;
+	guint64 ttl_s;
+	GPtrArray *allow;   /* char * */
+	GHashTable *labels; /* key -> value */
+} AlkCreateOpts;
+
+extern const AlkCliOption alk_create_options[];
+
+void alk_create_opts_clear(AlkCreateOpts *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkCreateOpts, alk_create_opts_clear)
+/* What cannot be checked option by option (--allow needs allowlist). */
+gboolean alk_create_opts_check(const AlkCreateOpts *o, GError **error);
+/* The POST /v1/sandboxes body. */
+char *alk_create_opts_to_json(const AlkCreateOpts *o);
+gboolean alk_cmd_create_parse(int argc, char **argv, AlkCreateOpts *o, AlkCliArgs *args,
+                              GError **error);
+/* POST /v1/sandboxes[?wait=ready]; the sandbox document. */
+GBytes *alk_cli_create(AlkCli *cli, const AlkCreateOpts *o, gboolean wait, GError **error);
+/* The "id" of a sandbox document, checked. */
+char *alk_cli_sandbox_id(GBytes *body, GError **error);
+
+/* ---- exec (shared with run) ----------------------------------------------------------------- */
+
+#define ALK_CLI_STDIN_MAX (6 * 1024 * 1024) /* base64 of it stays under the 8 MiB body cap */
+
+typedef struct {
+	guint64 timeout_s;
+	GHashTable *env; /* name -> value */
+	char *cwd;
+	gboolean interactive;
+} AlkExecOpts;
+
+extern const AlkCliOption alk_exec_options[];
+
+void alk_exec_opts_clear(AlkExecOpts *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkExecOpts, alk_exec_opts_clear)
+
+typedef struct {
+	AlkExecOpts exec;
+	const char *id;
+	char **command;
+	int command_len;
+	gboolean json;
+} AlkExecCmd;
+
+void alk_exec_cmd_clear(AlkExecCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkExecCmd, alk_exec_cmd_clear)
+gboolean alk_cmd_exec_parse(int argc, char **argv, AlkExecCmd *out, GError **error);
+
+/* The POST .../exec body; stdin_data may be NULL. */
+char *alk_exec_body(const AlkExecOpts *o, char **argv, int argc, GBytes *stdin_data);
+
+typedef struct {
+	gboolean has_exit_code;
+	gint64 exit_code;
+	gint64 signo; /* 0: none */
+	gboolean timed_out;
+	gboolean truncated;
+} AlkExecResult;
+
+/* Reads the exit fields of a result or of the NDJSON "exit" line. */
+gboolean alk_exec_result_read(JsonObject *obj, AlkExecResult *out, GError **error);
+/* Runs the command: streamed (NDJSON) to our stdout/stderr, or with --json
+ * the daemon's whole result printed verbatim. stdin_data may be NULL. */
+gboolean alk_cli_exec(AlkCli *cli, const char *id, const char *body, AlkExecResult *result,
+                      GError **error);
+/* All of stdin, at most cap bytes (for -i). */
+GBytes *alk_cli_read_stdin(AlkCli *cli, gsize cap, GError **error);
+/* The exit status for a result (and a warning if output was cut). */
+int alk_exec_result_status(const AlkExecResult *r);
+
+/* ---- run ------------------------------------------------------------------------------------ */
+
+typedef struct {
+	AlkCreateOpts create;
+	AlkExecOpts exec;
+	gboolean rm;
+	char **command;
+	int command_len;
+	gboolean json;
+} AlkRunCmd;
+
+void alk_run_cmd_clear(AlkRunCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkRunCmd, alk_run_cmd_clear)
+gboolean alk_cmd_run_parse(int argc, char **argv, AlkRunCmd *out, GError **error);
+
+/* ---- rm, ttl, cp ---------------------------------------------------------------------------- */
+
+typedef struct {
+	gboolean force;
+	GPtrArray *ids; /* borrowed, deduplicated */
+	gboolean json;
+} AlkRmCmd;
+
+void alk_rm_cmd_clear(AlkRmCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkRmCmd, alk_rm_cmd_clear)
+gboolean alk_cmd_rm_parse(int argc, char **argv, AlkRmCmd *out, GError **error);
+
+gboolean alk_cmd_ttl_parse(int argc, char **argv, const char **id, guint64 *ttl_s, gboolean *json,
+                           GError **error);
+
+typedef struct {
+	AlkCpSpec src;
+	AlkCpSpec dst;
+	gboolean json;
+} AlkCpCmd;
+
+void alk_cp_cmd_clear(AlkCpCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkCpCmd, alk_cp_cmd_clear)
+/* Exactly one side in a sandbox; a guest destination ending in "/" gets
+ * the source's file name (not for "-"). */
+gboolean alk_cmd_cp_parse(int argc, char **argv, AlkCpCmd *out, GError **error);
+
+/* ---- audit ---------------------------------------------------------------------------------- */
+
+typedef struct {
+	char *log_path;
+	char *head_path;       /* NULL: no head check */
+	gboolean head_derived; /* not named: skipped if it does not exist */
+	gboolean no_head;
+	gboolean json;
+} AlkAuditCmd;
+
+void alk_audit_cmd_clear(AlkAuditCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkAuditCmd, alk_audit_cmd_clear)
+/* "verify [--head FILE | --no-head] [FILE]"; the head defaults to FILE with
+ * .jsonl replaced by .head (the daemon's pair). */
+gboolean alk_cmd_audit_parse(int argc, char **argv, AlkAuditCmd *out, GError **error);
+
+/* ---- shared by the verbs that only show something ------------------------------------------- */
+
+/* Formats a parsed answer for people. */
+typedef char *(*AlkCliFormat)(JsonObject *doc);
+
+/* GET path: with --json the answer verbatim, else format(answer). */
+int alk_cli_show(AlkCli *cli, const char *path, AlkCliFormat format);

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Client connections. libsoup 3.2 has no connection limit and no
+ * timeouts, and never tells when a client hangs up during a paused
+ * response, so connections are accepted here: counted against
+ * api.max_connections, handed to libsoup through a stream that records the
+ * request line, timed while their request is read, and watched while their
+ * answer waits. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "alk-api-private.h"
+
+/* A refused request's connection reads and drops what still comes for at
+ * most this long and this much, so the client sees the answer, not a reset. */
+#define LINGER_MS 2000
+#define LINGER_BYTES (16 * 1024 * 1024)
+
+#define BUSY_BODY                                                                                  \
+	"{\"error\":{\"code\":\"limit_exceeded\",\"message\":\"too many connections to "           \
+	"airlockd (api.max_connections)\"}}"
+
+AlkApiConn *alk_api_conn_ref(AlkApiConn *conn)
+{
+	conn->refs++;
+	return conn;
+}
+
+void alk_api_conn_unref(AlkApiConn *conn)
+{
+	if (conn == NULL || --conn->refs > 0)
+		return;
+	g_clear_handle_id(&conn->timer, g_source_remove);
+	alk_api_conn_unwatch(conn);
+	if (conn->tap != NULL) {
+		alk_api_tap_forget(conn->tap);
+		g_object_remove_weak_pointer(G_OBJECT(conn->tap), (gpointer *)&conn->tap);
+	}
+	g_clear_object(&conn->socket);
+	g_clear_object(&conn->sockconn);
+	g_free(conn->peer);
+	g_free(conn);
+}
+
+/* libsoup (or whoever stole the connection) closed it: close the socket
+ * too (the stream alone does not) and stop counting it. */
+static void on_closed(gpointer data)
+{
+	AlkApiConn *conn = data;
+
+	if (conn->closed)
+		return;
+	conn->closed = TRUE;
+	g_clear_handle_id(&conn->timer, g_source_remove);
+	alk_api_conn_unwatch(conn);
+	g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, NULL);
+	if (conn->api != NULL)
+		g_hash_table_remove(conn->api->conns, conn);
+}
+
+static void refuse_busy(GSocketConnection *sockconn)
+{
+	static gint64 last_warning;
+	GSocket *sock = g_socket_connection_get_socket(sockconn);
+	gint64 now = g_get_monotonic_time();
+
+	g_autofree char *response =
+	    g_strdup_printf("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+	                    "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n%s",
+	                    strlen(BUSY_BODY), BUSY_BODY);
+
+	/* a fresh socket's buffer takes this much without blocking */
+	g_socket_send(sock, response, strlen(response), NULL, NULL);
+	g_socket_shutdown(sock, FALSE, TRUE, NULL);
+	g_io_stream_close(G_IO_STREAM(sockconn), NULL, NULL);
+	if (now - last_warning > 10 * G_USEC_PER_SEC) {
+		g_warning("refusing connections: api.max_connections reached");
+		last_warning = now;
+	}
+}
+
+static GSocketAddress *any_address(void)
+{
+	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	return g_inet_socket_address_new(lo, 0);
+}
+
+static void set_peer_tcp(AlkApiConn *conn)
+{
+	g_autoptr(GSocketAddress) addr = g_socket_get_remote_address(conn->socket, NULL);
+	g_autofree char *ip = NULL;
+
+	if (G_IS_INET_SOCKET_ADDRESS(addr))
+		ip = g_inet_address_to_string(
+		    g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr)));
+	conn->peer = g_strdup_printf("tcp:%s", ip != NULL ? ip : "unknown");
+	conn->scope = 0;
+}
+
+static GIOStream *wrap(AlkApiConn *conn)
+{
+	GIOStream *base = G_IO_STREAM(conn->sockconn);
+	g_autoptr(GInputStream) tap =
+	    alk_api_tap_new(g_io_stream_get_input_stream(base), on_closed, conn);
+
+	conn->tap = tap;
+	g_object_add_weak_pointer(G_OBJECT(tap), (gpointer *)&conn->tap);
+	return g_simple_io_stream_new(tap, g_io_stream_get_output_stream(base));
+}
+
+void alk_api_conn_accept(AlkApi *api, GSocketConnection *sockconn, gboolean tcp)
+{
+	AlkApiConn *conn;
+	g_autoptr(GIOStream) stream = NULL;
+	g_autoptr(GSocketAddress) local = NULL;
+	g_autoptr(GSocketAddress) remote = NULL;
+
+	if (g_hash_table_size(api->conns) >= api->config->api.max_connections) {
+		refuse_busy(sockconn);
+		return;
+	}
+	conn = g_new0(AlkApiConn, 1);
+	conn->refs = 1; /* api->conns' */
+	conn->api = api;
+	conn->tcp = tcp;
+	conn->sockconn = g_object_ref(sockconn);
+	conn->socket = g_object_ref(g_socket_connection_get_socket(sockconn));
+	if (tcp)
+		set_peer_tcp(conn);
+	else
+		alk_api_auth_unix(api, conn);
+	g_hash_table_add(api->conns, conn);
+	stream = wrap(conn);
+	/* an inet address even on the unix socket: libsoup builds the URI of
+	 * a Host-less HTTP/1.0 request from it and trips over anything else */
+	local = tcp ? g_socket_get_local_address(conn->socket, NULL) : any_address();
+	remote = tcp ? g_socket_get_remote_address(conn->socket, NULL) : any_address();
+	alk_api_conn_arm(conn);
+	api->accepting = conn;
+	soup_server_accept_iostream(api->server, stream, local, remote, NULL);
+	api->accepting = NULL;
+}
+
+const char *alk_api_conn_request_line(AlkApiConn *conn)
+{
+	return conn->tap != NULL ? alk_api_tap_line(conn->tap) : NULL;
+}
+
+/* ---- timeouts ---- */
+
+/* One timer per connection, moved on lazily: a 200 MB upload re-arms it
+ * for every 8 KiB chunk. */
+static gboolean on_timeout(gpointer data)
+{
+	AlkApiConn *conn = data;
+	gint64 limit = (gint64)conn->api->config->api.request_timeout_s * G_USEC_PER_SEC;
+	gint64 idle = g_get_monotonic_time() - conn->active_us;
+
+	conn->timer = 0;
+	if (idle < limit) {
+		conn->timer = g_timeout_add((guint)((limit - idle) / 1000) + 1, on_timeout, conn);
+		return G_SOURCE_REMOVE;
+	}
+	g_message("%s: request not received within %u s (api.request_timeout_s): dropping it",
+	          conn->peer, conn->api->config->api.request_timeout_s);
+	alk_api_conn_drop(conn);
+	return G_SOURCE_REMOVE;
+}
+
+void alk_api_conn_arm(AlkApiConn *conn)
+{
+	conn->active_us = g_get_monotonic_time();
+	if (conn->timer == 0 && !conn->closed && conn->api != NULL)
+		conn->timer = g_timeout_add_seconds(conn->api->config->api.request_timeout_s,
+		                                    on_timeout, conn);
+}
+
+void alk_api_conn_disarm(AlkApiConn *conn)
+{
+	g_clear_handle_id(&conn->timer, g_source_remove);
+}
+
+void alk_api_conn_drop(AlkApiConn *conn)
+{
+	if (!conn->closed)
+		g_socket_shutdown(conn->socket, TRUE, TRUE, NULL);
+}
+
+/* ---- the peer of a waiting answer ---- */
+
+/* Readable while we write nothing and read nothing: the client hung up
+ * (EOF, error) or sent more than its one request (dropped). */
+static gboolean on_peer(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	AlkApiConn *conn = data;
+	char buf[16384];
+	gssize n = recv(g_socket_get_fd(sock), buf, sizeof(buf), MSG_DONTWAIT);
+	void (*gone)(gpointer) = conn->gone;
+	gpointer gone_data = conn->gone_data;
+
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return G_SOURCE_CONTINUE;
+	alk_api_conn_ref(conn);
+	alk_api_conn_unwatch(conn);
+	if (gone != NULL)
+		gone(gone_data);
+	alk_api_conn_unref(conn);
+	return G_SOURCE_REMOVE;
+}
+
+void alk_api_conn_watch(AlkApiConn *conn, void (*gone)(gpointer), gpointer data)
+{
+	alk_api_conn_unwatch(conn);
+	if (conn->closed)
+		return;
+	conn->gone = gone;
+	conn->gone_data = data;
+	conn->watch = g_socket_create_source(conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(conn->watch, G_SOURCE_FUNC(on_peer), conn, NULL);
+	g_source_attach(conn->watch, NULL);
+}
+
+void alk_api_conn_unwatch(AlkApiConn *conn)
+{
+	if (conn->watch != NULL) {
+		g_source_destroy(conn->watch);
+		g_clear_pointer(&conn->watch, g_source_unref);
+	}
+	conn->gone = NULL;
+	conn->gone_data = NULL;
+}
+
+/* ---- refusing a request whose body is still coming ---- */
+
+typedef struct {
+	AlkApiConn *conn;
+	GIOStream *stream;
+	GBytes *response;
+	GCancellable *cancel;
+	guint timer;
+	guint64 drained;
+	guint8 buf[16384];
+} Linger;
+
+static void linger_end(Linger *l)
+{
+	g_clear_handle_id(&l->timer, g_source_remove);
+	g_io_stream_close(l->stream, NULL, NULL);
+	g_object_unref(l->stream);
+	g_object_unref(l->cancel);
+	g_bytes_unref(l->response);
+	alk_api_conn_unref(l->conn);
+	g_free(l);
+}
+
+static gboolean linger_timeout(gpointer data)
+{
+	Linger *l = data;
+	l->timer = 0;
+	g_cancellable_cancel(l->cancel);
+	return G_SOURCE_REMOVE;
+}
+
+static void drained(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Linger *l = data;
+	gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, NULL);
+
+	l->drained += MAX(n, 0);
+	if (n <= 0 || l->drained >= LINGER_BYTES) {
+		linger_end(l);
+		return;
+	}
+	g_input_stream_read_async(G_INPUT_STREAM(src), l->buf, sizeof(l->buf), G_PRIORITY_LOW,
+	                          l->cancel, drained, l);
+}
+
+static void written(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Linger *l = data;
+
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(src), res, NULL, NULL) ||
+	    l->conn->closed) {
+		linger_end(l);
+		return;
+	}
+	g_socket_shutdown(l->conn->socket, FALSE, TRUE, NULL);
+	g_input_stream_read_async(g_io_stream_get_input_stream(l->stream), l->buf, sizeof(l->buf),
+	                          G_PRIORITY_LOW, l->cancel, drained, l);
+}
+
+void alk_api_conn_linger(AlkApiConn *conn, GIOStream *stream, GBytes *response)
+{
+	Linger *l = g_new0(Linger, 1);
+	gsize len = 0;
+	const void *data = g_bytes_get_data(response, &len);
+
+	l->conn = alk_api_conn_ref(conn);
+	l->stream = g_object_ref(stream);
+	l->response = response;
+	l->cancel = g_cancellable_new();
+	l->timer = g_timeout_add(LINGER_MS, linger_timeout, l);
+	alk_api_conn_disarm(conn);
+	g_output_stream_write_all_async(g_io_stream_get_output_stream(stream), data, len,
+	                                G_PRIORITY_DEFAULT, l->cancel, written, l);
+}
+
+void alk_api_conn_close_all(AlkApi *api)
+{
+	g_autoptr(GPtrArray) conns = alk_api_values(api->conns);
+
+	for (guint i = 0; i < conns->len; i++) {
+		AlkApiConn *conn = g_ptr_array_index(conns, i);
+		alk_api_conn_drop(conn);
+		conn->api = NULL;
+		g_clear_handle_id(&conn->timer, g_source_remove);
+	}
+}

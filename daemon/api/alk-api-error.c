@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one table from errors to HTTP statuses and the error codes of the
+ * REST contract. */
+#include "alk-api-private.h"
+#include "alk-error.h"
+#include "alk-json.h"
+
+G_DEFINE_QUARK(alk - api - error - quark, alk_api_error)
+
+typedef struct {
+	gboolean api; /* ALK_API_ERROR, else ALK_ERROR */
+	gint code;
+	guint status;
+	const char *name;
+} AlkApiErrorRow;
+
+static const AlkApiErrorRow rows[] = {
+    {FALSE, ALK_ERROR_INVALID, 400, "invalid_request"},
+    /* the agent refused: a bad path, a missing program, a full disk */
+    {FALSE, ALK_ERROR_GUEST, 400, "invalid_request"},
+    {TRUE, ALK_API_ERROR_UNAUTHORIZED, 401, "unauthorized"},
+    {TRUE, ALK_API_ERROR_FORBIDDEN, 403, "forbidden"},
+    {FALSE, ALK_ERROR_NOT_FOUND, 404, "not_found"},
+    {TRUE, ALK_API_ERROR_METHOD, 405, "method_not_allowed"},
+    {FALSE, ALK_ERROR_CONFLICT, 409, "conflict"},
+    {TRUE, ALK_API_ERROR_TOO_LARGE, 413, "payload_too_large"},
+    {TRUE, ALK_API_ERROR_MEDIA_TYPE, 415, "unsupported_media_type"},
+    {FALSE, ALK_ERROR_LIMIT, 429, "limit_exceeded"},
+    {FALSE, ALK_ERROR_FAILED, 500, "internal"},
+    {FALSE, ALK_ERROR_PROTOCOL, 500, "internal"},
+    {FALSE, ALK_ERROR_IO, 500, "internal"},
+    {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
+    {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
+};
+
+/* Anything else (a GIOError escaping somewhere) is internal. */
+static const AlkApiErrorRow internal = {FALSE, ALK_ERROR_FAILED, 500, "internal"};
+
+static const AlkApiErrorRow *row_for(const GError *error)
+{
+	for (guint i = 0; error != NULL && i < G_N_ELEMENTS(rows); i++) {
+		GQuark domain = rows[i].api ? ALK_API_ERROR : ALK_ERROR;
+		if (error->domain == domain && error->code == rows[i].code)
+			return &rows[i];
+	}
+	return &internal;
+}
+
+guint alk_api_error_status(const GError *error)
+{
+	return row_for(error)->status;
+}
+
+const char *alk_api_error_code(const GError *error)
+{
+	return row_for(error)->name;
+}
+
+char *alk_api_error_json(const GError *error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "error");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "code", alk_api_error_code(error));
+	alk_json_add_string(b, "message", error != NULL ? error->message : "internal error");
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	return alk_json_to_string(root);
+}

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* GET /v1/sandboxes/{id}/exec/ws?argv=...: an interactive exec over a
+ * WebSocket (libsoup 3.2 cannot stream a request body and a response at
+ * once). Binary frames from the client are stdin, a text frame
+ * {"eof":true} closes it; the server sends binary frames prefixed with 1
+ * (stdout) or 2 (stderr), then a text frame with the exit, and closes
+ * with 1000. The process group is killed when the client goes away. */
+#include <signal.h>
+#include <string.h>
+
+#include "alk-api-private.h"
+#include "alk-error.h"
+#include "alk-json.h"
+
+/* stdin the client may send ahead of the guest taking it */
+#define STDIN_QUEUE_MAX (1024 * 1024)
+#define KEEPALIVE_S 30
+
+typedef struct {
+	AlkApiReq *req;
+	SoupServerMessage *msg; /* keeps req */
+	SoupWebsocketConnection *ws;
+	AlkChannelOp *op;
+	GByteArray *stdin_queue;
+	gboolean stdin_eof;
+	gboolean closed;
+	guint64 bytes[2];
+	GChecksum *sum[2];
+	gint64 start_us;
+} WsCtx;
+
+/* ---- before the handshake ---- */
+
+static gboolean parse_query(AlkApiReq *req, AlkApiExecBody *body, GError **error)
+{
+	g_autoptr(GStrvBuilder) argv = g_strv_builder_new();
+	const char *timeout = alk_api_query(req, "timeout_s");
+
+	body->env = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	for (guint i = 0; i + 1 < req->query->len; i += 2) {
+		const char *key = g_ptr_array_index(req->query, i);
+		const char *value = g_ptr_array_index(req->query, i + 1);
+		const char *eq = strchr(value, '=');
+		if (g_strcmp0(key, "argv") == 0) {
+			g_strv_builder_add(argv, value);
+		} else if (g_strcmp0(key, "env") == 0 && eq != NULL) {
+			g_hash_table_insert(body->env, g_strndup(value, eq - value),
+			                    g_strdup(eq + 1));
+		} else if (g_strcmp0(key, "env") == 0) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "env: KEY=VALUE");
+			return FALSE;
+		}
+	}
+	body->argv = g_strv_builder_end(argv);
+	body->cwd = g_strdup(alk_api_query(req, "cwd"));
+	if (timeout != NULL &&
+	    !g_ascii_string_to_unsigned(timeout, 10, 1, 604800, &body->timeout_s, NULL)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "timeout_s: 1..604800");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void body_free(gpointer data)
+{
+	AlkApiExecBody *body = data;
+	alk_api_exec_body_clear(body);
+	g_free(body);
+}
+
+void alk_api_exec_ws_check(AlkApiReq *req)
+{
+	AlkApiExecBody *body = g_new0(AlkApiExecBody, 1);
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+	AlkMsgExec msg;
+
+	req->data = body;
+	req->data_free = body_free;
+	if (!parse_query(req, body, &error) || !alk_api_exec_message(body, &msg, &error) ||
+	    (sb = alk_api_req_sandbox(req, &error)) == NULL) {
+		alk_api_reply_error(req, error);
+		return;
+	}
+	if (sb->state != ALK_SANDBOX_READY) {
+		error = g_error_new(ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", sb->id,
+		                    alk_sandbox_state_name(sb->state));
+		alk_api_reply_error(req, error);
+	}
+	/* else no status: libsoup goes on with the handshake */
+}
+
+/* ---- the session ---- */
+
+static void audit_ws(WsCtx *ctx, const AlkMsgExit *exit, const GError *error)
+{
+	AlkApiReq *req = ctx->req;
+	g_autoptr(JsonNode) args = alk_api_exec_audit_args(req->data);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) result = NULL;
+	static const char *const names[] = {"stdout", "stderr"};
+
+	json_builder_begin_object(b);
+	if (exit != NULL)
+		alk_api_json_add_exit(b, exit, TRUE);
+	else
+		alk_json_add_string(b, "error", error->message);
+	for (guint i = 0; i < 2; i++) {
+		g_autofree char *bytes = g_strconcat(names[i], "_bytes", NULL);
+		g_autofree char *sha = g_strconcat(names[i], "_sha256", NULL);
+		alk_json_add_int(b, bytes, (gint64)ctx->bytes[i]);
+		alk_json_add_string(b, sha, g_checksum_get_string(ctx->sum[i]));
+	}
+	alk_json_add_int(b, "elapsed_ms", (g_get_monotonic_time() - ctx->start_us) / 1000);
+	json_builder_end_object(b);
+	result = json_builder_get_root(b);
+	alk_api_audit(req->api, req->caller, "sandbox.exec", req->id, args, result);
+}
+
+/* Both the process and the WebSocket are over. */
+static void maybe_end(WsCtx *ctx)
+{
+	if (ctx->op != NULL || !ctx->closed)
+		return;
+	g_signal_handlers_disconnect_by_data(ctx->ws, ctx);
+	g_object_set_data(G_OBJECT(ctx->msg), "alk-ws", NULL);
+	alk_api_req_end_session(ctx->req);
+	g_object_unref(ctx->ws);
+	g_byte_array_unref(ctx->stdin_queue);
+	for (guint i = 0; i < 2; i++)
+		g_checksum_free(ctx->sum[i]);
+	g_object_unref(ctx->msg);
+	g_free(ctx);
+}
+
+static gboolean ws_open(WsCtx *ctx)
+{
+	return !ctx->closed &&
+	       soup_websocket_connection_get_state(ctx->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+static void send_json(WsCtx *ctx, JsonBuilder *b, gushort close_code)
+{
+	g_autoptr(JsonNode) node = json_builder_get_root(b);
+	g_autofree char *text = alk_json_to_string(node);
+
+	if (!ws_open(ctx))
+		return;
+	soup_websocket_connection_send_text(ctx->ws, text);
+	soup_websocket_connection_close(ctx->ws, close_code, NULL);
+}
+
+static void feed_stdin(WsCtx *ctx)
+{
+	gsize n;
+
+	if (ctx->op == NULL)
+		return;
+	n = alk_channel_op_write(ctx->op, ctx->stdin_queue->data, ctx->stdin_queue->len);
+	g_byte_array_remove_range(ctx->stdin_queue, 0, n);
+	if (ctx->stdin_queue->len == 0 && ctx->stdin_eof)
+		alk_channel_op_close(ctx->op);
+}
+
+static void on_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+{
+	WsCtx *ctx = data;
+	guint i = stream == ALK_MSG_STDOUT ? 0 : 1;
+	g_autofree guint8 *frame = g_malloc(len + 1);
+
+	ctx->bytes[i] += len;
+	g_checksum_update(ctx->sum[i], d, len);
+	if (!ws_open(ctx))
+		return;
+	frame[0] = (guint8)(i + 1);
+	memcpy(frame + 1, d, len);
+	soup_websocket_connection_send_binary(ctx->ws, frame, len + 1);
+}
+
+static void on_writable(AlkChannelOp *op, gpointer data)
+{
+	feed_stdin(data);
+}
+
+static void on_done(AlkChannelOp *op, const AlkMsgExit *exit, gpointer data)
+{
+	WsCtx *ctx = data;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	ctx->op = NULL;
+	audit_ws(ctx, exit, NULL);
+	json_builder_begin_object(b);
+	alk_api_json_add_exit(b, exit, FALSE);
+	json_builder_end_object(b);
+	send_json(ctx, b, SOUP_WEBSOCKET_CLOSE_NORMAL);
+	maybe_end(ctx);
+}
+
+static void send_error(WsCtx *ctx, const GError *error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "error");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "code", alk_api_error_code(error));
+	alk_json_add_string(b, "message", error->message);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	send_json(ctx, b, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR);
+}
+
+static void on_failed(AlkChannelOp *op, const GError *error, gpointer data)
+{
+	WsCtx *ctx = data;
+
+	ctx->op = NULL;
+	audit_ws(ctx, NULL, error);
+	send_error(ctx, error);
+	maybe_end(ctx);
+}
+
+static const AlkExecCallbacks ws_callbacks = {
+    .output = on_output,
+    .writable = on_writable,
+    .done = on_done,
+    .failed = on_failed,
+};
+
+static void kill_exec(WsCtx *ctx)
+{
+	if (ctx->op != NULL)
+		alk_channel_op_signal(ctx->op, SIGKILL);
+}
+
+static gboolean is_eof(GBytes *message)
+{
+	gsize len = 0;
+	const char *text = g_bytes_get_data(message, &len);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) root = alk_json_parse(text, len, 4096, 4, &error);
+	JsonObject *obj =
+	    root != NULL && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+	JsonNode *eof = obj != NULL ? json_object_get_member(obj, "eof") : NULL;
+
+	return eof != NULL && JSON_NODE_HOLDS_VALUE(eof) &&
+	       json_node_get_value_type(eof) == G_TYPE_BOOLEAN && json_node_get_boolean(eof);
+}
+
+static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
+{
+	WsCtx *ctx = data;
+	gsize len = 0;
+	const guint8 *d = g_bytes_get_data(message, &len);
+
+	if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+		if (is_eof(message)) {
+			ctx->stdin_eof = TRUE;
+			feed_stdin(ctx);
+		}
+		return;
+	}
+	if (ctx->stdin_eof || ctx->stdin_queue->len + len > STDIN_QUEUE_MAX) {
+		kill_exec(ctx);
+		soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+		                                "stdin after eof, or too far ahead of the guest");
+		return;
+	}
+	g_byte_array_append(ctx->stdin_queue, d, len);
+	feed_stdin(ctx);
+}
+
+static void on_closed(SoupWebsocketConnection *ws, gpointer data)
+{
+	WsCtx *ctx = data;
+
+	ctx->closed = TRUE;
+	kill_exec(ctx);
+	maybe_end(ctx);
+}
+
+/* The daemon stops: end the process, the session follows. */
+static void on_abort(AlkApiReq *req)
+{
+	WsCtx *ctx = g_object_get_data(G_OBJECT(req->msg), "alk-ws");
+	if (ctx == NULL)
+		return;
+	kill_exec(ctx);
+	if (ws_open(ctx))
+		soup_websocket_connection_close(ctx->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+}
+
+void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
+{
+	WsCtx *ctx = g_new0(WsCtx, 1);
+	g_autoptr(GError) error = NULL;
+	AlkMsgExec msg;
+
+	ctx->req = req;
+	ctx->msg = g_object_ref(req->msg);
+	ctx->ws = g_object_ref(ws);
+	ctx->stdin_queue = g_byte_array_new();
+	ctx->start_us = g_get_monotonic_time();
+	for (guint i = 0; i < 2; i++)
+		ctx->sum[i] = g_checksum_new(G_CHECKSUM_SHA256);
+	g_object_set_data(G_OBJECT(req->msg), "alk-ws", ctx);
+	req->on_abort = on_abort;
+	soup_websocket_connection_set_keepalive_interval(ws, KEEPALIVE_S);
+	g_signal_connect(ws, "message", G_CALLBACK(on_message), ctx);
+	g_signal_connect(ws, "closed", G_CALLBACK(on_closed), ctx);
+	if (alk_api_exec_message(req->data, &msg, &error)) {
+		msg.stdin_mode = ALK_STDIN_PIPE;
+		ctx->op =
+		    alk_manager_exec(req->api->manager, req->id, &msg, &ws_callbacks, ctx, &error);
+	}
+	if (ctx->op == NULL) {
+		audit_ws(ctx, NULL, error);
+		send_error(ctx, error);
+	}
+}

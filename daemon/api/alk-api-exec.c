@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* POST /v1/sandboxes/{id}/exec: runs a process and answers with its
+ * result, or with "Accept: application/x-ndjson" streams its output as it
+ * comes. A client that goes away kills the process group. */
+#include <signal.h>
+#include <string.h>
+
+#include "alk-api-private.h"
+#include "alk-error.h"
+#include "alk-json.h"
+
+#define ARG_MAX_BYTES (64 * 1024)
+#define CWD_MAX 4096
+#define TIMEOUT_MAX_S 604800
+
+#define E(member) G_STRUCT_OFFSET(AlkApiExecBody, member)
+static const AlkJsonField exec_fields[] = {
+    {"argv", ALK_JSON_STRING_ARRAY, E(argv), TRUE, 1, ALK_PROTO_MAX_ARGS, ARG_MAX_BYTES},
+    {"env", ALK_JSON_STRING_MAP, E(env), FALSE, 0, ALK_PROTO_MAX_ENV, ARG_MAX_BYTES},
+    {"cwd", ALK_JSON_STRING, E(cwd), FALSE, 1, CWD_MAX, 0},
+    {"stdin_b64", ALK_JSON_STRING, E(stdin_b64), FALSE, 0, 0, 0},
+    {"timeout_s", ALK_JSON_UINT, E(timeout_s), FALSE, 1, TIMEOUT_MAX_S, 0},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+#undef E
+
+void alk_api_exec_body_clear(AlkApiExecBody *body)
+{
+	alk_json_fields_clear(exec_fields, body);
+	g_clear_pointer(&body->env_strings, g_ptr_array_unref);
+}
+
+static gboolean invalid(GError **error, const char *what)
+{
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s", what);
+	return FALSE;
+}
+
+static gboolean add_env(AlkApiExecBody *body, AlkMsgExec *msg, GError **error)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	body->env_strings = g_ptr_array_new_with_free_func(g_free);
+	if (body->env == NULL)
+		return TRUE;
+	g_hash_table_iter_init(&it, body->env);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (((char *)k)[0] == '\0' || strchr(k, '=') != NULL)
+			return invalid(error, "env: names must be non-empty and without '='");
+		g_ptr_array_add(body->env_strings, g_strdup_printf("%s=%s", (char *)k, (char *)v));
+	}
+	for (guint i = 0; i < body->env_strings->len; i++)
+		msg->env[i] = g_ptr_array_index(body->env_strings, i);
+	msg->envc = body->env_strings->len;
+	return TRUE;
+}
+
+gboolean alk_api_exec_message(AlkApiExecBody *body, AlkMsgExec *msg, GError **error)
+{
+	guint argc = body->argv != NULL ? g_strv_length(body->argv) : 0;
+
+	memset(msg, 0, sizeof(*msg));
+	if (argc == 0 || argc > ALK_PROTO_MAX_ARGS || body->argv[0][0] == '\0')
+		return invalid(error, "argv: 1 to 256 arguments, the first not empty");
+	for (guint i = 0; i < argc; i++)
+		msg->argv[i] = body->argv[i];
+	msg->argc = argc;
+	if (body->cwd != NULL && body->cwd[0] != '/')
+		return invalid(error, "cwd: must be an absolute path");
+	msg->cwd = body->cwd;
+	if (body->timeout_s > TIMEOUT_MAX_S)
+		return invalid(error, "timeout_s: at most 604800");
+	msg->timeout_ms = (guint32)(body->timeout_s * 1000);
+	g_clear_pointer(&body->env_strings, g_ptr_array_unref);
+	return add_env(body, msg, error);
+}
+
+JsonNode *alk_api_exec_audit_args(const AlkApiExecBody *body)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree const char **keys = NULL;
+
+	json_builder_begin_object(b);
+	alk_json_add_strv(b, "argv", (const char *const *)body->argv);
+	alk_json_add_string(b, "cwd", body->cwd);
+	/* names only: values may be secrets */
+	if (body->env != NULL)
+		keys = (const char **)g_hash_table_get_keys_as_array(body->env, NULL);
+	alk_json_add_strv(b, "env", keys);
+	alk_json_add_int(b, "timeout_s", (gint64)body->timeout_s);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+/* ---- one exec ---- */
+
+typedef struct {
+	AlkApiReq *req;
+	AlkChannelOp *op;
+	AlkApiExecBody body;
+	GBytes *stdin_data;
+	gsize stdin_off;
+	gboolean ndjson;
+	GByteArray *out[2]; /* kept for a JSON answer */
+	guint64 bytes[2];
+	GChecksum *sum[2];
+	guint64 cap;
+	gint64 start_us;
+} ExecCtx;
+
+static void ctx_free(ExecCtx *ctx)
+{
+	alk_api_exec_body_clear(&ctx->body);
+	g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
+	for (guint i = 0; i < 2; i++) {
+		g_byte_array_unref(ctx->out[i]);
+		g_checksum_free(ctx->sum[i]);
+	}
+	g_free(ctx);
+}
+
+static void audit_exec(ExecCtx *ctx, const AlkMsgExit *exit, const GError *error)
+{
+	g_autoptr(JsonNode) args = alk_api_exec_audit_args(&ctx->body);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) result = NULL;
+	static const char *const names[] = {"stdout", "stderr"};
+
+	json_builder_begin_object(b);
+	if (exit != NULL) {
+		alk_api_json_add_exit(b, exit, TRUE);
+		alk_json_add_int(b, "max_rss_kib", (gint64)exit->max_rss_kib);
+	} else {
+		alk_json_add_string(b, "error", error->message);
+	}
+	for (guint i = 0; i < 2; i++) {
+		g_autofree char *bytes = g_strconcat(names[i], "_bytes", NULL);
+		g_autofree char *sha = g_strconcat(names[i], "_sha256", NULL);
+		alk_json_add_int(b, bytes, (gint64)ctx->bytes[i]);
+		alk_json_add_string(b, sha, g_checksum_get_string(ctx->sum[i]));
+	}
+	alk_json_add_int(b, "elapsed_ms", (g_get_monotonic_time() - ctx->start_us) / 1000);
+	json_builder_end_object(b);
+	result = json_builder_get_root(b);
+	alk_api_audit(ctx->req->api, ctx->req->caller, "sandbox.exec", ctx->req->id, args, result);
+}
+
+static void stream_line(ExecCtx *ctx, JsonNode *node)
+{
+	g_autofree char *text = alk_json_to_string(node);
+	g_autofree char *line = g_strconcat(text, "\n", NULL);
+
+	if (!ctx->req->streaming)
+		alk_api_req_stream_begin(ctx->req, SOUP_STATUS_OK, "application/x-ndjson", -1);
+	alk_api_req_stream_write(ctx->req, line, strlen(line));
+}
+
+static void on_started(AlkChannelOp *op, guint32 pid, gpointer data)
+{
+	ExecCtx *ctx = data;
+	/* the status is final now: a failure from here on is a stream line */
+	if (ctx->ndjson && !ctx->req->streaming)
+		alk_api_req_stream_begin(ctx->req, SOUP_STATUS_OK, "application/x-ndjson", -1);
+}
+
+static void on_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+{
+	ExecCtx *ctx = data;
+	guint i = stream == ALK_MSG_STDOUT ? 0 : 1;
+	g_autoptr(JsonBuilder) b = NULL;
+	g_autoptr(JsonNode) node = NULL;
+
+	/* the agent caps the output; this only guards the daemon */
+	len = MIN(len, ctx->cap - MIN(ctx->cap, ctx->bytes[0] + ctx->bytes[1]));
+	g_checksum_update(ctx->sum[i], d, len);
+	ctx->bytes[i] += len;
+	if (!ctx->ndjson) {
+		g_byte_array_append(ctx->out[i], d, len);
+		return;
+	}
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "stream", i == 0 ? "stdout" : "stderr");
+	g_autofree char *b64 = g_base64_encode(d, len);
+	alk_json_add_string(b, "data_b64", b64);
+	json_builder_end_object(b);
+	node = json_builder_get_root(b);
+	stream_line(ctx, node);
+}
+
+static void feed_stdin(ExecCtx *ctx)
+{
+	gsize len = 0;
+	const guint8 *d = ctx->stdin_data != NULL ? g_bytes_get_data(ctx->stdin_data, &len) : NULL;
+
+	if (d == NULL || ctx->op == NULL)
+		return;
+	ctx->stdin_off += alk_channel_op_write(ctx->op, d + ctx->stdin_off, len - ctx->stdin_off);
+	if (ctx->stdin_off == len) {
+		alk_channel_op_close(ctx->op);
+		g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
+	}
+}
+
+static void on_writable(AlkChannelOp *op, gpointer data)
+{
+	feed_stdin(data);
+}
+
+static void reply_result(ExecCtx *ctx, const AlkMsgExit *exit)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_api_json_add_exit(b, exit, FALSE);
+	alk_api_json_add_output(b, "stdout", ctx->out[0]->data, ctx->out[0]->len);
+	alk_api_json_add_output(b, "stderr", ctx->out[1]->data, ctx->out[1]->len);
+	alk_json_add_bool(b, "truncated", exit->truncated);
+	alk_json_add_int(b, "duration_ms", (gint64)exit->duration_ms);
+	json_builder_end_object(b);
+	alk_api_reply_builder(ctx->req, SOUP_STATUS_OK, b);
+}
+
+static void on_done(AlkChannelOp *op, const AlkMsgExit *exit, gpointer data)
+{
+	ExecCtx *ctx = data;
+
+	ctx->op = NULL;
+	ctx->req->data = NULL;
+	audit_exec(ctx, exit, NULL);
+	if (ctx->req->api->metrics != NULL)
+		alk_metrics_observe(ctx->req->api->metrics, ALK_METRIC_EXEC_DURATION, NULL,
+		                    (g_get_monotonic_time() - ctx->start_us) / 1e6, NULL);
+	if (ctx->ndjson) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "stream", "exit");
+		alk_api_json_add_exit(b, exit, TRUE);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		stream_line(ctx, node);
+		alk_api_req_stream_end(ctx->req);
+	} else {
+		reply_result(ctx, exit);
+	}
+	ctx_free(ctx);
+}
+
+static void on_failed(AlkChannelOp *op, const GError *error, gpointer data)
+{
+	ExecCtx *ctx = data;
+
+	ctx->op = NULL;
+	ctx->req->data = NULL;
+	audit_exec(ctx, NULL, error);
+	if (ctx->ndjson && ctx->req->streaming) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "stream", "error");
+		json_builder_set_member_name(b, "error");
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "code", alk_api_error_code(error));
+		alk_json_add_string(b, "message", error->message);
+		json_builder_end_object(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		stream_line(ctx, node);
+		alk_api_req_stream_end(ctx->req);
+	} else {
+		alk_api_reply_error(ctx->req, error);
+	}
+	ctx_free(ctx);
+}
+
+static const AlkExecCallbacks exec_callbacks = {
+    .started = on_started,
+    .output = on_output,
+    .writable = on_writable,
+    .done = on_done,
+    .failed = on_failed,
+};
+
+/* The client left or the daemon stops: the answer (if anyone still
+ * reads it) comes with the exit. */
+static void on_abort(AlkApiReq *req)
+{
+	ExecCtx *ctx = req->data;
+
+	req->data = NULL;
+	req->data_free = NULL;
+	req->on_abort = NULL;
+	if (ctx != NULL && ctx->op != NULL)
+		alk_channel_op_signal(ctx->op, SIGKILL);
+}
+
+static gboolean base64_valid(const char *s)
+{
+	gsize len = strlen(s);
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isalnum(s[i]) && s[i] != '+' && s[i] != '/' &&
+		    !(s[i] == '=' && i + 2 >= len))
+			return FALSE;
+	}
+	return len % 4 == 0;
+}
+
+static gboolean prepare(ExecCtx *ctx, AlkMsgExec *msg, GError **error)
+{
+	g_autoptr(JsonObject) obj = alk_api_req_json(ctx->req, error);
+	gsize len = 0;
+
+	if (obj == NULL || !alk_json_read_object(obj, exec_fields, &ctx->body, error) ||
+	    !alk_api_exec_message(&ctx->body, msg, error))
+		return FALSE;
+	if (ctx->body.stdin_b64 != NULL) {
+		if (!base64_valid(ctx->body.stdin_b64))
+			return invalid(error, "stdin_b64: not base64");
+		guchar *data = g_base64_decode(ctx->body.stdin_b64, &len);
+		ctx->stdin_data = g_bytes_new_take(data, len);
+		msg->stdin_mode = ALK_STDIN_PIPE;
+	}
+	return TRUE;
+}
+
+static gboolean wants_ndjson(AlkApiReq *req)
+{
+	const char *accept = soup_message_headers_get_one(
+	    soup_server_message_get_request_headers(req->msg), "Accept");
+	return accept != NULL && strstr(accept, "application/x-ndjson") != NULL;
+}
+
+void alk_api_exec_post(AlkApiReq *req)
+{
+	ExecCtx *ctx = g_new0(ExecCtx, 1);
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+	AlkMsgExec msg;
+
+	ctx->req = req;
+	ctx->start_us = g_get_monotonic_time();
+	ctx->ndjson = wants_ndjson(req);
+	for (guint i = 0; i < 2; i++) {
+		ctx->out[i] = g_byte_array_new();
+		ctx->sum[i] = g_checksum_new(G_CHECKSUM_SHA256);
+	}
+	if ((sb = alk_api_req_sandbox(req, &error)) == NULL || !prepare(ctx, &msg, &error)) {
+		alk_api_reply_error(req, error);
+		ctx_free(ctx);
+		return;
+	}
+	ctx->cap = sb->limits.output_cap_bytes;
+	ctx->op = alk_manager_exec(req->api->manager, req->id, &msg, &exec_callbacks, ctx, &error);
+	if (ctx->op == NULL) {
+		alk_api_reply_error(req, error);
+		ctx_free(ctx);
+		return;
+	}
+	alk_api_req_hold(req);
+	req->data = ctx;
+	req->on_abort = on_abort;
+	feed_stdin(ctx);
+}

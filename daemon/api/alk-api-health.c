@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* GET /v1/health: the daemon, libvirt and the virtualisation type. */
+#include "alk-api-private.h"
+#include "alk-json.h"
+
+void alk_api_health_get(AlkApiReq *req)
+{
+	AlkApi *api = req->api;
+	gboolean up = alk_manager_libvirt_up(api->manager);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "status", up ? "ok" : "degraded");
+	alk_json_add_string(b, "version", ALK_VERSION);
+	alk_json_add_string(b, "libvirt", up ? "up" : "down");
+	alk_json_add_string(b, "virt_type", alk_manager_virt_type(api->manager));
+	alk_json_add_int(b, "sandboxes", alk_manager_count_live(api->manager));
+	alk_json_add_int(b, "max_sandboxes", api->config->max_sandboxes);
+	json_builder_end_object(b);
+	alk_api_reply_builder(req, SOUP_STATUS_OK, b);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Sandboxes, limits and exec results as the JSON of the REST contract,
+ * built with json-glib's builder and written by alk_json_to_string(). */
+#include <string.h>
+
+#include "alk-api-private.h"
+#include "alk-json.h"
+
+char *alk_api_json_time(gint64 unix_s)
+{
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(unix_s);
+	return t != NULL ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+}
+
+static void add_time(JsonBuilder *b, const char *key, gint64 unix_s)
+{
+	g_autofree char *text = alk_api_json_time(unix_s);
+	alk_json_add_string(b, key, text);
+}
+
+static void add_limits(JsonBuilder *b, const AlkLimits *l)
+{
+	json_builder_set_member_name(b, "limits");
+	json_builder_begin_object(b);
+	alk_json_add_int(b, "cpus", l->cpus);
+	alk_json_add_int(b, "memory_mib", (gint64)l->memory_mib);
+	alk_json_add_int(b, "disk_mib", (gint64)l->disk_mib);
+	alk_json_add_int(b, "cpu_quota_pct", l->cpu_quota_pct);
+	alk_json_add_int(b, "io_bytes_sec", (gint64)l->io_bytes_sec);
+	alk_json_add_int(b, "io_iops", (gint64)l->io_iops);
+	alk_json_add_int(b, "ttl_s", (gint64)l->ttl_s);
+	alk_json_add_int(b, "max_ttl_s", (gint64)l->max_ttl_s);
+	alk_json_add_int(b, "exec_timeout_s", (gint64)l->exec_timeout_s);
+	alk_json_add_int(b, "max_exec_timeout_s", (gint64)l->max_exec_timeout_s);
+	alk_json_add_int(b, "output_cap_bytes", (gint64)l->output_cap_bytes);
+	alk_json_add_int(b, "max_execs", l->max_execs);
+	json_builder_end_object(b);
+}
+
+void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *state)
+{
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "id", sb->id);
+	alk_json_add_string(b, "state", state != NULL ? state : alk_sandbox_state_name(sb->state));
+	alk_json_add_string(b, "image", sb->image);
+	alk_json_add_string(b, "profile", sb->profile);
+	add_time(b, "created_at", sb->created_at);
+	add_time(b, "expires_at", sb->deadline);
+	alk_json_add_map(b, "labels", sb->labels);
+	add_limits(b, &sb->limits);
+	json_builder_set_member_name(b, "network");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "mode", alk_net_mode_to_string(sb->limits.network));
+	json_builder_end_object(b);
+	alk_json_add_bool(b, "adopted", sb->adopted);
+	alk_json_add_int(b, "execs_running", sb->execs);
+	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);
+	alk_json_add_string(b, "end_reason", sb->end_reason);
+	json_builder_end_object(b);
+}
+
+JsonNode *alk_api_json_sandbox_node(const AlkSandbox *sb, const char *state)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	alk_api_json_sandbox(b, sb, state);
+	return json_builder_get_root(b);
+}
+
+void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data, gsize len)
+{
+	if (len == 0) {
+		alk_json_add_string(b, key, "");
+	} else if (g_utf8_validate_len((const char *)data, len, NULL) &&
+	           memchr(data, 0, len) == NULL) {
+		g_autofree char *text = g_strndup((const char *)data, len);
+		alk_json_add_string(b, key, text);
+	} else {
+		g_autofree char *name = g_strconcat(key, "_b64", NULL);
+		g_autofree char *b64 = g_base64_encode(data, len);
+		alk_json_add_string(b, name, b64);
+	}
+}
+
+/* exit_code and signal: the one that applies is a number, the other null. */
+void alk_api_json_add_exit(JsonBuilder *b, const AlkMsgExit *exit, gboolean full)
+{
+	json_builder_set_member_name(b, "exit_code");
+	if (exit->signo == 0)
+		json_builder_add_int_value(b, exit->exit_code);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "signal");
+	if (exit->signo != 0)
+		json_builder_add_int_value(b, exit->signo);
+	else
+		json_builder_add_null_value(b);
+	alk_json_add_bool(b, "timed_out", exit->timed_out);
+	if (full) {
+		alk_json_add_bool(b, "truncated", exit->truncated);
+		alk_json_add_int(b, "duration_ms", (gint64)exit->duration_ms);
+	}
+}

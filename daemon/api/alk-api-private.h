@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared between the REST server's files; not for other layers. */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "alk-api.h"
+#include "alk-tokens.h"
+
+/* HTTP refusals that are not ALK_ERROR codes; the code is the status. The
+ * one table in alk-api-error.c maps both domains. */
+#define ALK_API_ERROR (alk_api_error_quark())
+GQuark alk_api_error_quark(void);
+
+typedef enum {
+	ALK_API_ERROR_UNAUTHORIZED = 401,
+	ALK_API_ERROR_FORBIDDEN = 403,
+	ALK_API_ERROR_METHOD = 405,
+	ALK_API_ERROR_TOO_LARGE = 413,
+	ALK_API_ERROR_MEDIA_TYPE = 415,
+} AlkApiError;
+
+/* Status a client gets when it left before its answer (nginx's convention;
+ * only the audit log and the metrics ever see it). */
+#define ALK_API_STATUS_GONE 499
+
+typedef struct _AlkApiConn AlkApiConn;
+typedef struct _AlkApiReq AlkApiReq;
+
+typedef enum {
+	ALK_API_BODY_NONE,   /* any body is read and dropped, within max_body_bytes */
+	ALK_API_BODY_JSON,   /* application/json within max_body_bytes, kept in req->body */
+	ALK_API_BODY_STREAM, /* route->start consumes it as it arrives */
+} AlkApiBody;
+
+typedef struct {
+	const char *method;
+	const char *pattern; /* segments; "{id}" one, "{path}" the rest */
+	AlkScope scope;
+	AlkApiBody body;
+	const char *query; /* allowed query keys, space separated; NULL: none */
+	void (*handle)(AlkApiReq *req);
+	/* BODY_STREAM: runs after the head, before any of the body */
+	gboolean (*start)(AlkApiReq *req, GError **error);
+	/* a WebSocket route: handle validates and leaves the status unset */
+	void (*websocket)(AlkApiReq *req, SoupWebsocketConnection *ws);
+} AlkApiRoute;
+
+struct _AlkApi {
+	AlkConfig *config;
+	AlkManager *manager;
+	AlkAudit *audit;
+	AlkMetrics *metrics;
+	AlkTokens *tokens;
+	gid_t group; /* api.socket_group, (gid_t)-1 when it does not exist */
+	SoupServer *server;
+	GSocketService *service;
+	char *socket_path;     /* bound here: removed at the end */
+	GHashTable *conns;     /* AlkApiConn *, a ref each */
+	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
+	GHashTable *reqs;      /* AlkApiReq * not yet finished */
+	GList *waits;          /* AlkApiWait *: ?wait= requests */
+	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
+};
+
+/* One client connection. */
+struct _AlkApiConn {
+	gint refs;
+	AlkApi *api;
+	GSocketConnection *sockconn;
+	GSocket *socket;
+	GInputStream *tap; /* weak: records the request line */
+	gboolean tcp;
+	char *peer;       /* "uid:1000", "tcp:127.0.0.1" */
+	AlkScope scope;   /* unix callers: by uid and group; 0: not allowed */
+	guint timer;      /* reading the request took too long */
+	gint64 active_us; /* when it last made progress */
+	GSource *watch;   /* the peer, while a response waits */
+	void (*gone)(gpointer data);
+	gpointer gone_data;
+	gboolean closed;
+};
+
+/* One request: object data of its SoupServerMessage. */
+struct _AlkApiReq {
+	AlkApi *api;
+	AlkApiConn *conn; /* a ref */
+	SoupServerMessage *msg;
+	const AlkApiRoute *route;
+	char *method;
+	char *path;       /* normalised, for the audit */
+	char *id;         /* {id} */
+	char *file;       /* {path}: decoded, absolute */
+	GPtrArray *query; /* key, value, key, value, ... */
+	char *caller;     /* "uid:0", "token:ci" */
+	AlkScope scope;
+	gint64 start_us;
+	guint status;  /* as answered */
+	gboolean done; /* finished, stolen or disconnected: msg is not ours to use */
+	gboolean held; /* paused, with a ref on msg */
+	gboolean aborted;
+	GByteArray *body;
+	guint64 body_len;
+	/* the resource's */
+	gpointer data;
+	GDestroyNotify data_free;
+	/* the request cannot be answered any more (client gone, connection
+	 * dropped, daemon stopping) while the resource still works on it */
+	void (*on_abort)(AlkApiReq *req);
+	/* streamed responses */
+	gboolean streaming;
+	guint64 unsent;
+	guint stall;
+	void (*on_drained)(AlkApiReq *req);
+};
+
+/* ---- alk-api.c ---- */
+/* A table's values, as GLib 2.76's g_hash_table_get_values_as_ptr_array(). */
+GPtrArray *alk_api_values(GHashTable *table);
+
+/* ---- alk-api-error.c ---- */
+guint alk_api_error_status(const GError *error);
+const char *alk_api_error_code(const GError *error);
+/* {"error":{"code":...,"message":...}} */
+char *alk_api_error_json(const GError *error);
+
+/* ---- alk-api-route.c ---- */
+const AlkApiRoute *alk_api_routes(guint *n);
+/* Finds the route of method + normalised path and fills req->route, id
+ * and file. file comes from the raw request target, which must have no
+ * "." or ".." segment (GUri folds them away). Errors: NOT_FOUND, METHOD. */
+gboolean alk_api_route(AlkApiReq *req, const char *raw_target, GError **error);
+/* Parses an encoded query string into req->query, checking the keys
+ * against the route's. */
+gboolean alk_api_parse_query(AlkApiReq *req, const char *query, GError **error);
+/* The last value of key, or NULL. */
+const char *alk_api_query(AlkApiReq *req, const char *key);
+
+/* ---- alk-api-auth.c ---- */
+/* Who the unix peer is and what it may do (SO_PEERCRED). */
+void alk_api_auth_unix(AlkApi *api, AlkApiConn *conn);
+/* Sets req->caller and req->scope: the unix peer, or the TCP bearer token.
+ * Errors: UNAUTHORIZED (TCP), FORBIDDEN (unix). */
+gboolean alk_api_auth(AlkApiReq *req, GError **error);
+/* Whether req->scope allows req->route. Errors: FORBIDDEN. */
+gboolean alk_api_auth_scope(AlkApiReq *req, GError **error);
+
+/* ---- alk-api-conn.c ---- */
+void alk_api_conn_accept(AlkApi *api, GSocketConnection *sockconn, gboolean tcp);
+AlkApiConn *alk_api_conn_ref(AlkApiConn *conn);
+void alk_api_conn_unref(AlkApiConn *conn);
+/* The first line of the request as received, or NULL. */
+const char *alk_api_conn_request_line(AlkApiConn *conn);
+/* Starts the request-reading timeout, or notes progress: the request must
+ * make some within api.request_timeout_s. */
+void alk_api_conn_arm(AlkApiConn *conn);
+void alk_api_conn_disarm(AlkApiConn *conn);
+/* Calls gone(data) once when the peer hangs up. */
+void alk_api_conn_watch(AlkApiConn *conn, void (*gone)(gpointer), gpointer data);
+void alk_api_conn_unwatch(AlkApiConn *conn);
+/* Shuts the socket down, so libsoup notices and ends the connection. */
+void alk_api_conn_drop(AlkApiConn *conn);
+/* Writes response on a stolen connection, then closes it (reading and
+ * dropping what the client still sends, for a while, so it sees the
+ * answer rather than a reset). */
+void alk_api_conn_linger(AlkApiConn *conn, GIOStream *stream, GBytes *response);
+void alk_api_conn_close_all(AlkApi *api);
+
+/* ---- alk-api-tap.c ---- */
+/* An input stream that passes base through and keeps its first line. */
+GInputStream *alk_api_tap_new(GInputStream *base, void (*closed)(gpointer), gpointer data);
+const char *alk_api_tap_line(GInputStream *tap);
+/* Its close is no longer reported. */
+void alk_api_tap_forget(GInputStream *tap);
+
+/* ---- alk-api-req.c ---- */
+void alk_api_req_setup(AlkApi *api);
+/* A WebSocket session (whose connection libsoup no longer has) ended. */
+void alk_api_req_end_session(AlkApiReq *req);
+void alk_api_req_abort_all(AlkApi *api);
+/* Answers: set the status and body, and if held, let it go out. */
+void alk_api_reply_json(AlkApiReq *req, guint status, JsonNode *node);
+void alk_api_reply_builder(AlkApiReq *req, guint status, JsonBuilder *b);
+void alk_api_reply_error(AlkApiReq *req, const GError *error);
+void alk_api_reply_text(AlkApiReq *req, guint status, const char *content_type, char *text,
+                        gsize len);
+/* Answers error on a connection whose request body is still coming: the
+ * connection is stolen from libsoup, answered and closed. */
+void alk_api_req_refuse(AlkApiReq *req, const GError *error);
+/* Pauses the response (the answer comes later) and watches the client. */
+void alk_api_req_hold(AlkApiReq *req);
+/* Ends a hold: lets the response go. req may be freed by it. */
+void alk_api_req_release(AlkApiReq *req);
+/* Streamed responses: length -1 is chunked. */
+void alk_api_req_stream_begin(AlkApiReq *req, guint status, const char *content_type,
+                              gint64 length);
+void alk_api_req_stream_write(AlkApiReq *req, const void *data, gsize len);
+/* Completes the body and releases the hold. */
+void alk_api_req_stream_end(AlkApiReq *req);
+/* Parses req->body as a JSON object (empty: {}), within the size and
+ * depth limits. */
+JsonObject *alk_api_req_json(AlkApiReq *req, GError **error);
+void alk_api_audit(AlkApi *api, const char *caller, const char *action, const char *sandbox,
+                   JsonNode *args, JsonNode *result);
+/* A sandbox object snapshot or the error; checks req->id. */
+const AlkSandbox *alk_api_req_sandbox(AlkApiReq *req, GError **error);
+
+/* ---- alk-api-json.c ---- */
+char *alk_api_json_time(gint64 unix_s);
+void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *state);
+JsonNode *alk_api_json_sandbox_node(const AlkSandbox *sb, const char *state);
+/* Adds key (valid UTF-8) or key_b64 (anything else). */
+void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data, gsize len);
+/* exit_code, signal, timed_out; full: truncated and duration_ms too. */
+void alk_api_json_add_exit(JsonBuilder *b, const AlkMsgExit *exit, gboolean full);
+
+/* ---- resources ---- */
+void alk_api_health_get(AlkApiReq *req);
+void alk_api_images_get(AlkApiReq *req);
+void alk_api_profiles_get(AlkApiReq *req);
+void alk_api_sandboxes_list(AlkApiReq *req);
+void alk_api_sandboxes_create(AlkApiReq *req);
+void alk_api_sandboxes_get(AlkApiReq *req);
+void alk_api_sandboxes_delete(AlkApiReq *req);
+/* Completes ?wait= requests as sandboxes change. */
+void alk_api_sandboxes_changed(AlkApi *api, const AlkSandbox *sb);
+void alk_api_sandboxes_free_waits(AlkApi *api);
+void alk_api_exec_post(AlkApiReq *req);
+/* Shared by the JSON and WebSocket execs: the AlkMsgExec of argv, env, cwd. */
+typedef struct {
+	char **argv;
+	GHashTable *env;
+	char *cwd;
+	char *stdin_b64;
+	guint64 timeout_s;
+	/* built by alk_api_exec_message() */
+	GPtrArray *env_strings;
+} AlkApiExecBody;
+void alk_api_exec_body_clear(AlkApiExecBody *body);
+gboolean alk_api_exec_message(AlkApiExecBody *body, AlkMsgExec *msg, GError **error);
+JsonNode *alk_api_exec_audit_args(const AlkApiExecBody *body);
+void alk_api_exec_ws_check(AlkApiReq *req);
+void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws);
+gboolean alk_api_files_put_start(AlkApiReq *req, GError **error);
+void alk_api_files_put(AlkApiReq *req);
+void alk_api_files_get(AlkApiReq *req);
+void alk_api_ttl_post(AlkApiReq *req);
+void alk_api_console_get(AlkApiReq *req);
+void alk_api_metrics_get(AlkApiReq *req);

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A request from its first byte to its audit line: attached to the
+ * SoupServerMessage when libsoup starts it, routed, authenticated and
+ * size-checked as soon as its head is in (the early handler), body counted
+ * chunk by chunk (never accumulated by libsoup), handed to its resource,
+ * answered, held or streamed, and audited once it ends however it ends. */
+#include <string.h>
+
+#include "alk-api-private.h"
+#include "alk-error.h"
+#include "alk-json.h"
+
+/* A streamed response resumes its producer below this many unsent bytes. */
+#define STREAM_LOW_WATER (256 * 1024)
+
+#define REQ_KEY "alk-api-req"
+
+static AlkApiReq *req_of(SoupServerMessage *msg)
+{
+	return g_object_get_data(G_OBJECT(msg), REQ_KEY);
+}
+
+static void req_free(gpointer data)
+{
+	AlkApiReq *req = data;
+
+	if (req->data_free != NULL)
+		req->data_free(req->data);
+	g_clear_handle_id(&req->stall, g_source_remove);
+	/* ended requests left the table already; the API may be gone since */
+	if (!req->done)
+		g_hash_table_remove(req->api->reqs, req);
+	alk_api_conn_unref(req->conn);
+	g_free(req->method);
+	g_free(req->path);
+	g_free(req->id);
+	g_free(req->file);
+	g_free(req->caller);
+	g_clear_pointer(&req->query, g_ptr_array_unref);
+	g_clear_pointer(&req->body, g_byte_array_unref);
+	g_free(req);
+}
+
+/* ---- audit and metrics ---- */
+
+void alk_api_audit(AlkApi *api, const char *caller, const char *action, const char *sandbox,
+                   JsonNode *args, JsonNode *result)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (api->audit != NULL &&
+	    !alk_audit_append(api->audit, caller, action, sandbox, args, result, &error))
+		g_warning("audit log: %s", error->message);
+	/* under systemd, stderr is the journal */
+	if (g_getenv("JOURNAL_STREAM") != NULL) {
+		g_autofree char *a = args != NULL ? alk_json_to_string(args) : g_strdup("{}");
+		g_autofree char *r = result != NULL ? alk_json_to_string(result) : g_strdup("{}");
+		g_message("audit: %s %s %s %s %s", caller, action, sandbox != NULL ? sandbox : "-",
+		          a, r);
+	}
+}
+
+static void audit_request(AlkApiReq *req)
+{
+	g_autoptr(JsonBuilder) a = json_builder_new();
+	g_autoptr(JsonBuilder) r = json_builder_new();
+	g_autoptr(JsonNode) args = NULL;
+	g_autoptr(JsonNode) result = NULL;
+	g_autofree char *code = g_strdup_printf("%u", req->status);
+	const char *caller = req->caller != NULL ? req->caller : req->conn->peer;
+
+	json_builder_begin_object(a);
+	alk_json_add_string(a, "method", req->method != NULL ? req->method : "-");
+	alk_json_add_string(a, "path", req->path != NULL ? req->path : "-");
+	json_builder_end_object(a);
+	json_builder_begin_object(r);
+	alk_json_add_int(r, "status", req->status);
+	alk_json_add_int(r, "duration_ms", (g_get_monotonic_time() - req->start_us) / 1000);
+	json_builder_end_object(r);
+	args = json_builder_get_root(a);
+	result = json_builder_get_root(r);
+	alk_api_audit(req->api, caller, "api.request",
+	              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
+	if (req->api->metrics != NULL)
+		alk_metrics_add(req->api->metrics, ALK_METRIC_HTTP_REQUESTS,
+		                (const char *const[]){"code", code, NULL}, 1, NULL);
+}
+
+/* The request is over for libsoup: audit it and stop whatever still works
+ * on it. */
+static void req_end(AlkApiReq *req, guint status)
+{
+	void (*on_abort)(AlkApiReq *) = req->on_abort;
+
+	if (req->done)
+		return;
+	req->done = TRUE;
+	if (req->status == 0)
+		req->status = status;
+	alk_api_conn_unwatch(req->conn);
+	g_clear_handle_id(&req->stall, g_source_remove);
+	if (req->method != NULL)
+		audit_request(req);
+	g_hash_table_remove(req->api->reqs, req);
+	req->on_abort = NULL;
+	if (on_abort != NULL)
+		on_abort(req);
+}
+
+/* The client left (or stopped reading) while its answer was pending. */
+static void req_gone(gpointer data)
+{
+	AlkApiReq *req = data;
+	void (*on_abort)(AlkApiReq *) = req->on_abort;
+
+	req->aborted = TRUE;
+	req->status = ALK_API_STATUS_GONE;
+	req->on_abort = NULL;
+	/* libsoup then fails its next write at once */
+	alk_api_conn_drop(req->conn);
+	if (on_abort != NULL)
+		on_abort(req);
+}
+
+void alk_api_req_abort_all(AlkApi *api)
+{
+	g_autoptr(GPtrArray) reqs = alk_api_values(api->reqs);
+	g_autoptr(GError) error =
+	    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
+
+	for (guint i = 0; i < reqs->len; i++) {
+		AlkApiReq *req = g_ptr_array_index(reqs, i);
+		void (*on_abort)(AlkApiReq *) = req->on_abort;
+		req->on_abort = NULL;
+		if (on_abort != NULL)
+			on_abort(req);
+		else if (req->held && !req->streaming)
+			alk_api_reply_error(req, error);
+	}
+}
+
+/* ---- answers ---- */
+
+static void set_response(AlkApiReq *req, guint status, const char *content_type, char *body,
+                         gsize len)
+{
+	req->on_abort = NULL;
+	if (!req->aborted)
+		req->status = status;
+	if (req->done) {
+		g_free(body);
+	} else {
+		soup_server_message_set_status(req->msg, status, NULL);
+		soup_server_message_set_response(req->msg, content_type, SOUP_MEMORY_TAKE, body,
+		                                 len);
+	}
+	alk_api_req_release(req);
+}
+
+void alk_api_reply_text(AlkApiReq *req, guint status, const char *content_type, char *text,
+                        gsize len)
+{
+	set_response(req, status, content_type, text, len);
+}
+
+void alk_api_reply_json(AlkApiReq *req, guint status, JsonNode *node)
+{
+	char *text = alk_json_to_string(node);
+	set_response(req, status, "application/json", text, strlen(text));
+}
+
+void alk_api_reply_builder(AlkApiReq *req, guint status, JsonBuilder *b)
+{
+	g_autoptr(JsonNode) root = json_builder_get_root(b);
+	alk_api_reply_json(req, status, root);
+}
+
+void alk_api_reply_error(AlkApiReq *req, const GError *error)
+{
+	char *text = alk_api_error_json(error);
+	guint status = alk_api_error_status(error);
+
+	if (!req->done && status == 401)
+		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),
+		                             "WWW-Authenticate", "Bearer realm=\"airlock\"");
+	set_response(req, status, "application/json", text, strlen(text));
+}
+
+static GBytes *raw_response(guint status, const char *json)
+{
+	GString *out = g_string_new(NULL);
+
+	g_string_append_printf(out,
+	                       "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+	                       "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n",
+	                       status, soup_status_get_phrase(status), strlen(json));
+	if (status == 401)
+		g_string_append(out, "WWW-Authenticate: Bearer realm=\"airlock\"\r\n");
+	g_string_append_printf(out, "\r\n%s", json);
+	return g_string_free_to_bytes(out);
+}
+
+void alk_api_req_refuse(AlkApiReq *req, const GError *error)
+{
+	g_autoptr(SoupServerMessage) msg = g_object_ref(req->msg);
+	AlkApiConn *conn = alk_api_conn_ref(req->conn);
+	g_autofree char *json = alk_api_error_json(error);
+	guint status = alk_api_error_status(error);
+	g_autoptr(GIOStream) stream = NULL;
+
+	if (req->done) {
+		alk_api_conn_unref(conn);
+		return;
+	}
+	req->status = status;
+	g_message("%s %s %s: %u: %s", req->caller != NULL ? req->caller : conn->peer, req->method,
+	          req->path, status, error->message);
+	req_end(req, status);
+	/* may free req */
+	stream = soup_server_message_steal_connection(msg);
+	if (stream != NULL)
+		alk_api_conn_linger(conn, stream, raw_response(status, json));
+	alk_api_conn_unref(conn);
+}
+
+/* ---- holding and streaming ---- */
+
+void alk_api_req_hold(AlkApiReq *req)
+{
+	g_return_if_fail(!req->held);
+	req->held = TRUE;
+	g_object_ref(req->msg);
+	if (!req->done) {
+		soup_server_message_pause(req->msg);
+		alk_api_conn_watch(req->conn, req_gone, req);
+	}
+}
+
+void alk_api_req_release(AlkApiReq *req)
+{
+	SoupServerMessage *msg = req->msg;
+
+	if (!req->held)
+		return;
+	req->held = FALSE;
+	alk_api_conn_unwatch(req->conn);
+	if (!req->done)
+		soup_server_message_unpause(msg);
+	g_object_unref(msg);
+}
+
+static gboolean on_stall(gpointer data)
+{
+	AlkApiReq *req = data;
+
+	req->stall = 0;
+	g_message("%s %s %s: the client stopped reading its response: dropping it", req->caller,
+	          req->method, req->path);
+	req_gone(req);
+	return G_SOURCE_REMOVE;
+}
+
+static void arm_stall(AlkApiReq *req)
+{
+	g_clear_handle_id(&req->stall, g_source_remove);
+	if (req->unsent > 0 && !req->done)
+		req->stall =
+		    g_timeout_add_seconds(req->api->config->api.request_timeout_s, on_stall, req);
+}
+
+static void on_wrote_data(SoupServerMessage *msg, guint n, gpointer data)
+{
+	AlkApiReq *req = data;
+	gboolean was_high = req->unsent >= STREAM_LOW_WATER;
+
+	req->unsent -= MIN((guint64)n, req->unsent);
+	arm_stall(req);
+	if (was_high && req->unsent < STREAM_LOW_WATER && req->on_drained != NULL)
+		req->on_drained(req);
+}
+
+void alk_api_req_stream_begin(AlkApiReq *req, guint status, const char *content_type, gint64 length)
+{
+	SoupMessageHeaders *h;
+
+	req->streaming = TRUE;
+	if (!req->aborted)
+		req->status = status;
+	if (req->done)
+		return;
+	h = soup_server_message_get_response_headers(req->msg);
+	soup_server_message_set_status(req->msg, status, NULL);
+	soup_message_headers_set_content_type(h, content_type, NULL);
+	if (length < 0)
+		soup_message_headers_set_encoding(h, SOUP_ENCODING_CHUNKED);
+	else
+		soup_message_headers_set_content_length(h, length);
+	/* written chunks are dropped, not kept for a body nobody reads */
+	soup_message_body_set_accumulate(soup_server_message_get_response_body(req->msg), FALSE);
+	g_signal_connect(req->msg, "wrote-body-data", G_CALLBACK(on_wrote_data), req);
+	soup_server_message_unpause(req->msg);
+}
+
+void alk_api_req_stream_write(AlkApiReq *req, const void *data, gsize len)
+{
+	if (req->done || req->aborted || len == 0)
+		return;
+	soup_message_body_append(soup_server_message_get_response_body(req->msg), SOUP_MEMORY_COPY,
+	                         data, len);
+	req->unsent += len;
+	if (req->stall == 0)
+		arm_stall(req);
+	soup_server_message_unpause(req->msg);
+}
+
+void alk_api_req_stream_end(AlkApiReq *req)
+{
+	req->on_abort = NULL;
+	if (!req->done)
+		soup_message_body_complete(soup_server_message_get_response_body(req->msg));
+	alk_api_req_release(req);
+}
+
+/* ---- bodies ---- */
+
+JsonObject *alk_api_req_json(AlkApiReq *req, GError **error)
+{
+	gsize max = req->api->config->api.max_body_bytes;
+
+	if (req->body == NULL || req->body->len == 0)
+		return json_object_new();
+	return alk_json_parse_object((const char *)req->body->data, req->body->len, max,
+	                             ALK_JSON_MAX_DEPTH, error);
+}
+
+const AlkSandbox *alk_api_req_sandbox(AlkApiReq *req, GError **error)
+{
+	return alk_manager_lookup(req->api->manager, req->id, error);
+}
+
+static gboolean body_follows(SoupServerMessage *msg)
+{
+	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+	SoupEncoding enc = soup_message_headers_get_encoding(h);
+
+	return enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF ||
+	       (enc == SOUP_ENCODING_CONTENT_LENGTH &&
+	        soup_message_headers_get_content_length(h) > 0);
+}
+
+static gboolean check_body(AlkApiReq *req, GError **error)
+{
+	SoupMessageHeaders *h = soup_server_message_get_request_headers(req->msg);
+	guint64 max = req->api->config->api.max_body_bytes;
+	const char *type = soup_message_headers_get_content_type(h, NULL);
+
+	if (req->route->body == ALK_API_BODY_STREAM || !body_follows(req->msg))
+		return TRUE;
+	if (req->route->body == ALK_API_BODY_JSON &&
+	    g_ascii_strcasecmp(type ?: "", "application/json") != 0) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_MEDIA_TYPE,
+		            "the body must be application/json");
+		return FALSE;
+	}
+	if (soup_message_headers_get_encoding(h) == SOUP_ENCODING_CONTENT_LENGTH &&
+	    (guint64)soup_message_headers_get_content_length(h) > max) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_TOO_LARGE,
+		            "the body is over %" G_GUINT64_FORMAT " bytes (api.max_body_bytes)",
+		            max);
+		return FALSE;
+	}
+	if (req->route->body == ALK_API_BODY_JSON)
+		req->body = g_byte_array_new();
+	return TRUE;
+}
+
+/* ---- libsoup's stages ---- */
+
+static void early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
+                          GHashTable *unused, gpointer data)
+{
+	AlkApiReq *req = req_of(msg);
+	GUri *uri = soup_server_message_get_uri(msg);
+	g_autoptr(GError) error = NULL;
+
+	if (req == NULL)
+		return;
+	req->method = g_strdup(soup_server_message_get_method(msg));
+	req->path = g_strdup(g_uri_get_path(uri));
+	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+	if (alk_api_auth(req, &error) &&
+	    alk_api_route(req, alk_api_conn_request_line(req->conn), &error) &&
+	    alk_api_auth_scope(req, &error) &&
+	    alk_api_parse_query(req, g_uri_get_query(uri), &error) && check_body(req, &error) &&
+	    (req->route->start == NULL || req->route->start(req, &error)))
+		return;
+	req->route = NULL;
+	if (body_follows(msg))
+		alk_api_req_refuse(req, error);
+	else
+		alk_api_reply_error(req, error);
+}
+
+static void on_got_headers(SoupServerMessage *msg, gpointer data)
+{
+	AlkApiReq *req = data;
+
+	if (req->done)
+		return;
+	if (req->method == NULL && body_follows(msg)) {
+		/* libsoup refused the head before our early handler ran; it
+		 * would now read the body into memory */
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "malformed request head");
+		req->method = g_strdup(soup_server_message_get_method(msg));
+		alk_api_req_refuse(req, error);
+		return;
+	}
+	if (body_follows(msg))
+		alk_api_conn_arm(req->conn);
+	else
+		alk_api_conn_disarm(req->conn);
+}
+
+static void on_got_chunk(SoupServerMessage *msg, GBytes *chunk, gpointer data)
+{
+	AlkApiReq *req = data;
+	gsize len = g_bytes_get_size(chunk);
+	guint64 max = req->api->config->api.max_body_bytes;
+
+	if (req->done)
+		return;
+	alk_api_conn_arm(req->conn);
+	req->body_len += len;
+	if (req->route == NULL || req->route->body == ALK_API_BODY_STREAM)
+		return;
+	if (req->body_len > max) {
+		g_autoptr(GError) error = g_error_new(
+		    ALK_API_ERROR, ALK_API_ERROR_TOO_LARGE,
+		    "the body is over %" G_GUINT64_FORMAT " bytes (api.max_body_bytes)", max);
+		alk_api_req_refuse(req, error);
+		return;
+	}
+	if (req->body != NULL)
+		g_byte_array_append(req->body, g_bytes_get_data(chunk, NULL), len);
+}
+
+static void on_got_body(SoupServerMessage *msg, gpointer data)
+{
+	AlkApiReq *req = data;
+	if (!req->done)
+		alk_api_conn_disarm(req->conn);
+}
+
+static void on_finished(SoupServerMessage *msg, gpointer data)
+{
+	AlkApiReq *req = data;
+	GUri *uri = soup_server_message_get_uri(msg);
+
+	/* refused by libsoup before the early handler: audited all the same */
+	if (req->method == NULL && soup_server_message_get_method(msg) != NULL) {
+		req->method = g_strdup(soup_server_message_get_method(msg));
+		req->path = g_strdup(uri != NULL ? g_uri_get_path(uri) : "(unparsable)");
+	}
+	req_end(req, req->aborted ? ALK_API_STATUS_GONE : soup_server_message_get_status(msg));
+}
+
+static void on_disconnected(SoupServerMessage *msg, gpointer data)
+{
+	AlkApiReq *req = data;
+
+	/* a WebSocket upgrade steals the connection: its session goes on */
+	if (soup_server_message_get_status(msg) == SOUP_STATUS_SWITCHING_PROTOCOLS)
+		return;
+	req->aborted = TRUE;
+	req_end(req, ALK_API_STATUS_GONE);
+}
+
+static void handler(SoupServer *server, SoupServerMessage *msg, const char *path,
+                    GHashTable *unused, gpointer data)
+{
+	AlkApiReq *req = req_of(msg);
+
+	if (req == NULL || req->route == NULL) {
+		soup_server_message_set_status(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+		return;
+	}
+	req->route->handle(req);
+	/* an unset status makes libsoup try a WebSocket handshake */
+	if (req->route->websocket == NULL && soup_server_message_get_status(msg) == 0)
+		soup_server_message_set_status(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+}
+
+static void websocket_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
+                              SoupWebsocketConnection *ws, gpointer data)
+{
+	AlkApiReq *req = req_of(msg);
+
+	if (req == NULL || req->route == NULL || req->route->websocket == NULL) {
+		soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+		return;
+	}
+	req->status = SOUP_STATUS_SWITCHING_PROTOCOLS;
+	req->route->websocket(req, ws);
+}
+
+static void on_request_started(SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+	AlkApi *api = data;
+	AlkApiReq *req;
+
+	/* one request per connection: there is no other */
+	if (api->accepting == NULL)
+		return;
+	req = g_new0(AlkApiReq, 1);
+	req->api = api;
+	req->conn = alk_api_conn_ref(api->accepting);
+	req->msg = msg;
+	req->start_us = g_get_monotonic_time();
+	g_object_set_data_full(G_OBJECT(msg), REQ_KEY, req, req_free);
+	g_hash_table_add(api->reqs, req);
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+	                             "close");
+	g_signal_connect(msg, "got-headers", G_CALLBACK(on_got_headers), req);
+	g_signal_connect(msg, "got-chunk", G_CALLBACK(on_got_chunk), req);
+	g_signal_connect(msg, "got-body", G_CALLBACK(on_got_body), req);
+	g_signal_connect(msg, "finished", G_CALLBACK(on_finished), req);
+	g_signal_connect(msg, "disconnected", G_CALLBACK(on_disconnected), req);
+}
+
+void alk_api_req_setup(AlkApi *api)
+{
+	g_signal_connect(api->server, "request-started", G_CALLBACK(on_request_started), api);
+	soup_server_add_early_handler(api->server, "/", early_handler, api, NULL);
+	soup_server_add_handler(api->server, "/", handler, api, NULL);
+	soup_server_add_websocket_handler(api->server, "/", NULL, NULL, websocket_handler, api,
+	                                  NULL);
+}
+
+void alk_api_req_end_session(AlkApiReq *req)
+{
+	req->on_abort = NULL;
+	req_end(req, SOUP_STATUS_SWITCHING_PROTOCOLS);
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /v1/sandboxes and /v1/sandboxes/{id}: create (optionally waiting until
+ * ready), list, inspect, destroy (optionally waiting until gone). Waiting
+ * requests are completed from the manager's watch. */
+#include <string.h>
+
+#include "alk-api-private.h"
+#include "alk-error.h"
+#include "alk-json.h"
+
+typedef struct {
+	AlkApiReq *req;
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	AlkSandboxState until; /* READY or DESTROYED */
+} AlkApiWait;
+
+static void reply_sandbox(AlkApiReq *req, guint status, const AlkSandbox *sb, const char *state)
+{
+	g_autoptr(JsonNode) node = alk_api_json_sandbox_node(sb, state);
+	alk_api_reply_json(req, status, node);
+}
+
+/* ---- waiting ---- */
+
+static AlkApiWait *take_wait(AlkApi *api, AlkApiReq *req)
+{
+	for (GList *l = api->waits; l != NULL; l = l->next) {
+		AlkApiWait *w = l->data;
+		if (w->req == req) {
+			api->waits = g_list_delete_link(api->waits, l);
+			return w;
+		}
+	}
+	return NULL;
+}
+
+static void wait_abort(AlkApiReq *req)
+{
+	g_autofree AlkApiWait *w = take_wait(req->api, req);
+	g_autoptr(GError) error = NULL;
+
+	if (req->aborted) {
+		alk_api_req_release(req);
+		return;
+	}
+	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
+	alk_api_reply_error(req, error);
+}
+
+static void add_wait(AlkApiReq *req, const char *id, AlkSandboxState until)
+{
+	AlkApiWait *w = g_new0(AlkApiWait, 1);
+
+	w->req = req;
+	g_strlcpy(w->id, id, sizeof(w->id));
+	w->until = until;
+	req->api->waits = g_list_append(req->api->waits, w);
+	alk_api_req_hold(req);
+	req->on_abort = wait_abort;
+}
+
+/* Answers w if sb's new state settles it; FALSE when it must wait on. */
+static gboolean complete(AlkApiWait *w, const AlkSandbox *sb)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (w->until == ALK_SANDBOX_DESTROYED) {
+		if (alk_sandbox_is_live(sb))
+			return FALSE;
+		reply_sandbox(w->req, SOUP_STATUS_OK, sb, NULL);
+		return TRUE;
+	}
+	if (sb->state == ALK_SANDBOX_CREATING || sb->state == ALK_SANDBOX_BOOTING)
+		return FALSE;
+	if (sb->state == ALK_SANDBOX_READY) {
+		reply_sandbox(w->req, SOUP_STATUS_CREATED, sb, NULL);
+		return TRUE;
+	}
+	if (sb->error != NULL)
+		error = g_error_copy(sb->error);
+	else
+		error = g_error_new(ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s ended: %s", sb->id,
+		                    sb->end_reason != NULL ? sb->end_reason : "stopped");
+	alk_api_reply_error(w->req, error);
+	return TRUE;
+}
+
+void alk_api_sandboxes_changed(AlkApi *api, const AlkSandbox *sb)
+{
+	GList *l = api->waits;
+
+	while (l != NULL) {
+		GList *next = l->next;
+		AlkApiWait *w = l->data;
+		if (g_strcmp0(w->id, sb->id) == 0) {
+			/* unlinked first: answering may end the request */
+			api->waits = g_list_delete_link(api->waits, l);
+			w->req->on_abort = NULL;
+			if (complete(w, sb))
+				g_free(w);
+			else {
+				w->req->on_abort = wait_abort;
+				api->waits = g_list_prepend(api->waits, w);
+			}
+		}
+		l = next;
+	}
+}
+
+void alk_api_sandboxes_free_waits(AlkApi *api)
+{
+	while (api->waits != NULL) {
+		AlkApiWait *w = api->waits->data;
+		wait_abort(w->req);
+	}
+}
+
+/* ---- the resources ---- */
+
+void alk_api_sandboxes_create(AlkApiReq *req)
+{
+	const char *wait = alk_api_query(req, "wait");
+	g_auto(AlkSandboxRequest) body = {0};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) obj = NULL;
+	g_autofree char *location = NULL;
+	const AlkSandbox *sb;
+
+	if (wait != NULL && g_strcmp0(wait, "ready") != 0) {
+		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "wait must be \"ready\"");
+	} else if ((obj = alk_api_req_json(req, &error)) != NULL &&
+	           alk_request_from_json(obj, &body, &error) &&
+	           (sb = alk_manager_create(req->api->manager, &body, &error)) != NULL) {
+		if (req->api->metrics != NULL)
+			alk_metrics_add(req->api->metrics, ALK_METRIC_CREATES, NULL, 1, NULL);
+		location = g_strconcat("/v1/sandboxes/", sb->id, NULL);
+		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),
+		                             "Location", location);
+		if (wait != NULL)
+			add_wait(req, sb->id, ALK_SANDBOX_READY);
+		else
+			reply_sandbox(req, SOUP_STATUS_CREATED, sb, NULL);
+		return;
+	}
+	alk_api_reply_error(req, error);
+}
+
+static gboolean label_matches(const AlkSandbox *sb, const char *filter)
+{
+	const char *eq = strchr(filter, '=');
+	g_autofree char *key = g_strndup(filter, eq - filter);
+	return g_strcmp0(g_hash_table_lookup(sb->labels, key), eq + 1) == 0;
+}
+
+static gboolean matches(AlkApiReq *req, const AlkSandbox *sb)
+{
+	for (guint i = 0; i + 1 < req->query->len; i += 2) {
+		if (!label_matches(sb, g_ptr_array_index(req->query, i + 1)))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+void alk_api_sandboxes_list(AlkApiReq *req)
+{
+	g_autoptr(GPtrArray) all = alk_manager_list(req->api->manager);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	/* the route allows only "label" */
+	for (guint i = 1; i < req->query->len; i += 2) {
+		if (strchr(g_ptr_array_index(req->query, i), '=') == NULL) {
+			g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
+			                                      "label filters are KEY=VALUE");
+			alk_api_reply_error(req, error);
+			return;
+		}
+	}
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "sandboxes");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < all->len; i++) {
+		const AlkSandbox *sb = g_ptr_array_index(all, i);
+		if (matches(req, sb))
+			alk_api_json_sandbox(b, sb, NULL);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	alk_api_reply_builder(req, SOUP_STATUS_OK, b);
+}
+
+void alk_api_sandboxes_get(AlkApiReq *req)
+{
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb = alk_api_req_sandbox(req, &error);
+
+	if (sb == NULL)
+		alk_api_reply_error(req, error);
+	else
+		reply_sandbox(req, SOUP_STATUS_OK, sb, NULL);
+}
+
+void alk_api_sandboxes_delete(AlkApiReq *req)
+{
+	const char *wait = alk_api_query(req, "wait");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) gone = NULL;
+	const AlkSandbox *sb;
+
+	if (wait != NULL && g_strcmp0(wait, "destroyed") != 0)
+		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "wait must be \"destroyed\"");
+	else if ((sb = alk_api_req_sandbox(req, &error)) != NULL)
+		/* a failed sandbox is simply forgotten: answer with what it was */
+		gone = alk_api_json_sandbox_node(sb, "destroyed");
+	if (gone == NULL || !alk_manager_destroy(req->api->manager, req->id, &error)) {
+		alk_api_reply_error(req, error);
+		return;
+	}
+	sb = alk_manager_lookup(req->api->manager, req->id, NULL);
+	if (sb == NULL)
+		alk_api_reply_json(req, SOUP_STATUS_OK, gone);
+	else if (!alk_sandbox_is_live(sb))
+		reply_sandbox(req, SOUP_STATUS_OK, sb, NULL);
+	else if (wait == NULL)
+		reply_sandbox(req, SOUP_STATUS_ACCEPTED, sb, NULL);
+	else
+		add_wait(req, sb->id, ALK_SANDBOX_DESTROYED);
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The REST server: its sockets, its libsoup server, its tokens and the
+ * sandbox watch that keeps metrics and waiting requests in step. */
+#include <errno.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alk-api-private.h"
+#include "alk-error.h"
+
+#define LISTEN_BACKLOG 128
+
+GPtrArray *alk_api_values(GHashTable *table)
+{
+	GPtrArray *out = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, table);
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		g_ptr_array_add(out, value);
+	return out;
+}
+
+static gid_t lookup_group(const char *name)
+{
+	struct group gr, *found = NULL;
+	char buf[4096];
+
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) != 0 || found == NULL)
+		return (gid_t)-1;
+	return gr.gr_gid;
+}
+
+AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, AlkMetrics *metrics)
+{
+	AlkApi *api = g_new0(AlkApi, 1);
+
+	api->config = config;
+	api->manager = manager;
+	api->audit = audit;
+	api->metrics = metrics;
+	api->group = lookup_group(config->api.socket_group);
+	if (api->group == (gid_t)-1)
+		g_warning("group %s does not exist: only root may use the API socket",
+		          config->api.socket_group);
+	/* raw paths: routing decodes segment by segment (alk-api-route.c) */
+	api->server =
+	    soup_server_new("server-header", "airlockd/" ALK_VERSION, "raw-paths", TRUE, NULL);
+	api->conns = g_hash_table_new_full(NULL, NULL, (GDestroyNotify)alk_api_conn_unref, NULL);
+	api->reqs = g_hash_table_new(NULL, NULL);
+	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	alk_api_req_setup(api);
+	return api;
+}
+
+gboolean alk_api_load_tokens(AlkApi *api, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	AlkTokens *tokens = alk_tokens_load(api->config->api.tokens_file, 0, &local);
+
+	if (tokens == NULL && !g_error_matches(local, ALK_ERROR, ALK_ERROR_NOT_FOUND)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&local), "api.tokens_file: ");
+		return FALSE;
+	}
+	g_clear_pointer(&api->tokens, alk_tokens_free);
+	api->tokens = tokens;
+	if (tokens == NULL && api->config->api.listen[0] != '\0')
+		g_warning("%s does not exist: every TCP request will be refused",
+		          api->config->api.tokens_file);
+	return TRUE;
+}
+
+/* ---- sockets ---- */
+
+static gboolean on_incoming(GSocketService *service, GSocketConnection *sockconn, GObject *source,
+                            gpointer data)
+{
+	GSocket *sock = g_socket_connection_get_socket(sockconn);
+	alk_api_conn_accept(data, sockconn, g_socket_get_family(sock) != G_SOCKET_FAMILY_UNIX);
+	return TRUE;
+}
+
+/* A socket file left by a daemon that died is removed; one somebody
+ * listens on is not. */
+static gboolean clear_stale(const char *path, GError **error)
+{
+	struct stat st;
+	g_autoptr(GSocket) probe = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+
+	if (lstat(path, &st) < 0)
+		return TRUE;
+	if (!S_ISSOCK(st.st_mode)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s exists and is not a socket", path);
+		return FALSE;
+	}
+	probe = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+	addr = g_unix_socket_address_new(path);
+	if (probe != NULL && g_socket_connect(probe, addr, NULL, NULL)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s: another airlockd listens there",
+		            path);
+		return FALSE;
+	}
+	if (g_unlink(path) < 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "removing %s: %s", path,
+		            g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean set_socket_access(AlkApi *api, const char *path, GError **error)
+{
+	gboolean group = api->group != (gid_t)-1;
+
+	if (chmod(path, group ? 0660 : 0600) < 0 || (group && chown(path, 0, api->group) < 0)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s: %s", path, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static GSocket *bind_unix(AlkApi *api, GError **error)
+{
+	const char *path = api->config->api.socket;
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autoptr(GSocket) sock = NULL;
+	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+	gboolean ok;
+	mode_t old;
+
+	if (g_mkdir_with_parents(dir, 0755) < 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "creating %s: %s", dir,
+		            g_strerror(errno));
+		return NULL;
+	}
+	if (!clear_stale(path, error))
+		return NULL;
+	sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, error);
+	if (sock == NULL)
+		return NULL;
+	/* nobody but root between bind and chmod */
+	old = umask(0177);
+	ok = g_socket_bind(sock, addr, FALSE, error);
+	umask(old);
+	if (!ok)
+		return NULL;
+	api->socket_path = g_strdup(path);
+	if (!set_socket_access(api, path, error))
+		return NULL;
+	g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+	return g_socket_listen(sock, error) ? g_steal_pointer(&sock) : NULL;
+}
+
+static GSocket *bind_tcp(AlkApi *api, GError **error)
+{
+	g_autofree char *host = NULL;
+	guint16 port = 0;
+	g_autoptr(GInetAddress) inet = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+	g_autoptr(GSocket) sock = NULL;
+
+	if (!alk_config_parse_listen(api->config->api.listen, &host, &port, error))
+		return NULL;
+	inet = g_inet_address_new_from_string(host);
+	addr = g_inet_socket_address_new(inet, port);
+	sock = g_socket_new(g_inet_address_get_family(inet), G_SOCKET_TYPE_STREAM,
+	                    G_SOCKET_PROTOCOL_TCP, error);
+	if (sock == NULL || !g_socket_bind(sock, addr, TRUE, error))
+		return NULL;
+	g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+	if (!g_socket_listen(sock, error))
+		return NULL;
+	if (!g_inet_address_get_is_loopback(inet))
+		g_warning("api.listen %s is not a loopback address: bearer tokens and data "
+		          "cross the network unencrypted",
+		          api->config->api.listen);
+	return g_steal_pointer(&sock);
+}
+
+gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
+{
+	g_autoptr(GSocket) local =
+	    activated != NULL ? g_object_ref(activated) : bind_unix(api, error);
+	g_autoptr(GSocket) tcp = NULL;
+
+	if (local == NULL)
+		return FALSE;
+	/* inactive until every socket is in: adding one to an accepting service
+	 * cancels its accept, and a connection already pending (socket
+	 * activation) would be accepted and dropped */
+	api->service = g_object_new(G_TYPE_SOCKET_SERVICE, "active", FALSE, NULL);
+	g_signal_connect(api->service, "incoming", G_CALLBACK(on_incoming), api);
+	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service), local, NULL, error))
+		return FALSE;
+	if (api->config->api.listen[0] != '\0') {
+		tcp = bind_tcp(api, error);
+		if (tcp == NULL || !g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service),
+		                                                 tcp, NULL, error)) {
+			g_prefix_error(error, "api.listen %s: ", api->config->api.listen);
+			return FALSE;
+		}
+	}
+	g_socket_service_start(api->service);
+	return TRUE;
+}
+
+void alk_api_stop_accepting(AlkApi *api)
+{
+	if (api->service != NULL) {
+		g_socket_service_stop(api->service);
+		g_socket_listener_close(G_SOCKET_LISTENER(api->service));
+	}
+	if (api->socket_path != NULL)
+		g_unlink(api->socket_path);
+	g_clear_pointer(&api->socket_path, g_free);
+}
+
+void alk_api_abort(AlkApi *api)
+{
+	alk_api_sandboxes_free_waits(api);
+	alk_api_req_abort_all(api);
+}
+
+guint alk_api_count_busy(AlkApi *api)
+{
+	return g_hash_table_size(api->reqs);
+}
+
+/* ---- the sandbox watch ---- */
+
+static void count_states(AlkApi *api, const AlkSandbox *changed)
+{
+	static const AlkSandboxState counted[] = {ALK_SANDBOX_CREATING, ALK_SANDBOX_BOOTING,
+	                                          ALK_SANDBOX_READY, ALK_SANDBOX_STOPPING,
+	                                          ALK_SANDBOX_FAILED};
+	g_autoptr(GPtrArray) all = alk_manager_list(api->manager);
+	guint n[ALK_SANDBOX_FAILED + 1] = {0};
+
+	for (guint i = 0; i < all->len; i++) {
+		const AlkSandbox *sb = g_ptr_array_index(all, i);
+		if (sb->state <= ALK_SANDBOX_FAILED && sb->state != ALK_SANDBOX_DESTROYED)
+			n[sb->state]++;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(counted); i++)
+		alk_metrics_set(
+		    api->metrics, ALK_METRIC_SANDBOXES,
+		    (const char *const[]){"state", alk_sandbox_state_name(counted[i]), NULL},
+		    n[counted[i]], NULL);
+}
+
+static void count_failure(AlkApi *api, const AlkSandbox *sb)
+{
+	gpointer old = g_hash_table_lookup(api->states, sb->id);
+
+	if (sb->state == ALK_SANDBOX_FAILED && GPOINTER_TO_INT(old) != ALK_SANDBOX_FAILED + 1)
+		alk_metrics_add(
+		    api->metrics, ALK_METRIC_FAILURES,
+		    (const char *const[]){"reason", alk_api_error_code(sb->error), NULL}, 1, NULL);
+	if (alk_sandbox_is_live(sb))
+		g_hash_table_insert(api->states, g_strdup(sb->id), GINT_TO_POINTER(sb->state + 1));
+	else if (sb->state == ALK_SANDBOX_FAILED)
+		/* failed ones are forgotten without a word: keep the set small */
+		g_hash_table_insert(api->states, g_strdup(sb->id), GINT_TO_POINTER(sb->state + 1));
+	else
+		g_hash_table_remove(api->states, sb->id);
+	if (g_hash_table_size(api->states) > 4 * api->config->max_sandboxes + 128)
+		g_hash_table_remove_all(api->states);
+}
+
+void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
+{
+	if (api->metrics != NULL) {
+		count_failure(api, sb);
+		count_states(api, sb);
+		alk_metrics_set(api->metrics, ALK_METRIC_LIBVIRT_UP, NULL,
+		                alk_manager_libvirt_up(api->manager), NULL);
+	}
+	alk_api_sandboxes_changed(api, sb);
+}
+
+/* Sessions still open are not ours to finish any more. */
+static void forget_requests(AlkApi *api)
+{
+	g_autoptr(GPtrArray) left = alk_api_values(api->reqs);
+	for (guint i = 0; i < left->len; i++)
+		((AlkApiReq *)g_ptr_array_index(left, i))->done = TRUE;
+}
+
+void alk_api_free(AlkApi *api)
+{
+	if (api == NULL)
+		return;
+	alk_api_stop_accepting(api);
+	alk_api_sandboxes_free_waits(api);
+	/* ends libsoup's connections: their requests end (and are audited) now */
+	soup_server_disconnect(api->server);
+	alk_api_conn_close_all(api);
+	forget_requests(api);
+	g_clear_object(&api->service);
+	g_clear_object(&api->server);
+	g_hash_table_destroy(api->conns);
+	g_hash_table_destroy(api->reqs);
+	g_hash_table_destroy(api->states);
+	alk_tokens_free(api->tokens);
+	g_free(api);
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The REST API against hostile clients: oversize and malformed bodies,
+ * crafted paths, slow and too many connections, and big files whose
+ * transfer must not grow the daemon's memory. A real airlockd per test. */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alk-test-api.h"
+
+#define D alk_test_api_d()
+#define MIB (1024 * 1024)
+
+/* An ASan build (ALK_AIRLOCKD) keeps freed memory in quarantine: its peak
+ * says nothing unless the quarantine is off. */
+static gboolean memory_checked(void)
+{
+	const char *asan = g_getenv("ASAN_OPTIONS");
+	return g_getenv("ALK_AIRLOCKD") == NULL ||
+	       (asan != NULL && strstr(asan, "quarantine_size_mb=0") != NULL);
+}
+
+static void assert_alive(void)
+{
+	g_autoptr(JsonObject) h = alk_test_api_expect("GET", "/v1/health", NULL, 200);
+	ck_assert_str_eq(json_object_get_string_member(h, "status"), "ok");
+}
+
+static int connect_unix(void)
+{
+	g_autoptr(GError) error = NULL;
+	int fd = alk_test_http_connect(D, FALSE, &error);
+	ck_assert_msg(fd >= 0, "%s", error ? error->message : "");
+	return fd;
+}
+
+/* Sends head, then up to total body bytes (chunked or not) until the
+ * answer comes; returns the answer and how much body went out. */
+static AlkTestResponse *send_until_answered(const char *head, gboolean chunked, guint64 total,
+                                            guint64 *sent)
+{
+	int fd = connect_unix();
+	g_autofree char *block = g_malloc(64 * 1024);
+	AlkTestResponse *r;
+
+	memset(block, 'x', 64 * 1024);
+	ck_assert(alk_test_http_send(fd, head, strlen(head), alk_test_deadline(10), NULL));
+	*sent = 0;
+	while (*sent < total) {
+		struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+		ck_assert_msg(poll(&p, 1, 30000) > 0, "neither readable nor writable for 30 s");
+		if (p.revents & (POLLIN | POLLHUP | POLLERR))
+			break;
+		if (chunked && send(fd, "10000\r\n", 7, MSG_NOSIGNAL) < 0)
+			break;
+		if (send(fd, block, 64 * 1024, MSG_NOSIGNAL) < 0)
+			break;
+		if (chunked && send(fd, "\r\n", 2, MSG_NOSIGNAL) < 0)
+			break;
+		*sent += 64 * 1024;
+	}
+	r = alk_test_http_read(fd, alk_test_deadline(30), NULL);
+	close(fd);
+	ck_assert_msg(r != NULL, "no answer after %" G_GUINT64_FORMAT " bytes", *sent);
+	return r;
+}
+
+START_TEST(body_limits)
+{
+	guint64 hwm = alk_test_daemon_hwm_kib(D), sent = 0;
+	g_autofree char *cl_head = alk_test_http_head("POST", "/v1/sandboxes", NULL, 100 * MIB,
+	                                              "Content-Type: application/json\r\n");
+	g_autofree char *chunked_head =
+	    alk_test_http_head("POST", "/v1/sandboxes", NULL, -1,
+	                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n");
+
+	/* a declared 100 MB: refused before any of it is read */
+	g_autoptr(AlkTestResponse) a = send_until_answered(cl_head, FALSE, 100 * MIB, &sent);
+	alk_test_api_assert_error(a, 413, "payload_too_large");
+	ck_assert_uint_lt(sent, 100 * MIB);
+	/* chunked, no length: refused once past api.max_body_bytes */
+	g_autoptr(AlkTestResponse) b = send_until_answered(chunked_head, TRUE, 100 * MIB, &sent);
+	alk_test_api_assert_error(b, 413, "payload_too_large");
+	ck_assert_uint_lt(sent, 100 * MIB);
+	ck_assert_uint_ge(sent, 8 * MIB);
+	/* other routes too, and a body where none belongs */
+	g_autofree char *exec_head =
+	    alk_test_http_head("POST", "/v1/sandboxes/0123456789ab/exec", NULL, 100 * MIB,
+	                       "Content-Type: application/json\r\n");
+	g_autoptr(AlkTestResponse) c = send_until_answered(exec_head, FALSE, 100 * MIB, &sent);
+	alk_test_api_assert_error(c, 413, "payload_too_large");
+	g_autofree char *get_head =
+	    alk_test_http_head("GET", "/v1/sandboxes", NULL, -1, "Transfer-Encoding: chunked\r\n");
+	g_autoptr(AlkTestResponse) e = send_until_answered(get_head, TRUE, 100 * MIB, &sent);
+	alk_test_api_assert_error(e, 413, "payload_too_large");
+	/* a file over api.max_file_bytes is refused from its length alone */
+	g_autofree char *put_head = alk_test_http_head(
+	    "PUT", "/v1/sandboxes/0123456789ab/files/tmp/x", NULL, (gssize)2048 * MIB, NULL);
+	g_autoptr(AlkTestResponse) f = send_until_answered(put_head, FALSE, 100 * MIB, &sent);
+	alk_test_api_assert_error(f, 413, "payload_too_large");
+	ck_assert_uint_lt(sent, 4 * MIB);
+	/* and JSON routes want JSON */
+	g_autoptr(AlkTestResponse) g = alk_test_http_request(
+	    D, FALSE, NULL, "POST", "/v1/sandboxes", "text/plain", "{}", 2, 30, NULL);
+	alk_test_api_assert_error(g, 415, "unsupported_media_type");
+
+	ck_assert_msg(!memory_checked() || alk_test_daemon_hwm_kib(D) < hwm + 64 * 1024,
+	              "daemon peak memory grew from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+	              " KiB",
+	              hwm, alk_test_daemon_hwm_kib(D));
+	assert_alive();
+}
+END_TEST
+
+START_TEST(hostile_json)
+{
+	static const char *const bodies[] = {
+	    "{",
+	    "{\"image\":}",
+	    "{\"image\":\"minimal\",\"image\":\"minimal\"}",
+	    "{\"bogus\":1}",
+	    "{\"cpus\":\"2\"}",
+	    "{\"cpus\":99999999999999999999999999}",
+	    "{\"cpus\":-1}",
+	    "{\"cpus\":1.5}",
+	    "{\"cpus\":true}",
+	    "{\"labels\":{\"a\":1}}",
+	    "{\"labels\":[]}",
+	    "{\"network\":{\"mode\":\"none\",\"mode\":\"allowlist\"}}",
+	    "{\"image\":\"min\\u0000imal\"}",
+	    "{\"image\":\"\xff\"}",
+	    "{} trailing",
+	    "[]",
+	    "\"text\"",
+	    "{'image':'minimal'}",
+	    "{\"ttl_s\":0x10}",
+	};
+	g_autoptr(GString) deep = g_string_new(NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(bodies); i++) {
+		g_autoptr(AlkTestResponse) r =
+		    alk_test_api_call("POST", "/v1/sandboxes", bodies[i]);
+		alk_test_api_assert_error(r, 400, "invalid_request");
+	}
+	for (guint i = 0; i < 100000; i++)
+		g_string_append_c(deep, '[');
+	g_autoptr(AlkTestResponse) d1 = alk_test_api_call("POST", "/v1/sandboxes", deep->str);
+	alk_test_api_assert_error(d1, 400, "invalid_request");
+	g_string_truncate(deep, 0);
+	for (guint i = 0; i < 100000; i++)
+		g_string_append(deep, "{\"a\":");
+	g_autoptr(AlkTestResponse) d2 = alk_test_api_call("POST", "/v1/sandboxes", deep->str);
+	alk_test_api_assert_error(d2, 400, "invalid_request");
+	/* the body is read before the sandbox is looked up */
+	g_autoptr(AlkTestResponse) t =
+	    alk_test_api_call("POST", "/v1/sandboxes/0123456789ab/ttl", "{\"ttl_s\":\"10\"}");
+	alk_test_api_assert_error(t, 400, "invalid_request");
+	g_autoptr(JsonObject) list = alk_test_api_expect("GET", "/v1/sandboxes", NULL, 200);
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(list, "sandboxes")), 0);
+	assert_alive();
+}
+END_TEST
+
+static AlkTestResponse *raw(const char *method, const char *target, const char *body)
+{
+	int fd = connect_unix();
+	g_autofree char *head = alk_test_http_head(method, target, NULL,
+	                                           body != NULL ? (gssize)strlen(body) : -1, NULL);
+	AlkTestResponse *r;
+
+	ck_assert(alk_test_http_send(fd, head, strlen(head), alk_test_deadline(10), NULL));
+	if (body != NULL)
+		ck_assert(alk_test_http_send(fd, body, strlen(body), alk_test_deadline(10), NULL));
+	r = alk_test_http_read(fd, alk_test_deadline(30), NULL);
+	close(fd);
+	ck_assert_msg(r != NULL, "%s %s: no answer", method, target);
+	return r;
+}
+
+START_TEST(hostile_paths)
+{
+	static const char *const targets[] = {
+	    "/files/etc/../passwd",
+	    "/files/%2e%2e/etc/passwd",
+	    "/files/%2E%2e/x",
+	    "/files/a/./b",
+	    "/files/a/%2e/b",
+	    "/files/a%00b",
+	    "/files/a%2f..%2fb",
+	    "/files/a//b",
+	    "/files/a/",
+	    "/files/..",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(targets); i++) {
+		g_autofree char *t = g_strconcat("/v1/sandboxes/0123456789ab", targets[i], NULL);
+		g_autoptr(AlkTestResponse) get = raw("GET", t, NULL);
+		g_autoptr(AlkTestResponse) put = raw("PUT", t, "data");
+		alk_test_api_assert_error(get, 400, "invalid_request");
+		alk_test_api_assert_error(put, 400, "invalid_request");
+	}
+	/* a bad escape: libsoup itself refuses the request line (bare 400) */
+	g_autoptr(AlkTestResponse) zz = raw("GET", "/v1/sandboxes/0123456789ab/files/a%zzb", NULL);
+	ck_assert_int_eq(zz->status, 400);
+	g_autoptr(AlkTestResponse) escape = raw("GET", "/v1/sandboxes/../health", NULL);
+	alk_test_api_assert_error(escape, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) nul = raw("GET", "/v1/health%00", NULL);
+	alk_test_api_assert_error(nul, 400, "invalid_request");
+	/* a clean path reaches the sandbox lookup */
+	g_autoptr(AlkTestResponse) ok =
+	    raw("GET", "/v1/sandboxes/0123456789ab/files/etc/passwd", NULL);
+	alk_test_api_assert_error(ok, 404, "not_found");
+	/* HTTP/1.0 without Host on the unix socket: libsoup builds the URI from
+	 * the local address (a GLib critical if that is not an inet one; the
+	 * teardown fails on any) */
+	int fd = connect_unix();
+	const char *old = "GET /v1/health HTTP/1.0\r\n\r\n";
+	ck_assert(alk_test_http_send(fd, old, strlen(old), alk_test_deadline(5), NULL));
+	g_autoptr(AlkTestResponse) h10 = alk_test_http_read(fd, alk_test_deadline(10), NULL);
+	close(fd);
+	ck_assert(h10 != NULL && h10->status == 200);
+	g_autoptr(AlkTestResponse) q = raw("GET", "/v1/sandboxes?bogus=1", NULL);
+	alk_test_api_assert_error(q, 400, "invalid_request");
+	assert_alive();
+}
+END_TEST
+
+/* Waits for the server to close fd; the seconds it took, -1 if it did not. */
+static double wait_closed(int fd, guint timeout_s)
+{
+	gint64 start = g_get_monotonic_time();
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		if (g_get_monotonic_time() - start > (gint64)timeout_s * G_USEC_PER_SEC)
+			return -1;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return (g_get_monotonic_time() - start) / 1e6;
+	}
+}
+
+START_TEST(slow_clients)
+{
+	int head_fd = connect_unix(), body_fd = connect_unix(), idle_fd = connect_unix();
+	const char *half = "GET /v1/health HTTP/1.1\r\nHo";
+	g_autofree char *body_head = alk_test_http_head("POST", "/v1/sandboxes", NULL, 100,
+	                                                "Content-Type: application/json\r\n");
+	gint64 start = g_get_monotonic_time();
+	double head_s, body_s, idle_s;
+
+	ck_assert(alk_test_http_send(head_fd, half, strlen(half), alk_test_deadline(5), NULL));
+	ck_assert(
+	    alk_test_http_send(body_fd, body_head, strlen(body_head), alk_test_deadline(5), NULL));
+	ck_assert(alk_test_http_send(body_fd, "{\"image\"", 8, alk_test_deadline(5), NULL));
+	/* others are served meanwhile */
+	for (guint i = 0; i < 5; i++)
+		assert_alive();
+	ck_assert_int_lt(g_get_monotonic_time() - start, 3 * G_USEC_PER_SEC);
+	/* and the stalled ones dropped after api.request_timeout_s (4) */
+	head_s = wait_closed(head_fd, 15);
+	body_s = wait_closed(body_fd, 15);
+	idle_s = wait_closed(idle_fd, 15);
+	ck_assert_msg(head_s > 2.5 && body_s > 0 && idle_s > 0, "closed after %g, %g, %g s", head_s,
+	              body_s, idle_s);
+	close(head_fd);
+	close(body_fd);
+	close(idle_fd);
+	assert_alive();
+}
+END_TEST
+
+static void setup_few_connections(void)
+{
+	g_autoptr(GError) error = NULL;
+	alk_test_api_daemon = alk_test_daemon_start("[api]\nmax_connections = 4\n", &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+START_TEST(connection_limit)
+{
+	int fds[4];
+	int extra;
+
+	/* queued in the listen backlog in this order, accepted in this order:
+	 * the fifth is the one over the limit */
+	for (guint i = 0; i < G_N_ELEMENTS(fds); i++)
+		fds[i] = connect_unix();
+	extra = connect_unix();
+	g_autoptr(AlkTestResponse) r = alk_test_http_read(extra, alk_test_deadline(10), NULL);
+	ck_assert_msg(r != NULL, "the fifth connection got no answer");
+	alk_test_api_assert_error(r, 429, "limit_exceeded");
+	close(extra);
+	for (guint i = 0; i < G_N_ELEMENTS(fds); i++)
+		close(fds[i]);
+	/* the slots come back */
+	gint64 deadline = alk_test_deadline(10);
+	gboolean ok = FALSE;
+	while (!ok && g_get_monotonic_time() < deadline) {
+		g_autoptr(AlkTestResponse) h = alk_test_http_request(
+		    D, FALSE, NULL, "GET", "/v1/health", NULL, NULL, 0, 5, NULL);
+		ok = h != NULL && h->status == 200;
+		if (!ok)
+			g_usleep(100000);
+	}
+	ck_assert(ok);
+}
+END_TEST
+
+/* ---- 200 MB both ways ---- */
+
+#define BIG_BYTES (200ull * MIB)
+#define BLOCK (256 * 1024)
+
+/* Deterministic, incompressible-looking data. */
+static void fill_block(guint8 *buf, guint64 offset)
+{
+	guint64 x = offset * 0x9E3779B97F4A7C15ull + 1;
+	for (gsize i = 0; i < BLOCK; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, 8);
+	}
+}
+
+static char *upload(const char *path, guint64 size)
+{
+	int fd = connect_unix();
+	g_autofree char *head = alk_test_http_head("PUT", path, NULL, (gssize)size, NULL);
+	g_autofree guint8 *buf = g_malloc(BLOCK);
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	gint64 deadline = alk_test_deadline(600);
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(alk_test_http_send(fd, head, strlen(head), deadline, NULL));
+	for (guint64 off = 0; off < size; off += BLOCK) {
+		fill_block(buf, off);
+		g_checksum_update(sum, buf, BLOCK);
+		ck_assert_msg(alk_test_http_send(fd, buf, BLOCK, deadline, &error), "upload: %s",
+		              error ? error->message : "");
+	}
+	g_autoptr(AlkTestResponse) r = alk_test_http_read(fd, deadline, &error);
+	close(fd);
+	ck_assert_msg(r != NULL && r->status == 201, "upload: %u %s", r ? r->status : 0,
+	              error ? error->message : "");
+	g_autoptr(JsonObject) o = alk_test_response_json(r);
+	ck_assert_str_eq(json_object_get_string_member(o, "sha256"), g_checksum_get_string(sum));
+	ck_assert_uint_eq(json_object_get_int_member(o, "bytes"), size);
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+static char *download(const char *path, guint64 *size)
+{
+	int fd = connect_unix();
+	g_autofree char *head = alk_test_http_head("GET", path, NULL, -1, NULL);
+	g_autoptr(AlkTestReader) r = alk_test_reader_new(fd);
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autofree guint8 *buf = g_malloc(BLOCK);
+	gint64 deadline = alk_test_deadline(600);
+	AlkTestResponse resp = {0};
+	gssize n;
+
+	ck_assert(alk_test_http_send(fd, head, strlen(head), deadline, NULL));
+	ck_assert(alk_test_reader_head(r, &resp, deadline, NULL));
+	ck_assert_int_eq(resp.status, 200);
+	g_hash_table_unref(resp.headers);
+	*size = 0;
+	while ((n = alk_test_reader_body(r, buf, BLOCK, deadline, NULL)) > 0) {
+		g_checksum_update(sum, buf, n);
+		*size += n;
+	}
+	ck_assert_int_eq(n, 0);
+	close(fd);
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+START_TEST(big_file_round_trip)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/files/var/big.bin", id);
+	guint64 hwm = alk_test_daemon_hwm_kib(D), size = 0;
+	g_autofree char *sent = upload(path, BIG_BYTES);
+	g_autofree char *got = download(path, &size);
+
+	ck_assert_uint_eq(size, BIG_BYTES);
+	ck_assert_str_eq(sent, got);
+	ck_assert_msg(!memory_checked() || alk_test_daemon_hwm_kib(D) < hwm + 64 * 1024,
+	              "daemon peak memory grew from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+	              " KiB for a %llu byte file",
+	              hwm, alk_test_daemon_hwm_kib(D), BIG_BYTES);
+	/* the guest has the same bytes */
+	g_autoptr(JsonObject) res = alk_test_api_sh(id, "sha256sum /var/big.bin");
+	ck_assert(g_str_has_prefix(json_object_get_string_member(res, "stdout"), sent));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("api-limits");
+	SRunner *sr;
+	int failed;
+
+	alk_test_api_add(s, "body_limits", body_limits, NULL, NULL);
+	alk_test_api_add(s, "hostile_json", hostile_json, NULL, NULL);
+	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
+	alk_test_api_add(s, "slow_clients", slow_clients, NULL, NULL);
+	alk_test_api_add(s, "connection_limit", connection_limit, setup_few_connections, NULL);
+	alk_test_api_add(s, "big_file_round_trip", big_file_round_trip, NULL, NULL);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

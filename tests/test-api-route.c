@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The REST server's pure parts: routing on the normalised path, the raw
+ * request target check, file paths, query strings and the error table. */
+#include <check.h>
+#include <string.h>
+
+#include "alk-api-private.h"
+#include "alk-error.h"
+
+static AlkApiReq *req_new(const char *method, const char *path)
+{
+	AlkApiReq *req = g_new0(AlkApiReq, 1);
+	req->method = g_strdup(method);
+	req->path = g_strdup(path);
+	return req;
+}
+
+static void req_done(AlkApiReq *req)
+{
+	g_free(req->method);
+	g_free(req->path);
+	g_free(req->id);
+	g_free(req->file);
+	g_clear_pointer(&req->query, g_ptr_array_unref);
+	g_free(req);
+}
+
+/* Routes method + normalised path with the given request line. */
+static AlkApiReq *route(const char *method, const char *path, const char *line, GError **error)
+{
+	AlkApiReq *req = req_new(method, path);
+	g_autofree char *request_line =
+	    line != NULL ? g_strdup(line) : g_strdup_printf("%s %s HTTP/1.1", method, path);
+
+	if (!alk_api_route(req, request_line, error)) {
+		req_done(req);
+		return NULL;
+	}
+	return req;
+}
+
+START_TEST(routes_match)
+{
+	g_autoptr(GError) error = NULL;
+	AlkApiReq *r = route("GET", "/v1/sandboxes/0123456789ab", NULL, &error);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->route->pattern, "/v1/sandboxes/{id}");
+	ck_assert_str_eq(r->id, "0123456789ab");
+	req_done(r);
+	r = route("DELETE", "/v1/sandboxes/abc", NULL, &error);
+	ck_assert_str_eq(r->route->pattern, "/v1/sandboxes/{id}");
+	ck_assert_int_eq(r->route->scope, ALK_SCOPE_WRITE);
+	req_done(r);
+	r = route("PUT", "/v1/sandboxes/x/files/etc/hosts", NULL, &error);
+	ck_assert_str_eq(r->route->pattern, "/v1/sandboxes/{id}/files/{path}");
+	ck_assert_str_eq(r->file, "/etc/hosts");
+	ck_assert_int_eq(r->route->body, ALK_API_BODY_STREAM);
+	req_done(r);
+	r = route("GET", "/v1/sandboxes/x/files/a%20b/c%2Fd", NULL, &error);
+	ck_assert_str_eq(r->file, "/a b/c/d");
+	req_done(r);
+	r = route("GET", "/metrics", NULL, &error);
+	ck_assert_ptr_eq(r->route->handle, alk_api_metrics_get);
+	req_done(r);
+	r = route("GET", "/v1/sandboxes/x/exec/ws", NULL, &error);
+	ck_assert_ptr_nonnull(r->route->websocket);
+	req_done(r);
+}
+END_TEST
+
+START_TEST(routes_refuse)
+{
+	static const struct {
+		const char *method;
+		const char *path;
+		const char *line;
+		GQuark domain;
+		int code;
+	} cases[] = {
+	    {"GET", "/v1/nope", NULL, 0, ALK_ERROR_NOT_FOUND},
+	    {"GET", "/v1/sandboxes/x/y", NULL, 0, ALK_ERROR_NOT_FOUND},
+	    {"GET", "/v1/sandboxes/x/files", NULL, 0, ALK_ERROR_NOT_FOUND},
+	    {"PATCH", "/v1/health", NULL, 1, ALK_API_ERROR_METHOD},
+	    {"POST", "/v1/sandboxes/x", NULL, 1, ALK_API_ERROR_METHOD},
+	    /* GUri folded these; the raw target tells */
+	    {"GET", "/v1/sandboxes/x/files/passwd",
+	     "GET /v1/sandboxes/x/files/etc/../passwd HTTP/1.1", 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/sandboxes/x/files/passwd",
+	     "GET /v1/sandboxes/x/files/etc/%2E%2e/passwd HTTP/1.1", 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/health", "GET /v1/sandboxes/../health HTTP/1.1", 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/sandboxes/x/files/a", "GET /v1/sandboxes/x/files/./a HTTP/1.1", 0,
+	     ALK_ERROR_INVALID},
+	    {"GET", "/v1/sandboxes/x/files/a%00b", NULL, 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/sandboxes/x/files/a%2F..%2Fb", NULL, 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/sandboxes/x/files/a//b", NULL, 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/sandboxes/x/files/a/", NULL, 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/health", "garbage", 0, ALK_ERROR_INVALID},
+	    {"GET", "/v1/health", NULL, 0, -1},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		AlkApiReq *r = route(cases[i].method, cases[i].path, cases[i].line, &error);
+		if (cases[i].code < 0) {
+			ck_assert_ptr_nonnull(r);
+			req_done(r);
+			continue;
+		}
+		ck_assert_msg(r == NULL, "case %u routed", i);
+		ck_assert_msg(g_error_matches(error, cases[i].domain ? ALK_API_ERROR : ALK_ERROR,
+		                              cases[i].code),
+		              "case %u: %s", i, error->message);
+	}
+}
+END_TEST
+
+START_TEST(long_file_path)
+{
+	g_autoptr(GString) path = g_string_new("/v1/sandboxes/x/files/");
+	g_autoptr(GError) error = NULL;
+	AlkApiReq *r;
+
+	/* "/" and 4095 bytes: the most a file path may have */
+	for (guint i = 0; i < 4095; i++)
+		g_string_append_c(path, 'a');
+	r = route("GET", path->str, NULL, &error);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(strlen(r->file), 4096);
+	req_done(r);
+	g_string_append(path, "a");
+	r = route("GET", path->str, NULL, &error);
+	ck_assert_ptr_null(r);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+}
+END_TEST
+
+START_TEST(query_strings)
+{
+	g_autoptr(GError) error = NULL;
+	AlkApiReq *r = route("GET", "/v1/sandboxes/x/exec/ws", NULL, &error);
+
+	ck_assert(
+	    alk_api_parse_query(r, "argv=%2Fbin%2Fsh&argv=-c&argv=echo+hi&env=A%3Db&", &error));
+	ck_assert_int_eq(r->query->len, 8);
+	ck_assert_str_eq(g_ptr_array_index(r->query, 5), "echo hi");
+	ck_assert_str_eq(alk_api_query(r, "env"), "A=b");
+	ck_assert_str_eq(alk_api_query(r, "argv"), "echo hi"); /* the last one */
+	ck_assert_ptr_null(alk_api_query(r, "cwd"));
+	g_clear_pointer(&r->query, g_ptr_array_unref);
+	ck_assert(!alk_api_parse_query(r, "bogus=1", &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	g_clear_error(&error);
+	g_clear_pointer(&r->query, g_ptr_array_unref);
+	ck_assert(!alk_api_parse_query(r, "argv=a%00", &error));
+	g_clear_error(&error);
+	g_clear_pointer(&r->query, g_ptr_array_unref);
+	ck_assert(alk_api_parse_query(r, NULL, &error));
+	ck_assert_int_eq(r->query->len, 0);
+	req_done(r);
+}
+END_TEST
+
+START_TEST(error_table)
+{
+	static const struct {
+		gboolean api;
+		int code;
+		guint status;
+		const char *name;
+	} cases[] = {
+	    {FALSE, ALK_ERROR_INVALID, 400, "invalid_request"},
+	    {TRUE, ALK_API_ERROR_UNAUTHORIZED, 401, "unauthorized"},
+	    {TRUE, ALK_API_ERROR_FORBIDDEN, 403, "forbidden"},
+	    {FALSE, ALK_ERROR_NOT_FOUND, 404, "not_found"},
+	    {TRUE, ALK_API_ERROR_METHOD, 405, "method_not_allowed"},
+	    {FALSE, ALK_ERROR_CONFLICT, 409, "conflict"},
+	    {TRUE, ALK_API_ERROR_TOO_LARGE, 413, "payload_too_large"},
+	    {TRUE, ALK_API_ERROR_MEDIA_TYPE, 415, "unsupported_media_type"},
+	    {FALSE, ALK_ERROR_LIMIT, 429, "limit_exceeded"},
+	    {FALSE, ALK_ERROR_FAILED, 500, "internal"},
+	    {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
+	    {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
+	};
+	g_autoptr(GError) other = g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "x");
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) e = g_error_new(cases[i].api ? ALK_API_ERROR : ALK_ERROR,
+		                                  cases[i].code, "m\"%u", i);
+		g_autofree char *json = alk_api_error_json(e);
+		g_autofree char *want = g_strdup_printf(
+		    "{\"error\":{\"code\":\"%s\",\"message\":\"m\\\"%u\"}}", cases[i].name, i);
+		ck_assert_uint_eq(alk_api_error_status(e), cases[i].status);
+		ck_assert_str_eq(json, want);
+	}
+	ck_assert_uint_eq(alk_api_error_status(other), 500);
+	ck_assert_str_eq(alk_api_error_code(NULL), "internal");
+}
+END_TEST
+
+START_TEST(route_table)
+{
+	g_autofree char *text = alk_api_describe_routes();
+	guint n = 0;
+	const AlkApiRoute *routes = alk_api_routes(&n);
+
+	ck_assert_uint_eq(n, 14);
+	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
+	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/files/{path} write\n") != NULL);
+	for (guint i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(routes[i].handle);
+		ck_assert(routes[i].scope == ALK_SCOPE_READ ||
+		          g_strcmp0(routes[i].method, "GET") != 0 || routes[i].websocket != NULL);
+	}
+}
+END_TEST
+
+START_TEST(times)
+{
+	g_autofree char *t = alk_api_json_time(1795741323);
+	ck_assert_str_eq(t, "2026-11-27T01:02:03Z");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("api-route");
+	TCase *tc = tcase_create("route");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, routes_match);
+	tcase_add_test(tc, routes_refuse);
+	tcase_add_test(tc, long_file_path);
+	tcase_add_test(tc, query_strings);
+	tcase_add_test(tc, error_table);
+	tcase_add_test(tc, route_table);
+	tcase_add_test(tc, times);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The REST API end to end: a real airlockd per test, real guests (TCG),
+ * requests over its unix socket and its TCP listener. Hostile input and
+ * resource limits are in test-api-limits.c. */
+#include <check.h>
+#include <gio/gunixsocketaddress.h>
+#include <libsoup/soup.h>
+#include <libvirt/libvirt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alk-audit.h"
+#include "alk-test-api.h"
+
+#define D alk_test_api_d()
+
+static const char *str(JsonObject *o, const char *key)
+{
+	return json_object_get_string_member(o, key);
+}
+
+static void assert_output(JsonObject *res, const char *key, const char *want)
+{
+	ck_assert_msg(json_object_has_member(res, key), "no %s", key);
+	ck_assert_str_eq(str(res, key), want);
+}
+
+static char *read_audit(void)
+{
+	char *text = NULL;
+	ck_assert(g_file_get_contents(D->audit_path, &text, NULL, NULL));
+	return text;
+}
+
+START_TEST(roundtrip_unix)
+{
+	g_autofree char *id = alk_test_api_create("{\"labels\":{\"suite\":\"api\"}}");
+	g_autofree char *base = g_strdup_printf("/v1/sandboxes/%s", id);
+	g_autofree char *exec = g_strconcat(base, "/exec", NULL);
+	g_autofree char *file = g_strconcat(base, "/files/tmp/hello.txt", NULL);
+	g_autofree char *put_path = g_strconcat(file, "?mode=0640", NULL);
+	g_autofree char *cat = alk_test_api_sh_body("cat; echo", "from stdin");
+	g_autoptr(GError) error = NULL;
+
+	g_autoptr(JsonObject) sb = alk_test_api_expect("GET", base, NULL, 200);
+	ck_assert_str_eq(str(sb, "state"), "ready");
+	ck_assert_str_eq(str(sb, "image"), "minimal");
+	g_autoptr(JsonObject) list =
+	    alk_test_api_expect("GET", "/v1/sandboxes?label=suite=api", NULL, 200);
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(list, "sandboxes")), 1);
+	g_autoptr(JsonObject) none =
+	    alk_test_api_expect("GET", "/v1/sandboxes?label=suite=x", NULL, 200);
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(none, "sandboxes")), 0);
+
+	g_autoptr(JsonObject) res = alk_test_api_sh(id, "echo out; echo err >&2; exit 7");
+	ck_assert_int_eq(json_object_get_int_member(res, "exit_code"), 7);
+	ck_assert(json_object_get_null_member(res, "signal"));
+	ck_assert(!json_object_get_boolean_member(res, "timed_out"));
+	assert_output(res, "stdout", "out\n");
+	assert_output(res, "stderr", "err\n");
+	g_autoptr(JsonObject) in = alk_test_api_expect("POST", exec, cat, 200);
+	assert_output(in, "stdout", "from stdin\n");
+	g_autoptr(JsonObject) bin = alk_test_api_sh(id, "printf '\\377\\001'");
+	ck_assert_str_eq(str(bin, "stdout_b64"), "/wE=");
+
+	/* files both ways */
+	g_autoptr(AlkTestResponse) put = alk_test_http_request(
+	    D, FALSE, NULL, "PUT", put_path, NULL, "hello file\n", 11, 60, &error);
+	ck_assert_msg(put != NULL && put->status == 201, "put: %s", error ? error->message : "");
+	g_autoptr(JsonObject) put_res = alk_test_response_json(put);
+	g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "hello file\n", -1);
+	ck_assert_str_eq(str(put_res, "sha256"), sum);
+	ck_assert_int_eq(json_object_get_int_member(put_res, "bytes"), 11);
+	g_autoptr(AlkTestResponse) got = alk_test_api_call("GET", file, NULL);
+	ck_assert_int_eq(got->status, 200);
+	ck_assert_int_eq(got->body->len, 11);
+	ck_assert(memcmp(got->body->data, "hello file\n", 11) == 0);
+	ck_assert_str_eq(alk_test_response_header(got, "X-Airlock-Mode"), "0640");
+	g_autoptr(JsonObject) cat_res = alk_test_api_sh(id, "cat /tmp/hello.txt");
+	assert_output(cat_res, "stdout", "hello file\n");
+
+	/* the rest of the read side */
+	g_autofree char *console = g_strconcat(base, "/console", NULL);
+	g_autoptr(AlkTestResponse) log = alk_test_api_call("GET", console, NULL);
+	ck_assert_int_eq(log->status, 200);
+	ck_assert(g_str_has_prefix(alk_test_response_header(log, "Content-Type"), "text/plain"));
+	g_autofree char *ttl = g_strconcat(base, "/ttl", NULL);
+	g_autoptr(JsonObject) t = alk_test_api_expect("POST", ttl, "{\"ttl_s\":600}", 200);
+	ck_assert_str_eq(str(t, "id"), id);
+	g_autoptr(JsonObject) health = alk_test_api_expect("GET", "/v1/health", NULL, 200);
+	ck_assert_str_eq(str(health, "virt_type"), "qemu");
+	ck_assert_int_eq(json_object_get_int_member(health, "sandboxes"), 1);
+	g_autoptr(JsonObject) images = alk_test_api_expect("GET", "/v1/images", NULL, 200);
+	g_autoptr(JsonObject) profiles = alk_test_api_expect("GET", "/v1/profiles", NULL, 200);
+	ck_assert_str_eq(str(profiles, "default"), "development");
+	g_autoptr(AlkTestResponse) metrics = alk_test_api_call("GET", "/metrics", NULL);
+	g_autofree char *m = g_strndup((const char *)metrics->body->data, metrics->body->len);
+	ck_assert_msg(strstr(m, "airlock_sandbox_creates_total 1") != NULL, "%s", m);
+	ck_assert(strstr(m, "airlock_sandboxes{state=\"ready\"} 1") != NULL);
+	ck_assert(strstr(m, "airlock_exec_duration_seconds_count 4") != NULL);
+	ck_assert(strstr(m, "airlock_http_requests_total{code=\"200\"}") != NULL);
+
+	/* and gone */
+	g_autofree char *wait = g_strconcat(base, "?wait=destroyed", NULL);
+	g_autoptr(JsonObject) del = alk_test_api_expect("DELETE", wait, NULL, 200);
+	ck_assert_str_eq(str(del, "state"), "destroyed");
+	g_autoptr(AlkTestResponse) missing = alk_test_api_call("GET", base, NULL);
+	alk_test_api_assert_error(missing, 404, "not_found");
+
+	/* everything went into the audit log, chained */
+	g_autofree char *audit = read_audit();
+	g_autofree char *out_sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "out\n", -1);
+	ck_assert(strstr(audit, "\"action\":\"sandbox.exec\"") != NULL);
+	ck_assert(strstr(audit, out_sum) != NULL);
+	ck_assert(strstr(audit, "\"action\":\"sandbox.file_put\"") != NULL);
+	ck_assert(strstr(audit, "\"action\":\"sandbox.file_get\"") != NULL);
+	ck_assert(strstr(audit, "\"method\":\"DELETE\"") != NULL);
+	AlkAuditReport report;
+	g_autofree char *head = g_build_filename(D->dir, "audit.head", NULL);
+	ck_assert(alk_audit_verify(D->audit_path, head, &report, NULL));
+	ck_assert_int_eq(report.problem, ALK_AUDIT_PROBLEM_NONE);
+	ck_assert_uint_gt(report.lines, 15);
+}
+END_TEST
+
+static AlkTestResponse *tcp(const char *token, const char *method, const char *path,
+                            const char *json)
+{
+	g_autoptr(GError) error = NULL;
+	AlkTestResponse *r =
+	    alk_test_http_request(D, TRUE, token, method, path, json ? "application/json" : NULL,
+	                          json, json ? strlen(json) : 0, 120, &error);
+	ck_assert_msg(r != NULL, "%s %s: %s", method, path, error ? error->message : "");
+	return r;
+}
+
+static void tcp_expect(const char *token, const char *method, const char *path, const char *json,
+                       guint status, const char *code)
+{
+	g_autoptr(AlkTestResponse) r = tcp(token, method, path, json);
+	if (code != NULL)
+		alk_test_api_assert_error(r, status, code);
+	else
+		ck_assert_msg(r->status == status, "%s %s: %u", method, path, r->status);
+	if (status == 401)
+		ck_assert(
+		    g_str_has_prefix(alk_test_response_header(r, "WWW-Authenticate"), "Bearer"));
+}
+
+static gboolean marker_exists(const char *id)
+{
+	g_autoptr(JsonObject) res = alk_test_api_sh(id, "test -e /tmp/marker");
+	return json_object_get_int_member(res, "exit_code") == 0;
+}
+
+START_TEST(tcp_tokens_and_scopes)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *base = g_strdup_printf("/v1/sandboxes/%s", id);
+	g_autofree char *exec = g_strconcat(base, "/exec", NULL);
+	g_autofree char *put = g_strconcat(base, "/files/tmp/marker", NULL);
+	g_autofree char *ttl = g_strconcat(base, "/ttl", NULL);
+	g_autofree char *touch = alk_test_api_sh_body("touch /tmp/marker", NULL);
+	const char *ro = D->read_token;
+
+	/* no token, a wrong one, a malformed header: nothing runs */
+	tcp_expect(NULL, "POST", exec, touch, 401, "unauthorized");
+	tcp_expect("alk_wrong", "POST", exec, touch, 401, "unauthorized");
+	tcp_expect(NULL, "GET", "/v1/health", NULL, 401, "unauthorized");
+	tcp_expect("", "GET", "/v1/sandboxes", NULL, 401, "unauthorized");
+	g_autofree char *almost = g_strndup(D->write_token, strlen(D->write_token) - 1);
+	tcp_expect(almost, "POST", exec, touch, 401, "unauthorized");
+	ck_assert_msg(!marker_exists(id), "an unauthenticated exec ran");
+
+	/* read: look, never touch */
+	tcp_expect(ro, "GET", "/v1/health", NULL, 200, NULL);
+	tcp_expect(ro, "GET", "/v1/sandboxes", NULL, 200, NULL);
+	tcp_expect(ro, "GET", base, NULL, 200, NULL);
+	tcp_expect(ro, "GET", "/metrics", NULL, 200, NULL);
+	tcp_expect(ro, "POST", exec, touch, 403, "forbidden");
+	tcp_expect(ro, "POST", "/v1/sandboxes", "{}", 403, "forbidden");
+	tcp_expect(ro, "DELETE", base, NULL, 403, "forbidden");
+	tcp_expect(ro, "POST", ttl, "{\"ttl_s\":60}", 403, "forbidden");
+	tcp_expect(ro, "PUT", put, "x", 403, "forbidden");
+	ck_assert_msg(!marker_exists(id), "a read-token exec ran");
+	g_autoptr(JsonObject) still = alk_test_api_expect("GET", base, NULL, 200);
+	ck_assert_str_eq(str(still, "state"), "ready");
+	ck_assert_int_eq(
+	    json_object_get_int_member(json_object_get_object_member(still, "limits"), "ttl_s"),
+	    3600);
+
+	/* write: does */
+	g_autoptr(AlkTestResponse) ok = tcp(D->write_token, "POST", exec, touch);
+	ck_assert_int_eq(ok->status, 200);
+	ck_assert(marker_exists(id));
+
+	g_autofree char *audit = read_audit();
+	ck_assert(strstr(audit, "\"caller\":\"token:reader\"") != NULL);
+	ck_assert(strstr(audit, "\"caller\":\"token:tester\"") != NULL);
+	ck_assert(strstr(audit, "\"caller\":\"tcp:127.0.0.1\"") != NULL);
+}
+END_TEST
+
+/* An exec streamed as NDJSON; returns the connected reader. */
+static AlkTestReader *stream_exec(const char *id, const char *cmd, int *fd)
+{
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/exec", id);
+	g_autofree char *body = alk_test_api_sh_body(cmd, NULL);
+	g_autofree char *head = alk_test_http_head(
+	    "POST", path, NULL, strlen(body),
+	    "Content-Type: application/json\r\nAccept: application/x-ndjson\r\n");
+	AlkTestResponse resp = {0};
+	AlkTestReader *r;
+	g_autoptr(GError) error = NULL;
+
+	*fd = alk_test_http_connect(D, FALSE, &error);
+	ck_assert_msg(*fd >= 0, "%s", error ? error->message : "");
+	ck_assert(alk_test_http_send(*fd, head, strlen(head), alk_test_deadline(10), NULL));
+	ck_assert(alk_test_http_send(*fd, body, strlen(body), alk_test_deadline(10), NULL));
+	r = alk_test_reader_new(*fd);
+	ck_assert_msg(alk_test_reader_head(r, &resp, alk_test_deadline(60), &error), "%s",
+	              error ? error->message : "");
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(g_hash_table_lookup(resp.headers, "content-type"), "application/x-ndjson");
+	g_hash_table_unref(resp.headers);
+	return r;
+}
+
+static JsonObject *parse_line(const char *line)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	ck_assert_msg(line != NULL, "stream ended early");
+	ck_assert_msg(json_parser_load_from_data(p, line, -1, NULL), "not JSON: %s", line);
+	return json_object_ref(json_node_get_object(json_parser_get_root(p)));
+}
+
+static char *line_data(JsonObject *line)
+{
+	gsize len = 0;
+	guchar *data = g_base64_decode(str(line, "data_b64"), &len);
+	char *text = g_strndup((const char *)data, len);
+	g_free(data);
+	return text;
+}
+
+START_TEST(exec_ndjson_streams)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	int fd = -1;
+	gint64 start = g_get_monotonic_time();
+	g_autoptr(AlkTestReader) r = stream_exec(id, "echo first; sleep 6; echo second >&2", &fd);
+	g_autofree char *l1 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
+	gint64 first_at = g_get_monotonic_time() - start;
+	g_autoptr(JsonObject) o1 = parse_line(l1);
+	g_autofree char *t1 = line_data(o1);
+
+	/* the first line came while the process still slept */
+	ck_assert_str_eq(str(o1, "stream"), "stdout");
+	ck_assert_str_eq(t1, "first\n");
+	ck_assert_msg(first_at < 5 * G_USEC_PER_SEC, "first line after %" G_GINT64_FORMAT " us",
+	              first_at);
+	g_autofree char *l2 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
+	g_autoptr(JsonObject) o2 = parse_line(l2);
+	g_autofree char *t2 = line_data(o2);
+	ck_assert_str_eq(str(o2, "stream"), "stderr");
+	ck_assert_str_eq(t2, "second\n");
+	ck_assert_int_ge(g_get_monotonic_time() - start, 6 * G_USEC_PER_SEC);
+	g_autofree char *l3 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
+	g_autoptr(JsonObject) o3 = parse_line(l3);
+	ck_assert_str_eq(str(o3, "stream"), "exit");
+	ck_assert_int_eq(json_object_get_int_member(o3, "exit_code"), 0);
+	ck_assert(alk_test_reader_line(r, alk_test_deadline(10), NULL) == NULL);
+	close(fd);
+}
+END_TEST
+
+START_TEST(exec_disconnect_kills)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	int fd = -1;
+	g_autoptr(AlkTestReader) r = stream_exec(id, "echo $$; exec sleep 600", &fd);
+	g_autofree char *l1 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
+	g_autoptr(JsonObject) o1 = parse_line(l1);
+	g_autofree char *pid = g_strstrip(line_data(o1));
+	g_autofree char *check =
+	    g_strdup_printf("kill -0 %s 2>/dev/null && echo alive || echo gone", pid);
+	g_autofree char *base = g_strdup_printf("/v1/sandboxes/%s", id);
+	gint64 deadline = alk_test_deadline(60);
+	gboolean gone = FALSE;
+
+	g_autoptr(JsonObject) alive = alk_test_api_sh(id, check);
+	assert_output(alive, "stdout", "alive\n");
+	close(fd); /* the client goes away mid-exec */
+	while (!gone && g_get_monotonic_time() < deadline) {
+		g_autoptr(JsonObject) res = alk_test_api_sh(id, check);
+		gone = g_str_equal(str(res, "stdout"), "gone\n");
+		if (!gone)
+			g_usleep(200000);
+	}
+	ck_assert_msg(gone, "process %s still runs after its client left", pid);
+	g_autoptr(JsonObject) sb = alk_test_api_expect("GET", base, NULL, 200);
+	ck_assert_int_eq(json_object_get_int_member(sb, "execs_running"), 0);
+	g_autofree char *audit = read_audit();
+	ck_assert(strstr(audit, "\"status\":499") != NULL);
+}
+END_TEST
+
+/* ---- WebSocket ---- */
+
+typedef struct {
+	SoupWebsocketConnection *ws;
+	GError *error;
+	GString *out;
+	char *exit;
+	gboolean closed;
+	gushort code;
+} WsRun;
+
+static void ws_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data)
+{
+	WsRun *w = data;
+	gsize len = 0;
+	const char *d = g_bytes_get_data(msg, &len);
+
+	if (type == SOUP_WEBSOCKET_DATA_BINARY && len > 0 && d[0] == 1)
+		g_string_append_len(w->out, d + 1, len - 1);
+	else if (type == SOUP_WEBSOCKET_DATA_TEXT)
+		w->exit = g_strndup(d, len);
+}
+
+static void ws_closed(SoupWebsocketConnection *ws, gpointer data)
+{
+	WsRun *w = data;
+	w->closed = TRUE;
+	w->code = soup_websocket_connection_get_close_code(ws);
+}
+
+static void ws_connected(GObject *src, GAsyncResult *res, gpointer data)
+{
+	WsRun *w = data;
+	w->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &w->error);
+	if (w->ws != NULL) {
+		g_signal_connect(w->ws, "message", G_CALLBACK(ws_message), w);
+		g_signal_connect(w->ws, "closed", G_CALLBACK(ws_closed), w);
+	}
+}
+
+static void iterate_until(gboolean *flag, guint seconds)
+{
+	gint64 deadline = alk_test_deadline(seconds);
+	while (!*flag && g_get_monotonic_time() < deadline) {
+		if (!g_main_context_iteration(NULL, FALSE))
+			g_usleep(10000);
+	}
+}
+
+static gboolean ws_run(const char *query, const char *input, WsRun *w)
+{
+	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(D->socket_path);
+	g_autoptr(SoupSession) s = soup_session_new_with_options("remote-connectable", addr, NULL);
+	g_autofree char *url = g_strdup_printf("ws://localhost/v1/sandboxes/%s", query);
+	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
+	gboolean connected = FALSE;
+
+	memset(w, 0, sizeof(*w));
+	w->out = g_string_new(NULL);
+	soup_session_websocket_connect_async(s, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+	                                     ws_connected, w);
+	while (w->ws == NULL && w->error == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	if (w->ws == NULL)
+		return FALSE;
+	connected = TRUE;
+	soup_websocket_connection_send_binary(w->ws, input, strlen(input));
+	soup_websocket_connection_send_text(w->ws, "{\"eof\":true}");
+	iterate_until(&w->closed, 120);
+	return connected;
+}
+
+START_TEST(exec_websocket)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *query = g_strdup_printf("%s/exec/ws?argv=/bin/sh&argv=-c&argv=cat%%3B"
+	                                         "echo+%%24X&env=X%%3Dbye",
+	                                         id);
+	WsRun w;
+
+	ck_assert_msg(ws_run(query, "hello ws\n", &w), "connect: %s",
+	              w.error ? w.error->message : "");
+	ck_assert(w.closed);
+	ck_assert_int_eq(w.code, SOUP_WEBSOCKET_CLOSE_NORMAL);
+	ck_assert_str_eq(w.out->str, "hello ws\nbye\n");
+	ck_assert_msg(w.exit != NULL && strstr(w.exit, "\"exit_code\":0") != NULL, "%s", w.exit);
+	g_object_unref(w.ws);
+	g_string_free(w.out, TRUE);
+	g_free(w.exit);
+
+	/* no such sandbox: the handshake is refused */
+	ck_assert(!ws_run("0123456789ab/exec/ws?argv=/bin/true", "", &w));
+	ck_assert(w.error != NULL);
+	g_clear_error(&w.error);
+	g_string_free(w.out, TRUE);
+}
+END_TEST
+
+/* ---- 50 clients at once while sandboxes boot ---- */
+
+typedef struct {
+	const char *ids[2];
+	gint failures;
+	GString *first_failure;
+	GMutex lock;
+} Parallel;
+
+static gboolean check_list(AlkTestResponse *r, Parallel *p)
+{
+	g_autoptr(JsonObject) o = r != NULL && r->status == 200 ? alk_test_response_json(r) : NULL;
+	JsonArray *a = o != NULL ? json_object_get_array_member(o, "sandboxes") : NULL;
+	guint found = 0;
+
+	for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+		const char *id =
+		    json_object_get_string_member(json_array_get_object_element(a, i), "id");
+		found += g_str_equal(id, p->ids[0]) || g_str_equal(id, p->ids[1]);
+	}
+	return found == 2;
+}
+
+static gboolean check_one(AlkTestResponse *r, const char *id)
+{
+	g_autoptr(JsonObject) o = r != NULL && r->status == 200 ? alk_test_response_json(r) : NULL;
+	const char *state = o != NULL ? json_object_get_string_member(o, "state") : NULL;
+	return o != NULL && g_str_equal(json_object_get_string_member(o, "id"), id) &&
+	       (g_str_equal(state, "creating") || g_str_equal(state, "booting") ||
+	        g_str_equal(state, "ready"));
+}
+
+static gpointer client(gpointer data)
+{
+	Parallel *p = data;
+
+	for (guint i = 0; i < 10; i++) {
+		const char *id = p->ids[i % 2];
+		g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s", id);
+		g_autoptr(AlkTestResponse) l =
+		    alk_test_http_request(alk_test_api_daemon, FALSE, NULL, "GET", "/v1/sandboxes",
+		                          NULL, NULL, 0, 60, NULL);
+		g_autoptr(AlkTestResponse) one = alk_test_http_request(
+		    alk_test_api_daemon, i % 3 == 0, alk_test_api_daemon->read_token, "GET", path,
+		    NULL, NULL, 0, 60, NULL);
+		if (!check_list(l, p) || !check_one(one, id)) {
+			g_mutex_lock(&p->lock);
+			if (p->failures++ == 0)
+				g_string_printf(p->first_failure, "list %u, inspect %u",
+				                l ? l->status : 0, one ? one->status : 0);
+			g_mutex_unlock(&p->lock);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(parallel_clients_while_booting)
+{
+	g_autoptr(JsonObject) a = alk_test_api_expect("POST", "/v1/sandboxes", "{}", 201);
+	g_autoptr(JsonObject) b = alk_test_api_expect("POST", "/v1/sandboxes", "{}", 201);
+	Parallel p = {.ids = {str(a, "id"), str(b, "id")}, .first_failure = g_string_new(NULL)};
+	GThread *threads[50];
+
+	ck_assert_str_eq(str(a, "state"), "creating");
+	g_mutex_init(&p.lock);
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+		threads[i] = g_thread_new("client", client, &p);
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+		g_thread_join(threads[i]);
+	ck_assert_msg(p.failures == 0, "%d of 500 rounds failed, first: %s", p.failures,
+	              p.first_failure->str);
+	g_string_free(p.first_failure, TRUE);
+	g_mutex_clear(&p.lock);
+	/* and they did boot meanwhile */
+	for (guint i = 0; i < 2; i++) {
+		g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s", p.ids[i]);
+		gint64 deadline = alk_test_deadline(300);
+		gboolean ready = FALSE;
+		while (!ready && g_get_monotonic_time() < deadline) {
+			g_autoptr(JsonObject) sb = alk_test_api_expect("GET", path, NULL, 200);
+			ready = g_str_equal(str(sb, "state"), "ready");
+			ck_assert_str_ne(str(sb, "state"), "failed");
+			if (!ready)
+				g_usleep(250000);
+		}
+		ck_assert(ready);
+	}
+}
+END_TEST
+
+/* SIGTERM: in-flight work ends, the daemon exits cleanly (no sanitizer
+ * report when it is an ASan build) and its sandboxes keep running. */
+START_TEST(sigterm_leaves_sandboxes)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *name = g_strconcat("airlock-", id, NULL);
+	g_autofree char *log = alk_test_daemon_terminate(D, 60);
+	virConnectPtr conn = virConnectOpen("qemu:///system");
+	virDomainPtr dom = conn != NULL ? virDomainLookupByName(conn, name) : NULL;
+
+	ck_assert_msg(log != NULL, "airlockd did not exit on SIGTERM");
+	ck_assert_msg(strstr(log, "Sanitizer") == NULL, "%s", log);
+	ck_assert_msg(strstr(log, "stopping") != NULL, "%s", log);
+	ck_assert_msg(dom != NULL && virDomainIsActive(dom) == 1, "the sandbox did not survive");
+	virDomainFree(dom);
+	virConnectClose(conn);
+	/* the fixture's teardown destroys it */
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("api");
+	SRunner *sr;
+	int failed;
+
+	alk_test_api_add(s, "roundtrip_unix", roundtrip_unix, NULL, NULL);
+	alk_test_api_add(s, "tcp_tokens_and_scopes", tcp_tokens_and_scopes, NULL, NULL);
+	alk_test_api_add(s, "exec_ndjson_streams", exec_ndjson_streams, NULL, NULL);
+	alk_test_api_add(s, "exec_disconnect_kills", exec_disconnect_kills, NULL, NULL);
+	alk_test_api_add(s, "exec_websocket", exec_websocket, NULL, NULL);
+	alk_test_api_add(s, "parallel_clients_while_booting", parallel_clients_while_booting, NULL,
+	                 NULL);
+	alk_test_api_add(s, "sigterm_leaves_sandboxes", sigterm_leaves_sandboxes, NULL, NULL);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
