@@ -22,18 +22,7 @@ static void add_limits(JsonBuilder *b, const AlkLimits *l)
 {
 	json_builder_set_member_name(b, "limits");
 	json_builder_begin_object(b);
-	alk_json_add_int(b, "cpus", l->cpus);
-	alk_json_add_int(b, "memory_mib", (gint64)l->memory_mib);
-	alk_json_add_int(b, "disk_mib", (gint64)l->disk_mib);
-	alk_json_add_int(b, "cpu_quota_pct", l->cpu_quota_pct);
-	alk_json_add_int(b, "io_bytes_sec", (gint64)l->io_bytes_sec);
-	alk_json_add_int(b, "io_iops", (gint64)l->io_iops);
-	alk_json_add_int(b, "ttl_s", (gint64)l->ttl_s);
-	alk_json_add_int(b, "max_ttl_s", (gint64)l->max_ttl_s);
-	alk_json_add_int(b, "exec_timeout_s", (gint64)l->exec_timeout_s);
-	alk_json_add_int(b, "max_exec_timeout_s", (gint64)l->max_exec_timeout_s);
-	alk_json_add_int(b, "output_cap_bytes", (gint64)l->output_cap_bytes);
-	alk_json_add_int(b, "max_execs", l->max_execs);
+	alk_limits_add_json(b, l);
 	json_builder_end_object(b);
 }
 

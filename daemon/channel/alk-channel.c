@@ -737,42 +737,38 @@ AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkE
 	return op;
 }
 
-AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, guint64 size,
-                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
+static AlkChannelOp *file_op(AlkChannel *ch, int type, const AlkMsgFile *m,
+                             const AlkFileCallbacks *cb, gpointer user_data, GError **error)
 {
-	AlkMsgFile m = {.path = path, .mode = mode, .size = size};
 	AlkChannelOp *op;
 	long n;
 
 	if (!check_ready(ch, error))
 		return NULL;
-	n = alk_msg_file_encode(ch->frame, sizeof(ch->frame), ALK_MSG_FILE_PUT, ch->next_id, &m);
-	if (!encoded(n, "file upload", error))
+	n = alk_msg_file_encode(ch->frame, sizeof(ch->frame), type, ch->next_id, m);
+	if (!encoded(n, type == ALK_MSG_FILE_PUT ? "file upload" : "file download", error))
 		return NULL;
-	op = op_new(ch, OP_PUT, user_data);
+	op = op_new(ch, type == ALK_MSG_FILE_PUT ? OP_PUT : OP_GET, user_data);
 	op->file = *cb;
-	op->size = size;
+	op->size = m->size;
+	/* a download takes no data from the host */
+	op->closed = type == ALK_MSG_FILE_GET;
 	enqueue(ch, ch->frame, n);
 	return op;
+}
+
+AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, guint64 size,
+                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
+{
+	AlkMsgFile m = {.path = path, .mode = mode, .size = size};
+	return file_op(ch, ALK_MSG_FILE_PUT, &m, cb, user_data, error);
 }
 
 AlkChannelOp *alk_channel_get(AlkChannel *ch, const char *path, guint64 max_size,
                               const AlkFileCallbacks *cb, gpointer user_data, GError **error)
 {
 	AlkMsgFile m = {.path = path, .max_size = max_size};
-	AlkChannelOp *op;
-	long n;
-
-	if (!check_ready(ch, error))
-		return NULL;
-	n = alk_msg_file_encode(ch->frame, sizeof(ch->frame), ALK_MSG_FILE_GET, ch->next_id, &m);
-	if (!encoded(n, "file download", error))
-		return NULL;
-	op = op_new(ch, OP_GET, user_data);
-	op->file = *cb;
-	op->closed = TRUE;
-	enqueue(ch, ch->frame, n);
-	return op;
+	return file_op(ch, ALK_MSG_FILE_GET, &m, cb, user_data, error);
 }
 
 /* How many bytes op may queue now. */

@@ -70,6 +70,9 @@ gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError *
  * profile's ceiling, or a network mode the profile does not allow; the message
  * names the limit. ALK_ERROR_INVALID: bad labels, too little memory, a network
  * mode not supported yet. */
+/* Adds the limits a client sees (cpus … max_execs) to the object b is in. */
+void alk_limits_add_json(JsonBuilder *b, const AlkLimits *limits);
+
 gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *req, AlkLimits *out,
                              GError **error);
 
