@@ -10,6 +10,7 @@ ALK_PACKAGES=(
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml
+	nftables iproute2
 )
 
 alk_log() { printf '==> %s\n' "$*" >&2; }
