@@ -312,6 +312,21 @@ START_TEST(test_delete_while_creating)
 }
 END_TEST
 
+static void check_shared_files(void)
+{
+	const char *names[] = {"vmlinuz", "initrd.img", "rootfs.qcow2"};
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree char *path =
+		    g_build_filename(alk_test_image_dir(), "minimal", names[i], NULL);
+		struct stat st;
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_msg(st.st_uid == 0 && st.st_gid == 0, "%s is owned by %u:%u", path,
+		              st.st_uid, st.st_gid);
+		ck_assert_msg((st.st_mode & 07777) == 0444, "%s has mode %o", path,
+		              st.st_mode & 07777);
+	}
+}
+
 START_TEST(test_eight_concurrent)
 {
 	AlkTestCore *t = core(NULL);
@@ -326,6 +341,8 @@ START_TEST(test_eight_concurrent)
 		ids[i] = g_strdup(sb->id);
 	}
 	ck_assert_msg(alk_test_loop_until(all_ready, data, 600), "not all 8 became ready");
+	/* shared by all eight, and still root's and read-only while they run */
+	check_shared_files();
 	for (int i = 0; i < 8; i++)
 		g_free(sh_ok(t, ids[i], "true"));
 	for (int i = 0; i < 8; i++)
@@ -402,6 +419,54 @@ START_TEST(test_daemon_killed)
 	}
 	for (int i = 0; i < 3; i++)
 		destroy_and_check(t, ids[i]);
+	alk_test_core_free(t);
+}
+END_TEST
+
+typedef struct {
+	AlkTestCore *t;
+	const char *id;
+	gint64 deadline;
+} RecordWait;
+
+/* Whether libvirt's copy of the record carries the deadline. */
+static gboolean record_has_deadline(gpointer data)
+{
+	RecordWait *w = data;
+	g_autofree char *name = g_strconcat("airlock-", w->id, NULL);
+	g_autofree char *needle = g_strdup_printf("\"deadline\":%" G_GINT64_FORMAT, w->deadline);
+	virDomainPtr dom;
+	char *xml;
+	gboolean found;
+
+	alk_test_core_gone(w->t, w->id); /* opens t->conn */
+	dom = virDomainLookupByName(w->t->conn, name);
+	xml = dom ? virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+	                                 "https://airlock.invalid/xmlns/sandbox/1", 0)
+	          : NULL;
+	found = xml != NULL && strstr(xml, needle) != NULL;
+	free(xml);
+	if (dom != NULL)
+		virDomainFree(dom);
+	return found;
+}
+
+/* A deadline moved by set_ttl is what a restarted daemon adopts. */
+START_TEST(test_ttl_survives_restart)
+{
+	AlkTestCore *t = core(NULL);
+	g_autofree char *id = boot(t, NULL);
+	g_autoptr(GError) error = NULL;
+	RecordWait w = {t, id, 0};
+
+	ck_assert_msg(alk_manager_set_ttl(t->manager, id, 1234, &error), "%s",
+	              error ? error->message : "");
+	w.deadline = alk_manager_lookup(t->manager, id, NULL)->deadline;
+	ck_assert(alk_test_loop_until(record_has_deadline, &w, 30));
+	ck_assert_msg(alk_test_core_restart(t, &error), "%s", error ? error->message : "");
+	ck_assert(alk_test_core_wait_state(t, id, ALK_SANDBOX_READY, 60));
+	ck_assert_int_eq(alk_manager_lookup(t->manager, id, NULL)->deadline, w.deadline);
+	destroy_and_check(t, id);
 	alk_test_core_free(t);
 }
 END_TEST
@@ -598,6 +663,7 @@ int main(void)
 	suite_add_tcase(s, tcase("state-full", test_state_dir_full));
 	suite_add_tcase(s, tcase("state-readonly", test_state_dir_readonly));
 	suite_add_tcase(s, tcase("daemon-killed", test_daemon_killed));
+	suite_add_tcase(s, tcase("ttl-restart", test_ttl_survives_restart));
 	suite_add_tcase(s, tcase("libvirtd-restart", test_libvirtd_restart));
 	suite_add_tcase(s, tcase("virt-auto", test_virt_auto));
 	suite_add_tcase(s, tcase("delete-creating", test_delete_while_creating));

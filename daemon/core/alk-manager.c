@@ -710,6 +710,14 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
 	return TRUE;
 }
 
+static void record_set(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree char *id = data;
+	g_autoptr(GError) error = NULL;
+	if (!g_task_propagate_boolean(G_TASK(res), &error))
+		g_warning("sandbox %s: new deadline not saved in libvirt: %s", id, error->message);
+}
+
 gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GError **error)
 {
 	AlkSlot *slot = alk_slot_lookup(m, id);
@@ -726,6 +734,12 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 	slot->sb->deadline = g_get_real_time() / G_USEC_PER_SEC + (gint64)ttl_s;
 	if (slot->sb->state == ALK_SANDBOX_READY)
 		alk_slot_arm_ttl(slot);
+	/* the record in libvirt is what a restarted daemon goes by */
+	if (slot->domain_maybe) {
+		g_autofree char *record = alk_sandbox_record_to_json(slot->sb);
+		alk_virt_set_record_async(m->virt, slot->sb->domain, record, record_set,
+		                          g_strdup(id));
+	}
 	alk_slot_notify(slot);
 	return TRUE;
 }

@@ -262,6 +262,7 @@ typedef struct {
 	char *arg;
 	gboolean paused;
 	char *prefix;
+	char *record;
 } Call;
 
 static void call_free(Call *c)
@@ -270,6 +271,7 @@ static void call_free(Call *c)
 		virConnectClose(c->conn);
 	g_free(c->arg);
 	g_free(c->prefix);
+	g_free(c->record);
 	g_free(c);
 }
 
@@ -391,6 +393,42 @@ gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error)
 		return FALSE;
 	}
 	return destroy_by_name(v->conn, name, error);
+}
+
+static void set_record_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	Call *c = data;
+	GError *error = NULL;
+	virDomainPtr dom = virDomainLookupByName(c->conn, c->arg);
+	g_autofree char *escaped = g_markup_escape_text(c->record, -1);
+	g_autofree char *xml = g_strdup_printf("<sandbox>%s</sandbox>", escaped);
+	int rc = dom == NULL
+	             ? -1
+	             : virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, "airlock",
+	                                    ALK_VIRT_METADATA_NS, VIR_DOMAIN_AFFECT_LIVE);
+	if (rc < 0)
+		set_virt_error(&error, "updating the domain's record");
+	if (dom != NULL)
+		virDomainFree(dom);
+	if (error != NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_boolean(task, TRUE);
+}
+
+void alk_virt_set_record_async(AlkVirt *v, const char *name, const char *record,
+                               GAsyncReadyCallback cb, gpointer user_data)
+{
+	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
+	if (task == NULL)
+		return;
+	((Call *)g_task_get_task_data(task))->record = g_strdup(record);
+	g_task_run_in_thread(task, set_record_thread);
+}
+
+gboolean alk_virt_set_record_finish(AlkVirt *v, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
 /* The text inside the metadata element libvirt hands back. */

@@ -59,6 +59,12 @@ void alk_virt_destroy_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb
                             gpointer user_data);
 gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 
+/* Replaces the live domain's record (the text of its airlock <metadata>
+ * element), e.g. after its deadline moved. */
+void alk_virt_set_record_async(AlkVirt *v, const char *name, const char *record,
+                               GAsyncReadyCallback cb, gpointer user_data);
+gboolean alk_virt_set_record_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+
 /* Lists our domains with their records (array of AlkVirtDomain). */
 void alk_virt_list_async(AlkVirt *v, GAsyncReadyCallback cb, gpointer user_data);
 GPtrArray *alk_virt_list_finish(AlkVirt *v, GAsyncResult *res, GError **error);

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host's agent channel against the real (host-built, static) agent:
+ * the test plays QEMU, listening on a unix socket and handing the accepted
+ * connection to `airlock-agent --fd`. */
+#include <check.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alk-channel.h"
+#include "alk-error.h"
+
+#ifndef ALK_AGENT_BIN
+#define ALK_AGENT_BIN "agent/airlock-agent"
+#endif
+
+typedef struct {
+	char *dir;
+	char *path;
+	int listener;
+	int conn; /* the "QEMU" end, kept across agent restarts */
+	pid_t agent;
+	AlkChannelState state;
+	GError *error;
+	guint states;
+} Fixture;
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	GError *error;
+	GString *out;
+} Run;
+
+static void on_state(AlkChannel *ch, AlkChannelState state, const GError *error, gpointer data)
+{
+	Fixture *f = data;
+	f->state = state;
+	f->states++;
+	g_clear_error(&f->error);
+	if (error != NULL)
+		f->error = g_error_copy(error);
+}
+
+static gboolean wake(gpointer data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the main loop until done(data) or 30 s. */
+static gboolean loop_until(gboolean (*done)(gpointer), gpointer data)
+{
+	gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+	guint tick = g_timeout_add(50, wake, NULL);
+	gboolean ok;
+	while (!(ok = done(data)) && g_get_monotonic_time() < end)
+		g_main_context_iteration(NULL, TRUE);
+	g_source_remove(tick);
+	return ok;
+}
+
+static pid_t start_agent(int fd)
+{
+	const char *bin = g_getenv("ALK_AGENT_BIN") ?: ALK_AGENT_BIN;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char arg[16];
+		g_snprintf(arg, sizeof(arg), "%d", fd);
+		execl(bin, bin, "--fd", arg, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void listen_on(Fixture *f)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	f->dir = g_dir_make_tmp("alk-chan-XXXXXX", NULL);
+	f->path = g_build_filename(f->dir, "agent.sock", NULL);
+	g_strlcpy(addr.sun_path, f->path, sizeof(addr.sun_path));
+	f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(f->listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(f->listener, 1), 0);
+}
+
+static gboolean is_ready(gpointer data)
+{
+	return ((Fixture *)data)->state == ALK_CHANNEL_READY;
+}
+
+static gboolean is_done(gpointer data)
+{
+	return ((Run *)data)->done;
+}
+
+static void wait_ready(Fixture *f)
+{
+	ck_assert_msg(loop_until(is_ready, f), "channel not ready: %s",
+	              f->error ? f->error->message : "-");
+}
+
+static void run_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+{
+	g_string_append_len(((Run *)data)->out, (const char *)d, len);
+}
+
+static void run_done(AlkChannelOp *op, const AlkMsgExit *exit, gpointer data)
+{
+	Run *r = data;
+	r->ok = exit->exit_code == 0;
+	r->done = TRUE;
+}
+
+static void run_failed(AlkChannelOp *op, const GError *error, gpointer data)
+{
+	Run *r = data;
+	r->error = g_error_copy(error);
+	r->done = TRUE;
+}
+
+static const AlkExecCallbacks run_cb = {
+    .output = run_output, .done = run_done, .failed = run_failed};
+
+static AlkChannelOp *start_sh(AlkChannel *ch, const char *cmd, Run *r)
+{
+	AlkMsgExec m = {.argc = 3, .argv = {"/bin/sh", "-c", cmd}};
+	g_autoptr(GError) error = NULL;
+	AlkChannelOp *op;
+	memset(r, 0, sizeof(*r));
+	r->out = g_string_new(NULL);
+	op = alk_channel_exec(ch, &m, &run_cb, r, &error);
+	ck_assert_msg(op != NULL, "%s", error ? error->message : "?");
+	return op;
+}
+
+static void fixture_clear(Fixture *f)
+{
+	if (f->agent > 0) {
+		kill(f->agent, SIGKILL);
+		waitpid(f->agent, NULL, 0);
+	}
+	if (f->conn >= 0)
+		close(f->conn);
+	close(f->listener);
+	g_unlink(f->path);
+	g_rmdir(f->dir);
+	g_free(f->path);
+	g_free(f->dir);
+	g_clear_error(&f->error);
+}
+
+/* Connects, handshakes, runs an exec; then the agent is replaced by a new
+ * one on the same connection (a restart, as a guest reboot or crash would
+ * look): its HELLO carries a new nonce, the exec in flight fails, and the
+ * channel syncs again and serves. */
+START_TEST(test_agent_restart)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = NULL;
+	guint8 nonce[ALK_PROTO_NONCE_SIZE];
+	Run r1, r2;
+
+	listen_on(&f);
+	ch = alk_channel_new(f.path, on_state, &f);
+	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
+	f.conn = accept(f.listener, NULL, NULL);
+	ck_assert_int_ge(f.conn, 0);
+	f.agent = start_agent(f.conn);
+	wait_ready(&f);
+	memcpy(nonce, alk_channel_get_hello(ch)->nonce, sizeof(nonce));
+
+	start_sh(ch, "echo first", &r1);
+	ck_assert(loop_until(is_done, &r1));
+	ck_assert(r1.ok);
+	ck_assert_str_eq(r1.out->str, "first\n");
+
+	start_sh(ch, "sleep 30", &r2);
+	kill(f.agent, SIGKILL);
+	waitpid(f.agent, NULL, 0);
+	f.agent = start_agent(f.conn);
+	ck_assert(loop_until(is_done, &r2));
+	ck_assert(r2.error != NULL);
+	ck_assert_msg(strstr(r2.error->message, "restarted") != NULL, "%s", r2.error->message);
+	wait_ready(&f);
+	ck_assert(memcmp(nonce, alk_channel_get_hello(ch)->nonce, sizeof(nonce)) != 0);
+
+	g_string_free(r1.out, TRUE);
+	g_string_free(r2.out, TRUE);
+	g_clear_error(&r2.error);
+	start_sh(ch, "echo again", &r1);
+	ck_assert(loop_until(is_done, &r1));
+	ck_assert_str_eq(r1.out->str, "again\n");
+	g_string_free(r1.out, TRUE);
+	fixture_clear(&f);
+}
+END_TEST
+
+/* Garbage instead of an agent: the open fails with a clear error once
+ * the garbage limit is passed, with memory bounded by the decoder. */
+START_TEST(test_garbage_fails_open)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = NULL;
+	guint8 junk[65536];
+	gboolean closed = FALSE;
+
+	listen_on(&f);
+	ch = alk_channel_new(f.path, on_state, &f);
+	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
+	f.conn = accept(f.listener, NULL, NULL);
+	ck_assert_int_ge(f.conn, 0);
+	for (gsize i = 0; i < sizeof(junk); i++)
+		junk[i] = (guint8)g_random_int();
+	for (int i = 0; i < 32 && !closed; i++) {
+		ck_assert_int_eq(write(f.conn, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+		g_main_context_iteration(NULL, FALSE);
+		closed = f.state == ALK_CHANNEL_CLOSED && f.states > 0;
+	}
+	while (!closed && g_main_context_iteration(NULL, FALSE))
+		closed = f.state == ALK_CHANNEL_CLOSED && f.states > 0;
+	ck_assert(closed);
+	ck_assert(g_error_matches(f.error, ALK_ERROR, ALK_ERROR_PROTOCOL));
+	ck_assert_msg(strstr(f.error->message, "not protocol frames") != NULL, "%s",
+	              f.error->message);
+	fixture_clear(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("channel");
+	TCase *tc = tcase_create("agent");
+	SRunner *sr;
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_agent_restart);
+	tcase_add_test(tc, test_garbage_fails_open);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
