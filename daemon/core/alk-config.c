@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alk-error.h"
+#include "alk-name.h"
 
 #ifndef ALK_DATADIR
 #define ALK_DATADIR "/usr/local/share/airlock"
@@ -243,16 +244,7 @@ gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, G
 
 gboolean alk_config_name_is_valid(const char *name)
 {
-	gsize len = name != NULL ? strlen(name) : 0;
-
-	if (len == 0 || len > ALK_PROFILE_NAME_MAX)
-		return FALSE;
-	for (gsize i = 0; i < len; i++) {
-		char c = name[i];
-		if (!g_ascii_islower(c) && !g_ascii_isdigit(c) && c != '_' && c != '-')
-			return FALSE;
-	}
-	return TRUE;
+	return alk_name_is_valid(name, ALK_PROFILE_NAME_MAX);
 }
 
 static void profile_free(gpointer data)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alk-error.h"
+#include "alk-name.h"
 #include "alk-json.h"
 
 #define IMAGE_NAME_MAX 32
@@ -85,16 +86,7 @@ void alk_image_free(AlkImage *image)
 
 gboolean alk_image_name_is_valid(const char *name)
 {
-	gsize len = name != NULL ? strlen(name) : 0;
-
-	if (len == 0 || len > IMAGE_NAME_MAX)
-		return FALSE;
-	for (gsize i = 0; i < len; i++) {
-		char c = name[i];
-		if (!g_ascii_islower(c) && !g_ascii_isdigit(c) && c != '_' && c != '-')
-			return FALSE;
-	}
-	return TRUE;
+	return alk_name_is_valid(name, IMAGE_NAME_MAX);
 }
 
 G_GNUC_PRINTF(5, 6)
