@@ -429,21 +429,6 @@ int alk_test_guest_fd(AlkTestGuest *g)
 	return g->fd;
 }
 
-virDomainPtr alk_test_guest_domain(AlkTestGuest *g)
-{
-	return g->dom;
-}
-
-const char *alk_test_guest_overlay(AlkTestGuest *g)
-{
-	return g->overlay;
-}
-
-const char *alk_test_guest_console(AlkTestGuest *g)
-{
-	return g->console;
-}
-
 const AlkMsgHello *alk_test_guest_hello(AlkTestGuest *g)
 {
 	return g->have_hello ? &g->hello : NULL;

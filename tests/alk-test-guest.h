@@ -52,9 +52,6 @@ void alk_test_guest_disconnect(AlkTestGuest *g);
 gboolean alk_test_guest_sync(AlkTestGuest *g, gint64 deadline_us, GError **error);
 
 int alk_test_guest_fd(AlkTestGuest *g);
-virDomainPtr alk_test_guest_domain(AlkTestGuest *g);
-const char *alk_test_guest_overlay(AlkTestGuest *g);
-const char *alk_test_guest_console(AlkTestGuest *g);
 const AlkMsgHello *alk_test_guest_hello(AlkTestGuest *g);
 guint64 alk_test_guest_garbage(AlkTestGuest *g);
 guint32 alk_test_guest_next_id(AlkTestGuest *g);

@@ -171,11 +171,6 @@ const AlkMsgHello *alk_channel_get_hello(AlkChannel *ch)
 	return ch->have_hello ? &ch->hello : NULL;
 }
 
-guint alk_channel_count_ops(AlkChannel *ch)
-{
-	return g_hash_table_size(ch->ops);
-}
-
 void alk_channel_op_hold(AlkChannelOp *op, gboolean hold)
 {
 	AlkChannel *ch = op->ch;
@@ -854,12 +849,4 @@ void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpoi
 	op->ping_nonce = m.nonce = ((guint64)g_random_int() << 32) | g_random_int();
 	enqueue(ch, ch->frame,
 	        alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_PING, op->id, &m));
-}
-
-gboolean alk_channel_shutdown(AlkChannel *ch, GError **error)
-{
-	if (!check_ready(ch, error))
-		return FALSE;
-	enqueue(ch, ch->frame, encode_empty(ch, ALK_MSG_SHUTDOWN, ch->next_id++));
-	return TRUE;
 }

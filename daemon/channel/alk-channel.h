@@ -51,7 +51,6 @@ void alk_channel_close(AlkChannel *ch);
 AlkChannelState alk_channel_get_state(AlkChannel *ch);
 /* The agent's HELLO, once READY. */
 const AlkMsgHello *alk_channel_get_hello(AlkChannel *ch);
-guint alk_channel_count_ops(AlkChannel *ch);
 
 /* ---- exec ---- */
 
@@ -119,5 +118,3 @@ guint32 alk_channel_op_id(AlkChannelOp *op);
 typedef void (*AlkPingFunc)(AlkChannel *ch, const GError *error, gpointer user_data);
 /* PING/PONG with a deadline: proof that the agent answers. */
 void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpointer user_data);
-/* Asks the agent to power the guest off. */
-gboolean alk_channel_shutdown(AlkChannel *ch, GError **error);

@@ -13,12 +13,11 @@ typedef struct {
 	AlkImage *image;      /* while creating */
 	GCancellable *cancel; /* overlay creation */
 	guint ttl_timer;
-	guint retry;               /* a failed destroy is tried again */
-	GPtrArray *waiters;        /* GTask of alk_manager_wait_ready_async */
-	gboolean domain_maybe;     /* a domain may exist: destroy it at the end */
-	gboolean busy;             /* its overlay or domain is being made: the end waits */
-	gboolean destroy_pending;  /* libvirt was away when it had to go */
-	AlkSandboxState end_state; /* where teardown leads */
+	guint retry;              /* a failed destroy is tried again */
+	GPtrArray *waiters;       /* GTask of alk_manager_wait_ready_async */
+	gboolean domain_maybe;    /* a domain may exist: destroy it at the end */
+	gboolean busy;            /* its overlay or domain is being made: the end waits */
+	gboolean destroy_pending; /* libvirt was away when it had to go */
 } AlkSlot;
 
 struct AlkManager {
@@ -31,7 +30,6 @@ struct AlkManager {
 	GHashTable *slots; /* id -> AlkSlot, owned */
 	AlkManagerWatch watch;
 	gpointer watch_data;
-	guint failed_kept;
 };
 
 #define ALK_SLOT(sb) ((AlkSlot *)(sb)->priv)
