@@ -52,6 +52,15 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error);
 /* New deadline = now + ttl_s (within the profile's ceiling). */
 gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GError **error);
 
+/* Replaces a READY allowlist sandbox's allowlist (entries as in a create
+ * request; NULL or empty: allow nothing). Takes effect in the namespace's
+ * nftables at once, both ways: connections to removed destinations are cut.
+ * Errors: NOT_FOUND, CONFLICT (not ready, or not in mode allowlist), INVALID
+ * (an entry), LIMIT (too many entries), INTERNAL (nftables refused). */
+void alk_manager_set_network_async(AlkManager *m, const char *id, const char *const *allow,
+                                   GAsyncReadyCallback cb, gpointer user_data);
+gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error);
+
 /* Runs a process in a READY sandbox. msg's timeout_ms 0 means the profile
  * default; output_cap is set from the profile. Errors: NOT_FOUND,
  * CONFLICT (not ready), LIMIT (too many execs, timeout above ceiling). */

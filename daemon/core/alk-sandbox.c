@@ -82,6 +82,7 @@ AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *
 	g_strlcpy(sb->id, id, sizeof(sb->id));
 	sb->domain = g_strconcat(ALK_DOMAIN_PREFIX, id, NULL);
 	sb->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	sb->net.uplink = -1;
 	sb->state_dir = g_build_filename(state_root, "sandboxes", id, NULL);
 	sb->run_dir = g_build_filename(run_root, "sandboxes", id, NULL);
 	sb->overlay = g_build_filename(sb->state_dir, "overlay.qcow2", NULL);
@@ -99,6 +100,8 @@ void alk_sandbox_free(AlkSandbox *sb)
 	g_free(sb->image);
 	g_free(sb->profile);
 	g_hash_table_unref(sb->labels);
+	g_strfreev(sb->net.allow);
+	g_free(sb->net.address);
 	g_free(sb->state_dir);
 	g_free(sb->run_dir);
 	g_free(sb->overlay);

@@ -21,6 +21,19 @@ typedef enum {
 
 typedef struct AlkSandbox AlkSandbox;
 
+/* A networked sandbox's policy and what it has counted (network issue).
+ * Counters are refreshed from nftables and the resolver while it runs. */
+typedef struct {
+	char **allow;        /* canonical allowlist entries (alk_allow_entry_to_string) */
+	guint generation;    /* bumped by every change of the allowlist */
+	gint uplink;         /* index of its uplink /30 in the pool; -1: none */
+	char *address;       /* the guest's address, e.g. "10.254.254.2/30"; NULL: no NIC */
+	guint64 allowed;     /* packets of connections let out (nftables "allowed") */
+	guint64 denied;      /* packets dropped (nftables "denied") */
+	guint64 dns_queries; /* queries the resolver received */
+	guint64 dns_refused; /* queries refused: a name not allowed, a denied answer */
+} AlkSandboxNet;
+
 struct AlkSandbox {
 	char id[ALK_SANDBOX_ID_LEN + 1];
 	char *domain; /* airlock-<id> */
@@ -29,6 +42,7 @@ struct AlkSandbox {
 	char *image;
 	char *profile;
 	AlkLimits limits;
+	AlkSandboxNet net;
 	GHashTable *labels; /* string -> string */
 	gint64 created_at;  /* unix seconds */
 	gint64 deadline;    /* unix seconds: the TTL as an absolute time */
