@@ -213,6 +213,33 @@ START_TEST(bad_strings)
 }
 END_TEST
 
+START_TEST(network_group)
+{
+	g_autoptr(AlkConfig) d = load("");
+	g_autoptr(AlkConfig) c =
+	    load("[network]\negress_netns = edge-1\nuplink_cidr = 10.9.0.0/20\n"
+	         "dns_upstream = 192.0.2.53\ndeny = 192.168.0.0/16, 10.0.0.0/8\n");
+
+	ck_assert_str_eq(d->net.egress_netns, "");
+	ck_assert_str_eq(d->net.uplink_cidr, "10.253.0.0/16");
+	ck_assert_str_eq(d->net.dns_upstream, "");
+	ck_assert_str_eq(c->net.egress_netns, "edge-1");
+	ck_assert_str_eq(c->net.uplink_cidr, "10.9.0.0/20");
+	ck_assert_str_eq(c->net.dns_upstream, "192.0.2.53");
+	ck_assert_str_eq(c->net.deny, "192.168.0.0/16, 10.0.0.0/8");
+	assert_config_error("[network]\negress_netns = ../x\n", "network.egress_netns: '../x'");
+	assert_config_error("[network]\negress_netns = -n\n", "network.egress_netns");
+	assert_config_error("[network]\negress_netns = al0123456789ab\n", "reserved");
+	assert_config_error("[network]\nuplink_cidr = 10.0.0.0/30\n", "network.uplink_cidr");
+	assert_config_error("[network]\nuplink_cidr = 10.0.0.1/16\n", "network.uplink_cidr");
+	assert_config_error("[network]\nuplink_cidr = fd00::/64\n", "network.uplink_cidr");
+	assert_config_error("[network]\ndns_upstream = ::1\n", "network.dns_upstream");
+	assert_config_error("[network]\ndns_upstream = example.com\n", "network.dns_upstream");
+	assert_config_error("[network]\ndeny = 10.0.0.0/8,nope\n", "network.deny: 'nope'");
+	assert_config_error("[network]\nbridge = br0\n", "network.bridge: unknown key");
+}
+END_TEST
+
 START_TEST(default_above_ceiling)
 {
 	assert_config_error("[profile:development]\ncpus = 8\n",
@@ -366,6 +393,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, api_group);
 	tcase_add_test(tc, files);
 	tcase_add_test(tc, names_and_modes);
+	tcase_add_test(tc, network_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

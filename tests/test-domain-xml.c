@@ -96,6 +96,44 @@ START_TEST(test_memtune_optional)
 }
 END_TEST
 
+START_TEST(test_interface)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *none = render(&s, &error);
+	g_autofree char *xml = NULL;
+
+	ck_assert_msg(none != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(none, "<interface") == NULL); /* network none: no NIC at all */
+	s.tap = "at0123456789ab";
+	s.mac = "52:54:00:12:34:56";
+	xml = render(&s, &error);
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(xml, "<interface type='ethernet'>") != NULL);
+	ck_assert(strstr(xml, "<target dev='at0123456789ab' managed='yes'/>") != NULL);
+	ck_assert(strstr(xml, "<mac address='52:54:00:12:34:56'/>") != NULL);
+	ck_assert(validates(xml));
+	/* names ip(8) could misread, and MACs outside 52:54:00 */
+	static const char *const taps[] = {"", "-x", "a b", "at0123456789abcd", "AT0"};
+	static const char *const macs[] = {"52:54:00:12:34", "00:11:22:33:44:55",
+	                                   "52:54:00:12:34:5g", "52-54-00-12-34-56"};
+	for (guint i = 0; i < G_N_ELEMENTS(taps); i++) {
+		g_autofree char *bad = NULL;
+		s.tap = taps[i];
+		s.mac = "52:54:00:12:34:56";
+		bad = render(&s, NULL);
+		ck_assert_msg(bad == NULL, "tap %s accepted", taps[i]);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(macs); i++) {
+		g_autofree char *bad = NULL;
+		s.tap = "at0";
+		s.mac = macs[i];
+		bad = render(&s, NULL);
+		ck_assert_msg(bad == NULL, "mac %s accepted", macs[i]);
+	}
+}
+END_TEST
+
 START_TEST(test_values_are_escaped)
 {
 	AlkDomainSpec s = spec();
@@ -176,6 +214,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_render_validates);
 	tcase_add_test(tc, test_memtune_optional);
+	tcase_add_test(tc, test_interface);
 	tcase_add_test(tc, test_values_are_escaped);
 	tcase_add_test(tc, test_bad_specs_refused);
 	tcase_add_test(tc, test_template_fill);

@@ -131,6 +131,15 @@ static const AlkConfigKey api_keys[] = {
     {"audit_head", KEY_PATH, D(api.audit_head), 0, 256},
     {NULL, 0, 0, 0, 0},
 };
+
+/* the values' forms are checked in check_net() */
+static const AlkConfigKey net_keys[] = {
+    {"egress_netns", KEY_STRING, D(net.egress_netns), 0, 32},
+    {"uplink_cidr", KEY_STRING, D(net.uplink_cidr), 9, 18},
+    {"dns_upstream", KEY_STRING, D(net.dns_upstream), 0, 15},
+    {"deny", KEY_STRING, D(net.deny), 0, 4096},
+    {NULL, 0, 0, 0, 0},
+};
 #undef D
 
 /* Ranges are sanity bounds; the real guard is each default <= its ceiling. */
@@ -282,6 +291,10 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->api.tokens_file);
 	g_free(c->api.audit_log);
 	g_free(c->api.audit_head);
+	g_free(c->net.egress_netns);
+	g_free(c->net.uplink_cidr);
+	g_free(c->net.dns_upstream);
+	g_free(c->net.deny);
 	g_clear_pointer(&c->profiles, g_ptr_array_unref);
 	g_free(c);
 }
@@ -311,6 +324,10 @@ static AlkConfig *config_new_default(void)
 	c->api.request_timeout_s = 30;
 	c->api.audit_log = g_strdup("/var/lib/airlock/audit.jsonl");
 	c->api.audit_head = g_strdup("/var/lib/airlock/audit.head");
+	c->net.egress_netns = g_strdup("");
+	c->net.uplink_cidr = g_strdup("10.253.0.0/16");
+	c->net.dns_upstream = g_strdup("");
+	c->net.deny = g_strdup("");
 	c->profiles = g_ptr_array_new_with_free_func(profile_free);
 	for (guint i = 0; i < G_N_ELEMENTS(builtin_profiles); i++)
 		g_ptr_array_add(c->profiles,
@@ -534,15 +551,18 @@ static gboolean read_groups(GKeyFile *kf, AlkConfig *c, GError **error)
 		} else if (g_strcmp0(groups[i], "api") == 0) {
 			if (!read_group(kf, groups[i], api_keys, c, error))
 				return FALSE;
+		} else if (g_strcmp0(groups[i], "network") == 0) {
+			if (!read_group(kf, groups[i], net_keys, c, error))
+				return FALSE;
 		} else if (g_str_has_prefix(groups[i], "profile:")) {
 			AlkProfile *p = profile_for_group(c, groups[i], error);
 			if (p == NULL || !read_group(kf, groups[i], profile_keys, p, error))
 				return FALSE;
 		} else {
-			g_set_error(
-			    error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "[%s]: unknown group (expected [daemon], [api] or [profile:NAME])",
-			    groups[i]);
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "[%s]: unknown group (expected [daemon], [api], [network] or "
+			            "[profile:NAME])",
+			            groups[i]);
 			return FALSE;
 		}
 	}
@@ -588,8 +608,57 @@ static gint compare_profiles(gconstpointer a, gconstpointer b)
 	return ra != rb ? (gint)ra - (gint)rb : g_strcmp0(pa->name, pb->name);
 }
 
+static gboolean net_error(GError **error, const char *key, const char *value, const char *what)
+{
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "network.%s: '%s' is not %s", key, value,
+	            what);
+	return FALSE;
+}
+
+static gboolean ipv4_mask(const char *s, guint min_len, guint max_len)
+{
+	g_autoptr(GInetAddressMask) m = g_inet_address_mask_new_from_string(s, NULL);
+
+	return m != NULL && g_inet_address_mask_get_family(m) == G_SOCKET_FAMILY_IPV4 &&
+	       g_inet_address_mask_get_length(m) >= min_len &&
+	       g_inet_address_mask_get_length(m) <= max_len;
+}
+
+static gboolean check_net(const AlkNetConfig *n, GError **error)
+{
+	const char *e = n->egress_netns;
+	g_auto(GStrv) deny = g_strsplit(n->deny, ",", 65);
+	g_autoptr(GInetAddress) dns = NULL;
+
+	/* ip(8) takes it as an argument: no option, no path */
+	for (const char *p = e; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
+			return net_error(error, "egress_netns", e,
+			                 "a namespace name of [A-Za-z0-9_-]");
+	}
+	if (e[0] == '-' || (g_str_has_prefix(e, "al") && strlen(e) == 14))
+		return net_error(error, "egress_netns", e, "allowed (reserved for sandboxes)");
+	if (!ipv4_mask(n->uplink_cidr, 8, 24))
+		return net_error(error, "uplink_cidr", n->uplink_cidr, "an IPv4 CIDR of /8../24");
+	if (n->dns_upstream[0] != '\0') {
+		dns = g_inet_address_new_from_string(n->dns_upstream);
+		if (dns == NULL || g_inet_address_get_family(dns) != G_SOCKET_FAMILY_IPV4)
+			return net_error(error, "dns_upstream", n->dns_upstream, "an IPv4 address");
+	}
+	if (g_strv_length(deny) > 64)
+		return net_error(error, "deny", "...", "at most 64 CIDRs");
+	for (guint i = 0; n->deny[0] != '\0' && deny[i] != NULL; i++) {
+		g_strstrip(deny[i]);
+		if (!ipv4_mask(deny[i], 0, 32))
+			return net_error(error, "deny", deny[i], "an IPv4 CIDR");
+	}
+	return TRUE;
+}
+
 static gboolean check_config(AlkConfig *c, GError **error)
 {
+	if (!check_net(&c->net, error))
+		return FALSE;
 	for (guint i = 0; i < c->profiles->len; i++) {
 		if (!check_profile(g_ptr_array_index(c->profiles, i), error))
 			return FALSE;

@@ -61,6 +61,14 @@ typedef struct {
 	char *audit_head;
 } AlkApiConfig;
 
+/* [network]: where networked sandboxes' uplinks go (network issue). */
+typedef struct {
+	char *egress_netns; /* namespace holding the egress; "": the host's own */
+	char *uplink_cidr;  /* IPv4 pool cut into one /30 per allowlist sandbox */
+	char *dns_upstream; /* IPv4 of the resolver's upstream; "": /etc/resolv.conf's first */
+	char *deny;         /* more CIDRs never reachable (comma-separated): the LAN, say */
+} AlkNetConfig;
+
 typedef struct {
 	char *libvirt_uri;
 	AlkVirtType virt_type;
@@ -76,6 +84,7 @@ typedef struct {
 	GPtrArray *profiles; /* AlkProfile *: development, staging, production, then custom
 	                      * ones in name order */
 	AlkApiConfig api;
+	AlkNetConfig net;
 } AlkConfig;
 
 /* Loads path (NULL: ALK_CONFIG_DEFAULT_PATH). A missing file gives the built-in

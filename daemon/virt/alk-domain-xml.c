@@ -54,8 +54,26 @@ static gboolean check_path(const char *what, const char *path, GError **error)
 	return TRUE;
 }
 
+/* a tap name (1..15 of [a-z0-9]) and a unicast MAC in libvirt's 52:54:00 range */
+static gboolean check_nic(const AlkDomainSpec *s, GError **error)
+{
+	gsize len = s->tap != NULL ? strlen(s->tap) : 0;
+	gboolean ok = len >= 1 && len <= 15 && s->mac != NULL && strlen(s->mac) == 17 &&
+	              g_str_has_prefix(s->mac, "52:54:00:");
+
+	for (gsize i = 0; ok && i < len; i++)
+		ok = g_ascii_isdigit(s->tap[i]) || g_ascii_islower(s->tap[i]);
+	for (gsize i = 0; ok && i < 17; i++)
+		ok = i % 3 == 2 ? s->mac[i] == ':' : g_ascii_isxdigit(s->mac[i]);
+	if (!ok)
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: bad tap name or MAC");
+	return ok;
+}
+
 static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 {
+	if (s->tap != NULL && !check_nic(s, error))
+		return FALSE;
 	if (s->name == NULL || !g_str_has_prefix(s->name, "airlock-") || strlen(s->name) > 64) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: bad name");
 		return FALSE;
@@ -120,6 +138,10 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	set_str(vars, "record", s->record);
 	set_u64(vars, "qemu_uid", s->qemu_uid);
 	set_u64(vars, "qemu_gid", s->qemu_gid);
+	if (s->tap != NULL) {
+		set_str(vars, "tap", s->tap);
+		set_str(vars, "mac", s->mac);
+	}
 	return vars;
 }
 
@@ -155,7 +177,8 @@ char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec,
 	if (!check_spec(spec, error))
 		return NULL;
 	vars = spec_vars(spec);
-	if (!add_fragment(template_dir, vars, "memtune", spec->hard_limit_mib != 0, error))
+	if (!add_fragment(template_dir, vars, "memtune", spec->hard_limit_mib != 0, error) ||
+	    !add_fragment(template_dir, vars, "interface", spec->tap != NULL, error))
 		return NULL;
 	return render_file(template_dir, "domain.xml", vars, error);
 }
