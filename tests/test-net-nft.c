@@ -99,6 +99,50 @@ START_TEST(render_shape)
 }
 END_TEST
 
+static char *render_uplink(const char *const *entries, guint generation)
+{
+	g_autoptr(GPtrArray) list = allow(entries);
+	g_autoptr(GInetAddress) res = g_inet_address_new_from_string("10.254.254.1");
+	g_autoptr(GError) error = NULL;
+	AlkNftPolicy policy = {
+	    .allow = list, .resolver = res, .uplink = "eth0", .generation = generation};
+	char *text = alk_nft_render(&policy, &error);
+
+	ck_assert_no_error(error);
+	return text;
+}
+
+START_TEST(render_uplink_generation)
+{
+	const char *const e[] = {"192.0.2.1:443", NULL};
+	g_autofree char *t = render_uplink(e, 7);
+	g_autofree char *none = render(e, NULL, NULL);
+
+	/* only this generation's connections pass unchecked */
+	assert_has(t, "ct state established,related ct mark 7 accept");
+	assert_has(t, "192.0.2.1 . 443");
+	assert_has(t, "th dport @allow4 ct mark set 7 counter name allowed accept");
+	/* nothing new comes in through the uplink; what leaves is masqueraded */
+	assert_has(t, "iifname \"eth0\" counter name denied drop");
+	assert_has(t, "type nat hook postrouting priority srcnat");
+	assert_has(t, "oifname \"eth0\" masquerade");
+	/* isolated: no uplink, no NAT */
+	assert_lacks(none, "masquerade");
+	assert_lacks(none, "iifname");
+}
+END_TEST
+
+START_TEST(render_egress)
+{
+	g_autofree char *t = alk_nft_render_egress("10.253.0.0/16");
+
+	assert_has(t, "table ip airlock_egress\ndelete table ip airlock_egress\n");
+	assert_has(t, "ip saddr 10.253.0.0/16 oifname != \"al*\" masquerade");
+	assert_has(t, "iifname \"al*\" oifname \"al*\" drop");
+	assert_has(t, "hook input priority filter; policy accept;\n\t\tiifname \"al*\" drop");
+}
+END_TEST
+
 START_TEST(render_ipv6_on)
 {
 	const char *const e[] = {"[2001:db8::1]:443", NULL};
@@ -272,6 +316,16 @@ START_TEST(nft_check_and_load)
 	ns_nft("-f", t6, NULL);
 	ns_nft("-f", t4, NULL); /* replaces the loaded table */
 	{
+		const char *const e[] = {"192.0.2.1:443", "example.com:80", NULL};
+		g_autofree char *tu = render_uplink(e, 2);
+		g_autofree char *eg = alk_nft_render_egress("10.253.0.0/16");
+
+		ns_nft("-c -f", tu, NULL);
+		ns_nft("-f", eg, NULL);
+		ns_nft("-f", eg, NULL); /* idempotent */
+		ns_nft("delete table ip airlock_egress", NULL, NULL);
+	}
+	{
 		g_autofree char *out = NULL;
 
 		ns_nft("list table inet airlock", NULL, &out);
@@ -319,6 +373,8 @@ static Suite *nft_suite(void)
 
 	tcase_add_test(tc, render_shape);
 	tcase_add_test(tc, render_ipv6_on);
+	tcase_add_test(tc, render_uplink_generation);
+	tcase_add_test(tc, render_egress);
 	tcase_add_test(tc, render_pins);
 	tcase_add_test(tc, render_pins_refused);
 	suite_add_tcase(s, tc);

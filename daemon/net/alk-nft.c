@@ -229,8 +229,15 @@ static void chain_head(GString *out, const char *hook)
 
 static void forward_chain(GString *out, const AlkNftPolicy *policy, gboolean ipv6)
 {
-	chain_head(out, "forward");
-	dns_rules(out, policy->resolver);
+	g_string_append_printf(
+	    out,
+	    "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n"
+	    "\t\tct state established,related ct mark %u accept\n"
+	    "\t\tct state invalid counter name denied drop\n",
+	    policy->generation);
+	if (policy->uplink != NULL)
+		g_string_append_printf(out, "\t\tiifname \"%s\" counter name denied drop\n",
+		                       policy->uplink);
 	g_string_append(out, "\t\tip daddr @deny4 counter name denied drop\n"
 	                     "\t\tip6 daddr @deny6 counter name denied drop\n");
 	if (!ipv6)
@@ -239,16 +246,15 @@ static void forward_chain(GString *out, const AlkNftPolicy *policy, gboolean ipv
 		const char *fam = i == 0 ? "ip" : "ip6";
 		char v = i == 0 ? '4' : '6';
 
-		g_string_append_printf(out,
-		                       "\t\tmeta l4proto { tcp, udp } %s daddr . th dport @allow%c "
-		                       "counter name allowed accept\n"
-		                       "\t\tmeta l4proto { tcp, udp } %s daddr @allow%cany counter "
-		                       "name allowed accept\n"
-		                       "\t\tmeta l4proto { tcp, udp } %s daddr . th dport @pin%c "
-		                       "counter name allowed accept\n"
-		                       "\t\tmeta l4proto { tcp, udp } %s daddr @pin%cany counter "
-		                       "name allowed accept\n",
-		                       fam, v, fam, v, fam, v, fam, v);
+		static const char *const sets[] = {" . th dport @allow", " @allow",
+		                                   " . th dport @pin", " @pin"};
+
+		for (guint j = 0; j < G_N_ELEMENTS(sets); j++)
+			g_string_append_printf(
+			    out,
+			    "\t\tmeta l4proto { tcp, udp } %s daddr%s%c%s ct mark "
+			    "set %u counter name allowed accept\n",
+			    fam, sets[j], v, j % 2 == 1 ? "any" : "", policy->generation);
 	}
 	g_string_append(out, "\t\tcounter name denied drop\n\t}\n");
 }
@@ -263,6 +269,32 @@ static void local_chain(GString *out, const char *hook, const AlkNftPolicy *poli
 		dns_rules(out, policy->resolver);
 	nd_rules(out, ipv6);
 	g_string_append(out, "\t\tcounter name denied drop\n\t}\n");
+}
+
+static void nat_chain(GString *out, const char *uplink)
+{
+	if (uplink != NULL)
+		g_string_append_printf(out,
+		                       "\tchain postrouting {\n\t\ttype nat hook postrouting "
+		                       "priority srcnat; policy accept;\n"
+		                       "\t\toifname \"%s\" masquerade\n\t}\n",
+		                       uplink);
+}
+
+char *alk_nft_render_egress(const char *pool)
+{
+	return g_strdup_printf(
+	    "table ip airlock_egress\ndelete table ip airlock_egress\n"
+	    "table ip airlock_egress {\n"
+	    "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"al*\" drop\n\t}\n"
+	    "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tiifname \"al*\" oifname \"al*\" drop\n\t}\n"
+	    "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy "
+	    "accept;\n"
+	    "\t\tip saddr %s oifname != \"al*\" masquerade\n\t}\n"
+	    "}\n",
+	    pool);
 }
 
 char *alk_nft_render(const AlkNftPolicy *policy, GError **error)
@@ -284,6 +316,7 @@ char *alk_nft_render(const AlkNftPolicy *policy, GError **error)
 	local_chain(out, "input", policy, ipv6);
 	forward_chain(out, policy, ipv6);
 	local_chain(out, "output", policy, ipv6);
+	nat_chain(out, policy->uplink);
 	g_string_append(out, "}\n");
 	g_string_append(out, pins);
 	return g_string_free(g_steal_pointer(&out), FALSE);
