@@ -8,11 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -90,17 +88,10 @@ static void init_hostname(void)
 /* Linux gives lo 127.0.0.1/8 and ::1 by itself once it is up. */
 static void init_loopback(void)
 {
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		alk_log("bringing lo up: %s", strerror(errno));
-	} else {
-		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-			alk_log("bringing lo up: %s", strerror(errno));
-	}
+	int err = s < 0 ? errno : alk_net_link_up(s, "lo");
+	if (err)
+		alk_log("bringing lo up: %s", strerror(err));
 	if (s >= 0)
 		close(s);
 }

@@ -20,7 +20,7 @@ bool alk_id_in_use(const AlkAgent *a, uint32_t id)
 	for (size_t i = 0; i < ALK_AGENT_MAX_XFERS; i++)
 		if (a->xfers[i].used && a->xfers[i].id == id)
 			return true;
-	return false;
+	return a->net.pending && a->net.id == id;
 }
 
 void alk_dead_add(AlkAgent *a, uint32_t id)
@@ -103,6 +103,8 @@ static void msg_error(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 		alk_xfer_abort(x);
 	if (e)
 		alk_exec_abort(a, e);
+	if (a->net.pending && a->net.id == h->id)
+		alk_net_abort(a);
 }
 
 static const AlkHandler msg_handlers[ALK_MSG_TYPE_MAX + 1] = {
@@ -118,6 +120,7 @@ static const AlkHandler msg_handlers[ALK_MSG_TYPE_MAX + 1] = {
     [ALK_MSG_FILE_END] = alk_file_end,
     [ALK_MSG_ERROR] = msg_error,
     [ALK_MSG_SHUTDOWN] = msg_shutdown,
+    [ALK_MSG_NET_CONFIG] = alk_net_config,
 };
 
 /* Every check of a payload's shape is the codec's, done here once. */
@@ -139,6 +142,8 @@ static int msg_decode(int type, const uint8_t *p, size_t n, AlkHostMsg *m)
 		return alk_msg_file_decode_type(type, p, n, &m->file);
 	case ALK_MSG_ERROR:
 		return alk_msg_error_decode(p, n, &m->error);
+	case ALK_MSG_NET_CONFIG:
+		return alk_msg_net_config_decode(p, n, &m->net);
 	default: /* STDIN_EOF, FILE_END, SHUTDOWN */
 		return alk_msg_empty_decode(p, n);
 	}

@@ -86,6 +86,7 @@ void alk_agent_abort_all(AlkAgent *a)
 	for (size_t i = 0; i < ALK_AGENT_MAX_XFERS; i++)
 		if (a->xfers[i].used)
 			alk_xfer_abort(&a->xfers[i]);
+	alk_net_abort(a);
 }
 
 /* Per boot, so the host can tell a restarted agent from a reconnect. It
@@ -122,9 +123,13 @@ static void agent_sane_stdio(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: airlock-agent [--version] [--fd N | --port PATH]\n"
-	           "  --fd N       use open descriptor N as the host connection (tests)\n"
-	           "  --port PATH  open PATH instead of finding the virtio port\n");
+	fprintf(
+	    f,
+	    "usage: airlock-agent [--version] [--fd N | --port PATH] [--resolv-conf PATH]\n"
+	    "  --fd N              use open descriptor N as the host connection (tests)\n"
+	    "  --port PATH         open PATH instead of finding the virtio port\n"
+	    "  --resolv-conf PATH  where NET_CONFIG writes the DNS server (default " ALK_RESOLV_CONF
+	    ")\n");
 }
 
 /* As PID 1 nothing here may exit (the kernel would panic), and the kernel
@@ -152,6 +157,9 @@ static void agent_args(AlkAgent *a, int argc, char **argv)
 		} else if (strcmp(arg, "--port") == 0 && val) {
 			a->port.mode = ALK_PORT_PATH;
 			a->port.path = val;
+			i++;
+		} else if (strcmp(arg, "--resolv-conf") == 0 && val && val[0] == '/') {
+			a->net.resolv_conf = val;
 			i++;
 		} else if (!a->pid1) {
 			usage(stderr);
@@ -220,9 +228,11 @@ static void loop_once(AlkAgent *a)
 	uint64_t now = alk_now_ms();
 	alk_exec_tick(a, now);
 	alk_port_tick(a, now);
+	alk_net_tick(a, now);
 	alk_file_pump(a);
 	int timeout = alk_exec_timeout(a, -1, now);
 	timeout = alk_port_timeout(a, timeout, now);
+	timeout = alk_net_timeout(a, timeout, now);
 	size_t n = loop_build(a, pfd, ref);
 	int r = poll(pfd, n, timeout);
 	if (r < 0) {
@@ -242,6 +252,7 @@ int main(int argc, char **argv)
 	a->sigfd = -1;
 	a->port.fd = -1;
 	a->pid1 = getpid() == 1;
+	a->net.resolv_conf = ALK_RESOLV_CONF;
 	agent_args(a, argc, argv);
 	a->sigfd = alk_signal_setup();
 	int sig_err = errno;

@@ -41,6 +41,10 @@
  * SIGIO (which virtio_console sends when the host side opens). */
 #define ALK_RECHECK_MS 500
 #define ALK_FILE_PUT_MAX (4ull << 30)
+/* NET_CONFIG: how long the NIC may take to appear, and how often we look. */
+#define ALK_NET_WAIT_MS 3000
+#define ALK_NET_RETRY_MS 100
+#define ALK_RESOLV_CONF "/etc/resolv.conf"
 
 /* A byte FIFO: the output queue and each exec's pending stdin. */
 typedef struct {
@@ -112,7 +116,20 @@ typedef union {
 	AlkMsgSignal signal;
 	AlkMsgFile file; /* FILE_PUT, FILE_GET */
 	AlkMsgError error;
+	AlkMsgNetConfig net;
 } AlkHostMsg;
+
+/* The one NET_CONFIG: waiting for its NIC, then what was applied. */
+typedef struct {
+	bool pending;
+	uint32_t id;
+	AlkMsgNetConfig want;
+	uint64_t give_up_ms;
+	uint64_t retry_ms;
+	bool configured;
+	AlkMsgNetConfig applied;
+	const char *resolv_conf; /* --resolv-conf, for tests */
+} AlkNet;
 
 typedef enum {
 	ALK_PORT_DISCOVER, /* virtio port found through sysfs */
@@ -142,6 +159,7 @@ typedef struct {
 	uint8_t nonce[ALK_PROTO_NONCE_SIZE];
 	AlkExec execs[ALK_AGENT_MAX_EXECS];
 	AlkXfer xfers[ALK_AGENT_MAX_XFERS];
+	AlkNet net;
 	uint32_t dead_ids[ALK_AGENT_DEAD_IDS];
 	bool dead_used[ALK_AGENT_DEAD_IDS];
 	unsigned dead_next;
@@ -226,6 +244,15 @@ AlkXfer *alk_xfer_find(AlkAgent *a, uint32_t id);
 void alk_xfer_abort(AlkXfer *x);
 /* Streams FILE_GET data until the queue reaches its high-water mark. */
 void alk_file_pump(AlkAgent *a);
+
+/* alk-agent-net.c: NET_CONFIG */
+void alk_net_config(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
+void alk_net_tick(AlkAgent *a, uint64_t now);
+int alk_net_timeout(const AlkAgent *a, int cur, uint64_t now);
+/* Forgets a NET_CONFIG still waiting for its NIC, without a reply. */
+void alk_net_abort(AlkAgent *a);
+/* Sets IFF_UP on ifname: 0 or an errno. */
+int alk_net_link_up(int sock, const char *ifname);
 
 /* alk-agent-init.c: PID 1 duties */
 void alk_init_setup(AlkAgent *a);

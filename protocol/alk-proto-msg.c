@@ -113,6 +113,61 @@ static const AlkField error_fields[] = {
     ALK_FIELD_DEF(3, ALK_K_STR, 0, AlkMsgError, message, 0, 0, 0, ""),
 };
 
+#define ALK_OCTETS(t, req, member, size)                                                           \
+	ALK_FIELD(t, ALK_K_OCTETS, req, AlkMsgNetConfig, member, size, size)
+
+static const AlkField net_config_fields[] = {
+    ALK_OCTETS(1, 1, mac, ALK_PROTO_MAC_SIZE),
+    ALK_OCTETS(2, 1, address, ALK_PROTO_IPV4_SIZE),
+    ALK_FIELD(3, ALK_K_U32, 1, AlkMsgNetConfig, prefix_len, ALK_NET_PREFIX_MIN, ALK_NET_PREFIX_MAX),
+    ALK_OCTETS(4, 0, gateway, ALK_PROTO_IPV4_SIZE),
+    ALK_OCTETS(5, 0, dns, ALK_PROTO_IPV4_SIZE),
+    ALK_FIELD(6, ALK_K_U32, 1, AlkMsgNetConfig, mtu, ALK_NET_MTU_MIN, ALK_NET_MTU_MAX),
+};
+
+static uint32_t ipv4(const uint8_t a[ALK_PROTO_IPV4_SIZE])
+{
+	return get_be32(a);
+}
+
+/* Not 0.0.0.0/8, loopback, multicast or reserved: what a peer can be. */
+static int ipv4_unicast(uint32_t a)
+{
+	uint8_t first = (uint8_t)(a >> 24);
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+/* A host of the subnet: unicast, neither its network nor its broadcast
+ * address. */
+static int ipv4_host(uint32_t a, uint32_t prefix_len)
+{
+	uint32_t host_mask = UINT32_MAX >> prefix_len;
+
+	return ipv4_unicast(a) && (a & host_mask) != 0 && (a & host_mask) != host_mask;
+}
+
+/* Catches what the kernel would refuse halfway through the guest's setup:
+ * a gateway off the subnet has no route (ENETUNREACH). */
+static int net_config_check(const void *m)
+{
+	const AlkMsgNetConfig *c = m;
+	uint32_t addr = ipv4(c->address), gw = ipv4(c->gateway), dns = ipv4(c->dns);
+	uint32_t net_mask = ~(UINT32_MAX >> c->prefix_len);
+	static const uint8_t zero_mac[ALK_PROTO_MAC_SIZE];
+
+	if ((c->mac[0] & 1) != 0 || memcmp(c->mac, zero_mac, sizeof(zero_mac)) == 0)
+		return ALK_PROTO_E_VALUE; /* multicast or unset */
+	if (!ipv4_host(addr, c->prefix_len))
+		return ALK_PROTO_E_VALUE;
+	if (gw != 0 &&
+	    (!ipv4_host(gw, c->prefix_len) || gw == addr || (gw & net_mask) != (addr & net_mask)))
+		return ALK_PROTO_E_VALUE;
+	if (dns != 0 && !ipv4_unicast(dns))
+		return ALK_PROTO_E_VALUE;
+	return ALK_PROTO_OK;
+}
+
 static const AlkSchema hello_schema = ALK_SCHEMA(hello_fields, AlkMsgHello, NULL);
 static const AlkSchema sync_schema = ALK_SCHEMA(sync_fields, AlkMsgSync, NULL);
 static const AlkSchema exec_schema = ALK_SCHEMA(exec_fields, AlkMsgExec, exec_check);
@@ -126,6 +181,8 @@ static const AlkSchema file_get_schema = ALK_SCHEMA(file_get_fields, AlkMsgFile,
 static const AlkSchema file_info_schema = ALK_SCHEMA(file_info_fields, AlkMsgFile, NULL);
 static const AlkSchema file_any_schema = ALK_SCHEMA(file_any_fields, AlkMsgFile, NULL);
 static const AlkSchema error_schema = ALK_SCHEMA(error_fields, AlkMsgError, NULL);
+static const AlkSchema net_config_schema =
+    ALK_SCHEMA(net_config_fields, AlkMsgNetConfig, net_config_check);
 
 int alk_msg_hello_decode(const uint8_t *p, size_t n, AlkMsgHello *m)
 {
@@ -196,6 +253,11 @@ int alk_msg_file_decode_type(int type, const uint8_t *p, size_t n, AlkMsgFile *m
 int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m)
 {
 	return alk_schema_decode_into(&error_schema, p, n, m);
+}
+
+int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m)
+{
+	return alk_schema_decode_into(&net_config_schema, p, n, m);
 }
 
 int alk_msg_empty_decode(const uint8_t *p, size_t n)
@@ -276,6 +338,11 @@ long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, 
 	AlkMsgError m = {.code = code, .errnum = errnum, .message = message};
 
 	return alk_schema_encode(out, cap, ALK_MSG_ERROR, id, &error_schema, &m);
+}
+
+long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgNetConfig *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_NET_CONFIG, id, &net_config_schema, m);
 }
 
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id)

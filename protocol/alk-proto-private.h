@@ -66,6 +66,7 @@ typedef enum {
 	ALK_K_BYTES,  /* raw, at most hi bytes, into an AlkBytes */
 	ALK_K_NONCE,  /* exactly ALK_PROTO_NONCE_SIZE bytes, copied */
 	ALK_K_RLIMIT, /* 12 bytes: resource u32, value u64 */
+	ALK_K_OCTETS, /* exactly hi bytes, copied into a uint8_t array */
 } AlkKind;
 
 typedef struct {
@@ -125,6 +126,7 @@ typedef union {
 	AlkMsgExit exit;
 	AlkMsgFile file;
 	AlkMsgError error;
+	AlkMsgNetConfig net_config;
 } AlkMsgAny;
 
 /* Linux RLIMIT_CPU (0) .. RLIMIT_RTTIME (15). */

@@ -99,6 +99,11 @@ static int store_field(const AlkField *f, void *slot, const uint8_t *v, uint32_t
 		return ALK_PROTO_OK;
 	case ALK_K_RLIMIT:
 		return store_rlimit(slot, v, n);
+	case ALK_K_OCTETS:
+		if (n != f->hi)
+			return ALK_PROTO_E_FIELD;
+		memcpy(slot, v, n);
+		return ALK_PROTO_OK;
 	case ALK_K_BYTES:
 		if (n > f->hi)
 			return ALK_PROTO_E_VALUE;
@@ -234,6 +239,9 @@ static int encode_elem(AlkWriter *w, const AlkField *f, const void *slot)
 	case ALK_K_NONCE:
 		alk_put_bytes(w, f->tag, slot, ALK_PROTO_NONCE_SIZE);
 		return ALK_PROTO_OK;
+	case ALK_K_OCTETS:
+		alk_put_bytes(w, f->tag, slot, (size_t)f->hi);
+		return ALK_PROTO_OK;
 	case ALK_K_RLIMIT:
 		memcpy(&r, slot, sizeof(r));
 		put_be32(raw, r.resource);
@@ -273,6 +281,11 @@ static int is_default(const AlkField *f, const void *slot)
 	case ALK_K_PATH:
 		memcpy(&s, slot, sizeof(s));
 		return s == NULL || (f->sdef != NULL && strcmp(s, f->sdef) == 0);
+	case ALK_K_OCTETS: /* the default of an optional one is all zeros */
+		for (int64_t k = 0; k < f->hi; k++)
+			if (((const uint8_t *)slot)[k] != 0)
+				return 0;
+		return 1;
 	default:
 		return 0;
 	}

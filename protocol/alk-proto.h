@@ -27,6 +27,13 @@
 #define ALK_PROTO_MAX_ARGS 256
 #define ALK_PROTO_MAX_ENV 256
 #define ALK_PROTO_MAX_RLIMITS 8
+#define ALK_PROTO_MAC_SIZE 6
+#define ALK_PROTO_IPV4_SIZE 4
+/* NET_CONFIG limits */
+#define ALK_NET_PREFIX_MIN 1
+#define ALK_NET_PREFIX_MAX 30
+#define ALK_NET_MTU_MIN 576
+#define ALK_NET_MTU_MAX 9000
 /* Bytes of STDIN a host may send for one exec before the agent has
  * acknowledged them with STDIN_ACK. */
 #define ALK_PROTO_STDIN_WINDOW (256u * 1024u)
@@ -38,31 +45,33 @@
 #define ALK_CAP_FILES (1u << 1)
 #define ALK_CAP_SIGNAL (1u << 2)
 #define ALK_CAP_SHUTDOWN (1u << 3)
+#define ALK_CAP_NET (1u << 4) /* understands NET_CONFIG */
 
 typedef enum {
-	ALK_MSG_HELLO = 1,      /* agent -> host, id 0 */
-	ALK_MSG_SYNC = 2,       /* host -> agent */
-	ALK_MSG_SYNC_ACK = 3,   /* agent -> host */
-	ALK_MSG_PING = 4,       /* host -> agent */
-	ALK_MSG_PONG = 5,       /* agent -> host */
-	ALK_MSG_EXEC = 6,       /* host -> agent, new request id */
-	ALK_MSG_STARTED = 7,    /* agent -> host: exec has a pid */
-	ALK_MSG_STDIN = 8,      /* host -> agent */
-	ALK_MSG_STDIN_EOF = 9,  /* host -> agent */
-	ALK_MSG_STDIN_ACK = 10, /* agent -> host: stdin bytes consumed */
-	ALK_MSG_STDOUT = 11,    /* agent -> host */
-	ALK_MSG_STDERR = 12,    /* agent -> host */
-	ALK_MSG_SIGNAL = 13,    /* host -> agent */
-	ALK_MSG_EXIT = 14,      /* agent -> host, ends an exec */
-	ALK_MSG_FILE_PUT = 15,  /* host -> agent, new request id */
-	ALK_MSG_FILE_GET = 16,  /* host -> agent, new request id */
-	ALK_MSG_FILE_INFO = 17, /* agent -> host: reply to FILE_GET */
-	ALK_MSG_FILE_DATA = 18, /* either way */
-	ALK_MSG_FILE_END = 19,  /* either way: no more FILE_DATA */
-	ALK_MSG_OK = 20,        /* agent -> host: FILE_PUT done */
-	ALK_MSG_ERROR = 21,     /* either way, ends a request */
-	ALK_MSG_SHUTDOWN = 22,  /* host -> agent: power off */
-	ALK_MSG_TYPE_MAX = 22,
+	ALK_MSG_HELLO = 1,       /* agent -> host, id 0 */
+	ALK_MSG_SYNC = 2,        /* host -> agent */
+	ALK_MSG_SYNC_ACK = 3,    /* agent -> host */
+	ALK_MSG_PING = 4,        /* host -> agent */
+	ALK_MSG_PONG = 5,        /* agent -> host */
+	ALK_MSG_EXEC = 6,        /* host -> agent, new request id */
+	ALK_MSG_STARTED = 7,     /* agent -> host: exec has a pid */
+	ALK_MSG_STDIN = 8,       /* host -> agent */
+	ALK_MSG_STDIN_EOF = 9,   /* host -> agent */
+	ALK_MSG_STDIN_ACK = 10,  /* agent -> host: stdin bytes consumed */
+	ALK_MSG_STDOUT = 11,     /* agent -> host */
+	ALK_MSG_STDERR = 12,     /* agent -> host */
+	ALK_MSG_SIGNAL = 13,     /* host -> agent */
+	ALK_MSG_EXIT = 14,       /* agent -> host, ends an exec */
+	ALK_MSG_FILE_PUT = 15,   /* host -> agent, new request id */
+	ALK_MSG_FILE_GET = 16,   /* host -> agent, new request id */
+	ALK_MSG_FILE_INFO = 17,  /* agent -> host: reply to FILE_GET */
+	ALK_MSG_FILE_DATA = 18,  /* either way */
+	ALK_MSG_FILE_END = 19,   /* either way: no more FILE_DATA */
+	ALK_MSG_OK = 20,         /* agent -> host: FILE_PUT / NET_CONFIG done */
+	ALK_MSG_ERROR = 21,      /* either way, ends a request */
+	ALK_MSG_SHUTDOWN = 22,   /* host -> agent: power off */
+	ALK_MSG_NET_CONFIG = 23, /* host -> agent, new request id */
+	ALK_MSG_TYPE_MAX = 23,
 } AlkMsgType;
 
 /* Error codes carried by ERROR. */
@@ -261,6 +270,17 @@ typedef struct {
 	const char *message;
 } AlkMsgError;
 
+/* The guest's one NIC. Addresses are in network byte order, as on the
+ * wire: address[0] is the first number of the dotted quad. */
+typedef struct {
+	uint8_t mac[ALK_PROTO_MAC_SIZE];      /* picks the interface */
+	uint8_t address[ALK_PROTO_IPV4_SIZE]; /* unicast, not the net/broadcast address */
+	uint32_t prefix_len;                  /* ALK_NET_PREFIX_MIN..MAX */
+	uint8_t gateway[ALK_PROTO_IPV4_SIZE]; /* 0.0.0.0: no default route; else in the subnet */
+	uint8_t dns[ALK_PROTO_IPV4_SIZE];     /* 0.0.0.0: resolv.conf left alone */
+	uint32_t mtu;                         /* ALK_NET_MTU_MIN..MAX */
+} AlkMsgNetConfig;
+
 /* Decoders: 0 or a negative AlkProtoStatus. The payload must be exactly
  * one message of that type; unknown tags are rejected. */
 int alk_msg_hello_decode(const uint8_t *p, size_t n, AlkMsgHello *m);
@@ -278,6 +298,7 @@ int alk_msg_file_decode(const uint8_t *p, size_t n, AlkMsgFile *m);
 /* type: ALK_MSG_FILE_PUT, _GET or _INFO, else ALK_PROTO_E_TYPE. */
 int alk_msg_file_decode_type(int type, const uint8_t *p, size_t n, AlkMsgFile *m);
 int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m);
+int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m);
 /* STDIN_EOF, FILE_END, SHUTDOWN: the payload must be empty (ALK_PROTO_E_FIELD). */
 int alk_msg_empty_decode(const uint8_t *p, size_t n);
 
@@ -297,6 +318,7 @@ long alk_msg_exit_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgExit
 long alk_msg_file_encode(uint8_t *out, size_t cap, int type, uint32_t id, const AlkMsgFile *m);
 long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, uint32_t errnum,
                           const char *message);
+long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgNetConfig *m);
 /* A frame with an empty payload: STDIN_EOF, FILE_END, SHUTDOWN. */
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id);
 

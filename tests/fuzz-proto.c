@@ -261,6 +261,29 @@ static void fuzz_error(const uint8_t *p, size_t n, uint32_t id)
 	same_bytes(r, alk_msg_error_encode(out2, sizeof(out2), id, b.code, b.errnum, b.message));
 }
 
+static void fuzz_net_config(const uint8_t *p, size_t n, uint32_t id)
+{
+	AlkMsgNetConfig a, b;
+	const uint8_t *q;
+	uint32_t len;
+	long r;
+
+	if (alk_msg_net_config_decode(p, n, &a) != ALK_PROTO_OK)
+		return;
+	CHECK(a.prefix_len >= ALK_NET_PREFIX_MIN && a.prefix_len <= ALK_NET_PREFIX_MAX);
+	CHECK(a.mtu >= ALK_NET_MTU_MIN && a.mtu <= ALK_NET_MTU_MAX);
+	r = alk_msg_net_config_encode(out1, sizeof(out1), id, &a);
+	q = reparse(r, ALK_MSG_NET_CONFIG, id, n, &len);
+	CHECK(q != NULL);
+	CHECK(alk_msg_net_config_decode(q, len, &b) == ALK_PROTO_OK);
+	CHECK(memcmp(a.mac, b.mac, sizeof(a.mac)) == 0);
+	CHECK(memcmp(a.address, b.address, sizeof(a.address)) == 0);
+	CHECK(memcmp(a.gateway, b.gateway, sizeof(a.gateway)) == 0);
+	CHECK(memcmp(a.dns, b.dns, sizeof(a.dns)) == 0);
+	CHECK(a.prefix_len == b.prefix_len && a.mtu == b.mtu);
+	same_bytes(r, alk_msg_net_config_encode(out2, sizeof(out2), id, &b));
+}
+
 static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 {
 	AlkMsgFile f;
@@ -278,6 +301,7 @@ static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 	fuzz_file(p, n, ALK_MSG_FILE_INFO, id);
 	(void)alk_msg_file_decode(p, n, &f);
 	fuzz_error(p, n, id);
+	fuzz_net_config(p, n, id);
 	CHECK((alk_msg_empty_decode(p, n) == ALK_PROTO_OK) == (n == 0));
 }
 

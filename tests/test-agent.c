@@ -207,19 +207,39 @@ static const char *agent_bin(void)
 	return bin && *bin ? bin : ALK_AGENT_BIN;
 }
 
-static void agent_start(void)
+/* NET_CONFIG tests: the agent runs in a network namespace of its own
+ * (unshare execs, so agent_pid is still the agent) holding a veth pair,
+ * d0 with the NIC's MAC and its peer p0 that must stay untouched, and
+ * writes resolv.conf into the test's directory: the host's network and
+ * files are never touched. veth rather than dummy: kernels without the
+ * dummy module exist (this one). */
+#define NET_MAC "52:54:00:12:34:56"
+#define NET_SCRIPT                                                                                 \
+	"ip link add d0 address " NET_MAC " type veth peer name p0 && "                            \
+	"exec \"$0\" --fd \"$1\" --resolv-conf \"$2\""
+
+static char resolv_path[160];
+
+static void agent_exec(int fd, bool netns)
+{
+	char fdarg[16];
+	snprintf(fdarg, sizeof(fdarg), "%d", fd);
+	if (netns)
+		execlp("unshare", "unshare", "--net", "sh", "-c", NET_SCRIPT, agent_bin(), fdarg,
+		       resolv_path, (char *)NULL);
+	else
+		execl(agent_bin(), agent_bin(), "--fd", fdarg, (char *)NULL);
+	_exit(127);
+}
+
+static void agent_start_in(bool netns)
 {
 	int sv[2];
-	char fdarg[16];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	agent_pid = fork();
 	ck_assert_int_ge(agent_pid, 0);
-	if (agent_pid == 0) {
-		int fd = dup(sv[1]); /* without close-on-exec */
-		snprintf(fdarg, sizeof(fdarg), "%d", fd);
-		execl(agent_bin(), agent_bin(), "--fd", fdarg, (char *)NULL);
-		_exit(127);
-	}
+	if (agent_pid == 0)
+		agent_exec(dup(sv[1]) /* without close-on-exec */, netns);
 	close(sv[1]);
 	conn = sv[0];
 	alk_decoder_init(&dec);
@@ -245,17 +265,28 @@ static void tree_teardown(void)
 	nftw(basedir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void setup(void)
+static void setup_in(bool netns)
 {
 	Frame f;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	agent_start();
+	snprintf(resolv_path, sizeof(resolv_path), "%s/resolv.conf", tmpdir);
+	agent_start_in(netns);
 	expect(&f, ALK_MSG_HELLO, 0);
 	ck_assert_int_eq(alk_msg_hello_decode(f.p, f.h.len, &hello), 0);
 	snprintf(hello_version, sizeof(hello_version), "%s", hello.agent_version);
 	hello.agent_version = hello_version;
+}
+
+static void setup(void)
+{
+	setup_in(false);
+}
+
+static void setup_netns(void)
+{
+	setup_in(true);
 }
 
 /* EOF on its connection makes the agent exit 0: proven after every test. */
@@ -1022,7 +1053,9 @@ START_TEST(test_random_frames)
 	for (int i = 0; i < 3000; i++) {
 		AlkFrameHeader h = {.type = (uint8_t)xorshift(&seed), .id = 100000 + (uint32_t)i};
 		h.len = xorshift(&seed) % 200;
-		if (h.type == ALK_MSG_SHUTDOWN || h.type == ALK_MSG_SYNC)
+		/* NET_CONFIG: this agent runs in the host's network namespace */
+		if (h.type == ALK_MSG_SHUTDOWN || h.type == ALK_MSG_SYNC ||
+		    h.type == ALK_MSG_NET_CONFIG)
 			continue;
 		alk_header_pack(&h, frame);
 		for (uint32_t k = 0; k < h.len; k++)
@@ -1051,6 +1084,163 @@ START_TEST(test_read_deadline)
 	ping_pong();
 }
 END_TEST
+
+/* ---- NET_CONFIG (in a network namespace of the agent's own) ---- */
+
+static const AlkMsgNetConfig net_sample = {
+    .mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56},
+    .address = {10, 0, 2, 15},
+    .prefix_len = 24,
+    .gateway = {10, 0, 2, 2},
+    .dns = {10, 0, 2, 3},
+    .mtu = 1400,
+};
+
+/* Output of a shell command run in the agent's network namespace. */
+static void in_netns(const char *cmd, char *out, size_t n)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "nsenter --net=/proc/%d/ns/net sh -c '%s' 2>&1",
+	         (int)agent_pid, cmd);
+	FILE *p = popen(line, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t len = fread(out, 1, n - 1, p);
+	out[len] = '\0';
+	ck_assert_int_eq(pclose(p), 0);
+}
+
+static void assert_netns_has(const char *cmd, const char *want)
+{
+	char out[4096];
+	in_netns(cmd, out, sizeof(out));
+	ck_assert_msg(strstr(out, want) != NULL, "%s: no \"%s\" in:\n%s", cmd, want, out);
+}
+
+static void net_send(uint32_t id, const AlkMsgNetConfig *c)
+{
+	send_frame(alk_msg_net_config_encode(frame, sizeof(frame), id, c));
+}
+
+static void expect_ok(uint32_t id)
+{
+	Frame f;
+	recv_frame(&f);
+	if (f.h.type == ALK_MSG_ERROR) {
+		AlkMsgError e;
+		ck_assert_int_eq(alk_msg_error_decode(f.p, f.h.len, &e), 0);
+		ck_abort_msg("NET_CONFIG failed: %s", e.message);
+	}
+	ck_assert_msg(f.h.type == ALK_MSG_OK && f.h.id == id, "expected OK id %u, got %s id %u", id,
+	              alk_proto_type_name(f.h.type), f.h.id);
+}
+
+static void read_file(const char *path, char *buf, size_t n)
+{
+	FILE *fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
+	size_t len = fread(buf, 1, n - 1, fp);
+	buf[len] = '\0';
+	fclose(fp);
+}
+
+START_TEST(test_net_config)
+{
+	char buf[256];
+	uint32_t id = next_id++;
+	ck_assert_uint_eq(hello.caps & ALK_CAP_NET, ALK_CAP_NET);
+	net_send(id, &net_sample);
+	expect_ok(id);
+	assert_netns_has("ip -o -4 addr show dev d0", "inet 10.0.2.15/24 brd 10.0.2.255");
+	assert_netns_has("ip -o link show dev d0", "mtu 1400");
+	assert_netns_has("ip -o link show dev d0", ",UP");
+	assert_netns_has("ip -o link show dev lo", ",UP");
+	assert_netns_has("ip route show default", "default via 10.0.2.2 dev d0");
+	assert_netns_has("ip route show 10.0.2.0/24", "10.0.2.0/24 dev d0");
+	assert_netns_has("cat /proc/sys/net/ipv6/conf/d0/disable_ipv6", "1");
+	read_file(resolv_path, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "nameserver 10.0.2.3\n");
+	in_netns("ip -o addr show dev p0; ip -o link show dev p0 up", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(count_entries(tmpdir), 1); /* no temporary file left */
+	/* the same again is fine (a daemon that restarted); another is not */
+	id = next_id++;
+	net_send(id, &net_sample);
+	expect_ok(id);
+	AlkMsgNetConfig other = net_sample;
+	other.address[3] = 16;
+	id = next_id++;
+	net_send(id, &other);
+	ck_assert_uint_eq(expect_error(id).code, ALK_ERR_BAD_REQUEST);
+	assert_netns_has("ip -o -4 addr show dev d0", "inet 10.0.2.15/24");
+}
+END_TEST
+
+/* No gateway, no DNS: no default route and resolv.conf left alone. */
+START_TEST(test_net_config_minimal)
+{
+	AlkMsgNetConfig c = net_sample;
+	char out[4096];
+	uint32_t id = next_id++;
+	memset(c.gateway, 0, sizeof(c.gateway));
+	memset(c.dns, 0, sizeof(c.dns));
+	c.prefix_len = 30;
+	c.address[3] = 1;
+	net_send(id, &c);
+	expect_ok(id);
+	assert_netns_has("ip -o -4 addr show dev d0", "inet 10.0.2.1/30");
+	in_netns("ip route show default", out, sizeof(out));
+	ck_assert_str_eq(out, "");
+	ck_assert_int_ne(access(resolv_path, F_OK), 0);
+}
+END_TEST
+
+/* A MAC no interface has: the agent keeps serving while it looks, then
+ * answers NOT_FOUND, and touches nothing. */
+START_TEST(test_net_config_wrong_mac)
+{
+	AlkMsgNetConfig c = net_sample;
+	char out[4096];
+	uint32_t id = next_id++;
+	c.mac[5] = 0x57;
+	uint64_t t0 = now_ms();
+	net_send(id, &c);
+	ping_pong();
+	ck_assert_uint_lt(now_ms() - t0, 1000);
+	AlkMsgError e = expect_error(id);
+	ck_assert_uint_eq(e.code, ALK_ERR_NOT_FOUND);
+	ck_assert_msg(strstr(e.message, "52:54:00:12:34:57") != NULL, "%s", e.message);
+	ck_assert_uint_ge(now_ms() - t0, 2500);
+	in_netns("ip -o -4 addr show dev d0", out, sizeof(out));
+	ck_assert_str_eq(out, "");
+	ck_assert_int_ne(access(resolv_path, F_OK), 0);
+}
+END_TEST
+
+/* The NIC shows up a moment after the request, as virtio_net may. */
+START_TEST(test_net_config_late_nic)
+{
+	AlkMsgNetConfig c = net_sample;
+	char out[64];
+	uint32_t id = next_id++;
+	c.mac[5] = 0x58;
+	net_send(id, &c);
+	poll(NULL, 0, 300);
+	in_netns("ip link add d1 address 52:54:00:12:34:58 type veth peer name p1", out,
+	         sizeof(out));
+	expect_ok(id);
+	assert_netns_has("ip -o -4 addr show dev d1", "inet 10.0.2.15/24");
+	in_netns("ip -o -4 addr show dev d0", out, sizeof(out));
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Root and a working `unshare --net`, else the NET_CONFIG tests are
+ * skipped (the rest of the suite still runs). */
+static bool netns_usable(void)
+{
+	return geteuid() == 0 && system("unshare --net ip link show lo >/dev/null 2>&1") == 0 &&
+	       system("nsenter --version >/dev/null 2>&1") == 0;
+}
 
 static Suite *agent_suite(void)
 {
@@ -1091,6 +1281,19 @@ static Suite *agent_suite(void)
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_random_frames);
 	tcase_add_test(tc, test_read_deadline);
+	suite_add_tcase(s, tc);
+	if (!netns_usable()) {
+		fprintf(stderr, "NET_CONFIG tests skipped: need root, unshare --net and nsenter\n");
+		return s;
+	}
+	tc = tcase_create("net");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, tree_setup, tree_teardown);
+	tcase_add_checked_fixture(tc, setup_netns, teardown);
+	tcase_add_test(tc, test_net_config);
+	tcase_add_test(tc, test_net_config_minimal);
+	tcase_add_test(tc, test_net_config_wrong_mac);
+	tcase_add_test(tc, test_net_config_late_nic);
 	suite_add_tcase(s, tc);
 	return s;
 }

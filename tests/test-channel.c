@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -73,6 +74,27 @@ static pid_t start_agent(int fd)
 		char arg[16];
 		g_snprintf(arg, sizeof(arg), "%d", fd);
 		execl(bin, bin, "--fd", arg, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* NET_CONFIG changes the network of the agent's namespace: these agents
+ * run in one of their own (unshare execs: the pid is the agent's), with a
+ * veth d0 carrying NET_MAC, and no DNS is ever sent. */
+#define NET_MAC "52:54:00:65:43:21"
+
+static pid_t start_agent_netns(int fd)
+{
+	const char *bin = g_getenv("ALK_AGENT_BIN") ?: ALK_AGENT_BIN;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char arg[16];
+		g_snprintf(arg, sizeof(arg), "%d", fd);
+		execlp("unshare", "unshare", "--net", "sh", "-c",
+		       "ip link add d0 address " NET_MAC " type veth peer name p0 && "
+		       "exec \"$0\" --fd \"$1\"",
+		       bin, arg, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -232,6 +254,164 @@ START_TEST(test_garbage_fails_open)
 }
 END_TEST
 
+/* ---- NET_CONFIG ---- */
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	GError *error;
+	AlkChannel *ch;
+} NetRun;
+
+static void net_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	NetRun *r = data;
+	r->ok = alk_channel_net_config_finish(r->ch, res, &r->error);
+	r->done = TRUE;
+}
+
+static gboolean net_is_done(gpointer data)
+{
+	return ((NetRun *)data)->done;
+}
+
+static const AlkMsgNetConfig net_cfg = {
+    .mac = {0x52, 0x54, 0x00, 0x65, 0x43, 0x21},
+    .address = {172, 30, 0, 2},
+    .prefix_len = 24,
+    .gateway = {172, 30, 0, 1},
+    .mtu = 1500,
+};
+
+static AlkChannel *net_open(Fixture *f)
+{
+	AlkChannel *ch;
+	listen_on(f);
+	ch = alk_channel_new(f->path, on_state, f);
+	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
+	f->conn = accept(f->listener, NULL, NULL);
+	ck_assert_int_ge(f->conn, 0);
+	f->agent = start_agent_netns(f->conn);
+	wait_ready(f);
+	return ch;
+}
+
+static void net_start(AlkChannel *ch, const AlkMsgNetConfig *cfg, GCancellable *cancel, NetRun *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ch = ch;
+	alk_channel_net_config_async(ch, cfg, cancel, net_done, r);
+}
+
+static gchar *in_netns(pid_t pid, const char *cmd)
+{
+	g_autofree gchar *line = g_strdup_printf("nsenter --net=/proc/%d/ns/net %s", (int)pid, cmd);
+	gchar *out = NULL;
+	gint status = -1;
+	ck_assert(g_spawn_command_line_sync(line, &out, NULL, &status, NULL));
+	ck_assert_int_eq(status, 0);
+	return out;
+}
+
+START_TEST(test_net_config)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = net_open(&f);
+	g_autofree gchar *addr = NULL, *route = NULL;
+	AlkMsgNetConfig bad = net_cfg;
+	NetRun r;
+
+	ck_assert(alk_channel_get_hello(ch)->caps & ALK_CAP_NET);
+	net_start(ch, &net_cfg, NULL, &r);
+	ck_assert(!r.done); /* never completes inside the call */
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert_msg(r.ok, "%s", r.error ? r.error->message : "?");
+	addr = in_netns(f.agent, "ip -o -4 addr show dev d0");
+	ck_assert_msg(strstr(addr, "inet 172.30.0.2/24") != NULL, "%s", addr);
+	route = in_netns(f.agent, "ip route show default");
+	ck_assert_msg(strstr(route, "default via 172.30.0.1 dev d0") != NULL, "%s", route);
+
+	/* another address: the agent's ERROR comes back as a guest error */
+	bad.address[3] = 3;
+	net_start(ch, &bad, NULL, &r);
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert(!r.ok);
+	ck_assert(g_error_matches(r.error, ALK_ERROR, ALK_ERROR_GUEST));
+	ck_assert_msg(strstr(r.error->message, "already configured") != NULL, "%s",
+	              r.error->message);
+	g_clear_error(&r.error);
+
+	/* what does not encode never reaches the agent */
+	bad = net_cfg;
+	bad.mtu = 100;
+	net_start(ch, &bad, NULL, &r);
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert(g_error_matches(r.error, ALK_ERROR, ALK_ERROR_INVALID));
+	g_clear_error(&r.error);
+	fixture_clear(&f);
+}
+END_TEST
+
+/* A MAC the guest lacks: ERROR after the agent's wait, as ALK_ERROR_GUEST. */
+START_TEST(test_net_config_wrong_mac)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = net_open(&f);
+	AlkMsgNetConfig cfg = net_cfg;
+	NetRun r;
+
+	cfg.mac[5] = 0x22;
+	net_start(ch, &cfg, NULL, &r);
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert(!r.ok);
+	ck_assert(g_error_matches(r.error, ALK_ERROR, ALK_ERROR_GUEST));
+	ck_assert_msg(strstr(r.error->message, "52:54:00:65:43:22") != NULL, "%s",
+	              r.error->message);
+	g_clear_error(&r.error);
+	fixture_clear(&f);
+}
+END_TEST
+
+/* Cancelled while the agent looks for the NIC; then the channel is freed
+ * with another request in flight: both callbacks still run, once. */
+START_TEST(test_net_config_cancel_and_free)
+{
+	Fixture f = {.conn = -1};
+	AlkChannel *ch = net_open(&f);
+	g_autoptr(GCancellable) cancel = g_cancellable_new();
+	AlkMsgNetConfig cfg = net_cfg;
+	NetRun r;
+	gint64 t0 = g_get_monotonic_time();
+
+	cfg.mac[5] = 0x22;
+	net_start(ch, &cfg, cancel, &r);
+	g_cancellable_cancel(cancel);
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert(g_error_matches(r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+	ck_assert_int_lt(g_get_monotonic_time() - t0, G_USEC_PER_SEC);
+	g_clear_error(&r.error);
+
+	/* the agent dropped the cancelled request: a new one is not BUSY */
+	net_start(ch, &net_cfg, NULL, &r);
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert_msg(r.ok, "%s", r.error ? r.error->message : "?");
+
+	net_start(ch, &cfg, NULL, &r);
+	alk_channel_free(ch);
+	ck_assert(!r.done);
+	ck_assert(loop_until(net_is_done, &r));
+	ck_assert(g_error_matches(r.error, ALK_ERROR, ALK_ERROR_UNAVAILABLE));
+	g_clear_error(&r.error);
+	fixture_clear(&f);
+}
+END_TEST
+
+static gboolean netns_usable(void)
+{
+	return geteuid() == 0 && system("unshare --net ip link show lo >/dev/null 2>&1") == 0 &&
+	       system("nsenter --version >/dev/null 2>&1") == 0;
+}
+
 int main(void)
 {
 	Suite *s = suite_create("channel");
@@ -243,6 +423,13 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_agent_restart);
 	tcase_add_test(tc, test_garbage_fails_open);
+	if (netns_usable()) {
+		tcase_add_test(tc, test_net_config);
+		tcase_add_test(tc, test_net_config_wrong_mac);
+		tcase_add_test(tc, test_net_config_cancel_and_free);
+	} else {
+		fprintf(stderr, "NET_CONFIG tests skipped: need root, unshare --net and nsenter\n");
+	}
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -176,6 +176,7 @@ START_TEST(test_names)
 	ck_assert_str_eq(alk_proto_type_name(-1), "unknown");
 	ck_assert_str_eq(alk_proto_type_name(255), "unknown");
 	ck_assert_str_eq(alk_proto_type_name(ALK_MSG_STDIN_ACK), "STDIN_ACK");
+	ck_assert_str_eq(alk_proto_type_name(ALK_MSG_NET_CONFIG), "NET_CONFIG");
 	for (int s = ALK_PROTO_OK; s >= ALK_PROTO_E_VALUE; s--)
 		ck_assert_str_ne(alk_proto_strerror(s), "unknown");
 	ck_assert_str_eq(alk_proto_strerror(ALK_PROTO_E_VALUE - 1), "unknown");
@@ -525,6 +526,61 @@ START_TEST(test_rt_error)
 	ck_assert_int_eq(alk_msg_error_decode(p, h.len, &g), ALK_PROTO_OK);
 	ck_assert_uint_eq(g.code, ALK_ERR_BUSY);
 	ck_assert_str_eq(g.message, "");
+}
+END_TEST
+
+static void net_sample(AlkMsgNetConfig *m)
+{
+	static const AlkMsgNetConfig sample = {
+	    .mac = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef},
+	    .address = {10, 77, 0, 2},
+	    .prefix_len = 24,
+	    .gateway = {10, 77, 0, 1},
+	    .dns = {10, 77, 0, 1},
+	    .mtu = 1500,
+	};
+
+	memset(m, 0, sizeof(*m));
+	*m = sample;
+}
+
+static void net_equal(const AlkMsgNetConfig *a, const AlkMsgNetConfig *b)
+{
+	ck_assert_mem_eq(a->mac, b->mac, ALK_PROTO_MAC_SIZE);
+	ck_assert_mem_eq(a->address, b->address, ALK_PROTO_IPV4_SIZE);
+	ck_assert_uint_eq(a->prefix_len, b->prefix_len);
+	ck_assert_mem_eq(a->gateway, b->gateway, ALK_PROTO_IPV4_SIZE);
+	ck_assert_mem_eq(a->dns, b->dns, ALK_PROTO_IPV4_SIZE);
+	ck_assert_uint_eq(a->mtu, b->mtu);
+}
+
+START_TEST(test_rt_net_config)
+{
+	AlkMsgNetConfig m, g;
+	AlkFrameHeader h;
+	const uint8_t *p;
+	long n;
+
+	net_sample(&m);
+	n = alk_msg_net_config_encode(frame, sizeof(frame), 12, &m);
+	/* six fields: 6 + 4 + 4 + 4 + 4 + 4 value bytes */
+	ck_assert_int_eq(n, ALK_PROTO_HEADER_SIZE + 6 * ALK_PROTO_FIELD_HEADER_SIZE + 26);
+	p = deliver(frame, n, &h);
+	ck_assert_uint_eq(h.type, ALK_MSG_NET_CONFIG);
+	ck_assert_uint_eq(h.id, 12);
+	ck_assert_int_eq(alk_msg_net_config_decode(p, h.len, &g), ALK_PROTO_OK);
+	net_equal(&m, &g);
+	/* no gateway, no DNS: both left out, both read back as 0.0.0.0 */
+	memset(m.gateway, 0, sizeof(m.gateway));
+	memset(m.dns, 0, sizeof(m.dns));
+	m.prefix_len = ALK_NET_PREFIX_MAX;
+	m.mtu = ALK_NET_MTU_MAX;
+	n = alk_msg_net_config_encode(frame, sizeof(frame), 13, &m);
+	ck_assert_int_eq(n, ALK_PROTO_HEADER_SIZE + 4 * ALK_PROTO_FIELD_HEADER_SIZE + 18);
+	p = deliver(frame, n, &h);
+	memset(&g, 0xff, sizeof(g));
+	ck_assert_int_eq(alk_msg_net_config_decode(p, h.len, &g), ALK_PROTO_OK);
+	net_equal(&m, &g);
 }
 END_TEST
 
@@ -909,6 +965,109 @@ START_TEST(test_bad_values)
 }
 END_TEST
 
+static uint8_t net_mac[6] = {0x52, 0x54, 0, 1, 2, 3};
+static uint8_t net_addr[4] = {192, 168, 7, 10};
+
+/* A NET_CONFIG payload: the required fields, each replaced by the caller's
+ * (tag, bytes) when it names that tag (n 0: left out), then extra fields. */
+static int net_decode_with(uint16_t tag, const void *v, size_t n)
+{
+	uint8_t prefix[4] = {0, 0, 0, 24}, mtu[4] = {0, 0, 0x05, 0xdc};
+	/* tag 7 is not NET_CONFIG's: an unknown field when given */
+	const void *vals[8] = {NULL, net_mac, net_addr, prefix, NULL, NULL, mtu, NULL};
+	size_t lens[8] = {0, 6, 4, 4, 0, 0, 4, 0};
+	AlkMsgNetConfig g;
+
+	vals[tag] = v;
+	lens[tag] = n;
+	pay_begin();
+	ck_assert_uint_lt(tag, 8);
+	for (uint16_t t = 1; t < 8; t++)
+		if (vals[t] != NULL && lens[t] > 0)
+			alk_put_bytes(&pw, t, vals[t], lens[t]);
+	return alk_msg_net_config_decode(pay, pw.len, &g);
+}
+
+static int net_u32(uint16_t tag, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+	return net_decode_with(tag, b, 4);
+}
+
+START_TEST(test_bad_net_config)
+{
+	uint8_t v[8] = {0};
+	uint8_t ip[4];
+
+	ck_assert_int_eq(net_decode_with(0, NULL, 0), ALK_PROTO_OK);
+	/* prefix_len 1..30, mtu 576..9000 */
+	ck_assert_int_eq(net_u32(3, 0), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_u32(3, 31), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_u32(3, 32), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_u32(6, 575), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_u32(6, 9001), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_u32(6, 576), ALK_PROTO_OK);
+	ck_assert_int_eq(net_u32(6, 9000), ALK_PROTO_OK);
+	/* short or long MAC and addresses */
+	ck_assert_int_eq(net_decode_with(1, net_mac, 5), ALK_PROTO_E_FIELD);
+	ck_assert_int_eq(net_decode_with(1, v, 7), ALK_PROTO_E_FIELD);
+	ck_assert_int_eq(net_decode_with(2, net_addr, 3), ALK_PROTO_E_FIELD);
+	ck_assert_int_eq(net_decode_with(2, v, 5), ALK_PROTO_E_FIELD);
+	ck_assert_int_eq(net_decode_with(4, net_addr, 3), ALK_PROTO_E_FIELD);
+	ck_assert_int_eq(net_decode_with(5, v, 8), ALK_PROTO_E_FIELD);
+	ck_assert_int_eq(net_decode_with(3, v, 8), ALK_PROTO_E_FIELD); /* u32 as 8 bytes */
+	/* each required field missing */
+	for (uint16_t tag = 1; tag <= 6; tag++)
+		if (tag != 4 && tag != 5)
+			ck_assert_int_eq(net_decode_with(tag, NULL, 0), ALK_PROTO_E_MISSING);
+	ck_assert_int_eq(net_decode_with(7, v, 4), ALK_PROTO_E_FIELD); /* unknown tag */
+	/* multicast or zero MAC */
+	ck_assert_int_eq(net_decode_with(1, (uint8_t[]){0x01, 0, 0x5e, 0, 0, 1}, 6),
+	                 ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_decode_with(1, v, 6), ALK_PROTO_E_VALUE);
+	/* addresses that are no host of a /24 */
+	static const uint8_t bad_addr[][4] = {
+	    {0, 0, 0, 0},         {0, 1, 2, 3},     {127, 0, 0, 1},    {224, 0, 0, 1},
+	    {255, 255, 255, 255}, {192, 168, 7, 0}, {192, 168, 7, 255}};
+	for (size_t i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++)
+		ck_assert_int_eq(net_decode_with(2, bad_addr[i], 4), ALK_PROTO_E_VALUE);
+	/* gateway: off the subnet, the address itself, the broadcast address */
+	memcpy(ip, (uint8_t[]){192, 168, 8, 1}, 4);
+	ck_assert_int_eq(net_decode_with(4, ip, 4), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_decode_with(4, net_addr, 4), ALK_PROTO_E_VALUE);
+	ip[2] = 7;
+	ip[3] = 255;
+	ck_assert_int_eq(net_decode_with(4, ip, 4), ALK_PROTO_E_VALUE);
+	ip[3] = 1;
+	ck_assert_int_eq(net_decode_with(4, ip, 4), ALK_PROTO_OK);
+	/* dns: any unicast address, on the subnet or not */
+	ck_assert_int_eq(net_decode_with(5, (uint8_t[]){9, 9, 9, 9}, 4), ALK_PROTO_OK);
+	ck_assert_int_eq(net_decode_with(5, (uint8_t[]){239, 1, 1, 1}, 4), ALK_PROTO_E_VALUE);
+	ck_assert_int_eq(net_decode_with(5, v, 4), ALK_PROTO_OK); /* 0.0.0.0 = none */
+}
+END_TEST
+
+/* The encoder refuses what the decoder would. */
+START_TEST(test_encode_bad_net_config)
+{
+	AlkMsgNetConfig m;
+
+	net_sample(&m);
+	m.prefix_len = 31;
+	ck_assert_int_eq(alk_msg_net_config_encode(frame, sizeof(frame), 1, &m), ALK_PROTO_E_VALUE);
+	net_sample(&m);
+	m.mtu = 0;
+	ck_assert_int_eq(alk_msg_net_config_encode(frame, sizeof(frame), 1, &m), ALK_PROTO_E_VALUE);
+	net_sample(&m);
+	m.gateway[2] = 1;
+	ck_assert_int_eq(alk_msg_net_config_encode(frame, sizeof(frame), 1, &m), ALK_PROTO_E_VALUE);
+	net_sample(&m);
+	ck_assert_int_eq(alk_msg_net_config_encode(frame, ALK_PROTO_HEADER_SIZE + 10, 1, &m),
+	                 ALK_PROTO_E_SHORT);
+}
+END_TEST
+
 START_TEST(test_bad_out_untouched)
 {
 	AlkMsgExec *g = calloc(1, sizeof(*g));
@@ -1232,6 +1391,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_rt_file_put_default_mode);
 	tcase_add_test(tc, test_rt_defaults_omitted);
 	tcase_add_test(tc, test_rt_error);
+	tcase_add_test(tc, test_rt_net_config);
 	tcase_add_test(tc, test_rt_empty);
 	suite_add_tcase(s, tc);
 
@@ -1253,6 +1413,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_bad_strings);
 	tcase_add_test(tc, test_bad_exec_values);
 	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_bad_net_config);
+	tcase_add_test(tc, test_encode_bad_net_config);
 	tcase_add_test(tc, test_bad_out_untouched);
 	suite_add_tcase(s, tc);
 

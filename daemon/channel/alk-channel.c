@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-channel.h"
+#include "alk-channel-private.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -14,7 +15,7 @@
 #define TICK_MS 250
 #define SYNC_RETRY_US (1 * G_USEC_PER_SEC)
 
-typedef enum { OP_EXEC, OP_PUT, OP_GET, OP_PING } OpKind;
+typedef enum { OP_EXEC, OP_PUT, OP_GET, OP_PING, OP_REQUEST } OpKind;
 
 struct AlkChannelOp {
 	AlkChannel *ch;
@@ -24,6 +25,8 @@ struct AlkChannelOp {
 	AlkExecCallbacks exec;
 	AlkFileCallbacks file;
 	AlkPingFunc ping;
+	AlkChannelReplyFunc reply;
+	GDestroyNotify destroy; /* of user_data, OP_REQUEST only */
 	guint64 ping_nonce;
 	gint64 deadline_us;
 	guint64 sent;  /* stdin or upload bytes queued */
@@ -78,6 +81,8 @@ static AlkChannel *channel_ref(AlkChannel *ch)
 static void op_free(AlkChannelOp *op)
 {
 	alk_channel_op_hold(op, FALSE);
+	if (op->destroy != NULL)
+		op->destroy(op->user_data);
 	g_free(op);
 }
 
@@ -304,6 +309,8 @@ static void finish_failed(AlkChannelOp *op, const GError *error)
 		op->file.failed(op, error, op->user_data);
 	else if (op->kind == OP_PING && op->ping != NULL)
 		op->ping(ch, error, op->user_data);
+	else if (op->kind == OP_REQUEST && op->reply != NULL)
+		op->reply(ch, error, op->user_data);
 	op_free(op);
 }
 
@@ -438,6 +445,28 @@ static void pong_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *
 	op_free(op);
 }
 
+/* Every ERROR of a plain request is the guest's failure, whatever its
+ * code: the codes describe the guest's side (a missing NIC is not a
+ * missing sandbox). */
+static void request_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
+{
+	AlkMsgAck ack;
+	AlkMsgError e;
+	g_autoptr(GError) error = NULL;
+
+	if (h->type == ALK_MSG_OK && alk_msg_ack_decode(p, n, &ack) == 0) {
+		g_hash_table_steal(op->ch->ops, GUINT_TO_POINTER(op->id));
+		if (op->reply != NULL)
+			op->reply(op->ch, NULL, op->user_data);
+		op_free(op);
+	} else if (h->type == ALK_MSG_ERROR && alk_msg_error_decode(p, n, &e) == 0) {
+		error = g_error_new(ALK_ERROR, ALK_ERROR_GUEST, "%s", e.message);
+		finish_failed(op, error);
+	} else {
+		malformed(op, h->type);
+	}
+}
+
 static void dispatch(AlkChannel *ch, const AlkFrameHeader *h, const guint8 *p)
 {
 	AlkChannelOp *op;
@@ -460,6 +489,8 @@ static void dispatch(AlkChannel *ch, const AlkFrameHeader *h, const guint8 *p)
 		exec_frame(op, h, p, h->len);
 	else if (op->kind == OP_PING)
 		pong_frame(op, h, p, h->len);
+	else if (op->kind == OP_REQUEST)
+		request_frame(op, h, p, h->len);
 	else
 		file_frame(op, h, p, h->len);
 }
@@ -824,13 +855,32 @@ void alk_channel_op_cancel(AlkChannelOp *op)
 	if (op->kind == OP_EXEC) {
 		alk_channel_op_signal(op, SIGKILL);
 	} else if (op->kind != OP_PING) {
-		/* the agent drops a transfer the host answers with ERROR; an
-		 * upload's temporary file is removed */
+		/* the agent drops a transfer or request the host answers with
+		 * ERROR; an upload's temporary file is removed */
 		enqueue(ch, ch->frame,
 		        alk_msg_error_encode(ch->frame, sizeof(ch->frame), op->id,
 		                             ALK_ERR_CANCELLED, 0, "cancelled by the host"));
 	}
 	g_hash_table_remove(ch->ops, GUINT_TO_POINTER(op->id));
+}
+
+AlkChannelOp *alk_channel_request(AlkChannel *ch, AlkChannelEncodeFunc encode, gconstpointer msg,
+                                  const char *what, AlkChannelReplyFunc func, gpointer user_data,
+                                  GDestroyNotify destroy, GError **error)
+{
+	AlkChannelOp *op;
+	long n;
+
+	if (!check_ready(ch, error))
+		return NULL;
+	n = encode(ch->frame, sizeof(ch->frame), ch->next_id, msg);
+	if (!encoded(n, what, error))
+		return NULL;
+	op = op_new(ch, OP_REQUEST, user_data);
+	op->reply = func;
+	op->destroy = destroy;
+	enqueue(ch, ch->frame, n);
+	return op;
 }
 
 void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpointer user_data)

@@ -11,6 +11,7 @@
  * context; nothing blocks. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "alk-proto.h"
@@ -118,3 +119,17 @@ guint32 alk_channel_op_id(AlkChannelOp *op);
 typedef void (*AlkPingFunc)(AlkChannel *ch, const GError *error, gpointer user_data);
 /* PING/PONG with a deadline: proof that the agent answers. */
 void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpointer user_data);
+
+/* ---- network (alk-channel-net.c) ---- */
+
+/* NET_CONFIG (docs/protocol.md, 7.6): once per boot of a networked
+ * sandbox, after READY. Completes on the agent's OK; fails with
+ * ALK_ERROR_GUEST and the agent's message on its ERROR (or when its HELLO
+ * lacks ALK_CAP_NET), ALK_ERROR_INVALID when cfg does not encode,
+ * ALK_ERROR_UNAVAILABLE when the channel is not ready, closes or is freed
+ * first, G_IO_ERROR_CANCELLED when cancel fires. cb always runs, in a later
+ * main loop iteration than the call, even after alk_channel_free(). */
+void alk_channel_net_config_async(AlkChannel *ch, const AlkMsgNetConfig *cfg, GCancellable *cancel,
+                                  GAsyncReadyCallback cb, gpointer user_data);
+/* ch may have been freed since: it is only compared, never used. */
+gboolean alk_channel_net_config_finish(AlkChannel *ch, GAsyncResult *res, GError **error);

@@ -3,7 +3,7 @@
  * Writes the fuzz seed corpus: one valid frame per message type and a stream
  * of several frames with garbage between them. The output is checked in
  * beside this file; regenerate after a protocol change with
- *   cc -Iprotocol tests/fuzz-corpus-seed/gen-seeds.c protocol/alk-proto.c \
+ *   cc -Iprotocol tests/fuzz-corpus-seed/gen-seeds.c protocol/alk-proto*.c \
  *      -o /tmp/gen-seeds && /tmp/gen-seeds tests/fuzz-corpus-seed
  */
 #include "alk-proto.h"
@@ -52,6 +52,20 @@ static void save_exec(const char *dir)
 	save(dir, "exec.bin", buf, alk_msg_exec_encode(buf, sizeof(buf), 7, &e));
 }
 
+static void save_net_config(const char *dir)
+{
+	AlkMsgNetConfig net = {
+	    .mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56},
+	    .address = {10, 0, 2, 15},
+	    .prefix_len = 24,
+	    .gateway = {10, 0, 2, 2},
+	    .dns = {10, 0, 2, 3},
+	    .mtu = 1500,
+	};
+
+	save(dir, "net-config.bin", buf, alk_msg_net_config_encode(buf, sizeof(buf), 10, &net));
+}
+
 static void save_messages(const char *dir)
 {
 	AlkMsgHello hello = {
@@ -82,6 +96,7 @@ static void save_messages(const char *dir)
 	save(dir, "error.bin", buf,
 	     alk_msg_error_encode(buf, sizeof(buf), 9, ALK_ERR_IO, 2, "No such file"));
 	save(dir, "file-end.bin", buf, alk_msg_empty_encode(buf, sizeof(buf), ALK_MSG_FILE_END, 8));
+	save_net_config(dir);
 }
 
 /* Garbage, a false magic, frames back to back. */
