@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The DNS resolver of one sandbox in allowlist mode: answers the guest's
+ * queries on a socket in its network namespace, for allowlisted names only.
+ *
+ * A name no HOST entry admits is REFUSED and never leaves the host. An A query
+ * for an admitted name is forwarded upstream under a fresh random id; the
+ * reply counts only if it comes from the upstream address and port, carries a
+ * pending id and our question. Of the reply only A records owned by the name
+ * or by its CNAME chain are used, each address checked against the denied
+ * ranges; the guest gets them as A records of the name it asked for, but only
+ * after they are pinned into nftables, so it can reach exactly what it was
+ * told and nothing else. AAAA gets an empty NOERROR (no IPv6 egress); other
+ * types and classes are REFUSED. Malformed queries get FORMERR if their header
+ * is readable, else nothing. The guest and the upstream are both distrusted.
+ *
+ * Everything runs on the thread-default main context of alk_resolver_new(). */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+
+#define ALK_RESOLVER_TIMEOUT_MS 3000 /* upstream reply, then pinning */
+#define ALK_RESOLVER_INFLIGHT_MAX 64 /* more at once: SERVFAIL, counted refused */
+#define ALK_RESOLVER_PIN_MIN_S 60
+#define ALK_RESOLVER_PIN_MAX_S 3600
+
+typedef struct AlkResolver AlkResolver;
+
+/* Called with the name asked for and the pins of its answer (AlkNftPin *, from
+ * alk-nft.h; name, array and pins valid during the call only). The callee loads them and calls
+ * done(done_data, ok) exactly once, from within the call or later on the
+ * resolver's main context; the answer goes to the guest only after ok (not
+ * ok: SERVFAIL). done stays safe to call after alk_resolver_free(). The
+ * callee must not free the resolver from within the call. */
+typedef void (*AlkResolverPinFunc)(const char *name, GPtrArray *pins,
+                                   void (*done)(gpointer done_data, gboolean ok),
+                                   gpointer done_data, gpointer user_data);
+
+/* listen: a bound UDP socket (in the sandbox's namespace) the guest queries;
+ * upstream: an unconnected UDP socket (in the egress namespace) to reach
+ * upstream_address through. Both are made non-blocking; the resolver takes a
+ * reference and closes them in alk_resolver_free(). pin(..., user_data) is
+ * required; user_data_free (may be NULL) is called on user_data by
+ * alk_resolver_free(). No policy is set: every name is refused until
+ * alk_resolver_set_policy(). */
+AlkResolver *alk_resolver_new(GSocket *listen, GSocket *upstream,
+                              GInetSocketAddress *upstream_address, AlkResolverPinFunc pin,
+                              gpointer user_data, GDestroyNotify user_data_free);
+
+/* Replaces the policy: allow = AlkAllowEntry * (alk_allow_list_parse), may be
+ * NULL (nothing admitted); extra_denied = GInetAddressMask *, may be NULL.
+ * Both are ref'd. Queries already forwarded are judged by the policy in force
+ * when their reply arrives. */
+void alk_resolver_set_policy(AlkResolver *r, GPtrArray *allow, GPtrArray *extra_denied);
+
+/* queries: every datagram received from the guest; refused: those answered
+ * REFUSED, FORMERR or not at all because of the policy, the limits or their
+ * form (denied names, other types, all addresses denied, too many in flight,
+ * malformed). Either pointer may be NULL. */
+void alk_resolver_get_counts(AlkResolver *r, guint64 *queries, guint64 *refused);
+
+/* The deadline for the upstream reply, and again for pinning; for tests.
+ * Applies to queries forwarded afterwards. */
+void alk_resolver_set_timeout_ms(AlkResolver *r, guint timeout_ms);
+
+/* Stops, drops pending queries (unanswered), closes both sockets, frees
+ * user_data. NULL is fine. A done() still outstanding becomes a no-op. */
+void alk_resolver_free(AlkResolver *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkResolver, alk_resolver_free)
