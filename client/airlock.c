@@ -20,7 +20,8 @@ typedef struct {
 	"  --memory MIB         memory in MiB\n"                                                   \
 	"  --disk MIB           root disk size in MiB\n"                                           \
 	"  --network MODE       none (default), isolated or allowlist\n"                           \
-	"  --allow HOST[:PORT]  allowlist entry (repeatable; needs --network allowlist)\n"         \
+	"  --allow ENTRY        allowlist entry: HOST[:PORT], *.HOST, IP[/LEN][:PORT], …\n"      \
+	"                       (repeatable, at most 64; needs --network allowlist)\n"             \
 	"  --ttl SECONDS        lifetime; the sandbox is destroyed after it\n"                     \
 	"  --label KEY=VALUE    label (repeatable; key [a-z0-9_.-]{1,63})\n"
 
@@ -59,6 +60,15 @@ static const AlkVerb verbs[] = {
      "\n" EXEC_STATUS},
     {"ttl", alk_cmd_ttl, "give a sandbox a new deadline",
      "usage: airlock ttl ID SECONDS\n\nThe sandbox is destroyed SECONDS from now.\n"},
+    {"net", alk_cmd_net, "replace a sandbox's network allowlist",
+     "usage: airlock net ID --allow ENTRY [--allow ENTRY]…\n"
+     "       airlock net ID --none\n\n"
+     "Replaces the whole allowlist of a ready sandbox in network mode allowlist;\n"
+     "connections to destinations no longer allowed are cut. Prints the list now in\n"
+     "effect (--json: the sandbox).\n\n"
+     "  --allow ENTRY        HOST[:PORT], *.HOST[:PORT], IP[/LEN][:PORT] or\n"
+     "                       [IPV6[/LEN]][:PORT] (repeatable, at most 64)\n"
+     "  --none               allow nothing\n"},
     {"logs", alk_cmd_logs, "show a sandbox's serial console", "usage: airlock logs ID\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "alk-allow.h"
 #include "alk-config.h"
 #include "alk-request.h"
 
@@ -293,58 +294,16 @@ gboolean alk_cli_check_network(const char *s, GError **error)
 	return TRUE;
 }
 
-static gboolean is_hostname(const char *host)
-{
-	gsize len = strlen(host);
-	g_auto(GStrv) labels = NULL;
-
-	if (len == 0 || len > 253 || host[0] == '.' || host[len - 1] == '.')
-		return FALSE;
-	labels = g_strsplit(host, ".", -1);
-	for (char **l = labels; *l != NULL; l++) {
-		gsize n = strlen(*l);
-		if (n == 0 || n > 63 || (*l)[0] == '-' || (*l)[n - 1] == '-')
-			return FALSE;
-		for (const char *c = *l; *c != '\0'; c++) {
-			if (!g_ascii_isalnum(*c) && *c != '-')
-				return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-/* Splits "host", "host:port", "[v6]" and "[v6]:port". */
-static gboolean split_host_port(const char *s, char **host, const char **port)
-{
-	const char *colon = NULL;
-
-	*port = NULL;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-			return FALSE;
-		*host = g_strndup(s + 1, close - s - 1);
-		*port = close[1] == ':' ? close + 2 : NULL;
-		return strchr(*host, ':') != NULL && g_hostname_is_ip_address(*host);
-	}
-	colon = strchr(s, ':');
-	*host = colon != NULL ? g_strndup(s, colon - s) : g_strdup(s);
-	*port = colon != NULL ? colon + 1 : NULL;
-	return is_hostname(*host) || g_hostname_is_ip_address(*host);
-}
-
+/* The daemon's own grammar (net/alk-allow.c), so that both refuse the same
+ * entries. Of the denied ranges only those denied everywhere are known
+ * here; the daemon adds its host's own. */
 gboolean alk_cli_check_allow(const char *s, GError **error)
 {
-	g_autofree char *host = NULL;
-	g_autofree char *shown = alk_cli_shown(s);
-	const char *port = NULL;
-	guint64 n = 0;
+	g_autoptr(GError) local = NULL;
+	g_autoptr(AlkAllowEntry) entry = alk_allow_entry_parse(s, &local);
 
-	if (!split_host_port(s, &host, &port))
-		return alk_cli_usage_error(
-		    error, "'%s' is not HOST[:PORT] (a DNS name, IPv4 or [IPv6])", shown);
-	if (port != NULL && !alk_cli_parse_uint("the port", port, 1, 65535, &n, error))
-		return FALSE;
+	if (entry == NULL || !alk_allow_entry_check_denied(entry, NULL, &local))
+		return alk_cli_usage_error(error, "%s", local->message);
 	return TRUE;
 }
 

@@ -17,6 +17,7 @@ int alk_cmd_cp(AlkCli *cli, int argc, char **argv);
 int alk_cmd_rm(AlkCli *cli, int argc, char **argv);
 int alk_cmd_run(AlkCli *cli, int argc, char **argv);
 int alk_cmd_ttl(AlkCli *cli, int argc, char **argv);
+int alk_cmd_net(AlkCli *cli, int argc, char **argv);
 int alk_cmd_logs(AlkCli *cli, int argc, char **argv);
 int alk_cmd_images(AlkCli *cli, int argc, char **argv);
 int alk_cmd_profiles(AlkCli *cli, int argc, char **argv);
@@ -152,6 +153,24 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkCpCmd, alk_cp_cmd_clear)
 /* Exactly one side in a sandbox; a guest destination ending in "/" gets
  * the source's file name (not for "-"). */
 gboolean alk_cmd_cp_parse(int argc, char **argv, AlkCpCmd *out, GError **error);
+
+/* ---- net ------------------------------------------------------------------------------------ */
+
+typedef struct {
+	const char *id;   /* borrowed from argv */
+	GPtrArray *allow; /* char *, as typed; empty with --none */
+	gboolean none;
+	gboolean json;
+} AlkNetCmd;
+
+void alk_net_cmd_clear(AlkNetCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkNetCmd, alk_net_cmd_clear)
+/* "ID --allow ENTRY…" or "ID --none": exactly one of the two. */
+gboolean alk_cmd_net_parse(int argc, char **argv, AlkNetCmd *out, GError **error);
+/* The PUT .../network body: {"allow":[…]}. */
+char *alk_net_body(const AlkNetCmd *c);
+/* "sandbox ID allows:" and the entries, or "sandbox ID allows nothing". */
+char *alk_net_describe(JsonObject *sandbox);
 
 /* ---- audit ---------------------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 
 #include "alk-api-private.h"
 #include "alk-error.h"
+#include "alk-json.h"
 
 static AlkApiReq *req_new(const char *method, const char *path)
 {
@@ -66,6 +67,13 @@ START_TEST(routes_match)
 	r = route("GET", "/v1/sandboxes/x/exec/ws", NULL, &error);
 	ck_assert_ptr_nonnull(r->route->websocket);
 	req_done(r);
+	r = route("PUT", "/v1/sandboxes/0123456789ab/network", NULL, &error);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq(r->route->handle, alk_api_network_put);
+	ck_assert_str_eq(r->id, "0123456789ab");
+	ck_assert_int_eq(r->route->scope, ALK_SCOPE_WRITE);
+	ck_assert_int_eq(r->route->body, ALK_API_BODY_JSON);
+	req_done(r);
 }
 END_TEST
 
@@ -83,6 +91,11 @@ START_TEST(routes_refuse)
 	    {"GET", "/v1/sandboxes/x/files", NULL, 0, ALK_ERROR_NOT_FOUND},
 	    {"PATCH", "/v1/health", NULL, 1, ALK_API_ERROR_METHOD},
 	    {"POST", "/v1/sandboxes/x", NULL, 1, ALK_API_ERROR_METHOD},
+	    {"GET", "/v1/sandboxes/x/network", NULL, 1, ALK_API_ERROR_METHOD},
+	    {"POST", "/v1/sandboxes/x/network", NULL, 1, ALK_API_ERROR_METHOD},
+	    {"DELETE", "/v1/sandboxes/x/network", NULL, 1, ALK_API_ERROR_METHOD},
+	    {"PUT", "/v1/sandboxes/x/network/y", NULL, 0, ALK_ERROR_NOT_FOUND},
+	    {"PUT", "/v1/sandboxes/network", NULL, 1, ALK_API_ERROR_METHOD},
 	    /* GUri folded these; the raw target tells */
 	    {"GET", "/v1/sandboxes/x/files/passwd",
 	     "GET /v1/sandboxes/x/files/etc/../passwd HTTP/1.1", 0, ALK_ERROR_INVALID},
@@ -204,8 +217,9 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 14);
+	ck_assert_uint_eq(n, 15);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
+	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/network write\n") != NULL);
 	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/files/{path} write\n") != NULL);
 	for (guint i = 0; i < n; i++) {
 		ck_assert_ptr_nonnull(routes[i].handle);
@@ -219,6 +233,151 @@ START_TEST(times)
 {
 	g_autofree char *t = alk_api_json_time(1795741323);
 	ck_assert_str_eq(t, "2026-11-27T01:02:03Z");
+}
+END_TEST
+
+/* ---- sandbox JSON and per-sandbox metrics ---- */
+
+static AlkSandbox *sandbox(const char *id, AlkNetMode mode, AlkSandboxState state)
+{
+	AlkSandbox *sb = alk_sandbox_new(id, "/nonexistent/state", "/nonexistent/run");
+
+	sb->state = state;
+	sb->image = g_strdup("minimal");
+	sb->profile = g_strdup("development");
+	sb->limits.network = mode;
+	sb->created_at = 1795741323;
+	sb->deadline = 1795741383;
+	return sb;
+}
+
+static char *network_json(const AlkSandbox *sb)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+
+	json_builder_begin_object(b);
+	alk_api_json_add_network(b, sb);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	return alk_json_to_string(root);
+}
+
+START_TEST(sandbox_network_json)
+{
+	g_autoptr(AlkSandbox) none = sandbox("0123456789ab", ALK_NET_NONE, ALK_SANDBOX_READY);
+	g_autoptr(AlkSandbox) iso = sandbox("0123456789ac", ALK_NET_ISOLATED, ALK_SANDBOX_READY);
+	g_autoptr(AlkSandbox) al = sandbox("0123456789ad", ALK_NET_ALLOWLIST, ALK_SANDBOX_READY);
+	g_autofree char *a = network_json(none);
+	g_autofree char *b = NULL;
+	g_autofree char *c = NULL;
+	g_autofree char *whole = NULL;
+	g_autoptr(JsonNode) node = NULL;
+
+	ck_assert_str_eq(a, "{\"network\":{\"mode\":\"none\",\"allow\":[],\"address\":null,"
+	                    "\"counters\":null}}");
+	iso->net.address = g_strdup("10.254.254.2/30");
+	iso->net.denied = 7;
+	b = network_json(iso);
+	ck_assert_str_eq(b, "{\"network\":{\"mode\":\"isolated\",\"allow\":[],"
+	                    "\"address\":\"10.254.254.2/30\",\"counters\":{\"allowed_packets\":0,"
+	                    "\"denied_packets\":7,\"dns_queries\":0,\"dns_refused\":0}}}");
+	al->net.allow = g_strsplit("pypi.org:443 10.0.0.0/8", " ", -1);
+	al->net.address = g_strdup("10.254.254.6/30");
+	al->net.allowed = 12;
+	al->net.denied = 3;
+	al->net.dns_queries = 5;
+	al->net.dns_refused = G_MAXUINT64; /* clamped, never negative */
+	c = network_json(al);
+	ck_assert_str_eq(c, "{\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\","
+	                    "\"10.0.0.0/8\"],\"address\":\"10.254.254.6/30\",\"counters\":{"
+	                    "\"allowed_packets\":12,\"denied_packets\":3,\"dns_queries\":5,"
+	                    "\"dns_refused\":9223372036854775807}}}");
+	/* in the sandbox object, between limits and adopted */
+	node = alk_api_json_sandbox_node(al, NULL);
+	whole = alk_json_to_string(node);
+	ck_assert(strstr(whole, "\"limits\":{") != NULL);
+	ck_assert(
+	    strstr(whole, "},\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\"") !=
+	    NULL);
+	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"adopted\":false") != NULL);
+}
+END_TEST
+
+START_TEST(sandbox_metrics)
+{
+	g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func((GDestroyNotify)alk_sandbox_free);
+	g_autoptr(GString) out = g_string_new(NULL);
+	AlkSandbox *sb;
+
+	g_ptr_array_add(all, sandbox("00000000000a", ALK_NET_NONE, ALK_SANDBOX_READY));
+	sb = sandbox("00000000000b", ALK_NET_ALLOWLIST, ALK_SANDBOX_READY);
+	sb->net.allowed = 10;
+	sb->net.denied = 2;
+	sb->net.dns_queries = 4;
+	sb->net.dns_refused = 1;
+	g_ptr_array_add(all, sb);
+	/* failed: its network is gone */
+	g_ptr_array_add(all, sandbox("00000000000c", ALK_NET_ISOLATED, ALK_SANDBOX_FAILED));
+	sb = sandbox("00000000000d", ALK_NET_ISOLATED, ALK_SANDBOX_BOOTING);
+	sb->net.denied = 5;
+	g_ptr_array_add(all, sb);
+	alk_api_metrics_sandboxes(out, all);
+	ck_assert_str_eq(
+	    out->str,
+	    "# HELP airlock_sandbox_network_packets_total Packets of networked sandboxes, let out "
+	    "by the allowlist or dropped.\n"
+	    "# TYPE airlock_sandbox_network_packets_total counter\n"
+	    "airlock_sandbox_network_packets_total{sandbox=\"00000000000b\",verdict=\"allowed\"} "
+	    "10\n"
+	    "airlock_sandbox_network_packets_total{sandbox=\"00000000000b\",verdict=\"denied\"} 2\n"
+	    "airlock_sandbox_network_packets_total{sandbox=\"00000000000d\",verdict=\"allowed\"} "
+	    "0\n"
+	    "airlock_sandbox_network_packets_total{sandbox=\"00000000000d\",verdict=\"denied\"} 5\n"
+	    "# HELP airlock_sandbox_dns_queries_total DNS queries of networked sandboxes to "
+	    "airlock's resolver, answered or refused (a name not allowed, a denied answer).\n"
+	    "# TYPE airlock_sandbox_dns_queries_total counter\n"
+	    "airlock_sandbox_dns_queries_total{result=\"answered\",sandbox=\"00000000000b\"} 3\n"
+	    "airlock_sandbox_dns_queries_total{result=\"refused\",sandbox=\"00000000000b\"} 1\n"
+	    "airlock_sandbox_dns_queries_total{result=\"answered\",sandbox=\"00000000000d\"} 0\n"
+	    "airlock_sandbox_dns_queries_total{result=\"refused\",sandbox=\"00000000000d\"} 0\n");
+	/* no networked sandbox: the families are still described */
+	g_string_truncate(out, 0);
+	g_ptr_array_set_size(all, 1);
+	alk_api_metrics_sandboxes(out, all);
+	ck_assert_str_eq(out->str, "# HELP airlock_sandbox_network_packets_total Packets of "
+	                           "networked sandboxes, let out by the allowlist or dropped.\n"
+	                           "# TYPE airlock_sandbox_network_packets_total counter\n"
+	                           "# HELP airlock_sandbox_dns_queries_total DNS queries of "
+	                           "networked sandboxes to airlock's resolver, answered or "
+	                           "refused (a name not allowed, a denied answer).\n"
+	                           "# TYPE airlock_sandbox_dns_queries_total counter\n");
+}
+END_TEST
+
+START_TEST(metrics_samples_checked)
+{
+	g_autoptr(GString) out = g_string_new("kept\n");
+	g_autoptr(GError) error = NULL;
+	const AlkMetricSample bad_label[] = {{(const char *const[]){"__x", "1", NULL}, 1}};
+	const AlkMetricSample negative[] = {{NULL, -1}};
+	const AlkMetricSample quoted[] = {{(const char *const[]){"a", "x\"\n", NULL}, 2}};
+
+	ck_assert(
+	    !alk_metrics_render_samples(out, "bad name", ALK_METRIC_COUNTER, "h", NULL, 0, &error));
+	g_clear_error(&error);
+	ck_assert(
+	    !alk_metrics_render_samples(out, "m", ALK_METRIC_HISTOGRAM, "h", NULL, 0, &error));
+	g_clear_error(&error);
+	ck_assert(
+	    !alk_metrics_render_samples(out, "m", ALK_METRIC_COUNTER, "h", bad_label, 1, &error));
+	g_clear_error(&error);
+	ck_assert(
+	    !alk_metrics_render_samples(out, "m", ALK_METRIC_COUNTER, "h", negative, 1, &error));
+	g_clear_error(&error);
+	ck_assert_str_eq(out->str, "kept\n");
+	ck_assert(alk_metrics_render_samples(out, "m", ALK_METRIC_GAUGE, "h\\", quoted, 1, &error));
+	ck_assert_str_eq(out->str, "kept\n# HELP m h\\\\\n# TYPE m gauge\nm{a=\"x\\\"\\n\"} 2\n");
 }
 END_TEST
 
@@ -236,6 +395,9 @@ int main(void)
 	tcase_add_test(tc, error_table);
 	tcase_add_test(tc, route_table);
 	tcase_add_test(tc, times);
+	tcase_add_test(tc, sandbox_network_json);
+	tcase_add_test(tc, sandbox_metrics);
+	tcase_add_test(tc, metrics_samples_checked);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

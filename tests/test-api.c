@@ -45,6 +45,12 @@ START_TEST(roundtrip_unix)
 	g_autoptr(JsonObject) sb = alk_test_api_expect("GET", base, NULL, 200);
 	ck_assert_str_eq(str(sb, "state"), "ready");
 	ck_assert_str_eq(str(sb, "image"), "minimal");
+	/* mode none: the same members, nothing in them */
+	JsonObject *net = json_object_get_object_member(sb, "network");
+	ck_assert_str_eq(str(net, "mode"), "none");
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(net, "allow")), 0);
+	ck_assert(json_object_get_null_member(net, "address"));
+	ck_assert(json_object_get_null_member(net, "counters"));
 	g_autoptr(JsonObject) list =
 	    alk_test_api_expect("GET", "/v1/sandboxes?label=suite=api", NULL, 200);
 	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(list, "sandboxes")), 1);
@@ -87,6 +93,16 @@ START_TEST(roundtrip_unix)
 	g_autofree char *ttl = g_strconcat(base, "/ttl", NULL);
 	g_autoptr(JsonObject) t = alk_test_api_expect("POST", ttl, "{\"ttl_s\":600}", 200);
 	ck_assert_str_eq(str(t, "id"), id);
+	/* its network cannot change in mode none; a malformed body never reaches it */
+	g_autofree char *network = g_strconcat(base, "/network", NULL);
+	g_autoptr(AlkTestResponse) conflict =
+	    alk_test_api_call("PUT", network, "{\"allow\":[\"pypi.org:443\"]}");
+	alk_test_api_assert_error(conflict, 409, "conflict");
+	g_autoptr(AlkTestResponse) unknown =
+	    alk_test_api_call("PUT", network, "{\"allow\":[],\"mode\":\"allowlist\"}");
+	alk_test_api_assert_error(unknown, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) missing_allow = alk_test_api_call("PUT", network, "{}");
+	alk_test_api_assert_error(missing_allow, 400, "invalid_request");
 	g_autoptr(JsonObject) health = alk_test_api_expect("GET", "/v1/health", NULL, 200);
 	ck_assert_str_eq(str(health, "virt_type"), "qemu");
 	ck_assert_int_eq(json_object_get_int_member(health, "sandboxes"), 1);
@@ -99,6 +115,9 @@ START_TEST(roundtrip_unix)
 	ck_assert(strstr(m, "airlock_sandboxes{state=\"ready\"} 1") != NULL);
 	ck_assert(strstr(m, "airlock_exec_duration_seconds_count 4") != NULL);
 	ck_assert(strstr(m, "airlock_http_requests_total{code=\"200\"}") != NULL);
+	/* described, but no series for a sandbox without a network */
+	ck_assert(strstr(m, "# TYPE airlock_sandbox_network_packets_total counter\n") != NULL);
+	ck_assert(strstr(m, "airlock_sandbox_network_packets_total{") == NULL);
 
 	/* and gone */
 	g_autofree char *wait = g_strconcat(base, "?wait=destroyed", NULL);
@@ -115,6 +134,11 @@ START_TEST(roundtrip_unix)
 	ck_assert(strstr(audit, "\"action\":\"sandbox.file_put\"") != NULL);
 	ck_assert(strstr(audit, "\"action\":\"sandbox.file_get\"") != NULL);
 	ck_assert(strstr(audit, "\"method\":\"DELETE\"") != NULL);
+	ck_assert(strstr(audit, "\"action\":\"sandbox.network\"") != NULL);
+	ck_assert(strstr(audit, "\"args\":{\"allow\":[\"pypi.org:443\"]}") != NULL);
+	ck_assert(strstr(audit, "\"caller\":\"airlockd\",\"action\":\"sandbox.end\"") != NULL);
+	ck_assert(strstr(audit, "\"result\":{\"state\":\"destroyed\",\"reason\":\"deleted\"") !=
+	          NULL);
 	AlkAuditReport report;
 	g_autofree char *head = g_build_filename(D->dir, "audit.head", NULL);
 	ck_assert(alk_audit_verify(D->audit_path, head, &report, NULL));

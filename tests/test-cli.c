@@ -125,11 +125,18 @@ END_TEST
 
 START_TEST(test_allow)
 {
-	static const char *const good[] = {"example.com", "example.com:443", "1.2.3.4:80",
-	                                   "[::1]:22",    "[2001:db8::1]",   "a-b.c"};
-	static const char *const bad[] = {"",         "ex ample", "host:0",    "host:65536",
-	                                  "host:abc", "-bad.com", "[::1",      "a..b",
-	                                  "[::1]x",   "host:",    "[1.2.3.4]", "a_b.com"};
+	/* the daemon's grammar (net/alk-allow.h) */
+	static const char *const good[] = {
+	    "example.com",         "example.com:443", "1.2.3.4:80",
+	    "[2001:db8::1]:22",    "[2001:db8::1]",   "a-b.c",
+	    "*.example.com",       "10.0.0.0/8",      "10.0.0.0/8:443",
+	    "[2001:db8::/32]:443", "2001:db8::/32",   "0.0.0.0/0"};
+	static const char *const bad[] = {
+	    "",          "ex ample", "host.org:0", "host.org:65536", "host.org:abc",
+	    "-bad.com",  "[::1",     "a..b",       "[::1]x",         "host.org:",
+	    "[1.2.3.4]", "a_b.com",  "localhost",  "10.0.0.1/8",     "10.0.0.0/33",
+	    "*.com",     "a.*.com",  "127.0.0.1",  "[::1]:22",       "169.254.169.254:80",
+	    "224.0.0.1"};
 
 	for (guint i = 0; i < G_N_ELEMENTS(good); i++)
 		ck_assert_msg(alk_cli_check_allow(good[i], NULL), "%s", good[i]);
@@ -370,7 +377,9 @@ START_TEST(test_create_parse_errors)
 	create_fails("--profile PROD", "[a-z0-9_-]");
 	create_fails("--network bridge", "none, isolated, allowlist");
 	create_fails("--allow pypi.org", "--network allowlist");
-	create_fails("--network allowlist --allow pypi.org:99999", "between 1 and 65535");
+	create_fails("--network allowlist --allow pypi.org:99999", "port must be 1..65535");
+	create_fails("--network allowlist --allow 127.0.0.1",
+	             "--allow: allowlist entry '127.0.0.1'");
 	create_fails("--label noequals", "KEY=VALUE");
 	create_fails("--label K=v", "[a-z0-9_.-]");
 	create_fails("--label k=1 --label k=2", "given twice");
@@ -479,6 +488,81 @@ START_TEST(test_rm_ttl_parse)
 	ck_assert_uint_eq(ttl_s, 3600);
 	ck_assert(!alk_cmd_ttl_parse(2, ttl_bad, &id, &ttl_s, &json, NULL));
 	ck_assert(!alk_cmd_ttl_parse(1, ttl_short, &id, &ttl_s, &json, NULL));
+}
+END_TEST
+
+static void net_fails(const char *args, const char *part)
+{
+	g_auto(GStrv) argv = words(args);
+	g_auto(AlkNetCmd) c = {0};
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(!alk_cmd_net_parse(g_strv_length(argv), argv, &c, &error), "%s", args);
+	assert_usage(error, part);
+}
+
+START_TEST(test_net_parse)
+{
+	g_auto(GStrv) allow = words("0123456789ab --allow pypi.org:443 --allow=10.0.0.0/8 --json");
+	g_auto(GStrv) none = words("--none 0123456789ab");
+	g_auto(AlkNetCmd) a = {0};
+	g_auto(AlkNetCmd) b = {0};
+	g_autofree char *body_a = NULL;
+	g_autofree char *body_b = NULL;
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(alk_cmd_net_parse(g_strv_length(allow), allow, &a, &error), "%s",
+	              error ? error->message : "");
+	ck_assert_str_eq(a.id, "0123456789ab");
+	ck_assert(a.json && !a.none);
+	body_a = alk_net_body(&a);
+	ck_assert_str_eq(body_a, "{\"allow\":[\"pypi.org:443\",\"10.0.0.0/8\"]}");
+	ck_assert(alk_cmd_net_parse(g_strv_length(none), none, &b, NULL));
+	ck_assert(b.none && !b.json);
+	body_b = alk_net_body(&b);
+	ck_assert_str_eq(body_b, "{\"allow\":[]}");
+}
+END_TEST
+
+START_TEST(test_net_parse_errors)
+{
+	GString *many = g_string_new("0123456789ab");
+
+	net_fails("", "missing the sandbox ID");
+	net_fails("--none", "missing the sandbox ID");
+	net_fails("0123456789ab", "--allow ENTRY (repeatable), or --none");
+	net_fails("0123456789ab --json", "--allow ENTRY (repeatable), or --none");
+	net_fails("0123456789ab --none --allow a.org", "exclude each other");
+	net_fails("0123456789ab --allow a.org --none", "exclude each other");
+	net_fails("0123456789ab --none=yes", "--none takes no value");
+	net_fails("0123456789ab --allow", "--allow needs a value");
+	net_fails("0123456789ab --allow a.org:0", "port must be 1..65535");
+	net_fails("0123456789ab --allow 169.254.169.254", "--allow: allowlist entry");
+	net_fails("nope --none", "nope");
+	net_fails("0123456789ab extra --none", "unexpected argument 'extra'");
+	net_fails("0123456789ab --none -- ls", "unexpected argument '--'");
+	net_fails("0123456789ab --mode allowlist", "unknown option '--mode'");
+	for (int i = 0; i <= ALK_CLI_ALLOW_MAX; i++)
+		g_string_append_printf(many, " --allow h%d.org", i);
+	net_fails(many->str, "at most 64 entries");
+	g_string_free(many, TRUE);
+}
+END_TEST
+
+START_TEST(test_net_describe)
+{
+	g_autoptr(JsonObject) some =
+	    object("{\"id\":\"0123456789ab\",\"network\":{\"mode\":\"allowlist\",\"allow\":"
+	           "[\"pypi.org:443\",\"*.github.com\",\"x\\u001b[31m.org\"],\"address\":null,"
+	           "\"counters\":null}}");
+	g_autoptr(JsonObject) nothing =
+	    object("{\"id\":\"0123456789ab\",\"network\":{\"mode\":\"allowlist\",\"allow\":[]}}");
+	g_autofree char *a = alk_net_describe(some);
+	g_autofree char *b = alk_net_describe(nothing);
+
+	ck_assert_str_eq(a, "sandbox 0123456789ab allows:\n  pypi.org:443\n  *.github.com\n"
+	                    "  x?[31m.org\n");
+	ck_assert_str_eq(b, "sandbox 0123456789ab allows nothing\n");
 }
 END_TEST
 
@@ -640,18 +724,25 @@ START_TEST(test_object_listing)
 {
 	g_autoptr(JsonObject) sb =
 	    object("{\"id\":\"0123456789ab\",\"labels\":{\"k\":\"v\"},\"limits\":{\"cpus\":1},"
-	           "\"network\":{\"mode\":\"allowlist\",\"allow\":[\"a.org\",\"b.org:1\"]},"
+	           "\"network\":{\"mode\":\"allowlist\",\"allow\":[\"a.org\",\"b.org:1\"],"
+	           "\"address\":\"10.254.254.2/30\",\"counters\":{\"allowed_packets\":12,"
+	           "\"denied_packets\":3,\"dns_queries\":5,\"dns_refused\":1}},"
 	           "\"error\":null,\"adopted\":false,\"empty\":{}}");
 	g_autofree char *text = alk_cli_format_object(sb);
 
-	ck_assert_str_eq(text, "id             0123456789ab\n"
-	                       "labels.k       v\n"
-	                       "limits.cpus    1\n"
-	                       "network.mode   allowlist\n"
-	                       "network.allow  a.org,b.org:1\n"
-	                       "error          -\n"
-	                       "adopted        false\n"
-	                       "empty          -\n");
+	ck_assert_str_eq(text, "id                                0123456789ab\n"
+	                       "labels.k                          v\n"
+	                       "limits.cpus                       1\n"
+	                       "network.mode                      allowlist\n"
+	                       "network.allow                     a.org,b.org:1\n"
+	                       "network.address                   10.254.254.2/30\n"
+	                       "network.counters.allowed_packets  12\n"
+	                       "network.counters.denied_packets   3\n"
+	                       "network.counters.dns_queries      5\n"
+	                       "network.counters.dns_refused      1\n"
+	                       "error                             -\n"
+	                       "adopted                           false\n"
+	                       "empty                             -\n");
 }
 END_TEST
 
@@ -712,6 +803,9 @@ static Suite *suite(void)
 	tcase_add_test(verbs, test_cp_parse_errors);
 	tcase_add_test(verbs, test_rm_ttl_parse);
 	tcase_add_test(verbs, test_audit_parse);
+	tcase_add_test(verbs, test_net_parse);
+	tcase_add_test(verbs, test_net_parse_errors);
+	tcase_add_test(show, test_net_describe);
 	tcase_add_test(verbs, test_global_options);
 	tcase_add_test(show, test_durations);
 	tcase_add_test(show, test_sandbox_table);

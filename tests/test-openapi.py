@@ -283,6 +283,16 @@ def exercise(d, spec):
     check("POST", S + "/ttl", base + "/ttl", 200, body={"ttl_s": 120})
     check("POST", S + "/ttl", base + "/ttl", 429, body={"ttl_s": 10 ** 9})
     check("GET", S + "/console", base + "/console", 200)
+    N = S + "/network"
+    # the sandbox has mode none: its network cannot be changed
+    check("PUT", N, base + "/network", 409, body={"allow": ["pypi.org:443"]})
+    check("PUT", N, base + "/network", 400, body={})
+    check("PUT", N, base + "/network", 400, body={"allow": "pypi.org"})
+    check("PUT", N, base + "/network", 400, body={"allow": [], "mode": "allowlist"})
+    check("PUT", N, base + "/network", 400, body={"allow": ["a.org"] * 65})
+    check("PUT", N, base + "/network", 400, body={"allow": ["a" * 262]})
+    check("PUT", N, "/v1/sandboxes/0123456789ab/network", 404, body={"allow": []})
+    check("PUT", N, base + "/network", 403, body={"allow": []}, tcp=True, token=d.read_token)
     check("DELETE", S, base, 202)
     check("POST", E, base + "/exec", None, body={"argv": ["/bin/true"]})
     deadline = time.monotonic() + 120

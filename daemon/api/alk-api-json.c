@@ -26,6 +26,36 @@ static void add_limits(JsonBuilder *b, const AlkLimits *l)
 	json_builder_end_object(b);
 }
 
+static void add_count(JsonBuilder *b, const char *key, guint64 n)
+{
+	alk_json_add_int(b, key, (gint64)MIN(n, (guint64)G_MAXINT64));
+}
+
+/* The same members in every mode, so clients need not branch on it:
+ * mode none has no allowlist, no address and null counters. */
+void alk_api_json_add_network(JsonBuilder *b, const AlkSandbox *sb)
+{
+	const AlkSandboxNet *net = &sb->net;
+
+	json_builder_set_member_name(b, "network");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "mode", alk_net_mode_to_string(sb->limits.network));
+	alk_json_add_strv(b, "allow", (const char *const *)net->allow);
+	alk_json_add_string(b, "address", net->address);
+	json_builder_set_member_name(b, "counters");
+	if (sb->limits.network == ALK_NET_NONE) {
+		json_builder_add_null_value(b);
+	} else {
+		json_builder_begin_object(b);
+		add_count(b, "allowed_packets", net->allowed);
+		add_count(b, "denied_packets", net->denied);
+		add_count(b, "dns_queries", net->dns_queries);
+		add_count(b, "dns_refused", net->dns_refused);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+}
+
 void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *state)
 {
 	json_builder_begin_object(b);
@@ -37,10 +67,7 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	add_time(b, "expires_at", sb->deadline);
 	alk_json_add_map(b, "labels", sb->labels);
 	add_limits(b, &sb->limits);
-	json_builder_set_member_name(b, "network");
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "mode", alk_net_mode_to_string(sb->limits.network));
-	json_builder_end_object(b);
+	alk_api_json_add_network(b, sb);
 	alk_json_add_bool(b, "adopted", sb->adopted);
 	alk_json_add_int(b, "execs_running", sb->execs);
 	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);

@@ -26,6 +26,7 @@ typedef enum {
 
 typedef struct _AlkApiConn AlkApiConn;
 typedef struct _AlkApiReq AlkApiReq;
+typedef struct _AlkApiNetwork AlkApiNetwork;
 
 typedef enum {
 	ALK_API_BODY_NONE,   /* any body is read and dropped, within max_body_bytes */
@@ -61,6 +62,7 @@ struct _AlkApi {
 	GHashTable *reqs;      /* AlkApiReq * not yet finished */
 	GList *waits;          /* AlkApiWait *: ?wait= requests */
 	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
+	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
 };
 
 /* One client connection. */
@@ -208,6 +210,8 @@ const AlkSandbox *alk_api_req_sandbox(AlkApiReq *req, GError **error);
 /* ---- alk-api-json.c ---- */
 char *alk_api_json_time(gint64 unix_s);
 void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *state);
+/* "network": {mode, allow, address, counters} (counters null in mode none). */
+void alk_api_json_add_network(JsonBuilder *b, const AlkSandbox *sb);
 JsonNode *alk_api_json_sandbox_node(const AlkSandbox *sb, const char *state);
 /* Adds key (valid UTF-8) or key_b64 (anything else). */
 void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data, gsize len);
@@ -245,5 +249,11 @@ gboolean alk_api_files_put_start(AlkApiReq *req, GError **error);
 void alk_api_files_put(AlkApiReq *req);
 void alk_api_files_get(AlkApiReq *req);
 void alk_api_ttl_post(AlkApiReq *req);
+void alk_api_network_put(AlkApiReq *req);
+/* Changes still in the manager's hands complete without touching api. */
+void alk_api_network_forget_all(AlkApi *api);
 void alk_api_console_get(AlkApiReq *req);
 void alk_api_metrics_get(AlkApiReq *req);
+/* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,
+ * ALK_METRIC_DNS_QUERIES) of the live networked sandboxes among these. */
+void alk_api_metrics_sandboxes(GString *out, GPtrArray *sandboxes);

@@ -11,6 +11,7 @@
 
 #include "alk-api-private.h"
 #include "alk-error.h"
+#include "alk-json.h"
 
 #define LISTEN_BACKLOG 128
 
@@ -254,29 +255,52 @@ static void count_states(AlkApi *api, const AlkSandbox *changed)
 		    n[counted[i]], NULL);
 }
 
-static void count_failure(AlkApi *api, const AlkSandbox *sb)
+/* The state last seen, so that an end is counted and audited once. */
+static void remember_state(AlkApi *api, const AlkSandbox *sb)
 {
-	gpointer old = g_hash_table_lookup(api->states, sb->id);
-
-	if (sb->state == ALK_SANDBOX_FAILED && GPOINTER_TO_INT(old) != ALK_SANDBOX_FAILED + 1)
-		alk_metrics_add(
-		    api->metrics, ALK_METRIC_FAILURES,
-		    (const char *const[]){"reason", alk_api_error_code(sb->error), NULL}, 1, NULL);
-	if (alk_sandbox_is_live(sb))
-		g_hash_table_insert(api->states, g_strdup(sb->id), GINT_TO_POINTER(sb->state + 1));
-	else if (sb->state == ALK_SANDBOX_FAILED)
-		/* failed ones are forgotten without a word: keep the set small */
+	if (alk_sandbox_is_live(sb) || sb->state == ALK_SANDBOX_FAILED)
 		g_hash_table_insert(api->states, g_strdup(sb->id), GINT_TO_POINTER(sb->state + 1));
 	else
 		g_hash_table_remove(api->states, sb->id);
+	/* failed ones are forgotten without a word: keep the set small */
 	if (g_hash_table_size(api->states) > 4 * api->config->max_sandboxes + 128)
 		g_hash_table_remove_all(api->states);
 }
 
+/* Once per sandbox: its end, with why and, for a networked one, what its
+ * network did (the counters as the manager last read them). */
+static void audit_end(AlkApi *api, const AlkSandbox *sb)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) result = NULL;
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "state", alk_sandbox_state_name(sb->state));
+	alk_json_add_string(b, "reason", sb->end_reason);
+	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);
+	if (sb->limits.network != ALK_NET_NONE)
+		alk_api_json_add_network(b, sb);
+	json_builder_end_object(b);
+	result = json_builder_get_root(b);
+	alk_api_audit(api, "airlockd", "sandbox.end", sb->id, NULL, result);
+}
+
 void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 {
+	gpointer seen = g_hash_table_lookup(api->states, sb->id);
+	/* a failed one is kept (and may be notified again) until forgotten */
+	gboolean failed =
+	    sb->state == ALK_SANDBOX_FAILED && GPOINTER_TO_INT(seen) != ALK_SANDBOX_FAILED + 1;
+
+	if (failed || sb->state == ALK_SANDBOX_DESTROYED)
+		audit_end(api, sb);
+	remember_state(api, sb);
 	if (api->metrics != NULL) {
-		count_failure(api, sb);
+		if (failed)
+			alk_metrics_add(
+			    api->metrics, ALK_METRIC_FAILURES,
+			    (const char *const[]){"reason", alk_api_error_code(sb->error), NULL}, 1,
+			    NULL);
 		count_states(api, sb);
 		alk_metrics_set(api->metrics, ALK_METRIC_LIBVIRT_UP, NULL,
 		                alk_manager_libvirt_up(api->manager), NULL);
@@ -298,6 +322,7 @@ void alk_api_free(AlkApi *api)
 		return;
 	alk_api_stop_accepting(api);
 	alk_api_sandboxes_free_waits(api);
+	alk_api_network_forget_all(api);
 	/* ends libsoup's connections: their requests end (and are audited) now */
 	soup_server_disconnect(api->server);
 	alk_api_conn_close_all(api);

@@ -380,6 +380,34 @@ char *alk_metrics_render(AlkMetrics *self)
 	return g_string_free(out, FALSE);
 }
 
+gboolean alk_metrics_render_samples(GString *out, const char *name, AlkMetricType type,
+                                    const char *help, const AlkMetricSample *samples, guint n,
+                                    GError **error)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autofree char *safe_help = NULL;
+
+	if (!name_valid(name, TRUE) || help == NULL || type >= ALK_METRIC_HISTOGRAM) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "metrics: bad definition of %s",
+		            name != NULL ? name : "(null)");
+		return FALSE;
+	}
+	safe_help = g_utf8_make_valid(help, -1);
+	g_string_append_printf(text, "# HELP %s ", name);
+	append_escaped(text, safe_help, FALSE);
+	g_string_append_printf(text, "\n# TYPE %s %s\n", name,
+	                       type == ALK_METRIC_COUNTER ? "counter" : "gauge");
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *labels = labels_text(samples[i].labels, type, error);
+		if (labels == NULL ||
+		    !check_value(samples[i].value, type == ALK_METRIC_COUNTER, error))
+			return FALSE;
+		append_sample(text, name, "", labels, NULL, samples[i].value);
+	}
+	g_string_append_len(out, text->str, text->len);
+	return TRUE;
+}
+
 static const double exec_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                      5,    10,   30,  60,   300, 900, 3600};
 

@@ -18,6 +18,13 @@
 #define ALK_METRIC_HTTP_REQUESTS "airlock_http_requests_total"   /* counter {code} */
 #define ALK_METRIC_LIBVIRT_UP "airlock_libvirt_up"               /* gauge */
 
+/* Per-sandbox counters of networked sandboxes. They are not kept in the
+ * registry: they are read from the live sandboxes at each scrape and
+ * rendered with alk_metrics_render_samples(), so a sandbox's series end
+ * with it and their number stays within max_sandboxes. */
+#define ALK_METRIC_NET_PACKETS "airlock_sandbox_network_packets_total" /* {sandbox, verdict} */
+#define ALK_METRIC_DNS_QUERIES "airlock_sandbox_dns_queries_total"     /* {sandbox, result} */
+
 typedef enum {
 	ALK_METRIC_COUNTER,
 	ALK_METRIC_GAUGE,
@@ -60,3 +67,17 @@ gboolean alk_metrics_observe(AlkMetrics *self, const char *name, const char *con
 
 /* The text exposition of every family, in registration order */
 char *alk_metrics_render(AlkMetrics *self);
+
+/* One sample of a family rendered by alk_metrics_render_samples(). */
+typedef struct {
+	const char *const *labels; /* as for alk_metrics_add() */
+	double value;
+} AlkMetricSample;
+
+/* Appends the text exposition of a counter or gauge family whose samples
+ * the caller has just read (a collector: nothing is kept): HELP, TYPE and
+ * the samples in the order given. Names, labels and values are checked as
+ * for registered families; on error nothing is appended. */
+gboolean alk_metrics_render_samples(GString *out, const char *name, AlkMetricType type,
+                                    const char *help, const AlkMetricSample *samples, guint n,
+                                    GError **error);
