@@ -297,6 +297,23 @@ static gboolean problem_report(const char *log)
 	return lost != NULL && lost[strlen("definitely lost: ")] != '0';
 }
 
+void alk_test_daemon_crash(AlkTestDaemon *d)
+{
+	if (!d->exited) {
+		kill(d->pid, SIGKILL);
+		reap(d, TRUE); /* SIGKILL: bounded */
+	}
+}
+
+gboolean alk_test_daemon_restart(AlkTestDaemon *d, GError **error)
+{
+	alk_test_daemon_crash(d);
+	g_spawn_close_pid(d->pid);
+	d->pid = 0;
+	d->exited = FALSE;
+	return spawn(d, error) && wait_healthy(d, error);
+}
+
 void alk_test_daemon_stop(AlkTestDaemon *d)
 {
 	g_autofree char *log = NULL;

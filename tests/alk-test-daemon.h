@@ -47,6 +47,11 @@ void alk_test_daemon_stop(AlkTestDaemon *d);
  * daemon exited; returns its stderr log then, NULL on timeout. */
 char *alk_test_daemon_terminate(AlkTestDaemon *d, guint timeout_s);
 
+/* kill -9 (and reaped). From the process that started it. */
+void alk_test_daemon_crash(AlkTestDaemon *d);
+/* The same daemon again (same configuration and dirs), killed first if it
+ * runs; waits until it answers. */
+gboolean alk_test_daemon_restart(AlkTestDaemon *d, GError **error);
 /* The daemon's peak and current resident memory, KiB (0 if unknown). */
 guint64 alk_test_daemon_hwm_kib(AlkTestDaemon *d);
 guint64 alk_test_daemon_rss_kib(AlkTestDaemon *d);

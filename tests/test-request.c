@@ -260,11 +260,26 @@ START_TEST(resolve_network)
 	AlkSandboxRequest req = {.network = ALK_NET_ISOLATED};
 	char *allow[] = {(char *)"example.org", NULL};
 
-	assert_resolve_error(&req, ALK_ERROR_INVALID,
-	                     "network mode 'isolated' is not supported yet");
+	AlkLimits limits;
+	g_autoptr(GError) error = NULL;
+	char *bad[] = {(char *)"example.org", (char *)"169.254.169.254:80", NULL};
+	char *v6[] = {(char *)"[2001:db8::1]:443", NULL};
+	char *junk[] = {(char *)"exa mple.org", NULL};
+
+	ck_assert_msg(alk_request_resolve(config, &req, &limits, &error), "%s",
+	              error ? error->message : "");
+	ck_assert_int_eq(limits.network, ALK_NET_ISOLATED);
 	req.network = ALK_NET_ALLOWLIST;
-	assert_resolve_error(&req, ALK_ERROR_INVALID,
-	                     "network mode 'allowlist' is not supported yet");
+	req.allow = allow;
+	ck_assert_msg(alk_request_resolve(config, &req, &limits, &error), "%s",
+	              error ? error->message : "");
+	req.allow = bad;
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "169.254.169.254");
+	req.allow = v6;
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "IPv6 entries are not supported");
+	req.allow = junk;
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "exa mple.org");
+	req.allow = NULL;
 	req.profile = (char *)"production";
 	assert_resolve_error(&req, ALK_ERROR_LIMIT,
 	                     "network mode 'allowlist' is not allowed by the production profile");

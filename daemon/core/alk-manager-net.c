@@ -1,15 +1,849 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Networked sandboxes: namespace, uplink, nftables and resolver per sandbox. */
+/* Networked sandboxes (isolated, allowlist): each gets a namespace al<id>
+ * holding its tap (moved in while the domain is paused) and, for allowlist,
+ * an uplink veth to the egress namespace, nftables fed by a resolver that
+ * answers only allowlisted names and pins their addresses. */
+#include <string.h>
+
+#include "alk-allow.h"
 #include "alk-error.h"
 #include "alk-manager-private.h"
+#include "alk-netns.h"
+#include "alk-nft.h"
+#include "alk-resolver.h"
+
+/* The guest's link: the same in every namespace. */
+#define GUEST_NET "10.254.254.0/30"
+#define GUEST_GW "10.254.254.1"
+#define GUEST_ADDR "10.254.254.2"
+#define GUEST_PREFIX 30
+#define GUEST_MTU 1500
+#define COUNTERS_EVERY_S 2
+
+/* A name the resolver answered, kept to rebuild the pins when the allowlist changes. */
+typedef struct {
+	char *name;
+	GInetAddress *address;
+	gint64 expires; /* monotonic µs */
+} Answer;
+
+struct AlkSlotNet {
+	char ns[ALK_NETNS_NAME_LEN + 1];
+	char tap[ALK_NETNS_NAME_LEN + 1];
+	char mac[18];
+	GPtrArray *allow;        /* AlkAllowEntry * */
+	GPtrArray *extra_denied; /* GInetAddressMask * */
+	AlkResolver *resolver;
+	GPtrArray *answers; /* Answer * */
+	gboolean counting;  /* a counters read is running */
+};
+
+typedef struct {
+	AlkManager *m;
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	AlkSlotNext next;
+	GTask *task; /* set-network */
+} NetRef;
+
+static NetRef *net_ref(AlkSlot *slot, AlkSlotNext next)
+{
+	NetRef *ref = g_new0(NetRef, 1);
+
+	ref->m = slot->m;
+	g_strlcpy(ref->id, slot->sb->id, sizeof(ref->id));
+	ref->next = next;
+	return ref;
+}
+
+/* The slot a callback is for, or NULL when the manager let go of it. */
+static AlkSlot *ref_slot(NetRef *ref)
+{
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+
+	return slot != NULL && slot->net != NULL ? slot : NULL;
+}
+
+static void answer_free(Answer *a)
+{
+	g_free(a->name);
+	g_object_unref(a->address);
+	g_free(a);
+}
+
+void alk_slot_net_free(AlkSlot *slot)
+{
+	AlkSlotNet *n = slot->net;
+
+	if (n == NULL)
+		return;
+	g_clear_pointer(&n->resolver, alk_resolver_free);
+	g_clear_pointer(&n->allow, g_ptr_array_unref);
+	g_clear_pointer(&n->extra_denied, g_ptr_array_unref);
+	g_clear_pointer(&n->answers, g_ptr_array_unref);
+	g_free(n);
+	slot->net = NULL;
+}
+
+static const char *egress(AlkManager *m)
+{
+	return m->config->net.egress_netns[0] != '\0' ? m->config->net.egress_netns : NULL;
+}
+
+static gboolean allowlist(AlkSlot *slot)
+{
+	return slot->sb->limits.network == ALK_NET_ALLOWLIST;
+}
+
+gboolean alk_slot_net_wanted(AlkSlot *slot)
+{
+	return slot->sb->limits.network != ALK_NET_NONE;
+}
+
+const char *alk_slot_net_tap(AlkSlot *slot)
+{
+	return slot->net != NULL ? slot->net->tap : NULL;
+}
+
+const char *alk_slot_net_mac(AlkSlot *slot)
+{
+	return slot->net != NULL ? slot->net->mac : NULL;
+}
+
+/* ---- addresses ---- */
+
+static GInetAddressMask *mask(const char *text)
+{
+	return g_inet_address_mask_new_from_string(text, NULL);
+}
+
+/* The uplink /30 number index of the pool: [0] egress side, [1] sandbox side. */
+static char *uplink_address(AlkManager *m, gint index, guint which)
+{
+	g_autoptr(GInetAddressMask) pool = mask(m->config->net.uplink_cidr);
+	const guint8 *b = g_inet_address_to_bytes(g_inet_address_mask_get_address(pool));
+	guint32 base = (guint32)b[0] << 24 | (guint32)b[1] << 16 | (guint32)b[2] << 8 | b[3];
+	guint32 a = base + (guint32)index * 4 + 1 + which;
+
+	return g_strdup_printf("%u.%u.%u.%u/30", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+static gint uplink_capacity(AlkManager *m)
+{
+	g_autoptr(GInetAddressMask) pool = mask(m->config->net.uplink_cidr);
+
+	return 1 << (32 - g_inet_address_mask_get_length(pool) - 2);
+}
+
+/* The lowest /30 no sandbox holds. */
+static gboolean uplink_allocate(AlkManager *m, AlkSandbox *sb, GError **error)
+{
+	g_autoptr(GHashTable) used = g_hash_table_new(NULL, NULL);
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, m->slots);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		AlkSandbox *other = ((AlkSlot *)value)->sb;
+
+		if (other != sb && other->net.uplink >= 0)
+			g_hash_table_add(used, GINT_TO_POINTER(other->net.uplink + 1));
+	}
+	for (gint i = 0; i < uplink_capacity(m); i++) {
+		if (!g_hash_table_contains(used, GINT_TO_POINTER(i + 1))) {
+			sb->net.uplink = i;
+			return TRUE;
+		}
+	}
+	g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT, "network.uplink_cidr %s is used up",
+	            m->config->net.uplink_cidr);
+	return FALSE;
+}
+
+static void add_masks(GPtrArray *out, GPtrArray *from)
+{
+	for (guint i = 0; from != NULL && i < from->len; i++)
+		g_ptr_array_add(out, g_object_ref(g_ptr_array_index(from, i)));
+}
+
+/* What a sandbox never reaches besides the fixed ranges: the host's and the
+ * egress namespace's own addresses, every sandbox's uplink and link, and the
+ * operator's `deny` list. */
+GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_object_unref);
+	g_autoptr(GPtrArray) host = alk_netns_addresses(NULL, error);
+	g_autoptr(GPtrArray) edge = NULL;
+	g_auto(GStrv) deny = g_strsplit(m->config->net.deny, ",", -1);
+
+	if (host == NULL)
+		return NULL;
+	add_masks(out, host);
+	if (egress(m) != NULL) {
+		edge = alk_netns_addresses(egress(m), error);
+		if (edge == NULL)
+			return NULL;
+		add_masks(out, edge);
+	}
+	g_ptr_array_add(out, mask(m->config->net.uplink_cidr));
+	g_ptr_array_add(out, mask(GUEST_NET));
+	for (guint i = 0; deny[i] != NULL; i++) {
+		g_strstrip(deny[i]);
+		if (deny[i][0] != '\0')
+			g_ptr_array_add(out, mask(deny[i]));
+	}
+	/* the host's loopback and link-local ones are denied anyway */
+	for (guint i = out->len; i-- > 0;) {
+		GInetAddress *a = g_inet_address_mask_get_address(g_ptr_array_index(out, i));
+
+		if (g_inet_address_get_is_loopback(a) || g_inet_address_get_is_link_local(a) ||
+		    g_inet_address_get_family(a) == G_SOCKET_FAMILY_IPV6)
+			g_ptr_array_remove_index(out, i);
+	}
+	return g_steal_pointer(&out);
+}
+
+/* Parses and checks a list; IPv6 egress is not offered (the guest's link has
+ * no IPv6): such entries are refused. */
+static GPtrArray *parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error)
+{
+	g_autoptr(GPtrArray) list = alk_allow_list_parse(entries, extra_denied, error);
+
+	if (list == NULL)
+		return NULL;
+	if (alk_allow_list_has_ipv6(list)) {
+		g_set_error_literal(
+		    error, ALK_ERROR, ALK_ERROR_INVALID,
+		    "IPv6 entries are not supported: sandboxes have no IPv6 egress");
+		return NULL;
+	}
+	return g_steal_pointer(&list);
+}
+
+gboolean alk_manager_net_check(AlkManager *m, const char *const *allow, GError **error)
+{
+	g_autoptr(GPtrArray) denied = alk_manager_net_denied(m, error);
+	g_autoptr(GPtrArray) list = denied != NULL ? parse_allow(allow, denied, error) : NULL;
+
+	return list != NULL;
+}
+
+static char **allow_strv(GPtrArray *allow)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+	for (guint i = 0; allow != NULL && i < allow->len; i++) {
+		g_autofree char *text = alk_allow_entry_to_string(g_ptr_array_index(allow, i));
+
+		g_strv_builder_add(b, text);
+	}
+	return g_strv_builder_end(b);
+}
+
+/* ---- pins ---- */
+
+static void pin_free(AlkNftPin *pin)
+{
+	g_object_unref(pin->address);
+	g_free(pin);
+}
+
+/* The pins the kept answers give under the current allowlist. */
+static GPtrArray *current_pins(AlkSlotNet *n)
+{
+	GPtrArray *pins = g_ptr_array_new_with_free_func((GDestroyNotify)pin_free);
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = n->answers->len; i-- > 0;) {
+		Answer *a = g_ptr_array_index(n->answers, i);
+
+		if (a->expires <= now) {
+			g_ptr_array_remove_index_fast(n->answers, i);
+			continue;
+		}
+		for (guint j = 0; n->allow != NULL && j < n->allow->len; j++) {
+			const AlkAllowEntry *e = g_ptr_array_index(n->allow, j);
+			AlkNftPin *pin;
+
+			if (e->kind != ALK_ALLOW_HOST || !alk_allow_entry_matches_name(e, a->name))
+				continue;
+			pin = g_new0(AlkNftPin, 1);
+			pin->address = g_object_ref(a->address);
+			pin->port = e->port;
+			pin->timeout_s = (guint)MAX((a->expires - now) / G_USEC_PER_SEC, 1);
+			g_ptr_array_add(pins, pin);
+		}
+	}
+	return pins;
+}
+
+typedef struct {
+	void (*done)(gpointer done_data, gboolean ok);
+	gpointer done_data;
+} PinWait;
+
+static void pins_loaded(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree PinWait *w = data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = alk_netns_finish(res, &error);
+
+	if (!ok)
+		g_warning("pinning resolver answers: %s", error->message);
+	w->done(w->done_data, ok);
+}
+
+static void remember(AlkSlotNet *n, const char *name, GPtrArray *pins)
+{
+	for (guint i = 0; i < pins->len; i++) {
+		const AlkNftPin *pin = g_ptr_array_index(pins, i);
+		Answer *a = g_new0(Answer, 1);
+
+		a->name = g_strdup(name);
+		a->address = g_object_ref(pin->address);
+		a->expires = g_get_monotonic_time() + (gint64)pin->timeout_s * G_USEC_PER_SEC;
+		g_ptr_array_add(n->answers, a);
+	}
+}
+
+/* The resolver's: load an answer's pins before the guest sees it. */
+static void on_pins(const char *name, GPtrArray *pins,
+                    void (*done)(gpointer done_data, gboolean ok), gpointer done_data,
+                    gpointer user_data)
+{
+	NetRef *ref = user_data;
+	AlkSlot *slot = ref_slot(ref);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = NULL;
+	AlkNetPlan *plan;
+	PinWait *w;
+
+	if (slot != NULL)
+		text = alk_nft_render_pins(pins, FALSE, slot->net->extra_denied, &error);
+	if (text == NULL) {
+		if (error != NULL)
+			g_warning("sandbox %s: %s", ref->id, error->message);
+		done(done_data, FALSE);
+		return;
+	}
+	remember(slot->net, name, pins);
+	w = g_new0(PinWait, 1);
+	w->done = done;
+	w->done_data = done_data;
+	plan = alk_net_plan_new();
+	alk_net_plan_nft(plan, slot->net->ns, text);
+	alk_net_plan_run_async(plan, NULL, pins_loaded, w);
+}
+
+static char *ruleset(AlkSlot *slot, GError **error)
+{
+	AlkSlotNet *n = slot->net;
+	g_autoptr(GPtrArray) pins = current_pins(n);
+	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(GUEST_GW);
+	AlkNftPolicy policy = {
+	    .allow = n->allow,
+	    .uplink = allowlist(slot) ? ALK_NETNS_UPLINK : NULL,
+	    .generation = slot->sb->net.generation,
+	    .pins = pins,
+	    .resolver = allowlist(slot) ? gw : NULL,
+	    .extra_denied = n->extra_denied,
+	};
+
+	return alk_nft_render(&policy, error);
+}
+
+/* ---- steps ---- */
+
+static void step_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_netns_finish(res, &error);
+	AlkSlot *slot = ref_slot(ref);
+
+	if (slot == NULL) {
+		g_clear_error(&error);
+		return;
+	}
+	if (!ok)
+		g_prefix_error(&error, "network: ");
+	ref->next(slot, error);
+}
+
+/* Namespace, uplink and rules, before the domain exists. */
+void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
+{
+	AlkManager *m = slot->m;
+	AlkSandbox *sb = slot->sb;
+	const char *eg = egress(m);
+	GError *error = NULL;
+	g_autofree char *rules = NULL;
+	g_autofree char *egress_rules = NULL;
+	g_autofree char *outer = NULL;
+	g_autofree char *inner = NULL;
+	g_autofree char *gw = NULL;
+	AlkSlotNet *n = g_new0(AlkSlotNet, 1);
+	AlkNetPlan *plan;
+
+	slot->net = n;
+	g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, sb->id);
+	g_snprintf(n->tap, sizeof(n->tap), "at%s", sb->id);
+	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
+	           sb->id + 4);
+	n->answers = g_ptr_array_new_with_free_func((GDestroyNotify)answer_free);
+	n->extra_denied = alk_manager_net_denied(m, &error);
+	if (n->extra_denied != NULL)
+		n->allow = parse_allow((const char *const *)sb->net.allow, n->extra_denied, &error);
+	if (n->allow == NULL || (allowlist(slot) && !uplink_allocate(m, sb, &error)) ||
+	    (rules = ruleset(slot, &error)) == NULL) {
+		next(slot, error);
+		return;
+	}
+	g_strfreev(sb->net.allow);
+	sb->net.allow = allow_strv(n->allow);
+	g_free(sb->net.address);
+	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
+	slot->net_maybe = TRUE;
+
+	plan = alk_net_plan_new();
+	alk_net_plan_ip(plan, NULL, FALSE, "netns", "add", n->ns, NULL);
+	alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", "lo", "up", NULL);
+	alk_net_plan_sysctl(plan, n->ns, "net.ipv6.conf.all.disable_ipv6", "1");
+	alk_net_plan_sysctl(plan, n->ns, "net.ipv6.conf.default.disable_ipv6", "1");
+	if (allowlist(slot)) {
+		outer = uplink_address(m, sb->net.uplink, 0);
+		inner = uplink_address(m, sb->net.uplink, 1);
+		gw = g_strndup(outer, strcspn(outer, "/"));
+		egress_rules = alk_nft_render_egress(m->config->net.uplink_cidr);
+		alk_net_plan_sysctl(plan, eg, "net.ipv4.ip_forward", "1");
+		alk_net_plan_nft(plan, eg, egress_rules);
+		alk_net_plan_sysctl(plan, n->ns, "net.ipv4.ip_forward", "1");
+		alk_net_plan_ip(plan, eg, FALSE, "link", "add", n->ns, "type", "veth", "peer",
+		                "name", ALK_NETNS_UPLINK, "netns", n->ns, NULL);
+		alk_net_plan_ip(plan, eg, FALSE, "addr", "add", outer, "dev", n->ns, NULL);
+		alk_net_plan_ip(plan, eg, FALSE, "link", "set", n->ns, "up", NULL);
+		alk_net_plan_ip(plan, n->ns, FALSE, "addr", "add", inner, "dev", ALK_NETNS_UPLINK,
+		                NULL);
+		alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", ALK_NETNS_UPLINK, "up", NULL);
+		alk_net_plan_ip(plan, n->ns, FALSE, "route", "add", "default", "via", gw, NULL);
+	}
+	alk_net_plan_nft(plan, n->ns, rules);
+	alk_net_plan_run_async(plan, NULL, step_done, net_ref(slot, next));
+}
+
+static GInetSocketAddress *upstream_address(AlkManager *m, GError **error)
+{
+	const char *conf = m->config->net.dns_upstream;
+	g_autofree char *text = NULL;
+	g_autoptr(GInetAddress) a = NULL;
+
+	if (conf[0] != '\0') {
+		a = g_inet_address_new_from_string(conf);
+	} else if (g_file_get_contents("/etc/resolv.conf", &text, NULL, NULL)) {
+		g_auto(GStrv) lines = g_strsplit(text, "\n", 256);
+
+		for (guint i = 0; a == NULL && lines[i] != NULL; i++) {
+			g_auto(GStrv) w = g_strsplit_set(g_strstrip(lines[i]), " \t", 3);
+
+			if (g_strv_length(w) >= 2 && g_str_equal(w[0], "nameserver")) {
+				a = g_inet_address_new_from_string(w[1]);
+				if (a != NULL &&
+				    g_inet_address_get_family(a) != G_SOCKET_FAMILY_IPV4)
+					g_clear_object(&a);
+			}
+		}
+	}
+	if (a == NULL) {
+		g_set_error_literal(error, ALK_ERROR, ALK_ERROR_FAILED,
+		                    "no upstream DNS server: set network.dns_upstream");
+		return NULL;
+	}
+	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(a, 53));
+}
+
+/* The resolver: a socket on the guest's gateway inside the namespace, one
+ * toward the upstream in the egress namespace. */
+static gboolean start_resolver(AlkSlot *slot, GError **error)
+{
+	AlkSlotNet *n = slot->net;
+	g_autoptr(GInetSocketAddress) upstream = upstream_address(slot->m, error);
+	g_autoptr(GSocket) listen = NULL;
+	g_autoptr(GSocket) out = NULL;
+	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(GUEST_GW);
+	g_autoptr(GSocketAddress) at = g_inet_socket_address_new(gw, 53);
+
+	if (upstream == NULL)
+		return FALSE;
+	listen = alk_netns_socket(n->ns, G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
+	if (listen == NULL || !g_socket_bind(listen, at, FALSE, error))
+		return FALSE;
+	out =
+	    alk_netns_socket(egress(slot->m), G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
+	if (out == NULL)
+		return FALSE;
+	n->resolver = alk_resolver_new(listen, out, upstream, on_pins, net_ref(slot, NULL), g_free);
+	alk_resolver_set_policy(n->resolver, n->allow, n->extra_denied);
+	return TRUE;
+}
+
+static void resumed(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_virt_resume_finish(ref->m->virt, res, &error);
+	AlkSlot *slot = ref_slot(ref);
+
+	if (slot == NULL) {
+		g_clear_error(&error);
+		return;
+	}
+	ref->next(slot, ok ? NULL : error);
+}
+
+static void tap_moved(AlkSlot *slot, GError *error)
+{
+	NetRef *ref;
+
+	if (error == NULL && allowlist(slot))
+		start_resolver(slot, &error);
+	if (error != NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
+		AlkSlotNext next = slot->net_next;
+
+		slot->net_next = NULL;
+		next(slot, error);
+		return;
+	}
+	ref = net_ref(slot, slot->net_next);
+	slot->net_next = NULL;
+	alk_virt_resume_async(slot->m->virt, slot->sb->domain, resumed, ref);
+}
+
+/* The domain exists, paused: its tap goes into the namespace, the resolver
+ * starts, then the guest runs. */
+void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next)
+{
+	AlkSlotNet *n = slot->net;
+	g_autofree char *gw = g_strdup_printf("%s/%d", GUEST_GW, GUEST_PREFIX);
+	AlkNetPlan *plan = alk_net_plan_new();
+
+	slot->net_next = next;
+	alk_net_plan_ip(plan, NULL, FALSE, "link", "set", "dev", n->tap, "netns", n->ns, NULL);
+	alk_net_plan_ip(plan, n->ns, FALSE, "addr", "add", gw, "dev", n->tap, NULL);
+	alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", "dev", n->tap, "up", NULL);
+	alk_net_plan_run_async(plan, NULL, step_done, net_ref(slot, tap_moved));
+}
+
+static void parse_ipv4(const char *text, guint8 out[4])
+{
+	g_autoptr(GInetAddress) a = g_inet_address_new_from_string(text);
+
+	memcpy(out, g_inet_address_to_bytes(a), 4);
+}
+
+static void configured(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	GError *error = NULL;
+	AlkSlot *slot = ref_slot(ref);
+	gboolean ok;
+
+	if (slot == NULL || slot->channel == NULL)
+		return;
+	ok = alk_channel_net_config_finish(slot->channel, res, &error);
+	if (!ok)
+		g_prefix_error(&error, "configuring the guest's network: ");
+	ref->next(slot, error);
+}
+
+/* The agent answers: it gives the guest its address, route and resolver. */
+void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next)
+{
+	AlkMsgNetConfig cfg = {.prefix_len = GUEST_PREFIX, .mtu = GUEST_MTU};
+
+	for (guint i = 0; i < 6; i++)
+		cfg.mac[i] = (guint8)g_ascii_strtoull(slot->net->mac + 3 * i, NULL, 16);
+	parse_ipv4(GUEST_ADDR, cfg.address);
+	parse_ipv4(GUEST_GW, cfg.gateway);
+	if (allowlist(slot))
+		parse_ipv4(GUEST_GW, cfg.dns);
+	alk_channel_net_config_async(slot->channel, &cfg, NULL, configured, net_ref(slot, next));
+}
+
+/* ---- adoption and the end ---- */
+
+gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
+{
+	AlkSandbox *sb = slot->sb;
+	AlkSlotNet *n = g_new0(AlkSlotNet, 1);
+	g_autofree char *path = NULL;
+
+	slot->net = n;
+	slot->net_maybe = TRUE;
+	g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, sb->id);
+	g_snprintf(n->tap, sizeof(n->tap), "at%s", sb->id);
+	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
+	           sb->id + 4);
+	n->answers = g_ptr_array_new_with_free_func((GDestroyNotify)answer_free);
+	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
+	path = g_build_filename(ALK_NETNS_DIR, n->ns, NULL);
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "its namespace %s is gone", n->ns);
+		return FALSE;
+	}
+	n->extra_denied = alk_manager_net_denied(slot->m, error);
+	if (n->extra_denied == NULL)
+		return FALSE;
+	n->allow = parse_allow((const char *const *)sb->net.allow, n->extra_denied, error);
+	if (n->allow == NULL)
+		return FALSE;
+	/* its rules and pins are still loaded; only the resolver died with us */
+	return !allowlist(slot) || start_resolver(slot, error);
+}
+
+static void net_deleted(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	GError *error = NULL;
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+
+	if (!alk_netns_finish(res, &error))
+		g_warning("sandbox %s: removing its network: %s", ref->id, error->message);
+	g_clear_error(&error);
+	if (slot == NULL)
+		return;
+	alk_slot_net_free(slot);
+	slot->net_maybe = FALSE;
+	ref->next(slot, NULL);
+}
+
+static void delete_plan(AlkNetPlan *plan, const char *eg, const char *ns)
+{
+	g_autofree char *path = g_build_filename(ALK_NETNS_DIR, ns, NULL);
+
+	alk_net_plan_ip(plan, eg, TRUE, "link", "del", "dev", ns, NULL);
+	if (g_file_test(path, G_FILE_TEST_EXISTS))
+		alk_net_plan_ip(plan, NULL, FALSE, "netns", "del", ns, NULL);
+}
+
+static void delete_ns(AlkSlot *slot, AlkSlotNext next)
+{
+	AlkNetPlan *plan = alk_net_plan_new();
+	char ns[ALK_NETNS_NAME_LEN + 1];
+
+	g_snprintf(ns, sizeof(ns), "%s%s", ALK_NETNS_PREFIX, slot->sb->id);
+	delete_plan(plan, egress(slot->m), ns);
+	alk_net_plan_run_async(plan, NULL, net_deleted, net_ref(slot, next));
+}
+
+static void last_count(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	guint64 allowed = 0, denied = 0;
+
+	if (alk_netns_counters_finish(res, &allowed, &denied, NULL) && slot != NULL) {
+		slot->sb->net.allowed = MAX(slot->sb->net.allowed, allowed);
+		slot->sb->net.denied = MAX(slot->sb->net.denied, denied);
+	}
+	if (slot != NULL)
+		delete_ns(slot, ref->next);
+}
+
+/* The domain is gone: the counters are read a last time (for the audit
+ * log), the resolver stops, the namespace and all in it go. */
+void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next)
+{
+	AlkSlotNet *n = slot->net;
+
+	if (n == NULL) {
+		slot->net = n = g_new0(AlkSlotNet, 1); /* freed once deleted */
+		g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, slot->sb->id);
+	}
+	if (n->resolver != NULL)
+		alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
+		                        &slot->sb->net.dns_refused);
+	g_clear_pointer(&n->resolver, alk_resolver_free);
+	alk_netns_counters_async(n->ns, NULL, last_count, net_ref(slot, next));
+}
+
+/* Start-up: namespaces of sandboxes nobody adopted are deleted. */
+void alk_manager_net_sweep(AlkManager *m)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) names = alk_netns_list(&error);
+
+	if (names == NULL) {
+		g_warning("reconcile: %s", error->message);
+		return;
+	}
+	for (guint i = 0; i < names->len; i++) {
+		const char *ns = g_ptr_array_index(names, i);
+		AlkNetPlan *plan;
+
+		if (alk_slot_lookup(m, ns + strlen(ALK_NETNS_PREFIX)) != NULL)
+			continue;
+		g_message("reconcile: deleting orphaned network namespace %s", ns);
+		plan = alk_net_plan_new();
+		delete_plan(plan, egress(m), ns);
+		if (!alk_net_plan_run(plan, &error)) {
+			g_warning("reconcile: %s", error->message);
+			g_clear_error(&error);
+		}
+	}
+}
+
+/* ---- counters ---- */
+
+static void counted(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	AlkSlot *slot = ref_slot(ref);
+	guint64 allowed = 0, denied = 0;
+	gboolean ok = alk_netns_counters_finish(res, &allowed, &denied, NULL);
+
+	if (slot == NULL)
+		return;
+	slot->net->counting = FALSE;
+	if (ok) {
+		slot->sb->net.allowed = allowed;
+		slot->sb->net.denied = denied;
+	}
+}
+
+static gboolean on_count(gpointer data)
+{
+	AlkManager *m = data;
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, m->slots);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		AlkSlot *slot = value;
+		AlkSlotNet *n = slot->net;
+
+		if (n == NULL || !slot->net_maybe || n->counting ||
+		    (slot->sb->state != ALK_SANDBOX_READY &&
+		     slot->sb->state != ALK_SANDBOX_BOOTING))
+			continue;
+		if (n->resolver != NULL)
+			alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
+			                        &slot->sb->net.dns_refused);
+		n->counting = TRUE;
+		alk_netns_counters_async(n->ns, NULL, counted, net_ref(slot, NULL));
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+void alk_manager_net_start(AlkManager *m)
+{
+	m->net_timer = g_timeout_add_seconds(COUNTERS_EVERY_S, on_count, m);
+}
+
+/* ---- a new allowlist ---- */
+
+static void record_saved(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree NetRef *ref = data;
+	g_autoptr(GError) error = NULL;
+
+	if (!alk_virt_set_record_finish(ref->m->virt, res, &error))
+		g_warning("sandbox %s: saving its allowlist: %s", ref->id, error->message);
+}
+
+typedef struct {
+	GPtrArray *allow;
+	guint generation;
+} Change;
+
+static void change_free(Change *c)
+{
+	g_ptr_array_unref(c->allow);
+	g_free(c);
+}
+
+static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	NetRef *ref = g_task_get_task_data(task);
+	Change *c = g_object_get_data(G_OBJECT(task), "change");
+	GError *error = NULL;
+	AlkSlot *slot = NULL;
+	g_autofree char *record = NULL;
+
+	if (!alk_netns_finish(res, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	slot = ref_slot(ref);
+	if (slot == NULL) {
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
+		                        ref->id);
+		return;
+	}
+	g_ptr_array_unref(slot->net->allow);
+	slot->net->allow = g_ptr_array_ref(c->allow);
+	slot->sb->net.generation = c->generation;
+	g_strfreev(slot->sb->net.allow);
+	slot->sb->net.allow = allow_strv(c->allow);
+	if (slot->net->resolver != NULL)
+		alk_resolver_set_policy(slot->net->resolver, c->allow, slot->net->extra_denied);
+	record = alk_sandbox_record_to_json(slot->sb);
+	alk_virt_set_record_async(slot->m->virt, slot->sb->domain, record, record_saved,
+	                          net_ref(slot, NULL));
+	alk_slot_notify(slot);
+	g_task_return_boolean(task, TRUE);
+}
 
 void alk_manager_set_network_async(AlkManager *m, const char *id, const char *const *allow,
                                    GAsyncReadyCallback cb, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
+	AlkSlot *slot = alk_slot_lookup(m, id);
+	GError *error = NULL;
+	g_autoptr(GPtrArray) list = NULL;
+	g_autofree char *rules = NULL;
+	GPtrArray *old;
+	Change *c;
+	AlkNetPlan *plan;
 
 	g_task_set_source_tag(task, alk_manager_set_network_async);
-	g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT, "not implemented yet");
+	if (slot == NULL) {
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
+		                        alk_sandbox_id_valid(id) ? id : "with that id");
+		return;
+	}
+	if (!allowlist(slot) || slot->net == NULL || slot->sb->state != ALK_SANDBOX_READY) {
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT,
+		                        !allowlist(slot)
+		                            ? "sandbox %s is not in network mode allowlist"
+		                            : "sandbox %s is not ready",
+		                        id);
+		return;
+	}
+	list = parse_allow(allow, slot->net->extra_denied, &error);
+	if (list == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	/* rendered with the new list and generation; kept only once loaded */
+	c = g_new0(Change, 1);
+	c->allow = g_ptr_array_ref(list);
+	c->generation = slot->sb->net.generation + 1;
+	old = slot->net->allow;
+	slot->net->allow = list;
+	slot->sb->net.generation++;
+	rules = ruleset(slot, &error);
+	slot->net->allow = old;
+	slot->sb->net.generation--;
+	if (rules == NULL) {
+		change_free(c);
+		g_task_return_error(task, error);
+		return;
+	}
+	g_object_set_data_full(G_OBJECT(task), "change", c, (GDestroyNotify)change_free);
+	g_task_set_task_data(task, net_ref(slot, NULL), g_free);
+	plan = alk_net_plan_new();
+	alk_net_plan_nft(plan, slot->net->ns, rules);
+	alk_net_plan_run_async(plan, NULL, reloaded, g_steal_pointer(&task));
 }
 
 gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error)

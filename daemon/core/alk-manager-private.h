@@ -6,7 +6,12 @@
 #include "alk-manager.h"
 #include "alk-virt.h"
 
-typedef struct {
+typedef struct AlkSlotNet AlkSlotNet;
+typedef struct AlkSlot AlkSlot;
+/* What runs after a step of a sandbox's network: error NULL on success, owned. */
+typedef void (*AlkSlotNext)(AlkSlot *slot, GError *error);
+
+struct AlkSlot {
 	AlkManager *m;
 	AlkSandbox *sb;
 	AlkChannel *channel;
@@ -18,7 +23,11 @@ typedef struct {
 	gboolean domain_maybe;    /* a domain may exist: destroy it at the end */
 	gboolean busy;            /* its overlay or domain is being made: the end waits */
 	gboolean destroy_pending; /* libvirt was away when it had to go */
-} AlkSlot;
+	AlkSlotNet *net;          /* networked sandboxes: alk-manager-net.c */
+	gboolean net_maybe;       /* its namespace may exist: delete it at the end */
+	gboolean net_busy;        /* its namespace is being deleted */
+	AlkSlotNext net_next;     /* while its tap moves */
+};
 
 struct AlkManager {
 	AlkConfig *config;
@@ -28,6 +37,7 @@ struct AlkManager {
 	uid_t qemu_uid;   /* QEMU's user: owns each sandbox's overlay and run dir */
 	gid_t qemu_gid;
 	GHashTable *slots; /* id -> AlkSlot, owned */
+	guint net_timer;   /* reads the namespaces' counters */
 	AlkManagerWatch watch;
 	gpointer watch_data;
 };
@@ -51,3 +61,21 @@ gboolean alk_manager_probe_kvm(AlkManager *m, guint timeout_s, GError **error);
 
 /* alk-reconcile.c */
 gboolean alk_manager_reconcile(AlkManager *m, GError **error);
+
+/* alk-manager-net.c: each step ends in next(), unless the manager let go of
+ * the sandbox meanwhile */
+gboolean alk_slot_net_wanted(AlkSlot *slot);
+const char *alk_slot_net_tap(AlkSlot *slot);
+const char *alk_slot_net_mac(AlkSlot *slot);
+void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next);
+void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next);
+void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next);
+gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error);
+void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next);
+/* frees what the daemon holds (the resolver), leaves the namespace */
+void alk_slot_net_free(AlkSlot *slot);
+GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error);
+/* An allowlist checked against the always-denied ranges and this host's */
+gboolean alk_manager_net_check(AlkManager *m, const char *const *allow, GError **error);
+void alk_manager_net_sweep(AlkManager *m);
+void alk_manager_net_start(AlkManager *m);

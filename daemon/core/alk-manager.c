@@ -34,6 +34,7 @@ static void slot_free(AlkSlot *slot)
 		g_object_unref(slot->cancel);
 	}
 	alk_channel_free(slot->channel);
+	alk_slot_net_free(slot);
 	alk_image_free(slot->image);
 	g_ptr_array_unref(slot->waiters);
 	alk_sandbox_free(slot->sb);
@@ -60,6 +61,7 @@ void alk_manager_free(AlkManager *m)
 	if (m == NULL)
 		return;
 	alk_manager_detach(m);
+	g_clear_handle_id(&m->net_timer, g_source_remove);
 	g_hash_table_unref(m->slots);
 	alk_virt_free(m->virt);
 	g_free(m);
@@ -211,8 +213,24 @@ static void prune_failed(AlkManager *m)
 	}
 }
 
+static void finish_teardown(AlkSlot *slot);
+
+static void net_gone(AlkSlot *slot, GError *error)
+{
+	g_clear_error(&error);
+	slot->net_busy = FALSE;
+	finish_teardown(slot);
+}
+
 static void finish_teardown(AlkSlot *slot)
 {
+	if (slot->net_busy)
+		return;
+	if (slot->net_maybe) {
+		slot->net_busy = TRUE;
+		alk_slot_net_teardown(slot, net_gone);
+		return;
+	}
 	alk_slot_remove_files(slot->m, slot->sb->id);
 	if (slot->sb->state == ALK_SANDBOX_STOPPING) {
 		set_state(slot, ALK_SANDBOX_DESTROYED);
@@ -338,14 +356,35 @@ void alk_slot_arm_ttl(AlkSlot *slot)
 
 /* ---- the agent channel ---- */
 
+static void became_ready(AlkSlot *slot)
+{
+	set_state(slot, ALK_SANDBOX_READY);
+	alk_slot_arm_ttl(slot);
+}
+
+static void net_configured(AlkSlot *slot, GError *error)
+{
+	if (slot->sb->state != ALK_SANDBOX_BOOTING) {
+		g_clear_error(&error);
+		return;
+	}
+	if (error != NULL)
+		alk_slot_fail(slot, error);
+	else
+		became_ready(slot);
+}
+
 static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error, gpointer data)
 {
 	AlkSlot *slot = data;
 	AlkSandbox *sb = slot->sb;
 
 	if (state == ALK_CHANNEL_READY && sb->state == ALK_SANDBOX_BOOTING) {
-		set_state(slot, ALK_SANDBOX_READY);
-		alk_slot_arm_ttl(slot);
+		/* an adopted guest has its address already */
+		if (slot->net != NULL && !sb->adopted)
+			alk_slot_net_configure(slot, net_configured);
+		else
+			became_ready(slot);
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_BOOTING) {
 		alk_slot_fail(slot, g_error_copy(error));
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_READY) {
@@ -392,8 +431,30 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	    .record = record,
 	    .qemu_uid = m->qemu_uid,
 	    .qemu_gid = m->qemu_gid,
+	    .tap = alk_slot_net_tap(slot),
+	    .mac = alk_slot_net_mac(slot),
 	};
 	return alk_domain_xml_render(m->config->template_dir, &spec, error);
+}
+
+/* The guest runs (error NULL), or it could not be started. */
+static void domain_running(AlkSlot *slot, GError *error)
+{
+	slot->busy = FALSE;
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		/* it ended while starting: the deferred teardown runs now */
+		g_clear_error(&error);
+		slot_teardown(slot);
+		return;
+	}
+	g_clear_pointer(&slot->image, alk_image_free);
+	if (error != NULL) {
+		alk_slot_fail(slot, error);
+		return;
+	}
+	set_state(slot, ALK_SANDBOX_BOOTING);
+	alk_slot_open_channel(slot, g_get_monotonic_time() +
+	                                (gint64)slot->m->config->boot_timeout_s * G_USEC_PER_SEC);
 }
 
 static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
@@ -408,23 +469,12 @@ static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 		g_clear_error(&error);
 		return;
 	}
-	slot->busy = FALSE;
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
-		/* it ended while starting: the deferred teardown runs now */
-		slot->domain_maybe = ok;
-		g_clear_error(&error);
-		slot_teardown(slot);
+	slot->domain_maybe = ok;
+	if (ok && slot->net != NULL && slot->sb->state == ALK_SANDBOX_CREATING) {
+		alk_slot_net_attach(slot, domain_running); /* still busy */
 		return;
 	}
-	g_clear_pointer(&slot->image, alk_image_free);
-	if (!ok) {
-		slot->domain_maybe = FALSE;
-		alk_slot_fail(slot, error);
-		return;
-	}
-	set_state(slot, ALK_SANDBOX_BOOTING);
-	alk_slot_open_channel(slot, g_get_monotonic_time() +
-	                                (gint64)ref->m->config->boot_timeout_s * G_USEC_PER_SEC);
+	domain_running(slot, ok ? NULL : error);
 }
 
 /* Relabelling is off (see the template): the overlay is QEMU's because the
@@ -435,6 +485,30 @@ static gboolean give_to_qemu(AlkManager *m, const char *path, GError **error)
 		return TRUE;
 	g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", path, g_strerror(errno));
 	return FALSE;
+}
+
+/* The overlay (and the network, if any) is there: the domain starts, paused
+ * when its tap must move first. */
+static void start_domain(AlkSlot *slot, GError *error)
+{
+	g_autofree char *xml = NULL;
+
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		g_clear_error(&error);
+		slot->busy = FALSE;
+		slot_teardown(slot);
+		return;
+	}
+	if (error == NULL)
+		xml = render_xml(slot, &error);
+	if (xml == NULL) {
+		slot->busy = FALSE;
+		alk_slot_fail(slot, error);
+		return;
+	}
+	slot->domain_maybe = TRUE;
+	alk_virt_create_async(slot->m->virt, xml, slot->net != NULL, domain_started,
+	                      slot_ref(slot));
 }
 
 static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
@@ -455,15 +529,15 @@ static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 		slot_teardown(slot);
 		return;
 	}
-	if (ok && give_to_qemu(ref->m, slot->sb->overlay, &error))
-		xml = render_xml(slot, &error);
-	if (xml == NULL) {
+	if (!ok || !give_to_qemu(ref->m, slot->sb->overlay, &error)) {
 		slot->busy = FALSE;
 		alk_slot_fail(slot, error);
 		return;
 	}
-	slot->domain_maybe = TRUE;
-	alk_virt_create_async(ref->m->virt, xml, FALSE, domain_started, slot_ref(slot));
+	if (alk_slot_net_wanted(slot))
+		alk_slot_net_prepare(slot, start_domain);
+	else
+		start_domain(slot, NULL);
 }
 
 static gboolean check_capacity(AlkManager *m, GError **error)
@@ -498,6 +572,7 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	sb->limits = *limits;
 	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
+	sb->net.allow = g_strdupv(req->allow);
 	if (req->labels != NULL) {
 		GHashTableIter it;
 		gpointer k, v;
@@ -515,7 +590,9 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	GError *local = NULL;
 	AlkSlot *slot;
 
-	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error))
+	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error) ||
+	    (limits.network == ALK_NET_ALLOWLIST &&
+	     !alk_manager_net_check(m, (const char *const *)req->allow, error)))
 		return NULL;
 	image = alk_image_load(m->config->image_dir,
 	                       req->image != NULL ? req->image : m->config->default_image, error);
@@ -829,5 +906,6 @@ gboolean alk_manager_start(AlkManager *m, GError **error)
 	if (!m->memtune)
 		g_message("no CAP_SYS_RESOURCE: memtune hard_limit is left out");
 	choose_virt_type(m);
+	alk_manager_net_start(m);
 	return alk_manager_reconcile(m, error);
 }

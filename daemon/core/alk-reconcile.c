@@ -52,6 +52,11 @@ static gboolean adopt(AlkManager *m, const AlkVirtDomain *d)
 	slot = alk_slot_add(m, g_steal_pointer(&sb));
 	slot->domain_maybe = TRUE;
 	alk_sandbox_set_state(slot->sb, ALK_SANDBOX_BOOTING);
+	if (alk_slot_net_wanted(slot) && !alk_slot_net_adopt(slot, &error)) {
+		g_message("reconcile: cannot adopt sandbox %s: %s", slot->sb->id, error->message);
+		alk_slot_fail(slot, g_steal_pointer(&error));
+		return FALSE;
+	}
 	alk_slot_open_channel(slot, g_get_monotonic_time() + ADOPT_TIMEOUT_S * G_USEC_PER_SEC);
 	alk_slot_notify(slot);
 	g_message("reconcile: adopting sandbox %s", slot->sb->id);
@@ -88,6 +93,7 @@ gboolean alk_manager_reconcile(AlkManager *m, GError **error)
 		else if (g_str_has_prefix(d->name, ALK_PROBE_DOMAIN))
 			drop_domain(m, d->name, "a leftover KVM probe");
 	}
+	alk_manager_net_sweep(m);
 	sweep_dir(m, m->config->state_dir);
 	sweep_dir(m, m->config->run_dir);
 	return TRUE;

@@ -3,12 +3,10 @@
 
 #include <string.h>
 
+#include "alk-allow.h"
 #include "alk-error.h"
 #include "alk-image.h"
 #include "alk-json.h"
-
-/* Longest allowlist entry: a DNS name (253) and ":port". */
-#define ALLOW_ENTRY_MAX 260
 
 void alk_request_clear(AlkSandboxRequest *req)
 {
@@ -52,7 +50,7 @@ static const AlkJsonField create_fields[] = {
 #define N(member) G_STRUCT_OFFSET(AlkNetworkBody, member)
 static const AlkJsonField network_fields[] = {
     {"mode", ALK_JSON_STRING, N(mode), TRUE, 1, 16, 0},
-    {"allow", ALK_JSON_STRING_ARRAY, N(allow), FALSE, 0, ALK_ALLOW_MAX, ALLOW_ENTRY_MAX},
+    {"allow", ALK_JSON_STRING_ARRAY, N(allow), FALSE, 0, ALK_ALLOW_MAX, ALK_ALLOW_ENTRY_MAX},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
 #undef N
@@ -202,8 +200,7 @@ static gboolean pick_sizes(const AlkProfile *p, const AlkSandboxRequest *req, Al
 	return TRUE;
 }
 
-/* The profile decides what is allowed (LIMIT); this issue supports only none
- * (INVALID until the network issue lands). */
+/* The profile decides what is allowed (LIMIT); the entries must parse (INVALID). */
 static gboolean check_network(const AlkProfile *p, const AlkSandboxRequest *req, GError **error)
 {
 	const char *mode = alk_net_mode_to_string(req->network);
@@ -222,10 +219,20 @@ static gboolean check_network(const AlkProfile *p, const AlkSandboxRequest *req,
 		            "network.allow needs network mode 'allowlist', not '%s'", mode);
 		return FALSE;
 	}
-	if (req->network != ALK_NET_NONE) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-		            "network mode '%s' is not supported yet", mode);
-		return FALSE;
+	if (req->network == ALK_NET_ALLOWLIST) {
+		/* the host's own addresses are checked when the sandbox is made */
+		g_autoptr(GPtrArray) list =
+		    alk_allow_list_parse((const char *const *)req->allow, NULL, error);
+
+		if (list == NULL)
+			return FALSE;
+		if (alk_allow_list_has_ipv6(list)) {
+			g_set_error_literal(
+			    error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "network.allow: IPv6 entries are not supported (sandboxes "
+			    "have no IPv6 egress)");
+			return FALSE;
+		}
 	}
 	return TRUE;
 }

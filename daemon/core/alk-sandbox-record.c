@@ -37,6 +37,14 @@ char *alk_sandbox_record_to_json(const AlkSandbox *sb)
 	alk_json_add_int(b, "deadline", sb->deadline);
 	add_limits(b, &sb->limits);
 	alk_json_add_map(b, "labels", sb->labels);
+	if (sb->limits.network != ALK_NET_NONE) {
+		json_builder_set_member_name(b, "net");
+		json_builder_begin_object(b);
+		alk_json_add_strv(b, "allow", (const char *const *)sb->net.allow);
+		alk_json_add_int(b, "generation", sb->net.generation);
+		alk_json_add_int(b, "uplink", sb->net.uplink);
+		json_builder_end_object(b);
+	}
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	return alk_json_to_string(root);
@@ -48,6 +56,7 @@ typedef struct {
 	gint64 created_at, deadline;
 	JsonObject *limits;
 	GHashTable *labels;
+	JsonObject *net;
 } Record;
 
 #define R(f) G_STRUCT_OFFSET(Record, f)
@@ -61,8 +70,41 @@ static const AlkJsonField record_fields[] = {
     {"deadline", ALK_JSON_INT, R(deadline), TRUE, 0, G_MAXINT64, 0},
     {"limits", ALK_JSON_OBJECT, R(limits), TRUE, 0, 0, 0},
     {"labels", ALK_JSON_STRING_MAP, R(labels), FALSE, 0, 32, 255},
+    {"net", ALK_JSON_OBJECT, R(net), FALSE, 0, 0, 0},
     {NULL},
 };
+
+/* the allowlist's entries are parsed again (alk_allow_list_parse) when used */
+typedef struct {
+	char **allow;
+	gint64 generation, uplink;
+} Net;
+
+#define N(f) G_STRUCT_OFFSET(Net, f)
+static const AlkJsonField net_fields[] = {
+    {"allow", ALK_JSON_STRING_ARRAY, N(allow), TRUE, 0, 64, 261},
+    {"generation", ALK_JSON_INT, N(generation), TRUE, 0, G_MAXUINT32, 0},
+    {"uplink", ALK_JSON_INT, N(uplink), TRUE, -1, 1 << 22, 0},
+    {NULL},
+};
+
+static gboolean net_from(JsonObject *obj, AlkSandboxNet *out, GError **error)
+{
+	Net n = {0};
+
+	if (obj == NULL)
+		return TRUE;
+	if (!alk_json_read_object(obj, net_fields, &n, error)) {
+		g_prefix_error(error, "net: ");
+		return FALSE;
+	}
+	g_strfreev(out->allow);
+	out->allow = g_steal_pointer(&n.allow);
+	out->generation = (guint)n.generation;
+	out->uplink = (gint)n.uplink;
+	alk_json_fields_clear(net_fields, &n);
+	return TRUE;
+}
 
 typedef struct {
 	char *profile, *network;
@@ -138,7 +180,8 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		alk_json_fields_clear(record_fields, &r);
 		return FALSE;
 	}
-	ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error);
+	ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error) &&
+	     net_from(r.net, &sb->net, error);
 	if (ok) {
 		g_free(sb->instance);
 		sb->instance = g_steal_pointer(&r.instance);

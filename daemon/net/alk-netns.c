@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-netns.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <sched.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "alk-error.h"
+#include "alk-json.h"
 
 /* what an error message keeps of `ip`'s stderr */
 #define STDERR_MAX 200
@@ -11,6 +19,7 @@
 
 typedef struct {
 	char **argv;
+	char *input;       /* its stdin; NULL: none */
 	gboolean may_fail; /* e.g. removing what may already be gone */
 } Step;
 
@@ -22,6 +31,7 @@ typedef struct {
 static void step_free(Step *step)
 {
 	g_strfreev(step->argv);
+	g_free(step->input);
 	g_free(step);
 }
 
@@ -107,6 +117,38 @@ static gboolean check_name(const char *name, GError **error)
 
 static void run_next(GTask *task);
 
+/* A daemon in a mount namespace of its own (systemd's ProtectSystem= and
+ * friends) would pin namespaces under a /run/netns only it sees, and lose
+ * them when it stops: `ip netns add/del` then run in PID 1's mount
+ * namespace, from where the bind mount propagates to everyone. */
+static gboolean private_mounts(void)
+{
+	static gsize once;
+	static gboolean differ;
+
+	if (g_once_init_enter(&once)) {
+		g_autofree char *self = g_file_read_link("/proc/self/ns/mnt", NULL);
+		g_autofree char *init = g_file_read_link("/proc/1/ns/mnt", NULL);
+
+		differ = self != NULL && init != NULL && !g_str_equal(self, init);
+		g_once_init_leave(&once, 1);
+	}
+	return differ;
+}
+
+static char **step_argv(const Step *step)
+{
+	char **a = step->argv;
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+	if (g_strv_length(a) >= 3 && g_str_equal(a[0], "ip") && g_str_equal(a[1], "netns") &&
+	    (g_str_equal(a[2], "add") || g_str_equal(a[2], "del")) && private_mounts())
+		g_strv_builder_addv(
+		    b, (const char *[]){"nsenter", "--mount=/proc/1/ns/mnt", "--", NULL});
+	g_strv_builder_addv(b, (const char **)a);
+	return g_strv_builder_end(b);
+}
+
 static gboolean step_result(Step *step, GSubprocess *proc, const char *err, GError **error)
 {
 	g_autofree char *cmd = NULL;
@@ -144,6 +186,7 @@ static void run_next(GTask *task)
 {
 	Run *run = g_task_get_task_data(task);
 	Step *step;
+	g_auto(GStrv) argv = NULL;
 	g_autoptr(GSubprocess) proc = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -153,16 +196,19 @@ static void run_next(GTask *task)
 		return;
 	}
 	step = g_ptr_array_index(run->steps, run->next++);
-	proc = g_subprocess_newv((const char *const *)step->argv,
-	                         G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-	                         &error);
+	argv = step_argv(step);
+	proc =
+	    g_subprocess_newv((const char *const *)argv,
+	                      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
+	                          (step->input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0),
+	                      &error);
 	if (proc == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		g_object_unref(task);
 		return;
 	}
-	g_subprocess_communicate_utf8_async(proc, NULL, g_task_get_cancellable(task), step_done,
-	                                    task);
+	g_subprocess_communicate_utf8_async(proc, step->input, g_task_get_cancellable(task),
+	                                    step_done, task);
 }
 
 /* Runs steps in order, stopping at the first failure. Takes steps; NULL steps:
@@ -348,4 +394,309 @@ GPtrArray *alk_netns_list(GError **error)
 	}
 	g_ptr_array_sort(names, cmp_name);
 	return g_steal_pointer(&names);
+}
+
+/* ---- plans ---------------------------------------------------------------------------------- */
+
+struct AlkNetPlan {
+	GPtrArray *steps; /* Step * */
+	GError *error;    /* the first bad argument: the plan fails as a whole */
+};
+
+AlkNetPlan *alk_net_plan_new(void)
+{
+	AlkNetPlan *plan = g_new0(AlkNetPlan, 1);
+
+	plan->steps = steps_new();
+	return plan;
+}
+
+void alk_net_plan_free(AlkNetPlan *plan)
+{
+	if (plan == NULL)
+		return;
+	g_ptr_array_unref(plan->steps);
+	g_clear_error(&plan->error);
+	g_free(plan);
+}
+
+static gboolean plan_ns_ok(AlkNetPlan *plan, const char *ns)
+{
+	if (ns == NULL || ifname_valid(ns))
+		return TRUE;
+	if (plan->error == NULL)
+		g_set_error(&plan->error, ALK_ERROR, ALK_ERROR_INVALID, "bad namespace name '%s'",
+		            ns);
+	return FALSE;
+}
+
+static void plan_add(AlkNetPlan *plan, GStrvBuilder *b, const char *input, gboolean may_fail)
+{
+	Step *step = g_new0(Step, 1);
+
+	step->argv = g_strv_builder_end(b);
+	step->input = g_strdup(input);
+	step->may_fail = may_fail;
+	g_ptr_array_add(plan->steps, step);
+}
+
+/* `ip netns exec NS` in front of a command, or nothing for the daemon's own */
+static GStrvBuilder *in_ns(const char *ns)
+{
+	GStrvBuilder *b = g_strv_builder_new();
+
+	if (ns != NULL)
+		g_strv_builder_addv(b, (const char *[]){"ip", "netns", "exec", ns, NULL});
+	return b;
+}
+
+void alk_net_plan_ip(AlkNetPlan *plan, const char *ns, gboolean may_fail, ...)
+{
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	const char *arg;
+	va_list ap;
+
+	if (!plan_ns_ok(plan, ns))
+		return;
+	g_strv_builder_add(b, "ip");
+	if (ns != NULL)
+		g_strv_builder_addv(b, (const char *[]){"-n", ns, NULL});
+	va_start(ap, may_fail);
+	while ((arg = va_arg(ap, const char *)) != NULL)
+		g_strv_builder_add(b, arg);
+	va_end(ap);
+	plan_add(plan, b, NULL, may_fail);
+}
+
+void alk_net_plan_nft(AlkNetPlan *plan, const char *ns, const char *text)
+{
+	g_autoptr(GStrvBuilder) b = NULL;
+
+	if (!plan_ns_ok(plan, ns))
+		return;
+	b = in_ns(ns);
+	g_strv_builder_addv(b, (const char *[]){"nft", "-f", "-", NULL});
+	plan_add(plan, b, text, FALSE);
+}
+
+void alk_net_plan_sysctl(AlkNetPlan *plan, const char *ns, const char *key, const char *value)
+{
+	g_autoptr(GStrvBuilder) b = NULL;
+	g_autofree char *kv = g_strdup_printf("%s=%s", key, value);
+
+	if (!plan_ns_ok(plan, ns))
+		return;
+	b = in_ns(ns);
+	g_strv_builder_addv(b, (const char *[]){"sysctl", "-q", "-w", kv, NULL});
+	plan_add(plan, b, NULL, FALSE);
+}
+
+void alk_net_plan_run_async(AlkNetPlan *plan, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+	GPtrArray *steps = plan->error == NULL ? g_ptr_array_ref(plan->steps) : NULL;
+
+	steps_run_async(steps, g_steal_pointer(&plan->error), cancellable, callback, user_data);
+	alk_net_plan_free(plan);
+}
+
+gboolean alk_net_plan_run(AlkNetPlan *plan, GError **error)
+{
+	GPtrArray *steps = plan->error == NULL ? g_ptr_array_ref(plan->steps) : NULL;
+	GError *build_error = g_steal_pointer(&plan->error);
+
+	alk_net_plan_free(plan);
+	return steps_run_sync(steps, build_error, error);
+}
+
+/* ---- work inside a namespace ------------------------------------------------------------------
+ */
+
+typedef struct {
+	const char *ns;
+	AlkNetnsFunc func;
+	gpointer data;
+	GError *error;
+	gboolean ok;
+} InNs;
+
+/* setns() moves only the calling thread: a short-lived thread enters, works
+ * and ends, so no other code of the daemon ever runs in the namespace. */
+static gpointer in_ns_thread(gpointer p)
+{
+	InNs *w = p;
+	g_autofree char *path = g_build_filename(ALK_NETNS_DIR, w->ns, NULL);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+		int err = errno;
+
+		g_set_error(&w->error, ALK_ERROR, ALK_ERROR_FAILED, "entering namespace %s: %s",
+		            w->ns, g_strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	w->ok = w->func(w->data, &w->error);
+	return NULL;
+}
+
+gboolean alk_netns_run_in(const char *ns, AlkNetnsFunc func, gpointer data, GError **error)
+{
+	InNs w = {.ns = ns, .func = func, .data = data};
+
+	if (ns == NULL)
+		return func(data, error);
+	if (!ifname_valid(ns)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "bad namespace name '%s'", ns);
+		return FALSE;
+	}
+	g_thread_join(g_thread_new("alk-netns", in_ns_thread, &w));
+	if (!w.ok)
+		g_propagate_error(error, w.error);
+	return w.ok;
+}
+
+typedef struct {
+	GSocketFamily family;
+	GSocketType type;
+	GSocket *socket;
+} NewSocket;
+
+static gboolean new_socket(gpointer data, GError **error)
+{
+	NewSocket *n = data;
+
+	n->socket = g_socket_new(n->family, n->type, G_SOCKET_PROTOCOL_DEFAULT, error);
+	return n->socket != NULL;
+}
+
+GSocket *alk_netns_socket(const char *ns, GSocketFamily family, GSocketType type, GError **error)
+{
+	NewSocket n = {.family = family, .type = type};
+
+	return alk_netns_run_in(ns, new_socket, &n, error) ? n.socket : NULL;
+}
+
+static gboolean list_addresses(gpointer data, GError **error)
+{
+	GPtrArray *out = data;
+	struct ifaddrs *all = NULL;
+
+	if (getifaddrs(&all) != 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "getifaddrs: %s",
+		            g_strerror(errno));
+		return FALSE;
+	}
+	for (struct ifaddrs *i = all; i != NULL; i = i->ifa_next) {
+		g_autoptr(GSocketAddress) sa = NULL;
+		GInetAddress *a;
+
+		if (i->ifa_addr == NULL ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		sa = g_socket_address_new_from_native(
+		    i->ifa_addr, i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+		                                                   : sizeof(struct sockaddr_in6));
+		if (sa == NULL)
+			continue;
+		a = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(sa));
+		g_ptr_array_add(
+		    out, g_inet_address_mask_new(a, g_inet_address_get_native_size(a) * 8, NULL));
+	}
+	freeifaddrs(all);
+	return TRUE;
+}
+
+GPtrArray *alk_netns_addresses(const char *ns, GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_object_unref);
+
+	return alk_netns_run_in(ns, list_addresses, out, error) ? g_steal_pointer(&out) : NULL;
+}
+
+/* ---- counters ------------------------------------------------------------------------------- */
+
+static void counters_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	GSubprocess *proc = G_SUBPROCESS(source);
+	g_autofree char *out = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) root = NULL;
+	guint64 *counts = g_new0(guint64, 2);
+	JsonArray *items = NULL;
+
+	if (!g_subprocess_communicate_utf8_finish(proc, res, &out, NULL, &error) ||
+	    !g_subprocess_get_successful(proc)) {
+		g_free(counts);
+		if (error == NULL)
+			g_set_error_literal(&error, ALK_ERROR, ALK_ERROR_FAILED,
+			                    "nft list counters");
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	root = alk_json_parse(out, strlen(out), ALK_JSON_MAX_SIZE, ALK_JSON_MAX_DEPTH, NULL);
+	if (root != NULL && JSON_NODE_HOLDS_OBJECT(root)) {
+		JsonObject *o = json_node_get_object(root);
+		JsonNode *n = json_object_get_member(o, "nftables");
+
+		items = n != NULL && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+	}
+	for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
+		JsonNode *item = json_array_get_element(items, i);
+		JsonObject *c = NULL;
+
+		if (JSON_NODE_HOLDS_OBJECT(item) &&
+		    json_object_has_member(json_node_get_object(item), "counter"))
+			c = json_object_get_object_member(json_node_get_object(item), "counter");
+		if (c == NULL ||
+		    g_strcmp0(json_object_get_string_member_with_default(c, "table", ""),
+		              "airlock") != 0)
+			continue;
+		const char *name = json_object_get_string_member_with_default(c, "name", "");
+		gint64 packets = json_object_get_int_member_with_default(c, "packets", 0);
+		if (g_str_equal(name, "allowed"))
+			counts[0] = (guint64)MAX(packets, 0);
+		else if (g_str_equal(name, "denied"))
+			counts[1] = (guint64)MAX(packets, 0);
+	}
+	g_task_return_pointer(task, counts, g_free);
+}
+
+void alk_netns_counters_async(const char *ns, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+	GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) proc = NULL;
+
+	g_task_set_source_tag(task, alk_netns_counters_async);
+	if (!alk_netns_name_valid(ns)) {
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_INVALID, "bad namespace name");
+		g_object_unref(task);
+		return;
+	}
+	proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+	                        &error, "ip", "netns", "exec", ns, "nft", "-j", "list", "counters",
+	                        "table", "inet", "airlock", NULL);
+	if (proc == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		g_object_unref(task);
+		return;
+	}
+	g_subprocess_communicate_utf8_async(proc, NULL, cancellable, counters_done, task);
+}
+
+gboolean alk_netns_counters_finish(GAsyncResult *result, guint64 *allowed, guint64 *denied,
+                                   GError **error)
+{
+	g_autofree guint64 *counts = g_task_propagate_pointer(G_TASK(result), error);
+
+	if (counts == NULL)
+		return FALSE;
+	*allowed = counts[0];
+	*denied = counts[1];
+	return TRUE;
 }

@@ -48,3 +48,40 @@ gboolean alk_netns_delete(const char *name, GError **error);
 
 /* Names of airlock's namespaces now present (sorted), from ALK_NETNS_DIR. */
 GPtrArray *alk_netns_list(GError **error);
+
+/* ---- plans: a list of commands run in order, stopping at the first failure ----
+ * ns NULL: the daemon's own namespace. Finish with alk_netns_finish(). */
+typedef struct AlkNetPlan AlkNetPlan;
+
+AlkNetPlan *alk_net_plan_new(void);
+void alk_net_plan_free(AlkNetPlan *plan);
+/* `ip [-n NS] ARGS...` (NULL-terminated); may_fail: its failure is ignored */
+void alk_net_plan_ip(AlkNetPlan *plan, const char *ns, gboolean may_fail,
+                     ...) G_GNUC_NULL_TERMINATED;
+/* `nft -f -` in NS, fed text */
+void alk_net_plan_nft(AlkNetPlan *plan, const char *ns, const char *text);
+/* `sysctl -w KEY=VALUE` in NS */
+void alk_net_plan_sysctl(AlkNetPlan *plan, const char *ns, const char *key, const char *value);
+/* Runs and frees the plan. */
+void alk_net_plan_run_async(AlkNetPlan *plan, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+
+/* The same on a private main context, waiting (start-up and tests). */
+gboolean alk_net_plan_run(AlkNetPlan *plan, GError **error);
+
+/* ---- inside a namespace, without leaving the daemon's ----
+ * func runs on a short-lived thread that entered namespace ns (/run/netns/NS;
+ * NULL: the caller's own, on the caller's thread); the caller waits. */
+typedef gboolean (*AlkNetnsFunc)(gpointer data, GError **error);
+gboolean alk_netns_run_in(const char *ns, AlkNetnsFunc func, gpointer data, GError **error);
+/* A socket of namespace ns: it keeps working there whatever thread uses it. */
+GSocket *alk_netns_socket(const char *ns, GSocketFamily family, GSocketType type, GError **error);
+/* Every address of ns's interfaces, as single-address GInetAddressMask *. */
+GPtrArray *alk_netns_addresses(const char *ns, GError **error);
+
+/* The packets of the `allowed` and `denied` counters of table inet airlock in
+ * sandbox namespace ns. */
+void alk_netns_counters_async(const char *ns, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean alk_netns_counters_finish(GAsyncResult *result, guint64 *allowed, guint64 *denied,
+                                   GError **error);

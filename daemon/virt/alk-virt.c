@@ -370,6 +370,34 @@ gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
+static void resume_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	Call *c = data;
+	GError *error = NULL;
+	virDomainPtr dom = virDomainLookupByName(c->conn, c->arg);
+
+	if (dom == NULL || virDomainResume(dom) < 0)
+		set_virt_error(&error, "resuming the domain");
+	if (dom != NULL)
+		virDomainFree(dom);
+	if (error != NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_boolean(task, TRUE);
+}
+
+void alk_virt_resume_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+{
+	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
+	if (task != NULL)
+		g_task_run_in_thread(task, resume_thread);
+}
+
+gboolean alk_virt_resume_finish(AlkVirt *v, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
 gboolean alk_virt_create_sync(AlkVirt *v, const char *xml, GError **error)
 {
 	virDomainPtr dom;

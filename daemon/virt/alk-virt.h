@@ -59,6 +59,11 @@ void alk_virt_destroy_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb
                             gpointer user_data);
 gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 
+/* Resumes a domain created paused. */
+void alk_virt_resume_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
+                           gpointer user_data);
+gboolean alk_virt_resume_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+
 /* Replaces the live domain's record (the text of its airlock <metadata>
  * element), e.g. after its deadline moved. */
 void alk_virt_set_record_async(AlkVirt *v, const char *name, const char *record,
