@@ -233,6 +233,27 @@ static void destroy_leftovers(AlkTestDaemon *d)
 		virConnectClose(conn);
 }
 
+/* The network namespaces (al<id>) of the daemon's sandboxes; an uplink goes
+ * with its namespace. */
+static void delete_namespaces(AlkTestDaemon *d)
+{
+	g_autofree char *dir = g_build_filename(d->state_dir, "sandboxes", NULL);
+	g_autoptr(GDir) sandboxes = g_dir_open(dir, 0, NULL);
+	const char *id;
+
+	while (sandboxes != NULL && (id = g_dir_read_name(sandboxes)) != NULL) {
+		g_autofree char *ns = g_strconcat("al", id, NULL);
+		g_autofree char *path = g_build_filename("/run/netns", ns, NULL);
+		const char *argv[] = {"ip", "netns", "del", ns, NULL};
+
+		if (!g_file_test(path, G_FILE_TEST_EXISTS))
+			continue;
+		g_printerr("test daemon: deleting leftover namespace %s\n", ns);
+		g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+		             NULL, NULL);
+	}
+}
+
 static void remove_tree(const char *path)
 {
 	const char *argv[] = {"rm", "-rf", "--one-file-system", path, NULL};
@@ -337,6 +358,7 @@ void alk_test_daemon_stop(AlkTestDaemon *d)
 		g_file_get_contents(d->log_path, &log, NULL, NULL);
 	report = problem_report(log);
 	destroy_leftovers(d);
+	delete_namespaces(d);
 	remove_tree(d->state_dir);
 	remove_tree(d->run_dir);
 	if (g_getenv("ALK_TEST_KEEP_LOGS") == NULL)

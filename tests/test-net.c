@@ -247,6 +247,49 @@ static void put_allow(const char *id, const char *json)
 	g_autoptr(JsonObject) r = alk_test_api_expect("PUT", path, json, 200);
 }
 
+static gint64 slow_size(const char *id)
+{
+	Run r = run_sh(id, "wc -c </tmp/slow");
+	gint64 size = g_ascii_strtoll(r.out, NULL, 10);
+
+	g_free(r.out);
+	return size;
+}
+
+/* Waits (bounded) until the slow download grows past `above`. */
+static gint64 slow_grows(const char *id, gint64 above)
+{
+	gint64 deadline = g_get_monotonic_time() + WAIT_S * G_USEC_PER_SEC;
+	gint64 size;
+
+	while ((size = slow_size(id)) <= above && g_get_monotonic_time() < deadline)
+		g_usleep(100000);
+	ck_assert_msg(size > above, "the slow download stalled at %" G_GINT64_FORMAT, size);
+	return size;
+}
+
+/* A connection opened under one allowlist: it survives a change that still
+ * admits it, and is cut by one that does not. */
+static void slow_download_is_cut(const char *id)
+{
+	gint64 size;
+
+	reaches(id,
+	        "setsid sh -c 'timeout 60 wget -q -O /tmp/slow http://allowed.test/slow' "
+	        "</dev/null >/dev/null 2>&1 & echo started",
+	        "started");
+	size = slow_grows(id, 0);
+	put_allow(id, "{\"allow\":[\"allowed.test:80\", \"denied.test:80\"]}");
+	size = slow_grows(id, size);
+	put_allow(id, "{\"allow\":[\"denied.test:80\"]}");
+	/* what was in flight lands within a second; then nothing more */
+	g_usleep(G_USEC_PER_SEC);
+	size = slow_size(id);
+	g_usleep(3 * G_USEC_PER_SEC);
+	ck_assert_int_eq(slow_size(id), size);
+	run_sh(id, "killall wget; rm -f /tmp/slow");
+}
+
 START_TEST(allowlist_changes_at_run_time)
 {
 	g_autofree char *id = alk_test_api_create(
@@ -263,6 +306,7 @@ START_TEST(allowlist_changes_at_run_time)
 	blocked(id, "timeout 5 wget -q -O - http://" ALK_TEST_INET_ALLOWED_ADDR "/");
 	put_allow(id, "{\"allow\":[\"allowed.test:80\"]}");
 	reaches(id, allowed, "allowed-80");
+	slow_download_is_cut(id);
 	put_allow(id, "{\"allow\":[]}");
 	blocked(id, allowed);
 	{

@@ -6,11 +6,14 @@ Usage: http-server.py ADDR PORT BODY
 
 Answers GET (and HEAD) of any path with 200 and BODY plus a newline, so a
 test can tell which server it reached. HTTP/1.0: one request a connection.
+GET /slow streams 64 bytes every 0.1 s for a minute instead: a long-lived
+connection for the tests that cut one.
 Each request is logged to stderr. Standard library only.
 """
 import http.server
 import socketserver
 import sys
+import time
 
 
 def main():
@@ -29,8 +32,23 @@ def main():
             self.head()
 
         def do_GET(self):
+            if self.path == "/slow":
+                self.slow()
+                return
             self.head()
             self.wfile.write(body)
+
+        def slow(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"x" * 64)
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass  # the client is gone (or cut off)
 
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
