@@ -7,7 +7,7 @@
 
 #include "alk-allow.h"
 #include "alk-error.h"
-#include "alk-manager-private.h"
+#include "alk-manager-net-private.h"
 #include "alk-netns.h"
 #include "alk-nft.h"
 #include "alk-resolver.h"
@@ -18,34 +18,8 @@
 #define GUEST_ADDR "10.254.254.2"
 #define GUEST_PREFIX 30
 #define GUEST_MTU 1500
-#define COUNTERS_EVERY_S 2
 
-/* A name the resolver answered, kept to rebuild the pins when the allowlist changes. */
-typedef struct {
-	char *name;
-	GInetAddress *address;
-	gint64 expires; /* monotonic µs */
-} Answer;
-
-struct AlkSlotNet {
-	char ns[ALK_NETNS_NAME_LEN + 1];
-	char tap[ALK_NETNS_NAME_LEN + 1];
-	char mac[18];
-	GPtrArray *allow;        /* AlkAllowEntry * */
-	GPtrArray *extra_denied; /* GInetAddressMask * */
-	AlkResolver *resolver;
-	GPtrArray *answers; /* Answer * */
-	gboolean counting;  /* a counters read is running */
-};
-
-typedef struct {
-	AlkManager *m;
-	char id[ALK_SANDBOX_ID_LEN + 1];
-	AlkSlotNext next;
-	GTask *task; /* set-network */
-} NetRef;
-
-static NetRef *net_ref(AlkSlot *slot, AlkSlotNext next)
+NetRef *alk_net_ref(AlkSlot *slot, AlkSlotNext next)
 {
 	NetRef *ref = g_new0(NetRef, 1);
 
@@ -56,7 +30,7 @@ static NetRef *net_ref(AlkSlot *slot, AlkSlotNext next)
 }
 
 /* The slot a callback is for, or NULL when the manager let go of it. */
-static AlkSlot *ref_slot(NetRef *ref)
+AlkSlot *alk_net_ref_slot(NetRef *ref)
 {
 	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
 
@@ -89,7 +63,7 @@ static const char *egress(AlkManager *m)
 	return m->config->net.egress_netns[0] != '\0' ? m->config->net.egress_netns : NULL;
 }
 
-static gboolean allowlist(AlkSlot *slot)
+gboolean alk_slot_net_allowlist(AlkSlot *slot)
 {
 	return slot->sb->limits.network == ALK_NET_ALLOWLIST;
 }
@@ -204,7 +178,7 @@ GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error)
 
 /* Parses and checks a list; IPv6 egress is not offered (the guest's link has
  * no IPv6): such entries are refused. */
-static GPtrArray *parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error)
+GPtrArray *alk_net_parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error)
 {
 	g_autoptr(GPtrArray) list = alk_allow_list_parse(entries, extra_denied, error);
 
@@ -222,12 +196,13 @@ static GPtrArray *parse_allow(const char *const *entries, GPtrArray *extra_denie
 gboolean alk_manager_net_check(AlkManager *m, const char *const *allow, GError **error)
 {
 	g_autoptr(GPtrArray) denied = alk_manager_net_denied(m, error);
-	g_autoptr(GPtrArray) list = denied != NULL ? parse_allow(allow, denied, error) : NULL;
+	g_autoptr(GPtrArray) list =
+	    denied != NULL ? alk_net_parse_allow(allow, denied, error) : NULL;
 
 	return list != NULL;
 }
 
-static char **allow_strv(GPtrArray *allow)
+char **alk_net_allow_strv(GPtrArray *allow)
 {
 	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
 
@@ -311,7 +286,7 @@ static void on_pins(const char *name, GPtrArray *pins,
                     gpointer user_data)
 {
 	NetRef *ref = user_data;
-	AlkSlot *slot = ref_slot(ref);
+	AlkSlot *slot = alk_net_ref_slot(ref);
 	g_autoptr(GError) error = NULL;
 	g_autofree char *text = NULL;
 	AlkNetPlan *plan;
@@ -334,17 +309,17 @@ static void on_pins(const char *name, GPtrArray *pins,
 	alk_net_plan_run_async(plan, NULL, pins_loaded, w);
 }
 
-static char *ruleset(AlkSlot *slot, GError **error)
+char *alk_slot_net_ruleset(AlkSlot *slot, GError **error)
 {
 	AlkSlotNet *n = slot->net;
 	g_autoptr(GPtrArray) pins = current_pins(n);
 	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(GUEST_GW);
 	AlkNftPolicy policy = {
 	    .allow = n->allow,
-	    .uplink = allowlist(slot) ? ALK_NETNS_UPLINK : NULL,
+	    .uplink = alk_slot_net_allowlist(slot) ? ALK_NETNS_UPLINK : NULL,
 	    .generation = slot->sb->net.generation,
 	    .pins = pins,
-	    .resolver = allowlist(slot) ? gw : NULL,
+	    .resolver = alk_slot_net_allowlist(slot) ? gw : NULL,
 	    .extra_denied = n->extra_denied,
 	};
 
@@ -358,7 +333,7 @@ static void step_done(GObject *src, GAsyncResult *res, gpointer data)
 	g_autofree NetRef *ref = data;
 	GError *error = NULL;
 	gboolean ok = alk_netns_finish(res, &error);
-	AlkSlot *slot = ref_slot(ref);
+	AlkSlot *slot = alk_net_ref_slot(ref);
 
 	if (slot == NULL) {
 		g_clear_error(&error);
@@ -392,14 +367,15 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	n->answers = g_ptr_array_new_with_free_func((GDestroyNotify)answer_free);
 	n->extra_denied = alk_manager_net_denied(m, &error);
 	if (n->extra_denied != NULL)
-		n->allow = parse_allow((const char *const *)sb->net.allow, n->extra_denied, &error);
-	if (n->allow == NULL || (allowlist(slot) && !uplink_allocate(m, sb, &error)) ||
-	    (rules = ruleset(slot, &error)) == NULL) {
+		n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied,
+		                               &error);
+	if (n->allow == NULL || (alk_slot_net_allowlist(slot) && !uplink_allocate(m, sb, &error)) ||
+	    (rules = alk_slot_net_ruleset(slot, &error)) == NULL) {
 		next(slot, error);
 		return;
 	}
 	g_strfreev(sb->net.allow);
-	sb->net.allow = allow_strv(n->allow);
+	sb->net.allow = alk_net_allow_strv(n->allow);
 	g_free(sb->net.address);
 	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
 	slot->net_maybe = TRUE;
@@ -409,7 +385,7 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", "lo", "up", NULL);
 	alk_net_plan_sysctl(plan, n->ns, "net.ipv6.conf.all.disable_ipv6", "1");
 	alk_net_plan_sysctl(plan, n->ns, "net.ipv6.conf.default.disable_ipv6", "1");
-	if (allowlist(slot)) {
+	if (alk_slot_net_allowlist(slot)) {
 		outer = uplink_address(m, sb->net.uplink, 0);
 		inner = uplink_address(m, sb->net.uplink, 1);
 		gw = g_strndup(outer, strcspn(outer, "/"));
@@ -427,7 +403,7 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 		alk_net_plan_ip(plan, n->ns, FALSE, "route", "add", "default", "via", gw, NULL);
 	}
 	alk_net_plan_nft(plan, n->ns, rules);
-	alk_net_plan_run_async(plan, NULL, step_done, net_ref(slot, next));
+	alk_net_plan_run_async(plan, NULL, step_done, alk_net_ref(slot, next));
 }
 
 static GInetSocketAddress *upstream_address(AlkManager *m, GError **error)
@@ -480,7 +456,8 @@ static gboolean start_resolver(AlkSlot *slot, GError **error)
 	    alk_netns_socket(egress(slot->m), G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
 	if (out == NULL)
 		return FALSE;
-	n->resolver = alk_resolver_new(listen, out, upstream, on_pins, net_ref(slot, NULL), g_free);
+	n->resolver =
+	    alk_resolver_new(listen, out, upstream, on_pins, alk_net_ref(slot, NULL), g_free);
 	alk_resolver_set_policy(n->resolver, n->allow, n->extra_denied);
 	return TRUE;
 }
@@ -490,7 +467,7 @@ static void resumed(GObject *src, GAsyncResult *res, gpointer data)
 	g_autofree NetRef *ref = data;
 	GError *error = NULL;
 	gboolean ok = alk_virt_resume_finish(ref->m->virt, res, &error);
-	AlkSlot *slot = ref_slot(ref);
+	AlkSlot *slot = alk_net_ref_slot(ref);
 
 	if (slot == NULL) {
 		g_clear_error(&error);
@@ -503,7 +480,7 @@ static void tap_moved(AlkSlot *slot, GError *error)
 {
 	NetRef *ref;
 
-	if (error == NULL && allowlist(slot))
+	if (error == NULL && alk_slot_net_allowlist(slot))
 		start_resolver(slot, &error);
 	if (error != NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
 		AlkSlotNext next = slot->net_next;
@@ -512,7 +489,7 @@ static void tap_moved(AlkSlot *slot, GError *error)
 		next(slot, error);
 		return;
 	}
-	ref = net_ref(slot, slot->net_next);
+	ref = alk_net_ref(slot, slot->net_next);
 	slot->net_next = NULL;
 	alk_virt_resume_async(slot->m->virt, slot->sb->domain, resumed, ref);
 }
@@ -529,7 +506,7 @@ void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next)
 	alk_net_plan_ip(plan, NULL, FALSE, "link", "set", "dev", n->tap, "netns", n->ns, NULL);
 	alk_net_plan_ip(plan, n->ns, FALSE, "addr", "add", gw, "dev", n->tap, NULL);
 	alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", "dev", n->tap, "up", NULL);
-	alk_net_plan_run_async(plan, NULL, step_done, net_ref(slot, tap_moved));
+	alk_net_plan_run_async(plan, NULL, step_done, alk_net_ref(slot, tap_moved));
 }
 
 static void parse_ipv4(const char *text, guint8 out[4])
@@ -543,7 +520,7 @@ static void configured(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree NetRef *ref = data;
 	GError *error = NULL;
-	AlkSlot *slot = ref_slot(ref);
+	AlkSlot *slot = alk_net_ref_slot(ref);
 	gboolean ok;
 
 	if (slot == NULL || slot->channel == NULL)
@@ -563,9 +540,10 @@ void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next)
 		cfg.mac[i] = (guint8)g_ascii_strtoull(slot->net->mac + 3 * i, NULL, 16);
 	parse_ipv4(GUEST_ADDR, cfg.address);
 	parse_ipv4(GUEST_GW, cfg.gateway);
-	if (allowlist(slot))
+	if (alk_slot_net_allowlist(slot))
 		parse_ipv4(GUEST_GW, cfg.dns);
-	alk_channel_net_config_async(slot->channel, &cfg, NULL, configured, net_ref(slot, next));
+	alk_channel_net_config_async(slot->channel, &cfg, NULL, configured,
+	                             alk_net_ref(slot, next));
 }
 
 /* ---- adoption and the end ---- */
@@ -592,11 +570,11 @@ gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 	n->extra_denied = alk_manager_net_denied(slot->m, error);
 	if (n->extra_denied == NULL)
 		return FALSE;
-	n->allow = parse_allow((const char *const *)sb->net.allow, n->extra_denied, error);
+	n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied, error);
 	if (n->allow == NULL)
 		return FALSE;
 	/* its rules and pins are still loaded; only the resolver died with us */
-	return !allowlist(slot) || start_resolver(slot, error);
+	return !alk_slot_net_allowlist(slot) || start_resolver(slot, error);
 }
 
 static void net_deleted(GObject *src, GAsyncResult *res, gpointer data)
@@ -631,7 +609,7 @@ static void delete_ns(AlkSlot *slot, AlkSlotNext next)
 
 	g_snprintf(ns, sizeof(ns), "%s%s", ALK_NETNS_PREFIX, slot->sb->id);
 	delete_plan(plan, egress(slot->m), ns);
-	alk_net_plan_run_async(plan, NULL, net_deleted, net_ref(slot, next));
+	alk_net_plan_run_async(plan, NULL, net_deleted, alk_net_ref(slot, next));
 }
 
 static void last_count(GObject *src, GAsyncResult *res, gpointer data)
@@ -662,10 +640,10 @@ void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next)
 		alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
 		                        &slot->sb->net.dns_refused);
 	g_clear_pointer(&n->resolver, alk_resolver_free);
-	alk_netns_counters_async(n->ns, NULL, last_count, net_ref(slot, next));
+	alk_netns_counters_async(n->ns, NULL, last_count, alk_net_ref(slot, next));
 }
 
-/* Start-up: namespaces of sandboxes nobody adopted are deleted. */
+/* Start-up: namespaces of our sandboxes nobody adopted are deleted. */
 void alk_manager_net_sweep(AlkManager *m)
 {
 	g_autoptr(GError) error = NULL;
@@ -679,7 +657,15 @@ void alk_manager_net_sweep(AlkManager *m)
 		const char *ns = g_ptr_array_index(names, i);
 		AlkNetPlan *plan;
 
-		if (alk_slot_lookup(m, ns + strlen(ALK_NETNS_PREFIX)) != NULL)
+		const char *id = ns + strlen(ALK_NETNS_PREFIX);
+		g_autofree char *state =
+		    g_build_filename(m->config->state_dir, "sandboxes", id, NULL);
+		g_autofree char *run = g_build_filename(m->config->run_dir, "sandboxes", id, NULL);
+
+		/* ours only: another airlockd's sandboxes have their dirs elsewhere
+		 * (a namespace always goes before its sandbox's dirs) */
+		if (alk_slot_lookup(m, id) != NULL || (!g_file_test(state, G_FILE_TEST_IS_DIR) &&
+		                                       !g_file_test(run, G_FILE_TEST_IS_DIR)))
 			continue;
 		g_message("reconcile: deleting orphaned network namespace %s", ns);
 		plan = alk_net_plan_new();
@@ -689,164 +675,4 @@ void alk_manager_net_sweep(AlkManager *m)
 			g_clear_error(&error);
 		}
 	}
-}
-
-/* ---- counters ---- */
-
-static void counted(GObject *src, GAsyncResult *res, gpointer data)
-{
-	g_autofree NetRef *ref = data;
-	AlkSlot *slot = ref_slot(ref);
-	guint64 allowed = 0, denied = 0;
-	gboolean ok = alk_netns_counters_finish(res, &allowed, &denied, NULL);
-
-	if (slot == NULL)
-		return;
-	slot->net->counting = FALSE;
-	if (ok) {
-		slot->sb->net.allowed = allowed;
-		slot->sb->net.denied = denied;
-	}
-}
-
-static gboolean on_count(gpointer data)
-{
-	AlkManager *m = data;
-	GHashTableIter it;
-	gpointer value;
-
-	g_hash_table_iter_init(&it, m->slots);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		AlkSlot *slot = value;
-		AlkSlotNet *n = slot->net;
-
-		if (n == NULL || !slot->net_maybe || n->counting ||
-		    (slot->sb->state != ALK_SANDBOX_READY &&
-		     slot->sb->state != ALK_SANDBOX_BOOTING))
-			continue;
-		if (n->resolver != NULL)
-			alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
-			                        &slot->sb->net.dns_refused);
-		n->counting = TRUE;
-		alk_netns_counters_async(n->ns, NULL, counted, net_ref(slot, NULL));
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-void alk_manager_net_start(AlkManager *m)
-{
-	m->net_timer = g_timeout_add_seconds(COUNTERS_EVERY_S, on_count, m);
-}
-
-/* ---- a new allowlist ---- */
-
-static void record_saved(GObject *src, GAsyncResult *res, gpointer data)
-{
-	g_autofree NetRef *ref = data;
-	g_autoptr(GError) error = NULL;
-
-	if (!alk_virt_set_record_finish(ref->m->virt, res, &error))
-		g_warning("sandbox %s: saving its allowlist: %s", ref->id, error->message);
-}
-
-typedef struct {
-	GPtrArray *allow;
-	guint generation;
-} Change;
-
-static void change_free(Change *c)
-{
-	g_ptr_array_unref(c->allow);
-	g_free(c);
-}
-
-static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
-{
-	g_autoptr(GTask) task = data;
-	NetRef *ref = g_task_get_task_data(task);
-	Change *c = g_object_get_data(G_OBJECT(task), "change");
-	GError *error = NULL;
-	AlkSlot *slot = NULL;
-	g_autofree char *record = NULL;
-
-	if (!alk_netns_finish(res, &error)) {
-		g_task_return_error(task, error);
-		return;
-	}
-	slot = ref_slot(ref);
-	if (slot == NULL) {
-		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
-		                        ref->id);
-		return;
-	}
-	g_ptr_array_unref(slot->net->allow);
-	slot->net->allow = g_ptr_array_ref(c->allow);
-	slot->sb->net.generation = c->generation;
-	g_strfreev(slot->sb->net.allow);
-	slot->sb->net.allow = allow_strv(c->allow);
-	if (slot->net->resolver != NULL)
-		alk_resolver_set_policy(slot->net->resolver, c->allow, slot->net->extra_denied);
-	record = alk_sandbox_record_to_json(slot->sb);
-	alk_virt_set_record_async(slot->m->virt, slot->sb->domain, record, record_saved,
-	                          net_ref(slot, NULL));
-	alk_slot_notify(slot);
-	g_task_return_boolean(task, TRUE);
-}
-
-void alk_manager_set_network_async(AlkManager *m, const char *id, const char *const *allow,
-                                   GAsyncReadyCallback cb, gpointer user_data)
-{
-	g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
-	AlkSlot *slot = alk_slot_lookup(m, id);
-	GError *error = NULL;
-	g_autoptr(GPtrArray) list = NULL;
-	g_autofree char *rules = NULL;
-	GPtrArray *old;
-	Change *c;
-	AlkNetPlan *plan;
-
-	g_task_set_source_tag(task, alk_manager_set_network_async);
-	if (slot == NULL) {
-		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
-		                        alk_sandbox_id_valid(id) ? id : "with that id");
-		return;
-	}
-	if (!allowlist(slot) || slot->net == NULL || slot->sb->state != ALK_SANDBOX_READY) {
-		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT,
-		                        !allowlist(slot)
-		                            ? "sandbox %s is not in network mode allowlist"
-		                            : "sandbox %s is not ready",
-		                        id);
-		return;
-	}
-	list = parse_allow(allow, slot->net->extra_denied, &error);
-	if (list == NULL) {
-		g_task_return_error(task, error);
-		return;
-	}
-	/* rendered with the new list and generation; kept only once loaded */
-	c = g_new0(Change, 1);
-	c->allow = g_ptr_array_ref(list);
-	c->generation = slot->sb->net.generation + 1;
-	old = slot->net->allow;
-	slot->net->allow = list;
-	slot->sb->net.generation++;
-	rules = ruleset(slot, &error);
-	slot->net->allow = old;
-	slot->sb->net.generation--;
-	if (rules == NULL) {
-		change_free(c);
-		g_task_return_error(task, error);
-		return;
-	}
-	g_object_set_data_full(G_OBJECT(task), "change", c, (GDestroyNotify)change_free);
-	g_task_set_task_data(task, net_ref(slot, NULL), g_free);
-	plan = alk_net_plan_new();
-	alk_net_plan_nft(plan, slot->net->ns, rules);
-	alk_net_plan_run_async(plan, NULL, reloaded, g_steal_pointer(&task));
-}
-
-gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error)
-{
-	return g_task_propagate_boolean(G_TASK(res), error);
 }

@@ -44,7 +44,18 @@ struct AlkManager {
 
 #define ALK_SLOT(sb) ((AlkSlot *)(sb)->priv)
 
+/* A sandbox named in a callback: found again by id, the slot may be gone. */
+typedef struct {
+	AlkManager *m;
+	char id[ALK_SANDBOX_ID_LEN + 1];
+} SlotRef;
+
 /* alk-manager.c */
+SlotRef *alk_slot_ref(AlkSlot *slot);
+void alk_slot_set_state(AlkSlot *slot, AlkSandboxState state);
+void alk_slot_forget(AlkSlot *slot);
+/* Stops its timers and channel, destroys its domain, deletes its network and files. */
+void alk_slot_teardown(AlkSlot *slot);
 AlkSlot *alk_slot_lookup(AlkManager *m, const char *id);
 AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb);
 void alk_slot_notify(AlkSlot *slot);

@@ -21,8 +21,6 @@
 /* Debian's QEMU user (libvirt's qemu.conf default) */
 #define QEMU_USER "libvirt-qemu"
 
-static void slot_teardown(AlkSlot *slot);
-
 static void slot_free(AlkSlot *slot)
 {
 	if (slot == NULL)
@@ -118,7 +116,7 @@ void alk_slot_notify(AlkSlot *slot)
 		m->watch(m, slot->sb, m->watch_data);
 }
 
-static void set_state(AlkSlot *slot, AlkSandboxState state)
+void alk_slot_set_state(AlkSlot *slot, AlkSandboxState state)
 {
 	if (alk_sandbox_set_state(slot->sb, state))
 		alk_slot_notify(slot);
@@ -183,12 +181,7 @@ gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error)
 
 /* ---- the end of a sandbox ---- */
 
-typedef struct {
-	AlkManager *m;
-	char id[ALK_SANDBOX_ID_LEN + 1];
-} SlotRef;
-
-static SlotRef *slot_ref(AlkSlot *slot)
+SlotRef *alk_slot_ref(AlkSlot *slot)
 {
 	SlotRef *ref = g_new0(SlotRef, 1);
 	ref->m = slot->m;
@@ -196,7 +189,7 @@ static SlotRef *slot_ref(AlkSlot *slot)
 	return ref;
 }
 
-static void forget(AlkSlot *slot)
+void alk_slot_forget(AlkSlot *slot)
 {
 	g_hash_table_remove(slot->m->slots, slot->sb->id);
 }
@@ -209,7 +202,7 @@ static void prune_failed(AlkManager *m)
 		const AlkSandbox *sb = g_ptr_array_index(all, i);
 		if (sb->state == ALK_SANDBOX_FAILED && ++failed > FAILED_KEPT_MAX &&
 		    ALK_SLOT(sb)->domain_maybe == FALSE)
-			forget(ALK_SLOT(sb));
+			alk_slot_forget(ALK_SLOT(sb));
 	}
 }
 
@@ -233,8 +226,8 @@ static void finish_teardown(AlkSlot *slot)
 	}
 	alk_slot_remove_files(slot->m, slot->sb->id);
 	if (slot->sb->state == ALK_SANDBOX_STOPPING) {
-		set_state(slot, ALK_SANDBOX_DESTROYED);
-		forget(slot);
+		alk_slot_set_state(slot, ALK_SANDBOX_DESTROYED);
+		alk_slot_forget(slot);
 	} else {
 		prune_failed(slot->m);
 	}
@@ -245,7 +238,7 @@ static gboolean on_retry(gpointer data)
 	AlkSlot *slot = data;
 	slot->retry = 0;
 	if (slot->destroy_pending)
-		slot_teardown(slot);
+		alk_slot_teardown(slot);
 	return G_SOURCE_REMOVE;
 }
 
@@ -270,7 +263,7 @@ static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 	finish_teardown(slot);
 }
 
-static void slot_teardown(AlkSlot *slot)
+void alk_slot_teardown(AlkSlot *slot)
 {
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
 	if (slot->cancel != NULL)
@@ -288,7 +281,7 @@ static void slot_teardown(AlkSlot *slot)
 		slot->destroy_pending = TRUE;
 		return;
 	}
-	alk_virt_destroy_async(slot->m->virt, slot->sb->domain, destroyed, slot_ref(slot));
+	alk_virt_destroy_async(slot->m->virt, slot->sb->domain, destroyed, alk_slot_ref(slot));
 }
 
 static char *console_tail(const char *path)
@@ -318,8 +311,8 @@ void alk_slot_fail(AlkSlot *slot, GError *error)
 	}
 	g_clear_error(&sb->error);
 	sb->error = error;
-	set_state(slot, ALK_SANDBOX_FAILED);
-	slot_teardown(slot);
+	alk_slot_set_state(slot, ALK_SANDBOX_FAILED);
+	alk_slot_teardown(slot);
 }
 
 void alk_slot_end(AlkSlot *slot, const char *reason)
@@ -329,8 +322,8 @@ void alk_slot_end(AlkSlot *slot, const char *reason)
 		return;
 	g_free(sb->end_reason);
 	sb->end_reason = g_strdup(reason);
-	set_state(slot, ALK_SANDBOX_STOPPING);
-	slot_teardown(slot);
+	alk_slot_set_state(slot, ALK_SANDBOX_STOPPING);
+	alk_slot_teardown(slot);
 }
 
 /* ---- TTL ---- */
@@ -358,7 +351,7 @@ void alk_slot_arm_ttl(AlkSlot *slot)
 
 static void became_ready(AlkSlot *slot)
 {
-	set_state(slot, ALK_SANDBOX_READY);
+	alk_slot_set_state(slot, ALK_SANDBOX_READY);
 	alk_slot_arm_ttl(slot);
 }
 
@@ -403,224 +396,6 @@ void alk_slot_open_channel(AlkSlot *slot, gint64 deadline_us)
 	if (slot->channel == NULL)
 		slot->channel = alk_channel_new(slot->sb->agent_socket, on_channel, slot);
 	alk_channel_open(slot->channel, deadline_us);
-}
-
-/* ---- create ---- */
-
-static char *render_xml(AlkSlot *slot, GError **error)
-{
-	AlkSandbox *sb = slot->sb;
-	AlkManager *m = slot->m;
-	g_autofree char *record = alk_sandbox_record_to_json(sb);
-	AlkDomainSpec spec = {
-	    .name = sb->domain,
-	    .virt_type = m->virt_type,
-	    .vcpus = sb->limits.cpus,
-	    .memory_mib = sb->limits.memory_mib,
-	    .hard_limit_mib = m->memtune ? sb->limits.hard_limit_mib : 0,
-	    .cpu_quota_pct = sb->limits.cpu_quota_pct,
-	    .io_bytes_sec = sb->limits.io_bytes_sec,
-	    .io_iops = sb->limits.io_iops,
-	    .kernel = slot->image->kernel,
-	    .initrd = slot->image->initrd,
-	    .cmdline = slot->image->cmdline,
-	    .overlay = sb->overlay,
-	    .base = slot->image->rootfs,
-	    .console_log = sb->console_log,
-	    .agent_socket = sb->agent_socket,
-	    .record = record,
-	    .qemu_uid = m->qemu_uid,
-	    .qemu_gid = m->qemu_gid,
-	    .tap = alk_slot_net_tap(slot),
-	    .mac = alk_slot_net_mac(slot),
-	};
-	return alk_domain_xml_render(m->config->template_dir, &spec, error);
-}
-
-/* The guest runs (error NULL), or it could not be started. */
-static void domain_running(AlkSlot *slot, GError *error)
-{
-	slot->busy = FALSE;
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
-		/* it ended while starting: the deferred teardown runs now */
-		g_clear_error(&error);
-		slot_teardown(slot);
-		return;
-	}
-	g_clear_pointer(&slot->image, alk_image_free);
-	if (error != NULL) {
-		alk_slot_fail(slot, error);
-		return;
-	}
-	set_state(slot, ALK_SANDBOX_BOOTING);
-	alk_slot_open_channel(slot, g_get_monotonic_time() +
-	                                (gint64)slot->m->config->boot_timeout_s * G_USEC_PER_SEC);
-}
-
-static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
-{
-	g_autofree SlotRef *ref = data;
-	GError *error = NULL;
-	gboolean ok = alk_virt_create_finish(ref->m->virt, res, &error);
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
-
-	if (slot == NULL) {
-		/* the manager let go of it (detach): it is adopted or swept later */
-		g_clear_error(&error);
-		return;
-	}
-	slot->domain_maybe = ok;
-	if (ok && slot->net != NULL && slot->sb->state == ALK_SANDBOX_CREATING) {
-		alk_slot_net_attach(slot, domain_running); /* still busy */
-		return;
-	}
-	domain_running(slot, ok ? NULL : error);
-}
-
-/* Relabelling is off (see the template): the overlay is QEMU's because the
- * daemon says so. */
-static gboolean give_to_qemu(AlkManager *m, const char *path, GError **error)
-{
-	if (chown(path, m->qemu_uid, m->qemu_gid) == 0)
-		return TRUE;
-	g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", path, g_strerror(errno));
-	return FALSE;
-}
-
-/* The overlay (and the network, if any) is there: the domain starts, paused
- * when its tap must move first. */
-static void start_domain(AlkSlot *slot, GError *error)
-{
-	g_autofree char *xml = NULL;
-
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
-		g_clear_error(&error);
-		slot->busy = FALSE;
-		slot_teardown(slot);
-		return;
-	}
-	if (error == NULL)
-		xml = render_xml(slot, &error);
-	if (xml == NULL) {
-		slot->busy = FALSE;
-		alk_slot_fail(slot, error);
-		return;
-	}
-	slot->domain_maybe = TRUE;
-	alk_virt_create_async(slot->m->virt, xml, slot->net != NULL, domain_started,
-	                      slot_ref(slot));
-}
-
-static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
-{
-	g_autofree SlotRef *ref = data;
-	GError *error = NULL;
-	gboolean ok = alk_overlay_create_finish(res, &error);
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
-	g_autofree char *xml = NULL;
-
-	if (slot == NULL) {
-		g_clear_error(&error);
-		return;
-	}
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
-		slot->busy = FALSE;
-		g_clear_error(&error);
-		slot_teardown(slot);
-		return;
-	}
-	if (!ok || !give_to_qemu(ref->m, slot->sb->overlay, &error)) {
-		slot->busy = FALSE;
-		alk_slot_fail(slot, error);
-		return;
-	}
-	if (alk_slot_net_wanted(slot))
-		alk_slot_net_prepare(slot, start_domain);
-	else
-		start_domain(slot, NULL);
-}
-
-static gboolean check_capacity(AlkManager *m, GError **error)
-{
-	if (!alk_virt_is_connected(m->virt)) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-		            "libvirt unavailable: reconnecting");
-		return FALSE;
-	}
-	if (alk_manager_count_live(m) >= m->config->max_sandboxes) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
-		            "at capacity: %u sandboxes running (max_sandboxes)",
-		            m->config->max_sandboxes);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
-                               const AlkImage *image)
-{
-	char id[ALK_SANDBOX_ID_LEN + 1];
-	AlkSandbox *sb;
-
-	do
-		alk_sandbox_new_id(id);
-	while (alk_slot_lookup(m, id) != NULL);
-	sb = alk_sandbox_new(id, m->config->state_dir, m->config->run_dir);
-	sb->instance = g_strdup(m->config->state_dir);
-	sb->image = g_strdup(image->name);
-	sb->profile = g_strdup(limits->profile);
-	sb->limits = *limits;
-	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
-	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
-	sb->net.allow = g_strdupv(req->allow);
-	if (req->labels != NULL) {
-		GHashTableIter it;
-		gpointer k, v;
-		g_hash_table_iter_init(&it, req->labels);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			g_hash_table_insert(sb->labels, g_strdup(k), g_strdup(v));
-	}
-	return sb;
-}
-
-const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error)
-{
-	AlkLimits limits;
-	g_autoptr(AlkImage) image = NULL;
-	GError *local = NULL;
-	AlkSlot *slot;
-
-	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error) ||
-	    (limits.network == ALK_NET_ALLOWLIST &&
-	     !alk_manager_net_check(m, (const char *const *)req->allow, error)))
-		return NULL;
-	image = alk_image_load(m->config->image_dir,
-	                       req->image != NULL ? req->image : m->config->default_image, error);
-	if (image == NULL)
-		return NULL;
-	if (limits.disk_mib < image->rootfs_virtual_mib) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-		            "disk_mib %" G_GUINT64_FORMAT " is smaller than image %s's root "
-		            "filesystem (%" G_GUINT64_FORMAT " MiB)",
-		            limits.disk_mib, image->name, image->rootfs_virtual_mib);
-		return NULL;
-	}
-	slot = alk_slot_add(m, sandbox_for(m, req, &limits, image));
-	if (!alk_slot_prepare_dirs(slot, &local)) {
-		/* a conflict means the files are someone else's: keep them */
-		if (!g_error_matches(local, ALK_ERROR, ALK_ERROR_CONFLICT))
-			alk_slot_remove_files(m, slot->sb->id);
-		forget(slot);
-		g_propagate_error(error, local);
-		return NULL;
-	}
-	slot->image = g_steal_pointer(&image);
-	slot->cancel = g_cancellable_new();
-	slot->busy = TRUE;
-	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
-	                         slot->cancel, overlay_done, slot_ref(slot));
-	alk_slot_notify(slot);
-	return slot->sb;
 }
 
 /* ---- libvirt events ---- */
@@ -677,7 +452,7 @@ static void resynced(GObject *src, GAsyncResult *res, gpointer data)
 		AlkSandbox *sb = g_ptr_array_index(all, i);
 		AlkSlot *slot = ALK_SLOT(sb);
 		if (slot->destroy_pending)
-			slot_teardown(slot);
+			alk_slot_teardown(slot);
 		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY) &&
 		         !g_hash_table_contains(alive, sb->domain))
 			on_stopped(sb->domain, ALK_VIRT_STOPPED_FAILED, m);
@@ -775,7 +550,7 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
 		return not_found(id, error);
 	if (!alk_sandbox_is_live(slot->sb)) {
 		if (!slot->domain_maybe)
-			forget(slot);
+			alk_slot_forget(slot);
 		return TRUE;
 	}
 	if (slot->domain_maybe && !alk_virt_is_connected(m->virt)) {

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Creating a sandbox: overlay, network, domain (paused while its tap
+ * moves), then the agent channel. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alk-domain-xml.h"
+#include "alk-error.h"
+#include "alk-manager-private.h"
+#include "alk-overlay.h"
+
+static char *render_xml(AlkSlot *slot, GError **error)
+{
+	AlkSandbox *sb = slot->sb;
+	AlkManager *m = slot->m;
+	g_autofree char *record = alk_sandbox_record_to_json(sb);
+	AlkDomainSpec spec = {
+	    .name = sb->domain,
+	    .virt_type = m->virt_type,
+	    .vcpus = sb->limits.cpus,
+	    .memory_mib = sb->limits.memory_mib,
+	    .hard_limit_mib = m->memtune ? sb->limits.hard_limit_mib : 0,
+	    .cpu_quota_pct = sb->limits.cpu_quota_pct,
+	    .io_bytes_sec = sb->limits.io_bytes_sec,
+	    .io_iops = sb->limits.io_iops,
+	    .kernel = slot->image->kernel,
+	    .initrd = slot->image->initrd,
+	    .cmdline = slot->image->cmdline,
+	    .overlay = sb->overlay,
+	    .base = slot->image->rootfs,
+	    .console_log = sb->console_log,
+	    .agent_socket = sb->agent_socket,
+	    .record = record,
+	    .qemu_uid = m->qemu_uid,
+	    .qemu_gid = m->qemu_gid,
+	    .tap = alk_slot_net_tap(slot),
+	    .mac = alk_slot_net_mac(slot),
+	};
+	return alk_domain_xml_render(m->config->template_dir, &spec, error);
+}
+
+/* The guest runs (error NULL), or it could not be started. */
+static void domain_running(AlkSlot *slot, GError *error)
+{
+	slot->busy = FALSE;
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		/* it ended while starting: the deferred teardown runs now */
+		g_clear_error(&error);
+		alk_slot_teardown(slot);
+		return;
+	}
+	g_clear_pointer(&slot->image, alk_image_free);
+	if (error != NULL) {
+		alk_slot_fail(slot, error);
+		return;
+	}
+	alk_slot_set_state(slot, ALK_SANDBOX_BOOTING);
+	alk_slot_open_channel(slot, g_get_monotonic_time() +
+	                                (gint64)slot->m->config->boot_timeout_s * G_USEC_PER_SEC);
+}
+
+static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree SlotRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_virt_create_finish(ref->m->virt, res, &error);
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+
+	if (slot == NULL) {
+		/* the manager let go of it (detach): it is adopted or swept later */
+		g_clear_error(&error);
+		return;
+	}
+	slot->domain_maybe = ok;
+	if (ok && slot->net != NULL && slot->sb->state == ALK_SANDBOX_CREATING) {
+		alk_slot_net_attach(slot, domain_running); /* still busy */
+		return;
+	}
+	domain_running(slot, ok ? NULL : error);
+}
+
+/* Relabelling is off (see the template): the overlay is QEMU's because the
+ * daemon says so. */
+static gboolean give_to_qemu(AlkManager *m, const char *path, GError **error)
+{
+	if (chown(path, m->qemu_uid, m->qemu_gid) == 0)
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "chown %s: %s", path, g_strerror(errno));
+	return FALSE;
+}
+
+/* The overlay (and the network, if any) is there: the domain starts, paused
+ * when its tap must move first. */
+static void start_domain(AlkSlot *slot, GError *error)
+{
+	g_autofree char *xml = NULL;
+
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		g_clear_error(&error);
+		slot->busy = FALSE;
+		alk_slot_teardown(slot);
+		return;
+	}
+	if (error == NULL)
+		xml = render_xml(slot, &error);
+	if (xml == NULL) {
+		slot->busy = FALSE;
+		alk_slot_fail(slot, error);
+		return;
+	}
+	slot->domain_maybe = TRUE;
+	alk_virt_create_async(slot->m->virt, xml, slot->net != NULL, domain_started,
+	                      alk_slot_ref(slot));
+}
+
+static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree SlotRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_overlay_create_finish(res, &error);
+	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	g_autofree char *xml = NULL;
+
+	if (slot == NULL) {
+		g_clear_error(&error);
+		return;
+	}
+	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+		slot->busy = FALSE;
+		g_clear_error(&error);
+		alk_slot_teardown(slot);
+		return;
+	}
+	if (!ok || !give_to_qemu(ref->m, slot->sb->overlay, &error)) {
+		slot->busy = FALSE;
+		alk_slot_fail(slot, error);
+		return;
+	}
+	if (alk_slot_net_wanted(slot))
+		alk_slot_net_prepare(slot, start_domain);
+	else
+		start_domain(slot, NULL);
+}
+
+static gboolean check_capacity(AlkManager *m, GError **error)
+{
+	if (!alk_virt_is_connected(m->virt)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+		            "libvirt unavailable: reconnecting");
+		return FALSE;
+	}
+	if (alk_manager_count_live(m) >= m->config->max_sandboxes) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "at capacity: %u sandboxes running (max_sandboxes)",
+		            m->config->max_sandboxes);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
+                               const AlkImage *image)
+{
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	AlkSandbox *sb;
+
+	do
+		alk_sandbox_new_id(id);
+	while (alk_slot_lookup(m, id) != NULL);
+	sb = alk_sandbox_new(id, m->config->state_dir, m->config->run_dir);
+	sb->instance = g_strdup(m->config->state_dir);
+	sb->image = g_strdup(image->name);
+	sb->profile = g_strdup(limits->profile);
+	sb->limits = *limits;
+	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
+	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
+	sb->net.allow = g_strdupv(req->allow);
+	if (req->labels != NULL) {
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, req->labels);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			g_hash_table_insert(sb->labels, g_strdup(k), g_strdup(v));
+	}
+	return sb;
+}
+
+const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error)
+{
+	AlkLimits limits;
+	g_autoptr(AlkImage) image = NULL;
+	GError *local = NULL;
+	AlkSlot *slot;
+
+	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error) ||
+	    (limits.network == ALK_NET_ALLOWLIST &&
+	     !alk_manager_net_check(m, (const char *const *)req->allow, error)))
+		return NULL;
+	image = alk_image_load(m->config->image_dir,
+	                       req->image != NULL ? req->image : m->config->default_image, error);
+	if (image == NULL)
+		return NULL;
+	if (limits.disk_mib < image->rootfs_virtual_mib) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "disk_mib %" G_GUINT64_FORMAT " is smaller than image %s's root "
+		            "filesystem (%" G_GUINT64_FORMAT " MiB)",
+		            limits.disk_mib, image->name, image->rootfs_virtual_mib);
+		return NULL;
+	}
+	slot = alk_slot_add(m, sandbox_for(m, req, &limits, image));
+	if (!alk_slot_prepare_dirs(slot, &local)) {
+		/* a conflict means the files are someone else's: keep them */
+		if (!g_error_matches(local, ALK_ERROR, ALK_ERROR_CONFLICT))
+			alk_slot_remove_files(m, slot->sb->id);
+		alk_slot_forget(slot);
+		g_propagate_error(error, local);
+		return NULL;
+	}
+	slot->image = g_steal_pointer(&image);
+	slot->cancel = g_cancellable_new();
+	slot->busy = TRUE;
+	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
+	                         slot->cancel, overlay_done, alk_slot_ref(slot));
+	alk_slot_notify(slot);
+	return slot->sb;
+}

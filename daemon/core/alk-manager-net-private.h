@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared by alk-manager-net.c and alk-manager-net-change.c only. */
+#pragma once
+
+#include "alk-manager-private.h"
+#include "alk-netns.h"
+#include "alk-resolver.h"
+
+/* A name the resolver answered, kept to rebuild the pins when the allowlist changes. */
+typedef struct {
+	char *name;
+	GInetAddress *address;
+	gint64 expires; /* monotonic µs */
+} Answer;
+
+struct AlkSlotNet {
+	char ns[ALK_NETNS_NAME_LEN + 1];
+	char tap[ALK_NETNS_NAME_LEN + 1];
+	char mac[18];
+	GPtrArray *allow;        /* AlkAllowEntry * */
+	GPtrArray *extra_denied; /* GInetAddressMask * */
+	AlkResolver *resolver;
+	GPtrArray *answers; /* Answer * */
+	gboolean counting;  /* a counters read is running */
+	gboolean changing;  /* a new allowlist is being loaded */
+};
+
+typedef struct {
+	AlkManager *m;
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	AlkSlotNext next;
+} NetRef;
+
+/* A callback's reference to a sandbox; next: the step after (may be NULL). */
+NetRef *alk_net_ref(AlkSlot *slot, AlkSlotNext next);
+/* The networked slot ref names, or NULL when the manager let go of it. */
+AlkSlot *alk_net_ref_slot(NetRef *ref);
+gboolean alk_slot_net_allowlist(AlkSlot *slot);
+/* Parses and checks a list; IPv6 entries are refused. */
+GPtrArray *alk_net_parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error);
+char **alk_net_allow_strv(GPtrArray *allow);
+/* The namespace's whole ruleset for its current allowlist, generation and pins. */
+char *alk_slot_net_ruleset(AlkSlot *slot, GError **error);
