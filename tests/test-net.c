@@ -214,6 +214,11 @@ START_TEST(allowlist_admits_only_what_it_names)
 	blocked(id, other_port);
 	blocked(id, denied_name);
 	ck_assert_msg(!dns_log_has("denied.test"), "a denied name reached the upstream");
+	/* around the resolver: straight to the upstream, or to the gateway's other ports */
+	blocked(id, "nslookup denied.test " ALK_TEST_INET_DNS_ADDR);
+	ck_assert_msg(!dns_log_has("denied.test"), "the guest reached the upstream directly");
+	blocked(id, "ping -c 1 -W 2 10.254.254.1");
+	blocked(id, "echo | timeout 5 nc 10.254.254.1 22");
 	blocked(id, raw_ip);
 	blocked(id, metadata);
 	blocked(id, host);
