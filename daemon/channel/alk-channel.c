@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The agent channel's connection: the socket and its retries, the HELLO and
+ * SYNC handshake, the reader and its garbage and partial-frame limits, the
+ * output queue. Frames that answer an op go to alk-channel-ops.c. */
 #include "alk-channel.h"
 #include "alk-channel-private.h"
 
 #include <errno.h>
 #include <glib-unix.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,75 +17,13 @@
 #define TICK_MS 250
 #define SYNC_RETRY_US (1 * G_USEC_PER_SEC)
 
-typedef enum { OP_EXEC, OP_PUT, OP_GET, OP_PING, OP_REQUEST } OpKind;
-
-struct AlkChannelOp {
-	AlkChannel *ch;
-	OpKind kind;
-	guint32 id;
-	gpointer user_data;
-	AlkExecCallbacks exec;
-	AlkFileCallbacks file;
-	AlkPingFunc ping;
-	AlkChannelReplyFunc reply;
-	GDestroyNotify destroy; /* of user_data, OP_REQUEST only */
-	guint64 ping_nonce;
-	gint64 deadline_us;
-	guint64 sent;  /* stdin or upload bytes queued */
-	guint64 acked; /* stdin bytes the agent consumed */
-	guint64 size;  /* upload: announced size */
-	guint64 received;
-	gboolean want_writable;
-	gboolean closed;
-	gboolean held; /* counts in ch->held */
-};
-
-struct AlkChannel {
-	char *path;
-	AlkChannelStateFunc state_func;
-	gpointer user_data;
-	AlkChannelState state;
-	int fd;
-	GSource *src; /* watches fd; its condition follows the output queue */
-	gpointer io_tag;
-	GIOCondition io_cond;
-	guint tick;
-	gint64 deadline_us;
-	AlkDecoder *dec;
-	guint64 garbage_base; /* dec->skipped when the channel became ready */
-	gint64 partial_since;
-	GByteArray *out;
-	gsize out_off;
-	GHashTable *ops; /* id -> AlkChannelOp, owned */
-	guint32 next_id;
-	guint32 sync_id;
-	guint64 sync_nonce;
-	gint64 sync_sent_us;
-	gboolean have_hello;
-	guint held; /* ops that hold input: nothing is read meanwhile */
-	AlkMsgHello hello;
-	char agent_version[64];
-	guint refs;
-	guint8 in[65536];
-	guint8 frame[ALK_PROTO_MAX_FRAME];
-};
-
 static void channel_unref(AlkChannel *ch);
 static void update_io(AlkChannel *ch);
-static void fail_all(AlkChannel *ch, const GError *error);
 
 static AlkChannel *channel_ref(AlkChannel *ch)
 {
 	ch->refs++;
 	return ch;
-}
-
-static void op_free(AlkChannelOp *op)
-{
-	alk_channel_op_hold(op, FALSE);
-	if (op->destroy != NULL)
-		op->destroy(op->user_data);
-	g_free(op);
 }
 
 AlkChannel *alk_channel_new(const char *socket_path, AlkChannelStateFunc state_func,
@@ -99,7 +39,7 @@ AlkChannel *alk_channel_new(const char *socket_path, AlkChannelStateFunc state_f
 	ch->dec = g_new(AlkDecoder, 1);
 	alk_decoder_init(ch->dec);
 	ch->out = g_byte_array_new();
-	ch->ops = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)op_free);
+	ch->ops = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)alk_channel_op_free);
 	return ch;
 }
 
@@ -131,7 +71,7 @@ static void disconnect(AlkChannel *ch)
 static void drop(AlkChannel *ch, AlkChannelState state, const GError *error)
 {
 	disconnect(ch);
-	fail_all(ch, error);
+	alk_channel_ops_fail_all(ch, error);
 	set_state(ch, state, error);
 }
 
@@ -176,13 +116,8 @@ const AlkMsgHello *alk_channel_get_hello(AlkChannel *ch)
 	return ch->have_hello ? &ch->hello : NULL;
 }
 
-void alk_channel_op_hold(AlkChannelOp *op, gboolean hold)
+void alk_channel_hold_input(AlkChannel *ch, gboolean hold)
 {
-	AlkChannel *ch = op->ch;
-
-	if (op->held == hold)
-		return;
-	op->held = hold;
 	ch->held = hold ? ch->held + 1 : ch->held - 1;
 	/* a frame cut short by the hold gets its full read deadline again */
 	if (ch->held == 0 && ch->partial_since != 0)
@@ -190,19 +125,14 @@ void alk_channel_op_hold(AlkChannelOp *op, gboolean hold)
 	update_io(ch);
 }
 
-guint32 alk_channel_op_id(AlkChannelOp *op)
-{
-	return op->id;
-}
-
 /* ---- output queue ---- */
 
-static gsize queued(AlkChannel *ch)
+gsize alk_channel_queued(AlkChannel *ch)
 {
 	return ch->out->len - ch->out_off;
 }
 
-static void enqueue(AlkChannel *ch, const guint8 *frame, long len)
+void alk_channel_enqueue(AlkChannel *ch, const guint8 *frame, long len)
 {
 	g_assert(len > 0);
 	if (ch->fd < 0)
@@ -214,8 +144,8 @@ static void enqueue(AlkChannel *ch, const guint8 *frame, long len)
 /* Writes what the socket takes; FALSE on a hard error. */
 static gboolean flush(AlkChannel *ch)
 {
-	while (queued(ch) > 0) {
-		ssize_t n = write(ch->fd, ch->out->data + ch->out_off, queued(ch));
+	while (alk_channel_queued(ch) > 0) {
+		ssize_t n = write(ch->fd, ch->out->data + ch->out_off, alk_channel_queued(ch));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -224,16 +154,11 @@ static gboolean flush(AlkChannel *ch)
 			return FALSE;
 		ch->out_off += n;
 	}
-	if (ch->out_off > 0 && (queued(ch) == 0 || ch->out_off > ch->out->len / 2)) {
+	if (ch->out_off > 0 && (alk_channel_queued(ch) == 0 || ch->out_off > ch->out->len / 2)) {
 		g_byte_array_remove_range(ch->out, 0, ch->out_off);
 		ch->out_off = 0;
 	}
 	return TRUE;
-}
-
-static long encode_empty(AlkChannel *ch, int type, guint32 id)
-{
-	return alk_msg_empty_encode(ch->frame, sizeof(ch->frame), type, id);
 }
 
 /* ---- handshake ---- */
@@ -245,8 +170,9 @@ static void send_sync(AlkChannel *ch)
 	ch->sync_id = ch->next_id++;
 	ch->sync_sent_us = g_get_monotonic_time();
 	m.nonce = ch->sync_nonce;
-	enqueue(ch, ch->frame,
-	        alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_SYNC, ch->sync_id, &m));
+	alk_channel_enqueue(
+	    ch, ch->frame,
+	    alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_SYNC, ch->sync_id, &m));
 }
 
 static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
@@ -261,7 +187,7 @@ static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
 		g_autoptr(GError) error =
 		    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "the guest agent restarted");
 		gboolean was_ready = ch->state == ALK_CHANNEL_READY;
-		fail_all(ch, error);
+		alk_channel_ops_fail_all(ch, error);
 		ch->state = ALK_CHANNEL_CONNECTING;
 		ch->deadline_us = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 		if (was_ready)
@@ -293,184 +219,8 @@ static void take_sync_ack(AlkChannel *ch, const AlkFrameHeader *h, const guint8 
 
 /* ---- dispatch ---- */
 
-static AlkChannelOp *lookup(AlkChannel *ch, guint32 id)
-{
-	return g_hash_table_lookup(ch->ops, GUINT_TO_POINTER(id));
-}
-
-/* Removes op from the table and runs its final callback. */
-static void finish_failed(AlkChannelOp *op, const GError *error)
-{
-	AlkChannel *ch = op->ch;
-	g_hash_table_steal(ch->ops, GUINT_TO_POINTER(op->id));
-	if (op->kind == OP_EXEC && op->exec.failed != NULL)
-		op->exec.failed(op, error, op->user_data);
-	else if ((op->kind == OP_PUT || op->kind == OP_GET) && op->file.failed != NULL)
-		op->file.failed(op, error, op->user_data);
-	else if (op->kind == OP_PING && op->ping != NULL)
-		op->ping(ch, error, op->user_data);
-	else if (op->kind == OP_REQUEST && op->reply != NULL)
-		op->reply(ch, error, op->user_data);
-	op_free(op);
-}
-
-static void fail_all(AlkChannel *ch, const GError *error)
-{
-	GHashTableIter it;
-	gpointer value;
-	g_autoptr(GPtrArray) ops = g_ptr_array_new();
-
-	g_hash_table_iter_init(&it, ch->ops);
-	while (g_hash_table_iter_next(&it, NULL, &value))
-		g_ptr_array_add(ops, value);
-	for (guint i = 0; i < ops->len; i++) {
-		AlkChannelOp *op = g_ptr_array_index(ops, i);
-		/* a callback may have cancelled a later op already */
-		if (lookup(ch, op->id) == op)
-			finish_failed(op, error);
-	}
-}
-
-static void guest_error(AlkChannelOp *op, const guint8 *p, gsize n)
-{
-	AlkMsgError e;
-	g_autoptr(GError) error = NULL;
-	if (alk_msg_error_decode(p, n, &e) < 0)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_PROTOCOL, "malformed ERROR from agent");
-	else if (e.code == ALK_ERR_NOT_FOUND)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_NOT_FOUND, "%s", e.message);
-	else if (e.code == ALK_ERR_TOO_LARGE)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_LIMIT, "%s", e.message);
-	else if (e.code == ALK_ERR_BUSY)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_LIMIT, "agent busy: %s", e.message);
-	else
-		error = g_error_new(ALK_ERROR, ALK_ERROR_GUEST, "%s", e.message);
-	finish_failed(op, error);
-}
-
-static void malformed(AlkChannelOp *op, int type)
-{
-	g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_PROTOCOL,
-	                                      "malformed %s from agent", alk_proto_type_name(type));
-	finish_failed(op, error);
-}
-
-static void notify_writable(AlkChannelOp *op)
-{
-	op->want_writable = FALSE;
-	if (op->kind == OP_EXEC && op->exec.writable != NULL)
-		op->exec.writable(op, op->user_data);
-	else if (op->kind == OP_PUT && op->file.writable != NULL)
-		op->file.writable(op, op->user_data);
-}
-
-static void exec_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
-{
-	AlkMsgStarted st;
-	AlkMsgData d;
-	AlkMsgAck ack;
-	AlkMsgExit ex;
-
-	if (h->type == ALK_MSG_STARTED && alk_msg_started_decode(p, n, &st) == 0) {
-		if (op->exec.started != NULL)
-			op->exec.started(op, st.pid, op->user_data);
-	} else if ((h->type == ALK_MSG_STDOUT || h->type == ALK_MSG_STDERR) &&
-	           alk_msg_data_decode(p, n, &d) == 0) {
-		if (op->exec.output != NULL)
-			op->exec.output(op, h->type, d.data.data, d.data.len, op->user_data);
-	} else if (h->type == ALK_MSG_STDIN_ACK && alk_msg_ack_decode(p, n, &ack) == 0) {
-		op->acked = MIN(ack.bytes, op->sent);
-		if (op->want_writable)
-			notify_writable(op);
-	} else if (h->type == ALK_MSG_EXIT && alk_msg_exit_decode(p, n, &ex) == 0) {
-		g_hash_table_steal(op->ch->ops, GUINT_TO_POINTER(op->id));
-		if (op->exec.done != NULL)
-			op->exec.done(op, &ex, op->user_data);
-		op_free(op);
-	} else if (h->type == ALK_MSG_ERROR) {
-		guest_error(op, p, n);
-	} else {
-		malformed(op, h->type);
-	}
-}
-
-static void file_done(AlkChannelOp *op, guint64 bytes)
-{
-	g_hash_table_steal(op->ch->ops, GUINT_TO_POINTER(op->id));
-	if (op->file.done != NULL)
-		op->file.done(op, bytes, op->user_data);
-	op_free(op);
-}
-
-static void file_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
-{
-	AlkMsgFile info;
-	AlkMsgData d;
-	AlkMsgAck ack;
-
-	if (h->type == ALK_MSG_ERROR) {
-		guest_error(op, p, n);
-	} else if (op->kind == OP_PUT && h->type == ALK_MSG_OK &&
-	           alk_msg_ack_decode(p, n, &ack) == 0) {
-		file_done(op, ack.bytes);
-	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_INFO &&
-	           alk_msg_file_decode_type(ALK_MSG_FILE_INFO, p, n, &info) == 0) {
-		op->size = info.size;
-		if (op->file.info != NULL)
-			op->file.info(op, info.size, info.mode, op->user_data);
-	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_DATA &&
-	           alk_msg_data_decode(p, n, &d) == 0) {
-		op->received += d.data.len;
-		if (op->file.data != NULL)
-			op->file.data(op, d.data.data, d.data.len, op->user_data);
-	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_END) {
-		file_done(op, op->received);
-	} else {
-		malformed(op, h->type);
-	}
-}
-
-static void pong_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
-{
-	AlkMsgSync m;
-	AlkChannel *ch = op->ch;
-	if (h->type != ALK_MSG_PONG || alk_msg_sync_decode(p, n, &m) < 0 ||
-	    m.nonce != op->ping_nonce) {
-		malformed(op, h->type);
-		return;
-	}
-	g_hash_table_steal(ch->ops, GUINT_TO_POINTER(op->id));
-	if (op->ping != NULL)
-		op->ping(ch, NULL, op->user_data);
-	op_free(op);
-}
-
-/* Every ERROR of a plain request is the guest's failure, whatever its
- * code: the codes describe the guest's side (a missing NIC is not a
- * missing sandbox). */
-static void request_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
-{
-	AlkMsgAck ack;
-	AlkMsgError e;
-	g_autoptr(GError) error = NULL;
-
-	if (h->type == ALK_MSG_OK && alk_msg_ack_decode(p, n, &ack) == 0) {
-		g_hash_table_steal(op->ch->ops, GUINT_TO_POINTER(op->id));
-		if (op->reply != NULL)
-			op->reply(op->ch, NULL, op->user_data);
-		op_free(op);
-	} else if (h->type == ALK_MSG_ERROR && alk_msg_error_decode(p, n, &e) == 0) {
-		error = g_error_new(ALK_ERROR, ALK_ERROR_GUEST, "%s", e.message);
-		finish_failed(op, error);
-	} else {
-		malformed(op, h->type);
-	}
-}
-
 static void dispatch(AlkChannel *ch, const AlkFrameHeader *h, const guint8 *p)
 {
-	AlkChannelOp *op;
-
 	if (h->type == ALK_MSG_HELLO) {
 		take_hello(ch, p, h->len);
 		return;
@@ -482,17 +232,7 @@ static void dispatch(AlkChannel *ch, const AlkFrameHeader *h, const guint8 *p)
 	/* replies to requests older than the last SYNC are stale */
 	if (ch->state != ALK_CHANNEL_READY || h->id < ch->sync_id)
 		return;
-	op = lookup(ch, h->id);
-	if (op == NULL)
-		return;
-	if (op->kind == OP_EXEC)
-		exec_frame(op, h, p, h->len);
-	else if (op->kind == OP_PING)
-		pong_frame(op, h, p, h->len);
-	else if (op->kind == OP_REQUEST)
-		request_frame(op, h, p, h->len);
-	else
-		file_frame(op, h, p, h->len);
+	alk_channel_ops_dispatch(ch, h, p);
 }
 
 /* ---- I/O ---- */
@@ -564,25 +304,6 @@ static void on_readable(AlkChannel *ch)
 	}
 }
 
-static void wake_writers(AlkChannel *ch)
-{
-	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint32));
-	GHashTableIter it;
-	gpointer value;
-
-	g_hash_table_iter_init(&it, ch->ops);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		AlkChannelOp *op = value;
-		if (op->want_writable)
-			g_array_append_val(ids, op->id);
-	}
-	for (guint i = 0; i < ids->len && queued(ch) < ALK_CHANNEL_HIGH_WATER / 2; i++) {
-		AlkChannelOp *op = lookup(ch, g_array_index(ids, guint32, i));
-		if (op != NULL)
-			notify_writable(op);
-	}
-}
-
 static gboolean on_io(GSource *src, GSourceFunc unused, gpointer data)
 {
 	AlkChannel *ch = channel_ref(data);
@@ -591,8 +312,8 @@ static gboolean on_io(GSource *src, GSourceFunc unused, gpointer data)
 	if (cond & G_IO_OUT) {
 		if (!flush(ch))
 			lost(ch, g_strerror(errno));
-		else if (queued(ch) < ALK_CHANNEL_HIGH_WATER / 2)
-			wake_writers(ch);
+		else if (alk_channel_queued(ch) < ALK_CHANNEL_HIGH_WATER / 2)
+			alk_channel_ops_wake_writers(ch);
 	}
 	if (ch->fd >= 0 && (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
 		on_readable(ch);
@@ -606,8 +327,8 @@ static GSourceFuncs io_funcs = {.dispatch = on_io};
 
 static void update_io(AlkChannel *ch)
 {
-	GIOCondition want =
-	    (ch->held > 0 ? G_IO_HUP | G_IO_ERR : G_IO_IN) | (queued(ch) > 0 ? G_IO_OUT : 0);
+	GIOCondition want = (ch->held > 0 ? G_IO_HUP | G_IO_ERR : G_IO_IN) |
+	                    (alk_channel_queued(ch) > 0 ? G_IO_OUT : 0);
 	if (ch->fd < 0 || want == ch->io_cond)
 		return;
 	if (ch->src == NULL) {
@@ -646,27 +367,6 @@ static gboolean try_connect(AlkChannel *ch)
 	return TRUE;
 }
 
-static void expire_pings(AlkChannel *ch, gint64 now)
-{
-	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint32));
-	GHashTableIter it;
-	gpointer value;
-
-	g_hash_table_iter_init(&it, ch->ops);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		AlkChannelOp *op = value;
-		if (op->kind == OP_PING && now >= op->deadline_us)
-			g_array_append_val(ids, op->id);
-	}
-	for (guint i = 0; i < ids->len; i++) {
-		AlkChannelOp *op = lookup(ch, g_array_index(ids, guint32, i));
-		g_autoptr(GError) error =
-		    g_error_new(ALK_ERROR, ALK_ERROR_TIMEOUT, "the guest agent did not answer");
-		if (op != NULL)
-			finish_failed(op, error);
-	}
-}
-
 static void tick_connecting(AlkChannel *ch, gint64 now)
 {
 	if (now >= ch->deadline_us) {
@@ -698,7 +398,7 @@ static gboolean on_tick(gpointer data)
 		ch->partial_since = 0;
 	}
 	if (ch->fd >= 0)
-		expire_pings(ch, now);
+		alk_channel_ops_expire_pings(ch, now);
 	channel_unref(ch);
 	return G_SOURCE_CONTINUE;
 }
@@ -713,190 +413,4 @@ void alk_channel_open(AlkChannel *ch, gint64 deadline_us)
 		ch->tick = g_timeout_add(TICK_MS, on_tick, ch);
 	if (ch->fd < 0)
 		try_connect(ch);
-}
-
-/* ---- operations ---- */
-
-static gboolean check_ready(AlkChannel *ch, GError **error)
-{
-	if (ch->state == ALK_CHANNEL_READY)
-		return TRUE;
-	g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE, "the guest agent is not connected");
-	return FALSE;
-}
-
-static AlkChannelOp *op_new(AlkChannel *ch, OpKind kind, gpointer user_data)
-{
-	AlkChannelOp *op = g_new0(AlkChannelOp, 1);
-	op->ch = ch;
-	op->kind = kind;
-	op->id = ch->next_id++;
-	op->user_data = user_data;
-	g_hash_table_insert(ch->ops, GUINT_TO_POINTER(op->id), op);
-	return op;
-}
-
-static gboolean encoded(long n, const char *what, GError **error)
-{
-	if (n > 0)
-		return TRUE;
-	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s: %s", what,
-	            alk_proto_strerror((int)n));
-	return FALSE;
-}
-
-AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkExecCallbacks *cb,
-                               gpointer user_data, GError **error)
-{
-	AlkChannelOp *op;
-	long n;
-
-	if (!check_ready(ch, error))
-		return NULL;
-	n = alk_msg_exec_encode(ch->frame, sizeof(ch->frame), ch->next_id, msg);
-	if (!encoded(n, "exec request", error))
-		return NULL;
-	op = op_new(ch, OP_EXEC, user_data);
-	op->exec = *cb;
-	op->closed = msg->stdin_mode != ALK_STDIN_PIPE;
-	enqueue(ch, ch->frame, n);
-	return op;
-}
-
-static AlkChannelOp *file_op(AlkChannel *ch, int type, const AlkMsgFile *m,
-                             const AlkFileCallbacks *cb, gpointer user_data, GError **error)
-{
-	AlkChannelOp *op;
-	long n;
-
-	if (!check_ready(ch, error))
-		return NULL;
-	n = alk_msg_file_encode(ch->frame, sizeof(ch->frame), type, ch->next_id, m);
-	if (!encoded(n, type == ALK_MSG_FILE_PUT ? "file upload" : "file download", error))
-		return NULL;
-	op = op_new(ch, type == ALK_MSG_FILE_PUT ? OP_PUT : OP_GET, user_data);
-	op->file = *cb;
-	op->size = m->size;
-	/* a download takes no data from the host */
-	op->closed = type == ALK_MSG_FILE_GET;
-	enqueue(ch, ch->frame, n);
-	return op;
-}
-
-AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, guint64 size,
-                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
-{
-	AlkMsgFile m = {.path = path, .mode = mode, .size = size};
-	return file_op(ch, ALK_MSG_FILE_PUT, &m, cb, user_data, error);
-}
-
-AlkChannelOp *alk_channel_get(AlkChannel *ch, const char *path, guint64 max_size,
-                              const AlkFileCallbacks *cb, gpointer user_data, GError **error)
-{
-	AlkMsgFile m = {.path = path, .max_size = max_size};
-	return file_op(ch, ALK_MSG_FILE_GET, &m, cb, user_data, error);
-}
-
-/* How many bytes op may queue now. */
-static gsize room(AlkChannelOp *op)
-{
-	gsize q = queued(op->ch);
-	gsize r = q >= ALK_CHANNEL_HIGH_WATER ? 0 : ALK_CHANNEL_HIGH_WATER - q;
-	if (op->kind == OP_EXEC)
-		r = MIN(r, ALK_PROTO_STDIN_WINDOW - (op->sent - op->acked));
-	else
-		r = MIN(r, op->size - op->sent);
-	return r;
-}
-
-gsize alk_channel_op_write(AlkChannelOp *op, const guint8 *data, gsize len)
-{
-	AlkChannel *ch = op->ch;
-	int type = op->kind == OP_EXEC ? ALK_MSG_STDIN : ALK_MSG_FILE_DATA;
-	gsize done = 0;
-
-	g_return_val_if_fail(op->kind == OP_EXEC || op->kind == OP_PUT, 0);
-	if (op->closed || ch->fd < 0)
-		return 0;
-	while (done < len) {
-		gsize chunk = MIN(MIN(len - done, (gsize)ALK_PROTO_MAX_CHUNK), room(op));
-		if (chunk == 0)
-			break;
-		enqueue(ch, ch->frame,
-		        alk_msg_data_encode(ch->frame, sizeof(ch->frame), type, op->id, data + done,
-		                            chunk));
-		op->sent += chunk;
-		done += chunk;
-	}
-	if (done < len)
-		op->want_writable = TRUE;
-	return done;
-}
-
-void alk_channel_op_close(AlkChannelOp *op)
-{
-	int type = op->kind == OP_EXEC ? ALK_MSG_STDIN_EOF : ALK_MSG_FILE_END;
-	if (op->closed)
-		return;
-	op->closed = TRUE;
-	enqueue(op->ch, op->ch->frame, encode_empty(op->ch, type, op->id));
-}
-
-void alk_channel_op_signal(AlkChannelOp *op, guint32 signo)
-{
-	AlkChannel *ch = op->ch;
-	g_return_if_fail(op->kind == OP_EXEC);
-	enqueue(ch, ch->frame, alk_msg_signal_encode(ch->frame, sizeof(ch->frame), op->id, signo));
-}
-
-void alk_channel_op_cancel(AlkChannelOp *op)
-{
-	AlkChannel *ch = op->ch;
-	if (op->kind == OP_EXEC) {
-		alk_channel_op_signal(op, SIGKILL);
-	} else if (op->kind != OP_PING) {
-		/* the agent drops a transfer or request the host answers with
-		 * ERROR; an upload's temporary file is removed */
-		enqueue(ch, ch->frame,
-		        alk_msg_error_encode(ch->frame, sizeof(ch->frame), op->id,
-		                             ALK_ERR_CANCELLED, 0, "cancelled by the host"));
-	}
-	g_hash_table_remove(ch->ops, GUINT_TO_POINTER(op->id));
-}
-
-AlkChannelOp *alk_channel_request(AlkChannel *ch, AlkChannelEncodeFunc encode, gconstpointer msg,
-                                  const char *what, AlkChannelReplyFunc func, gpointer user_data,
-                                  GDestroyNotify destroy, GError **error)
-{
-	AlkChannelOp *op;
-	long n;
-
-	if (!check_ready(ch, error))
-		return NULL;
-	n = encode(ch->frame, sizeof(ch->frame), ch->next_id, msg);
-	if (!encoded(n, what, error))
-		return NULL;
-	op = op_new(ch, OP_REQUEST, user_data);
-	op->reply = func;
-	op->destroy = destroy;
-	enqueue(ch, ch->frame, n);
-	return op;
-}
-
-void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpointer user_data)
-{
-	g_autoptr(GError) error = NULL;
-	AlkChannelOp *op;
-	AlkMsgSync m;
-
-	if (!check_ready(ch, &error)) {
-		func(ch, error, user_data);
-		return;
-	}
-	op = op_new(ch, OP_PING, user_data);
-	op->ping = func;
-	op->deadline_us = deadline_us;
-	op->ping_nonce = m.nonce = ((guint64)g_random_int() << 32) | g_random_int();
-	enqueue(ch, ch->frame,
-	        alk_msg_sync_encode(ch->frame, sizeof(ch->frame), ALK_MSG_PING, op->id, &m));
 }
