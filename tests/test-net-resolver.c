@@ -601,6 +601,68 @@ START_TEST(policy_change_in_flight)
 }
 END_TEST
 
+static gboolean never(gpointer data)
+{
+	return FALSE;
+}
+
+static gboolean counted(gpointer data)
+{
+	guint64 queries;
+
+	alk_resolver_get_counts(f.r, &queries, NULL);
+	return queries >= GPOINTER_TO_UINT(data);
+}
+
+/* The guest asks "q<id>.example.com" under id: the upstream's query tells whose it is. */
+static void ask_numbered(guint16 id)
+{
+	g_autofree char *name = g_strdup_printf("q%u.example.com", id);
+
+	ask(id, name, ALK_DNS_TYPE_A);
+}
+
+static void answer_numbered(void)
+{
+	AlkDnsQuery q = upstream_receives();
+	g_autoptr(GByteArray) m = upstream_reply(q.id, q.question.name, 0);
+
+	ck_assert(g_str_has_prefix(q.question.name, "q"));
+	alk_test_dns_a(m, q.question.name, "192.0.2.1", 60);
+	upstream_send(&f.upstream, m);
+	assert_answer((guint16)g_ascii_strtoull(q.question.name + 1, NULL, 10), 0, "192.0.2.1/60");
+}
+
+START_TEST(rate_limited)
+{
+	gint64 start = g_get_monotonic_time();
+	guint forwarded, allowed;
+
+	alk_resolver_set_rate(f.r, 5, 5);
+	for (guint16 i = 0; i < 20; i++)
+		ask_numbered(i);
+	ck_assert(run_until(counted, GUINT_TO_POINTER(20), WAIT_MS));
+	/* a slow machine may earn a token or two while the queries are read */
+	allowed = 5 + (guint)((g_get_monotonic_time() - start) * 5 / G_USEC_PER_SEC);
+	run_until(never, NULL, QUIET_MS); /* what was forwarded arrives */
+	forwarded = g_queue_get_length(&f.upstream.queue);
+	ck_assert_uint_ge(forwarded, 5);
+	ck_assert_uint_le(forwarded, allowed);
+	ck_assert_msg(g_queue_is_empty(&f.guest.queue), "a dropped query was answered");
+	assert_counts(20, 20 - forwarded);
+	for (guint i = 0; i < forwarded; i++)
+		answer_numbered();
+	assert_quiet(&f.guest);
+	ck_assert_uint_eq(f.pin_calls, forwarded);
+
+	/* a token comes back every 200 ms */
+	run_until(never, NULL, 1000 / 5 + QUIET_MS);
+	ask_numbered(100);
+	answer_numbered();
+	assert_counts(21, 20 - forwarded);
+}
+END_TEST
+
 static Suite *resolver_suite(void)
 {
 	Suite *s = suite_create("net-resolver");
@@ -619,6 +681,7 @@ static Suite *resolver_suite(void)
 	tcase_add_test(tc, inflight_limit);
 	tcase_add_test(tc, free_before_done);
 	tcase_add_test(tc, policy_change_in_flight);
+	tcase_add_test(tc, rate_limited);
 	suite_add_tcase(s, tc);
 	return s;
 }

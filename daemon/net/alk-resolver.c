@@ -22,6 +22,11 @@ struct AlkResolver {
 	GPtrArray *extra_denied; /* GInetAddressMask *, or NULL */
 	GHashTable *pending;     /* upstream id -> Pending (a reference) */
 	guint timeout_ms;
+	/* the token bucket, in millionths of a token: a microsecond's worth at 1/s */
+	guint rate;    /* tokens a second, > 0 */
+	gint64 credit; /* <= credit_max */
+	gint64 credit_max;
+	gint64 refilled; /* g_get_monotonic_time() of the last refill */
 	guint64 queries;
 	guint64 refused;
 };
@@ -352,6 +357,29 @@ static void handle_query(AlkResolver *r, GSocketAddress *from, const guint8 *buf
 		forward(r, from, &q);
 }
 
+/* A long wait only fills the bucket: elapsed * rate is computed only when it is
+ * at most what is missing, so it cannot overflow. */
+static void bucket_refill(AlkResolver *r, gint64 now)
+{
+	gint64 elapsed = MAX(now - r->refilled, 0);
+	gint64 missing = r->credit_max - r->credit;
+
+	if (elapsed > missing / r->rate)
+		r->credit = r->credit_max;
+	else
+		r->credit += elapsed * r->rate;
+	r->refilled = now;
+}
+
+static gboolean bucket_take(AlkResolver *r)
+{
+	bucket_refill(r, g_get_monotonic_time());
+	if (r->credit < G_USEC_PER_SEC)
+		return FALSE;
+	r->credit -= G_USEC_PER_SEC;
+	return TRUE;
+}
+
 static gboolean on_listen(GSocket *socket, GIOCondition condition, gpointer data)
 {
 	AlkResolver *r = data;
@@ -365,6 +393,10 @@ static gboolean on_listen(GSocket *socket, GIOCondition condition, gpointer data
 		if (n < 0)
 			break;
 		r->queries++;
+		if (!bucket_take(r)) { /* read all the same: the socket must drain */
+			r->refused++;
+			continue;
+		}
 		handle_query(r, from, buf, (gsize)n);
 	}
 	return G_SOURCE_CONTINUE;
@@ -414,6 +446,7 @@ AlkResolver *alk_resolver_new(GSocket *listen, GSocket *upstream,
 	r->user_data_free = user_data_free;
 	r->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, pending_unref);
 	r->timeout_ms = ALK_RESOLVER_TIMEOUT_MS;
+	alk_resolver_set_rate(r, ALK_RESOLVER_RATE, ALK_RESOLVER_BURST);
 	g_socket_set_blocking(listen, FALSE);
 	g_socket_set_blocking(upstream, FALSE);
 	r->listen_source = watch(r, listen, on_listen);
@@ -440,6 +473,15 @@ void alk_resolver_get_counts(AlkResolver *r, guint64 *queries, guint64 *refused)
 void alk_resolver_set_timeout_ms(AlkResolver *r, guint timeout_ms)
 {
 	r->timeout_ms = timeout_ms;
+}
+
+void alk_resolver_set_rate(AlkResolver *r, guint per_s, guint burst)
+{
+	g_return_if_fail(per_s > 0 && burst > 0);
+	r->rate = per_s;
+	r->credit_max = (gint64)burst * G_USEC_PER_SEC;
+	r->credit = r->credit_max;
+	r->refilled = g_get_monotonic_time();
 }
 
 static void unwatch(GSource **source)

@@ -11,7 +11,10 @@
  * after they are pinned into nftables, so it can reach exactly what it was
  * told and nothing else. AAAA gets an empty NOERROR (no IPv6 egress); other
  * types and classes are REFUSED. Malformed queries get FORMERR if their header
- * is readable, else nothing. The guest and the upstream are both distrusted.
+ * is readable, else nothing. Every datagram from the guest takes a token from a
+ * bucket first; without one it is dropped unanswered, so a flood neither reaches
+ * the upstream nor gets answers back. The guest and the upstream are both
+ * distrusted.
  *
  * Everything runs on the thread-default main context of alk_resolver_new(). */
 #pragma once
@@ -23,6 +26,11 @@
 #define ALK_RESOLVER_INFLIGHT_MAX 64 /* more at once: SERVFAIL, counted refused */
 #define ALK_RESOLVER_PIN_MIN_S 60
 #define ALK_RESOLVER_PIN_MAX_S 3600
+/* Queries from the guest: ALK_RESOLVER_BURST at once, then ALK_RESOLVER_RATE a
+ * second. A program resolving its hosts stays far below; a guest flooding the
+ * upstream through us is held to this. Over it: dropped unanswered, refused. */
+#define ALK_RESOLVER_RATE 100
+#define ALK_RESOLVER_BURST 200
 
 typedef struct AlkResolver AlkResolver;
 
@@ -55,13 +63,17 @@ void alk_resolver_set_policy(AlkResolver *r, GPtrArray *allow, GPtrArray *extra_
 
 /* queries: every datagram received from the guest; refused: those answered
  * REFUSED, FORMERR or not at all because of the policy, the limits or their
- * form (denied names, other types, all addresses denied, too many in flight,
- * malformed). Either pointer may be NULL. */
+ * form (denied names, other types, all addresses denied, over the rate, too
+ * many in flight, malformed). Either pointer may be NULL. */
 void alk_resolver_get_counts(AlkResolver *r, guint64 *queries, guint64 *refused);
 
 /* The deadline for the upstream reply, and again for pinning; for tests.
  * Applies to queries forwarded afterwards. */
 void alk_resolver_set_timeout_ms(AlkResolver *r, guint timeout_ms);
+
+/* Replaces ALK_RESOLVER_RATE and ALK_RESOLVER_BURST (both > 0) and fills the
+ * bucket; for tests. */
+void alk_resolver_set_rate(AlkResolver *r, guint per_s, guint burst);
 
 /* Stops, drops pending queries (unanswered), closes both sockets, frees
  * user_data. NULL is fine. A done() still outstanding becomes a no-op. */
