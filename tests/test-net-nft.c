@@ -122,6 +122,9 @@ START_TEST(render_uplink_generation)
 	assert_has(t, "ct state established,related ct mark 7 accept");
 	assert_has(t, "192.0.2.1 . 443");
 	assert_has(t, "th dport @allow4 ct mark set 7 counter name allowed accept");
+	/* replies of an older generation: judged by their source */
+	assert_has(t, "iifname \"eth0\" ct state established,related meta l4proto { tcp, udp } "
+	              "ip saddr . th sport @pin4 ct mark set 7 accept");
 	/* nothing new comes in through the uplink; what leaves is masqueraded */
 	assert_has(t, "iifname \"eth0\" counter name denied drop");
 	assert_has(t, "type nat hook postrouting priority srcnat");

@@ -227,6 +227,33 @@ static void chain_head(GString *out, const char *hook)
 	    hook, hook);
 }
 
+/* tcp/udp whose address (and port) an allow or pin set holds, marked with
+ * the generation. dir "d": what the guest sends out (counted), "s": what
+ * comes back through the uplink for a connection of an older generation,
+ * checked from the other side. */
+static void allow_rules(GString *out, const char *head, char dir, guint generation)
+{
+	static const char *const sets[] = {"allow", "allow", "pin", "pin"};
+
+	for (guint i = 0; i < 2; i++) {
+		const char *fam = i == 0 ? "ip" : "ip6";
+
+		for (guint j = 0; j < G_N_ELEMENTS(sets); j++) {
+			/* even: address . port sets; odd: address-only ("any") sets */
+			g_autofree char *port =
+			    j % 2 == 0 ? g_strdup_printf(" . th %cport", dir) : g_strdup("");
+
+			g_string_append_printf(
+			    out,
+			    "\t\t%smeta l4proto { tcp, udp } %s %caddr%s @%s%c%s ct "
+			    "mark set %u %saccept\n",
+			    head, fam, dir, port, sets[j], i == 0 ? '4' : '6',
+			    j % 2 == 1 ? "any" : "", generation,
+			    dir == 'd' ? "counter name allowed " : "");
+		}
+	}
+}
+
 static void forward_chain(GString *out, const AlkNftPolicy *policy, gboolean ipv6)
 {
 	g_string_append_printf(
@@ -235,27 +262,22 @@ static void forward_chain(GString *out, const AlkNftPolicy *policy, gboolean ipv
 	    "\t\tct state established,related ct mark %u accept\n"
 	    "\t\tct state invalid counter name denied drop\n",
 	    policy->generation);
-	if (policy->uplink != NULL)
+	if (policy->uplink != NULL) {
+		/* a reply of an older generation's connection: its far end must
+		 * still be admitted (else the guest, waiting for data, would never
+		 * send the packet that re-marks it); nothing new comes in */
+		g_autofree char *head =
+		    g_strdup_printf("iifname \"%s\" ct state established,related ", policy->uplink);
+
+		allow_rules(out, head, 's', policy->generation);
 		g_string_append_printf(out, "\t\tiifname \"%s\" counter name denied drop\n",
 		                       policy->uplink);
+	}
 	g_string_append(out, "\t\tip daddr @deny4 counter name denied drop\n"
 	                     "\t\tip6 daddr @deny6 counter name denied drop\n");
 	if (!ipv6)
 		g_string_append(out, "\t\tmeta nfproto ipv6 counter name denied drop\n");
-	for (guint i = 0; i < 2; i++) {
-		const char *fam = i == 0 ? "ip" : "ip6";
-		char v = i == 0 ? '4' : '6';
-
-		static const char *const sets[] = {" . th dport @allow", " @allow",
-		                                   " . th dport @pin", " @pin"};
-
-		for (guint j = 0; j < G_N_ELEMENTS(sets); j++)
-			g_string_append_printf(
-			    out,
-			    "\t\tmeta l4proto { tcp, udp } %s daddr%s%c%s ct mark "
-			    "set %u counter name allowed accept\n",
-			    fam, sets[j], v, j % 2 == 1 ? "any" : "", policy->generation);
-	}
+	allow_rules(out, "", 'd', policy->generation);
 	g_string_append(out, "\t\tcounter name denied drop\n\t}\n");
 }
 
