@@ -350,7 +350,11 @@ START_TEST(crash_and_restart_leave_nothing)
 	ck_assert_msg(alk_test_daemon_restart(alk_test_api_d(), &error), "%s",
 	              error ? error->message : "");
 	network_gone(gone);
-	/* the adopted one still works, its resolver included */
+	/* the adopted one keeps its pins across a change of its allowlist (the
+	 * answer from before the crash, not asked again) */
+	put_allow(id, "{\"allow\":[\"allowed.test:80\",\"example.test:80\"]}");
+	reaches(id, "timeout 5 wget -q -O - http://" ALK_TEST_INET_ALLOWED_ADDR "/", "allowed-80");
+	/* and it still works, its resolver included */
 	reaches(id, allowed, "allowed-80");
 	blocked(id, "timeout 5 wget -q -O - http://denied.test/");
 	destroy(id);

@@ -10,7 +10,7 @@
 typedef struct {
 	char *name;
 	GInetAddress *address;
-	gint64 expires; /* monotonic µs */
+	gint64 expires; /* unix µs */
 } Answer;
 
 struct AlkSlotNet {

@@ -18,6 +18,10 @@
 #define GUEST_ADDR "10.254.254.2"
 #define GUEST_PREFIX 30
 #define GUEST_MTU 1500
+/* the resolver's answers kept per sandbox, and their file */
+#define ANSWERS_MAX 1024
+#define ANSWERS_FILE "dns-answers"
+#define ANSWERS_FILE_MAX (ANSWERS_MAX * 300)
 
 NetRef *alk_net_ref(AlkSlot *slot, AlkSlotNext next)
 {
@@ -226,7 +230,7 @@ static void pin_free(AlkNftPin *pin)
 static GPtrArray *current_pins(AlkSlotNet *n)
 {
 	GPtrArray *pins = g_ptr_array_new_with_free_func((GDestroyNotify)pin_free);
-	gint64 now = g_get_monotonic_time();
+	gint64 now = g_get_real_time();
 
 	for (guint i = n->answers->len; i-- > 0;) {
 		Answer *a = g_ptr_array_index(n->answers, i);
@@ -267,17 +271,110 @@ static void pins_loaded(GObject *src, GAsyncResult *res, gpointer data)
 	w->done(w->done_data, ok);
 }
 
-static void remember(AlkSlotNet *n, const char *name, GPtrArray *pins)
+/* The answers are kept in the sandbox's state dir (the daemon's, not
+ * QEMU's), so a restarted daemon rebuilds the same pins on the next change
+ * of the allowlist. One line each: "EXPIRES NAME ADDRESS" (unix seconds). */
+static char *answers_path(AlkSlot *slot)
 {
+	return g_build_filename(slot->sb->state_dir, ANSWERS_FILE, NULL);
+}
+
+static void answers_save(AlkSlot *slot)
+{
+	g_autofree char *path = answers_path(slot);
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+
+	for (guint i = 0; i < slot->net->answers->len; i++) {
+		Answer *a = g_ptr_array_index(slot->net->answers, i);
+		g_autofree char *addr = g_inet_address_to_string(a->address);
+
+		g_string_append_printf(out, "%" G_GINT64_FORMAT " %s %s\n",
+		                       a->expires / G_USEC_PER_SEC, a->name, addr);
+	}
+	if (!g_file_set_contents_full(path, out->str, (gssize)out->len,
+	                              G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+		g_warning("sandbox %s: saving its resolver's answers: %s", slot->sb->id,
+		          error->message);
+}
+
+static gboolean name_ok(const char *name)
+{
+	gsize len = strlen(name);
+
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_islower(name[i]) && !g_ascii_isdigit(name[i]) &&
+		    strchr(".-", name[i]) == NULL)
+			return FALSE;
+	}
+	return len > 0 && len <= 253;
+}
+
+static void answers_load(AlkSlot *slot)
+{
+	g_autofree char *path = answers_path(slot);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	gint64 now = g_get_real_time();
+	gsize len = 0;
+
+	if (!g_file_get_contents(path, &text, &len, NULL) || len > ANSWERS_FILE_MAX)
+		return;
+	lines = g_strsplit(text, "\n", ANSWERS_MAX + 1);
+	for (guint i = 0; lines[i] != NULL && i < ANSWERS_MAX; i++) {
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", 4);
+		g_autoptr(GInetAddress) addr = NULL;
+		gint64 expires = 0;
+		Answer *a;
+
+		if (g_strv_length(f) != 3 || !name_ok(f[1]) ||
+		    !g_ascii_string_to_signed(f[0], 10, 0, G_MAXINT64 / G_USEC_PER_SEC, &expires,
+		                              NULL) ||
+		    expires * G_USEC_PER_SEC <= now ||
+		    (addr = g_inet_address_new_from_string(f[2])) == NULL)
+			continue;
+		a = g_new0(Answer, 1);
+		a->name = g_strdup(f[1]);
+		a->address = g_steal_pointer(&addr);
+		a->expires = expires * G_USEC_PER_SEC;
+		g_ptr_array_add(slot->net->answers, a);
+	}
+}
+
+/* Keeps (name, address) once, with its latest expiry, at most ANSWERS_MAX
+ * (the oldest go first); written out when a new one comes. */
+static void remember(AlkSlot *slot, const char *name, GPtrArray *pins)
+{
+	GPtrArray *answers = slot->net->answers;
+	gboolean added = FALSE;
+
 	for (guint i = 0; i < pins->len; i++) {
 		const AlkNftPin *pin = g_ptr_array_index(pins, i);
-		Answer *a = g_new0(Answer, 1);
+		gint64 expires = g_get_real_time() + (gint64)pin->timeout_s * G_USEC_PER_SEC;
+		Answer *a = NULL;
 
+		for (guint j = 0; a == NULL && j < answers->len; j++) {
+			Answer *b = g_ptr_array_index(answers, j);
+
+			if (g_str_equal(b->name, name) &&
+			    g_inet_address_equal(b->address, pin->address))
+				a = b;
+		}
+		if (a != NULL) {
+			a->expires = MAX(a->expires, expires);
+			continue;
+		}
+		if (answers->len >= ANSWERS_MAX)
+			g_ptr_array_remove_index(answers, 0);
+		a = g_new0(Answer, 1);
 		a->name = g_strdup(name);
 		a->address = g_object_ref(pin->address);
-		a->expires = g_get_monotonic_time() + (gint64)pin->timeout_s * G_USEC_PER_SEC;
-		g_ptr_array_add(n->answers, a);
+		a->expires = expires;
+		g_ptr_array_add(answers, a);
+		added = TRUE;
 	}
+	if (added)
+		answers_save(slot);
 }
 
 /* The resolver's: load an answer's pins before the guest sees it. */
@@ -300,7 +397,7 @@ static void on_pins(const char *name, GPtrArray *pins,
 		done(done_data, FALSE);
 		return;
 	}
-	remember(slot->net, name, pins);
+	remember(slot, name, pins);
 	w = g_new0(PinWait, 1);
 	w->done = done;
 	w->done_data = done_data;
@@ -561,6 +658,7 @@ gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
 	           sb->id + 4);
 	n->answers = g_ptr_array_new_with_free_func((GDestroyNotify)answer_free);
+	answers_load(slot);
 	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
 	path = g_build_filename(ALK_NETNS_DIR, n->ns, NULL);
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {

@@ -130,9 +130,12 @@ static gboolean private_mounts(void)
 		g_autofree char *self = g_file_read_link("/proc/self/ns/mnt", NULL);
 		g_autofree char *init = g_file_read_link("/proc/1/ns/mnt", NULL);
 
-		/* unreadable (no CAP_SYS_PTRACE over PID 1): a confined daemon,
-		 * which systemd gives a mount namespace of its own */
-		differ = self == NULL || init == NULL || !g_str_equal(self, init);
+		/* unreadable: no ptrace access to PID 1 (the unit grants it; some
+		 * containers refuse it even to root), so nothing to go by */
+		differ = self != NULL && init != NULL && !g_str_equal(self, init);
+		if (init == NULL)
+			g_message("cannot read /proc/1/ns/mnt: network namespaces are pinned in "
+			          "airlockd's own mount namespace");
 		g_once_init_leave(&once, 1);
 	}
 	return differ;
