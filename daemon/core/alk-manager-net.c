@@ -533,6 +533,31 @@ static GInetSocketAddress *upstream_address(AlkManager *m, GError **error)
 	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(a, 53));
 }
 
+void alk_manager_net_check_config(AlkManager *m)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GInetSocketAddress) upstream = upstream_address(m, &error);
+	g_autofree char *path = NULL;
+	gboolean wanted = FALSE;
+
+	for (guint i = 0; i < m->config->profiles->len; i++) {
+		const AlkProfile *p = g_ptr_array_index(m->config->profiles, i);
+
+		wanted |= (p->network_modes & ALK_NET_FLAG(ALK_NET_ALLOWLIST)) != 0;
+	}
+	if (!wanted)
+		return;
+	if (upstream == NULL)
+		g_warning("allowlist sandboxes will fail to start: %s", error->message);
+	if (egress(m) == NULL)
+		return;
+	path = g_build_filename(ALK_NETNS_DIR, egress(m), NULL);
+	if (!g_file_test(path, G_FILE_TEST_EXISTS))
+		g_warning("network.egress_netns: no namespace %s (yet): allowlist sandboxes fail "
+		          "until it exists",
+		          egress(m));
+}
+
 /* The resolver: a socket on the guest's gateway inside the namespace, one
  * toward the upstream in the egress namespace. */
 static gboolean start_resolver(AlkSlot *slot, GError **error)

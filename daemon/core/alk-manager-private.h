@@ -90,3 +90,5 @@ GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error);
 gboolean alk_manager_net_check(AlkManager *m, const char *const *allow, GError **error);
 void alk_manager_net_sweep(AlkManager *m);
 void alk_manager_net_start(AlkManager *m);
+/* Warns about [network] settings allowlist sandboxes would fail on. */
+void alk_manager_net_check_config(AlkManager *m);

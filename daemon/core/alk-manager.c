@@ -682,5 +682,6 @@ gboolean alk_manager_start(AlkManager *m, GError **error)
 		g_message("no CAP_SYS_RESOURCE: memtune hard_limit is left out");
 	choose_virt_type(m);
 	alk_manager_net_start(m);
+	alk_manager_net_check_config(m);
 	return alk_manager_reconcile(m, error);
 }
