@@ -125,20 +125,28 @@ static gboolean router_has_link(const char *name)
 	g_autofree char *out = NULL;
 	g_autofree char *want = g_strdup_printf(" %s@", name);
 
+	if (inet == NULL) /* no egress namespace in this test case */
+		return FALSE;
 	ck_assert_int_eq(alk_test_inet_run(inet, alk_test_inet_router(inet), argv, &out, NULL), 0);
 	return strstr(out, want) != NULL;
 }
 
 /* Everything of a sandbox's network is gone (destroy is asynchronous). */
-static void network_gone(const char *id)
+static void network_gone_ns(const char *ns)
 {
-	g_autofree char *ns = g_strdup_printf("al%s", id);
 	gint64 deadline = g_get_monotonic_time() + WAIT_S * G_USEC_PER_SEC;
 
 	while ((ns_exists(ns) || router_has_link(ns)) && g_get_monotonic_time() < deadline)
 		g_usleep(100000);
 	ck_assert_msg(!ns_exists(ns), "namespace %s outlived its sandbox", ns);
 	ck_assert_msg(!router_has_link(ns), "uplink %s outlived its sandbox", ns);
+}
+
+static void network_gone(const char *id)
+{
+	g_autofree char *ns = g_strdup_printf("al%s", id);
+
+	network_gone_ns(ns);
 }
 
 static void destroy(const char *id)
@@ -362,6 +370,64 @@ START_TEST(crash_and_restart_leave_nothing)
 }
 END_TEST
 
+/* The egress namespace the daemon is told about does not exist. */
+static void setup_no_egress(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	alk_test_api_daemon = alk_test_daemon_start("[network]\negress_netns = altrmissing\n"
+	                                            "dns_upstream = 192.0.2.53\n",
+	                                            &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+static GPtrArray *airlock_namespaces(void)
+{
+	g_autoptr(GDir) dir = g_dir_open("/run/netns", 0, NULL);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+
+	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+		if (strlen(name) == 14 && g_str_has_prefix(name, "al") &&
+		    strspn(name + 2, "0123456789abcdef") == 12)
+			g_ptr_array_add(out, g_strdup(name));
+	}
+	return out;
+}
+
+/* A network that cannot be built is refused with the reason and leaves
+ * nothing behind; what needs no egress still works. */
+START_TEST(failed_network_leaves_nothing)
+{
+	g_autoptr(GPtrArray) before = airlock_namespaces();
+	g_autoptr(AlkTestResponse) r = alk_test_api_call(
+	    "POST", "/v1/sandboxes?wait=ready",
+	    "{\"network\":{\"mode\":\"allowlist\",\"allow\":[\"allowed.test:80\"]}}");
+	g_autoptr(JsonObject) body = alk_test_response_json(r);
+	const char *msg =
+	    json_object_get_string_member(json_object_get_object_member(body, "error"), "message");
+	g_autoptr(JsonObject) list = NULL;
+	g_autoptr(GPtrArray) after = NULL;
+
+	ck_assert_msg(r->status >= 400, "created: %u", r->status);
+	ck_assert_msg(strstr(msg, "network.egress_netns") != NULL && strstr(msg, "altrmissing"),
+	              "%s", msg);
+	list = alk_test_api_expect("GET", "/v1/sandboxes", NULL, 200);
+	ck_assert_uint_eq(json_array_get_length(json_object_get_array_member(list, "sandboxes")),
+	                  0);
+	after = airlock_namespaces();
+	ck_assert_uint_eq(after->len, before->len);
+	/* isolated needs no egress */
+	{
+		g_autofree char *ok = alk_test_api_create("{\"network\":{\"mode\":\"isolated\"}}");
+
+		reaches(ok, "ip -o -4 addr show", "10.254.254.2/30");
+		destroy(ok);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("net");
@@ -376,6 +442,7 @@ int main(void)
 	alk_test_api_add(s, "allowlist", allowlist_admits_only_what_it_names, setup, teardown);
 	alk_test_api_add(s, "change", allowlist_changes_at_run_time, setup, teardown);
 	alk_test_api_add(s, "restart", crash_and_restart_leave_nothing, setup, teardown);
+	alk_test_api_add(s, "failure", failed_network_leaves_nothing, setup_no_egress, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -158,8 +158,10 @@ GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error)
 	add_masks(out, host);
 	if (egress(m) != NULL) {
 		edge = alk_netns_addresses(egress(m), error);
-		if (edge == NULL)
+		if (edge == NULL) {
+			g_prefix_error(error, "network.egress_netns: ");
 			return NULL;
+		}
 		add_masks(out, edge);
 	}
 	g_ptr_array_add(out, mask(m->config->net.uplink_cidr));
@@ -462,7 +464,10 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
 	           sb->id + 4);
 	n->answers = g_ptr_array_new_with_free_func((GDestroyNotify)answer_free);
-	n->extra_denied = alk_manager_net_denied(m, &error);
+	/* isolated reaches nothing at all: no egress to ask about */
+	n->extra_denied = alk_slot_net_allowlist(slot)
+	                      ? alk_manager_net_denied(m, &error)
+	                      : g_ptr_array_new_with_free_func(g_object_unref);
 	if (n->extra_denied != NULL)
 		n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied,
 		                               &error);
@@ -690,7 +695,9 @@ gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "its namespace %s is gone", n->ns);
 		return FALSE;
 	}
-	n->extra_denied = alk_manager_net_denied(slot->m, error);
+	n->extra_denied = alk_slot_net_allowlist(slot)
+	                      ? alk_manager_net_denied(slot->m, error)
+	                      : g_ptr_array_new_with_free_func(g_object_unref);
 	if (n->extra_denied == NULL)
 		return FALSE;
 	n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied, error);
