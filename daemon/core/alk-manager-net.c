@@ -202,6 +202,23 @@ char **alk_net_allow_strv(GPtrArray *allow)
 	return g_strv_builder_end(b);
 }
 
+/* A slot's network state: names derived from its id, its guest's address. */
+static AlkSlotNet *net_new(AlkSlot *slot)
+{
+	AlkSandbox *sb = slot->sb;
+	AlkSlotNet *n = g_new0(AlkSlotNet, 1);
+
+	g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, sb->id);
+	g_snprintf(n->tap, sizeof(n->tap), "at%s", sb->id);
+	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
+	           sb->id + 4);
+	n->answers = alk_net_answers_new();
+	g_free(sb->net.address);
+	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
+	slot->net = n;
+	return n;
+}
+
 /* ---- steps ---- */
 
 static void step_done(GObject *src, GAsyncResult *res, gpointer data)
@@ -232,15 +249,9 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	g_autofree char *outer = NULL;
 	g_autofree char *inner = NULL;
 	g_autofree char *gw = NULL;
-	AlkSlotNet *n = g_new0(AlkSlotNet, 1);
+	AlkSlotNet *n = net_new(slot);
 	AlkNetPlan *plan;
 
-	slot->net = n;
-	g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, sb->id);
-	g_snprintf(n->tap, sizeof(n->tap), "at%s", sb->id);
-	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
-	           sb->id + 4);
-	n->answers = alk_net_answers_new();
 	/* isolated reaches nothing at all: no egress to ask about */
 	n->extra_denied = alk_slot_net_allowlist(slot)
 	                      ? alk_manager_net_denied(m, &error)
@@ -255,8 +266,6 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	}
 	g_strfreev(sb->net.allow);
 	sb->net.allow = alk_net_allow_strv(n->allow);
-	g_free(sb->net.address);
-	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
 	slot->net_maybe = TRUE;
 
 	plan = alk_net_plan_new();
@@ -455,18 +464,11 @@ void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next)
 gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 {
 	AlkSandbox *sb = slot->sb;
-	AlkSlotNet *n = g_new0(AlkSlotNet, 1);
+	AlkSlotNet *n = net_new(slot);
 	g_autofree char *path = NULL;
 
-	slot->net = n;
 	slot->net_maybe = TRUE;
-	g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, sb->id);
-	g_snprintf(n->tap, sizeof(n->tap), "at%s", sb->id);
-	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
-	           sb->id + 4);
-	n->answers = alk_net_answers_new();
 	alk_slot_net_answers_load(slot);
-	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
 	path = g_build_filename(ALK_NETNS_DIR, n->ns, NULL);
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "its namespace %s is gone", n->ns);
@@ -539,10 +541,8 @@ void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next)
 {
 	AlkSlotNet *n = slot->net;
 
-	if (n == NULL) {
-		slot->net = n = g_new0(AlkSlotNet, 1); /* freed once deleted */
-		g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, slot->sb->id);
-	}
+	if (n == NULL)
+		n = net_new(slot); /* freed once deleted */
 	if (n->resolver != NULL)
 		alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
 		                        &slot->sb->net.dns_refused);
