@@ -225,58 +225,17 @@ START_TEST(tcp_tokens_and_scopes)
 }
 END_TEST
 
-/* An exec streamed as NDJSON; returns the connected reader. */
-static AlkTestReader *stream_exec(const char *id, const char *cmd, int *fd)
-{
-	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/exec", id);
-	g_autofree char *body = alk_test_api_sh_body(cmd, NULL);
-	g_autofree char *head = alk_test_http_head(
-	    "POST", path, NULL, strlen(body),
-	    "Content-Type: application/json\r\nAccept: application/x-ndjson\r\n");
-	AlkTestResponse resp = {0};
-	AlkTestReader *r;
-	g_autoptr(GError) error = NULL;
-
-	*fd = alk_test_http_connect(D, FALSE, &error);
-	ck_assert_msg(*fd >= 0, "%s", error ? error->message : "");
-	ck_assert(alk_test_http_send(*fd, head, strlen(head), alk_test_deadline(10), NULL));
-	ck_assert(alk_test_http_send(*fd, body, strlen(body), alk_test_deadline(10), NULL));
-	r = alk_test_reader_new(*fd);
-	ck_assert_msg(alk_test_reader_head(r, &resp, alk_test_deadline(60), &error), "%s",
-	              error ? error->message : "");
-	ck_assert_int_eq(resp.status, 200);
-	ck_assert_str_eq(g_hash_table_lookup(resp.headers, "content-type"), "application/x-ndjson");
-	g_hash_table_unref(resp.headers);
-	return r;
-}
-
-static JsonObject *parse_line(const char *line)
-{
-	g_autoptr(JsonParser) p = json_parser_new();
-	ck_assert_msg(line != NULL, "stream ended early");
-	ck_assert_msg(json_parser_load_from_data(p, line, -1, NULL), "not JSON: %s", line);
-	return json_object_ref(json_node_get_object(json_parser_get_root(p)));
-}
-
-static char *line_data(JsonObject *line)
-{
-	gsize len = 0;
-	guchar *data = g_base64_decode(str(line, "data_b64"), &len);
-	char *text = g_strndup((const char *)data, len);
-	g_free(data);
-	return text;
-}
-
 START_TEST(exec_ndjson_streams)
 {
 	g_autofree char *id = alk_test_api_create(NULL);
 	int fd = -1;
 	gint64 start = g_get_monotonic_time();
-	g_autoptr(AlkTestReader) r = stream_exec(id, "echo first; sleep 6; echo second >&2", &fd);
+	g_autoptr(AlkTestReader) r =
+	    alk_test_api_stream_exec(id, "echo first; sleep 6; echo second >&2", &fd);
 	g_autofree char *l1 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
 	gint64 first_at = g_get_monotonic_time() - start;
-	g_autoptr(JsonObject) o1 = parse_line(l1);
-	g_autofree char *t1 = line_data(o1);
+	g_autoptr(JsonObject) o1 = alk_test_api_parse_line(l1);
+	g_autofree char *t1 = alk_test_api_line_data(o1);
 
 	/* the first line came while the process still slept */
 	ck_assert_str_eq(str(o1, "stream"), "stdout");
@@ -284,13 +243,13 @@ START_TEST(exec_ndjson_streams)
 	ck_assert_msg(first_at < 5 * G_USEC_PER_SEC, "first line after %" G_GINT64_FORMAT " us",
 	              first_at);
 	g_autofree char *l2 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
-	g_autoptr(JsonObject) o2 = parse_line(l2);
-	g_autofree char *t2 = line_data(o2);
+	g_autoptr(JsonObject) o2 = alk_test_api_parse_line(l2);
+	g_autofree char *t2 = alk_test_api_line_data(o2);
 	ck_assert_str_eq(str(o2, "stream"), "stderr");
 	ck_assert_str_eq(t2, "second\n");
 	ck_assert_int_ge(g_get_monotonic_time() - start, 6 * G_USEC_PER_SEC);
 	g_autofree char *l3 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
-	g_autoptr(JsonObject) o3 = parse_line(l3);
+	g_autoptr(JsonObject) o3 = alk_test_api_parse_line(l3);
 	ck_assert_str_eq(str(o3, "stream"), "exit");
 	ck_assert_int_eq(json_object_get_int_member(o3, "exit_code"), 0);
 	ck_assert(alk_test_reader_line(r, alk_test_deadline(10), NULL) == NULL);
@@ -302,10 +261,10 @@ START_TEST(exec_disconnect_kills)
 {
 	g_autofree char *id = alk_test_api_create(NULL);
 	int fd = -1;
-	g_autoptr(AlkTestReader) r = stream_exec(id, "echo $$; exec sleep 600", &fd);
+	g_autoptr(AlkTestReader) r = alk_test_api_stream_exec(id, "echo $$; exec sleep 600", &fd);
 	g_autofree char *l1 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
-	g_autoptr(JsonObject) o1 = parse_line(l1);
-	g_autofree char *pid = g_strstrip(line_data(o1));
+	g_autoptr(JsonObject) o1 = alk_test_api_parse_line(l1);
+	g_autofree char *pid = g_strstrip(alk_test_api_line_data(o1));
 	g_autofree char *check =
 	    g_strdup_printf("kill -0 %s 2>/dev/null && echo alive || echo gone", pid);
 	g_autofree char *base = g_strdup_printf("/v1/sandboxes/%s", id);
@@ -331,74 +290,14 @@ END_TEST
 
 /* ---- WebSocket ---- */
 
-typedef struct {
-	SoupWebsocketConnection *ws;
-	GError *error;
-	GString *out;
-	char *exit;
-	gboolean closed;
-	gushort code;
-} WsRun;
-
-static void ws_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data)
+static gboolean ws_run(const char *query, const char *input, AlkTestWs *w)
 {
-	WsRun *w = data;
-	gsize len = 0;
-	const char *d = g_bytes_get_data(msg, &len);
-
-	if (type == SOUP_WEBSOCKET_DATA_BINARY && len > 0 && d[0] == 1)
-		g_string_append_len(w->out, d + 1, len - 1);
-	else if (type == SOUP_WEBSOCKET_DATA_TEXT)
-		w->exit = g_strndup(d, len);
-}
-
-static void ws_closed(SoupWebsocketConnection *ws, gpointer data)
-{
-	WsRun *w = data;
-	w->closed = TRUE;
-	w->code = soup_websocket_connection_get_close_code(ws);
-}
-
-static void ws_connected(GObject *src, GAsyncResult *res, gpointer data)
-{
-	WsRun *w = data;
-	w->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &w->error);
-	if (w->ws != NULL) {
-		g_signal_connect(w->ws, "message", G_CALLBACK(ws_message), w);
-		g_signal_connect(w->ws, "closed", G_CALLBACK(ws_closed), w);
-	}
-}
-
-static void iterate_until(gboolean *flag, guint seconds)
-{
-	gint64 deadline = alk_test_deadline(seconds);
-	while (!*flag && g_get_monotonic_time() < deadline) {
-		if (!g_main_context_iteration(NULL, FALSE))
-			g_usleep(10000);
-	}
-}
-
-static gboolean ws_run(const char *query, const char *input, WsRun *w)
-{
-	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(D->socket_path);
-	g_autoptr(SoupSession) s = soup_session_new_with_options("remote-connectable", addr, NULL);
-	g_autofree char *url = g_strdup_printf("ws://localhost/v1/sandboxes/%s", query);
-	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
-	gboolean connected = FALSE;
-
-	memset(w, 0, sizeof(*w));
-	w->out = g_string_new(NULL);
-	soup_session_websocket_connect_async(s, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-	                                     ws_connected, w);
-	while (w->ws == NULL && w->error == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	if (w->ws == NULL)
+	if (!alk_test_api_ws_connect(query, w))
 		return FALSE;
-	connected = TRUE;
 	soup_websocket_connection_send_binary(w->ws, input, strlen(input));
 	soup_websocket_connection_send_text(w->ws, "{\"eof\":true}");
-	iterate_until(&w->closed, 120);
-	return connected;
+	alk_test_iterate_until(&w->closed, 120);
+	return TRUE;
 }
 
 START_TEST(exec_websocket)
@@ -407,7 +306,7 @@ START_TEST(exec_websocket)
 	g_autofree char *query = g_strdup_printf("%s/exec/ws?argv=/bin/sh&argv=-c&argv=cat%%3B"
 	                                         "echo+%%24X&env=X%%3Dbye",
 	                                         id);
-	WsRun w;
+	AlkTestWs w;
 
 	ck_assert_msg(ws_run(query, "hello ws\n", &w), "connect: %s",
 	              w.error ? w.error->message : "");
@@ -415,15 +314,12 @@ START_TEST(exec_websocket)
 	ck_assert_int_eq(w.code, SOUP_WEBSOCKET_CLOSE_NORMAL);
 	ck_assert_str_eq(w.out->str, "hello ws\nbye\n");
 	ck_assert_msg(w.exit != NULL && strstr(w.exit, "\"exit_code\":0") != NULL, "%s", w.exit);
-	g_object_unref(w.ws);
-	g_string_free(w.out, TRUE);
-	g_free(w.exit);
+	alk_test_api_ws_clear(&w);
 
 	/* no such sandbox: the handshake is refused */
 	ck_assert(!ws_run("0123456789ab/exec/ws?argv=/bin/true", "", &w));
 	ck_assert(w.error != NULL);
-	g_clear_error(&w.error);
-	g_string_free(w.out, TRUE);
+	alk_test_api_ws_clear(&w);
 }
 END_TEST
 

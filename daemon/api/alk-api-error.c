@@ -23,6 +23,7 @@ static const AlkApiErrorRow rows[] = {
     {FALSE, ALK_ERROR_NOT_FOUND, 404, "not_found"},
     {TRUE, ALK_API_ERROR_METHOD, 405, "method_not_allowed"},
     {FALSE, ALK_ERROR_CONFLICT, 409, "conflict"},
+    {FALSE, ALK_ERROR_ENDED, 410, "sandbox_ended"},
     {TRUE, ALK_API_ERROR_TOO_LARGE, 413, "payload_too_large"},
     {TRUE, ALK_API_ERROR_MEDIA_TYPE, 415, "unsupported_media_type"},
     {FALSE, ALK_ERROR_LIMIT, 429, "limit_exceeded"},
@@ -62,11 +63,7 @@ char *alk_api_error_json(const GError *error)
 	g_autoptr(JsonNode) root = NULL;
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "error");
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "code", alk_api_error_code(error));
-	alk_json_add_string(b, "message", error != NULL ? error->message : "internal error");
-	json_builder_end_object(b);
+	alk_api_json_add_error(b, error);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	return alk_json_to_string(root);

@@ -2,6 +2,7 @@
 /* Shared between the manager's files; not for other layers. */
 #pragma once
 
+#include "alk-channel.h"
 #include "alk-image.h"
 #include "alk-manager.h"
 #include "alk-virt.h"
@@ -15,6 +16,7 @@ struct AlkSlot {
 	AlkManager *m;
 	AlkSandbox *sb;
 	AlkChannel *channel;
+	GHashTable *tasks; /* AlkTask * in flight (alk-manager-tasks.c) */
 	AlkImage *image;      /* while creating */
 	GCancellable *cancel; /* overlay creation */
 	guint ttl_timer;
@@ -65,6 +67,10 @@ void alk_slot_arm_ttl(AlkSlot *slot);
 void alk_slot_open_channel(AlkSlot *slot, gint64 deadline_us);
 gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error);
 void alk_slot_remove_files(AlkManager *m, const char *id);
+
+/* alk-manager-tasks.c: ends every task in flight with error (each gets its
+ * failed callback); before anything a task uses goes. */
+void alk_slot_end_tasks(AlkSlot *slot, const GError *error);
 
 /* alk-kvm-probe.c: domains named so are the probe's */
 #define ALK_PROBE_DOMAIN "airlock-probe-"

@@ -31,6 +31,12 @@ static void slot_free(AlkSlot *slot)
 		g_cancellable_cancel(slot->cancel);
 		g_object_unref(slot->cancel);
 	}
+	if (g_hash_table_size(slot->tasks) > 0) {
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
+		alk_slot_end_tasks(slot, error);
+	}
+	g_hash_table_unref(slot->tasks);
 	alk_channel_free(slot->channel);
 	alk_slot_net_free(slot);
 	alk_image_free(slot->image);
@@ -82,6 +88,7 @@ AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb)
 	slot->m = m;
 	slot->sb = sb;
 	slot->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	slot->tasks = g_hash_table_new(NULL, NULL);
 	sb->priv = slot;
 	g_hash_table_insert(m->slots, sb->id, slot);
 	return slot;
@@ -263,11 +270,26 @@ static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 	finish_teardown(slot);
 }
 
+/* Why the tasks of an ending sandbox fail: "sandbox ID ended: deleted", or
+ * the first line of its failure. */
+static GError *ended_error(AlkSandbox *sb)
+{
+	if (sb->state == ALK_SANDBOX_FAILED && sb->error != NULL)
+		return g_error_new(ALK_ERROR, ALK_ERROR_ENDED, "sandbox %s failed: %.*s", sb->id,
+		                   (int)strcspn(sb->error->message, "\n"), sb->error->message);
+	return g_error_new(ALK_ERROR, ALK_ERROR_ENDED, "sandbox %s ended: %s", sb->id,
+	                   sb->end_reason != NULL ? sb->end_reason : "stopped");
+}
+
 void alk_slot_teardown(AlkSlot *slot)
 {
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
 	if (slot->cancel != NULL)
 		g_cancellable_cancel(slot->cancel);
+	if (g_hash_table_size(slot->tasks) > 0) {
+		g_autoptr(GError) error = ended_error(slot->sb);
+		alk_slot_end_tasks(slot, error);
+	}
 	g_clear_pointer(&slot->channel, alk_channel_free);
 	slot->destroy_pending = FALSE;
 	/* an overlay or a domain is being made: go on once it is */
