@@ -33,11 +33,32 @@ static int send_exec(const char *id, const char *cmd, const char *more, gboolean
 	return fd;
 }
 
-static gint64 execs_running(const char *id)
+static JsonObject *get_sandbox(const char *id)
 {
 	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s", id);
-	g_autoptr(JsonObject) sb = alk_test_api_expect("GET", path, NULL, 200);
+	return alk_test_api_expect("GET", path, NULL, 200);
+}
+
+static gint64 execs_running(const char *id)
+{
+	g_autoptr(JsonObject) sb = get_sandbox(id);
 	return json_object_get_int_member(sb, "execs_running");
+}
+
+/* Waits (bounded) until the sandbox's member key reads want (JSON text). */
+static gboolean wait_sandbox(const char *id, const char *key, const char *want)
+{
+	gint64 deadline = alk_test_deadline(90);
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(JsonObject) sb = get_sandbox(id);
+		JsonNode *node = json_object_get_member(sb, key);
+		g_autofree char *text = node != NULL ? json_to_string(node, FALSE) : NULL;
+		g_autofree char *quoted = g_strdup_printf("\"%s\"", want);
+		if (g_strcmp0(text, want) == 0 || g_strcmp0(text, quoted) == 0)
+			return TRUE;
+		g_usleep(200000);
+	}
+	return FALSE;
 }
 
 /* Waits (bounded) until the sandbox runs n execs. */
@@ -185,6 +206,12 @@ START_TEST(frozen_guest_hits_the_daemon_deadline)
 	ck_assert_int_lt(g_get_monotonic_time() - start, 20 * G_USEC_PER_SEC);
 	close(fd);
 	ck_assert_int_eq(execs_running(id), 0);
+
+	/* its agent answers no ping: unhealthy first, then failed and ended */
+	ck_assert_msg(wait_sandbox(id, "healthy", "false"), "never unhealthy");
+	ck_assert_msg(wait_sandbox(id, "state", "failed"), "never failed");
+	g_autoptr(JsonObject) sb = get_sandbox(id);
+	assert_contains(json_object_get_string_member(sb, "error"), "stopped answering");
 	assert_daemon_answers();
 }
 END_TEST

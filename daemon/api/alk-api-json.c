@@ -70,6 +70,12 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	alk_api_json_add_network(b, sb);
 	alk_json_add_bool(b, "adopted", sb->adopted);
 	alk_json_add_int(b, "execs_running", sb->execs);
+	/* ready and its agent answers its pings */
+	json_builder_set_member_name(b, "healthy");
+	if (sb->state == ALK_SANDBOX_READY)
+		json_builder_add_boolean_value(b, sb->missed_pings == 0);
+	else
+		json_builder_add_null_value(b);
 	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);
 	alk_json_add_string(b, "end_reason", sb->end_reason);
 	json_builder_end_object(b);

@@ -271,6 +271,9 @@ void alk_channel_ops_expire_pings(AlkChannel *ch, gint64 now)
 	GHashTableIter it;
 	gpointer value;
 
+	/* while input is held the pong cannot be read: no verdict meanwhile */
+	if (ch->held > 0)
+		return;
 	g_hash_table_iter_init(&it, ch->ops);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		AlkChannelOp *op = value;

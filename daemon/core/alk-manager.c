@@ -27,6 +27,7 @@ static void slot_free(AlkSlot *slot)
 		return;
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
 	g_clear_handle_id(&slot->retry, g_source_remove);
+	alk_slot_stop_pings(slot);
 	if (slot->cancel != NULL) {
 		g_cancellable_cancel(slot->cancel);
 		g_object_unref(slot->cancel);
@@ -284,6 +285,7 @@ static GError *ended_error(AlkSandbox *sb)
 void alk_slot_teardown(AlkSlot *slot)
 {
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
+	alk_slot_stop_pings(slot);
 	if (slot->cancel != NULL)
 		g_cancellable_cancel(slot->cancel);
 	if (g_hash_table_size(slot->tasks) > 0) {
@@ -375,6 +377,7 @@ static void became_ready(AlkSlot *slot)
 {
 	alk_slot_set_state(slot, ALK_SANDBOX_READY);
 	alk_slot_arm_ttl(slot);
+	alk_slot_start_pings(slot);
 }
 
 static void net_configured(AlkSlot *slot, GError *error)
