@@ -16,8 +16,6 @@ typedef struct {
 
 static const AlkApiErrorRow rows[] = {
     {FALSE, ALK_ERROR_INVALID, 400, "invalid_request"},
-    /* the agent refused: a bad path, a missing program, a full disk */
-    {FALSE, ALK_ERROR_GUEST, 400, "invalid_request"},
     {TRUE, ALK_API_ERROR_UNAUTHORIZED, 401, "unauthorized"},
     {TRUE, ALK_API_ERROR_FORBIDDEN, 403, "forbidden"},
     {FALSE, ALK_ERROR_NOT_FOUND, 404, "not_found"},
@@ -30,6 +28,8 @@ static const AlkApiErrorRow rows[] = {
     {FALSE, ALK_ERROR_FAILED, 500, "internal"},
     {FALSE, ALK_ERROR_PROTOCOL, 500, "internal"},
     {FALSE, ALK_ERROR_IO, 500, "internal"},
+    /* the guest failed (a full disk, an I/O error): not the caller's fault */
+    {FALSE, ALK_ERROR_GUEST, 502, "guest_error"},
     {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
     {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
 };

@@ -5,6 +5,7 @@
  * reader, output queue) is alk-channel.c's. */
 #include "alk-channel-private.h"
 
+#include <errno.h>
 #include <signal.h>
 
 #include "alk-error.h"
@@ -93,20 +94,53 @@ void alk_channel_ops_fail_all(AlkChannel *ch, const GError *error)
 	}
 }
 
+/* The agent's errno for a path the caller named badly: the caller's
+ * mistake. Any other I/O failure (a full disk, EIO, a refusal) is the
+ * guest's. */
+static gboolean caller_errno(guint32 errnum)
+{
+	switch (errnum) {
+	case ENOENT:
+	case ENOTDIR:
+	case EISDIR:
+	case ENAMETOOLONG:
+	case ELOOP:
+	case EEXIST:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* The agent's ERROR as an ALK_ERROR: once, here, at the guest's edge. */
+static GError *guest_gerror(const AlkMsgError *e)
+{
+	switch (e->code) {
+	case ALK_ERR_NOT_FOUND:
+		return g_error_new(ALK_ERROR, ALK_ERROR_NOT_FOUND, "%s", e->message);
+	case ALK_ERR_TOO_LARGE:
+		return g_error_new(ALK_ERROR, ALK_ERROR_LIMIT, "%s", e->message);
+	case ALK_ERR_BUSY:
+		return g_error_new(ALK_ERROR, ALK_ERROR_LIMIT, "agent busy: %s", e->message);
+	case ALK_ERR_BAD_REQUEST:
+		return g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "%s", e->message);
+	case ALK_ERR_IO:
+		if (caller_errno(e->errnum))
+			return g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "%s", e->message);
+		return g_error_new(ALK_ERROR, ALK_ERROR_GUEST, "in the guest: %s", e->message);
+	default:
+		return g_error_new(ALK_ERROR, ALK_ERROR_GUEST, "in the guest: %s", e->message);
+	}
+}
+
 static void guest_error(AlkChannelOp *op, const guint8 *p, gsize n)
 {
 	AlkMsgError e;
 	g_autoptr(GError) error = NULL;
 	if (alk_msg_error_decode(p, n, &e) < 0)
 		error = g_error_new(ALK_ERROR, ALK_ERROR_PROTOCOL, "malformed ERROR from agent");
-	else if (e.code == ALK_ERR_NOT_FOUND)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_NOT_FOUND, "%s", e.message);
-	else if (e.code == ALK_ERR_TOO_LARGE)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_LIMIT, "%s", e.message);
-	else if (e.code == ALK_ERR_BUSY)
-		error = g_error_new(ALK_ERROR, ALK_ERROR_LIMIT, "agent busy: %s", e.message);
 	else
-		error = g_error_new(ALK_ERROR, ALK_ERROR_GUEST, "%s", e.message);
+		error = guest_gerror(&e);
 	finish_failed(op, error);
 }
 
