@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alk-audit.h"
@@ -268,6 +269,28 @@ START_TEST(exec_ndjson_streams)
 }
 END_TEST
 
+/* The run dir is root's (QEMU's user cannot plant links in it), and the
+ * console log is read without following one. */
+START_TEST(console_log_not_followed)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *run = g_build_filename(D->run_dir, "sandboxes", id, NULL);
+	g_autofree char *log = g_build_filename(run, "console.log", NULL);
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/console", id);
+	struct stat st;
+
+	ck_assert_int_eq(stat(run, &st), 0);
+	ck_assert_int_eq(st.st_uid, 0);
+	ck_assert_int_eq(st.st_mode & 022, 0);
+	ck_assert_int_eq(unlink(log), 0);
+	ck_assert_int_eq(symlink("/etc/passwd", log), 0);
+	g_autoptr(AlkTestResponse) r = alk_test_api_call("GET", path, NULL);
+	ck_assert_int_ne(r->status, 200);
+	g_byte_array_append(r->body, (const guint8 *)"", 1);
+	ck_assert_msg(strstr((const char *)r->body->data, "root:") == NULL, "%s", r->body->data);
+}
+END_TEST
+
 static gboolean audited_499(void)
 {
 	g_autofree char *audit = read_audit();
@@ -464,6 +487,7 @@ int main(void)
 	alk_test_api_add(s, "exec_ndjson_streams", exec_ndjson_streams, NULL, NULL);
 	alk_test_api_add(s, "exec_disconnect_kills", exec_disconnect_kills, NULL, NULL);
 	alk_test_api_add(s, "exec_websocket", exec_websocket, NULL, NULL);
+	alk_test_api_add(s, "console_log_not_followed", console_log_not_followed, NULL, NULL);
 	alk_test_api_add(s, "parallel_clients_while_booting", parallel_clients_while_booting, NULL,
 	                 NULL);
 	alk_test_api_add(s, "sigterm_leaves_sandboxes", sigterm_leaves_sandboxes, NULL, NULL);

@@ -69,6 +69,9 @@ void alk_slot_arm_ttl(AlkSlot *slot);
 void alk_slot_open_channel(AlkSlot *slot, gint64 deadline_us);
 gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error);
 void alk_slot_remove_files(AlkManager *m, const char *id);
+/* The last max_bytes of the console log ("" when there is none yet), read
+ * without following a link. Errors: IO. */
+char *alk_slot_console_tail(AlkSandbox *sb, gsize max_bytes, GError **error);
 
 /* alk-manager-tasks.c: ends every task in flight with error (each gets its
  * failed callback); before anything a task uses goes. */

@@ -324,15 +324,11 @@ void alk_task_hold(AlkTask *task, gboolean hold)
 char *alk_manager_console(AlkManager *m, const char *id, gsize max_bytes, GError **error)
 {
 	AlkSlot *slot = alk_slot_lookup(m, id);
-	g_autofree char *text = NULL;
-	gsize len = 0;
 
 	if (slot == NULL) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no sandbox %s",
 		            alk_sandbox_id_valid(id) ? id : "with that id");
 		return NULL;
 	}
-	if (!g_file_get_contents(slot->sb->console_log, &text, &len, NULL))
-		return g_strdup("");
-	return g_strdup(len > max_bytes ? text + len - max_bytes : text);
+	return alk_slot_console_tail(slot->sb, max_bytes, error);
 }
