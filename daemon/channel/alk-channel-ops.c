@@ -10,18 +10,18 @@
 
 #include "alk-error.h"
 
-typedef enum { OP_EXEC, OP_PUT, OP_GET, OP_PING, OP_REQUEST } OpKind;
+typedef struct OpClass OpClass;
 
 struct AlkChannelOp {
 	AlkChannel *ch;
-	OpKind kind;
+	const OpClass *cls;
 	guint32 id;
 	gpointer user_data;
 	AlkExecCallbacks exec;
 	AlkFileCallbacks file;
 	AlkPingFunc ping;
 	AlkChannelReplyFunc reply;
-	GDestroyNotify destroy; /* of user_data, OP_REQUEST only */
+	GDestroyNotify destroy; /* of user_data, plain requests only */
 	guint64 ping_nonce;
 	gint64 deadline_us;
 	guint64 sent;  /* stdin or upload bytes queued */
@@ -31,6 +31,25 @@ struct AlkChannelOp {
 	gboolean want_writable;
 	gboolean closed;
 	gboolean held; /* counts in ch->held */
+};
+
+/* What differs between the kinds of op: one row each, in "the kinds of
+ * op" below. */
+struct OpClass {
+	const char *name;
+	/* a frame the agent sent under the op's id */
+	void (*frame)(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n);
+	/* the op's final callback with error */
+	void (*failed)(AlkChannelOp *op, const GError *error);
+	/* ops that take data from the host: its frames and the can-write callback */
+	int data_type, end_type;
+	void (*writable)(AlkChannelOp *op);
+	/* the bytes of data the op may have in flight beyond the agent's word */
+	guint64 (*window)(AlkChannelOp *op);
+	/* how the agent is told the host gave up on the op (NULL: not at all) */
+	void (*cancel)(AlkChannelOp *op);
+	/* answered only within its own deadline */
+	gboolean has_deadline;
 };
 
 void alk_channel_op_free(AlkChannelOp *op)
@@ -66,14 +85,7 @@ static void finish_failed(AlkChannelOp *op, const GError *error)
 {
 	AlkChannel *ch = op->ch;
 	g_hash_table_steal(ch->ops, GUINT_TO_POINTER(op->id));
-	if (op->kind == OP_EXEC && op->exec.failed != NULL)
-		op->exec.failed(op, error, op->user_data);
-	else if ((op->kind == OP_PUT || op->kind == OP_GET) && op->file.failed != NULL)
-		op->file.failed(op, error, op->user_data);
-	else if (op->kind == OP_PING && op->ping != NULL)
-		op->ping(ch, error, op->user_data);
-	else if (op->kind == OP_REQUEST && op->reply != NULL)
-		op->reply(ch, error, op->user_data);
+	op->cls->failed(op, error);
 	alk_channel_op_free(op);
 }
 
@@ -154,10 +166,8 @@ static void malformed(AlkChannelOp *op, int type)
 static void notify_writable(AlkChannelOp *op)
 {
 	op->want_writable = FALSE;
-	if (op->kind == OP_EXEC && op->exec.writable != NULL)
-		op->exec.writable(op, op->user_data);
-	else if (op->kind == OP_PUT && op->file.writable != NULL)
-		op->file.writable(op, op->user_data);
+	if (op->cls->writable != NULL)
+		op->cls->writable(op);
 }
 
 void alk_channel_ops_wake_writers(AlkChannel *ch)
@@ -218,28 +228,35 @@ static void file_done(AlkChannelOp *op, guint64 bytes)
 	alk_channel_op_free(op);
 }
 
-static void file_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
+static void put_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
+{
+	AlkMsgAck ack;
+
+	if (h->type == ALK_MSG_ERROR)
+		guest_error(op, p, n);
+	else if (h->type == ALK_MSG_OK && alk_msg_ack_decode(p, n, &ack) == 0)
+		file_done(op, ack.bytes);
+	else
+		malformed(op, h->type);
+}
+
+static void get_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
 {
 	AlkMsgFile info;
 	AlkMsgData d;
-	AlkMsgAck ack;
 
 	if (h->type == ALK_MSG_ERROR) {
 		guest_error(op, p, n);
-	} else if (op->kind == OP_PUT && h->type == ALK_MSG_OK &&
-	           alk_msg_ack_decode(p, n, &ack) == 0) {
-		file_done(op, ack.bytes);
-	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_INFO &&
+	} else if (h->type == ALK_MSG_FILE_INFO &&
 	           alk_msg_file_decode_type(ALK_MSG_FILE_INFO, p, n, &info) == 0) {
 		op->size = info.size;
 		if (op->file.info != NULL)
 			op->file.info(op, info.size, info.mode, op->user_data);
-	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_DATA &&
-	           alk_msg_data_decode(p, n, &d) == 0) {
+	} else if (h->type == ALK_MSG_FILE_DATA && alk_msg_data_decode(p, n, &d) == 0) {
 		op->received += d.data.len;
 		if (op->file.data != NULL)
 			op->file.data(op, d.data.data, d.data.len, op->user_data);
-	} else if (op->kind == OP_GET && h->type == ALK_MSG_FILE_END) {
+	} else if (h->type == ALK_MSG_FILE_END) {
 		file_done(op, op->received);
 	} else {
 		malformed(op, h->type);
@@ -283,20 +300,116 @@ static void request_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint
 	}
 }
 
+/* ---- the kinds of op ---- */
+
+static void exec_failed(AlkChannelOp *op, const GError *error)
+{
+	if (op->exec.failed != NULL)
+		op->exec.failed(op, error, op->user_data);
+}
+
+static void file_failed(AlkChannelOp *op, const GError *error)
+{
+	if (op->file.failed != NULL)
+		op->file.failed(op, error, op->user_data);
+}
+
+static void ping_failed(AlkChannelOp *op, const GError *error)
+{
+	if (op->ping != NULL)
+		op->ping(op->ch, error, op->user_data);
+}
+
+static void request_failed(AlkChannelOp *op, const GError *error)
+{
+	if (op->reply != NULL)
+		op->reply(op->ch, error, op->user_data);
+}
+
+static void exec_writable(AlkChannelOp *op)
+{
+	if (op->exec.writable != NULL)
+		op->exec.writable(op, op->user_data);
+}
+
+static void put_writable(AlkChannelOp *op)
+{
+	if (op->file.writable != NULL)
+		op->file.writable(op, op->user_data);
+}
+
+/* stdin: what the agent has not acknowledged yet counts against its window */
+static guint64 stdin_window(AlkChannelOp *op)
+{
+	return ALK_PROTO_STDIN_WINDOW - (op->sent - op->acked);
+}
+
+/* an upload: no more than it announced */
+static guint64 upload_window(AlkChannelOp *op)
+{
+	return op->size - op->sent;
+}
+
+static void cancel_exec(AlkChannelOp *op)
+{
+	alk_channel_op_signal(op, SIGKILL);
+}
+
+/* the agent drops a transfer or request the host answers with ERROR; an
+ * upload's temporary file is removed */
+static void cancel_by_error(AlkChannelOp *op)
+{
+	AlkChannel *ch = op->ch;
+	alk_channel_enqueue(ch, ch->frame,
+	                    alk_msg_error_encode(ch->frame, sizeof(ch->frame), op->id,
+	                                         ALK_ERR_CANCELLED, 0, "cancelled by the host"));
+}
+
+static const OpClass op_exec = {
+    .name = "exec",
+    .frame = exec_frame,
+    .failed = exec_failed,
+    .data_type = ALK_MSG_STDIN,
+    .end_type = ALK_MSG_STDIN_EOF,
+    .writable = exec_writable,
+    .window = stdin_window,
+    .cancel = cancel_exec,
+};
+static const OpClass op_put = {
+    .name = "file upload",
+    .frame = put_frame,
+    .failed = file_failed,
+    .data_type = ALK_MSG_FILE_DATA,
+    .end_type = ALK_MSG_FILE_END,
+    .writable = put_writable,
+    .window = upload_window,
+    .cancel = cancel_by_error,
+};
+static const OpClass op_get = {
+    .name = "file download",
+    .frame = get_frame,
+    .failed = file_failed,
+    .cancel = cancel_by_error,
+};
+static const OpClass op_ping = {
+    .name = "ping",
+    .frame = pong_frame,
+    .failed = ping_failed,
+    .has_deadline = TRUE,
+};
+static const OpClass op_request = {
+    .name = "request",
+    .frame = request_frame,
+    .failed = request_failed,
+    .cancel = cancel_by_error,
+};
+
 void alk_channel_ops_dispatch(AlkChannel *ch, const AlkFrameHeader *h, const guint8 *p)
 {
 	AlkChannelOp *op = lookup(ch, h->id);
 
-	if (op == NULL)
-		return;
-	if (op->kind == OP_EXEC)
-		exec_frame(op, h, p, h->len);
-	else if (op->kind == OP_PING)
-		pong_frame(op, h, p, h->len);
-	else if (op->kind == OP_REQUEST)
-		request_frame(op, h, p, h->len);
-	else
-		file_frame(op, h, p, h->len);
+	if (op != NULL)
+		op->cls->frame(op, h, p, h->len);
 }
 
 void alk_channel_ops_expire_pings(AlkChannel *ch, gint64 now)
@@ -311,7 +424,7 @@ void alk_channel_ops_expire_pings(AlkChannel *ch, gint64 now)
 	g_hash_table_iter_init(&it, ch->ops);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		AlkChannelOp *op = value;
-		if (op->kind == OP_PING && now >= op->deadline_us)
+		if (op->cls->has_deadline && now >= op->deadline_us)
 			g_array_append_val(ids, op->id);
 	}
 	for (guint i = 0; i < ids->len; i++) {
@@ -333,11 +446,11 @@ static gboolean check_ready(AlkChannel *ch, GError **error)
 	return FALSE;
 }
 
-static AlkChannelOp *op_new(AlkChannel *ch, OpKind kind, gpointer user_data)
+static AlkChannelOp *op_new(AlkChannel *ch, const OpClass *cls, gpointer user_data)
 {
 	AlkChannelOp *op = g_new0(AlkChannelOp, 1);
 	op->ch = ch;
-	op->kind = kind;
+	op->cls = cls;
 	op->id = ch->next_id++;
 	op->user_data = user_data;
 	g_hash_table_insert(ch->ops, GUINT_TO_POINTER(op->id), op);
@@ -362,9 +475,9 @@ AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkE
 	if (!check_ready(ch, error))
 		return NULL;
 	n = alk_msg_exec_encode(ch->frame, sizeof(ch->frame), ch->next_id, msg);
-	if (!encoded(n, "exec request", error))
+	if (!encoded(n, op_exec.name, error))
 		return NULL;
-	op = op_new(ch, OP_EXEC, user_data);
+	op = op_new(ch, &op_exec, user_data);
 	op->exec = *cb;
 	op->closed = msg->stdin_mode != ALK_STDIN_PIPE;
 	alk_channel_enqueue(ch, ch->frame, n);
@@ -380,9 +493,9 @@ static AlkChannelOp *file_op(AlkChannel *ch, int type, const AlkMsgFile *m,
 	if (!check_ready(ch, error))
 		return NULL;
 	n = alk_msg_file_encode(ch->frame, sizeof(ch->frame), type, ch->next_id, m);
-	if (!encoded(n, type == ALK_MSG_FILE_PUT ? "file upload" : "file download", error))
+	if (!encoded(n, type == ALK_MSG_FILE_PUT ? op_put.name : op_get.name, error))
 		return NULL;
-	op = op_new(ch, type == ALK_MSG_FILE_PUT ? OP_PUT : OP_GET, user_data);
+	op = op_new(ch, type == ALK_MSG_FILE_PUT ? &op_put : &op_get, user_data);
 	op->file = *cb;
 	op->size = m->size;
 	/* a download takes no data from the host */
@@ -415,20 +528,16 @@ static gsize room(AlkChannelOp *op)
 {
 	gsize q = alk_channel_queued(op->ch);
 	gsize r = q >= ALK_CHANNEL_HIGH_WATER ? 0 : ALK_CHANNEL_HIGH_WATER - q;
-	if (op->kind == OP_EXEC)
-		r = MIN(r, ALK_PROTO_STDIN_WINDOW - (op->sent - op->acked));
-	else
-		r = MIN(r, op->size - op->sent);
-	return r;
+	return (gsize)MIN((guint64)r, op->cls->window(op));
 }
 
 gsize alk_channel_op_write(AlkChannelOp *op, const guint8 *data, gsize len)
 {
 	AlkChannel *ch = op->ch;
-	int type = op->kind == OP_EXEC ? ALK_MSG_STDIN : ALK_MSG_FILE_DATA;
+	int type = op->cls->data_type;
 	gsize done = 0;
 
-	g_return_val_if_fail(op->kind == OP_EXEC || op->kind == OP_PUT, 0);
+	g_return_val_if_fail(op->cls->window != NULL, 0);
 	if (op->closed || ch->fd < 0)
 		return 0;
 	while (done < len) {
@@ -448,35 +557,25 @@ gsize alk_channel_op_write(AlkChannelOp *op, const guint8 *data, gsize len)
 
 void alk_channel_op_close(AlkChannelOp *op)
 {
-	int type = op->kind == OP_EXEC ? ALK_MSG_STDIN_EOF : ALK_MSG_FILE_END;
-	if (op->closed)
+	if (op->closed || op->cls->end_type == 0)
 		return;
 	op->closed = TRUE;
-	alk_channel_enqueue(op->ch, op->ch->frame, encode_empty(op->ch, type, op->id));
+	alk_channel_enqueue(op->ch, op->ch->frame, encode_empty(op->ch, op->cls->end_type, op->id));
 }
 
 void alk_channel_op_signal(AlkChannelOp *op, guint32 signo)
 {
 	AlkChannel *ch = op->ch;
-	g_return_if_fail(op->kind == OP_EXEC);
+	g_return_if_fail(op->cls == &op_exec);
 	alk_channel_enqueue(ch, ch->frame,
 	                    alk_msg_signal_encode(ch->frame, sizeof(ch->frame), op->id, signo));
 }
 
 void alk_channel_op_cancel(AlkChannelOp *op)
 {
-	AlkChannel *ch = op->ch;
-	if (op->kind == OP_EXEC) {
-		alk_channel_op_signal(op, SIGKILL);
-	} else if (op->kind != OP_PING) {
-		/* the agent drops a transfer or request the host answers with
-		 * ERROR; an upload's temporary file is removed */
-		alk_channel_enqueue(ch, ch->frame,
-		                    alk_msg_error_encode(ch->frame, sizeof(ch->frame), op->id,
-		                                         ALK_ERR_CANCELLED, 0,
-		                                         "cancelled by the host"));
-	}
-	g_hash_table_remove(ch->ops, GUINT_TO_POINTER(op->id));
+	if (op->cls->cancel != NULL)
+		op->cls->cancel(op);
+	g_hash_table_remove(op->ch->ops, GUINT_TO_POINTER(op->id));
 }
 
 AlkChannelOp *alk_channel_request(AlkChannel *ch, AlkChannelEncodeFunc encode, gconstpointer msg,
@@ -491,7 +590,7 @@ AlkChannelOp *alk_channel_request(AlkChannel *ch, AlkChannelEncodeFunc encode, g
 	n = encode(ch->frame, sizeof(ch->frame), ch->next_id, msg);
 	if (!encoded(n, what, error))
 		return NULL;
-	op = op_new(ch, OP_REQUEST, user_data);
+	op = op_new(ch, &op_request, user_data);
 	op->reply = func;
 	op->destroy = destroy;
 	alk_channel_enqueue(ch, ch->frame, n);
@@ -508,7 +607,7 @@ void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpoi
 		func(ch, error, user_data);
 		return;
 	}
-	op = op_new(ch, OP_PING, user_data);
+	op = op_new(ch, &op_ping, user_data);
 	op->ping = func;
 	op->deadline_us = deadline_us;
 	op->ping_nonce = m.nonce = ((guint64)g_random_int() << 32) | g_random_int();
