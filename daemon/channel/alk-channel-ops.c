@@ -30,7 +30,12 @@ struct AlkChannelOp {
 	guint64 received;
 	gboolean want_writable;
 	gboolean closed;
-	gboolean held; /* counts in ch->held */
+	gboolean held; /* without a window: counts in ch->held */
+	/* output flow control (docs/protocol.md 7.2): the agent sends at most
+	 * window bytes beyond what the host granted with CREDIT */
+	guint32 window; /* 0: the agent has no CAP_CREDIT */
+	guint64 taken;  /* output bytes handed to the callbacks */
+	guint64 granted;
 };
 
 /* What differs between the kinds of op: one row each, in "the kinds of
@@ -60,12 +65,43 @@ void alk_channel_op_free(AlkChannelOp *op)
 	g_free(op);
 }
 
+/* Grants the agent what the callbacks took, once a quarter window is due
+ * (or anything, when forced), unless the op is held. */
+static void grant(AlkChannelOp *op, gboolean force)
+{
+	AlkChannel *ch = op->ch;
+
+	if (op->window == 0 || op->held || op->taken == op->granted ||
+	    (!force && op->taken - op->granted < op->window / 4))
+		return;
+	op->granted = op->taken;
+	alk_channel_enqueue(
+	    ch, ch->frame,
+	    alk_msg_ack_encode(ch->frame, sizeof(ch->frame), ALK_MSG_CREDIT, op->id, op->granted));
+}
+
 void alk_channel_op_hold(AlkChannelOp *op, gboolean hold)
 {
 	if (op->held == hold)
 		return;
 	op->held = hold;
-	alk_channel_hold_input(op->ch, hold);
+	/* with a window only this op's output waits (in the guest); without,
+	 * nothing is read from the agent at all */
+	if (op->window == 0)
+		alk_channel_hold_input(op->ch, hold);
+	else if (!hold)
+		grant(op, TRUE);
+}
+
+/* After a callback took len output bytes of the op with id (which the
+ * callback may have ended). */
+static void taken(AlkChannel *ch, guint32 id, gsize len)
+{
+	AlkChannelOp *op = g_hash_table_lookup(ch->ops, GUINT_TO_POINTER(id));
+	if (op == NULL)
+		return;
+	op->taken += len;
+	grant(op, FALSE);
 }
 
 guint32 alk_channel_op_id(AlkChannelOp *op)
@@ -192,6 +228,7 @@ void alk_channel_ops_wake_writers(AlkChannel *ch)
 
 static void exec_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p, gsize n)
 {
+	AlkChannel *ch = op->ch;
 	AlkMsgStarted st;
 	AlkMsgData d;
 	AlkMsgAck ack;
@@ -204,6 +241,7 @@ static void exec_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *
 	           alk_msg_data_decode(p, n, &d) == 0) {
 		if (op->exec.output != NULL)
 			op->exec.output(op, h->type, d.data.data, d.data.len, op->user_data);
+		taken(ch, h->id, d.data.len);
 	} else if (h->type == ALK_MSG_STDIN_ACK && alk_msg_ack_decode(p, n, &ack) == 0) {
 		op->acked = MIN(ack.bytes, op->sent);
 		if (op->want_writable)
@@ -253,9 +291,11 @@ static void get_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p
 		if (op->file.info != NULL)
 			op->file.info(op, info.size, info.mode, op->user_data);
 	} else if (h->type == ALK_MSG_FILE_DATA && alk_msg_data_decode(p, n, &d) == 0) {
+		AlkChannel *ch = op->ch;
 		op->received += d.data.len;
 		if (op->file.data != NULL)
 			op->file.data(op, d.data.data, d.data.len, op->user_data);
+		taken(ch, h->id, d.data.len);
 	} else if (h->type == ALK_MSG_FILE_END) {
 		file_done(op, op->received);
 	} else {
@@ -466,18 +506,29 @@ static gboolean encoded(long n, const char *what, GError **error)
 	return FALSE;
 }
 
+/* The output window to ask for: the agent must know CREDIT. */
+static guint32 output_window(AlkChannel *ch)
+{
+	return ch->have_hello && (ch->hello.caps & ALK_CAP_CREDIT) != 0 ? ALK_PROTO_OUTPUT_WINDOW
+	                                                                : 0;
+}
+
 AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkExecCallbacks *cb,
                                gpointer user_data, GError **error)
 {
+	AlkMsgExec windowed;
 	AlkChannelOp *op;
 	long n;
 
 	if (!check_ready(ch, error))
 		return NULL;
-	n = alk_msg_exec_encode(ch->frame, sizeof(ch->frame), ch->next_id, msg);
+	windowed = *msg;
+	windowed.out_window = output_window(ch);
+	n = alk_msg_exec_encode(ch->frame, sizeof(ch->frame), ch->next_id, &windowed);
 	if (!encoded(n, op_exec.name, error))
 		return NULL;
 	op = op_new(ch, &op_exec, user_data);
+	op->window = windowed.out_window;
 	op->exec = *cb;
 	op->closed = msg->stdin_mode != ALK_STDIN_PIPE;
 	alk_channel_enqueue(ch, ch->frame, n);
@@ -498,6 +549,7 @@ static AlkChannelOp *file_op(AlkChannel *ch, int type, const AlkMsgFile *m,
 	op = op_new(ch, type == ALK_MSG_FILE_PUT ? &op_put : &op_get, user_data);
 	op->file = *cb;
 	op->size = m->size;
+	op->window = m->window;
 	/* a download takes no data from the host */
 	op->closed = type == ALK_MSG_FILE_GET;
 	alk_channel_enqueue(ch, ch->frame, n);
@@ -514,7 +566,7 @@ AlkChannelOp *alk_channel_put(AlkChannel *ch, const char *path, guint32 mode, gu
 AlkChannelOp *alk_channel_get(AlkChannel *ch, const char *path, guint64 max_size,
                               const AlkFileCallbacks *cb, gpointer user_data, GError **error)
 {
-	AlkMsgFile m = {.path = path, .max_size = max_size};
+	AlkMsgFile m = {.path = path, .max_size = max_size, .window = output_window(ch)};
 	return file_op(ch, ALK_MSG_FILE_GET, &m, cb, user_data, error);
 }
 
