@@ -148,7 +148,7 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 		                        "sandbox %s: its allowlist is being changed already", id);
 		return;
 	}
-	list = alk_net_parse_allow(allow, slot->net->extra_denied, &error);
+	list = alk_allow_list_parse_egress(allow, slot->net->extra_denied, &error);
 	if (list == NULL) {
 		g_task_return_error(task, error);
 		return;

@@ -43,8 +43,6 @@ NetRef *alk_net_ref(AlkSlot *slot, AlkSlotNext next);
 /* The networked slot ref names, or NULL when the manager let go of it. */
 AlkSlot *alk_net_ref_slot(NetRef *ref);
 gboolean alk_slot_net_allowlist(AlkSlot *slot);
-/* Parses and checks a list; IPv6 entries are refused. */
-GPtrArray *alk_net_parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error);
 char **alk_net_allow_strv(GPtrArray *allow);
 /* The namespace's whole ruleset for its current allowlist, generation and pins. */
 char *alk_slot_net_ruleset(AlkSlot *slot, GError **error);

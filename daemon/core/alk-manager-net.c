@@ -164,28 +164,11 @@ GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error)
 	return g_steal_pointer(&out);
 }
 
-/* Parses and checks a list; IPv6 egress is not offered (the guest's link has
- * no IPv6): such entries are refused. */
-GPtrArray *alk_net_parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error)
-{
-	g_autoptr(GPtrArray) list = alk_allow_list_parse(entries, extra_denied, error);
-
-	if (list == NULL)
-		return NULL;
-	if (alk_allow_list_has_ipv6(list)) {
-		g_set_error_literal(
-		    error, ALK_ERROR, ALK_ERROR_INVALID,
-		    "IPv6 entries are not supported: sandboxes have no IPv6 egress");
-		return NULL;
-	}
-	return g_steal_pointer(&list);
-}
-
 gboolean alk_manager_net_check(AlkManager *m, const char *const *allow, GError **error)
 {
 	g_autoptr(GPtrArray) denied = alk_manager_net_denied(m, error);
 	g_autoptr(GPtrArray) list =
-	    denied != NULL ? alk_net_parse_allow(allow, denied, error) : NULL;
+	    denied != NULL ? alk_allow_list_parse_egress(allow, denied, error) : NULL;
 
 	return list != NULL;
 }
@@ -257,8 +240,8 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	                      ? alk_manager_net_denied(m, &error)
 	                      : g_ptr_array_new_with_free_func(g_object_unref);
 	if (n->extra_denied != NULL)
-		n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied,
-		                               &error);
+		n->allow = alk_allow_list_parse_egress((const char *const *)sb->net.allow,
+		                                       n->extra_denied, &error);
 	if (n->allow == NULL || (alk_slot_net_allowlist(slot) && !uplink_allocate(m, sb, &error)) ||
 	    (rules = alk_slot_net_ruleset(slot, &error)) == NULL) {
 		next(slot, error);
@@ -479,7 +462,8 @@ gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 	                      : g_ptr_array_new_with_free_func(g_object_unref);
 	if (n->extra_denied == NULL)
 		return FALSE;
-	n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied, error);
+	n->allow =
+	    alk_allow_list_parse_egress((const char *const *)sb->net.allow, n->extra_denied, error);
 	if (n->allow == NULL)
 		return FALSE;
 	/* its rules and pins are still loaded; only the resolver died with us */
