@@ -229,6 +229,7 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	GError *error = NULL;
 	g_autofree char *rules = NULL;
 	g_autofree char *egress_rules = NULL;
+	g_autofree char *table = NULL;
 	g_autofree char *outer = NULL;
 	g_autofree char *inner = NULL;
 	g_autofree char *gw = NULL;
@@ -260,7 +261,8 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 		outer = uplink_address(m, sb->net.uplink, 0);
 		inner = uplink_address(m, sb->net.uplink, 1);
 		gw = g_strndup(outer, strcspn(outer, "/"));
-		egress_rules = alk_nft_render_egress(m->config->net.uplink_cidr);
+		table = alk_nft_egress_table(m->config->state_dir);
+		egress_rules = alk_nft_render_egress(table, m->config->net.uplink_cidr);
 		alk_net_plan_sysctl(plan, eg, "net.ipv4.ip_forward", "1");
 		alk_net_plan_nft(plan, eg, egress_rules);
 		alk_net_plan_sysctl(plan, n->ns, "net.ipv4.ip_forward", "1");
@@ -534,6 +536,47 @@ void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next)
 	alk_netns_counters_async(n->ns, NULL, last_count, alk_net_ref(slot, next));
 }
 
+static gboolean allowlist_wanted(AlkManager *m)
+{
+	for (guint i = 0; i < m->config->profiles->len; i++) {
+		const AlkProfile *p = g_ptr_array_index(m->config->profiles, i);
+
+		if ((p->network_modes & ALK_NET_FLAG(ALK_NET_ALLOWLIST)) != 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* With no allowlist sandbox of ours left, our egress table goes too (the
+ * next one loads it again); another instance's is never touched. */
+static void sweep_egress(AlkManager *m)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	g_autofree char *table = NULL;
+	g_autofree char *text = NULL;
+	AlkNetPlan *plan;
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, m->slots);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		if (alk_slot_net_allowlist(value))
+			return;
+	}
+	if (!allowlist_wanted(m))
+		return;
+	path = egress(m) != NULL ? g_build_filename(ALK_NETNS_DIR, egress(m), NULL) : NULL;
+	if (path != NULL && !g_file_test(path, G_FILE_TEST_EXISTS))
+		return;
+	table = alk_nft_egress_table(m->config->state_dir);
+	text = alk_nft_render_egress_delete(table);
+	plan = alk_net_plan_new();
+	alk_net_plan_nft(plan, egress(m), text);
+	if (!alk_net_plan_run(plan, &error))
+		g_message("reconcile: removing the egress table: %s", error->message);
+}
+
 /* Start-up: namespaces of our sandboxes nobody adopted are deleted. */
 void alk_manager_net_sweep(AlkManager *m)
 {
@@ -566,4 +609,5 @@ void alk_manager_net_sweep(AlkManager *m)
 			g_clear_error(&error);
 		}
 	}
+	sweep_egress(m);
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "alk-error.h"
-#include "alk-json.h"
+#include "alk-nft.h"
 
 /* what an error message keeps of `ip`'s stderr */
 #define STDERR_MAX 200
@@ -629,9 +629,7 @@ static void counters_done(GObject *source, GAsyncResult *res, gpointer data)
 	GSubprocess *proc = G_SUBPROCESS(source);
 	g_autofree char *out = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(JsonNode) root = NULL;
 	guint64 *counts = g_new0(guint64, 2);
-	JsonArray *items = NULL;
 
 	if (!g_subprocess_communicate_utf8_finish(proc, res, &out, NULL, &error) ||
 	    !g_subprocess_get_successful(proc)) {
@@ -642,31 +640,7 @@ static void counters_done(GObject *source, GAsyncResult *res, gpointer data)
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	root = alk_json_parse(out, strlen(out), ALK_JSON_MAX_SIZE, ALK_JSON_MAX_DEPTH, NULL);
-	if (root != NULL && JSON_NODE_HOLDS_OBJECT(root)) {
-		JsonObject *o = json_node_get_object(root);
-		JsonNode *n = json_object_get_member(o, "nftables");
-
-		items = n != NULL && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
-	}
-	for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
-		JsonNode *item = json_array_get_element(items, i);
-		JsonObject *c = NULL;
-
-		if (JSON_NODE_HOLDS_OBJECT(item) &&
-		    json_object_has_member(json_node_get_object(item), "counter"))
-			c = json_object_get_object_member(json_node_get_object(item), "counter");
-		if (c == NULL ||
-		    g_strcmp0(json_object_get_string_member_with_default(c, "table", ""),
-		              "airlock") != 0)
-			continue;
-		const char *name = json_object_get_string_member_with_default(c, "name", "");
-		gint64 packets = json_object_get_int_member_with_default(c, "packets", 0);
-		if (g_str_equal(name, "allowed"))
-			counts[0] = (guint64)MAX(packets, 0);
-		else if (g_str_equal(name, "denied"))
-			counts[1] = (guint64)MAX(packets, 0);
-	}
+	alk_nft_parse_counters(out, &counts[0], &counts[1]);
 	g_task_return_pointer(task, counts, g_free);
 }
 
@@ -685,7 +659,7 @@ void alk_netns_counters_async(const char *ns, GCancellable *cancellable,
 	}
 	proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
 	                        &error, "ip", "netns", "exec", ns, "nft", "-j", "list", "counters",
-	                        "table", "inet", "airlock", NULL);
+	                        "table", "inet", ALK_NFT_TABLE, NULL);
 	if (proc == NULL) {
 		g_task_return_error(task, g_steal_pointer(&error));
 		g_object_unref(task);
