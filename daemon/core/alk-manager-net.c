@@ -281,32 +281,7 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 
 static GInetSocketAddress *upstream_address(AlkManager *m, GError **error)
 {
-	const char *conf = m->config->net.dns_upstream;
-	g_autofree char *text = NULL;
-	g_autoptr(GInetAddress) a = NULL;
-
-	if (conf[0] != '\0') {
-		a = g_inet_address_new_from_string(conf);
-	} else if (g_file_get_contents("/etc/resolv.conf", &text, NULL, NULL)) {
-		g_auto(GStrv) lines = g_strsplit(text, "\n", 256);
-
-		for (guint i = 0; a == NULL && lines[i] != NULL; i++) {
-			g_auto(GStrv) w = g_strsplit_set(g_strstrip(lines[i]), " \t", 3);
-
-			if (g_strv_length(w) >= 2 && g_str_equal(w[0], "nameserver")) {
-				a = g_inet_address_new_from_string(w[1]);
-				if (a != NULL &&
-				    g_inet_address_get_family(a) != G_SOCKET_FAMILY_IPV4)
-					g_clear_object(&a);
-			}
-		}
-	}
-	if (a == NULL) {
-		g_set_error_literal(error, ALK_ERROR, ALK_ERROR_FAILED,
-		                    "no upstream DNS server: set network.dns_upstream");
-		return NULL;
-	}
-	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(a, 53));
+	return alk_resolver_upstream(m->config->net.dns_upstream, NULL, error);
 }
 
 void alk_manager_net_check_config(AlkManager *m)
@@ -334,14 +309,13 @@ void alk_manager_net_check_config(AlkManager *m)
 		          egress(m));
 }
 
-/* The resolver: a socket on the guest's gateway inside the namespace, one
- * toward the upstream in the egress namespace. */
+/* The resolver: a socket on the guest's gateway inside the namespace; its
+ * queries go out from sockets of the egress namespace. */
 static gboolean start_resolver(AlkSlot *slot, GError **error)
 {
 	AlkSlotNet *n = slot->net;
 	g_autoptr(GInetSocketAddress) upstream = upstream_address(slot->m, error);
 	g_autoptr(GSocket) listen = NULL;
-	g_autoptr(GSocket) out = NULL;
 	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(GUEST_GW);
 	g_autoptr(GSocketAddress) at = g_inet_socket_address_new(gw, 53);
 
@@ -350,11 +324,7 @@ static gboolean start_resolver(AlkSlot *slot, GError **error)
 	listen = alk_netns_socket(n->ns, G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
 	if (listen == NULL || !g_socket_bind(listen, at, FALSE, error))
 		return FALSE;
-	out =
-	    alk_netns_socket(egress(slot->m), G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
-	if (out == NULL)
-		return FALSE;
-	n->resolver = alk_resolver_new(listen, out, upstream, alk_slot_net_on_pins,
+	n->resolver = alk_resolver_new(listen, egress(slot->m), upstream, alk_slot_net_on_pins,
 	                               alk_net_ref(slot, NULL), g_free);
 	alk_resolver_set_policy(n->resolver, n->allow, n->extra_denied);
 	return TRUE;
