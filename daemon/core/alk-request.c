@@ -222,17 +222,10 @@ static gboolean check_network(const AlkProfile *p, const AlkSandboxRequest *req,
 	if (req->network == ALK_NET_ALLOWLIST) {
 		/* the host's own addresses are checked when the sandbox is made */
 		g_autoptr(GPtrArray) list =
-		    alk_allow_list_parse((const char *const *)req->allow, NULL, error);
+		    alk_allow_list_parse_egress((const char *const *)req->allow, NULL, error);
 
 		if (list == NULL)
 			return FALSE;
-		if (alk_allow_list_has_ipv6(list)) {
-			g_set_error_literal(
-			    error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "network.allow: IPv6 entries are not supported (sandboxes "
-			    "have no IPv6 egress)");
-			return FALSE;
-		}
 	}
 	return TRUE;
 }
