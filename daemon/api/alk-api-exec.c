@@ -156,6 +156,7 @@ typedef struct {
 	GBytes *stdin_data;
 	gsize stdin_off;
 	gboolean ndjson;
+	gboolean held;      /* NDJSON: the client is behind, the guest waits */
 	GByteArray *out[2]; /* kept for a JSON answer */
 	AlkApiExecTally tally;
 } ExecCtx;
@@ -178,6 +179,21 @@ static void stream_line(ExecCtx *ctx, JsonNode *node)
 	if (!ctx->req->streaming)
 		alk_api_req_stream_begin(ctx->req, SOUP_STATUS_OK, "application/x-ndjson", -1);
 	alk_api_req_stream_write(ctx->req, line, strlen(line));
+	/* a client that reads slowly slows the process, not the daemon's memory */
+	if (ctx->task != NULL && !ctx->held && ctx->req->unsent > ALK_API_STREAM_HIGH_WATER) {
+		ctx->held = TRUE;
+		alk_task_hold(ctx->task, TRUE);
+	}
+}
+
+static void on_drained(AlkApiReq *req)
+{
+	ExecCtx *ctx = req->data;
+
+	if (ctx != NULL && ctx->task != NULL && ctx->held) {
+		ctx->held = FALSE;
+		alk_task_hold(ctx->task, FALSE);
+	}
 }
 
 static void on_started(AlkTask *task, guint32 pid, gpointer data)
@@ -372,5 +388,6 @@ void alk_api_exec_post(AlkApiReq *req)
 	alk_api_req_hold(req);
 	req->data = ctx;
 	req->on_abort = on_abort;
+	req->on_drained = on_drained;
 	feed_stdin(ctx);
 }

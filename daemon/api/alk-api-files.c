@@ -10,8 +10,6 @@
 #include "alk-error.h"
 #include "alk-json.h"
 
-/* A download stops the agent above this many unsent bytes. */
-#define GET_HIGH_WATER (1024 * 1024)
 #define DEFAULT_MODE 0644
 
 typedef struct {
@@ -287,7 +285,7 @@ static void get_data(AlkTask *task, int stream, const guint8 *d, gsize len, gpoi
 	g_checksum_update(ctx->sum, d, len);
 	ctx->bytes += len;
 	alk_api_req_stream_write(ctx->req, d, len);
-	if (ctx->req->unsent > GET_HIGH_WATER && !ctx->op_held) {
+	if (ctx->req->unsent > ALK_API_STREAM_HIGH_WATER && !ctx->op_held) {
 		ctx->op_held = TRUE;
 		alk_task_hold(task, TRUE);
 	}

@@ -20,6 +20,10 @@ typedef enum {
 	ALK_API_ERROR_MEDIA_TYPE = 415,
 } AlkApiError;
 
+/* A streamed response holds its producer (the guest) above this many
+ * unsent bytes; alk-api-req.c resumes it below STREAM_LOW_WATER. */
+#define ALK_API_STREAM_HIGH_WATER (1024 * 1024)
+
 /* Status a client gets when it left before its answer (nginx's convention;
  * only the audit log and the metrics ever see it). */
 #define ALK_API_STATUS_GONE 499
