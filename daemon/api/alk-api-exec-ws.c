@@ -5,8 +5,11 @@
  * {"eof":true} closes it; the server sends binary frames prefixed with 1
  * (stdout) or 2 (stderr), then a text frame with the exit, and closes
  * with 1000. The process group is killed when the client goes away. */
+#include <linux/sockios.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "alk-api-private.h"
 #include "alk-error.h"
@@ -15,6 +18,8 @@
 /* stdin the client may send ahead of the guest taking it */
 #define STDIN_QUEUE_MAX (1024 * 1024)
 #define KEEPALIVE_S 30
+/* While the client is behind, how often its socket is looked at. */
+#define BACKLOG_POLL_MS 50
 
 typedef struct {
 	AlkApiReq *req;
@@ -25,6 +30,10 @@ typedef struct {
 	gboolean stdin_eof;
 	gboolean closed;
 	AlkApiExecTally tally;
+	/* the client is behind: the exec is held until its socket drains */
+	guint backlog_timer;
+	gsize backlog;      /* unread bytes in the socket when last looked */
+	gint64 progress_us; /* when the client last read something */
 } WsCtx;
 
 /* ---- before the handshake ---- */
@@ -95,6 +104,7 @@ static void maybe_end(WsCtx *ctx)
 {
 	if (ctx->task != NULL || !ctx->closed)
 		return;
+	g_clear_handle_id(&ctx->backlog_timer, g_source_remove);
 	g_signal_handlers_disconnect_by_data(ctx->ws, ctx);
 	g_object_set_data(G_OBJECT(ctx->msg), "alk-ws", NULL);
 	alk_api_req_end_session(ctx->req);
@@ -134,6 +144,70 @@ static void feed_stdin(WsCtx *ctx)
 		alk_task_close(ctx->task);
 }
 
+/* ---- a client that does not read ----
+ * libsoup's WebSocket queues what the socket does not take and keeps no
+ * count of it, so the kernel's count of what the client has not read
+ * (SIOCOUTQ) tells when it is behind: the exec is then held (the guest
+ * waits, within the credit window) and what libsoup queues stays small. A
+ * client that reads nothing for api.request_timeout_s is dropped. */
+
+static gsize socket_backlog(WsCtx *ctx, gsize *limit)
+{
+	GSocket *sock = ctx->req->conn->socket;
+	int fd = g_socket_get_fd(sock);
+	gint sndbuf = 0;
+	int n = 0;
+
+	if (!g_socket_get_option(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, NULL) || sndbuf <= 0)
+		sndbuf = 212992;
+	*limit = (gsize)sndbuf / 2;
+	if (ioctl(fd, SIOCOUTQ, &n) < 0 || n < 0)
+		return 0;
+	return (gsize)n;
+}
+
+static void kill_exec(WsCtx *ctx);
+
+static gboolean on_backlog(gpointer data)
+{
+	WsCtx *ctx = data;
+	gsize limit;
+	gsize now = socket_backlog(ctx, &limit);
+	gint64 timeout_us = (gint64)ctx->req->api->config->api.request_timeout_s * G_USEC_PER_SEC;
+
+	if (now < ctx->backlog)
+		ctx->progress_us = g_get_monotonic_time();
+	ctx->backlog = now;
+	if (ctx->task == NULL || now < limit / 2) {
+		ctx->backlog_timer = 0;
+		if (ctx->task != NULL)
+			alk_task_hold(ctx->task, FALSE);
+		return G_SOURCE_REMOVE;
+	}
+	if (g_get_monotonic_time() - ctx->progress_us < timeout_us)
+		return G_SOURCE_CONTINUE;
+	g_message("%s: WebSocket exec of %s: the client read nothing for %u s: dropping it",
+	          ctx->req->caller, ctx->req->id, ctx->req->api->config->api.request_timeout_s);
+	ctx->backlog_timer = 0;
+	kill_exec(ctx);
+	alk_api_conn_drop(ctx->req->conn);
+	return G_SOURCE_REMOVE;
+}
+
+static void check_backlog(WsCtx *ctx)
+{
+	gsize limit;
+
+	if (ctx->backlog_timer != 0 || ctx->task == NULL)
+		return;
+	ctx->backlog = socket_backlog(ctx, &limit);
+	if (ctx->backlog < limit)
+		return;
+	ctx->progress_us = g_get_monotonic_time();
+	alk_task_hold(ctx->task, TRUE);
+	ctx->backlog_timer = g_timeout_add(BACKLOG_POLL_MS, on_backlog, ctx);
+}
+
 static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	WsCtx *ctx = data;
@@ -146,6 +220,7 @@ static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpo
 	frame[0] = (guint8)(i + 1);
 	memcpy(frame + 1, d, len);
 	soup_websocket_connection_send_binary(ctx->ws, frame, len + 1);
+	check_backlog(ctx);
 }
 
 static void on_writable(AlkTask *task, gpointer data)

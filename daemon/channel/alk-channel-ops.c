@@ -390,13 +390,9 @@ static guint64 upload_window(AlkChannelOp *op)
 	return op->size - op->sent;
 }
 
-static void cancel_exec(AlkChannelOp *op)
-{
-	alk_channel_op_signal(op, SIGKILL);
-}
-
-/* the agent drops a transfer or request the host answers with ERROR; an
- * upload's temporary file is removed */
+/* the agent drops a request the host answers with ERROR: an exec's process
+ * group is killed and its output discarded (whatever its window holds
+ * back), an upload's temporary file removed */
 static void cancel_by_error(AlkChannelOp *op)
 {
 	AlkChannel *ch = op->ch;
@@ -413,7 +409,7 @@ static const OpClass op_exec = {
     .end_type = ALK_MSG_STDIN_EOF,
     .writable = exec_writable,
     .window = stdin_window,
-    .cancel = cancel_exec,
+    .cancel = cancel_by_error,
 };
 static const OpClass op_put = {
     .name = "file upload",

@@ -303,8 +303,13 @@ void alk_task_close(AlkTask *task)
 
 void alk_task_signal(AlkTask *task, guint32 signo)
 {
-	if (task->op != NULL && task->kind == TASK_EXEC)
-		alk_channel_op_signal(task->op, signo);
+	if (task->op == NULL || task->kind != TASK_EXEC)
+		return;
+	/* a killed process's last output must drain for its EXIT to come,
+	 * whoever was behind */
+	if (signo == SIGKILL)
+		alk_channel_op_hold(task->op, FALSE);
+	alk_channel_op_signal(task->op, signo);
 }
 
 void alk_task_cancel(AlkTask *task)
