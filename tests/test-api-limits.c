@@ -228,6 +228,52 @@ START_TEST(hostile_paths)
 }
 END_TEST
 
+/* A raw head (and body) on the unix socket or TCP; the answer must come
+ * within 10 s. */
+static AlkTestResponse *raw_head(gboolean tcp, const char *head, const char *body)
+{
+	g_autoptr(GError) error = NULL;
+	int fd = alk_test_http_connect(D, tcp, &error);
+	AlkTestResponse *r;
+
+	ck_assert_msg(fd >= 0, "%s", error ? error->message : "");
+	ck_assert(alk_test_http_send(fd, head, strlen(head), alk_test_deadline(10), NULL));
+	if (body != NULL)
+		ck_assert(alk_test_http_send(fd, body, strlen(body), alk_test_deadline(10), NULL));
+	r = alk_test_http_read(fd, alk_test_deadline(10), &error);
+	close(fd);
+	ck_assert_msg(r != NULL, "no answer within 10 s to %.60s: %s", head,
+	              error ? error->message : "");
+	return r;
+}
+
+START_TEST(two_authorizations)
+{
+	g_autofree char *good = g_strdup_printf("Authorization: Bearer %s\r\n", D->write_token);
+	const char *bad = "Authorization: Bearer not-a-token\r\n";
+	g_autofree char *good_last =
+	    g_strdup_printf("GET /v1/sandboxes HTTP/1.1\r\nHost: a\r\n%s%s\r\n", bad, good);
+	g_autofree char *good_first =
+	    g_strdup_printf("GET /v1/sandboxes HTTP/1.1\r\nHost: a\r\n%s%s\r\n", good, bad);
+	g_autofree char *twice =
+	    g_strdup_printf("GET /v1/sandboxes HTTP/1.1\r\nHost: a\r\n%s%s\r\n", good, good);
+	g_autofree char *once =
+	    g_strdup_printf("GET /v1/sandboxes HTTP/1.1\r\nHost: a\r\n%s\r\n", good);
+
+	/* whichever comes last, and on either socket */
+	g_autoptr(AlkTestResponse) a = raw_head(TRUE, good_last, NULL);
+	alk_test_api_assert_error(a, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) b = raw_head(TRUE, good_first, NULL);
+	alk_test_api_assert_error(b, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) c = raw_head(TRUE, twice, NULL);
+	alk_test_api_assert_error(c, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) d = raw_head(FALSE, good_last, NULL);
+	alk_test_api_assert_error(d, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) e = raw_head(TRUE, once, NULL);
+	ck_assert_uint_eq(e->status, 200);
+}
+END_TEST
+
 /* Waits for the server to close fd; the seconds it took, -1 if it did not. */
 static double wait_closed(int fd, guint timeout_s)
 {
@@ -412,6 +458,7 @@ int main(void)
 	alk_test_api_add(s, "body_limits", body_limits, NULL, NULL);
 	alk_test_api_add(s, "hostile_json", hostile_json, NULL, NULL);
 	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
+	alk_test_api_add(s, "two_authorizations", two_authorizations, NULL, NULL);
 	alk_test_api_add(s, "slow_clients", slow_clients, NULL, NULL);
 	alk_test_api_add(s, "connection_limit", connection_limit, setup_few_connections, NULL);
 	alk_test_api_add(s, "big_file_round_trip", big_file_round_trip, NULL, NULL);

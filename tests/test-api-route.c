@@ -174,6 +174,36 @@ START_TEST(query_strings)
 }
 END_TEST
 
+static SoupMessageHeaders *head_of(const char *const *lines)
+{
+	SoupMessageHeaders *h = soup_message_headers_new(SOUP_MESSAGE_HEADERS_REQUEST);
+	for (guint i = 0; lines[i] != NULL; i += 2)
+		soup_message_headers_append(h, lines[i], lines[i + 1]);
+	return h;
+}
+
+static gboolean head_ok(const char *const *lines)
+{
+	g_autoptr(GError) error = NULL;
+	SoupMessageHeaders *h = head_of(lines);
+	gboolean ok = alk_api_req_check_head(h, &error);
+
+	ck_assert(ok || g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	soup_message_headers_unref(h);
+	return ok;
+}
+
+START_TEST(head_checks)
+{
+	ck_assert(head_ok((const char *const[]){"Host", "a", NULL}));
+	ck_assert(head_ok((const char *const[]){"Authorization", "Bearer x", NULL}));
+	ck_assert(!head_ok(
+	    (const char *const[]){"Authorization", "Bearer x", "authorization", "Bearer y", NULL}));
+	ck_assert(!head_ok(
+	    (const char *const[]){"Authorization", "Bearer y", "Authorization", "Bearer x", NULL}));
+}
+END_TEST
+
 START_TEST(error_table)
 {
 	static const struct {
@@ -392,6 +422,7 @@ int main(void)
 	tcase_add_test(tc, routes_refuse);
 	tcase_add_test(tc, long_file_path);
 	tcase_add_test(tc, query_strings);
+	tcase_add_test(tc, head_checks);
 	tcase_add_test(tc, error_table);
 	tcase_add_test(tc, route_table);
 	tcase_add_test(tc, times);

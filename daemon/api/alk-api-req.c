@@ -374,6 +374,39 @@ static gboolean check_body(AlkApiReq *req, GError **error)
 	return TRUE;
 }
 
+/* ---- the head ---- */
+
+typedef struct {
+	const char *name;
+	guint n;
+} HeaderCount;
+
+static void count_header(const char *name, const char *value, gpointer data)
+{
+	HeaderCount *c = data;
+	if (g_ascii_strcasecmp(name, c->name) == 0)
+		c->n++;
+}
+
+static guint count_headers(SoupMessageHeaders *h, const char *name)
+{
+	HeaderCount c = {name, 0};
+	soup_message_headers_foreach(h, count_header, &c);
+	return c.n;
+}
+
+gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error)
+{
+	/* libsoup would hand us the last one: whichever a proxy checked, the
+	 * other may be the one that counts */
+	if (count_headers(h, "Authorization") > 1) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "more than one Authorization header");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* ---- libsoup's stages ---- */
 
 static void early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -388,7 +421,8 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 	req->method = g_strdup(soup_server_message_get_method(msg));
 	req->path = g_strdup(g_uri_get_path(uri));
 	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
-	if (alk_api_auth(req, &error) &&
+	if (alk_api_req_check_head(soup_server_message_get_request_headers(msg), &error) &&
+	    alk_api_auth(req, &error) &&
 	    alk_api_route(req, alk_api_conn_request_line(req->conn), &error) &&
 	    alk_api_auth_scope(req, &error) &&
 	    alk_api_parse_query(req, g_uri_get_query(uri), &error) && check_body(req, &error) &&
