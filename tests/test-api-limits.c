@@ -4,9 +4,13 @@
  * transfer must not grow the daemon's memory. A real airlockd per test. */
 #include <check.h>
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alk-test-api.h"
@@ -274,6 +278,62 @@ START_TEST(two_authorizations)
 }
 END_TEST
 
+/* A uid and gid nobody has: no passwd entry, no /etc/group membership. */
+static uid_t throwaway_uid(void)
+{
+	for (uid_t uid = 61000; uid < 62000; uid++) {
+		if (getpwuid(uid) == NULL && getgrgid(uid) == NULL)
+			return uid;
+	}
+	ck_abort_msg("no free uid in 61000..61999");
+	return 0;
+}
+
+/* In a child: drops to uid with the socket's group (root in the tests'
+ * config) only as a supplementary group, then asks for /v1/health.
+ * Exits 0 on 200, 3 on 403, 4 on anything else, 5 when it cannot connect,
+ * 6 when it could not drop. */
+static void health_as(uid_t uid)
+{
+	gid_t supplementary[] = {0};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkTestResponse) r = NULL;
+	const char *head = "GET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n";
+	int fd;
+
+	if (setgroups(1, supplementary) != 0 || setgid(uid) != 0 || setuid(uid) != 0 ||
+	    getuid() != uid)
+		_exit(6);
+	fd = alk_test_http_connect(D, FALSE, &error);
+	if (fd < 0)
+		_exit(5);
+	if (!alk_test_http_send(fd, head, strlen(head), alk_test_deadline(10), NULL))
+		_exit(4);
+	r = alk_test_http_read(fd, alk_test_deadline(10), NULL);
+	_exit(r == NULL ? 4 : r->status == 200 ? 0 : r->status == 403 ? 3 : 4);
+}
+
+START_TEST(supplementary_group)
+{
+	uid_t uid = throwaway_uid();
+	g_autofree char *dir = g_path_get_dirname(D->socket_path);
+	int status = 0;
+	pid_t pid;
+
+	/* the socket's directory is 0700: let the group through, as a
+	 * deployment's /run/airlock lets everyone */
+	ck_assert_int_eq(chmod(dir, 0710), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		health_as(uid);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "uid %u with group 0 only as a supplementary group: exit %d (3: 403)",
+	              (guint)uid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+END_TEST
+
 /* Waits for the server to close fd; the seconds it took, -1 if it did not. */
 static double wait_closed(int fd, guint timeout_s)
 {
@@ -459,6 +519,7 @@ int main(void)
 	alk_test_api_add(s, "hostile_json", hostile_json, NULL, NULL);
 	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
 	alk_test_api_add(s, "two_authorizations", two_authorizations, NULL, NULL);
+	alk_test_api_add(s, "supplementary_group", supplementary_group, NULL, NULL);
 	alk_test_api_add(s, "slow_clients", slow_clients, NULL, NULL);
 	alk_test_api_add(s, "connection_limit", connection_limit, setup_few_connections, NULL);
 	alk_test_api_add(s, "big_file_round_trip", big_file_round_trip, NULL, NULL);
