@@ -278,6 +278,45 @@ START_TEST(two_authorizations)
 }
 END_TEST
 
+START_TEST(content_lengths)
+{
+	static const char *const heads[] = {
+	    "Content-Length: 2\r\nContent-Length: 5\r\n",
+	    "Content-Length: 5\r\nContent-Length: 2\r\n",
+	    "Content-Length: -1\r\n",
+	    "Content-Length: +2\r\n",
+	    "Content-Length: 99999999999999999999999\r\n",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(heads); i++) {
+		g_autofree char *head = g_strdup_printf(
+		    "POST /v1/sandboxes HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+		    "%s\r\n",
+		    heads[i]);
+		gint64 start = g_get_monotonic_time();
+		g_autoptr(AlkTestResponse) r = raw_head(FALSE, head, "{}");
+		alk_test_api_assert_error(r, 400, "invalid_request");
+		ck_assert_int_lt(g_get_monotonic_time() - start, 3 * G_USEC_PER_SEC);
+	}
+	/* what libsoup cannot parse gets its own (bare) 400, at once */
+	g_autoptr(AlkTestResponse) list = raw_head(
+	    FALSE, "POST /v1/sandboxes HTTP/1.1\r\nHost: a\r\nContent-Length: 2, 5\r\n\r\n", "{}");
+	ck_assert_uint_eq(list->status, 400);
+	g_autoptr(AlkTestResponse) junk = raw_head(
+	    FALSE, "POST /v1/sandboxes HTTP/1.1\r\nHost: a\r\nContent-Length: 2x\r\n\r\n", "{}");
+	ck_assert_uint_eq(junk->status, 400);
+	/* the same length twice is one length */
+	g_autoptr(AlkTestResponse) same =
+	    raw_head(FALSE,
+	             "POST /v1/sandboxes/0123456789ab/ttl HTTP/1.1\r\nHost: a\r\n"
+	             "Content-Type: application/json\r\nContent-Length: 12\r\n"
+	             "Content-Length: 12\r\n\r\n",
+	             "{\"ttl_s\":10}");
+	alk_test_api_assert_error(same, 404, "not_found");
+	assert_alive();
+}
+END_TEST
+
 /* A uid and gid nobody has: no passwd entry, no /etc/group membership. */
 static uid_t throwaway_uid(void)
 {
@@ -519,6 +558,7 @@ int main(void)
 	alk_test_api_add(s, "hostile_json", hostile_json, NULL, NULL);
 	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
 	alk_test_api_add(s, "two_authorizations", two_authorizations, NULL, NULL);
+	alk_test_api_add(s, "content_lengths", content_lengths, NULL, NULL);
 	alk_test_api_add(s, "supplementary_group", supplementary_group, NULL, NULL);
 	alk_test_api_add(s, "slow_clients", slow_clients, NULL, NULL);
 	alk_test_api_add(s, "connection_limit", connection_limit, setup_few_connections, NULL);

@@ -201,6 +201,13 @@ START_TEST(head_checks)
 	    (const char *const[]){"Authorization", "Bearer x", "authorization", "Bearer y", NULL}));
 	ck_assert(!head_ok(
 	    (const char *const[]){"Authorization", "Bearer y", "Authorization", "Bearer x", NULL}));
+	ck_assert(head_ok((const char *const[]){"Content-Length", "12", NULL}));
+	ck_assert(
+	    head_ok((const char *const[]){"Content-Length", "2", "Content-Length", "2", NULL}));
+	ck_assert(
+	    !head_ok((const char *const[]){"Content-Length", "2", "Content-Length", "5", NULL}));
+	ck_assert(!head_ok((const char *const[]){"Content-Length", "-1", NULL}));
+	ck_assert(!head_ok((const char *const[]){"Content-Length", "+1", NULL}));
 }
 END_TEST
 

@@ -178,7 +178,8 @@ void alk_api_tap_forget(GInputStream *tap);
 /* ---- alk-api-req.c ---- */
 void alk_api_req_setup(AlkApi *api);
 /* What a request head must be before anything else reads it: at most one
- * Authorization header. Errors: INVALID. */
+ * Authorization header, and Content-Length (if any) one decimal number,
+ * however often repeated. Errors: INVALID. */
 gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error);
 /* A WebSocket session (whose connection libsoup no longer has) ended. */
 void alk_api_req_end_session(AlkApiReq *req);

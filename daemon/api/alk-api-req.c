@@ -395,6 +395,25 @@ static guint count_headers(SoupMessageHeaders *h, const char *name)
 	return c.n;
 }
 
+/* Every Content-Length the same run of digits: libsoup reads "-1" as a
+ * body without end and the last of two differing ones as the length. */
+static gboolean content_length_ok(SoupMessageHeaders *h)
+{
+	const char *list = soup_message_headers_get_list(h, "Content-Length");
+	g_auto(GStrv) values = NULL;
+
+	if (list == NULL)
+		return TRUE;
+	values = g_strsplit(list, ",", -1);
+	for (guint i = 0; values[i] != NULL; i++) {
+		g_strstrip(values[i]);
+		if (values[i][0] == '\0' || strspn(values[i], "0123456789") != strlen(values[i]) ||
+		    strlen(values[i]) > 19 || strcmp(values[i], values[0]) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error)
 {
 	/* libsoup would hand us the last one: whichever a proxy checked, the
@@ -402,6 +421,11 @@ gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error)
 	if (count_headers(h, "Authorization") > 1) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
 		            "more than one Authorization header");
+		return FALSE;
+	}
+	if (!content_length_ok(h)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "Content-Length: not one non-negative decimal number");
 		return FALSE;
 	}
 	return TRUE;
@@ -421,8 +445,12 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 	req->method = g_strdup(soup_server_message_get_method(msg));
 	req->path = g_strdup(g_uri_get_path(uri));
 	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
-	if (alk_api_req_check_head(soup_server_message_get_request_headers(msg), &error) &&
-	    alk_api_auth(req, &error) &&
+	/* where its body ends is not known: libsoup must not read on */
+	if (!alk_api_req_check_head(soup_server_message_get_request_headers(msg), &error)) {
+		alk_api_req_refuse(req, error);
+		return;
+	}
+	if (alk_api_auth(req, &error) &&
 	    alk_api_route(req, alk_api_conn_request_line(req->conn), &error) &&
 	    alk_api_auth_scope(req, &error) &&
 	    alk_api_parse_query(req, g_uri_get_query(uri), &error) && check_body(req, &error) &&
