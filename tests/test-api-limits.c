@@ -317,6 +317,77 @@ START_TEST(content_lengths)
 }
 END_TEST
 
+/* Everything the server sends until it closes, as text. */
+static char *raw_exchange(const char *head)
+{
+	g_autoptr(GString) got = g_string_new(NULL);
+	int fd = connect_unix();
+	gint64 deadline = alk_test_deadline(10);
+	char buf[4096];
+
+	ck_assert(alk_test_http_send(fd, head, strlen(head), deadline, NULL));
+	while (g_get_monotonic_time() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		g_string_append_len(got, buf, n);
+	}
+	close(fd);
+	return g_string_free(g_steal_pointer(&got), FALSE);
+}
+
+static guint count_lines(const char *text, const char *prefix)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\r\n", -1);
+	guint n = 0;
+
+	for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+		n += g_ascii_strncasecmp(lines[i], prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+START_TEST(websocket_refusals)
+{
+	static const char *const heads[] = {
+	    /* no upgrade at all */
+	    "",
+	    /* no key */
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
+	    /* a version nobody speaks */
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 7\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+	};
+	/* a ready sandbox: libsoup's own check came after the route's */
+	g_autofree char *id = alk_test_api_create(NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(heads); i++) {
+		g_autofree char *head =
+		    g_strdup_printf("GET /v1/sandboxes/%s/exec/ws?argv=true HTTP/1.1\r\n"
+		                    "Host: a\r\n%s\r\n",
+		                    id, heads[i]);
+		g_autofree char *text = raw_exchange(head);
+		const char *body = strstr(text, "\r\n\r\n");
+
+		ck_assert_msg(g_str_has_prefix(text, "HTTP/1.1 400 "), "case %u: %.200s", i, text);
+		ck_assert_msg(count_lines(text, "Connection:") == 1, "case %u: %.400s", i, text);
+		ck_assert_msg(count_lines(text, "Content-Type: application/json") == 1,
+		              "case %u: %.400s", i, text);
+		ck_assert_msg(body != NULL && strstr(body, "\"code\":\"invalid_request\"") != NULL,
+		              "case %u: %.400s", i, text);
+	}
+	/* a good handshake still gets as far as the sandbox lookup */
+	g_autofree char *good = raw_exchange(
+	    "GET /v1/sandboxes/0123456789ab/exec/ws?argv=true HTTP/1.1\r\nHost: a\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+	ck_assert_msg(g_str_has_prefix(good, "HTTP/1.1 404 "), "%.200s", good);
+}
+END_TEST
+
 /* A uid and gid nobody has: no passwd entry, no /etc/group membership. */
 static uid_t throwaway_uid(void)
 {
@@ -559,6 +630,7 @@ int main(void)
 	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
 	alk_test_api_add(s, "two_authorizations", two_authorizations, NULL, NULL);
 	alk_test_api_add(s, "content_lengths", content_lengths, NULL, NULL);
+	alk_test_api_add(s, "websocket_refusals", websocket_refusals, NULL, NULL);
 	alk_test_api_add(s, "supplementary_group", supplementary_group, NULL, NULL);
 	alk_test_api_add(s, "slow_clients", slow_clients, NULL, NULL);
 	alk_test_api_add(s, "connection_limit", connection_limit, setup_few_connections, NULL);

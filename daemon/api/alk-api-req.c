@@ -431,6 +431,28 @@ gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error)
 	return TRUE;
 }
 
+/* A WebSocket route's handshake, checked as libsoup will check it, so a
+ * bad one gets the contract's JSON error and not libsoup's HTML page. The
+ * extensions are the server's (permessage-deflate, libsoup's default). */
+static gboolean check_websocket(AlkApiReq *req, GError **error)
+{
+	static GPtrArray *extensions;
+	g_autoptr(GError) local = NULL;
+
+	if (req->route->websocket == NULL)
+		return TRUE;
+	if (g_once_init_enter(&extensions)) {
+		GPtrArray *types = g_ptr_array_new();
+		g_ptr_array_add(types, g_type_class_ref(SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
+		g_once_init_leave(&extensions, types);
+	}
+	if (soup_websocket_server_check_handshake(req->msg, NULL, NULL, extensions, &local))
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "not a WebSocket handshake: %s",
+	            local->message);
+	return FALSE;
+}
+
 /* ---- libsoup's stages ---- */
 
 static void early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -453,7 +475,8 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 	if (alk_api_auth(req, &error) &&
 	    alk_api_route(req, alk_api_conn_request_line(req->conn), &error) &&
 	    alk_api_auth_scope(req, &error) &&
-	    alk_api_parse_query(req, g_uri_get_query(uri), &error) && check_body(req, &error) &&
+	    alk_api_parse_query(req, g_uri_get_query(uri), &error) &&
+	    check_websocket(req, &error) && check_body(req, &error) &&
 	    (req->route->start == NULL || req->route->start(req, &error)))
 		return;
 	req->route = NULL;
