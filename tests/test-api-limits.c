@@ -229,6 +229,13 @@ START_TEST(hostile_paths)
 	g_autoptr(AlkTestResponse) h10 = alk_test_http_read(fd, alk_test_deadline(10), NULL);
 	close(fd);
 	ck_assert(h10 != NULL && h10->status == 200);
+	/* a 405 says what is allowed, with a body or without */
+	g_autoptr(AlkTestResponse) patch = raw("PATCH", "/v1/health", NULL);
+	alk_test_api_assert_error(patch, 405, "method_not_allowed");
+	ck_assert_str_eq(alk_test_response_header(patch, "Allow") ?: "(none)", "GET");
+	g_autoptr(AlkTestResponse) post = raw("POST", "/v1/sandboxes/0123456789ab", "{}");
+	alk_test_api_assert_error(post, 405, "method_not_allowed");
+	ck_assert_str_eq(alk_test_response_header(post, "Allow") ?: "(none)", "GET, DELETE");
 	g_autoptr(AlkTestResponse) q = raw("GET", "/v1/sandboxes?bogus=1", NULL);
 	alk_test_api_assert_error(q, 400, "invalid_request");
 	assert_alive();

@@ -22,6 +22,7 @@ static void req_done(AlkApiReq *req)
 	g_free(req->path);
 	g_free(req->id);
 	g_free(req->file);
+	g_free(req->allow);
 	g_clear_pointer(&req->query, g_ptr_array_unref);
 	g_free(req);
 }
@@ -125,6 +126,32 @@ START_TEST(routes_refuse)
 		                              cases[i].code),
 		              "case %u: %s", i, error->message);
 	}
+}
+END_TEST
+
+static char *allow_of(const char *method, const char *path)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *line = g_strdup_printf("%s %s HTTP/1.1", method, path);
+	AlkApiReq *req = req_new(method, path);
+	char *allow;
+
+	ck_assert(!alk_api_route(req, line, &error));
+	ck_assert(g_error_matches(error, ALK_API_ERROR, ALK_API_ERROR_METHOD));
+	allow = g_steal_pointer(&req->allow);
+	req_done(req);
+	return allow;
+}
+
+START_TEST(method_not_allowed)
+{
+	g_autofree char *health = allow_of("PATCH", "/v1/health");
+	g_autofree char *sandbox = allow_of("POST", "/v1/sandboxes/x");
+	g_autofree char *files = allow_of("DELETE", "/v1/sandboxes/x/files/a/b");
+
+	ck_assert_str_eq(health, "GET");
+	ck_assert_str_eq(sandbox, "GET, DELETE");
+	ck_assert_str_eq(files, "PUT, GET");
 }
 END_TEST
 
@@ -427,6 +454,7 @@ int main(void)
 
 	tcase_add_test(tc, routes_match);
 	tcase_add_test(tc, routes_refuse);
+	tcase_add_test(tc, method_not_allowed);
 	tcase_add_test(tc, long_file_path);
 	tcase_add_test(tc, query_strings);
 	tcase_add_test(tc, head_checks);

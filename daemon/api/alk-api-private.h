@@ -94,6 +94,7 @@ struct _AlkApiReq {
 	char *id;         /* {id} */
 	char *file;       /* {path}: decoded, absolute */
 	GPtrArray *query; /* key, value, key, value, ... */
+	char *allow;      /* a 405's Allow header: the path's methods */
 	char *caller;     /* "uid:0", "token:ci" */
 	AlkScope scope;
 	gint64 start_us;
@@ -130,7 +131,8 @@ char *alk_api_error_json(const GError *error);
 const AlkApiRoute *alk_api_routes(guint *n);
 /* Finds the route of method + normalised path and fills req->route, id
  * and file. file comes from the raw request target, which must have no
- * "." or ".." segment (GUri folds them away). Errors: NOT_FOUND, METHOD. */
+ * "." or ".." segment (GUri folds them away). Errors: NOT_FOUND, METHOD
+ * (then req->allow lists the path's methods). */
 gboolean alk_api_route(AlkApiReq *req, const char *raw_target, GError **error);
 /* Parses an encoded query string into req->query, checking the keys
  * against the route's. */

@@ -35,6 +35,7 @@ static void req_free(gpointer data)
 	g_free(req->path);
 	g_free(req->id);
 	g_free(req->file);
+	g_free(req->allow);
 	g_free(req->caller);
 	g_clear_pointer(&req->query, g_ptr_array_unref);
 	g_clear_pointer(&req->body, g_byte_array_unref);
@@ -180,13 +181,17 @@ void alk_api_reply_error(AlkApiReq *req, const GError *error)
 	char *text = alk_api_error_json(error);
 	guint status = alk_api_error_status(error);
 
-	if (!req->done && status == 401)
-		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),
-		                             "WWW-Authenticate", "Bearer realm=\"airlock\"");
+	SoupMessageHeaders *h =
+	    req->done ? NULL : soup_server_message_get_response_headers(req->msg);
+
+	if (h != NULL && status == 401)
+		soup_message_headers_replace(h, "WWW-Authenticate", "Bearer realm=\"airlock\"");
+	if (h != NULL && status == 405 && req->allow != NULL)
+		soup_message_headers_replace(h, "Allow", req->allow);
 	set_response(req, status, "application/json", text, strlen(text));
 }
 
-static GBytes *raw_response(guint status, const char *json)
+static GBytes *raw_response(guint status, const char *json, const char *allow)
 {
 	GString *out = g_string_new(NULL);
 
@@ -196,6 +201,8 @@ static GBytes *raw_response(guint status, const char *json)
 	                       status, soup_status_get_phrase(status), strlen(json));
 	if (status == 401)
 		g_string_append(out, "WWW-Authenticate: Bearer realm=\"airlock\"\r\n");
+	if (status == 405 && allow != NULL)
+		g_string_append_printf(out, "Allow: %s\r\n", allow);
 	g_string_append_printf(out, "\r\n%s", json);
 	return g_string_free_to_bytes(out);
 }
@@ -206,6 +213,7 @@ void alk_api_req_refuse(AlkApiReq *req, const GError *error)
 	AlkApiConn *conn = alk_api_conn_ref(req->conn);
 	g_autofree char *json = alk_api_error_json(error);
 	guint status = alk_api_error_status(error);
+	g_autofree char *allow = g_strdup(req->allow);
 	g_autoptr(GIOStream) stream = NULL;
 
 	if (req->done) {
@@ -219,7 +227,7 @@ void alk_api_req_refuse(AlkApiReq *req, const GError *error)
 	/* may free req */
 	stream = soup_server_message_steal_connection(msg);
 	if (stream != NULL)
-		alk_api_conn_linger(conn, stream, raw_response(status, json));
+		alk_api_conn_linger(conn, stream, raw_response(status, json, allow));
 	alk_api_conn_unref(conn);
 }
 
