@@ -288,6 +288,54 @@ START_TEST(two_authorizations)
 }
 END_TEST
 
+/* A head of a request line with a target of target_len bytes and pad
+ * bytes of extra headers. */
+static char *padded_head(const char *method, gsize target_len, gsize pad, const char *extra)
+{
+	GString *h = g_string_new(method);
+	g_string_append(h, " /v1/health");
+	while (h->len < strlen(method) + 1 + target_len)
+		g_string_append_c(h, 'a');
+	g_string_append(h, " HTTP/1.1\r\nHost: a\r\n");
+	for (gsize done = 0; done < pad; done += 4000) {
+		g_string_append_printf(h, "X-Pad-%" G_GSIZE_FORMAT ": ", done);
+		for (guint i = 0; i < 4000; i++)
+			g_string_append_c(h, 'p');
+		g_string_append(h, "\r\n");
+	}
+	g_string_append_printf(h, "%s\r\n", extra != NULL ? extra : "");
+	return g_string_free(h, FALSE);
+}
+
+START_TEST(head_limits)
+{
+	g_autofree char *long_line = padded_head("GET", 9000, 0, NULL);
+	g_autofree char *long_method =
+	    padded_head("GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGET"
+	                "GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGET",
+	                8100, 0, NULL);
+	g_autofree char *big_head = padded_head("GET", 20, 40000, NULL);
+	g_autofree char *with_body = padded_head(
+	    "POST", 9000, 0, "Content-Length: 100000\r\nContent-Type: application/json\r\n");
+	g_autofree char *fits = padded_head("GET", 8000, 20000, NULL);
+
+	g_autoptr(AlkTestResponse) a = raw_head(FALSE, long_line, NULL);
+	alk_test_api_assert_error(a, 414, "uri_too_long");
+	g_autoptr(AlkTestResponse) b = raw_head(TRUE, long_line, NULL);
+	alk_test_api_assert_error(b, 414, "uri_too_long");
+	g_autoptr(AlkTestResponse) c = raw_head(TRUE, long_method, NULL);
+	alk_test_api_assert_error(c, 414, "uri_too_long");
+	g_autoptr(AlkTestResponse) d = raw_head(FALSE, big_head, NULL);
+	alk_test_api_assert_error(d, 431, "headers_too_large");
+	g_autoptr(AlkTestResponse) e = raw_head(FALSE, with_body, "{\"image\":");
+	alk_test_api_assert_error(e, 414, "uri_too_long");
+	/* just within both: routed */
+	g_autoptr(AlkTestResponse) f = raw_head(FALSE, fits, NULL);
+	alk_test_api_assert_error(f, 404, "not_found");
+	assert_alive();
+}
+END_TEST
+
 START_TEST(content_lengths)
 {
 	static const char *const heads[] = {
@@ -639,6 +687,7 @@ int main(void)
 	alk_test_api_add(s, "hostile_json", hostile_json, NULL, NULL);
 	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
 	alk_test_api_add(s, "two_authorizations", two_authorizations, NULL, NULL);
+	alk_test_api_add(s, "head_limits", head_limits, NULL, NULL);
 	alk_test_api_add(s, "content_lengths", content_lengths, NULL, NULL);
 	alk_test_api_add(s, "websocket_refusals", websocket_refusals, NULL, NULL);
 	alk_test_api_add(s, "supplementary_group", supplementary_group, NULL, NULL);

@@ -17,8 +17,16 @@ typedef enum {
 	ALK_API_ERROR_FORBIDDEN = 403,
 	ALK_API_ERROR_METHOD = 405,
 	ALK_API_ERROR_TOO_LARGE = 413,
+	ALK_API_ERROR_URI_TOO_LONG = 414,
 	ALK_API_ERROR_MEDIA_TYPE = 415,
+	ALK_API_ERROR_HEAD_TOO_LARGE = 431,
 } AlkApiError;
+
+/* The longest request line and request head accepted (414, 431): an audit
+ * line keeps what a request sent, so heads are bounded well below both
+ * ALK_AUDIT_MAX_LINE and libsoup's own 64 KiB. */
+#define ALK_API_LINE_MAX 8192
+#define ALK_API_HEAD_MAX 32768
 
 /* Status a client gets when it left before its answer (nginx's convention;
  * only the audit log and the metrics ever see it). */
@@ -179,6 +187,10 @@ void alk_api_tap_forget(GInputStream *tap);
 
 /* ---- alk-api-req.c ---- */
 void alk_api_req_setup(AlkApi *api);
+/* The request line (as received) and the head (as parsed, counted as sent
+ * without folding) within ALK_API_LINE_MAX and ALK_API_HEAD_MAX. Errors:
+ * URI_TOO_LONG, HEAD_TOO_LARGE. */
+gboolean alk_api_req_check_size(const char *line, SoupMessageHeaders *h, GError **error);
 /* What a request head must be before anything else reads it: at most one
  * Authorization header, and Content-Length (if any) one decimal number,
  * however often repeated. Errors: INVALID. */

@@ -422,6 +422,30 @@ static gboolean content_length_ok(SoupMessageHeaders *h)
 	return TRUE;
 }
 
+static void add_header_size(const char *name, const char *value, gpointer data)
+{
+	*(gsize *)data += strlen(name) + strlen(value) + 4; /* ": ", CRLF */
+}
+
+gboolean alk_api_req_check_size(const char *line, SoupMessageHeaders *h, GError **error)
+{
+	gsize line_len = line != NULL ? strlen(line) : 0;
+	gsize size = line_len + 4; /* CRLF and the blank line's */
+
+	if (line_len > ALK_API_LINE_MAX) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_URI_TOO_LONG,
+		            "the request line is over %u bytes", ALK_API_LINE_MAX);
+		return FALSE;
+	}
+	soup_message_headers_foreach(h, add_header_size, &size);
+	if (size > ALK_API_HEAD_MAX) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_HEAD_TOO_LARGE,
+		            "the request head is over %u bytes", ALK_API_HEAD_MAX);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error)
 {
 	/* libsoup would hand us the last one: whichever a proxy checked, the
@@ -476,7 +500,9 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 	req->path = g_strdup(g_uri_get_path(uri));
 	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
 	/* where its body ends is not known: libsoup must not read on */
-	if (!alk_api_req_check_head(soup_server_message_get_request_headers(msg), &error)) {
+	if (!alk_api_req_check_size(alk_api_conn_request_line(req->conn),
+	                            soup_server_message_get_request_headers(msg), &error) ||
+	    !alk_api_req_check_head(soup_server_message_get_request_headers(msg), &error)) {
 		alk_api_req_refuse(req, error);
 		return;
 	}
