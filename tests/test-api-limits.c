@@ -336,6 +336,106 @@ START_TEST(head_limits)
 }
 END_TEST
 
+static goffset file_size(const char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* From offset on: the audit lines of caller for action, their longest
+ * line, and the sum of their args' "requests" (the summaries'). */
+static guint audit_lines(goffset from, const char *caller, const char *action, gsize *longest,
+                         gint64 *requests)
+{
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	ck_assert(g_file_get_contents(D->audit_path, &text, &len, NULL));
+	lines = g_strsplit(text + MIN((gsize)from, len), "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autoptr(JsonParser) p = json_parser_new();
+		JsonObject *o;
+		if (lines[i][0] == '\0' || !json_parser_load_from_data(p, lines[i], -1, NULL))
+			continue;
+		o = json_node_get_object(json_parser_get_root(p));
+		if (g_strcmp0(json_object_get_string_member(o, "caller"), caller) != 0 ||
+		    g_strcmp0(json_object_get_string_member(o, "action"), action) != 0)
+			continue;
+		n++;
+		if (longest != NULL)
+			*longest = MAX(*longest, strlen(lines[i]));
+		if (requests != NULL)
+			*requests += json_object_get_int_member(
+			    json_object_get_object_member(o, "args"), "requests");
+	}
+	return n;
+}
+
+/* raw_head(), again while the daemon is out of connections (429: a
+ * refused request's connection lingers, draining, for a moment). */
+static AlkTestResponse *raw_head_retry(gboolean tcp, const char *head)
+{
+	for (guint i = 0;; i++) {
+		AlkTestResponse *r = raw_head(tcp, head, NULL);
+		if (r->status != 429 || i == 100)
+			return r;
+		alk_test_response_free(r);
+		g_usleep(50 * 1000);
+	}
+}
+
+START_TEST(audit_flood)
+{
+	g_autofree char *long_path = padded_head("GET", 8190, 0, NULL);
+	g_autofree char *long_method =
+	    padded_head("GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGET",
+	                8150, 0, NULL);
+	const char *no_token = "GET /v1/sandboxes HTTP/1.1\r\nHost: a\r\n\r\n";
+	goffset before = file_size(D->audit_path);
+	gsize longest = 0;
+	gint64 suppressed = 0;
+	guint written = 0;
+
+	/* no token, on TCP: 300 refusals */
+	for (guint i = 0; i < 100; i++) {
+		g_autoptr(AlkTestResponse) a = raw_head_retry(TRUE, long_path);
+		g_autoptr(AlkTestResponse) b = raw_head_retry(TRUE, long_method);
+		g_autoptr(AlkTestResponse) c = raw_head_retry(TRUE, no_token);
+		ck_assert_uint_eq(a->status, 414);
+		ck_assert_uint_eq(b->status, 414);
+		ck_assert_uint_eq(c->status, 401);
+	}
+	/* a few lines, each short; the 16 MB it used to be is far off */
+	ck_assert_msg(file_size(D->audit_path) - before < 32 * 1024,
+	              "the audit log grew by %" G_GOFFSET_FORMAT " bytes",
+	              file_size(D->audit_path) - before);
+	written = audit_lines(before, "tcp:127.0.0.1", "api.request", &longest, NULL);
+	ck_assert_uint_gt(written, 0);
+	ck_assert_uint_lt(written, 300);
+	ck_assert_msg(longest < 1024, "an audit line of %" G_GSIZE_FORMAT " bytes", longest);
+	/* and the rest are counted, in a summary once the window is over */
+	gint64 deadline = alk_test_deadline(40);
+	while (written + suppressed < 300 && g_get_monotonic_time() < deadline) {
+		g_usleep(500 * 1000);
+		suppressed = 0;
+		audit_lines(before, "tcp:127.0.0.1", "api.suppressed", NULL, &suppressed);
+	}
+	ck_assert_int_eq(written + suppressed, 300);
+	/* a caller who is known is audited, each time (fields capped) */
+	for (guint i = 0; i < 2 * 10 + 1; i++) {
+		g_autoptr(AlkTestResponse) mine = raw_head_retry(FALSE, long_path);
+		ck_assert_uint_eq(mine->status, 414);
+	}
+	longest = 0;
+	ck_assert_uint_ge(audit_lines(before, "uid:0", "api.request", &longest, NULL), 21);
+	ck_assert_msg(longest < 1024, "an audit line of %" G_GSIZE_FORMAT " bytes", longest);
+	assert_alive();
+}
+END_TEST
+
 START_TEST(content_lengths)
 {
 	static const char *const heads[] = {
@@ -688,6 +788,7 @@ int main(void)
 	alk_test_api_add(s, "hostile_paths", hostile_paths, NULL, NULL);
 	alk_test_api_add(s, "two_authorizations", two_authorizations, NULL, NULL);
 	alk_test_api_add(s, "head_limits", head_limits, NULL, NULL);
+	alk_test_api_add(s, "audit_flood", audit_flood, NULL, NULL);
 	alk_test_api_add(s, "content_lengths", content_lengths, NULL, NULL);
 	alk_test_api_add(s, "websocket_refusals", websocket_refusals, NULL, NULL);
 	alk_test_api_add(s, "supplementary_group", supplementary_group, NULL, NULL);

@@ -238,6 +238,68 @@ START_TEST(head_checks)
 }
 END_TEST
 
+START_TEST(audit_throttle)
+{
+	g_autoptr(AlkAuditThrottle) t = alk_audit_throttle_new(3, 10, 4);
+	g_autoptr(GPtrArray) none = NULL;
+	g_autoptr(GPtrArray) ended = NULL;
+	const gint64 s = G_USEC_PER_SEC;
+	guint admitted = 0;
+
+	for (guint i = 0; i < 10; i++)
+		admitted += alk_audit_throttle_admit(t, "tcp:192.0.2.1", 0);
+	ck_assert_uint_eq(admitted, 3);
+	/* another peer has its own budget */
+	ck_assert(alk_audit_throttle_admit(t, "tcp:192.0.2.2", 1 * s));
+	ck_assert_uint_eq(alk_audit_throttle_pending(t), 7);
+	none = alk_audit_throttle_expire(t, 9 * s);
+	ck_assert_uint_eq(none->len, 0);
+	/* still in the window: still counted */
+	ck_assert(!alk_audit_throttle_admit(t, "tcp:192.0.2.1", 9 * s));
+	ended = alk_audit_throttle_expire(t, 10 * s);
+	ck_assert_uint_eq(ended->len, 1);
+	ck_assert_str_eq(((AlkAuditSuppressed *)g_ptr_array_index(ended, 0))->key, "tcp:192.0.2.1");
+	ck_assert_uint_eq(((AlkAuditSuppressed *)g_ptr_array_index(ended, 0))->suppressed, 8);
+	ck_assert_uint_eq(alk_audit_throttle_pending(t), 0);
+	/* a new window, a new budget */
+	ck_assert(alk_audit_throttle_admit(t, "tcp:192.0.2.1", 10 * s));
+	/* past max_keys, the rest share one key */
+	for (guint i = 0; i < 100; i++) {
+		g_autofree char *peer = g_strdup_printf("tcp:198.51.100.%u", i);
+		alk_audit_throttle_admit(t, peer, 11 * s);
+	}
+	g_clear_pointer(&ended, g_ptr_array_unref);
+	ended = alk_audit_throttle_expire(t, G_MAXINT64);
+	ck_assert_uint_eq(ended->len, 1);
+	ck_assert_str_eq(((AlkAuditSuppressed *)g_ptr_array_index(ended, 0))->key, "*");
+}
+END_TEST
+
+START_TEST(audit_fields)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *big = g_strnfill(60000, 'x');
+	g_autofree char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, big, -1);
+	g_autofree char *cut = g_strnfill(256, 'x');
+	JsonObject *o;
+
+	json_builder_begin_object(b);
+	alk_api_audit_add_field(b, "method", "GET", TRUE);
+	alk_api_audit_add_field(b, "path", big, TRUE);
+	alk_api_audit_add_field(b, "kept", big, FALSE);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	o = json_node_get_object(root);
+	ck_assert_str_eq(json_object_get_string_member(o, "method"), "GET");
+	ck_assert(!json_object_has_member(o, "method_bytes"));
+	ck_assert_str_eq(json_object_get_string_member(o, "path"), cut);
+	ck_assert_int_eq(json_object_get_int_member(o, "path_bytes"), 60000);
+	ck_assert_str_eq(json_object_get_string_member(o, "path_sha256"), sha);
+	ck_assert_uint_eq(strlen(json_object_get_string_member(o, "kept")), 60000);
+}
+END_TEST
+
 START_TEST(error_table)
 {
 	static const struct {
@@ -460,6 +522,8 @@ int main(void)
 	tcase_add_test(tc, long_file_path);
 	tcase_add_test(tc, query_strings);
 	tcase_add_test(tc, head_checks);
+	tcase_add_test(tc, audit_throttle);
+	tcase_add_test(tc, audit_fields);
 	tcase_add_test(tc, error_table);
 	tcase_add_test(tc, route_table);
 	tcase_add_test(tc, times);

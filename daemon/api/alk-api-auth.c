@@ -119,6 +119,7 @@ static gboolean auth_token(AlkApiReq *req, GError **error)
 		return unauthorized(error, "the bearer token is not valid");
 	req->caller = g_strdup_printf("token:%s", token->name);
 	req->scope = token->scope;
+	req->authed = TRUE;
 	return TRUE;
 }
 
@@ -136,6 +137,7 @@ gboolean alk_api_auth(AlkApiReq *req, GError **error)
 		            req->api->config->api.socket_group);
 		return FALSE;
 	}
+	req->authed = TRUE;
 	return TRUE;
 }
 

@@ -5,6 +5,7 @@
 #include <libsoup/soup.h>
 
 #include "alk-api.h"
+#include "alk-audit.h"
 #include "alk-tokens.h"
 
 /* HTTP refusals that are not ALK_ERROR codes; the code is the status. The
@@ -64,13 +65,15 @@ struct _AlkApi {
 	gid_t group; /* api.socket_group, (gid_t)-1 when it does not exist */
 	SoupServer *server;
 	GSocketService *service;
-	char *socket_path;     /* bound here: removed at the end */
-	GHashTable *conns;     /* AlkApiConn *, a ref each */
-	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
-	GHashTable *reqs;      /* AlkApiReq * not yet finished */
-	GList *waits;          /* AlkApiWait *: ?wait= requests */
-	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
-	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
+	char *socket_path;          /* bound here: removed at the end */
+	GHashTable *conns;          /* AlkApiConn *, a ref each */
+	AlkApiConn *accepting;      /* during soup_server_accept_iostream() */
+	GHashTable *reqs;           /* AlkApiReq * not yet finished */
+	GList *waits;               /* AlkApiWait *: ?wait= requests */
+	GHashTable *states;         /* sandbox id -> last AlkSandboxState seen (metrics) */
+	GList *networks;            /* AlkApiNetwork *: allowlist changes the manager works on */
+	AlkAuditThrottle *refusals; /* audit lines of requests refused unauthenticated */
+	guint refusals_timer;       /* writes their summaries */
 };
 
 /* One client connection. */
@@ -105,6 +108,7 @@ struct _AlkApiReq {
 	char *allow;      /* a 405's Allow header: the path's methods */
 	char *caller;     /* "uid:0", "token:ci" */
 	AlkScope scope;
+	gboolean authed; /* the caller is known: its refusals are audited in full */
 	gint64 start_us;
 	guint status;  /* as answered */
 	gboolean done; /* finished, stolen or disconnected: msg is not ours to use */
@@ -222,6 +226,12 @@ void alk_api_req_stream_end(AlkApiReq *req);
 JsonObject *alk_api_req_json(AlkApiReq *req, GError **error);
 void alk_api_audit(AlkApi *api, const char *caller, const char *action, const char *sandbox,
                    JsonNode *args, JsonNode *result);
+/* Writes the summary lines of the refusals not audited one by one (all of
+ * them with all: when the API ends). */
+void alk_api_audit_flush_refusals(AlkApi *api, gboolean all);
+/* Adds key: value; capped and longer than 256 bytes: its first 256 bytes,
+ * key_bytes (its length) and key_sha256 (of all of it) instead. */
+void alk_api_audit_add_field(JsonBuilder *b, const char *key, const char *value, gboolean capped);
 /* A sandbox object snapshot or the error; checks req->id. */
 const AlkSandbox *alk_api_req_sandbox(AlkApiReq *req, GError **error);
 

@@ -61,6 +61,92 @@ void alk_api_audit(AlkApi *api, const char *caller, const char *action, const ch
 	}
 }
 
+/* Requests refused before their caller is known: audited one by one up to
+ * REFUSALS_BURST per peer in REFUSALS_WINDOW_S, then counted, and the count
+ * audited once the window is over ("api.suppressed"). */
+#define REFUSALS_BURST 10
+#define REFUSALS_WINDOW_S 10
+#define REFUSALS_PEERS 1024
+
+void alk_api_audit_flush_refusals(AlkApi *api, gboolean all)
+{
+	g_autoptr(GPtrArray) ended = NULL;
+
+	if (api->refusals == NULL)
+		return;
+	ended = alk_audit_throttle_expire(api->refusals, all ? G_MAXINT64 : g_get_monotonic_time());
+	for (guint i = 0; i < ended->len; i++) {
+		const AlkAuditSuppressed *s = g_ptr_array_index(ended, i);
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) args = NULL;
+
+		json_builder_begin_object(b);
+		alk_json_add_int(b, "requests", (gint64)s->suppressed);
+		alk_json_add_int(b, "window_s", REFUSALS_WINDOW_S);
+		alk_json_add_string(b, "why",
+		                    "refused before authentication, not audited one by one");
+		json_builder_end_object(b);
+		args = json_builder_get_root(b);
+		alk_api_audit(api, s->key, "api.suppressed", NULL, args, NULL);
+	}
+}
+
+static gboolean on_refusals_timer(gpointer data)
+{
+	AlkApi *api = data;
+
+	alk_api_audit_flush_refusals(api, FALSE);
+	if (alk_audit_throttle_pending(api->refusals) > 0)
+		return G_SOURCE_CONTINUE;
+	api->refusals_timer = 0;
+	return G_SOURCE_REMOVE;
+}
+
+/* Whether this request's line is written; the others are counted. */
+static gboolean audit_admits(AlkApiReq *req, gboolean refused)
+{
+	AlkApi *api = req->api;
+
+	/* a unix caller is known from the start: the kernel said who */
+	if (req->authed || !refused || (!req->conn->tcp && req->conn->scope != 0))
+		return TRUE;
+	if (api->refusals == NULL)
+		api->refusals =
+		    alk_audit_throttle_new(REFUSALS_BURST, REFUSALS_WINDOW_S, REFUSALS_PEERS);
+	if (alk_audit_throttle_admit(api->refusals, req->conn->peer, g_get_monotonic_time()))
+		return TRUE;
+	if (api->refusals_timer == 0)
+		api->refusals_timer =
+		    g_timeout_add_seconds(REFUSALS_WINDOW_S / 2, on_refusals_timer, api);
+	return FALSE;
+}
+
+/* What a refused request's method and path keep of the sender's bytes:
+ * enough to recognise them, never enough to fill a disk. */
+#define AUDIT_FIELD_MAX 256
+
+void alk_api_audit_add_field(JsonBuilder *b, const char *key, const char *value, gboolean capped)
+{
+	gsize len = strlen(value);
+	g_autofree char *cut = NULL;
+	g_autofree char *bytes = NULL;
+	g_autofree char *sha = NULL;
+	g_autofree char *digest = NULL;
+
+	if (!capped || len <= AUDIT_FIELD_MAX) {
+		alk_json_add_string(b, key, value);
+		return;
+	}
+	/* a cut UTF-8 sequence is repaired by the builder */
+	cut = g_strndup(value, AUDIT_FIELD_MAX);
+	bytes = g_strconcat(key, "_bytes", NULL);
+	sha = g_strconcat(key, "_sha256", NULL);
+	digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, value, (gssize)len);
+	alk_json_add_string(b, key, cut);
+	alk_json_add_int(b, bytes, (gint64)len);
+	alk_json_add_string(b, sha, digest);
+}
+
 static void audit_request(AlkApiReq *req)
 {
 	g_autoptr(JsonBuilder) a = json_builder_new();
@@ -69,10 +155,11 @@ static void audit_request(AlkApiReq *req)
 	g_autoptr(JsonNode) result = NULL;
 	g_autofree char *code = g_strdup_printf("%u", req->status);
 	const char *caller = req->caller != NULL ? req->caller : req->conn->peer;
+	gboolean refused = req->status >= 400 && req->status != ALK_API_STATUS_GONE;
 
 	json_builder_begin_object(a);
-	alk_json_add_string(a, "method", req->method != NULL ? req->method : "-");
-	alk_json_add_string(a, "path", req->path != NULL ? req->path : "-");
+	alk_api_audit_add_field(a, "method", req->method != NULL ? req->method : "-", refused);
+	alk_api_audit_add_field(a, "path", req->path != NULL ? req->path : "-", refused);
 	json_builder_end_object(a);
 	json_builder_begin_object(r);
 	alk_json_add_int(r, "status", req->status);
@@ -80,8 +167,9 @@ static void audit_request(AlkApiReq *req)
 	json_builder_end_object(r);
 	args = json_builder_get_root(a);
 	result = json_builder_get_root(r);
-	alk_api_audit(req->api, caller, "api.request",
-	              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
+	if (audit_admits(req, refused))
+		alk_api_audit(req->api, caller, "api.request",
+		              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
 	if (req->api->metrics != NULL)
 		alk_metrics_add(req->api->metrics, ALK_METRIC_HTTP_REQUESTS,
 		                (const char *const[]){"code", code, NULL}, 1, NULL);
@@ -221,8 +309,9 @@ void alk_api_req_refuse(AlkApiReq *req, const GError *error)
 		return;
 	}
 	req->status = status;
-	g_message("%s %s %s: %u: %s", req->caller != NULL ? req->caller : conn->peer, req->method,
-	          req->path, status, error->message);
+	/* the journal is a disk too: a stranger's method and path, cut */
+	g_message("%s %.64s %.256s: %u: %s", req->caller != NULL ? req->caller : conn->peer,
+	          req->method, req->path, status, error->message);
 	req_end(req, status);
 	/* may free req */
 	stream = soup_server_message_steal_connection(msg);

@@ -332,6 +332,9 @@ void alk_api_free(AlkApi *api)
 	g_hash_table_destroy(api->conns);
 	g_hash_table_destroy(api->reqs);
 	g_hash_table_destroy(api->states);
+	g_clear_handle_id(&api->refusals_timer, g_source_remove);
+	alk_api_audit_flush_refusals(api, TRUE);
+	alk_audit_throttle_free(api->refusals);
 	alk_tokens_free(api->tokens);
 	g_free(api);
 }
