@@ -3,6 +3,7 @@
  * crafted paths, slow and too many connections, and big files whose
  * transfer must not grow the daemon's memory. A real airlockd per test. */
 #include <check.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -689,6 +690,121 @@ START_TEST(connection_limit)
 }
 END_TEST
 
+/* ---- shares of the connections ---- */
+
+#define SHARES_EXTRA                                                                               \
+	"[api]\nmax_connections = 8\nmax_connections_per_peer = 4\nmax_unauthenticated = 6\n"      \
+	"max_unauthenticated_per_peer = 3\nhead_timeout_s = 3\n"
+
+static void setup_shares(void)
+{
+	g_autoptr(GError) error = NULL;
+	alk_test_api_daemon = alk_test_daemon_start(SHARES_EXTRA, &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+/* A TCP connection to the daemon from a loopback address of our choice:
+ * another peer. */
+static int connect_from(const char *from)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(D->port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0, "connect: %s",
+	              g_strerror(errno));
+	return fd;
+}
+
+/* The status of an answer already there (or coming within ms), 0 if none. */
+static guint answered(int fd, guint ms)
+{
+	g_autoptr(AlkTestResponse) r = NULL;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	if (poll(&p, 1, (int)ms) <= 0)
+		return 0;
+	r = alk_test_http_read(fd, alk_test_deadline(5), NULL);
+	return r != NULL ? r->status : 0;
+}
+
+static guint health_from(const char *from)
+{
+	int fd = connect_from(from);
+	g_autofree char *head = alk_test_http_head("GET", "/v1/health", D->read_token, -1, NULL);
+	guint status;
+
+	ck_assert(alk_test_http_send(fd, head, strlen(head), alk_test_deadline(5), NULL));
+	status = answered(fd, 10000);
+	close(fd);
+	return status;
+}
+
+START_TEST(connection_shares)
+{
+	int idle[64], held[4], extra, trickle;
+	guint refused = 0, waiting = 0;
+	g_autofree char *post = alk_test_http_head("POST", "/v1/sandboxes", D->write_token, 100,
+	                                           "Content-Type: application/json\r\n");
+	const char *head = "GET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n";
+	gint64 start;
+
+	/* 64 connections from one peer that say nothing */
+	for (guint i = 0; i < G_N_ELEMENTS(idle); i++)
+		idle[i] = connect_from("127.0.0.1");
+	/* root on the unix socket is served all the same */
+	assert_alive();
+	/* the peer kept its share of connections not yet authenticated (3),
+	 * the others were refused at once */
+	for (guint i = 0; i < G_N_ELEMENTS(idle); i++) {
+		guint status = answered(idle[i], 200);
+		refused += status == 429;
+		waiting += status == 0;
+	}
+	ck_assert_msg(refused == 61 && waiting == 3, "%u refused, %u waiting", refused, waiting);
+	/* another peer has a share of its own */
+	ck_assert_uint_eq(health_from("127.0.0.2"), 200);
+	/* and of the authenticated ones, at most its 4 */
+	for (guint i = 0; i < G_N_ELEMENTS(held); i++) {
+		held[i] = connect_from("127.0.0.2");
+		ck_assert(
+		    alk_test_http_send(held[i], post, strlen(post), alk_test_deadline(5), NULL));
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(held); i++)
+		ck_assert_uint_eq(answered(held[i], 200), 0);
+	extra = connect_from("127.0.0.2");
+	ck_assert_uint_eq(answered(extra, 5000), 429);
+	close(extra);
+	assert_alive();
+	/* the silent ones are gone after api.head_timeout_s (3 s) */
+	for (guint i = 0; i < G_N_ELEMENTS(idle); i++) {
+		double s = wait_closed(idle[i], 10);
+		ck_assert_msg(s >= 0, "an idle connection still open after 10 s");
+		close(idle[i]);
+	}
+	/* so is one that trickles its head, however steadily */
+	trickle = connect_from("127.0.0.1");
+	start = g_get_monotonic_time();
+	for (guint i = 0; head[i + 1] != '\0'; i++) {
+		if (send(trickle, head + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		g_usleep(200 * 1000);
+	}
+	ck_assert_msg(g_get_monotonic_time() - start < 6 * G_USEC_PER_SEC,
+	              "a trickled head kept its connection for %.1f s",
+	              (g_get_monotonic_time() - start) / 1e6);
+	close(trickle);
+	for (guint i = 0; i < G_N_ELEMENTS(held); i++)
+		close(held[i]);
+	assert_alive();
+}
+END_TEST
+
 /* ---- 200 MB both ways ---- */
 
 #define BIG_BYTES (200ull * MIB)
@@ -794,6 +910,7 @@ int main(void)
 	alk_test_api_add(s, "supplementary_group", supplementary_group, NULL, NULL);
 	alk_test_api_add(s, "slow_clients", slow_clients, NULL, NULL);
 	alk_test_api_add(s, "connection_limit", connection_limit, setup_few_connections, NULL);
+	alk_test_api_add(s, "connection_shares", connection_shares, setup_shares, NULL);
 	alk_test_api_add(s, "big_file_round_trip", big_file_round_trip, NULL, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -238,6 +238,56 @@ START_TEST(head_checks)
 }
 END_TEST
 
+START_TEST(connection_admission)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkConfig) c = alk_config_load_data(
+	    "[api]\nmax_connections = 8\nmax_connections_per_peer = 4\n"
+	    "max_unauthenticated = 6\nmax_unauthenticated_per_peer = 3\nhead_timeout_s = 2\n",
+	    -1, &error);
+	const AlkApiConfig *a;
+	const AlkApiCount empty = {0, 0}, full = {8, 0}, peer_full = {4, 0}, unauth = {6, 6},
+	                  peer_unauth = {3, 3};
+
+	ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+	a = &c->api;
+	ck_assert_uint_eq(a->head_timeout_s, 2);
+	ck_assert_ptr_null(alk_api_conn_admit(a, ALK_API_POOL_TCP, &empty, &empty, FALSE));
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &full, &empty, TRUE),
+	                 "api.max_connections");
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &peer_full, &peer_full, TRUE),
+	                 "api.max_connections_per_peer");
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &unauth, &empty, FALSE),
+	                 "api.max_unauthenticated");
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &peer_unauth, &peer_unauth, FALSE),
+	                 "api.max_unauthenticated_per_peer");
+	/* a caller already known does not need the unauthenticated share */
+	ck_assert_ptr_null(alk_api_conn_admit(a, ALK_API_POOL_UNIX, &unauth, &peer_unauth, TRUE));
+	/* root's pool is its own: no peer share in it */
+	ck_assert_ptr_null(alk_api_conn_admit(a, ALK_API_POOL_ROOT, &peer_full, &peer_full, TRUE));
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_ROOT, &full, &full, TRUE),
+	                 "api.max_connections");
+	g_clear_pointer(&c, alk_config_free);
+	/* a share larger than its whole counts as the whole */
+	c = alk_config_load_data("[api]\nmax_connections = 2\n", -1, &error);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(alk_api_conn_admit(&c->api, ALK_API_POOL_TCP, &(AlkApiCount){1, 1},
+	                                      &(AlkApiCount){1, 1}, FALSE));
+	ck_assert_str_eq(alk_api_conn_admit(&c->api, ALK_API_POOL_TCP, &(AlkApiCount){2, 2},
+	                                    &(AlkApiCount){0, 0}, FALSE),
+	                 "api.max_connections");
+	g_clear_pointer(&c, alk_config_free);
+	/* the keys are checked */
+	c = alk_config_load_data("[api]\nhead_timeout_s = 0\n", -1, &error);
+	ck_assert_ptr_null(c);
+	ck_assert(strstr(error->message, "api.head_timeout_s") != NULL);
+	g_clear_error(&error);
+	c = alk_config_load_data("[api]\nmax_unauthenticated_per_peer = 0\n", -1, &error);
+	ck_assert_ptr_null(c);
+	ck_assert(strstr(error->message, "api.max_unauthenticated_per_peer") != NULL);
+}
+END_TEST
+
 START_TEST(audit_throttle)
 {
 	g_autoptr(AlkAuditThrottle) t = alk_audit_throttle_new(3, 10, 4);
@@ -522,6 +572,7 @@ int main(void)
 	tcase_add_test(tc, long_file_path);
 	tcase_add_test(tc, query_strings);
 	tcase_add_test(tc, head_checks);
+	tcase_add_test(tc, connection_admission);
 	tcase_add_test(tc, audit_throttle);
 	tcase_add_test(tc, audit_fields);
 	tcase_add_test(tc, error_table);

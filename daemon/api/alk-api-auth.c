@@ -120,6 +120,7 @@ static gboolean auth_token(AlkApiReq *req, GError **error)
 	req->caller = g_strdup_printf("token:%s", token->name);
 	req->scope = token->scope;
 	req->authed = TRUE;
+	alk_api_conn_authenticated(req->conn);
 	return TRUE;
 }
 

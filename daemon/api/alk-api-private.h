@@ -34,6 +34,21 @@ typedef enum {
 #define ALK_API_STATUS_GONE 499
 
 typedef struct _AlkApiConn AlkApiConn;
+
+/* Connections are counted per pool, each with api.max_connections: TCP
+ * peers, local callers, and root (whom no other local caller can crowd
+ * out). */
+typedef enum {
+	ALK_API_POOL_TCP,
+	ALK_API_POOL_UNIX,
+	ALK_API_POOL_ROOT,
+	ALK_API_POOLS,
+} AlkApiPool;
+
+typedef struct {
+	guint open;
+	guint unauth; /* of them, whose caller is not known yet */
+} AlkApiCount;
 typedef struct _AlkApiReq AlkApiReq;
 typedef struct _AlkApiNetwork AlkApiNetwork;
 
@@ -65,8 +80,10 @@ struct _AlkApi {
 	gid_t group; /* api.socket_group, (gid_t)-1 when it does not exist */
 	SoupServer *server;
 	GSocketService *service;
-	char *socket_path;          /* bound here: removed at the end */
-	GHashTable *conns;          /* AlkApiConn *, a ref each */
+	char *socket_path; /* bound here: removed at the end */
+	GHashTable *conns; /* AlkApiConn *, a ref each */
+	AlkApiCount pools[ALK_API_POOLS];
+	GHashTable *peers;          /* AlkApiConn.peer -> AlkApiCount *, of open connections */
 	AlkApiConn *accepting;      /* during soup_server_accept_iostream() */
 	GHashTable *reqs;           /* AlkApiReq * not yet finished */
 	GList *waits;               /* AlkApiWait *: ?wait= requests */
@@ -84,8 +101,12 @@ struct _AlkApiConn {
 	GSocket *socket;
 	GInputStream *tap; /* weak: records the request line */
 	gboolean tcp;
-	char *peer;       /* "uid:1000", "tcp:127.0.0.1" */
-	AlkScope scope;   /* unix callers: by uid and group; 0: not allowed */
+	char *peer;     /* "uid:1000", "tcp:127.0.0.1" */
+	AlkScope scope; /* unix callers: by uid and group; 0: not allowed */
+	AlkApiPool pool;
+	gboolean counted; /* in its pool and its peer's count */
+	gboolean authed;  /* the caller is known (else the head deadline holds) */
+	gint64 accepted_us;
 	guint timer;      /* reading the request took too long */
 	gint64 active_us; /* when it last made progress */
 	GSource *watch;   /* the peer, while a response waits */
@@ -163,12 +184,20 @@ gboolean alk_api_auth_scope(AlkApiReq *req, GError **error);
 
 /* ---- alk-api-conn.c ---- */
 void alk_api_conn_accept(AlkApi *api, GSocketConnection *sockconn, gboolean tcp);
+/* Whether one more connection fits: NULL if it does, else the name of the
+ * limit it is over. pool and peer: the counts without it. */
+const char *alk_api_conn_admit(const AlkApiConfig *c, AlkApiPool pool, const AlkApiCount *in_pool,
+                               const AlkApiCount *of_peer, gboolean authed);
+/* The caller proved who it is (a valid token): the connection leaves the
+ * unauthenticated share and its head deadline. */
+void alk_api_conn_authenticated(AlkApiConn *conn);
 AlkApiConn *alk_api_conn_ref(AlkApiConn *conn);
 void alk_api_conn_unref(AlkApiConn *conn);
 /* The first line of the request as received, or NULL. */
 const char *alk_api_conn_request_line(AlkApiConn *conn);
 /* Starts the request-reading timeout, or notes progress: the request must
- * make some within api.request_timeout_s. */
+ * make some within api.request_timeout_s, and while its caller is not known
+ * its whole head must be in within api.head_timeout_s of the accept. */
 void alk_api_conn_arm(AlkApiConn *conn);
 void alk_api_conn_disarm(AlkApiConn *conn);
 /* Calls gone(data) once when the peer hangs up. */
