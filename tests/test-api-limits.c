@@ -330,6 +330,13 @@ START_TEST(head_limits)
 	alk_test_api_assert_error(d, 431, "headers_too_large");
 	g_autoptr(AlkTestResponse) e = raw_head(FALSE, with_body, "{\"image\":");
 	alk_test_api_assert_error(e, 414, "uri_too_long");
+	/* past libsoup's own 64 KiB, which would drop them without a word */
+	g_autofree char *huge_line = padded_head("GET", 70000, 0, NULL);
+	g_autofree char *huge_head = padded_head("GET", 20, 70000, NULL);
+	g_autoptr(AlkTestResponse) g = raw_head(TRUE, huge_line, NULL);
+	alk_test_api_assert_error(g, 414, "uri_too_long");
+	g_autoptr(AlkTestResponse) h = raw_head(FALSE, huge_head, NULL);
+	alk_test_api_assert_error(h, 431, "headers_too_large");
 	/* just within both: routed */
 	g_autoptr(AlkTestResponse) f = raw_head(FALSE, fits, NULL);
 	alk_test_api_assert_error(f, 404, "not_found");

@@ -116,7 +116,8 @@ void alk_api_conn_authenticated(AlkApiConn *conn)
 }
 
 /* libsoup (or whoever stole the connection) closed it: close the socket
- * too (the stream alone does not) and stop counting it. */
+ * too (the stream alone does not; a cut one is closed once drained) and
+ * stop counting it. */
 static void on_closed(gpointer data)
 {
 	AlkApiConn *conn = data;
@@ -126,7 +127,8 @@ static void on_closed(gpointer data)
 	conn->closed = TRUE;
 	g_clear_handle_id(&conn->timer, g_source_remove);
 	alk_api_conn_unwatch(conn);
-	g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, NULL);
+	if (conn->cut == 0)
+		g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, NULL);
 	if (conn->api != NULL) {
 		uncount(conn);
 		g_hash_table_remove(conn->api->conns, conn);
@@ -174,6 +176,78 @@ static void set_peer_tcp(AlkApiConn *conn)
 	conn->scope = 0;
 }
 
+/* ---- a head cut off ---- */
+
+/* What is still sent after the answer is read and dropped, for a while,
+ * so the client sees the answer rather than a reset. */
+typedef struct {
+	AlkApiConn *conn;
+	GSource *source;
+	guint timer;
+	guint64 drained;
+} Drain;
+
+static void drain_end(Drain *d)
+{
+	g_clear_handle_id(&d->timer, g_source_remove);
+	g_source_destroy(d->source);
+	g_source_unref(d->source);
+	g_io_stream_close(G_IO_STREAM(d->conn->sockconn), NULL, NULL);
+	alk_api_conn_unref(d->conn);
+	g_free(d);
+}
+
+static gboolean drain_timeout(gpointer data)
+{
+	Drain *d = data;
+	d->timer = 0;
+	drain_end(d);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean drain_read(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	Drain *d = data;
+	char buf[16384];
+	gssize n = recv(g_socket_get_fd(sock), buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return G_SOURCE_CONTINUE;
+	d->drained += MAX(n, 0);
+	if (n > 0 && d->drained < LINGER_BYTES)
+		return G_SOURCE_CONTINUE;
+	drain_end(d);
+	return G_SOURCE_REMOVE;
+}
+
+/* The tap cut the head off (414, 431): libsoup reads no more of it and
+ * will drop the connection without a word; the answer is ours. */
+static void on_cut(gpointer data, guint status)
+{
+	AlkApiConn *conn = data;
+	Drain *d = g_new0(Drain, 1);
+	g_autoptr(GError) error =
+	    status == 414 ? g_error_new(ALK_API_ERROR, ALK_API_ERROR_URI_TOO_LONG,
+	                                "the request line is over %u bytes", ALK_API_LINE_MAX)
+	                  : g_error_new(ALK_API_ERROR, ALK_API_ERROR_HEAD_TOO_LARGE,
+	                                "the request head is over %u bytes", ALK_API_HEAD_MAX);
+	g_autofree char *json = alk_api_error_json(error);
+	g_autoptr(GBytes) response = alk_api_raw_response(status, json, NULL);
+	gsize len = 0;
+	const char *text = g_bytes_get_data(response, &len);
+
+	g_message("%s: %u: %s", conn->peer, status, error->message);
+	conn->cut = status;
+	/* a fresh socket's buffer takes this much without blocking */
+	g_socket_send(conn->socket, text, len, NULL, NULL);
+	g_socket_shutdown(conn->socket, FALSE, TRUE, NULL);
+	d->conn = alk_api_conn_ref(conn);
+	d->timer = g_timeout_add(LINGER_MS, drain_timeout, d);
+	d->source = g_socket_create_source(conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(d->source, G_SOURCE_FUNC(drain_read), d, NULL);
+	g_source_attach(d->source, NULL);
+}
+
 static GIOStream *wrap(AlkApiConn *conn)
 {
 	GIOStream *base = G_IO_STREAM(conn->sockconn);
@@ -182,6 +256,7 @@ static GIOStream *wrap(AlkApiConn *conn)
 
 	conn->tap = tap;
 	g_object_add_weak_pointer(G_OBJECT(tap), (gpointer *)&conn->tap);
+	alk_api_tap_limit(tap, ALK_API_LINE_MAX, ALK_API_HEAD_MAX, on_cut);
 	return g_simple_io_stream_new(tap, g_io_stream_get_output_stream(base));
 }
 

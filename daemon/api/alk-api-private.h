@@ -106,6 +106,7 @@ struct _AlkApiConn {
 	AlkApiPool pool;
 	gboolean counted; /* in its pool and its peer's count */
 	gboolean authed;  /* the caller is known (else the head deadline holds) */
+	guint cut;        /* 414 or 431: its head was cut off, answered and drained */
 	gint64 accepted_us;
 	guint timer;      /* reading the request took too long */
 	gint64 active_us; /* when it last made progress */
@@ -205,6 +206,9 @@ void alk_api_conn_watch(AlkApiConn *conn, void (*gone)(gpointer), gpointer data)
 void alk_api_conn_unwatch(AlkApiConn *conn);
 /* Shuts the socket down, so libsoup notices and ends the connection. */
 void alk_api_conn_drop(AlkApiConn *conn);
+/* "HTTP/1.1 status ..." with the JSON body, Connection: close, and for a
+ * 401 WWW-Authenticate, for a 405 Allow (when not NULL). */
+GBytes *alk_api_raw_response(guint status, const char *json, const char *allow);
 /* Writes response on a stolen connection, then closes it (reading and
  * dropping what the client still sends, for a while, so it sees the
  * answer rather than a reset). */
@@ -214,6 +218,12 @@ void alk_api_conn_close_all(AlkApi *api);
 /* ---- alk-api-tap.c ---- */
 /* An input stream that passes base through and keeps its first line. */
 GInputStream *alk_api_tap_new(GInputStream *base, void (*closed)(gpointer), gpointer data);
+/* Cuts the stream (libsoup reads an end of stream) once its first line is
+ * over line_max bytes (without CRLF) or its head over head_max, calling
+ * cut(data, 414 or 431) once. */
+void alk_api_tap_limit(GInputStream *tap, gsize line_max, gsize head_max,
+                       void (*cut)(gpointer data, guint status));
+/* The request line (what came of it, when cut), or NULL. */
 const char *alk_api_tap_line(GInputStream *tap);
 /* Its close is no longer reported. */
 void alk_api_tap_forget(GInputStream *tap);

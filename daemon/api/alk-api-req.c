@@ -184,6 +184,12 @@ static void req_end(AlkApiReq *req, guint status)
 	if (req->done)
 		return;
 	req->done = TRUE;
+	/* its head cut off (alk-api-conn.c answered it): what came of the line */
+	if (req->method == NULL && req->conn->cut != 0) {
+		req->status = req->conn->cut;
+		req->method = g_strdup("-");
+		req->path = g_strdup(alk_api_conn_request_line(req->conn) ?: "-");
+	}
 	if (req->status == 0)
 		req->status = status;
 	alk_api_conn_unwatch(req->conn);
@@ -230,6 +236,12 @@ void alk_api_req_abort_all(AlkApi *api)
 
 /* ---- answers ---- */
 
+/* libsoup 3.2 has no phrase for 431 */
+static const char *phrase(guint status)
+{
+	return status == 431 ? "Request Header Fields Too Large" : soup_status_get_phrase(status);
+}
+
 static void set_response(AlkApiReq *req, guint status, const char *content_type, char *body,
                          gsize len)
 {
@@ -239,7 +251,7 @@ static void set_response(AlkApiReq *req, guint status, const char *content_type,
 	if (req->done) {
 		g_free(body);
 	} else {
-		soup_server_message_set_status(req->msg, status, NULL);
+		soup_server_message_set_status(req->msg, status, phrase(status));
 		soup_server_message_set_response(req->msg, content_type, SOUP_MEMORY_TAKE, body,
 		                                 len);
 	}
@@ -279,14 +291,14 @@ void alk_api_reply_error(AlkApiReq *req, const GError *error)
 	set_response(req, status, "application/json", text, strlen(text));
 }
 
-static GBytes *raw_response(guint status, const char *json, const char *allow)
+GBytes *alk_api_raw_response(guint status, const char *json, const char *allow)
 {
 	GString *out = g_string_new(NULL);
 
 	g_string_append_printf(out,
 	                       "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
 	                       "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n",
-	                       status, soup_status_get_phrase(status), strlen(json));
+	                       status, phrase(status), strlen(json));
 	if (status == 401)
 		g_string_append(out, "WWW-Authenticate: Bearer realm=\"airlock\"\r\n");
 	if (status == 405 && allow != NULL)
@@ -316,7 +328,7 @@ void alk_api_req_refuse(AlkApiReq *req, const GError *error)
 	/* may free req */
 	stream = soup_server_message_steal_connection(msg);
 	if (stream != NULL)
-		alk_api_conn_linger(conn, stream, raw_response(status, json, allow));
+		alk_api_conn_linger(conn, stream, alk_api_raw_response(status, json, allow));
 	alk_api_conn_unref(conn);
 }
 
