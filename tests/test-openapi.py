@@ -260,6 +260,21 @@ def exercise(d, spec):
                 fail("%s: no %s header" % (where, name))
         if resp.getheader("Allow") != allow:
             fail("%s: Allow: %s, wanted %s" % (where, resp.getheader("Allow"), allow))
+    # heads past their bounds, on any path: UriTooLong, HeadersTooLarge
+    for name, path, headers, want in (
+            ("UriTooLong", "/v1/health" + "a" * 9000, {}, 414),
+            ("UriTooLong", "/v1/health" + "a" * 70000, {}, 414),
+            ("HeadersTooLarge", "/v1/health", {"X-Pad-%d" % i: "p" * 4000 for i in range(10)},
+             431),
+            ("HeadersTooLarge", "/v1/health", {"X-Pad-%d" % i: "p" * 4000 for i in range(20)},
+             431)):
+        status, ctype, body, _ = d.request("GET", path, headers=headers, tcp=True)
+        where = "GET %.40s... (%s)" % (path, name)
+        response = spec.spec["components"]["responses"][name]
+        if status != want or (ctype or "").split(";")[0] not in response["content"]:
+            fail("%s: %d %s" % (where, status, ctype))
+        spec.validate_schema(where, response["content"]["application/json"]["schema"],
+                             json.loads(body))
     # a sandbox's life
     _, body, resp = check("POST", "/v1/sandboxes", "/v1/sandboxes?wait=ready", 201,
                           body={"labels": {"t": "openapi"}, "ttl_s": 600})
