@@ -90,6 +90,7 @@ static void exec_init(AlkAgent *a, AlkExec *e, uint32_t id, const AlkMsgExec *m)
 	    .in_fd = -1,
 	    .in_pipe = m->stdin_mode == ALK_STDIN_PIPE,
 	    .output_cap = m->output_cap,
+	    .out_window = m->out_window,
 	    .start_ms = alk_now_ms(),
 	};
 	if (m->timeout_ms)

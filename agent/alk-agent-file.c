@@ -269,6 +269,7 @@ void alk_file_get(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 		alk_xfer_abort(x);
 		return;
 	}
+	x->window = m->file.window;
 	alk_send_file_info(a, h->id, x->size, x->mode);
 }
 
@@ -283,6 +284,9 @@ static void get_step(AlkAgent *a, AlkXfer *x)
 		return;
 	}
 	size_t want = x->size - x->done < sizeof(buf) ? (size_t)(x->size - x->done) : sizeof(buf);
+	want = alk_window_room(x->window, x->done, x->credit, want);
+	if (want == 0)
+		return; /* the window is full: the host's CREDIT resumes it */
 	ssize_t n = pread(x->fd, buf, want, (off_t)x->done);
 	if (n < 0 && errno == EINTR)
 		return;
@@ -303,7 +307,9 @@ void alk_file_pump(AlkAgent *a)
 {
 	for (size_t i = 0; i < ALK_AGENT_MAX_XFERS; i++) {
 		AlkXfer *x = &a->xfers[i];
-		while (x->used && x->kind == ALK_XFER_GET && !alk_out_blocked(a))
+		while (
+		    x->used && x->kind == ALK_XFER_GET && !alk_out_blocked(a) &&
+		    (x->done == x->size || alk_window_room(x->window, x->done, x->credit, 1) > 0))
 			get_step(a, x);
 	}
 }

@@ -107,6 +107,20 @@ static void msg_error(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 		alk_net_abort(a);
 }
 
+/* CREDIT: the host took this many output bytes of the request so far.
+ * One for a request that just ended is expected and dropped silently. */
+static void msg_credit(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
+{
+	AlkExec *e = alk_exec_find(a, h->id);
+	AlkXfer *x = alk_xfer_find(a, h->id);
+	uint64_t bytes = m->ack.bytes;
+
+	if (e != NULL && bytes > e->out_credit)
+		e->out_credit = bytes < e->forwarded ? bytes : e->forwarded;
+	if (x != NULL && x->kind == ALK_XFER_GET && bytes > x->credit)
+		x->credit = bytes < x->done ? bytes : x->done;
+}
+
 static const AlkHandler msg_handlers[ALK_MSG_TYPE_MAX + 1] = {
     [ALK_MSG_SYNC] = msg_sync,
     [ALK_MSG_PING] = msg_ping,
@@ -121,6 +135,7 @@ static const AlkHandler msg_handlers[ALK_MSG_TYPE_MAX + 1] = {
     [ALK_MSG_ERROR] = msg_error,
     [ALK_MSG_SHUTDOWN] = msg_shutdown,
     [ALK_MSG_NET_CONFIG] = alk_net_config,
+    [ALK_MSG_CREDIT] = msg_credit,
 };
 
 /* Every check of a payload's shape is the codec's, done here once. */
@@ -144,6 +159,8 @@ static int msg_decode(int type, const uint8_t *p, size_t n, AlkHostMsg *m)
 		return alk_msg_error_decode(p, n, &m->error);
 	case ALK_MSG_NET_CONFIG:
 		return alk_msg_net_config_decode(p, n, &m->net);
+	case ALK_MSG_CREDIT:
+		return alk_msg_ack_decode(p, n, &m->ack);
 	default: /* STDIN_EOF, FILE_END, SHUTDOWN */
 		return alk_msg_empty_decode(p, n);
 	}

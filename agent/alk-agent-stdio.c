@@ -40,6 +40,11 @@ void alk_exec_read(AlkAgent *a, AlkExec *e, int s)
 	size_t want = sizeof(buf);
 	if (e->draining && e->drain_left[s] < want)
 		want = e->drain_left[s];
+	/* past the cap nothing is forwarded, so nothing counts against the window */
+	if (!e->output_cap || e->forwarded < e->output_cap)
+		want = alk_window_room(e->out_window, e->forwarded, e->out_credit, want);
+	if (want == 0 && !(e->draining && e->drain_left[s] == 0))
+		return; /* the window is full: the host's CREDIT resumes it */
 	ssize_t n = want ? read(e->out_fd[s], buf, want) : 0;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;

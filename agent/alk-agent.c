@@ -71,6 +71,16 @@ bool alk_read_line(const char *path, char *buf, size_t n)
 	return true;
 }
 
+size_t alk_window_room(uint32_t window, uint64_t sent, uint64_t credit, size_t want)
+{
+	uint64_t out = sent > credit ? sent - credit : 0;
+	if (window == 0)
+		return want;
+	if (out >= window)
+		return 0;
+	return window - out < want ? (size_t)(window - out) : want;
+}
+
 int alk_timeout_min(int cur, uint64_t deadline, uint64_t now)
 {
 	uint64_t left = deadline > now ? deadline - now : 0;
@@ -187,7 +197,8 @@ static size_t loop_build(AlkAgent *a, struct pollfd *pfd, AlkPollRef *ref)
 		if (!e->used)
 			continue;
 		for (int s = 0; s < 2; s++)
-			if (room && e->out_fd[s] >= 0)
+			if (room && e->out_fd[s] >= 0 &&
+			    alk_window_room(e->out_window, e->forwarded, e->out_credit, 1) > 0)
 				poll_add(pfd, ref, &n, e->out_fd[s], POLLIN,
 				         (AlkPollRef){REF_STDIO, e, e->serial, s});
 		if (e->in_fd >= 0 && alk_buf_used(&e->in_buf) > 0)

@@ -80,6 +80,8 @@ typedef struct {
 	uint64_t in_consumed; /* written into the pipe (or discarded) */
 	uint64_t output_cap;
 	uint64_t forwarded;
+	uint32_t out_window; /* 0: none; else forwarded - out_credit stays within it */
+	uint64_t out_credit; /* the host's latest CREDIT */
 	uint64_t produced[2];
 	bool truncated;
 	bool timed_out;
@@ -106,6 +108,8 @@ typedef struct {
 	uint32_t mode;
 	uint64_t size; /* PUT: announced; GET: size at open */
 	uint64_t done;
+	uint32_t window; /* GET: 0: none; else done - credit stays within it */
+	uint64_t credit; /* GET: the host's latest CREDIT */
 } AlkXfer;
 
 /* A decoded frame from the host; which member is valid follows the type. */
@@ -113,6 +117,7 @@ typedef union {
 	AlkMsgSync sync; /* SYNC, PING */
 	AlkMsgExec exec;
 	AlkMsgData data; /* STDIN, FILE_DATA */
+	AlkMsgAck ack;   /* CREDIT */
 	AlkMsgSignal signal;
 	AlkMsgFile file; /* FILE_PUT, FILE_GET */
 	AlkMsgError error;
@@ -200,6 +205,10 @@ void alk_port_ready(AlkAgent *a, short revents);
 void alk_port_tick(AlkAgent *a, uint64_t now);
 int alk_port_timeout(const AlkAgent *a, int cur, uint64_t now);
 void alk_port_reset_decoder(AlkAgent *a);
+
+/* Bytes a request may still send (of want) within the host's credit
+ * window: want when it has no window. */
+size_t alk_window_room(uint32_t window, uint64_t sent, uint64_t credit, size_t want);
 
 /* alk-agent-msg.c: frames from the host, request ids */
 void alk_msg_dispatch(AlkAgent *a, const AlkFrameHeader *h, const uint8_t *payload);

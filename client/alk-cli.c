@@ -168,16 +168,18 @@ gboolean alk_cli_parse_global(AlkCli *cli, int *argc, char ***argv, GError **err
 
 /* ---- reporting ------------------------------------------------------------------------------ */
 
-/* Keeps the lines of a (maybe multi-line) message, sanitizes each. */
-static char *printable_message(const char *msg)
+char *alk_cli_error_text(const char *msg)
 {
 	g_auto(GStrv) lines = g_strsplit(msg, "\n", 200);
-	GString *out = g_string_new(NULL);
+	GString *out = g_string_new("airlock: ");
 
 	for (char **l = lines; *l != NULL; l++) {
 		g_autofree char *clean = alk_cli_sanitize(*l);
-		g_string_append_printf(out, "%s%s", l != lines ? "\n" : "", clean);
+		/* continuation lines are indented: text from the guest or the
+		 * daemon never starts a line of its own */
+		g_string_append_printf(out, "%s%s", l != lines ? "\n  " : "", clean);
 	}
+	g_string_append_c(out, '\n');
 	return g_string_free(out, FALSE);
 }
 
@@ -191,8 +193,8 @@ int alk_cli_fail(AlkCli *cli, const GError *error, int failure)
 	}
 	if (g_error_matches(error, ALK_CLI_ERROR, ALK_CLI_ERROR_PIPE))
 		return ALK_EXIT_PIPE;
-	g_autofree char *msg = printable_message(error->message);
-	g_printerr("airlock: %s\n", msg);
+	g_autofree char *msg = alk_cli_error_text(error->message);
+	g_printerr("%s", msg);
 	if (usage)
 		g_printerr("Try 'airlock %s%s--help'.\n", cli->verb,
 		           cli->verb[0] != '\0' ? " " : "");

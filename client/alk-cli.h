@@ -54,6 +54,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkCli, alk_cli_free)
  * usage errors, nothing for a closed pipe) and returns the exit status;
  * failure is the status for plain failures (1, or 125 for exec and run). */
 int alk_cli_fail(AlkCli *cli, const GError *error, int failure);
+/* "airlock: MSG\n" with every control character replaced and every line
+ * after the first indented, so no text can forge a line of its own. */
+char *alk_cli_error_text(const char *msg);
 
 /* ---- waiting on the main context ------------------------------------------------------------ */
 

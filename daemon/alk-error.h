@@ -19,4 +19,5 @@ typedef enum {
 	ALK_ERROR_PROTOCOL,    /* the guest spoke garbage */
 	ALK_ERROR_IO,          /* host file system or socket failure */
 	ALK_ERROR_GUEST,       /* the agent reported an error */
+	ALK_ERROR_ENDED,       /* the sandbox ended while the task ran */
 } AlkError;

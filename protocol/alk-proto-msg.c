@@ -30,6 +30,7 @@ static const AlkField exec_fields[] = {
     ALK_FIELD(5, ALK_K_U32, 0, AlkMsgExec, stdin_mode, ALK_STDIN_NULL, ALK_STDIN_PIPE),
     ALK_FIELD(6, ALK_K_U64, 0, AlkMsgExec, output_cap, 0, 0),
     ALK_REPEATED(7, ALK_K_RLIMIT, 0, ALK_PROTO_MAX_RLIMITS, AlkMsgExec, rlimits, nrlimits),
+    ALK_FIELD(8, ALK_K_U32, 0, AlkMsgExec, out_window, 0, ALK_U32_MAX),
 };
 
 /* Two entries for one resource would make the result depend on order. */
@@ -90,6 +91,7 @@ static const AlkField file_put_fields[] = {
 static const AlkField file_get_fields[] = {
     ALK_FIELD(1, ALK_K_PATH, 1, AlkMsgFile, path, 0, 0),
     ALK_FIELD(4, ALK_K_U64, 0, AlkMsgFile, max_size, 0, 0),
+    ALK_FIELD(5, ALK_K_U32, 0, AlkMsgFile, window, 0, ALK_U32_MAX),
 };
 
 static const AlkField file_info_fields[] = {
@@ -105,6 +107,7 @@ static const AlkField file_any_fields[] = {
     ALK_FIELD_DEF(2, ALK_K_U32, 0, AlkMsgFile, mode, 0, ALK_U32_MAX, 0644, NULL),
     ALK_FIELD(3, ALK_K_U64, 0, AlkMsgFile, size, 0, 0),
     ALK_FIELD(4, ALK_K_U64, 0, AlkMsgFile, max_size, 0, 0),
+    ALK_FIELD(5, ALK_K_U32, 0, AlkMsgFile, window, 0, ALK_U32_MAX),
 };
 
 static const AlkField error_fields[] = {
@@ -306,7 +309,7 @@ long alk_msg_ack_encode(uint8_t *out, size_t cap, int type, uint32_t id, uint64_
 {
 	AlkMsgAck m = {.bytes = bytes};
 
-	if (type != ALK_MSG_STDIN_ACK && type != ALK_MSG_OK)
+	if (type != ALK_MSG_STDIN_ACK && type != ALK_MSG_OK && type != ALK_MSG_CREDIT)
 		return ALK_PROTO_E_TYPE;
 	return alk_schema_encode(out, cap, type, id, &ack_schema, &m);
 }

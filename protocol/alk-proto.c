@@ -70,6 +70,7 @@ static const char *const type_names[] = {
     [ALK_MSG_ERROR] = "ERROR",
     [ALK_MSG_SHUTDOWN] = "SHUTDOWN",
     [ALK_MSG_NET_CONFIG] = "NET_CONFIG",
+    [ALK_MSG_CREDIT] = "CREDIT",
 };
 
 int alk_proto_type_known(int type)

@@ -37,6 +37,10 @@
 /* Bytes of STDIN a host may send for one exec before the agent has
  * acknowledged them with STDIN_ACK. */
 #define ALK_PROTO_STDIN_WINDOW (256u * 1024u)
+/* The output window a host asks for in EXEC and FILE_GET (section 7.2):
+ * bytes of STDOUT+STDERR (or FILE_DATA) the agent may send for one request
+ * beyond what the host has granted with CREDIT. */
+#define ALK_PROTO_OUTPUT_WINDOW (256u * 1024u)
 /* A frame whose header arrived must be complete within this time. */
 #define ALK_PROTO_READ_DEADLINE_MS 5000u
 
@@ -45,7 +49,8 @@
 #define ALK_CAP_FILES (1u << 1)
 #define ALK_CAP_SIGNAL (1u << 2)
 #define ALK_CAP_SHUTDOWN (1u << 3)
-#define ALK_CAP_NET (1u << 4) /* understands NET_CONFIG */
+#define ALK_CAP_NET (1u << 4)    /* understands NET_CONFIG */
+#define ALK_CAP_CREDIT (1u << 5) /* honours out_window/window and CREDIT */
 
 typedef enum {
 	ALK_MSG_HELLO = 1,       /* agent -> host, id 0 */
@@ -71,7 +76,8 @@ typedef enum {
 	ALK_MSG_ERROR = 21,      /* either way, ends a request */
 	ALK_MSG_SHUTDOWN = 22,   /* host -> agent: power off */
 	ALK_MSG_NET_CONFIG = 23, /* host -> agent, new request id */
-	ALK_MSG_TYPE_MAX = 23,
+	ALK_MSG_CREDIT = 24,     /* host -> agent: output bytes taken so far */
+	ALK_MSG_TYPE_MAX = 24,
 } AlkMsgType;
 
 /* Error codes carried by ERROR. */
@@ -228,6 +234,7 @@ typedef struct {
 	uint64_t output_cap; /* bytes of stdout+stderr forwarded; 0: no cap */
 	AlkRlimit rlimits[ALK_PROTO_MAX_RLIMITS];
 	uint32_t nrlimits;
+	uint32_t out_window; /* 0: none; else output bytes beyond the host's CREDIT */
 } AlkMsgExec;
 
 typedef struct {
@@ -240,7 +247,7 @@ typedef struct {
 
 typedef struct {
 	uint64_t bytes;
-} AlkMsgAck; /* STDIN_ACK (bytes consumed), OK (bytes written) */
+} AlkMsgAck; /* STDIN_ACK (bytes consumed), OK (bytes written), CREDIT (bytes taken) */
 
 typedef struct {
 	uint32_t signo;
@@ -262,6 +269,7 @@ typedef struct {
 	uint32_t mode;     /* FILE_PUT: permission bits; FILE_INFO: st_mode bits */
 	uint64_t size;     /* FILE_PUT: announced size; FILE_INFO: file size */
 	uint64_t max_size; /* FILE_GET: refuse files larger than this; 0: none */
+	uint32_t window;   /* FILE_GET: 0: none; else bytes beyond the host's CREDIT */
 } AlkMsgFile;              /* FILE_PUT, FILE_GET, FILE_INFO (path unused) */
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-test-api.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <string.h>
 
 AlkTestDaemon *alk_test_api_daemon;
@@ -113,4 +114,117 @@ JsonObject *alk_test_api_sh(const char *id, const char *cmd)
 	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/exec", id);
 	g_autofree char *body = alk_test_api_sh_body(cmd, NULL);
 	return alk_test_api_expect("POST", path, body, 200);
+}
+
+/* ---- streamed execs ---- */
+
+AlkTestReader *alk_test_api_stream_exec(const char *id, const char *cmd, int *fd)
+{
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/exec", id);
+	g_autofree char *body = alk_test_api_sh_body(cmd, NULL);
+	g_autofree char *head = alk_test_http_head(
+	    "POST", path, NULL, strlen(body),
+	    "Content-Type: application/json\r\nAccept: application/x-ndjson\r\n");
+	AlkTestResponse resp = {0};
+	AlkTestReader *r;
+	g_autoptr(GError) error = NULL;
+
+	*fd = alk_test_http_connect(alk_test_api_d(), FALSE, &error);
+	ck_assert_msg(*fd >= 0, "%s", error ? error->message : "");
+	ck_assert(alk_test_http_send(*fd, head, strlen(head), alk_test_deadline(10), NULL));
+	ck_assert(alk_test_http_send(*fd, body, strlen(body), alk_test_deadline(10), NULL));
+	r = alk_test_reader_new(*fd);
+	ck_assert_msg(alk_test_reader_head(r, &resp, alk_test_deadline(60), &error), "%s",
+	              error ? error->message : "");
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(g_hash_table_lookup(resp.headers, "content-type"), "application/x-ndjson");
+	g_hash_table_unref(resp.headers);
+	return r;
+}
+
+JsonObject *alk_test_api_parse_line(const char *line)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	ck_assert_msg(line != NULL, "stream ended early");
+	ck_assert_msg(json_parser_load_from_data(p, line, -1, NULL), "not JSON: %s", line);
+	return json_object_ref(json_node_get_object(json_parser_get_root(p)));
+}
+
+char *alk_test_api_line_data(JsonObject *line)
+{
+	gsize len = 0;
+	guchar *data = g_base64_decode(json_object_get_string_member(line, "data_b64"), &len);
+	char *text = g_strndup((const char *)data, len);
+	g_free(data);
+	return text;
+}
+
+/* ---- WebSocket execs ---- */
+
+static void ws_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data)
+{
+	AlkTestWs *w = data;
+	gsize len = 0;
+	const char *d = g_bytes_get_data(msg, &len);
+
+	if (type == SOUP_WEBSOCKET_DATA_BINARY && len > 0 && d[0] == 1)
+		g_string_append_len(w->out, d + 1, len - 1);
+	else if (type == SOUP_WEBSOCKET_DATA_TEXT)
+		w->exit = g_strndup(d, len);
+}
+
+static void ws_closed(SoupWebsocketConnection *ws, gpointer data)
+{
+	AlkTestWs *w = data;
+	w->closed = TRUE;
+	w->code = soup_websocket_connection_get_close_code(ws);
+	w->reason = g_strdup(soup_websocket_connection_get_close_data(ws));
+}
+
+static void ws_connected(GObject *src, GAsyncResult *res, gpointer data)
+{
+	AlkTestWs *w = data;
+	w->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &w->error);
+	if (w->ws != NULL) {
+		g_signal_connect(w->ws, "message", G_CALLBACK(ws_message), w);
+		g_signal_connect(w->ws, "closed", G_CALLBACK(ws_closed), w);
+	}
+}
+
+void alk_test_iterate_until(gboolean *flag, guint seconds)
+{
+	gint64 deadline = alk_test_deadline(seconds);
+	while (!*flag && g_get_monotonic_time() < deadline) {
+		if (!g_main_context_iteration(NULL, FALSE))
+			g_usleep(10000);
+	}
+}
+
+gboolean alk_test_api_ws_connect(const char *query, AlkTestWs *w)
+{
+	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(alk_test_api_d()->socket_path);
+	g_autoptr(SoupSession) s = soup_session_new_with_options("remote-connectable", addr, NULL);
+	g_autofree char *url = g_strdup_printf("ws://localhost/v1/sandboxes/%s", query);
+	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
+
+	memset(w, 0, sizeof(*w));
+	w->out = g_string_new(NULL);
+	soup_session_websocket_connect_async(s, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+	                                     ws_connected, w);
+	while (w->ws == NULL && w->error == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return w->ws != NULL;
+}
+
+void alk_test_api_ws_clear(AlkTestWs *w)
+{
+	if (w->ws != NULL)
+		g_signal_handlers_disconnect_by_data(w->ws, w);
+	g_clear_object(&w->ws);
+	g_clear_error(&w->error);
+	if (w->out != NULL)
+		g_string_free(w->out, TRUE);
+	w->out = NULL;
+	g_clear_pointer(&w->exit, g_free);
+	g_clear_pointer(&w->reason, g_free);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <check.h>
+#include <libsoup/soup.h>
 
 #include "alk-test-daemon.h"
 #include "alk-test-http.h"
@@ -33,3 +34,28 @@ char *alk_test_api_create(const char *json);
 char *alk_test_api_sh_body(const char *cmd, const char *stdin_text);
 /* Runs sh -c cmd; returns the answer (200 asserted). */
 JsonObject *alk_test_api_sh(const char *id, const char *cmd);
+
+/* An exec of sh -c cmd streamed as NDJSON on the unix socket: the reader,
+ * after the 200 head was asserted; *fd the connection. */
+AlkTestReader *alk_test_api_stream_exec(const char *id, const char *cmd, int *fd);
+/* One NDJSON line as an object (asserting it is one). */
+JsonObject *alk_test_api_parse_line(const char *line);
+/* Its data_b64, decoded. */
+char *alk_test_api_line_data(JsonObject *line);
+
+/* A WebSocket exec session on the unix socket. */
+typedef struct {
+	SoupWebsocketConnection *ws;
+	GError *error; /* the handshake's */
+	GString *out;  /* stdout */
+	char *exit;    /* the last text message */
+	gboolean closed;
+	gushort code;
+	char *reason; /* the close frame's */
+} AlkTestWs;
+/* Connects to /v1/sandboxes/QUERY (e.g. "ID/exec/ws?argv=..."); FALSE with
+ * w->error when the handshake is refused. */
+gboolean alk_test_api_ws_connect(const char *query, AlkTestWs *w);
+void alk_test_api_ws_clear(AlkTestWs *w);
+/* Runs the default main context until *flag or seconds passed. */
+void alk_test_iterate_until(gboolean *flag, guint seconds);

@@ -180,22 +180,23 @@ gboolean alk_test_core_wait_state(AlkTestCore *t, const char *id, AlkSandboxStat
 	return alk_test_loop_until(state_reached, &w, timeout_s);
 }
 
-static void run_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+static void run_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	AlkTestRun *r = data;
 	g_string_append_len(stream == ALK_MSG_STDOUT ? r->out : r->err, (const char *)d, len);
 }
 
-static void run_done(AlkChannelOp *op, const AlkMsgExit *exit, gpointer data)
+static void run_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 {
 	AlkTestRun *r = data;
+	const AlkMsgExit *exit = result->exit;
 	r->exit_code = exit->exit_code;
 	r->signo = exit->signo;
 	r->timed_out = exit->timed_out;
 	r->done = TRUE;
 }
 
-static void run_failed(AlkChannelOp *op, const GError *error, gpointer data)
+static void run_failed(AlkTask *task, const GError *error, gpointer data)
 {
 	AlkTestRun *r = data;
 	r->error = g_error_copy(error);
@@ -209,7 +210,7 @@ static gboolean run_finished(gpointer data)
 
 gboolean alk_test_core_sh(AlkTestCore *t, const char *id, const char *cmd, AlkTestRun *r)
 {
-	static const AlkExecCallbacks cb = {
+	static const AlkTaskCallbacks cb = {
 	    .output = run_output, .done = run_done, .failed = run_failed};
 	AlkMsgExec msg = {.argc = 3, .argv = {"/bin/sh", "-c", cmd}};
 

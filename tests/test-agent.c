@@ -899,6 +899,99 @@ START_TEST(test_file_put_get_10mib)
 }
 END_TEST
 
+/* ---- output windows (CREDIT) ---- */
+
+#define TEST_WINDOW (64u * 1024u)
+
+static void send_credit(uint32_t id, uint64_t bytes)
+{
+	send_frame(alk_msg_ack_encode(frame, sizeof(frame), ALK_MSG_CREDIT, id, bytes));
+}
+
+/* Output frames of request id (STDOUT or FILE_DATA) until the agent stops
+ * for 1.5 s: their bytes. end: set when the request's last frame came. */
+static size_t take_until_quiet(uint32_t id, int data_type, int end_type, bool *end)
+{
+	size_t got = 0;
+	AlkMsgData d;
+	Frame f;
+
+	while (!*end && recv_until(&f, now_ms() + 1500)) {
+		ck_assert_uint_eq(f.h.id, id);
+		if (f.h.type == end_type) {
+			*end = true;
+		} else if (f.h.type == data_type) {
+			ck_assert_int_eq(alk_msg_data_decode(f.p, f.h.len, &d), 0);
+			got += d.data.len;
+		} else {
+			ck_assert_msg(f.h.type == ALK_MSG_STARTED || f.h.type == ALK_MSG_FILE_INFO,
+			              "unexpected %s", alk_proto_type_name(f.h.type));
+		}
+	}
+	return got;
+}
+
+/* Grants whatever arrives until the request ends; the bytes received. */
+static size_t take_granting(uint32_t id, int data_type, int end_type, size_t got)
+{
+	bool end = false;
+	while (!end) {
+		send_credit(id, got);
+		got += take_until_quiet(id, data_type, end_type, &end);
+	}
+	return got;
+}
+
+START_TEST(test_output_window)
+{
+	static AlkMsgExec m;
+	bool end = false;
+	size_t got;
+	uint32_t id = next_id++;
+
+	ck_assert(hello.caps & ALK_CAP_CREDIT);
+	memset(&m, 0, sizeof(m));
+	m.argv[0] = "sh";
+	m.argv[1] = "-c";
+	m.argv[2] = "head -c 1048576 /dev/zero";
+	m.argc = 3;
+	m.out_window = TEST_WINDOW;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), id, &m));
+	/* nothing granted: the window and not a byte more, the process waits */
+	got = take_until_quiet(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, &end);
+	ck_assert(!end);
+	ck_assert_uint_eq(got, TEST_WINDOW);
+	/* a CREDIT for a request that is gone (or never was) is dropped silently */
+	send_credit(9999, 1);
+	ping_pong();
+	ck_assert_uint_eq(take_granting(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, got), MIB);
+}
+END_TEST
+
+START_TEST(test_file_get_window)
+{
+	size_t len = MIB;
+	uint8_t *data = random_bytes(len, 5);
+	char path[128];
+	bool end = false;
+	size_t got;
+	Frame f;
+	uint32_t id = next_id++;
+
+	snprintf(path, sizeof(path), "%s/windowed", tmpdir);
+	put_file(id, path, 0600, data, len, len);
+	expect(&f, ALK_MSG_OK, id);
+	AlkMsgFile get = {.path = path, .window = TEST_WINDOW};
+	id = next_id++;
+	send_frame(alk_msg_file_encode(frame, sizeof(frame), ALK_MSG_FILE_GET, id, &get));
+	got = take_until_quiet(id, ALK_MSG_FILE_DATA, ALK_MSG_FILE_END, &end);
+	ck_assert(!end);
+	ck_assert_uint_eq(got, TEST_WINDOW);
+	ck_assert_uint_eq(take_granting(id, ALK_MSG_FILE_DATA, ALK_MSG_FILE_END, got), len);
+	free(data);
+}
+END_TEST
+
 START_TEST(test_file_put_too_much)
 {
 	uint8_t data[300] = {1, 2, 3};
@@ -1265,6 +1358,8 @@ static Suite *agent_suite(void)
 	tcase_add_test(tc, test_timeout_kills_grandchild);
 	tcase_add_test(tc, test_background_holds_pipe);
 	tcase_add_test(tc, test_output_cap);
+	tcase_add_test(tc, test_output_window);
+	tcase_add_test(tc, test_file_get_window);
 	tcase_add_test(tc, test_signal_request);
 	tcase_add_test(tc, test_host_cancels_exec);
 	tcase_add_test(tc, test_backpressure_bounded);

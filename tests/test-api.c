@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alk-audit.h"
@@ -85,6 +86,17 @@ START_TEST(roundtrip_unix)
 	g_autoptr(JsonObject) cat_res = alk_test_api_sh(id, "cat /tmp/hello.txt");
 	assert_output(cat_res, "stdout", "hello file\n");
 
+	/* the guest's own failure (a read-only file system) is a 502, not the
+	 * caller's 400 */
+	g_autoptr(JsonObject) ro =
+	    alk_test_api_sh(id, "mkdir /tmp/ro && mount -t tmpfs -o ro tmpfs /tmp/ro && echo ok");
+	assert_output(ro, "stdout", "ok\n");
+	g_autofree char *ro_path = g_strconcat(base, "/files/tmp/ro/x", NULL);
+	g_autoptr(AlkTestResponse) erofs =
+	    alk_test_http_request(D, FALSE, NULL, "PUT", ro_path, NULL, "x", 1, 60, &error);
+	ck_assert_msg(erofs != NULL, "put: %s", error ? error->message : "");
+	alk_test_api_assert_error(erofs, 502, "guest_error");
+
 	/* the rest of the read side */
 	g_autofree char *console = g_strconcat(base, "/console", NULL);
 	g_autoptr(AlkTestResponse) log = alk_test_api_call("GET", console, NULL);
@@ -113,7 +125,7 @@ START_TEST(roundtrip_unix)
 	g_autofree char *m = g_strndup((const char *)metrics->body->data, metrics->body->len);
 	ck_assert_msg(strstr(m, "airlock_sandbox_creates_total 1") != NULL, "%s", m);
 	ck_assert(strstr(m, "airlock_sandboxes{state=\"ready\"} 1") != NULL);
-	ck_assert(strstr(m, "airlock_exec_duration_seconds_count 4") != NULL);
+	ck_assert(strstr(m, "airlock_exec_duration_seconds_count 5") != NULL);
 	ck_assert(strstr(m, "airlock_http_requests_total{code=\"200\"}") != NULL);
 	/* described, but no series for a sandbox without a network */
 	ck_assert(strstr(m, "# TYPE airlock_sandbox_network_packets_total counter\n") != NULL);
@@ -225,58 +237,17 @@ START_TEST(tcp_tokens_and_scopes)
 }
 END_TEST
 
-/* An exec streamed as NDJSON; returns the connected reader. */
-static AlkTestReader *stream_exec(const char *id, const char *cmd, int *fd)
-{
-	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/exec", id);
-	g_autofree char *body = alk_test_api_sh_body(cmd, NULL);
-	g_autofree char *head = alk_test_http_head(
-	    "POST", path, NULL, strlen(body),
-	    "Content-Type: application/json\r\nAccept: application/x-ndjson\r\n");
-	AlkTestResponse resp = {0};
-	AlkTestReader *r;
-	g_autoptr(GError) error = NULL;
-
-	*fd = alk_test_http_connect(D, FALSE, &error);
-	ck_assert_msg(*fd >= 0, "%s", error ? error->message : "");
-	ck_assert(alk_test_http_send(*fd, head, strlen(head), alk_test_deadline(10), NULL));
-	ck_assert(alk_test_http_send(*fd, body, strlen(body), alk_test_deadline(10), NULL));
-	r = alk_test_reader_new(*fd);
-	ck_assert_msg(alk_test_reader_head(r, &resp, alk_test_deadline(60), &error), "%s",
-	              error ? error->message : "");
-	ck_assert_int_eq(resp.status, 200);
-	ck_assert_str_eq(g_hash_table_lookup(resp.headers, "content-type"), "application/x-ndjson");
-	g_hash_table_unref(resp.headers);
-	return r;
-}
-
-static JsonObject *parse_line(const char *line)
-{
-	g_autoptr(JsonParser) p = json_parser_new();
-	ck_assert_msg(line != NULL, "stream ended early");
-	ck_assert_msg(json_parser_load_from_data(p, line, -1, NULL), "not JSON: %s", line);
-	return json_object_ref(json_node_get_object(json_parser_get_root(p)));
-}
-
-static char *line_data(JsonObject *line)
-{
-	gsize len = 0;
-	guchar *data = g_base64_decode(str(line, "data_b64"), &len);
-	char *text = g_strndup((const char *)data, len);
-	g_free(data);
-	return text;
-}
-
 START_TEST(exec_ndjson_streams)
 {
 	g_autofree char *id = alk_test_api_create(NULL);
 	int fd = -1;
 	gint64 start = g_get_monotonic_time();
-	g_autoptr(AlkTestReader) r = stream_exec(id, "echo first; sleep 6; echo second >&2", &fd);
+	g_autoptr(AlkTestReader) r =
+	    alk_test_api_stream_exec(id, "echo first; sleep 6; echo second >&2", &fd);
 	g_autofree char *l1 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
 	gint64 first_at = g_get_monotonic_time() - start;
-	g_autoptr(JsonObject) o1 = parse_line(l1);
-	g_autofree char *t1 = line_data(o1);
+	g_autoptr(JsonObject) o1 = alk_test_api_parse_line(l1);
+	g_autofree char *t1 = alk_test_api_line_data(o1);
 
 	/* the first line came while the process still slept */
 	ck_assert_str_eq(str(o1, "stream"), "stdout");
@@ -284,13 +255,13 @@ START_TEST(exec_ndjson_streams)
 	ck_assert_msg(first_at < 5 * G_USEC_PER_SEC, "first line after %" G_GINT64_FORMAT " us",
 	              first_at);
 	g_autofree char *l2 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
-	g_autoptr(JsonObject) o2 = parse_line(l2);
-	g_autofree char *t2 = line_data(o2);
+	g_autoptr(JsonObject) o2 = alk_test_api_parse_line(l2);
+	g_autofree char *t2 = alk_test_api_line_data(o2);
 	ck_assert_str_eq(str(o2, "stream"), "stderr");
 	ck_assert_str_eq(t2, "second\n");
 	ck_assert_int_ge(g_get_monotonic_time() - start, 6 * G_USEC_PER_SEC);
 	g_autofree char *l3 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
-	g_autoptr(JsonObject) o3 = parse_line(l3);
+	g_autoptr(JsonObject) o3 = alk_test_api_parse_line(l3);
 	ck_assert_str_eq(str(o3, "stream"), "exit");
 	ck_assert_int_eq(json_object_get_int_member(o3, "exit_code"), 0);
 	ck_assert(alk_test_reader_line(r, alk_test_deadline(10), NULL) == NULL);
@@ -298,14 +269,42 @@ START_TEST(exec_ndjson_streams)
 }
 END_TEST
 
+/* The run dir is root's (QEMU's user cannot plant links in it), and the
+ * console log is read without following one. */
+START_TEST(console_log_not_followed)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *run = g_build_filename(D->run_dir, "sandboxes", id, NULL);
+	g_autofree char *log = g_build_filename(run, "console.log", NULL);
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/console", id);
+	struct stat st;
+
+	ck_assert_int_eq(stat(run, &st), 0);
+	ck_assert_int_eq(st.st_uid, 0);
+	ck_assert_int_eq(st.st_mode & 022, 0);
+	ck_assert_int_eq(unlink(log), 0);
+	ck_assert_int_eq(symlink("/etc/passwd", log), 0);
+	g_autoptr(AlkTestResponse) r = alk_test_api_call("GET", path, NULL);
+	ck_assert_int_ne(r->status, 200);
+	g_byte_array_append(r->body, (const guint8 *)"", 1);
+	ck_assert_msg(strstr((const char *)r->body->data, "root:") == NULL, "%s", r->body->data);
+}
+END_TEST
+
+static gboolean audited_499(void)
+{
+	g_autofree char *audit = read_audit();
+	return strstr(audit, "\"status\":499") != NULL;
+}
+
 START_TEST(exec_disconnect_kills)
 {
 	g_autofree char *id = alk_test_api_create(NULL);
 	int fd = -1;
-	g_autoptr(AlkTestReader) r = stream_exec(id, "echo $$; exec sleep 600", &fd);
+	g_autoptr(AlkTestReader) r = alk_test_api_stream_exec(id, "echo $$; exec sleep 600", &fd);
 	g_autofree char *l1 = alk_test_reader_line(r, alk_test_deadline(60), NULL);
-	g_autoptr(JsonObject) o1 = parse_line(l1);
-	g_autofree char *pid = g_strstrip(line_data(o1));
+	g_autoptr(JsonObject) o1 = alk_test_api_parse_line(l1);
+	g_autofree char *pid = g_strstrip(alk_test_api_line_data(o1));
 	g_autofree char *check =
 	    g_strdup_printf("kill -0 %s 2>/dev/null && echo alive || echo gone", pid);
 	g_autofree char *base = g_strdup_printf("/v1/sandboxes/%s", id);
@@ -324,81 +323,24 @@ START_TEST(exec_disconnect_kills)
 	ck_assert_msg(gone, "process %s still runs after its client left", pid);
 	g_autoptr(JsonObject) sb = alk_test_api_expect("GET", base, NULL, 200);
 	ck_assert_int_eq(json_object_get_int_member(sb, "execs_running"), 0);
-	g_autofree char *audit = read_audit();
-	ck_assert(strstr(audit, "\"status\":499") != NULL);
+	/* the request's audit line follows the exit's answer */
+	deadline = alk_test_deadline(30);
+	while (!audited_499() && g_get_monotonic_time() < deadline)
+		g_usleep(100000);
+	ck_assert(audited_499());
 }
 END_TEST
 
 /* ---- WebSocket ---- */
 
-typedef struct {
-	SoupWebsocketConnection *ws;
-	GError *error;
-	GString *out;
-	char *exit;
-	gboolean closed;
-	gushort code;
-} WsRun;
-
-static void ws_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data)
+static gboolean ws_run(const char *query, const char *input, AlkTestWs *w)
 {
-	WsRun *w = data;
-	gsize len = 0;
-	const char *d = g_bytes_get_data(msg, &len);
-
-	if (type == SOUP_WEBSOCKET_DATA_BINARY && len > 0 && d[0] == 1)
-		g_string_append_len(w->out, d + 1, len - 1);
-	else if (type == SOUP_WEBSOCKET_DATA_TEXT)
-		w->exit = g_strndup(d, len);
-}
-
-static void ws_closed(SoupWebsocketConnection *ws, gpointer data)
-{
-	WsRun *w = data;
-	w->closed = TRUE;
-	w->code = soup_websocket_connection_get_close_code(ws);
-}
-
-static void ws_connected(GObject *src, GAsyncResult *res, gpointer data)
-{
-	WsRun *w = data;
-	w->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &w->error);
-	if (w->ws != NULL) {
-		g_signal_connect(w->ws, "message", G_CALLBACK(ws_message), w);
-		g_signal_connect(w->ws, "closed", G_CALLBACK(ws_closed), w);
-	}
-}
-
-static void iterate_until(gboolean *flag, guint seconds)
-{
-	gint64 deadline = alk_test_deadline(seconds);
-	while (!*flag && g_get_monotonic_time() < deadline) {
-		if (!g_main_context_iteration(NULL, FALSE))
-			g_usleep(10000);
-	}
-}
-
-static gboolean ws_run(const char *query, const char *input, WsRun *w)
-{
-	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(D->socket_path);
-	g_autoptr(SoupSession) s = soup_session_new_with_options("remote-connectable", addr, NULL);
-	g_autofree char *url = g_strdup_printf("ws://localhost/v1/sandboxes/%s", query);
-	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
-	gboolean connected = FALSE;
-
-	memset(w, 0, sizeof(*w));
-	w->out = g_string_new(NULL);
-	soup_session_websocket_connect_async(s, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-	                                     ws_connected, w);
-	while (w->ws == NULL && w->error == NULL)
-		g_main_context_iteration(NULL, TRUE);
-	if (w->ws == NULL)
+	if (!alk_test_api_ws_connect(query, w))
 		return FALSE;
-	connected = TRUE;
 	soup_websocket_connection_send_binary(w->ws, input, strlen(input));
 	soup_websocket_connection_send_text(w->ws, "{\"eof\":true}");
-	iterate_until(&w->closed, 120);
-	return connected;
+	alk_test_iterate_until(&w->closed, 120);
+	return TRUE;
 }
 
 START_TEST(exec_websocket)
@@ -407,7 +349,7 @@ START_TEST(exec_websocket)
 	g_autofree char *query = g_strdup_printf("%s/exec/ws?argv=/bin/sh&argv=-c&argv=cat%%3B"
 	                                         "echo+%%24X&env=X%%3Dbye",
 	                                         id);
-	WsRun w;
+	AlkTestWs w;
 
 	ck_assert_msg(ws_run(query, "hello ws\n", &w), "connect: %s",
 	              w.error ? w.error->message : "");
@@ -415,15 +357,12 @@ START_TEST(exec_websocket)
 	ck_assert_int_eq(w.code, SOUP_WEBSOCKET_CLOSE_NORMAL);
 	ck_assert_str_eq(w.out->str, "hello ws\nbye\n");
 	ck_assert_msg(w.exit != NULL && strstr(w.exit, "\"exit_code\":0") != NULL, "%s", w.exit);
-	g_object_unref(w.ws);
-	g_string_free(w.out, TRUE);
-	g_free(w.exit);
+	alk_test_api_ws_clear(&w);
 
 	/* no such sandbox: the handshake is refused */
 	ck_assert(!ws_run("0123456789ab/exec/ws?argv=/bin/true", "", &w));
 	ck_assert(w.error != NULL);
-	g_clear_error(&w.error);
-	g_string_free(w.out, TRUE);
+	alk_test_api_ws_clear(&w);
 }
 END_TEST
 
@@ -548,6 +487,7 @@ int main(void)
 	alk_test_api_add(s, "exec_ndjson_streams", exec_ndjson_streams, NULL, NULL);
 	alk_test_api_add(s, "exec_disconnect_kills", exec_disconnect_kills, NULL, NULL);
 	alk_test_api_add(s, "exec_websocket", exec_websocket, NULL, NULL);
+	alk_test_api_add(s, "console_log_not_followed", console_log_not_followed, NULL, NULL);
 	alk_test_api_add(s, "parallel_clients_while_booting", parallel_clients_while_booting, NULL,
 	                 NULL);
 	alk_test_api_add(s, "sigterm_leaves_sandboxes", sigterm_leaves_sandboxes, NULL, NULL);

@@ -223,6 +223,61 @@ START_TEST(test_agent_restart)
 }
 END_TEST
 
+/* A held exec (its consumer is behind) stops only its own output, in the
+ * guest, within the window: another exec of the same channel runs to its
+ * end meanwhile, and the held one completes once let go. */
+static void hold_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+{
+	Run *r = data;
+	g_string_append_len(r->out, (const char *)d, len);
+	alk_channel_op_hold(op, TRUE);
+}
+
+static const AlkExecCallbacks hold_cb = {
+    .output = hold_output, .done = run_done, .failed = run_failed};
+
+START_TEST(test_held_exec_holds_only_itself)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = NULL;
+	AlkMsgExec m = {.argc = 3, .argv = {"/bin/sh", "-c", "head -c 4194304 /dev/zero"}};
+	g_autoptr(GError) error = NULL;
+	AlkChannelOp *held;
+	Run big = {0}, other;
+
+	listen_on(&f);
+	ch = alk_channel_new(f.path, on_state, &f);
+	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
+	f.conn = accept(f.listener, NULL, NULL);
+	ck_assert_int_ge(f.conn, 0);
+	f.agent = start_agent(f.conn);
+	wait_ready(&f);
+	ck_assert(alk_channel_get_hello(ch)->caps & ALK_CAP_CREDIT);
+
+	big.out = g_string_new(NULL);
+	held = alk_channel_exec(ch, &m, &hold_cb, &big, &error);
+	ck_assert_msg(held != NULL, "%s", error ? error->message : "");
+	start_sh(ch, "echo other", &other);
+	ck_assert_msg(loop_until(is_done, &other), "the other exec waited for the held one");
+	ck_assert(other.ok);
+	ck_assert_str_eq(other.out->str, "other\n");
+	ck_assert(!big.done);
+	ck_assert_uint_le(big.out->len, ALK_PROTO_OUTPUT_WINDOW);
+	alk_channel_op_hold(held, FALSE);
+	/* from here on each output holds again: let it go each time */
+	while (!big.done) {
+		g_main_context_iteration(NULL, TRUE);
+		if (!big.done)
+			alk_channel_op_hold(held, FALSE);
+	}
+	ck_assert(big.ok);
+	ck_assert_uint_eq(big.out->len, 4194304);
+	g_string_free(big.out, TRUE);
+	g_string_free(other.out, TRUE);
+	fixture_clear(&f);
+}
+END_TEST
+
 /* Garbage instead of an agent: the open fails with a clear error once
  * the garbage limit is passed, with memory bounded by the decoder. */
 START_TEST(test_garbage_fails_open)
@@ -423,6 +478,7 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_agent_restart);
 	tcase_add_test(tc, test_garbage_fails_open);
+	tcase_add_test(tc, test_held_exec_holds_only_itself);
 	if (netns_usable()) {
 		tcase_add_test(tc, test_net_config);
 		tcase_add_test(tc, test_net_config_wrong_mac);

@@ -775,6 +775,16 @@ START_TEST(test_table_sanitizes)
 }
 END_TEST
 
+START_TEST(test_error_text_cannot_forge_lines)
+{
+	g_autofree char *a = alk_cli_error_text("no such file\nairlock: forged\r\x1b[2J\a");
+	g_autofree char *b = alk_cli_error_text("boot failed\n--- console ---\nline");
+
+	ck_assert_str_eq(a, "airlock: no such file\n  airlock: forged??[2J?\n");
+	ck_assert_str_eq(b, "airlock: boot failed\n  --- console ---\n  line\n");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -813,6 +823,7 @@ static Suite *suite(void)
 	tcase_add_test(show, test_object_listing);
 	tcase_add_test(show, test_progress_text);
 	tcase_add_test(show, test_table_sanitizes);
+	tcase_add_test(show, test_error_text_cannot_forge_lines);
 	suite_add_tcase(s, args);
 	suite_add_tcase(s, verbs);
 	suite_add_tcase(s, show);

@@ -495,7 +495,7 @@ static void run_cmd(const char *cmd)
 
 START_TEST(test_libvirtd_restart)
 {
-	static const AlkExecCallbacks cb = {0};
+	static const AlkTaskCallbacks cb = {0};
 	AlkTestCore *t = core(NULL);
 	g_autofree char *id = boot(t, NULL);
 	AlkMsgExec msg = {.argc = 3, .argv = {"/bin/sh", "-c", "sleep 6; echo survived"}};

@@ -330,6 +330,31 @@ START_TEST(list_limits)
 }
 END_TEST
 
+/* The one rule for create and for a change: no IPv6 entry. */
+START_TEST(egress_refuses_ipv6)
+{
+	const char *const v6[] = {"example.com", "[2001:db8::1]:443", NULL};
+	const char *const cidr6[] = {"2001:db8::/32", NULL};
+	const char *const v4[] = {"192.0.2.0/24:80", "example.com", NULL};
+	const char *const metadata[] = {"169.254.169.254:80", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) ok = alk_allow_list_parse_egress(v4, NULL, &error);
+
+	ck_assert_no_error(error);
+	ck_assert_uint_eq(ok->len, 2);
+	ck_assert_ptr_null(alk_allow_list_parse_egress(v6, NULL, &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	ck_assert(strstr(error->message, "IPv6 entries are not supported") != NULL);
+	g_clear_error(&error);
+	ck_assert_ptr_null(alk_allow_list_parse_egress(cidr6, NULL, &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	g_clear_error(&error);
+	/* the grammar's own errors come first, unchanged */
+	ck_assert_ptr_null(alk_allow_list_parse_egress(metadata, NULL, &error));
+	ck_assert(strstr(error->message, "169.254.169.254") != NULL);
+}
+END_TEST
+
 static Suite *allow_suite(void)
 {
 	Suite *s = suite_create("net-allow");
@@ -346,6 +371,7 @@ static Suite *allow_suite(void)
 	tcase_add_test(tc, wildcard_match);
 	tcase_add_test(tc, list_fold);
 	tcase_add_test(tc, list_limits);
+	tcase_add_test(tc, egress_refuses_ipv6);
 	suite_add_tcase(s, tc);
 	return s;
 }

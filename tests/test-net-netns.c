@@ -1,19 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Namespaces, veths and a tap made and removed for real (root). Every name is
- * derived from this process's id, and the fixture's teardown (check's parent
+/* The recipe's plans run for real (root, with nft): namespaces, an uplink
+ * into an egress namespace the test makes, a tap moved in, all removed
+ * again. Every name is derived from this process's id, nothing touches the
+ * host's addresses or rules, and the fixture's teardown (check's parent
  * process) removes whatever is left, failed test or not. */
 #include <check.h>
 #include <glib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "alk-allow.h"
 #include "alk-error.h"
+#include "alk-net-recipe.h"
 #include "alk-netns.h"
+#include "alk-nft.h"
 
+static char id_a[ALK_NETNS_ID_LEN + 1];
+static char id_b[ALK_NETNS_ID_LEN + 1];
 static char ns_a[ALK_NETNS_NAME_LEN + 1];
 static char ns_b[ALK_NETNS_NAME_LEN + 1];
 static char tap[16];
+static char egress_ns[16]; /* the test's own egress namespace, never the host's */
 static gboolean root;
+
+#define INSTANCE "/test/net-netns"
+#define POOL "10.213.0.0/24"
 
 /* g_spawn_sync: the fixture runs in check's parent, whose forked children must
  * not inherit a GLib worker thread (GSubprocess would start one). */
@@ -45,14 +56,20 @@ static void cleanup(void)
 		shf("ip netns del ", names[i]);
 	}
 	shf("ip link del dev ", tap);
+	shf("ip netns del ", egress_ns);
 }
 
 static void setup(void)
 {
-	g_snprintf(ns_a, sizeof ns_a, "al7e57%08x", (guint)getpid());
-	g_snprintf(ns_b, sizeof ns_b, "al7e58%08x", (guint)getpid());
-	g_snprintf(tap, sizeof tap, "alkt%08x", (guint)getpid());
-	root = getuid() == 0 && sh("ip -V", NULL);
+	g_autofree char *nft = g_find_program_in_path("nft");
+
+	g_snprintf(id_a, sizeof id_a, "7e57%08x", (guint)getpid());
+	g_snprintf(id_b, sizeof id_b, "7e58%08x", (guint)getpid());
+	g_snprintf(ns_a, sizeof ns_a, "al%s", id_a);
+	g_snprintf(ns_b, sizeof ns_b, "al%s", id_b);
+	g_snprintf(tap, sizeof tap, "at%s", id_a);
+	g_snprintf(egress_ns, sizeof egress_ns, "alke%08x", (guint)getpid());
+	root = getuid() == 0 && sh("ip -V", NULL) && nft != NULL;
 	if (root)
 		cleanup();
 }
@@ -124,60 +141,122 @@ START_TEST(names)
 }
 END_TEST
 
+static GPtrArray *allow(const char *const *entries)
+{
+	g_autoptr(GError) error = NULL;
+	GPtrArray *list = alk_allow_list_parse_egress(entries, NULL, &error);
+
+	ck_assert_msg(list != NULL, "%s", error ? error->message : "");
+	return list;
+}
+
+static AlkNetLayout *layout(const char *id, const char *egress, gint uplink)
+{
+	g_autoptr(GError) error = NULL;
+	AlkNetLayout *l = alk_net_layout_new(id, INSTANCE, egress, POOL, uplink, &error);
+
+	ck_assert_msg(l != NULL, "%s", error ? error->message : "");
+	return l;
+}
+
+static gboolean run_plan(AlkNetPlan *plan, GError **error)
+{
+	return alk_net_plan_run(plan, error);
+}
+
+/* cmd's output (run in ns, or the host's namespace for NULL) has want */
+static gboolean shows(const char *ns, const char *cmd, const char *want)
+{
+	g_autofree char *script =
+	    ns ? g_strdup_printf("ip netns exec %s %s", ns, cmd) : g_strdup(cmd);
+	g_autofree char *out = NULL;
+
+	return sh(script, &out) && strstr(out, want) != NULL;
+}
+
 START_TEST(bad_arguments)
 {
-	const char *const links[] = {"", "-x", "a b", "a/b", "..", "abcdefghijklmnop", "x;y", NULL};
+	const char *const ids[] = {"",  "0123", "0123456789AB", "-n3456789abc", "../../etc/xx",
+	                           NULL};
+	const char *const bad[] = {"-n", "a b", "a/b", "..", "abcdefghijklmnop", "x;y", NULL};
 	g_autoptr(GError) error = NULL;
+	AlkNetPlan *plan;
 
 	/* refused before any command runs: no root needed */
-	ck_assert(!alk_netns_create("al0123", &error));
-	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	for (guint i = 0; ids[i] != NULL; i++) {
+		ck_assert_ptr_null(alk_net_layout_new(ids[i], INSTANCE, NULL, POOL, -1, &error));
+		ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+		g_clear_error(&error);
+	}
+	ck_assert_ptr_null(alk_net_layout_new("0123456789ab", INSTANCE, NULL, POOL, 64, &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID)); /* outside the /24 */
 	g_clear_error(&error);
-	ck_assert(!alk_netns_delete("alktest-1", &error));
-	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	ck_assert_ptr_null(
+	    alk_net_layout_new("0123456789ab", INSTANCE, NULL, "10.0.0.0/31", -1, &error));
 	g_clear_error(&error);
-	ck_assert(!alk_netns_add_veth("-n", &error));
-	g_clear_error(&error);
-	for (guint i = 0; links[i] != NULL; i++) {
-		ck_assert_msg(!alk_netns_move_link("al0123456789ab", links[i], &error), "%s",
-		              links[i]);
+	for (guint i = 0; bad[i] != NULL; i++) {
+		plan = alk_net_plan_new();
+		alk_net_plan_ip(plan, NULL, FALSE, "link", "show", NULL); /* never runs */
+		alk_net_plan_nft(plan, bad[i], "table inet x\n");
+		ck_assert_msg(!run_plan(plan, &error), "ran in '%s'", bad[i]);
 		ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
 		g_clear_error(&error);
 	}
 }
 END_TEST
 
+/* The recipe's plans, made and removed for real: an allowlist sandbox's
+ * namespace with its uplink into the test's own egress namespace. */
 START_TEST(lifecycle)
 {
+	const char *const entries[] = {"192.0.2.1:443", NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) list = NULL;
-	g_autofree char *addr = NULL;
+	g_autoptr(GPtrArray) listed = NULL;
+	g_autoptr(AlkNetLayout) l = NULL;
+	g_autofree char *table = NULL;
+	AlkNetRules rules = {.generation = 1};
 
 	REQUIRE_ROOT();
-	ck_assert_msg(alk_netns_create(ns_a, &error), "%s", error ? error->message : "");
+	ck_assert(shf("ip netns add ", egress_ns));
+	l = layout(id_a, egress_ns, 1);
+	list = allow(entries);
+	rules.allow = list;
+	ck_assert_msg(run_plan(alk_net_plan_setup(l, &rules, NULL), &error), "%s",
+	              error ? error->message : "");
 	ck_assert(ns_listed(ns_a));
 	ck_assert(link_in(ns_a, "lo", "UP"));
-	ck_assert(!alk_netns_create(ns_a, &error)); /* exists already */
+	ck_assert(shows(ns_a, "ip -o addr show dev " ALK_NETNS_UPLINK, "10.213.0.6/30"));
+	ck_assert(shows(ns_a, "ip route show default", "via 10.213.0.5"));
+	ck_assert(shows(egress_ns, "ip -o addr show", "10.213.0.5/30"));
+	ck_assert(shows(ns_a, "nft list tables", "table inet airlock"));
+	ck_assert(shows(ns_a, "nft list table inet airlock", "192.0.2.1 . 443"));
+	table = alk_nft_egress_table(INSTANCE);
+	ck_assert(shows(egress_ns, "nft list tables", table));
+	ck_assert(!link_in(NULL, ns_a, NULL)); /* the uplink's end is in the egress namespace */
+	/* it exists already: the first step fails, naming it */
+	ck_assert(!run_plan(alk_net_plan_setup(l, &rules, NULL), &error));
 	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_FAILED));
 	ck_assert(strstr(error->message, ns_a) != NULL);
 	g_clear_error(&error);
-	ck_assert_msg(alk_netns_add_veth(ns_a, &error), "%s", error ? error->message : "");
-	ck_assert(link_in(NULL, ns_a, "state UP") || link_in(NULL, ns_a, "UP"));
-	ck_assert(link_in(ns_a, ALK_NETNS_UPLINK, NULL));
-	ck_assert(!link_in(NULL, ALK_NETNS_UPLINK "@", NULL));
+	/* the guest's tap, moved in */
 	ck_assert(shf("ip tuntap add mode tap dev ", tap));
-	ck_assert_msg(alk_netns_move_link(ns_a, tap, &error), "%s", error ? error->message : "");
+	ck_assert_msg(run_plan(alk_net_plan_attach(l), &error), "%s", error ? error->message : "");
 	ck_assert(!link_in(NULL, tap, NULL));
 	ck_assert(link_in(ns_a, tap, NULL));
-	/* addresses only inside our own namespace */
-	addr = g_strconcat("ip -n ", ns_a, " addr add 10.213.0.1/30 dev " ALK_NETNS_UPLINK, NULL);
-	ck_assert(sh(addr, NULL));
-	list = alk_netns_list(&error);
-	ck_assert(g_ptr_array_find_with_equal_func(list, ns_a, g_str_equal, NULL));
-	ck_assert_msg(alk_netns_delete(ns_a, &error), "%s", error ? error->message : "");
+	ck_assert(shows(ns_a, "ip -o addr show", "10.254.254.1/30"));
+	listed = alk_netns_list(&error);
+	ck_assert(g_ptr_array_find_with_equal_func(listed, ns_a, g_str_equal, NULL));
+	ck_assert_msg(run_plan(alk_net_plan_teardown(l), &error), "%s",
+	              error ? error->message : "");
 	assert_gone(ns_a);
 	ck_assert(!link_in(NULL, tap, NULL));
-	ck_assert(alk_netns_delete(ns_a, &error)); /* nothing left: still success */
+	ck_assert(!shows(egress_ns, "ip -o link show", ns_a));
+	ck_assert(run_plan(alk_net_plan_teardown(l), &error)); /* nothing left: still success */
+	/* this instance's egress table goes; nothing else of the egress namespace */
+	ck_assert(run_plan(alk_net_plan_egress_remove(egress_ns, INSTANCE), &error));
+	ck_assert(!shows(egress_ns, "nft list tables", table));
+	ck_assert(run_plan(alk_net_plan_egress_remove(egress_ns, INSTANCE), &error));
 }
 END_TEST
 
@@ -185,41 +264,49 @@ static void async_done(GObject *source, GAsyncResult *res, gpointer data)
 {
 	g_autoptr(GError) error = NULL;
 
-	ck_assert_msg(alk_netns_finish(res, &error), "%s", error ? error->message : "");
+	ck_assert_msg(alk_net_plan_finish(res, &error), "%s", error ? error->message : "");
 	g_main_loop_quit(data);
 }
 
-/* A "crash": namespace and veth left behind with no daemon state, found by
- * listing as reconcile does, removed through the async API. */
+/* A "crash": an isolated sandbox's namespace left behind with no daemon
+ * state, found by listing as reconcile does, removed by an async plan. */
 START_TEST(crash_reconcile)
 {
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	g_autoptr(GPtrArray) list = NULL;
+	g_autoptr(AlkNetLayout) l = NULL;
+	AlkNetRules rules = {0};
 
 	REQUIRE_ROOT();
-	ck_assert(alk_netns_create(ns_b, NULL));
-	ck_assert(alk_netns_add_veth(ns_b, NULL));
+	l = layout(id_b, NULL, -1);
+	ck_assert(run_plan(alk_net_plan_setup(l, &rules, NULL), NULL));
+	ck_assert(!shows(ns_b, "ip -o link show", ALK_NETNS_UPLINK)); /* isolated: no uplink */
 	list = alk_netns_list(NULL);
 	for (guint i = 0; i < list->len; i++) {
 		const char *name = g_ptr_array_index(list, i);
+		g_autoptr(AlkNetLayout) found = NULL;
 
 		ck_assert(alk_netns_name_valid(name));
 		if (!g_str_equal(name, ns_b))
 			continue; /* not ours: another sandbox's, never touched */
-		alk_netns_delete_async(name, NULL, async_done, loop);
+		found = layout(name + strlen(ALK_NETNS_PREFIX), NULL, -1);
+		alk_net_plan_run_async(alk_net_plan_teardown(found), NULL, async_done, loop);
 		g_main_loop_run(loop);
 	}
 	assert_gone(ns_b);
-	ck_assert(!link_in(NULL, ns_b, NULL));
 }
 END_TEST
 
 START_TEST(async_invalid)
 {
 	g_autoptr(GError) error = NULL;
+	AlkNetPlan *plan = alk_net_plan_new();
 
-	alk_netns_create_async("nope", NULL, NULL, NULL); /* no callback: must not crash */
-	ck_assert(!alk_netns_create("nope", &error));
+	alk_net_plan_netns_del(plan, "no pe");
+	alk_net_plan_run_async(plan, NULL, NULL, NULL); /* no callback: must not crash */
+	plan = alk_net_plan_new();
+	alk_net_plan_netns_del(plan, "no pe");
+	ck_assert(!alk_net_plan_run(plan, &error));
 	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
 }
 END_TEST

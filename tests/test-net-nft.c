@@ -137,12 +137,89 @@ END_TEST
 
 START_TEST(render_egress)
 {
-	g_autofree char *t = alk_nft_render_egress("10.253.0.0/16");
+	g_autofree char *t = alk_nft_render_egress("airlock_egress_0123abcd", "10.253.0.0/16");
 
-	assert_has(t, "table ip airlock_egress\ndelete table ip airlock_egress\n");
+	assert_has(t,
+	           "table ip airlock_egress_0123abcd\ndelete table ip airlock_egress_0123abcd\n");
 	assert_has(t, "ip saddr 10.253.0.0/16 oifname != \"al*\" masquerade");
 	assert_has(t, "iifname \"al*\" oifname \"al*\" drop");
 	assert_has(t, "hook input priority filter; policy accept;\n\t\tiifname \"al*\" drop");
+}
+END_TEST
+
+/* Every table a text names, in order ("table ip X" and "delete table ip X"). */
+static char *tables_named(const char *text)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		const char *l = lines[i];
+
+		if (g_str_has_prefix(l, "delete "))
+			l += strlen("delete ");
+		if (g_str_has_prefix(l, "table ")) {
+			g_auto(GStrv) w = g_strsplit(l, " ", 4);
+
+			g_string_append_printf(out, "%s%s", out->len > 0 ? " " : "", w[2]);
+		}
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* Two daemons sharing an egress namespace: each has its own table, and
+ * neither's text names the other's, so loading or removing one never
+ * touches the other's pool. */
+START_TEST(egress_instances_apart)
+{
+	g_autofree char *a = alk_nft_egress_table("/var/lib/airlock");
+	g_autofree char *b = alk_nft_egress_table("/srv/airlock-b");
+	g_autofree char *again = alk_nft_egress_table("/var/lib/airlock");
+	g_autofree char *ta = alk_nft_render_egress(a, "10.253.0.0/16");
+	g_autofree char *tb = alk_nft_render_egress(b, "10.252.0.0/16");
+	g_autofree char *da = alk_nft_render_egress_delete(a);
+	g_autofree char *na = tables_named(ta);
+	g_autofree char *nb = tables_named(tb);
+	g_autofree char *nd = tables_named(da);
+	g_autofree char *want_a = g_strdup_printf("%s %s %s", a, a, a);
+	g_autofree char *want_b = g_strdup_printf("%s %s %s", b, b, b);
+	g_autofree char *want_d = g_strdup_printf("%s %s", a, a);
+
+	ck_assert(g_str_has_prefix(a, ALK_NFT_EGRESS_PREFIX));
+	ck_assert_uint_eq(strlen(a), strlen(ALK_NFT_EGRESS_PREFIX) + 8);
+	ck_assert_str_eq(a, again); /* stable across restarts */
+	ck_assert_str_ne(a, b);
+	ck_assert_str_eq(na, want_a);
+	ck_assert_str_eq(nb, want_b);
+	ck_assert_str_eq(nd, want_d);
+	assert_lacks(ta, "10.252.0.0/16");
+	assert_lacks(tb, "10.253.0.0/16");
+	assert_lacks(ta, "airlock_egress\n"); /* the old shared table is not touched */
+}
+END_TEST
+
+START_TEST(counters_parse)
+{
+	const char *json = "{\"nftables\": [{\"metainfo\": {\"version\": \"1.0.6\"}},"
+	                   "{\"counter\": {\"family\": \"inet\", \"name\": \"allowed\", "
+	                   "\"table\": \"airlock\", \"handle\": 1, \"packets\": 12, "
+	                   "\"bytes\": 900}},"
+	                   "{\"counter\": {\"family\": \"inet\", \"name\": \"denied\", "
+	                   "\"table\": \"airlock\", \"handle\": 2, \"packets\": 3, "
+	                   "\"bytes\": 180}},"
+	                   "{\"counter\": {\"name\": \"denied\", \"table\": \"other\", "
+	                   "\"packets\": 99}}]}";
+	guint64 allowed = 7, denied = 7;
+
+	alk_nft_parse_counters(json, &allowed, &denied);
+	ck_assert_uint_eq(allowed, 12);
+	ck_assert_uint_eq(denied, 3);
+	alk_nft_parse_counters("not json", &allowed, &denied);
+	ck_assert_uint_eq(allowed + denied, 0);
+	alk_nft_parse_counters("{\"nftables\": [{\"counter\": 5}, 3]}", &allowed, &denied);
+	ck_assert_uint_eq(allowed + denied, 0);
+	alk_nft_parse_counters(NULL, &allowed, &denied);
+	ck_assert_uint_eq(allowed + denied, 0);
 }
 END_TEST
 
@@ -321,12 +398,24 @@ START_TEST(nft_check_and_load)
 	{
 		const char *const e[] = {"192.0.2.1:443", "example.com:80", NULL};
 		g_autofree char *tu = render_uplink(e, 2);
-		g_autofree char *eg = alk_nft_render_egress("10.253.0.0/16");
+		g_autofree char *ta = alk_nft_egress_table("/var/lib/airlock");
+		g_autofree char *tb = alk_nft_egress_table("/srv/airlock-b");
+		g_autofree char *eg = alk_nft_render_egress(ta, "10.253.0.0/16");
+		g_autofree char *other = alk_nft_render_egress(tb, "10.252.0.0/16");
+		g_autofree char *del = alk_nft_render_egress_delete(ta);
+		g_autofree char *del_other = alk_nft_render_egress_delete(tb);
+		g_autofree char *out = NULL;
 
 		ns_nft("-c -f", tu, NULL);
+		ns_nft("-f", other, NULL);
 		ns_nft("-f", eg, NULL);
 		ns_nft("-f", eg, NULL); /* idempotent */
-		ns_nft("delete table ip airlock_egress", NULL, NULL);
+		ns_nft("-f", del, NULL);
+		ns_nft("-f", del, NULL); /* gone already: still fine */
+		ns_nft("list tables", NULL, &out);
+		/* the other instance's table is still there, untouched */
+		ck_assert_msg(strstr(out, tb) != NULL && strstr(out, ta) == NULL, "%s", out);
+		ns_nft("-f", del_other, NULL);
 	}
 	{
 		g_autofree char *out = NULL;
@@ -378,6 +467,8 @@ static Suite *nft_suite(void)
 	tcase_add_test(tc, render_ipv6_on);
 	tcase_add_test(tc, render_uplink_generation);
 	tcase_add_test(tc, render_egress);
+	tcase_add_test(tc, egress_instances_apart);
+	tcase_add_test(tc, counters_parse);
 	tcase_add_test(tc, render_pins);
 	tcase_add_test(tc, render_pins_refused);
 	suite_add_tcase(s, tc);

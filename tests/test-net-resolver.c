@@ -33,9 +33,9 @@ typedef struct {
 
 typedef struct {
 	Peer guest, upstream, spoofer;
-	GSocketAddress *resolver_address;  /* where the guest asks */
-	GSocketAddress *upstream_address;  /* where the fake upstream listens */
-	GSocketAddress *resolver_upstream; /* where upstream replies go */
+	GSocketAddress *resolver_address; /* where the guest asks */
+	GSocketAddress *upstream_address; /* where the fake upstream listens */
+	GSocketAddress *query_from;       /* the last forwarded query's source: replies go there */
 	AlkResolver *r;
 	GPtrArray *pins; /* "address:port/timeout" of every pin, in call order */
 	guint pin_calls;
@@ -207,7 +207,6 @@ static void setup(void)
 	g_autoptr(GPtrArray) extra = masks(denied);
 	g_autoptr(GPtrArray) list = alk_allow_list_parse(allow, extra, NULL);
 	g_autoptr(GSocket) listen = loopback_socket();
-	g_autoptr(GSocket) up = loopback_socket();
 
 	memset(&f, 0, sizeof(f));
 	f.pin_ok = TRUE;
@@ -217,9 +216,9 @@ static void setup(void)
 	peer_init(&f.spoofer);
 	f.resolver_address = local_address(listen);
 	f.upstream_address = local_address(f.upstream.socket);
-	f.resolver_upstream = local_address(up);
-	f.r = alk_resolver_new(listen, up, G_INET_SOCKET_ADDRESS(f.upstream_address), pin_func, &f,
-	                       user_data_free);
+	/* NULL: the queries' sockets are made in this namespace */
+	f.r = alk_resolver_new(listen, NULL, G_INET_SOCKET_ADDRESS(f.upstream_address), pin_func,
+	                       &f, user_data_free);
 	ck_assert_ptr_nonnull(list);
 	alk_resolver_set_policy(f.r, list, extra);
 }
@@ -235,7 +234,7 @@ static void teardown(void)
 	g_ptr_array_unref(f.pins);
 	g_object_unref(f.resolver_address);
 	g_object_unref(f.upstream_address);
-	g_object_unref(f.resolver_upstream);
+	g_clear_object(&f.query_from);
 }
 
 /* The guest asks the resolver. */
@@ -256,6 +255,8 @@ static AlkDnsQuery upstream_receives(void)
 	ck_assert(alk_dns_query_parse(g_bytes_get_data(d->bytes, NULL), g_bytes_get_size(d->bytes),
 	                              &q, NULL));
 	ck_assert(q.rd);
+	g_clear_object(&f.query_from);
+	f.query_from = g_object_ref(d->from);
 	datagram_free(d);
 	return q;
 }
@@ -265,9 +266,15 @@ static GByteArray *upstream_reply(guint16 id, const char *name, guint rcode)
 	return alk_test_dns_message(id, QR | RD, RA | rcode, name, ALK_DNS_TYPE_A);
 }
 
+/* To the socket the last forwarded query came from. */
 static void upstream_send(Peer *from, GByteArray *m)
 {
-	peer_send(from, f.resolver_upstream, m);
+	peer_send(from, f.query_from, m);
+}
+
+static guint16 port_of(GSocketAddress *a)
+{
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(a));
 }
 
 /* The guest's answer: rcode and addresses (dotted, space separated). */
@@ -622,15 +629,24 @@ static void ask_numbered(guint16 id)
 	ask(id, name, ALK_DNS_TYPE_A);
 }
 
-static void answer_numbered(void)
+/* Answers the next forwarded query; *port: the port it came from. */
+static void answer_numbered_at(guint16 *port)
 {
 	AlkDnsQuery q = upstream_receives();
 	g_autoptr(GByteArray) m = upstream_reply(q.id, q.question.name, 0);
+
+	if (port != NULL)
+		*port = port_of(f.query_from);
 
 	ck_assert(g_str_has_prefix(q.question.name, "q"));
 	alk_test_dns_a(m, q.question.name, "192.0.2.1", 60);
 	upstream_send(&f.upstream, m);
 	assert_answer((guint16)g_ascii_strtoull(q.question.name + 1, NULL, 10), 0, "192.0.2.1/60");
+}
+
+static void answer_numbered(void)
+{
+	answer_numbered_at(NULL);
 }
 
 START_TEST(rate_limited)
@@ -663,6 +679,106 @@ START_TEST(rate_limited)
 }
 END_TEST
 
+/* Each query leaves from a socket of its own: a reply counts only on that
+ * socket, from the upstream's address and port, with that query's id and
+ * question. A reply meant for another query, or a spoofer that guessed the
+ * port and id, is dropped; the socket closes with the answer. */
+START_TEST(own_port_per_query)
+{
+	AlkDnsQuery qa, qb;
+	g_autoptr(GSocketAddress) from_a = NULL;
+	g_autoptr(GSocketAddress) from_b = NULL;
+	g_autoptr(GByteArray) ra = NULL;
+	g_autoptr(GByteArray) rb = NULL;
+	g_autoptr(GByteArray) spoof = NULL;
+
+	ask(1, "a.example.com", ALK_DNS_TYPE_A);
+	qa = upstream_receives();
+	from_a = g_object_ref(f.query_from);
+	ask(2, "b.example.com", ALK_DNS_TYPE_A);
+	qb = upstream_receives();
+	from_b = g_object_ref(f.query_from);
+	ck_assert_uint_ne(port_of(from_a), port_of(from_b));
+	ck_assert_uint_ne(port_of(from_a), port_of(f.resolver_address));
+	ck_assert_uint_ne(qa.id, qb.id);
+	ra = upstream_reply(qa.id, "a.example.com", 0);
+	alk_test_dns_a(ra, "a.example.com", "192.0.2.1", 60);
+	rb = upstream_reply(qb.id, "b.example.com", 0);
+	alk_test_dns_a(rb, "b.example.com", "192.0.2.2", 60);
+	/* each reply at the other query's socket: right source, wrong socket */
+	peer_send(&f.upstream, from_b, ra);
+	peer_send(&f.upstream, from_a, rb);
+	/* a spoofer that knows a's port, id and question, from another port */
+	spoof = upstream_reply(qa.id, "a.example.com", 0);
+	alk_test_dns_a(spoof, "a.example.com", "192.0.2.66", 60);
+	peer_send(&f.spoofer, from_a, spoof);
+	assert_quiet(&f.guest);
+	ck_assert_uint_eq(f.pin_calls, 0);
+	peer_send(&f.upstream, from_a, ra);
+	assert_answer(1, 0, "192.0.2.1/60");
+	peer_send(&f.upstream, from_b, rb);
+	assert_answer(2, 0, "192.0.2.2/60");
+	assert_pins("192.0.2.1:0/60 192.0.2.2:0/60");
+	/* answered: its socket is closed, a late copy reaches nothing */
+	peer_send(&f.upstream, from_a, ra);
+	assert_quiet(&f.guest);
+	ck_assert_uint_eq(f.pin_calls, 2);
+}
+END_TEST
+
+/* One query after another: not one fixed source port. */
+START_TEST(fresh_port_each_time)
+{
+	guint16 ports[4];
+	gboolean differ = FALSE;
+
+	for (guint i = 0; i < G_N_ELEMENTS(ports); i++) {
+		ask_numbered((guint16)i);
+		answer_numbered_at(&ports[i]);
+		differ = differ || ports[i] != ports[0];
+	}
+	ck_assert_msg(differ, "every query left from port %u", ports[0]);
+}
+END_TEST
+
+static char *upstream_text(const char *configured, const char *resolv_conf)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GInetSocketAddress) a =
+	    alk_resolver_upstream_parse(configured, resolv_conf, &error);
+	g_autofree char *addr = NULL;
+
+	if (a == NULL)
+		return g_strdup(error->message);
+	addr = g_inet_address_to_string(g_inet_socket_address_get_address(a));
+	return g_strdup_printf("%s:%u", addr, g_inet_socket_address_get_port(a));
+}
+
+/* No fixture needed: where the upstream comes from. */
+START_TEST(upstream_choice)
+{
+	static const struct {
+		const char *configured, *resolv_conf, *want;
+	} cases[] = {
+	    {"192.0.2.53", "nameserver 198.51.100.1\n", "192.0.2.53:53"},
+	    {"", "# comment\nsearch example\n  nameserver\t2001:db8::1\nnameserver 198.51.100.1\n",
+	     "198.51.100.1:53"},
+	    {NULL, "nameserver 198.51.100.2 # x\nnameserver 198.51.100.3\n", "198.51.100.2:53"},
+	    {"", "nameserver ::1\n", "no upstream DNS server: set network.dns_upstream"},
+	    {"", NULL, "no upstream DNS server: set network.dns_upstream"},
+	    {"2001:db8::53", NULL, "no upstream DNS server: set network.dns_upstream"},
+	    {"", "nameserverx 192.0.2.1\nnameserver\n",
+	     "no upstream DNS server: set network.dns_upstream"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = upstream_text(cases[i].configured, cases[i].resolv_conf);
+
+		ck_assert_msg(g_str_equal(got, cases[i].want), "case %u: %s", i, got);
+	}
+}
+END_TEST
+
 static Suite *resolver_suite(void)
 {
 	Suite *s = suite_create("net-resolver");
@@ -682,6 +798,11 @@ static Suite *resolver_suite(void)
 	tcase_add_test(tc, free_before_done);
 	tcase_add_test(tc, policy_change_in_flight);
 	tcase_add_test(tc, rate_limited);
+	tcase_add_test(tc, own_port_per_query);
+	tcase_add_test(tc, fresh_port_each_time);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("upstream");
+	tcase_add_test(tc, upstream_choice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,9 @@ static void setup(void)
 	config =
 	    alk_config_load_data("[profile:tiny]\nmax_cpus = 1\nmax_memory_mib = 512\n", -1, NULL);
 	ck_assert_ptr_nonnull(config);
+	/* the profiles' ceilings, whatever this machine has; resolve_host_cpus
+	 * sets a small host */
+	config->host_cpus = 64;
 }
 
 static void teardown(void)
@@ -381,6 +384,23 @@ START_TEST(end_to_end)
 }
 END_TEST
 
+START_TEST(resolve_host_cpus)
+{
+	AlkSandboxRequest req = {.cpus = 3};
+	g_autoptr(GError) error = NULL;
+	AlkLimits l;
+
+	/* development: max_cpus 4 at 100 % quota; a 2-CPU host */
+	config->host_cpus = 2;
+	ck_assert(!alk_request_resolve(config, &req, &l, &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_LIMIT));
+	ck_assert_msg(strstr(error->message, "this host's 2 CPUs") != NULL, "%s", error->message);
+	req.cpus = 2;
+	ck_assert(alk_request_resolve(config, &req, &l, NULL));
+	ck_assert_int_eq(l.cpus, 2);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
 	Suite *s = suite_create("request");
@@ -400,6 +420,7 @@ static Suite *request_suite(void)
 	tcase_add_test(resolve, resolve_profile_and_minimums);
 	tcase_add_test(resolve, resolve_network);
 	tcase_add_test(resolve, resolve_labels);
+	tcase_add_test(resolve, resolve_host_cpus);
 	tcase_add_test(resolve, limits_later);
 	tcase_add_test(resolve, end_to_end);
 	suite_add_tcase(s, resolve);

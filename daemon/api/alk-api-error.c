@@ -16,13 +16,12 @@ typedef struct {
 
 static const AlkApiErrorRow rows[] = {
     {FALSE, ALK_ERROR_INVALID, 400, "invalid_request"},
-    /* the agent refused: a bad path, a missing program, a full disk */
-    {FALSE, ALK_ERROR_GUEST, 400, "invalid_request"},
     {TRUE, ALK_API_ERROR_UNAUTHORIZED, 401, "unauthorized"},
     {TRUE, ALK_API_ERROR_FORBIDDEN, 403, "forbidden"},
     {FALSE, ALK_ERROR_NOT_FOUND, 404, "not_found"},
     {TRUE, ALK_API_ERROR_METHOD, 405, "method_not_allowed"},
     {FALSE, ALK_ERROR_CONFLICT, 409, "conflict"},
+    {FALSE, ALK_ERROR_ENDED, 410, "sandbox_ended"},
     {TRUE, ALK_API_ERROR_TOO_LARGE, 413, "payload_too_large"},
     {TRUE, ALK_API_ERROR_URI_TOO_LONG, 414, "uri_too_long"},
     {TRUE, ALK_API_ERROR_MEDIA_TYPE, 415, "unsupported_media_type"},
@@ -31,6 +30,8 @@ static const AlkApiErrorRow rows[] = {
     {FALSE, ALK_ERROR_FAILED, 500, "internal"},
     {FALSE, ALK_ERROR_PROTOCOL, 500, "internal"},
     {FALSE, ALK_ERROR_IO, 500, "internal"},
+    /* the guest failed (a full disk, an I/O error): not the caller's fault */
+    {FALSE, ALK_ERROR_GUEST, 502, "guest_error"},
     {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
     {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
 };
@@ -64,11 +65,7 @@ char *alk_api_error_json(const GError *error)
 	g_autoptr(JsonNode) root = NULL;
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "error");
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "code", alk_api_error_code(error));
-	alk_json_add_string(b, "message", error != NULL ? error->message : "internal error");
-	json_builder_end_object(b);
+	alk_api_json_add_error(b, error);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	return alk_json_to_string(root);

@@ -20,13 +20,11 @@ typedef struct {
 	AlkApiReq *req;
 	SoupServerMessage *msg; /* keeps req */
 	SoupWebsocketConnection *ws;
-	AlkChannelOp *op;
+	AlkTask *task;
 	GByteArray *stdin_queue;
 	gboolean stdin_eof;
 	gboolean closed;
-	guint64 bytes[2];
-	GChecksum *sum[2];
-	gint64 start_us;
+	AlkApiExecTally tally;
 } WsCtx;
 
 /* ---- before the handshake ---- */
@@ -92,43 +90,17 @@ void alk_api_exec_ws_check(AlkApiReq *req)
 
 /* ---- the session ---- */
 
-static void audit_ws(WsCtx *ctx, const AlkMsgExit *exit, const GError *error)
-{
-	AlkApiReq *req = ctx->req;
-	g_autoptr(JsonNode) args = alk_api_exec_audit_args(req->data);
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) result = NULL;
-	static const char *const names[] = {"stdout", "stderr"};
-
-	json_builder_begin_object(b);
-	if (exit != NULL)
-		alk_api_json_add_exit(b, exit, TRUE);
-	else
-		alk_json_add_string(b, "error", error->message);
-	for (guint i = 0; i < 2; i++) {
-		g_autofree char *bytes = g_strconcat(names[i], "_bytes", NULL);
-		g_autofree char *sha = g_strconcat(names[i], "_sha256", NULL);
-		alk_json_add_int(b, bytes, (gint64)ctx->bytes[i]);
-		alk_json_add_string(b, sha, g_checksum_get_string(ctx->sum[i]));
-	}
-	alk_json_add_int(b, "elapsed_ms", (g_get_monotonic_time() - ctx->start_us) / 1000);
-	json_builder_end_object(b);
-	result = json_builder_get_root(b);
-	alk_api_audit(req->api, req->caller, "sandbox.exec", req->id, args, result);
-}
-
 /* Both the process and the WebSocket are over. */
 static void maybe_end(WsCtx *ctx)
 {
-	if (ctx->op != NULL || !ctx->closed)
+	if (ctx->task != NULL || !ctx->closed)
 		return;
 	g_signal_handlers_disconnect_by_data(ctx->ws, ctx);
 	g_object_set_data(G_OBJECT(ctx->msg), "alk-ws", NULL);
 	alk_api_req_end_session(ctx->req);
 	g_object_unref(ctx->ws);
 	g_byte_array_unref(ctx->stdin_queue);
-	for (guint i = 0; i < 2; i++)
-		g_checksum_free(ctx->sum[i]);
+	alk_api_exec_tally_clear(&ctx->tally);
 	g_object_unref(ctx->msg);
 	g_free(ctx);
 }
@@ -154,43 +126,42 @@ static void feed_stdin(WsCtx *ctx)
 {
 	gsize n;
 
-	if (ctx->op == NULL)
+	if (ctx->task == NULL)
 		return;
-	n = alk_channel_op_write(ctx->op, ctx->stdin_queue->data, ctx->stdin_queue->len);
+	n = alk_task_write(ctx->task, ctx->stdin_queue->data, ctx->stdin_queue->len);
 	g_byte_array_remove_range(ctx->stdin_queue, 0, n);
 	if (ctx->stdin_queue->len == 0 && ctx->stdin_eof)
-		alk_channel_op_close(ctx->op);
+		alk_task_close(ctx->task);
 }
 
-static void on_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	WsCtx *ctx = data;
-	guint i = stream == ALK_MSG_STDOUT ? 0 : 1;
-	g_autofree guint8 *frame = g_malloc(len + 1);
+	guint i = alk_api_exec_tally_add(&ctx->tally, stream, d, len);
+	g_autofree guint8 *frame = NULL;
 
-	ctx->bytes[i] += len;
-	g_checksum_update(ctx->sum[i], d, len);
 	if (!ws_open(ctx))
 		return;
+	frame = g_malloc(len + 1);
 	frame[0] = (guint8)(i + 1);
 	memcpy(frame + 1, d, len);
 	soup_websocket_connection_send_binary(ctx->ws, frame, len + 1);
 }
 
-static void on_writable(AlkChannelOp *op, gpointer data)
+static void on_writable(AlkTask *task, gpointer data)
 {
 	feed_stdin(data);
 }
 
-static void on_done(AlkChannelOp *op, const AlkMsgExit *exit, gpointer data)
+static void on_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 {
 	WsCtx *ctx = data;
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
-	ctx->op = NULL;
-	audit_ws(ctx, exit, NULL);
+	ctx->task = NULL;
+	alk_api_exec_audit(ctx->req, ctx->req->data, &ctx->tally, result, NULL);
 	json_builder_begin_object(b);
-	alk_api_json_add_exit(b, exit, FALSE);
+	alk_api_json_add_exit(b, result, FALSE);
 	json_builder_end_object(b);
 	send_json(ctx, b, SOUP_WEBSOCKET_CLOSE_NORMAL);
 	maybe_end(ctx);
@@ -201,26 +172,22 @@ static void send_error(WsCtx *ctx, const GError *error)
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "error");
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "code", alk_api_error_code(error));
-	alk_json_add_string(b, "message", error->message);
-	json_builder_end_object(b);
+	alk_api_json_add_error(b, error);
 	json_builder_end_object(b);
 	send_json(ctx, b, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR);
 }
 
-static void on_failed(AlkChannelOp *op, const GError *error, gpointer data)
+static void on_failed(AlkTask *task, const GError *error, gpointer data)
 {
 	WsCtx *ctx = data;
 
-	ctx->op = NULL;
-	audit_ws(ctx, NULL, error);
+	ctx->task = NULL;
+	alk_api_exec_audit(ctx->req, ctx->req->data, &ctx->tally, NULL, error);
 	send_error(ctx, error);
 	maybe_end(ctx);
 }
 
-static const AlkExecCallbacks ws_callbacks = {
+static const AlkTaskCallbacks ws_callbacks = {
     .output = on_output,
     .writable = on_writable,
     .done = on_done,
@@ -229,8 +196,8 @@ static const AlkExecCallbacks ws_callbacks = {
 
 static void kill_exec(WsCtx *ctx)
 {
-	if (ctx->op != NULL)
-		alk_channel_op_signal(ctx->op, SIGKILL);
+	if (ctx->task != NULL)
+		alk_task_signal(ctx->task, SIGKILL);
 }
 
 static gboolean is_eof(GBytes *message)
@@ -300,9 +267,7 @@ void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
 	ctx->msg = g_object_ref(req->msg);
 	ctx->ws = g_object_ref(ws);
 	ctx->stdin_queue = g_byte_array_new();
-	ctx->start_us = g_get_monotonic_time();
-	for (guint i = 0; i < 2; i++)
-		ctx->sum[i] = g_checksum_new(G_CHECKSUM_SHA256);
+	alk_api_exec_tally_init(&ctx->tally);
 	g_object_set_data(G_OBJECT(req->msg), "alk-ws", ctx);
 	req->on_abort = on_abort;
 	soup_websocket_connection_set_keepalive_interval(ws, KEEPALIVE_S);
@@ -310,11 +275,11 @@ void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
 	g_signal_connect(ws, "closed", G_CALLBACK(on_closed), ctx);
 	if (alk_api_exec_message(req->data, &msg, &error)) {
 		msg.stdin_mode = ALK_STDIN_PIPE;
-		ctx->op =
+		ctx->task =
 		    alk_manager_exec(req->api->manager, req->id, &msg, &ws_callbacks, ctx, &error);
 	}
-	if (ctx->op == NULL) {
-		audit_ws(ctx, NULL, error);
+	if (ctx->task == NULL) {
+		alk_api_exec_audit(req, req->data, &ctx->tally, NULL, error);
 		send_error(ctx, error);
 	}
 }

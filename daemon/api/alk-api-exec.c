@@ -93,57 +93,82 @@ JsonNode *alk_api_exec_audit_args(const AlkApiExecBody *body)
 	return json_builder_get_root(b);
 }
 
-/* ---- one exec ---- */
+/* ---- what both kinds of exec record ---- */
 
-typedef struct {
-	AlkApiReq *req;
-	AlkChannelOp *op;
-	AlkApiExecBody body;
-	GBytes *stdin_data;
-	gsize stdin_off;
-	gboolean ndjson;
-	GByteArray *out[2]; /* kept for a JSON answer */
-	guint64 bytes[2];
-	GChecksum *sum[2];
-	guint64 cap;
-	gint64 start_us;
-} ExecCtx;
-
-static void ctx_free(ExecCtx *ctx)
+void alk_api_exec_tally_init(AlkApiExecTally *t)
 {
-	alk_api_exec_body_clear(&ctx->body);
-	g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
-	for (guint i = 0; i < 2; i++) {
-		g_byte_array_unref(ctx->out[i]);
-		g_checksum_free(ctx->sum[i]);
-	}
-	g_free(ctx);
+	memset(t, 0, sizeof(*t));
+	for (guint i = 0; i < 2; i++)
+		t->sum[i] = g_checksum_new(G_CHECKSUM_SHA256);
+	t->start_us = g_get_monotonic_time();
 }
 
-static void audit_exec(ExecCtx *ctx, const AlkMsgExit *exit, const GError *error)
+void alk_api_exec_tally_clear(AlkApiExecTally *t)
 {
-	g_autoptr(JsonNode) args = alk_api_exec_audit_args(&ctx->body);
+	for (guint i = 0; i < 2; i++)
+		g_clear_pointer(&t->sum[i], g_checksum_free);
+}
+
+guint alk_api_exec_tally_add(AlkApiExecTally *t, int stream, const guint8 *d, gsize len)
+{
+	guint i = stream == ALK_MSG_STDOUT ? 0 : 1;
+	g_checksum_update(t->sum[i], d, len);
+	t->bytes[i] += len;
+	return i;
+}
+
+void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApiExecTally *t,
+                        const AlkTaskResult *result, const GError *error)
+{
+	g_autoptr(JsonNode) args = alk_api_exec_audit_args(body);
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) result = NULL;
+	g_autoptr(JsonNode) node = NULL;
 	static const char *const names[] = {"stdout", "stderr"};
 
 	json_builder_begin_object(b);
-	if (exit != NULL) {
-		alk_api_json_add_exit(b, exit, TRUE);
-		alk_json_add_int(b, "max_rss_kib", (gint64)exit->max_rss_kib);
+	if (result != NULL) {
+		alk_api_json_add_exit(b, result, TRUE);
+		alk_json_add_int(b, "max_rss_kib", (gint64)result->exit->max_rss_kib);
 	} else {
 		alk_json_add_string(b, "error", error->message);
 	}
 	for (guint i = 0; i < 2; i++) {
 		g_autofree char *bytes = g_strconcat(names[i], "_bytes", NULL);
 		g_autofree char *sha = g_strconcat(names[i], "_sha256", NULL);
-		alk_json_add_int(b, bytes, (gint64)ctx->bytes[i]);
-		alk_json_add_string(b, sha, g_checksum_get_string(ctx->sum[i]));
+		alk_json_add_int(b, bytes, (gint64)t->bytes[i]);
+		alk_json_add_string(b, sha, g_checksum_get_string(t->sum[i]));
 	}
-	alk_json_add_int(b, "elapsed_ms", (g_get_monotonic_time() - ctx->start_us) / 1000);
+	alk_json_add_int(b, "elapsed_ms", (g_get_monotonic_time() - t->start_us) / 1000);
 	json_builder_end_object(b);
-	result = json_builder_get_root(b);
-	alk_api_audit(ctx->req->api, ctx->req->caller, "sandbox.exec", ctx->req->id, args, result);
+	node = json_builder_get_root(b);
+	alk_api_audit(req->api, req->caller, "sandbox.exec", req->id, args, node);
+	if (req->api->metrics != NULL && result != NULL)
+		alk_metrics_observe(req->api->metrics, ALK_METRIC_EXEC_DURATION, NULL,
+		                    (g_get_monotonic_time() - t->start_us) / 1e6, NULL);
+}
+
+/* ---- one exec ---- */
+
+typedef struct {
+	AlkApiReq *req;
+	AlkTask *task;
+	AlkApiExecBody body;
+	GBytes *stdin_data;
+	gsize stdin_off;
+	gboolean ndjson;
+	gboolean held;      /* NDJSON: the client is behind, the guest waits */
+	GByteArray *out[2]; /* kept for a JSON answer */
+	AlkApiExecTally tally;
+} ExecCtx;
+
+static void ctx_free(ExecCtx *ctx)
+{
+	alk_api_exec_body_clear(&ctx->body);
+	g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
+	for (guint i = 0; i < 2; i++)
+		g_byte_array_unref(ctx->out[i]);
+	alk_api_exec_tally_clear(&ctx->tally);
+	g_free(ctx);
 }
 
 static void stream_line(ExecCtx *ctx, JsonNode *node)
@@ -154,9 +179,24 @@ static void stream_line(ExecCtx *ctx, JsonNode *node)
 	if (!ctx->req->streaming)
 		alk_api_req_stream_begin(ctx->req, SOUP_STATUS_OK, "application/x-ndjson", -1);
 	alk_api_req_stream_write(ctx->req, line, strlen(line));
+	/* a client that reads slowly slows the process, not the daemon's memory */
+	if (ctx->task != NULL && !ctx->held && ctx->req->unsent > ALK_API_STREAM_HIGH_WATER) {
+		ctx->held = TRUE;
+		alk_task_hold(ctx->task, TRUE);
+	}
 }
 
-static void on_started(AlkChannelOp *op, guint32 pid, gpointer data)
+static void on_drained(AlkApiReq *req)
+{
+	ExecCtx *ctx = req->data;
+
+	if (ctx != NULL && ctx->task != NULL && ctx->held) {
+		ctx->held = FALSE;
+		alk_task_hold(ctx->task, FALSE);
+	}
+}
+
+static void on_started(AlkTask *task, guint32 pid, gpointer data)
 {
 	ExecCtx *ctx = data;
 	/* the status is final now: a failure from here on is a stream line */
@@ -164,17 +204,14 @@ static void on_started(AlkChannelOp *op, guint32 pid, gpointer data)
 		alk_api_req_stream_begin(ctx->req, SOUP_STATUS_OK, "application/x-ndjson", -1);
 }
 
-static void on_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
+static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	ExecCtx *ctx = data;
-	guint i = stream == ALK_MSG_STDOUT ? 0 : 1;
+	/* core delivers at most the sandbox's output cap */
+	guint i = alk_api_exec_tally_add(&ctx->tally, stream, d, len);
 	g_autoptr(JsonBuilder) b = NULL;
 	g_autoptr(JsonNode) node = NULL;
 
-	/* the agent caps the output; this only guards the daemon */
-	len = MIN(len, ctx->cap - MIN(ctx->cap, ctx->bytes[0] + ctx->bytes[1]));
-	g_checksum_update(ctx->sum[i], d, len);
-	ctx->bytes[i] += len;
 	if (!ctx->ndjson) {
 		g_byte_array_append(ctx->out[i], d, len);
 		return;
@@ -194,77 +231,70 @@ static void feed_stdin(ExecCtx *ctx)
 	gsize len = 0;
 	const guint8 *d = ctx->stdin_data != NULL ? g_bytes_get_data(ctx->stdin_data, &len) : NULL;
 
-	if (d == NULL || ctx->op == NULL)
+	if (d == NULL || ctx->task == NULL)
 		return;
-	ctx->stdin_off += alk_channel_op_write(ctx->op, d + ctx->stdin_off, len - ctx->stdin_off);
+	ctx->stdin_off += alk_task_write(ctx->task, d + ctx->stdin_off, len - ctx->stdin_off);
 	if (ctx->stdin_off == len) {
-		alk_channel_op_close(ctx->op);
+		alk_task_close(ctx->task);
 		g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
 	}
 }
 
-static void on_writable(AlkChannelOp *op, gpointer data)
+static void on_writable(AlkTask *task, gpointer data)
 {
 	feed_stdin(data);
 }
 
-static void reply_result(ExecCtx *ctx, const AlkMsgExit *exit)
+static void reply_result(ExecCtx *ctx, const AlkTaskResult *result)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	alk_api_json_add_exit(b, exit, FALSE);
+	alk_api_json_add_exit(b, result, FALSE);
 	alk_api_json_add_output(b, "stdout", ctx->out[0]->data, ctx->out[0]->len);
 	alk_api_json_add_output(b, "stderr", ctx->out[1]->data, ctx->out[1]->len);
-	alk_json_add_bool(b, "truncated", exit->truncated);
-	alk_json_add_int(b, "duration_ms", (gint64)exit->duration_ms);
+	alk_json_add_bool(b, "truncated", result->truncated);
+	alk_json_add_int(b, "duration_ms", (gint64)result->exit->duration_ms);
 	json_builder_end_object(b);
 	alk_api_reply_builder(ctx->req, SOUP_STATUS_OK, b);
 }
 
-static void on_done(AlkChannelOp *op, const AlkMsgExit *exit, gpointer data)
+static void on_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 {
 	ExecCtx *ctx = data;
 
-	ctx->op = NULL;
+	ctx->task = NULL;
 	ctx->req->data = NULL;
-	audit_exec(ctx, exit, NULL);
-	if (ctx->req->api->metrics != NULL)
-		alk_metrics_observe(ctx->req->api->metrics, ALK_METRIC_EXEC_DURATION, NULL,
-		                    (g_get_monotonic_time() - ctx->start_us) / 1e6, NULL);
+	alk_api_exec_audit(ctx->req, &ctx->body, &ctx->tally, result, NULL);
 	if (ctx->ndjson) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		alk_json_add_string(b, "stream", "exit");
-		alk_api_json_add_exit(b, exit, TRUE);
+		alk_api_json_add_exit(b, result, TRUE);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		stream_line(ctx, node);
 		alk_api_req_stream_end(ctx->req);
 	} else {
-		reply_result(ctx, exit);
+		reply_result(ctx, result);
 	}
 	ctx_free(ctx);
 }
 
-static void on_failed(AlkChannelOp *op, const GError *error, gpointer data)
+static void on_failed(AlkTask *task, const GError *error, gpointer data)
 {
 	ExecCtx *ctx = data;
 
-	ctx->op = NULL;
+	ctx->task = NULL;
 	ctx->req->data = NULL;
-	audit_exec(ctx, NULL, error);
+	alk_api_exec_audit(ctx->req, &ctx->body, &ctx->tally, NULL, error);
 	if (ctx->ndjson && ctx->req->streaming) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		alk_json_add_string(b, "stream", "error");
-		json_builder_set_member_name(b, "error");
-		json_builder_begin_object(b);
-		alk_json_add_string(b, "code", alk_api_error_code(error));
-		alk_json_add_string(b, "message", error->message);
-		json_builder_end_object(b);
+		alk_api_json_add_error(b, error);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		stream_line(ctx, node);
@@ -275,7 +305,7 @@ static void on_failed(AlkChannelOp *op, const GError *error, gpointer data)
 	ctx_free(ctx);
 }
 
-static const AlkExecCallbacks exec_callbacks = {
+static const AlkTaskCallbacks exec_callbacks = {
     .started = on_started,
     .output = on_output,
     .writable = on_writable,
@@ -292,8 +322,8 @@ static void on_abort(AlkApiReq *req)
 	req->data = NULL;
 	req->data_free = NULL;
 	req->on_abort = NULL;
-	if (ctx != NULL && ctx->op != NULL)
-		alk_channel_op_signal(ctx->op, SIGKILL);
+	if (ctx != NULL && ctx->task != NULL)
+		alk_task_signal(ctx->task, SIGKILL);
 }
 
 static gboolean base64_valid(const char *s)
@@ -336,24 +366,21 @@ void alk_api_exec_post(AlkApiReq *req)
 {
 	ExecCtx *ctx = g_new0(ExecCtx, 1);
 	g_autoptr(GError) error = NULL;
-	const AlkSandbox *sb;
 	AlkMsgExec msg;
 
 	ctx->req = req;
-	ctx->start_us = g_get_monotonic_time();
 	ctx->ndjson = wants_ndjson(req);
-	for (guint i = 0; i < 2; i++) {
+	alk_api_exec_tally_init(&ctx->tally);
+	for (guint i = 0; i < 2; i++)
 		ctx->out[i] = g_byte_array_new();
-		ctx->sum[i] = g_checksum_new(G_CHECKSUM_SHA256);
-	}
-	if ((sb = alk_api_req_sandbox(req, &error)) == NULL || !prepare(ctx, &msg, &error)) {
+	if (alk_api_req_sandbox(req, &error) == NULL || !prepare(ctx, &msg, &error)) {
 		alk_api_reply_error(req, error);
 		ctx_free(ctx);
 		return;
 	}
-	ctx->cap = sb->limits.output_cap_bytes;
-	ctx->op = alk_manager_exec(req->api->manager, req->id, &msg, &exec_callbacks, ctx, &error);
-	if (ctx->op == NULL) {
+	ctx->task =
+	    alk_manager_exec(req->api->manager, req->id, &msg, &exec_callbacks, ctx, &error);
+	if (ctx->task == NULL) {
 		alk_api_reply_error(req, error);
 		ctx_free(ctx);
 		return;
@@ -361,5 +388,6 @@ void alk_api_exec_post(AlkApiReq *req)
 	alk_api_req_hold(req);
 	req->data = ctx;
 	req->on_abort = on_abort;
+	req->on_drained = on_drained;
 	feed_stdin(ctx);
 }

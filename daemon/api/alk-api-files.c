@@ -10,13 +10,11 @@
 #include "alk-error.h"
 #include "alk-json.h"
 
-/* A download stops the agent above this many unsent bytes. */
-#define GET_HIGH_WATER (1024 * 1024)
 #define DEFAULT_MODE 0644
 
 typedef struct {
 	AlkApiReq *req;
-	AlkChannelOp *op;
+	AlkTask *task;
 	GChecksum *sum;
 	guint64 size;  /* PUT: Content-Length; GET: FILE_INFO's */
 	guint64 bytes; /* through so far */
@@ -32,8 +30,8 @@ static void ctx_free(gpointer data)
 {
 	FileCtx *ctx = data;
 
-	if (ctx->op != NULL)
-		alk_channel_op_cancel(ctx->op);
+	if (ctx->task != NULL)
+		alk_task_cancel(ctx->task);
 	g_checksum_free(ctx->sum);
 	g_clear_pointer(&ctx->pending, g_bytes_unref);
 	g_clear_error(&ctx->error);
@@ -91,7 +89,7 @@ static void put_resume(FileCtx *ctx)
 	soup_server_message_unpause(req->msg);
 }
 
-static void put_writable(AlkChannelOp *op, gpointer data)
+static void put_writable(AlkTask *task, gpointer data)
 {
 	FileCtx *ctx = data;
 	gsize len = 0;
@@ -100,7 +98,7 @@ static void put_writable(AlkChannelOp *op, gpointer data)
 
 	if (d == NULL)
 		return;
-	n = alk_channel_op_write(op, d, len);
+	n = alk_task_write(task, d, len);
 	if (n < len) {
 		GBytes *rest = g_bytes_new_from_bytes(ctx->pending, n, len - n);
 		g_bytes_unref(ctx->pending);
@@ -118,11 +116,11 @@ static void put_chunk(SoupServerMessage *msg, GBytes *chunk, gpointer data)
 	const guint8 *d = g_bytes_get_data(chunk, &len);
 	gsize n;
 
-	if (ctx->req->done || ctx->op == NULL)
+	if (ctx->req->done || ctx->task == NULL)
 		return;
 	g_checksum_update(ctx->sum, d, len);
 	ctx->bytes += len;
-	n = alk_channel_op_write(ctx->op, d, len);
+	n = alk_task_write(ctx->task, d, len);
 	if (n == len)
 		return;
 	/* the channel is full: stop reading the client until it drains */
@@ -143,20 +141,20 @@ static void reply_put(FileCtx *ctx, guint64 bytes)
 	alk_api_reply_builder(ctx->req, SOUP_STATUS_CREATED, b);
 }
 
-static void put_done(AlkChannelOp *op, guint64 bytes, gpointer data)
+static void put_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 {
 	FileCtx *ctx = data;
 
-	ctx->op = NULL;
+	ctx->task = NULL;
 	audit_file(ctx, "sandbox.file_put", NULL);
-	reply_put(ctx, bytes);
+	reply_put(ctx, result->bytes);
 }
 
-static void put_failed(AlkChannelOp *op, const GError *error, gpointer data)
+static void put_failed(AlkTask *task, const GError *error, gpointer data)
 {
 	FileCtx *ctx = data;
 
-	ctx->op = NULL;
+	ctx->task = NULL;
 	audit_file(ctx, "sandbox.file_put", error);
 	if (ctx->body_done) {
 		alk_api_reply_error(ctx->req, error);
@@ -167,7 +165,7 @@ static void put_failed(AlkChannelOp *op, const GError *error, gpointer data)
 	alk_api_req_refuse(ctx->req, error);
 }
 
-static const AlkFileCallbacks put_callbacks = {
+static const AlkTaskCallbacks put_callbacks = {
     .writable = put_writable,
     .done = put_done,
     .failed = put_failed,
@@ -179,9 +177,7 @@ static void put_abort(AlkApiReq *req)
 	FileCtx *ctx = req->data;
 	g_autoptr(GError) error = NULL;
 
-	if (ctx->op != NULL)
-		alk_channel_op_cancel(ctx->op);
-	ctx->op = NULL;
+	g_clear_pointer(&ctx->task, alk_task_cancel);
 	g_clear_pointer(&ctx->pending, g_bytes_unref);
 	if (req->aborted || req->done) {
 		alk_api_req_release(req);
@@ -240,9 +236,9 @@ gboolean alk_api_files_put_start(AlkApiReq *req, GError **error)
 	ctx = ctx_new(req);
 	ctx->size = size;
 	ctx->mode = mode;
-	ctx->op = alk_manager_put(req->api->manager, req->id, req->file, mode, size, &put_callbacks,
-	                          ctx, error);
-	if (ctx->op == NULL)
+	ctx->task = alk_manager_put(req->api->manager, req->id, req->file, mode, size,
+	                            &put_callbacks, ctx, error);
+	if (ctx->task == NULL)
 		return FALSE;
 	req->on_abort = put_abort;
 	g_signal_connect(req->msg, "got-chunk", G_CALLBACK(put_chunk), ctx);
@@ -254,7 +250,7 @@ void alk_api_files_put(AlkApiReq *req)
 	FileCtx *ctx = req->data;
 
 	ctx->body_done = TRUE;
-	if (ctx->op == NULL) {
+	if (ctx->task == NULL) {
 		/* cannot happen: a failure mid-body refused the request */
 		g_autoptr(GError) error =
 		    g_error_new(ALK_ERROR, ALK_ERROR_FAILED, "the upload ended early");
@@ -262,12 +258,12 @@ void alk_api_files_put(AlkApiReq *req)
 		return;
 	}
 	alk_api_req_hold(req);
-	alk_channel_op_close(ctx->op);
+	alk_task_close(ctx->task);
 }
 
 /* ---- GET ---- */
 
-static void get_info(AlkChannelOp *op, guint64 size, guint32 mode, gpointer data)
+static void get_info(AlkTask *task, guint64 size, guint32 mode, gpointer data)
 {
 	FileCtx *ctx = data;
 	g_autofree char *text = g_strdup_printf("%04o", mode & 07777);
@@ -282,16 +278,16 @@ static void get_info(AlkChannelOp *op, guint64 size, guint32 mode, gpointer data
 	                         (gint64)size);
 }
 
-static void get_data(AlkChannelOp *op, const guint8 *d, gsize len, gpointer data)
+static void get_data(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	FileCtx *ctx = data;
 
 	g_checksum_update(ctx->sum, d, len);
 	ctx->bytes += len;
 	alk_api_req_stream_write(ctx->req, d, len);
-	if (ctx->req->unsent > GET_HIGH_WATER && !ctx->op_held) {
+	if (ctx->req->unsent > ALK_API_STREAM_HIGH_WATER && !ctx->op_held) {
 		ctx->op_held = TRUE;
-		alk_channel_op_hold(op, TRUE);
+		alk_task_hold(task, TRUE);
 	}
 }
 
@@ -299,27 +295,27 @@ static void get_drained(AlkApiReq *req)
 {
 	FileCtx *ctx = req->data;
 
-	if (ctx->op != NULL && ctx->op_held) {
+	if (ctx->task != NULL && ctx->op_held) {
 		ctx->op_held = FALSE;
-		alk_channel_op_hold(ctx->op, FALSE);
+		alk_task_hold(ctx->task, FALSE);
 	}
 }
 
-static void get_done(AlkChannelOp *op, guint64 bytes, gpointer data)
+static void get_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 {
 	FileCtx *ctx = data;
 
-	ctx->op = NULL;
+	ctx->task = NULL;
 	audit_file(ctx, "sandbox.file_get", NULL);
 	ctx->req->on_drained = NULL;
 	alk_api_req_stream_end(ctx->req);
 }
 
-static void get_failed(AlkChannelOp *op, const GError *error, gpointer data)
+static void get_failed(AlkTask *task, const GError *error, gpointer data)
 {
 	FileCtx *ctx = data;
 
-	ctx->op = NULL;
+	ctx->task = NULL;
 	audit_file(ctx, "sandbox.file_get", error);
 	ctx->req->on_drained = NULL;
 	if (!ctx->req->streaming) {
@@ -331,9 +327,9 @@ static void get_failed(AlkChannelOp *op, const GError *error, gpointer data)
 	alk_api_req_stream_end(ctx->req);
 }
 
-static const AlkFileCallbacks get_callbacks = {
+static const AlkTaskCallbacks get_callbacks = {
     .info = get_info,
-    .data = get_data,
+    .output = get_data,
     .done = get_done,
     .failed = get_failed,
 };
@@ -343,9 +339,7 @@ static void get_abort(AlkApiReq *req)
 	FileCtx *ctx = req->data;
 	g_autoptr(GError) error = NULL;
 
-	if (ctx->op != NULL)
-		alk_channel_op_cancel(ctx->op);
-	ctx->op = NULL;
+	g_clear_pointer(&ctx->task, alk_task_cancel);
 	req->on_drained = NULL;
 	if (req->aborted || req->streaming) {
 		alk_api_conn_drop(req->conn);
@@ -361,10 +355,10 @@ void alk_api_files_get(AlkApiReq *req)
 	FileCtx *ctx = ctx_new(req);
 	g_autoptr(GError) error = NULL;
 
-	ctx->op =
+	ctx->task =
 	    alk_manager_get(req->api->manager, req->id, req->file,
 	                    req->api->config->api.max_file_bytes, &get_callbacks, ctx, &error);
-	if (ctx->op == NULL) {
+	if (ctx->task == NULL) {
 		alk_api_reply_error(req, error);
 		return;
 	}

@@ -70,6 +70,12 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	alk_api_json_add_network(b, sb);
 	alk_json_add_bool(b, "adopted", sb->adopted);
 	alk_json_add_int(b, "execs_running", sb->execs);
+	/* ready and its agent answers its pings */
+	json_builder_set_member_name(b, "healthy");
+	if (sb->state == ALK_SANDBOX_READY)
+		json_builder_add_boolean_value(b, sb->missed_pings == 0);
+	else
+		json_builder_add_null_value(b);
 	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);
 	alk_json_add_string(b, "end_reason", sb->end_reason);
 	json_builder_end_object(b);
@@ -98,8 +104,10 @@ void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data
 }
 
 /* exit_code and signal: the one that applies is a number, the other null. */
-void alk_api_json_add_exit(JsonBuilder *b, const AlkMsgExit *exit, gboolean full)
+void alk_api_json_add_exit(JsonBuilder *b, const AlkTaskResult *result, gboolean full)
 {
+	const AlkMsgExit *exit = result->exit;
+
 	json_builder_set_member_name(b, "exit_code");
 	if (exit->signo == 0)
 		json_builder_add_int_value(b, exit->exit_code);
@@ -112,7 +120,16 @@ void alk_api_json_add_exit(JsonBuilder *b, const AlkMsgExit *exit, gboolean full
 		json_builder_add_null_value(b);
 	alk_json_add_bool(b, "timed_out", exit->timed_out);
 	if (full) {
-		alk_json_add_bool(b, "truncated", exit->truncated);
+		alk_json_add_bool(b, "truncated", result->truncated);
 		alk_json_add_int(b, "duration_ms", (gint64)exit->duration_ms);
 	}
+}
+
+void alk_api_json_add_error(JsonBuilder *b, const GError *error)
+{
+	json_builder_set_member_name(b, "error");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "code", alk_api_error_code(error));
+	alk_json_add_string(b, "message", error != NULL ? error->message : "internal error");
+	json_builder_end_object(b);
 }

@@ -29,6 +29,10 @@ typedef enum {
 #define ALK_API_LINE_MAX 8192
 #define ALK_API_HEAD_MAX 32768
 
+/* A streamed response holds its producer (the guest) above this many
+ * unsent bytes; alk-api-req.c resumes it below STREAM_LOW_WATER. */
+#define ALK_API_STREAM_HIGH_WATER (1024 * 1024)
+
 /* Status a client gets when it left before its answer (nginx's convention;
  * only the audit log and the metrics ever see it). */
 #define ALK_API_STATUS_GONE 499
@@ -283,7 +287,9 @@ JsonNode *alk_api_json_sandbox_node(const AlkSandbox *sb, const char *state);
 /* Adds key (valid UTF-8) or key_b64 (anything else). */
 void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data, gsize len);
 /* exit_code, signal, timed_out; full: truncated and duration_ms too. */
-void alk_api_json_add_exit(JsonBuilder *b, const AlkMsgExit *exit, gboolean full);
+void alk_api_json_add_exit(JsonBuilder *b, const AlkTaskResult *result, gboolean full);
+/* "error": {code, message}, as every error answer carries it. */
+void alk_api_json_add_error(JsonBuilder *b, const GError *error);
 
 /* ---- resources ---- */
 void alk_api_health_get(AlkApiReq *req);
@@ -310,6 +316,20 @@ typedef struct {
 void alk_api_exec_body_clear(AlkApiExecBody *body);
 gboolean alk_api_exec_message(AlkApiExecBody *body, AlkMsgExec *msg, GError **error);
 JsonNode *alk_api_exec_audit_args(const AlkApiExecBody *body);
+/* What an exec put out, for its audit line: bytes and SHA-256 per stream. */
+typedef struct {
+	guint64 bytes[2];
+	GChecksum *sum[2];
+	gint64 start_us;
+} AlkApiExecTally;
+void alk_api_exec_tally_init(AlkApiExecTally *t);
+void alk_api_exec_tally_clear(AlkApiExecTally *t);
+/* Counts output of stream (ALK_MSG_STDOUT or _STDERR); returns 0 or 1. */
+guint alk_api_exec_tally_add(AlkApiExecTally *t, int stream, const guint8 *d, gsize len);
+/* The one sandbox.exec audit line (and duration metric) of both kinds of
+ * exec: the result, or the error that ended it. */
+void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApiExecTally *t,
+                        const AlkTaskResult *result, const GError *error);
 void alk_api_exec_ws_check(AlkApiReq *req);
 void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws);
 gboolean alk_api_files_put_start(AlkApiReq *req, GError **error);

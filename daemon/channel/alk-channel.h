@@ -107,10 +107,12 @@ void alk_channel_op_signal(AlkChannelOp *op, guint32 signo);
 /* Stops an op: its callbacks never run again (an exec is killed with
  * SIGKILL first). The op is freed. */
 void alk_channel_op_cancel(AlkChannelOp *op);
-/* While any op of the channel is held, nothing is read from the agent, so
- * the guest's writes wait in virtio-serial: a download whose HTTP client
- * reads slowly holds its op and its data stays in the guest. Every other op
- * of the sandbox waits meanwhile; an op's hold ends when the op does. */
+/* A held exec or download gets no more output: its consumer (an HTTP
+ * client reading slowly) is behind. With an agent that knows CREDIT
+ * (ALK_CAP_CREDIT) the host stops granting that op's window, so only its
+ * process or file waits, in the guest; every other op goes on. With an
+ * older agent nothing is read from the agent while any op is held. The
+ * hold ends when the op does. */
 void alk_channel_op_hold(AlkChannelOp *op, gboolean hold);
 guint32 alk_channel_op_id(AlkChannelOp *op);
 

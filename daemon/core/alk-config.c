@@ -310,6 +310,7 @@ static AlkConfig *config_new_default(void)
 	c->libvirt_uri = g_strdup("qemu:///system");
 	c->virt_type = ALK_VIRT_AUTO;
 	c->max_sandboxes = 16;
+	c->host_cpus = g_get_num_processors();
 	c->state_dir = g_strdup("/var/lib/airlock");
 	c->run_dir = g_strdup("/run/airlock");
 	c->image_dir = g_strdup("/var/lib/airlock/images");

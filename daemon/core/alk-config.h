@@ -90,6 +90,7 @@ typedef struct {
 	                      * ones in name order */
 	AlkApiConfig api;
 	AlkNetConfig net;
+	guint host_cpus; /* online CPUs, read at load: no sandbox gets more CPU time */
 } AlkConfig;
 
 /* Loads path (NULL: ALK_CONFIG_DEFAULT_PATH). A missing file gives the built-in

@@ -36,7 +36,7 @@ static gboolean on_count(gpointer data)
 		AlkSlot *slot = value;
 		AlkSlotNet *n = slot->net;
 
-		if (n == NULL || !slot->net_maybe || n->counting ||
+		if (n == NULL || n->layout == NULL || !slot->net_maybe || n->counting ||
 		    (slot->sb->state != ALK_SANDBOX_READY &&
 		     slot->sb->state != ALK_SANDBOX_BOOTING))
 			continue;
@@ -44,7 +44,7 @@ static gboolean on_count(gpointer data)
 			alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
 			                        &slot->sb->net.dns_refused);
 		n->counting = TRUE;
-		alk_netns_counters_async(n->ns, NULL, counted, alk_net_ref(slot, NULL));
+		alk_netns_counters_async(n->layout->ns, NULL, counted, alk_net_ref(slot, NULL));
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -85,7 +85,7 @@ static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
 	AlkSlot *slot = NULL;
 	g_autofree char *record = NULL;
 
-	gboolean ok = alk_netns_finish(res, &error);
+	gboolean ok = alk_net_plan_finish(res, &error);
 
 	slot = alk_net_ref_slot(ref);
 	if (slot == NULL) {
@@ -123,8 +123,8 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 	AlkSlot *slot = alk_slot_lookup(m, id);
 	GError *error = NULL;
 	g_autoptr(GPtrArray) list = NULL;
-	g_autofree char *rules = NULL;
-	GPtrArray *old;
+	g_autoptr(GPtrArray) pins = NULL;
+	AlkNetRules rules = {0};
 	Change *c;
 	AlkNetPlan *plan;
 
@@ -148,26 +148,25 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 		                        "sandbox %s: its allowlist is being changed already", id);
 		return;
 	}
-	list = alk_net_parse_allow(allow, slot->net->extra_denied, &error);
+	list = alk_allow_list_parse_egress(allow, slot->net->extra_denied, &error);
 	if (list == NULL) {
 		g_task_return_error(task, error);
 		return;
 	}
 	/* rendered with the new list and generation; kept only once loaded */
-	c = g_new0(Change, 1);
-	c->allow = g_ptr_array_ref(list);
-	c->generation = slot->sb->net.generation + 1;
-	old = slot->net->allow;
-	slot->net->allow = list;
-	slot->sb->net.generation++;
-	rules = alk_slot_net_ruleset(slot, &error);
-	slot->net->allow = old;
-	slot->sb->net.generation--;
-	if (rules == NULL) {
-		change_free(c);
+	pins = alk_slot_net_pins(slot, list);
+	rules = (AlkNetRules){.allow = list,
+	                      .generation = slot->sb->net.generation + 1,
+	                      .pins = pins,
+	                      .extra_denied = slot->net->extra_denied};
+	plan = alk_net_plan_rules(slot->net->layout, &rules, &error);
+	if (plan == NULL) {
 		g_task_return_error(task, error);
 		return;
 	}
+	c = g_new0(Change, 1);
+	c->allow = g_ptr_array_ref(list);
+	c->generation = rules.generation;
 	/* names the new list no longer admits are refused from now on, so no
 	 * answer pins them into the new rules while they load */
 	if (slot->net->resolver != NULL)
@@ -175,8 +174,6 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 	slot->net->changing = TRUE;
 	g_object_set_data_full(G_OBJECT(task), "change", c, (GDestroyNotify)change_free);
 	g_task_set_task_data(task, alk_net_ref(slot, NULL), g_free);
-	plan = alk_net_plan_new();
-	alk_net_plan_nft(plan, slot->net->ns, rules);
 	alk_net_plan_run_async(plan, NULL, reloaded, g_steal_pointer(&task));
 }
 

@@ -2,14 +2,14 @@
 /* Networked sandboxes (isolated, allowlist): each gets a namespace al<id>
  * holding its tap (moved in while the domain is paused) and, for allowlist,
  * an uplink veth to the egress namespace, nftables fed by a resolver that
- * answers only allowlisted names and pins their addresses. */
+ * answers only allowlisted names and pins their addresses. What the network
+ * is made of (names, addresses, commands, rules) is net's recipe
+ * (alk-net-recipe.h); here it is asked for, run and tied to the sandbox. */
 #include <string.h>
 
 #include "alk-allow.h"
 #include "alk-error.h"
 #include "alk-manager-net-private.h"
-#include "alk-netns.h"
-#include "alk-nft.h"
 #include "alk-resolver.h"
 
 NetRef *alk_net_ref(AlkSlot *slot, AlkSlotNext next)
@@ -39,7 +39,8 @@ void alk_slot_net_free(AlkSlot *slot)
 	g_clear_pointer(&n->resolver, alk_resolver_free);
 	g_clear_pointer(&n->allow, g_ptr_array_unref);
 	g_clear_pointer(&n->extra_denied, g_ptr_array_unref);
-	g_clear_pointer(&n->answers, g_ptr_array_unref);
+	g_clear_pointer(&n->answers, alk_answers_free);
+	g_clear_pointer(&n->layout, alk_net_layout_free);
 	g_free(n);
 	slot->net = NULL;
 }
@@ -61,43 +62,21 @@ gboolean alk_slot_net_wanted(AlkSlot *slot)
 
 const char *alk_slot_net_tap(AlkSlot *slot)
 {
-	return slot->net != NULL ? slot->net->tap : NULL;
+	return slot->net != NULL && slot->net->layout != NULL ? slot->net->layout->tap : NULL;
 }
 
 const char *alk_slot_net_mac(AlkSlot *slot)
 {
-	return slot->net != NULL ? slot->net->mac : NULL;
+	return slot->net != NULL && slot->net->layout != NULL ? slot->net->layout->mac : NULL;
 }
 
-/* ---- addresses ---- */
-
-static GInetAddressMask *mask(const char *text)
-{
-	return g_inet_address_mask_new_from_string(text, NULL);
-}
-
-/* The uplink /30 number index of the pool: [0] egress side, [1] sandbox side. */
-static char *uplink_address(AlkManager *m, gint index, guint which)
-{
-	g_autoptr(GInetAddressMask) pool = mask(m->config->net.uplink_cidr);
-	const guint8 *b = g_inet_address_to_bytes(g_inet_address_mask_get_address(pool));
-	guint32 base = (guint32)b[0] << 24 | (guint32)b[1] << 16 | (guint32)b[2] << 8 | b[3];
-	guint32 a = base + (guint32)index * 4 + 1 + which;
-
-	return g_strdup_printf("%u.%u.%u.%u/30", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-}
-
-static gint uplink_capacity(AlkManager *m)
-{
-	g_autoptr(GInetAddressMask) pool = mask(m->config->net.uplink_cidr);
-
-	return 1 << (32 - g_inet_address_mask_get_length(pool) - 2);
-}
+/* ---- addresses and policy ---- */
 
 /* The lowest /30 no sandbox holds. */
 static gboolean uplink_allocate(AlkManager *m, AlkSandbox *sb, GError **error)
 {
 	g_autoptr(GHashTable) used = g_hash_table_new(NULL, NULL);
+	guint capacity = alk_net_uplink_capacity(m->config->net.uplink_cidr);
 	GHashTableIter it;
 	gpointer value;
 
@@ -108,9 +87,9 @@ static gboolean uplink_allocate(AlkManager *m, AlkSandbox *sb, GError **error)
 		if (other != sb && other->net.uplink >= 0)
 			g_hash_table_add(used, GINT_TO_POINTER(other->net.uplink + 1));
 	}
-	for (gint i = 0; i < uplink_capacity(m); i++) {
+	for (guint i = 0; i < capacity; i++) {
 		if (!g_hash_table_contains(used, GINT_TO_POINTER(i + 1))) {
-			sb->net.uplink = i;
+			sb->net.uplink = (gint)i;
 			return TRUE;
 		}
 	}
@@ -119,73 +98,16 @@ static gboolean uplink_allocate(AlkManager *m, AlkSandbox *sb, GError **error)
 	return FALSE;
 }
 
-static void add_masks(GPtrArray *out, GPtrArray *from)
-{
-	for (guint i = 0; from != NULL && i < from->len; i++)
-		g_ptr_array_add(out, g_object_ref(g_ptr_array_index(from, i)));
-}
-
-/* What a sandbox never reaches besides the fixed ranges: the host's and the
- * egress namespace's own addresses, every sandbox's uplink and link, and the
- * operator's `deny` list. */
 GPtrArray *alk_manager_net_denied(AlkManager *m, GError **error)
 {
-	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_object_unref);
-	g_autoptr(GPtrArray) host = alk_netns_addresses(NULL, error);
-	g_autoptr(GPtrArray) edge = NULL;
-	g_auto(GStrv) deny = g_strsplit(m->config->net.deny, ",", -1);
-
-	if (host == NULL)
-		return NULL;
-	add_masks(out, host);
-	if (egress(m) != NULL) {
-		edge = alk_netns_addresses(egress(m), error);
-		if (edge == NULL) {
-			g_prefix_error(error, "network.egress_netns: ");
-			return NULL;
-		}
-		add_masks(out, edge);
-	}
-	g_ptr_array_add(out, mask(m->config->net.uplink_cidr));
-	g_ptr_array_add(out, mask(GUEST_NET));
-	for (guint i = 0; deny[i] != NULL; i++) {
-		g_strstrip(deny[i]);
-		if (deny[i][0] != '\0')
-			g_ptr_array_add(out, mask(deny[i]));
-	}
-	/* the host's loopback and link-local ones are denied anyway */
-	for (guint i = out->len; i-- > 0;) {
-		GInetAddress *a = g_inet_address_mask_get_address(g_ptr_array_index(out, i));
-
-		if (g_inet_address_get_is_loopback(a) || g_inet_address_get_is_link_local(a) ||
-		    g_inet_address_get_family(a) == G_SOCKET_FAMILY_IPV6)
-			g_ptr_array_remove_index(out, i);
-	}
-	return g_steal_pointer(&out);
-}
-
-/* Parses and checks a list; IPv6 egress is not offered (the guest's link has
- * no IPv6): such entries are refused. */
-GPtrArray *alk_net_parse_allow(const char *const *entries, GPtrArray *extra_denied, GError **error)
-{
-	g_autoptr(GPtrArray) list = alk_allow_list_parse(entries, extra_denied, error);
-
-	if (list == NULL)
-		return NULL;
-	if (alk_allow_list_has_ipv6(list)) {
-		g_set_error_literal(
-		    error, ALK_ERROR, ALK_ERROR_INVALID,
-		    "IPv6 entries are not supported: sandboxes have no IPv6 egress");
-		return NULL;
-	}
-	return g_steal_pointer(&list);
+	return alk_net_denied(egress(m), m->config->net.uplink_cidr, m->config->net.deny, error);
 }
 
 gboolean alk_manager_net_check(AlkManager *m, const char *const *allow, GError **error)
 {
 	g_autoptr(GPtrArray) denied = alk_manager_net_denied(m, error);
 	g_autoptr(GPtrArray) list =
-	    denied != NULL ? alk_net_parse_allow(allow, denied, error) : NULL;
+	    denied != NULL ? alk_allow_list_parse_egress(allow, denied, error) : NULL;
 
 	return list != NULL;
 }
@@ -202,21 +124,47 @@ char **alk_net_allow_strv(GPtrArray *allow)
 	return g_strv_builder_end(b);
 }
 
-/* A slot's network state: names derived from its id, its guest's address. */
+/* A slot's network state, still without its layout. */
 static AlkSlotNet *net_new(AlkSlot *slot)
 {
-	AlkSandbox *sb = slot->sb;
 	AlkSlotNet *n = g_new0(AlkSlotNet, 1);
 
-	g_snprintf(n->ns, sizeof(n->ns), "%s%s", ALK_NETNS_PREFIX, sb->id);
-	g_snprintf(n->tap, sizeof(n->tap), "at%s", sb->id);
-	g_snprintf(n->mac, sizeof(n->mac), "52:54:00:%.2s:%.2s:%.2s", sb->id, sb->id + 2,
-	           sb->id + 4);
-	n->answers = alk_net_answers_new();
-	g_free(sb->net.address);
-	sb->net.address = g_strdup_printf("%s/%d", GUEST_ADDR, GUEST_PREFIX);
+	n->answers = alk_answers_new();
 	slot->net = n;
 	return n;
+}
+
+/* Its names and addresses, from net's recipe; uplink: its /30, -1: none. */
+static gboolean net_layout(AlkSlot *slot, gint uplink, GError **error)
+{
+	AlkManager *m = slot->m;
+	AlkSandbox *sb = slot->sb;
+	AlkNetLayout *l = alk_net_layout_new(sb->id, m->config->state_dir, egress(m),
+	                                     m->config->net.uplink_cidr, uplink, error);
+
+	if (l == NULL)
+		return FALSE;
+	alk_net_layout_free(slot->net->layout);
+	slot->net->layout = l;
+	g_free(sb->net.address);
+	sb->net.address = g_strdup(l->guest);
+	return TRUE;
+}
+
+/* What it may reach: isolated reaches nothing at all, so there is no
+ * egress to ask about. */
+static gboolean net_policy(AlkSlot *slot, GError **error)
+{
+	AlkSlotNet *n = slot->net;
+
+	n->extra_denied = alk_slot_net_allowlist(slot)
+	                      ? alk_manager_net_denied(slot->m, error)
+	                      : g_ptr_array_new_with_free_func(g_object_unref);
+	if (n->extra_denied == NULL)
+		return FALSE;
+	n->allow = alk_allow_list_parse_egress((const char *const *)slot->sb->net.allow,
+	                                       n->extra_denied, error);
+	return n->allow != NULL;
 }
 
 /* ---- steps ---- */
@@ -225,7 +173,7 @@ static void step_done(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree NetRef *ref = data;
 	GError *error = NULL;
-	gboolean ok = alk_netns_finish(res, &error);
+	gboolean ok = alk_net_plan_finish(res, &error);
 	AlkSlot *slot = alk_net_ref_slot(ref);
 
 	if (slot == NULL) {
@@ -237,91 +185,47 @@ static void step_done(GObject *src, GAsyncResult *res, gpointer data)
 	ref->next(slot, error);
 }
 
+static AlkNetPlan *setup_plan(AlkSlot *slot, GError **error)
+{
+	AlkSlotNet *n = slot->net;
+	AlkSandbox *sb = slot->sb;
+	g_autoptr(GPtrArray) pins = NULL;
+	AlkNetRules rules = {0};
+
+	if (!net_policy(slot, error) ||
+	    (alk_slot_net_allowlist(slot) && !uplink_allocate(slot->m, sb, error)) ||
+	    !net_layout(slot, alk_slot_net_allowlist(slot) ? sb->net.uplink : -1, error))
+		return NULL;
+	pins = alk_slot_net_pins(slot, n->allow);
+	rules = (AlkNetRules){.allow = n->allow,
+	                      .generation = sb->net.generation,
+	                      .pins = pins,
+	                      .extra_denied = n->extra_denied};
+	return alk_net_plan_setup(n->layout, &rules, error);
+}
+
 /* Namespace, uplink and rules, before the domain exists. */
 void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 {
-	AlkManager *m = slot->m;
 	AlkSandbox *sb = slot->sb;
-	const char *eg = egress(m);
 	GError *error = NULL;
-	g_autofree char *rules = NULL;
-	g_autofree char *egress_rules = NULL;
-	g_autofree char *outer = NULL;
-	g_autofree char *inner = NULL;
-	g_autofree char *gw = NULL;
-	AlkSlotNet *n = net_new(slot);
 	AlkNetPlan *plan;
 
-	/* isolated reaches nothing at all: no egress to ask about */
-	n->extra_denied = alk_slot_net_allowlist(slot)
-	                      ? alk_manager_net_denied(m, &error)
-	                      : g_ptr_array_new_with_free_func(g_object_unref);
-	if (n->extra_denied != NULL)
-		n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied,
-		                               &error);
-	if (n->allow == NULL || (alk_slot_net_allowlist(slot) && !uplink_allocate(m, sb, &error)) ||
-	    (rules = alk_slot_net_ruleset(slot, &error)) == NULL) {
+	net_new(slot);
+	plan = setup_plan(slot, &error);
+	if (plan == NULL) {
 		next(slot, error);
 		return;
 	}
 	g_strfreev(sb->net.allow);
-	sb->net.allow = alk_net_allow_strv(n->allow);
+	sb->net.allow = alk_net_allow_strv(slot->net->allow);
 	slot->net_maybe = TRUE;
-
-	plan = alk_net_plan_new();
-	alk_net_plan_ip(plan, NULL, FALSE, "netns", "add", n->ns, NULL);
-	alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", "lo", "up", NULL);
-	alk_net_plan_sysctl(plan, n->ns, "net.ipv6.conf.all.disable_ipv6", "1");
-	alk_net_plan_sysctl(plan, n->ns, "net.ipv6.conf.default.disable_ipv6", "1");
-	if (alk_slot_net_allowlist(slot)) {
-		outer = uplink_address(m, sb->net.uplink, 0);
-		inner = uplink_address(m, sb->net.uplink, 1);
-		gw = g_strndup(outer, strcspn(outer, "/"));
-		egress_rules = alk_nft_render_egress(m->config->net.uplink_cidr);
-		alk_net_plan_sysctl(plan, eg, "net.ipv4.ip_forward", "1");
-		alk_net_plan_nft(plan, eg, egress_rules);
-		alk_net_plan_sysctl(plan, n->ns, "net.ipv4.ip_forward", "1");
-		alk_net_plan_ip(plan, eg, FALSE, "link", "add", n->ns, "type", "veth", "peer",
-		                "name", ALK_NETNS_UPLINK, "netns", n->ns, NULL);
-		alk_net_plan_ip(plan, eg, FALSE, "addr", "add", outer, "dev", n->ns, NULL);
-		alk_net_plan_ip(plan, eg, FALSE, "link", "set", n->ns, "up", NULL);
-		alk_net_plan_ip(plan, n->ns, FALSE, "addr", "add", inner, "dev", ALK_NETNS_UPLINK,
-		                NULL);
-		alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", ALK_NETNS_UPLINK, "up", NULL);
-		alk_net_plan_ip(plan, n->ns, FALSE, "route", "add", "default", "via", gw, NULL);
-	}
-	alk_net_plan_nft(plan, n->ns, rules);
 	alk_net_plan_run_async(plan, NULL, step_done, alk_net_ref(slot, next));
 }
 
 static GInetSocketAddress *upstream_address(AlkManager *m, GError **error)
 {
-	const char *conf = m->config->net.dns_upstream;
-	g_autofree char *text = NULL;
-	g_autoptr(GInetAddress) a = NULL;
-
-	if (conf[0] != '\0') {
-		a = g_inet_address_new_from_string(conf);
-	} else if (g_file_get_contents("/etc/resolv.conf", &text, NULL, NULL)) {
-		g_auto(GStrv) lines = g_strsplit(text, "\n", 256);
-
-		for (guint i = 0; a == NULL && lines[i] != NULL; i++) {
-			g_auto(GStrv) w = g_strsplit_set(g_strstrip(lines[i]), " \t", 3);
-
-			if (g_strv_length(w) >= 2 && g_str_equal(w[0], "nameserver")) {
-				a = g_inet_address_new_from_string(w[1]);
-				if (a != NULL &&
-				    g_inet_address_get_family(a) != G_SOCKET_FAMILY_IPV4)
-					g_clear_object(&a);
-			}
-		}
-	}
-	if (a == NULL) {
-		g_set_error_literal(error, ALK_ERROR, ALK_ERROR_FAILED,
-		                    "no upstream DNS server: set network.dns_upstream");
-		return NULL;
-	}
-	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(a, 53));
+	return alk_resolver_upstream(m->config->net.dns_upstream, NULL, error);
 }
 
 void alk_manager_net_check_config(AlkManager *m)
@@ -349,27 +253,23 @@ void alk_manager_net_check_config(AlkManager *m)
 		          egress(m));
 }
 
-/* The resolver: a socket on the guest's gateway inside the namespace, one
- * toward the upstream in the egress namespace. */
+/* The resolver: a socket on the guest's gateway inside the namespace; its
+ * queries go out from sockets of the egress namespace. */
 static gboolean start_resolver(AlkSlot *slot, GError **error)
 {
 	AlkSlotNet *n = slot->net;
 	g_autoptr(GInetSocketAddress) upstream = upstream_address(slot->m, error);
 	g_autoptr(GSocket) listen = NULL;
-	g_autoptr(GSocket) out = NULL;
-	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(GUEST_GW);
+	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(ALK_NET_GATEWAY);
 	g_autoptr(GSocketAddress) at = g_inet_socket_address_new(gw, 53);
 
 	if (upstream == NULL)
 		return FALSE;
-	listen = alk_netns_socket(n->ns, G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
+	listen =
+	    alk_netns_socket(n->layout->ns, G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
 	if (listen == NULL || !g_socket_bind(listen, at, FALSE, error))
 		return FALSE;
-	out =
-	    alk_netns_socket(egress(slot->m), G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
-	if (out == NULL)
-		return FALSE;
-	n->resolver = alk_resolver_new(listen, out, upstream, alk_slot_net_on_pins,
+	n->resolver = alk_resolver_new(listen, egress(slot->m), upstream, alk_slot_net_on_pins,
 	                               alk_net_ref(slot, NULL), g_free);
 	alk_resolver_set_policy(n->resolver, n->allow, n->extra_denied);
 	return TRUE;
@@ -411,15 +311,9 @@ static void tap_moved(AlkSlot *slot, GError *error)
  * starts, then the guest runs. */
 void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next)
 {
-	AlkSlotNet *n = slot->net;
-	g_autofree char *gw = g_strdup_printf("%s/%d", GUEST_GW, GUEST_PREFIX);
-	AlkNetPlan *plan = alk_net_plan_new();
-
 	slot->net_next = next;
-	alk_net_plan_ip(plan, NULL, FALSE, "link", "set", "dev", n->tap, "netns", n->ns, NULL);
-	alk_net_plan_ip(plan, n->ns, FALSE, "addr", "add", gw, "dev", n->tap, NULL);
-	alk_net_plan_ip(plan, n->ns, FALSE, "link", "set", "dev", n->tap, "up", NULL);
-	alk_net_plan_run_async(plan, NULL, step_done, alk_net_ref(slot, tap_moved));
+	alk_net_plan_run_async(alk_net_plan_attach(slot->net->layout), NULL, step_done,
+	                       alk_net_ref(slot, tap_moved));
 }
 
 static void parse_ipv4(const char *text, guint8 out[4])
@@ -447,14 +341,13 @@ static void configured(GObject *src, GAsyncResult *res, gpointer data)
 /* The agent answers: it gives the guest its address, route and resolver. */
 void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next)
 {
-	AlkMsgNetConfig cfg = {.prefix_len = GUEST_PREFIX, .mtu = GUEST_MTU};
+	AlkMsgNetConfig cfg = {.prefix_len = ALK_NET_GUEST_PREFIX, .mtu = ALK_NET_GUEST_MTU};
 
-	for (guint i = 0; i < 6; i++)
-		cfg.mac[i] = (guint8)g_ascii_strtoull(slot->net->mac + 3 * i, NULL, 16);
-	parse_ipv4(GUEST_ADDR, cfg.address);
-	parse_ipv4(GUEST_GW, cfg.gateway);
+	memcpy(cfg.mac, slot->net->layout->mac_bytes, sizeof(cfg.mac));
+	parse_ipv4(ALK_NET_GUEST_ADDRESS, cfg.address);
+	parse_ipv4(ALK_NET_GATEWAY, cfg.gateway);
 	if (alk_slot_net_allowlist(slot))
-		parse_ipv4(GUEST_GW, cfg.dns);
+		parse_ipv4(ALK_NET_GATEWAY, cfg.dns);
 	alk_channel_net_config_async(slot->channel, &cfg, NULL, configured,
 	                             alk_net_ref(slot, next));
 }
@@ -463,24 +356,20 @@ void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next)
 
 gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 {
-	AlkSandbox *sb = slot->sb;
-	AlkSlotNet *n = net_new(slot);
 	g_autofree char *path = NULL;
 
+	net_new(slot);
 	slot->net_maybe = TRUE;
+	if (!net_layout(slot, alk_slot_net_allowlist(slot) ? slot->sb->net.uplink : -1, error))
+		return FALSE;
 	alk_slot_net_answers_load(slot);
-	path = g_build_filename(ALK_NETNS_DIR, n->ns, NULL);
+	path = g_build_filename(ALK_NETNS_DIR, slot->net->layout->ns, NULL);
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "its namespace %s is gone", n->ns);
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "its namespace %s is gone",
+		            slot->net->layout->ns);
 		return FALSE;
 	}
-	n->extra_denied = alk_slot_net_allowlist(slot)
-	                      ? alk_manager_net_denied(slot->m, error)
-	                      : g_ptr_array_new_with_free_func(g_object_unref);
-	if (n->extra_denied == NULL)
-		return FALSE;
-	n->allow = alk_net_parse_allow((const char *const *)sb->net.allow, n->extra_denied, error);
-	if (n->allow == NULL)
+	if (!net_policy(slot, error))
 		return FALSE;
 	/* its rules and pins are still loaded; only the resolver died with us */
 	return !alk_slot_net_allowlist(slot) || start_resolver(slot, error);
@@ -492,7 +381,7 @@ static void net_deleted(GObject *src, GAsyncResult *res, gpointer data)
 	GError *error = NULL;
 	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
 
-	if (!alk_netns_finish(res, &error))
+	if (!alk_net_plan_finish(res, &error))
 		g_warning("sandbox %s: removing its network: %s", ref->id, error->message);
 	g_clear_error(&error);
 	if (slot == NULL)
@@ -502,23 +391,16 @@ static void net_deleted(GObject *src, GAsyncResult *res, gpointer data)
 	ref->next(slot, NULL);
 }
 
-static void delete_plan(AlkNetPlan *plan, const char *eg, const char *ns)
+/* A layout only to name what to remove: the uplink plays no part. */
+static AlkNetLayout *teardown_layout(AlkManager *m, const char *id)
 {
-	g_autofree char *path = g_build_filename(ALK_NETNS_DIR, ns, NULL);
+	g_autoptr(GError) error = NULL;
+	AlkNetLayout *l = alk_net_layout_new(id, m->config->state_dir, egress(m),
+	                                     m->config->net.uplink_cidr, -1, &error);
 
-	alk_net_plan_ip(plan, eg, TRUE, "link", "del", "dev", ns, NULL);
-	if (g_file_test(path, G_FILE_TEST_EXISTS))
-		alk_net_plan_ip(plan, NULL, FALSE, "netns", "del", ns, NULL);
-}
-
-static void delete_ns(AlkSlot *slot, AlkSlotNext next)
-{
-	AlkNetPlan *plan = alk_net_plan_new();
-	char ns[ALK_NETNS_NAME_LEN + 1];
-
-	g_snprintf(ns, sizeof(ns), "%s%s", ALK_NETNS_PREFIX, slot->sb->id);
-	delete_plan(plan, egress(slot->m), ns);
-	alk_net_plan_run_async(plan, NULL, net_deleted, alk_net_ref(slot, next));
+	if (l == NULL)
+		g_warning("sandbox %s: %s", id, error->message);
+	return l;
 }
 
 static void last_count(GObject *src, GAsyncResult *res, gpointer data)
@@ -531,8 +413,15 @@ static void last_count(GObject *src, GAsyncResult *res, gpointer data)
 		slot->sb->net.allowed = MAX(slot->sb->net.allowed, allowed);
 		slot->sb->net.denied = MAX(slot->sb->net.denied, denied);
 	}
-	if (slot != NULL)
-		delete_ns(slot, ref->next);
+	if (slot == NULL)
+		return;
+	if (slot->net == NULL) { /* let go of meanwhile: nothing left to name */
+		slot->net_maybe = FALSE;
+		ref->next(slot, NULL);
+		return;
+	}
+	alk_net_plan_run_async(alk_net_plan_teardown(slot->net->layout), NULL, net_deleted,
+	                       alk_net_ref(slot, ref->next));
 }
 
 /* The domain is gone: the counters are read a last time (for the audit
@@ -547,7 +436,49 @@ void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next)
 		alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
 		                        &slot->sb->net.dns_refused);
 	g_clear_pointer(&n->resolver, alk_resolver_free);
-	alk_netns_counters_async(n->ns, NULL, last_count, alk_net_ref(slot, next));
+	if (n->layout == NULL)
+		n->layout = teardown_layout(slot->m, slot->sb->id);
+	if (n->layout == NULL) { /* nothing can be named, so nothing removed */
+		alk_slot_net_free(slot);
+		slot->net_maybe = FALSE;
+		next(slot, NULL);
+		return;
+	}
+	alk_netns_counters_async(n->layout->ns, NULL, last_count, alk_net_ref(slot, next));
+}
+
+static gboolean allowlist_wanted(AlkManager *m)
+{
+	for (guint i = 0; i < m->config->profiles->len; i++) {
+		const AlkProfile *p = g_ptr_array_index(m->config->profiles, i);
+
+		if ((p->network_modes & ALK_NET_FLAG(ALK_NET_ALLOWLIST)) != 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* With no allowlist sandbox of ours left, our egress table goes too (the
+ * next one loads it again); another instance's is never touched. */
+static void sweep_egress(AlkManager *m)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	GHashTableIter it;
+	gpointer value;
+
+	g_hash_table_iter_init(&it, m->slots);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		if (alk_slot_net_allowlist(value))
+			return;
+	}
+	if (!allowlist_wanted(m))
+		return;
+	path = egress(m) != NULL ? g_build_filename(ALK_NETNS_DIR, egress(m), NULL) : NULL;
+	if (path != NULL && !g_file_test(path, G_FILE_TEST_EXISTS))
+		return;
+	if (!alk_net_plan_run(alk_net_plan_egress_remove(egress(m), m->config->state_dir), &error))
+		g_message("reconcile: removing the egress table: %s", error->message);
 }
 
 /* Start-up: namespaces of our sandboxes nobody adopted are deleted. */
@@ -562,12 +493,11 @@ void alk_manager_net_sweep(AlkManager *m)
 	}
 	for (guint i = 0; i < names->len; i++) {
 		const char *ns = g_ptr_array_index(names, i);
-		AlkNetPlan *plan;
-
-		const char *id = ns + strlen(ALK_NETNS_PREFIX);
+		const char *id = alk_netns_id_of(ns);
 		g_autofree char *state =
 		    g_build_filename(m->config->state_dir, "sandboxes", id, NULL);
 		g_autofree char *run = g_build_filename(m->config->run_dir, "sandboxes", id, NULL);
+		g_autoptr(AlkNetLayout) l = NULL;
 
 		/* ours only: another airlockd's sandboxes have their dirs elsewhere
 		 * (a namespace always goes before its sandbox's dirs) */
@@ -575,11 +505,11 @@ void alk_manager_net_sweep(AlkManager *m)
 		                                       !g_file_test(run, G_FILE_TEST_IS_DIR)))
 			continue;
 		g_message("reconcile: deleting orphaned network namespace %s", ns);
-		plan = alk_net_plan_new();
-		delete_plan(plan, egress(m), ns);
-		if (!alk_net_plan_run(plan, &error)) {
+		l = teardown_layout(m, id);
+		if (l != NULL && !alk_net_plan_run(alk_net_plan_teardown(l), &error)) {
 			g_warning("reconcile: %s", error->message);
 			g_clear_error(&error);
 		}
 	}
+	sweep_egress(m);
 }

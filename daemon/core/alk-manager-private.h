@@ -2,6 +2,7 @@
 /* Shared between the manager's files; not for other layers. */
 #pragma once
 
+#include "alk-channel.h"
 #include "alk-image.h"
 #include "alk-manager.h"
 #include "alk-virt.h"
@@ -15,9 +16,12 @@ struct AlkSlot {
 	AlkManager *m;
 	AlkSandbox *sb;
 	AlkChannel *channel;
+	GHashTable *tasks;    /* AlkTask * in flight (alk-manager-tasks.c) */
 	AlkImage *image;      /* while creating */
 	GCancellable *cancel; /* overlay creation */
 	guint ttl_timer;
+	guint ping_timer;         /* READY: the agent is pinged on a schedule */
+	gboolean ping_out;        /* a ping waits for its pong */
 	guint retry;              /* a failed destroy is tried again */
 	GPtrArray *waiters;       /* GTask of alk_manager_wait_ready_async */
 	gboolean domain_maybe;    /* a domain may exist: destroy it at the end */
@@ -65,6 +69,18 @@ void alk_slot_arm_ttl(AlkSlot *slot);
 void alk_slot_open_channel(AlkSlot *slot, gint64 deadline_us);
 gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error);
 void alk_slot_remove_files(AlkManager *m, const char *id);
+/* The last max_bytes of the console log ("" when there is none yet), read
+ * without following a link. Errors: IO. */
+char *alk_slot_console_tail(AlkSandbox *sb, gsize max_bytes, GError **error);
+
+/* alk-manager-tasks.c: ends every task in flight with error (each gets its
+ * failed callback); before anything a task uses goes. */
+void alk_slot_end_tasks(AlkSlot *slot, const GError *error);
+
+/* alk-manager-ping.c: while READY, PING every few seconds; an agent that
+ * stops answering makes the sandbox unhealthy, then failed. */
+void alk_slot_start_pings(AlkSlot *slot);
+void alk_slot_stop_pings(AlkSlot *slot);
 
 /* alk-kvm-probe.c: domains named so are the probe's */
 #define ALK_PROBE_DOMAIN "airlock-probe-"

@@ -2,6 +2,7 @@
 #include "alk-manager-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -27,10 +28,17 @@ static void slot_free(AlkSlot *slot)
 		return;
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
 	g_clear_handle_id(&slot->retry, g_source_remove);
+	alk_slot_stop_pings(slot);
 	if (slot->cancel != NULL) {
 		g_cancellable_cancel(slot->cancel);
 		g_object_unref(slot->cancel);
 	}
+	if (g_hash_table_size(slot->tasks) > 0) {
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
+		alk_slot_end_tasks(slot, error);
+	}
+	g_hash_table_unref(slot->tasks);
 	alk_channel_free(slot->channel);
 	alk_slot_net_free(slot);
 	alk_image_free(slot->image);
@@ -82,6 +90,7 @@ AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb)
 	slot->m = m;
 	slot->sb = sb;
 	slot->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	slot->tasks = g_hash_table_new(NULL, NULL);
 	sb->priv = slot;
 	g_hash_table_insert(m->slots, sb->id, slot);
 	return slot;
@@ -158,8 +167,11 @@ static gboolean make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, GE
 	return TRUE;
 }
 
-/* State dir: root's, traversable so QEMU reaches the overlay. Run dir:
- * QEMU's, since QEMU binds the agent socket in it. */
+/* State dir and run dir: root's, traversable so QEMU reaches the overlay.
+ * libvirt makes the agent socket and opens the console log (through
+ * virtlogd) as root and hands QEMU descriptors, so QEMU's user needs no
+ * write access: a compromised QEMU cannot plant links there for root to
+ * follow. */
 gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error)
 {
 	AlkSandbox *sb = slot->sb;
@@ -176,7 +188,7 @@ gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error)
 		return FALSE;
 	}
 	return make_dir(sb->state_dir, 0711, (uid_t)-1, (gid_t)-1, error) &&
-	       make_dir(sb->run_dir, 0700, slot->m->qemu_uid, slot->m->qemu_gid, error);
+	       make_dir(sb->run_dir, 0711, 0, 0, error);
 }
 
 /* ---- the end of a sandbox ---- */
@@ -263,11 +275,27 @@ static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 	finish_teardown(slot);
 }
 
+/* Why the tasks of an ending sandbox fail: "sandbox ID ended: deleted", or
+ * the first line of its failure. */
+static GError *ended_error(AlkSandbox *sb)
+{
+	if (sb->state == ALK_SANDBOX_FAILED && sb->error != NULL)
+		return g_error_new(ALK_ERROR, ALK_ERROR_ENDED, "sandbox %s failed: %.*s", sb->id,
+		                   (int)strcspn(sb->error->message, "\n"), sb->error->message);
+	return g_error_new(ALK_ERROR, ALK_ERROR_ENDED, "sandbox %s ended: %s", sb->id,
+	                   sb->end_reason != NULL ? sb->end_reason : "stopped");
+}
+
 void alk_slot_teardown(AlkSlot *slot)
 {
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
+	alk_slot_stop_pings(slot);
 	if (slot->cancel != NULL)
 		g_cancellable_cancel(slot->cancel);
+	if (g_hash_table_size(slot->tasks) > 0) {
+		g_autoptr(GError) error = ended_error(slot->sb);
+		alk_slot_end_tasks(slot, error);
+	}
 	g_clear_pointer(&slot->channel, alk_channel_free);
 	slot->destroy_pending = FALSE;
 	/* an overlay or a domain is being made: go on once it is */
@@ -284,14 +312,56 @@ void alk_slot_teardown(AlkSlot *slot)
 	alk_virt_destroy_async(slot->m->virt, slot->sb->domain, destroyed, alk_slot_ref(slot));
 }
 
-static char *console_tail(const char *path)
+/* At most max_bytes from the end of the regular file fd. */
+static char *read_tail(int fd, gsize max_bytes, GError **error)
 {
-	g_autofree char *text = NULL;
-	gsize len = 0;
-	if (!g_file_get_contents(path, &text, &len, NULL) || len == 0)
+	g_autofree char *buf = NULL;
+	struct stat st;
+	gsize want;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s", "not a regular file");
+		return NULL;
+	}
+	want = (gsize)MIN((guint64)st.st_size, (guint64)max_bytes);
+	buf = g_malloc(want + 1);
+	n = pread(fd, buf, want, st.st_size - (off_t)want);
+	if (n < 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s", g_strerror(errno));
+		return NULL;
+	}
+	buf[n] = '\0';
+	return g_steal_pointer(&buf);
+}
+
+char *alk_slot_console_tail(AlkSandbox *sb, gsize max_bytes, GError **error)
+{
+	/* the run dir is root's, yet never follow a link there nor read more
+	 * than asked: the log is the guest's output */
+	int fd = open(sb->console_log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	char *text;
+
+	if (fd < 0 && errno == ENOENT)
+		return g_strdup("");
+	if (fd < 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "console log of %s: %s", sb->id,
+		            g_strerror(errno));
+		return NULL;
+	}
+	text = read_tail(fd, max_bytes, error);
+	close(fd);
+	if (text == NULL)
+		g_prefix_error(error, "console log of %s: ", sb->id);
+	return text;
+}
+
+static char *console_tail(AlkSandbox *sb)
+{
+	g_autofree char *text = alk_slot_console_tail(sb, CONSOLE_TAIL, NULL);
+	if (text == NULL || text[0] == '\0')
 		return g_strdup("(console log empty)");
-	const char *tail = len > CONSOLE_TAIL ? text + len - CONSOLE_TAIL : text;
-	return g_utf8_make_valid(tail, -1);
+	return g_utf8_make_valid(text, -1);
 }
 
 void alk_slot_fail(AlkSlot *slot, GError *error)
@@ -302,7 +372,7 @@ void alk_slot_fail(AlkSlot *slot, GError *error)
 		return;
 	}
 	if (sb->state == ALK_SANDBOX_CREATING || sb->state == ALK_SANDBOX_BOOTING) {
-		g_autofree char *tail = console_tail(sb->console_log);
+		g_autofree char *tail = console_tail(sb);
 		g_prefix_error(&error, "sandbox %s failed to boot: ", sb->id);
 		g_autofree char *msg =
 		    g_strdup_printf("%s\n--- console ---\n%s", error->message, tail);
@@ -353,6 +423,7 @@ static void became_ready(AlkSlot *slot)
 {
 	alk_slot_set_state(slot, ALK_SANDBOX_READY);
 	alk_slot_arm_ttl(slot);
+	alk_slot_start_pings(slot);
 }
 
 static void net_configured(AlkSlot *slot, GError *error)

@@ -7,10 +7,11 @@
 
 #include <gio/gio.h>
 
-#include "alk-channel.h"
 #include "alk-config.h"
+#include "alk-proto.h"
 #include "alk-request.h"
 #include "alk-sandbox.h"
+#include "alk-task.h"
 
 typedef struct AlkManager AlkManager;
 
@@ -62,15 +63,21 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error);
 
 /* Runs a process in a READY sandbox. msg's timeout_ms 0 means the profile
- * default; output_cap is set from the profile. Errors: NOT_FOUND,
- * CONFLICT (not ready), LIMIT (too many execs, timeout above ceiling). */
-AlkChannelOp *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
-                               const AlkExecCallbacks *cb, gpointer user_data, GError **error);
-AlkChannelOp *alk_manager_put(AlkManager *m, const char *id, const char *path, guint32 mode,
-                              guint64 size, const AlkFileCallbacks *cb, gpointer user_data,
-                              GError **error);
-AlkChannelOp *alk_manager_get(AlkManager *m, const char *id, const char *path, guint64 max_size,
-                              const AlkFileCallbacks *cb, gpointer user_data, GError **error);
+ * default; output_cap is set from the profile. The task (alk-task.h) ends
+ * with one of cb's done/failed; the daemon ends it itself (ALK_ERROR_TIMEOUT)
+ * when the guest does not report the end shortly after the timeout.
+ * Errors: NOT_FOUND, CONFLICT (not ready), LIMIT (too many execs, timeout
+ * above ceiling). */
+AlkTask *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
+                          const AlkTaskCallbacks *cb, gpointer user_data, GError **error);
+/* An upload of exactly size bytes: feed it with alk_task_write(), finish with
+ * alk_task_close(). */
+AlkTask *alk_manager_put(AlkManager *m, const char *id, const char *path, guint32 mode,
+                         guint64 size, const AlkTaskCallbacks *cb, gpointer user_data,
+                         GError **error);
+/* A download; max_size 0: no limit. */
+AlkTask *alk_manager_get(AlkManager *m, const char *id, const char *path, guint64 max_size,
+                         const AlkTaskCallbacks *cb, gpointer user_data, GError **error);
 
 /* The serial console log (last max_bytes). */
 char *alk_manager_console(AlkManager *m, const char *id, gsize max_bytes, GError **error);

@@ -222,19 +222,25 @@ static gboolean check_network(const AlkProfile *p, const AlkSandboxRequest *req,
 	if (req->network == ALK_NET_ALLOWLIST) {
 		/* the host's own addresses are checked when the sandbox is made */
 		g_autoptr(GPtrArray) list =
-		    alk_allow_list_parse((const char *const *)req->allow, NULL, error);
+		    alk_allow_list_parse_egress((const char *const *)req->allow, NULL, error);
 
 		if (list == NULL)
 			return FALSE;
-		if (alk_allow_list_has_ipv6(list)) {
-			g_set_error_literal(
-			    error, ALK_ERROR, ALK_ERROR_INVALID,
-			    "network.allow: IPv6 entries are not supported (sandboxes "
-			    "have no IPv6 egress)");
-			return FALSE;
-		}
 	}
 	return TRUE;
+}
+
+/* vCPUs at the profile's quota may not promise more CPU time than the host
+ * has: the excess would only slow every sandbox down. */
+static gboolean check_host_cpus(const AlkConfig *config, const AlkLimits *l, GError **error)
+{
+	if (config->host_cpus == 0 ||
+	    (guint64)l->cpus * l->cpu_quota_pct <= config->host_cpus * 100ULL)
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+	            "cpus %u at the %s profile's %u%% CPU quota is more than this host's %u CPUs",
+	            l->cpus, l->profile, l->cpu_quota_pct, config->host_cpus);
+	return FALSE;
 }
 
 static void copy_profile(const AlkProfile *p, AlkLimits *l)
@@ -266,6 +272,8 @@ gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *r
 	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error))
 		return FALSE;
 	copy_profile(p, &l);
+	if (!check_host_cpus(config, &l, error))
+		return FALSE;
 	l.network = req->network;
 	*out = l;
 	return TRUE;

@@ -51,11 +51,12 @@ struct AlkSandbox {
 	char *overlay;
 	char *agent_socket;
 	char *console_log;
-	GError *error;    /* why it failed */
-	char *end_reason; /* why it ended: "deleted", "ttl expired", "guest powered off", ... */
-	gboolean adopted; /* found running at start-up */
-	guint execs;      /* execs in flight */
-	gpointer priv;    /* the manager's */
+	GError *error;      /* why it failed */
+	char *end_reason;   /* why it ended: "deleted", "ttl expired", "guest powered off", ... */
+	gboolean adopted;   /* found running at start-up */
+	guint execs;        /* execs in flight */
+	guint missed_pings; /* in a row: the agent stopped answering (unhealthy) */
+	gpointer priv;      /* the manager's */
 };
 
 AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *run_root);

@@ -393,3 +393,19 @@ gboolean alk_allow_list_has_ipv6(GPtrArray *list)
 	}
 	return FALSE;
 }
+
+GPtrArray *alk_allow_list_parse_egress(const char *const *entries, GPtrArray *extra_denied,
+                                       GError **error)
+{
+	g_autoptr(GPtrArray) list = alk_allow_list_parse(entries, extra_denied, error);
+
+	if (list == NULL)
+		return NULL;
+	if (alk_allow_list_has_ipv6(list)) {
+		g_set_error_literal(
+		    error, ALK_ERROR, ALK_ERROR_INVALID,
+		    "IPv6 entries are not supported: sandboxes have no IPv6 egress");
+		return NULL;
+	}
+	return g_steal_pointer(&list);
+}

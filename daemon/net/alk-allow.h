@@ -73,3 +73,9 @@ const char *const *alk_allow_denied_ranges(void);
 
 /* TRUE if any NET entry is IPv6: IPv6 stays dropped otherwise. */
 gboolean alk_allow_list_has_ipv6(GPtrArray *list);
+
+/* alk_allow_list_parse() for a sandbox's egress, which has no IPv6: an IPv6
+ * entry would admit nothing, so it is refused (ALK_ERROR_INVALID). The one
+ * rule for a list given at create and for a list that replaces it. */
+GPtrArray *alk_allow_list_parse_egress(const char *const *entries, GPtrArray *extra_denied,
+                                       GError **error);

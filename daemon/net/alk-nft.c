@@ -5,6 +5,7 @@
 
 #include "alk-allow.h"
 #include "alk-error.h"
+#include "alk-json.h"
 
 static gboolean mask_is_v6(GInetAddressMask *mask)
 {
@@ -303,11 +304,32 @@ static void nat_chain(GString *out, const char *uplink)
 		                       uplink);
 }
 
-char *alk_nft_render_egress(const char *pool)
+static gboolean table_name_ok(const char *table)
 {
+	gsize len = table != NULL ? strlen(table) : 0;
+
+	if (len == 0 || len > 64 || !g_ascii_isalpha(table[0]))
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isalnum(table[i]) && table[i] != '_')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+char *alk_nft_egress_table(const char *instance)
+{
+	g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, instance, -1);
+
+	return g_strdup_printf(ALK_NFT_EGRESS_PREFIX "%.8s", sum);
+}
+
+char *alk_nft_render_egress(const char *table, const char *pool)
+{
+	g_return_val_if_fail(table_name_ok(table), NULL);
 	return g_strdup_printf(
-	    "table ip airlock_egress\ndelete table ip airlock_egress\n"
-	    "table ip airlock_egress {\n"
+	    "table ip %s\ndelete table ip %s\n"
+	    "table ip %s {\n"
 	    "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
 	    "\t\tiifname \"al*\" drop\n\t}\n"
 	    "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
@@ -316,7 +338,37 @@ char *alk_nft_render_egress(const char *pool)
 	    "accept;\n"
 	    "\t\tip saddr %s oifname != \"al*\" masquerade\n\t}\n"
 	    "}\n",
-	    pool);
+	    table, table, table, pool);
+}
+
+char *alk_nft_render_egress_delete(const char *table)
+{
+	g_return_val_if_fail(table_name_ok(table), NULL);
+	/* create-if-absent first: deleting a table that is not there fails */
+	return g_strdup_printf("table ip %s\ndelete table ip %s\n", table, table);
+}
+
+AlkNftPin *alk_nft_pin_new(GInetAddress *address, guint16 port, guint timeout_s)
+{
+	AlkNftPin *pin = g_new0(AlkNftPin, 1);
+
+	pin->address = g_object_ref(address);
+	pin->port = port;
+	pin->timeout_s = timeout_s;
+	return pin;
+}
+
+void alk_nft_pin_free(AlkNftPin *pin)
+{
+	if (pin == NULL)
+		return;
+	g_object_unref(pin->address);
+	g_free(pin);
+}
+
+GPtrArray *alk_nft_pins_new(void)
+{
+	return g_ptr_array_new_with_free_func((GDestroyNotify)alk_nft_pin_free);
 }
 
 char *alk_nft_render(const AlkNftPolicy *policy, GError **error)
@@ -342,4 +394,44 @@ char *alk_nft_render(const AlkNftPolicy *policy, GError **error)
 	g_string_append(out, "}\n");
 	g_string_append(out, pins);
 	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* `nft -j list counters table inet airlock`: {"nftables": [{"counter":
+ * {"table": ..., "name": ..., "packets": N, ...}}, ...]}; anything else
+ * counts nothing. */
+void alk_nft_parse_counters(const char *json, guint64 *allowed, guint64 *denied)
+{
+	g_autoptr(JsonNode) root = NULL;
+	JsonArray *items = NULL;
+
+	*allowed = *denied = 0;
+	if (json != NULL)
+		root =
+		    alk_json_parse(json, strlen(json), ALK_JSON_MAX_SIZE, ALK_JSON_MAX_DEPTH, NULL);
+	if (root != NULL && JSON_NODE_HOLDS_OBJECT(root)) {
+		JsonNode *n = json_object_get_member(json_node_get_object(root), "nftables");
+
+		items = n != NULL && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+	}
+	for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
+		JsonNode *item = json_array_get_element(items, i);
+		JsonNode *cn = JSON_NODE_HOLDS_OBJECT(item)
+		                   ? json_object_get_member(json_node_get_object(item), "counter")
+		                   : NULL;
+		JsonObject *c =
+		    cn != NULL && JSON_NODE_HOLDS_OBJECT(cn) ? json_node_get_object(cn) : NULL;
+		const char *name;
+		gint64 packets;
+
+		if (c == NULL ||
+		    g_strcmp0(json_object_get_string_member_with_default(c, "table", ""),
+		              ALK_NFT_TABLE) != 0)
+			continue;
+		name = json_object_get_string_member_with_default(c, "name", "");
+		packets = json_object_get_int_member_with_default(c, "packets", 0);
+		if (g_str_equal(name, "allowed"))
+			*allowed = (guint64)MAX(packets, 0);
+		else if (g_str_equal(name, "denied"))
+			*denied = (guint64)MAX(packets, 0);
+	}
 }

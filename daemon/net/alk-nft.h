@@ -27,6 +27,8 @@
 #include <glib.h>
 
 #define ALK_NFT_TABLE "airlock"
+/* each daemon instance's table in the egress namespace: this and 8 hex digits */
+#define ALK_NFT_EGRESS_PREFIX "airlock_egress_"
 /* a pin outlives no DNS TTL beyond a day; 0 is raised to 1 s */
 #define ALK_NFT_PIN_TIMEOUT_MAX (24 * 3600)
 
@@ -54,11 +56,29 @@ typedef struct {
 char *alk_nft_render(const AlkNftPolicy *policy, GError **error);
 
 /* The egress side, loaded in the egress namespace (the host's or the
- * configured one): table `ip airlock_egress` masquerades the uplink pool
- * out of any interface but the sandboxes' uplinks (`al*`), and drops what
- * sandboxes send to the egress namespace itself or to each other. Replaced
- * atomically, idempotent. pool: IPv4 CIDR text. */
-char *alk_nft_render_egress(const char *pool);
+ * configured one), one table per daemon instance (alk_nft_egress_table()),
+ * so two daemons sharing an egress namespace never touch each other's: it
+ * masquerades the instance's uplink pool out of any interface but the
+ * sandboxes' uplinks (`al*`), and drops what sandboxes send to the egress
+ * namespace itself or to each other. Replaced atomically, idempotent.
+ * pool: IPv4 CIDR text. */
+char *alk_nft_render_egress(const char *table, const char *pool);
+/* Removes that table if it is there; touches nothing else. */
+char *alk_nft_render_egress_delete(const char *table);
+/* "airlock_egress_" and 8 hex digits of the SHA-256 of instance (the
+ * daemon's state_dir): one name per instance, stable across restarts. */
+char *alk_nft_egress_table(const char *instance);
 
 /* `add element` commands for pins into a loaded table, same checks. */
 char *alk_nft_render_pins(GPtrArray *pins, gboolean ipv6, GPtrArray *extra_denied, GError **error);
+
+AlkNftPin *alk_nft_pin_new(GInetAddress *address, guint16 port, guint timeout_s);
+/* NULL is fine. */
+void alk_nft_pin_free(AlkNftPin *pin);
+/* An empty GPtrArray of AlkNftPin * that frees them. */
+GPtrArray *alk_nft_pins_new(void);
+
+/* The packets of the `allowed` and `denied` counters of table inet airlock in
+ * the output of `nft -j list counters table inet airlock`; what is not there
+ * (or not JSON) counts 0. */
+void alk_nft_parse_counters(const char *json, guint64 *allowed, guint64 *denied);

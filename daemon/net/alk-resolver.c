@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-resolver.h"
 
+#include <string.h>
+
 #include "alk-allow.h"
 #include "alk-dns.h"
+#include "alk-error.h"
+#include "alk-netns.h"
 #include "alk-nft.h"
 
 /* datagrams read per wakeup: a flood cannot starve the rest of the daemon */
@@ -11,10 +15,9 @@
 struct AlkResolver {
 	GMainContext *context;
 	GSocket *listen;
-	GSocket *upstream;
+	char *upstream_ns; /* where queries' sockets are made; NULL: the caller's namespace */
 	GInetSocketAddress *upstream_address;
 	GSource *listen_source;
-	GSource *upstream_source;
 	AlkResolverPinFunc pin;
 	gpointer user_data;
 	GDestroyNotify user_data_free;
@@ -38,6 +41,8 @@ typedef struct {
 	guint refs;
 	AlkResolver *resolver;
 	guint16 upstream_id;
+	GSocket *socket; /* its own, connected to the upstream: a fresh source port */
+	GSource *socket_source;
 	AlkDnsQuery query; /* the guest's id, RD bit and question */
 	GSocketAddress *guest;
 	GSource *timeout;
@@ -45,6 +50,19 @@ typedef struct {
 	guint8 answer[ALK_DNS_QUERY_MAX];
 	gsize answer_len;
 } Pending;
+
+/* The query's socket closes with its answer: nothing late reaches us. */
+static void pending_close(Pending *p)
+{
+	if (p->socket_source != NULL) {
+		g_source_destroy(p->socket_source);
+		g_clear_pointer(&p->socket_source, g_source_unref);
+	}
+	if (p->socket != NULL) {
+		(void)g_socket_close(p->socket, NULL);
+		g_clear_object(&p->socket);
+	}
+}
 
 static void pending_unref(gpointer data)
 {
@@ -56,6 +74,7 @@ static void pending_unref(gpointer data)
 		g_source_destroy(p->timeout);
 		g_source_unref(p->timeout);
 	}
+	pending_close(p);
 	g_clear_object(&p->guest);
 	g_free(p);
 }
@@ -66,6 +85,7 @@ static void pending_detach(Pending *p)
 		g_source_destroy(p->timeout);
 		g_clear_pointer(&p->timeout, g_source_unref);
 	}
+	pending_close(p);
 	p->resolver = NULL;
 }
 
@@ -146,14 +166,6 @@ static gboolean name_admitted(AlkResolver *r, const char *name)
 	return FALSE;
 }
 
-static void pin_free(gpointer data)
-{
-	AlkNftPin *pin = data;
-
-	g_object_unref(pin->address);
-	g_free(pin);
-}
-
 /* The ports the name's entries open; 0 (any port) covers the others. */
 static GArray *name_ports(AlkResolver *r, const char *name)
 {
@@ -181,7 +193,7 @@ static GArray *name_ports(AlkResolver *r, const char *name)
 static GPtrArray *make_pins(AlkResolver *r, const char *name, const AlkDnsAddress *addrs, guint n)
 {
 	g_autoptr(GArray) ports = name_ports(r, name);
-	GPtrArray *pins = g_ptr_array_new_with_free_func(pin_free);
+	GPtrArray *pins = alk_nft_pins_new();
 
 	for (guint i = 0; i < n; i++) {
 		for (guint j = 0; j < ports->len; j++) {
@@ -219,6 +231,7 @@ static void pin_answer(AlkResolver *r, Pending *p, const AlkDnsAddress *addrs, g
 	g_autoptr(GPtrArray) pins = make_pins(r, p->query.question.name, addrs, n);
 
 	p->pinning = TRUE;
+	pending_close(p); /* the upstream has answered: nothing more to hear */
 	pending_arm(p);
 	/* done()'s, and ours: the name stays valid through a done() from within */
 	p->refs += 2;
@@ -290,18 +303,57 @@ static gboolean from_upstream(AlkResolver *r, GSocketAddress *from)
 	                            g_inet_socket_address_get_address(r->upstream_address));
 }
 
-/* Anything but our upstream answering a pending question is dropped. */
-static void handle_response(AlkResolver *r, GSocketAddress *from, const guint8 *buf, gsize len)
+/* What reaches p's socket counts only if it comes from the upstream's
+ * address and port, carries p's id and asks p's question: anything else
+ * (a spoofer guessing ports, a reply to another query) is dropped. */
+static void handle_response(Pending *p, GSocketAddress *from, const guint8 *buf, gsize len)
 {
 	g_auto(AlkDnsResponse) resp = {0};
-	Pending *p;
+	AlkResolver *r = p->resolver;
 
-	if (!from_upstream(r, from) || !alk_dns_response_parse(buf, len, &resp, NULL))
-		return;
-	p = g_hash_table_lookup(r->pending, GUINT_TO_POINTER(resp.id));
-	if (p == NULL || p->pinning || !alk_dns_question_equal(&p->query.question, &resp.question))
+	if (r == NULL || p->pinning || !from_upstream(r, from) ||
+	    !alk_dns_response_parse(buf, len, &resp, NULL) || resp.id != p->upstream_id ||
+	    !alk_dns_question_equal(&p->query.question, &resp.question))
 		return;
 	answer_from(r, p, &resp);
+}
+
+static gboolean on_upstream(GSocket *socket, GIOCondition condition, gpointer data)
+{
+	Pending *p = data;
+	gboolean more = TRUE;
+
+	p->refs++; /* an answer takes p out of the table */
+	for (guint i = 0; i < RECV_BATCH && p->resolver != NULL && !p->pinning; i++) {
+		guint8 buf[ALK_DNS_RESPONSE_MAX + 1];
+		g_autoptr(GSocketAddress) from = NULL;
+		gssize n =
+		    g_socket_receive_from(socket, &from, (char *)buf, sizeof(buf), NULL, NULL);
+
+		if (n < 0)
+			break;
+		handle_response(p, from, buf, (gsize)n);
+	}
+	more = p->socket_source != NULL;
+	pending_unref(p);
+	return more ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* A socket of the upstream's namespace for one query, connected to the
+ * upstream: the kernel binds it to a random ephemeral port, so every query
+ * leaves from a port of its own that a spoofer must guess along with the id. */
+static gboolean pending_open(AlkResolver *r, Pending *p, GError **error)
+{
+	p->socket =
+	    alk_netns_socket(r->upstream_ns, G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
+	if (p->socket == NULL ||
+	    !g_socket_connect(p->socket, G_SOCKET_ADDRESS(r->upstream_address), NULL, error))
+		return FALSE;
+	g_socket_set_blocking(p->socket, FALSE);
+	p->socket_source = g_socket_create_source(p->socket, G_IO_IN, NULL);
+	g_source_set_callback(p->socket_source, G_SOURCE_FUNC(on_upstream), p, NULL);
+	g_source_attach(p->socket_source, r->context);
+	return TRUE;
 }
 
 static void forward(AlkResolver *r, GSocketAddress *guest, const AlkDnsQuery *q)
@@ -317,8 +369,8 @@ static void forward(AlkResolver *r, GSocketAddress *guest, const AlkDnsQuery *q)
 	}
 	p = pending_new(r, guest, q);
 	len = alk_dns_build_query(buf, sizeof(buf), p->upstream_id, &q->question);
-	if (len == 0 || g_socket_send_to(r->upstream, G_SOCKET_ADDRESS(r->upstream_address),
-	                                 (const char *)buf, len, NULL, NULL) != (gssize)len)
+	if (len == 0 || !pending_open(r, p, NULL) ||
+	    g_socket_send(p->socket, (const char *)buf, len, NULL, NULL) != (gssize)len)
 		pending_answer(p, ALK_DNS_RCODE_SERVFAIL);
 }
 
@@ -402,23 +454,6 @@ static gboolean on_listen(GSocket *socket, GIOCondition condition, gpointer data
 	return G_SOURCE_CONTINUE;
 }
 
-static gboolean on_upstream(GSocket *socket, GIOCondition condition, gpointer data)
-{
-	AlkResolver *r = data;
-
-	for (guint i = 0; i < RECV_BATCH; i++) {
-		guint8 buf[ALK_DNS_RESPONSE_MAX + 1];
-		g_autoptr(GSocketAddress) from = NULL;
-		gssize n =
-		    g_socket_receive_from(socket, &from, (char *)buf, sizeof(buf), NULL, NULL);
-
-		if (n < 0)
-			break;
-		handle_response(r, from, buf, (gsize)n);
-	}
-	return G_SOURCE_CONTINUE;
-}
-
 static GSource *watch(AlkResolver *r, GSocket *socket, GSocketSourceFunc func)
 {
 	GSource *source = g_socket_create_source(socket, G_IO_IN, NULL);
@@ -428,18 +463,18 @@ static GSource *watch(AlkResolver *r, GSocket *socket, GSocketSourceFunc func)
 	return source;
 }
 
-AlkResolver *alk_resolver_new(GSocket *listen, GSocket *upstream,
+AlkResolver *alk_resolver_new(GSocket *listen, const char *upstream_ns,
                               GInetSocketAddress *upstream_address, AlkResolverPinFunc pin,
                               gpointer user_data, GDestroyNotify user_data_free)
 {
 	AlkResolver *r;
 
-	g_return_val_if_fail(G_IS_SOCKET(listen) && G_IS_SOCKET(upstream), NULL);
+	g_return_val_if_fail(G_IS_SOCKET(listen), NULL);
 	g_return_val_if_fail(G_IS_INET_SOCKET_ADDRESS(upstream_address) && pin != NULL, NULL);
 	r = g_new0(AlkResolver, 1);
 	r->context = g_main_context_ref_thread_default();
 	r->listen = g_object_ref(listen);
-	r->upstream = g_object_ref(upstream);
+	r->upstream_ns = g_strdup(upstream_ns);
 	r->upstream_address = g_object_ref(upstream_address);
 	r->pin = pin;
 	r->user_data = user_data;
@@ -448,9 +483,7 @@ AlkResolver *alk_resolver_new(GSocket *listen, GSocket *upstream,
 	r->timeout_ms = ALK_RESOLVER_TIMEOUT_MS;
 	alk_resolver_set_rate(r, ALK_RESOLVER_RATE, ALK_RESOLVER_BURST);
 	g_socket_set_blocking(listen, FALSE);
-	g_socket_set_blocking(upstream, FALSE);
 	r->listen_source = watch(r, listen, on_listen);
-	r->upstream_source = watch(r, upstream, on_upstream);
 	return r;
 }
 
@@ -498,19 +531,56 @@ void alk_resolver_free(AlkResolver *r)
 	if (r == NULL)
 		return;
 	unwatch(&r->listen_source);
-	unwatch(&r->upstream_source);
 	g_hash_table_iter_init(&iter, r->pending);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
 		pending_detach(value);
 	g_hash_table_unref(r->pending);
 	(void)g_socket_close(r->listen, NULL);
-	(void)g_socket_close(r->upstream, NULL);
 	g_object_unref(r->listen);
-	g_object_unref(r->upstream);
+	g_free(r->upstream_ns);
 	g_object_unref(r->upstream_address);
 	alk_resolver_set_policy(r, NULL, NULL);
 	if (r->user_data_free != NULL)
 		r->user_data_free(r->user_data);
 	g_main_context_unref(r->context);
 	g_free(r);
+}
+
+GInetSocketAddress *alk_resolver_upstream_parse(const char *configured, const char *resolv_conf,
+                                                GError **error)
+{
+	g_autoptr(GInetAddress) a = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (configured != NULL && configured[0] != '\0')
+		a = g_inet_address_new_from_string(configured);
+	else if (resolv_conf != NULL)
+		lines = g_strsplit(resolv_conf, "\n", 256);
+	for (guint i = 0; a == NULL && lines != NULL && lines[i] != NULL; i++) {
+		g_auto(GStrv) w = g_strsplit_set(g_strstrip(lines[i]), " \t", 3);
+
+		if (g_strv_length(w) >= 2 && g_str_equal(w[0], "nameserver")) {
+			a = g_inet_address_new_from_string(w[1]);
+			if (a != NULL && g_inet_address_get_family(a) != G_SOCKET_FAMILY_IPV4)
+				g_clear_object(&a);
+		}
+	}
+	if (a == NULL || g_inet_address_get_family(a) != G_SOCKET_FAMILY_IPV4) {
+		g_set_error_literal(error, ALK_ERROR, ALK_ERROR_FAILED,
+		                    "no upstream DNS server: set network.dns_upstream");
+		return NULL;
+	}
+	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(a, 53));
+}
+
+GInetSocketAddress *alk_resolver_upstream(const char *configured, const char *resolv_conf_path,
+                                          GError **error)
+{
+	g_autofree char *text = NULL;
+
+	if (configured == NULL || configured[0] == '\0')
+		(void)g_file_get_contents(resolv_conf_path != NULL ? resolv_conf_path
+		                                                   : ALK_RESOLVER_RESOLV_CONF,
+		                          &text, NULL, NULL);
+	return alk_resolver_upstream_parse(configured, text, error);
 }

@@ -3,9 +3,10 @@
  * queries on a socket in its network namespace, for allowlisted names only.
  *
  * A name no HOST entry admits is REFUSED and never leaves the host. An A query
- * for an admitted name is forwarded upstream under a fresh random id; the
- * reply counts only if it comes from the upstream address and port, carries a
- * pending id and our question. Of the reply only A records owned by the name
+ * for an admitted name is forwarded upstream from a socket of its own (a fresh
+ * random source port) under a fresh random id; the reply counts only if it
+ * reaches that socket from the upstream address and port and carries that id
+ * and our question. Of the reply only A records owned by the name
  * or by its CNAME chain are used, each address checked against the denied
  * ranges; the guest gets them as A records of the name it asked for, but only
  * after they are pinned into nftables, so it can reach exactly what it was
@@ -31,6 +32,8 @@
  * upstream through us is held to this. Over it: dropped unanswered, refused. */
 #define ALK_RESOLVER_RATE 100
 #define ALK_RESOLVER_BURST 200
+/* where the upstream comes from when none is configured */
+#define ALK_RESOLVER_RESOLV_CONF "/etc/resolv.conf"
 
 typedef struct AlkResolver AlkResolver;
 
@@ -45,13 +48,15 @@ typedef void (*AlkResolverPinFunc)(const char *name, GPtrArray *pins,
                                    gpointer done_data, gpointer user_data);
 
 /* listen: a bound UDP socket (in the sandbox's namespace) the guest queries;
- * upstream: an unconnected UDP socket (in the egress namespace) to reach
- * upstream_address through. Both are made non-blocking; the resolver takes a
- * reference and closes them in alk_resolver_free(). pin(..., user_data) is
- * required; user_data_free (may be NULL) is called on user_data by
- * alk_resolver_free(). No policy is set: every name is refused until
- * alk_resolver_set_policy(). */
-AlkResolver *alk_resolver_new(GSocket *listen, GSocket *upstream,
+ * made non-blocking, the resolver takes a reference and closes it in
+ * alk_resolver_free(). Each query forwarded to upstream_address goes from a
+ * UDP socket of its own, made in namespace upstream_ns (the egress one;
+ * NULL: the caller's) and connected to the upstream, so from a fresh random
+ * port, under a fresh random id; it closes with the query's answer.
+ * pin(..., user_data) is required; user_data_free (may be NULL) is called on
+ * user_data by alk_resolver_free(). No policy is set: every name is refused
+ * until alk_resolver_set_policy(). */
+AlkResolver *alk_resolver_new(GSocket *listen, const char *upstream_ns,
                               GInetSocketAddress *upstream_address, AlkResolverPinFunc pin,
                               gpointer user_data, GDestroyNotify user_data_free);
 
@@ -75,7 +80,17 @@ void alk_resolver_set_timeout_ms(AlkResolver *r, guint timeout_ms);
  * bucket; for tests. */
 void alk_resolver_set_rate(AlkResolver *r, guint per_s, guint burst);
 
-/* Stops, drops pending queries (unanswered), closes both sockets, frees
+/* Stops, drops pending queries (unanswered), closes every socket, frees
  * user_data. NULL is fine. A done() still outstanding becomes a no-op. */
 void alk_resolver_free(AlkResolver *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkResolver, alk_resolver_free)
+
+/* The upstream server, port 53: configured (an IPv4 address) unless it is
+ * NULL or "", else the first IPv4 `nameserver` line of resolv_conf (the
+ * text of a resolv.conf). ALK_ERROR_FAILED if there is none. */
+GInetSocketAddress *alk_resolver_upstream_parse(const char *configured, const char *resolv_conf,
+                                                GError **error);
+/* The same, reading the file resolv_conf_path (NULL: ALK_RESOLVER_RESOLV_CONF)
+ * when it is needed. */
+GInetSocketAddress *alk_resolver_upstream(const char *configured, const char *resolv_conf_path,
+                                          GError **error);
