@@ -207,6 +207,10 @@ static gboolean check_string_map(const AlkJsonField *f, JsonNode *node, GError *
 
 static gboolean check_field(const AlkJsonField *f, JsonNode *node, GError **error)
 {
+	/* no integer of the REST contract is nullable: null is not "absent" */
+	if (node != NULL && JSON_NODE_HOLDS_NULL(node) &&
+	    (f->type == ALK_JSON_INT || f->type == ALK_JSON_UINT))
+		return type_error(f, "an integer", node, error);
 	if (!is_set(node)) {
 		if (!f->required)
 			return TRUE;

@@ -59,7 +59,8 @@ typedef struct {
 
 /* Reads obj into out_struct through fields: every member must be in the table
  * and of its type and range; required ones must be present. A member that is
- * absent, or null when not required, leaves its struct field untouched. On error
+ * absent, or null when not required and not an integer, leaves its struct
+ * field untouched (a null integer is refused). On error
  * nothing is written, and the message names the field. Pointer fields that are
  * written free their previous value, so start from a zeroed struct. */
 gboolean alk_json_read_object(JsonObject *obj, const AlkJsonField *fields, gpointer out_struct,

@@ -22,6 +22,7 @@ static void req_done(AlkApiReq *req)
 	g_free(req->path);
 	g_free(req->id);
 	g_free(req->file);
+	g_free(req->allow);
 	g_clear_pointer(&req->query, g_ptr_array_unref);
 	g_free(req);
 }
@@ -128,6 +129,32 @@ START_TEST(routes_refuse)
 }
 END_TEST
 
+static char *allow_of(const char *method, const char *path)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *line = g_strdup_printf("%s %s HTTP/1.1", method, path);
+	AlkApiReq *req = req_new(method, path);
+	char *allow;
+
+	ck_assert(!alk_api_route(req, line, &error));
+	ck_assert(g_error_matches(error, ALK_API_ERROR, ALK_API_ERROR_METHOD));
+	allow = g_steal_pointer(&req->allow);
+	req_done(req);
+	return allow;
+}
+
+START_TEST(method_not_allowed)
+{
+	g_autofree char *health = allow_of("PATCH", "/v1/health");
+	g_autofree char *sandbox = allow_of("POST", "/v1/sandboxes/x");
+	g_autofree char *files = allow_of("DELETE", "/v1/sandboxes/x/files/a/b");
+
+	ck_assert_str_eq(health, "GET");
+	ck_assert_str_eq(sandbox, "GET, DELETE");
+	ck_assert_str_eq(files, "PUT, GET");
+}
+END_TEST
+
 START_TEST(long_file_path)
 {
 	g_autoptr(GString) path = g_string_new("/v1/sandboxes/x/files/");
@@ -174,6 +201,155 @@ START_TEST(query_strings)
 }
 END_TEST
 
+static SoupMessageHeaders *head_of(const char *const *lines)
+{
+	SoupMessageHeaders *h = soup_message_headers_new(SOUP_MESSAGE_HEADERS_REQUEST);
+	for (guint i = 0; lines[i] != NULL; i += 2)
+		soup_message_headers_append(h, lines[i], lines[i + 1]);
+	return h;
+}
+
+static gboolean head_ok(const char *const *lines)
+{
+	g_autoptr(GError) error = NULL;
+	SoupMessageHeaders *h = head_of(lines);
+	gboolean ok = alk_api_req_check_head(h, &error);
+
+	ck_assert(ok || g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	soup_message_headers_unref(h);
+	return ok;
+}
+
+START_TEST(head_checks)
+{
+	ck_assert(head_ok((const char *const[]){"Host", "a", NULL}));
+	ck_assert(head_ok((const char *const[]){"Authorization", "Bearer x", NULL}));
+	ck_assert(!head_ok(
+	    (const char *const[]){"Authorization", "Bearer x", "authorization", "Bearer y", NULL}));
+	ck_assert(!head_ok(
+	    (const char *const[]){"Authorization", "Bearer y", "Authorization", "Bearer x", NULL}));
+	ck_assert(head_ok((const char *const[]){"Content-Length", "12", NULL}));
+	ck_assert(
+	    head_ok((const char *const[]){"Content-Length", "2", "Content-Length", "2", NULL}));
+	ck_assert(
+	    !head_ok((const char *const[]){"Content-Length", "2", "Content-Length", "5", NULL}));
+	ck_assert(!head_ok((const char *const[]){"Content-Length", "-1", NULL}));
+	ck_assert(!head_ok((const char *const[]){"Content-Length", "+1", NULL}));
+}
+END_TEST
+
+START_TEST(connection_admission)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkConfig) c = alk_config_load_data(
+	    "[api]\nmax_connections = 8\nmax_connections_per_peer = 4\n"
+	    "max_unauthenticated = 6\nmax_unauthenticated_per_peer = 3\nhead_timeout_s = 2\n",
+	    -1, &error);
+	const AlkApiConfig *a;
+	const AlkApiCount empty = {0, 0}, full = {8, 0}, peer_full = {4, 0}, unauth = {6, 6},
+	                  peer_unauth = {3, 3};
+
+	ck_assert_msg(c != NULL, "%s", error ? error->message : "");
+	a = &c->api;
+	ck_assert_uint_eq(a->head_timeout_s, 2);
+	ck_assert_ptr_null(alk_api_conn_admit(a, ALK_API_POOL_TCP, &empty, &empty, FALSE));
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &full, &empty, TRUE),
+	                 "api.max_connections");
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &peer_full, &peer_full, TRUE),
+	                 "api.max_connections_per_peer");
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &unauth, &empty, FALSE),
+	                 "api.max_unauthenticated");
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_TCP, &peer_unauth, &peer_unauth, FALSE),
+	                 "api.max_unauthenticated_per_peer");
+	/* a caller already known does not need the unauthenticated share */
+	ck_assert_ptr_null(alk_api_conn_admit(a, ALK_API_POOL_UNIX, &unauth, &peer_unauth, TRUE));
+	/* root's pool is its own: no peer share in it */
+	ck_assert_ptr_null(alk_api_conn_admit(a, ALK_API_POOL_ROOT, &peer_full, &peer_full, TRUE));
+	ck_assert_str_eq(alk_api_conn_admit(a, ALK_API_POOL_ROOT, &full, &full, TRUE),
+	                 "api.max_connections");
+	g_clear_pointer(&c, alk_config_free);
+	/* a share larger than its whole counts as the whole */
+	c = alk_config_load_data("[api]\nmax_connections = 2\n", -1, &error);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(alk_api_conn_admit(&c->api, ALK_API_POOL_TCP, &(AlkApiCount){1, 1},
+	                                      &(AlkApiCount){1, 1}, FALSE));
+	ck_assert_str_eq(alk_api_conn_admit(&c->api, ALK_API_POOL_TCP, &(AlkApiCount){2, 2},
+	                                    &(AlkApiCount){0, 0}, FALSE),
+	                 "api.max_connections");
+	g_clear_pointer(&c, alk_config_free);
+	/* the keys are checked */
+	c = alk_config_load_data("[api]\nhead_timeout_s = 0\n", -1, &error);
+	ck_assert_ptr_null(c);
+	ck_assert(strstr(error->message, "api.head_timeout_s") != NULL);
+	g_clear_error(&error);
+	c = alk_config_load_data("[api]\nmax_unauthenticated_per_peer = 0\n", -1, &error);
+	ck_assert_ptr_null(c);
+	ck_assert(strstr(error->message, "api.max_unauthenticated_per_peer") != NULL);
+}
+END_TEST
+
+START_TEST(audit_throttle)
+{
+	g_autoptr(AlkAuditThrottle) t = alk_audit_throttle_new(3, 10, 4);
+	g_autoptr(GPtrArray) none = NULL;
+	g_autoptr(GPtrArray) ended = NULL;
+	const gint64 s = G_USEC_PER_SEC;
+	guint admitted = 0;
+
+	for (guint i = 0; i < 10; i++)
+		admitted += alk_audit_throttle_admit(t, "tcp:192.0.2.1", 0);
+	ck_assert_uint_eq(admitted, 3);
+	/* another peer has its own budget */
+	ck_assert(alk_audit_throttle_admit(t, "tcp:192.0.2.2", 1 * s));
+	ck_assert_uint_eq(alk_audit_throttle_pending(t), 7);
+	none = alk_audit_throttle_expire(t, 9 * s);
+	ck_assert_uint_eq(none->len, 0);
+	/* still in the window: still counted */
+	ck_assert(!alk_audit_throttle_admit(t, "tcp:192.0.2.1", 9 * s));
+	ended = alk_audit_throttle_expire(t, 10 * s);
+	ck_assert_uint_eq(ended->len, 1);
+	ck_assert_str_eq(((AlkAuditSuppressed *)g_ptr_array_index(ended, 0))->key, "tcp:192.0.2.1");
+	ck_assert_uint_eq(((AlkAuditSuppressed *)g_ptr_array_index(ended, 0))->suppressed, 8);
+	ck_assert_uint_eq(alk_audit_throttle_pending(t), 0);
+	/* a new window, a new budget */
+	ck_assert(alk_audit_throttle_admit(t, "tcp:192.0.2.1", 10 * s));
+	/* past max_keys, the rest share one key */
+	for (guint i = 0; i < 100; i++) {
+		g_autofree char *peer = g_strdup_printf("tcp:198.51.100.%u", i);
+		alk_audit_throttle_admit(t, peer, 11 * s);
+	}
+	g_clear_pointer(&ended, g_ptr_array_unref);
+	ended = alk_audit_throttle_expire(t, G_MAXINT64);
+	ck_assert_uint_eq(ended->len, 1);
+	ck_assert_str_eq(((AlkAuditSuppressed *)g_ptr_array_index(ended, 0))->key, "*");
+}
+END_TEST
+
+START_TEST(audit_fields)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *big = g_strnfill(60000, 'x');
+	g_autofree char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, big, -1);
+	g_autofree char *cut = g_strnfill(256, 'x');
+	JsonObject *o;
+
+	json_builder_begin_object(b);
+	alk_api_audit_add_field(b, "method", "GET", TRUE);
+	alk_api_audit_add_field(b, "path", big, TRUE);
+	alk_api_audit_add_field(b, "kept", big, FALSE);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	o = json_node_get_object(root);
+	ck_assert_str_eq(json_object_get_string_member(o, "method"), "GET");
+	ck_assert(!json_object_has_member(o, "method_bytes"));
+	ck_assert_str_eq(json_object_get_string_member(o, "path"), cut);
+	ck_assert_int_eq(json_object_get_int_member(o, "path_bytes"), 60000);
+	ck_assert_str_eq(json_object_get_string_member(o, "path_sha256"), sha);
+	ck_assert_uint_eq(strlen(json_object_get_string_member(o, "kept")), 60000);
+}
+END_TEST
+
 START_TEST(error_table)
 {
 	static const struct {
@@ -189,8 +365,10 @@ START_TEST(error_table)
 	    {TRUE, ALK_API_ERROR_METHOD, 405, "method_not_allowed"},
 	    {FALSE, ALK_ERROR_CONFLICT, 409, "conflict"},
 	    {TRUE, ALK_API_ERROR_TOO_LARGE, 413, "payload_too_large"},
+	    {TRUE, ALK_API_ERROR_URI_TOO_LONG, 414, "uri_too_long"},
 	    {TRUE, ALK_API_ERROR_MEDIA_TYPE, 415, "unsupported_media_type"},
 	    {FALSE, ALK_ERROR_LIMIT, 429, "limit_exceeded"},
+	    {TRUE, ALK_API_ERROR_HEAD_TOO_LARGE, 431, "headers_too_large"},
 	    {FALSE, ALK_ERROR_FAILED, 500, "internal"},
 	    {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
 	    {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
@@ -390,8 +568,13 @@ int main(void)
 
 	tcase_add_test(tc, routes_match);
 	tcase_add_test(tc, routes_refuse);
+	tcase_add_test(tc, method_not_allowed);
 	tcase_add_test(tc, long_file_path);
 	tcase_add_test(tc, query_strings);
+	tcase_add_test(tc, head_checks);
+	tcase_add_test(tc, connection_admission);
+	tcase_add_test(tc, audit_throttle);
+	tcase_add_test(tc, audit_fields);
 	tcase_add_test(tc, error_table);
 	tcase_add_test(tc, route_table);
 	tcase_add_test(tc, times);

@@ -85,8 +85,6 @@ class Spec:
         responses = op["responses"]
         where = "%s %s -> %d" % (method, pattern, status)
         if str(status) not in responses:
-            if status == 405:
-                return self.validate_schema(where, "#/components/schemas/Error", body)
             fail("%s: status not documented" % where)
         response = self.resolve(responses[str(status)])
         content = response.get("content")
@@ -247,10 +245,36 @@ def exercise(d, spec):
     check("POST", "/v1/sandboxes", "/v1/sandboxes", 413, body="x" * (9 << 20),
           headers={"Content-Type": "application/json"})
     check("GET", S, "/v1/sandboxes/0123456789ab", 404)
-    status, _, body, _ = d.request("PATCH", "/v1/health")
-    spec.validate_schema("PATCH /v1/health", "#/components/schemas/Error", json.loads(body))
-    if status != 405:
-        fail("PATCH: %d" % status)
+    # any method a path does not list: the MethodNotAllowed response, with Allow
+    not_allowed = spec.spec["components"]["responses"]["MethodNotAllowed"]
+    for method, path, allow in (("PATCH", "/v1/health", "GET"),
+                                ("POST", "/v1/sandboxes/0123456789ab", "GET, DELETE")):
+        status, ctype, body, resp = d.request(method, path)
+        where = "%s %s" % (method, path)
+        if status != 405 or (ctype or "").split(";")[0] != "application/json":
+            fail("%s: %d %s" % (where, status, ctype))
+        spec.validate_schema(where, not_allowed["content"]["application/json"]["schema"],
+                             json.loads(body))
+        for name in not_allowed["headers"]:
+            if resp.getheader(name) is None:
+                fail("%s: no %s header" % (where, name))
+        if resp.getheader("Allow") != allow:
+            fail("%s: Allow: %s, wanted %s" % (where, resp.getheader("Allow"), allow))
+    # heads past their bounds, on any path: UriTooLong, HeadersTooLarge
+    for name, path, headers, want in (
+            ("UriTooLong", "/v1/health" + "a" * 9000, {}, 414),
+            ("UriTooLong", "/v1/health" + "a" * 70000, {}, 414),
+            ("HeadersTooLarge", "/v1/health", {"X-Pad-%d" % i: "p" * 4000 for i in range(10)},
+             431),
+            ("HeadersTooLarge", "/v1/health", {"X-Pad-%d" % i: "p" * 4000 for i in range(20)},
+             431)):
+        status, ctype, body, _ = d.request("GET", path, headers=headers, tcp=True)
+        where = "GET %.40s... (%s)" % (path, name)
+        response = spec.spec["components"]["responses"][name]
+        if status != want or (ctype or "").split(";")[0] not in response["content"]:
+            fail("%s: %d %s" % (where, status, ctype))
+        spec.validate_schema(where, response["content"]["application/json"]["schema"],
+                             json.loads(body))
     # a sandbox's life
     _, body, resp = check("POST", "/v1/sandboxes", "/v1/sandboxes?wait=ready", 201,
                           body={"labels": {"t": "openapi"}, "ttl_s": 600})

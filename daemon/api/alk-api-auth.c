@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Who is calling and what they may do. On the unix socket the kernel says
- * who (SO_PEERCRED): root is admin, members of api.socket_group may write,
+ * who (SO_PEERCRED, SO_PEERGROUPS): root is admin, processes with
+ * api.socket_group as their group or one of their supplementary groups may write,
  * anyone else is refused. On TCP a bearer token from the tokens file says
  * who, and its scope what. */
-#include <grp.h>
-#include <pwd.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,25 +12,69 @@
 #include "alk-api-private.h"
 #include "alk-error.h"
 
-static gboolean in_group(uid_t uid, gid_t gid, gid_t group)
+/* The peer's supplementary groups as the kernel holds them, not as
+ * /etc/group lists them for its user: a process may have been given a
+ * group with setgroups(2), or may run as a uid without a passwd entry. */
+static GArray *peer_groups(int fd)
 {
-	struct passwd pw, *found = NULL;
-	char buf[4096];
-	int n = 64;
-	g_autofree gid_t *groups = g_new(gid_t, n);
+	socklen_t len = 64 * sizeof(gid_t);
+	g_autoptr(GArray) groups = g_array_sized_new(FALSE, TRUE, sizeof(gid_t), 64);
 
-	if (gid == group)
-		return TRUE;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
-		return FALSE;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0) {
-		/* n now says how many there are */
-		groups = g_renew(gid_t, groups, n);
-		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-			return FALSE;
+	g_array_set_size(groups, len / sizeof(gid_t));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups->data, &len) < 0) {
+		/* len now says how much it takes */
+		if (errno != ERANGE)
+			return NULL;
+		g_array_set_size(groups, len / sizeof(gid_t));
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups->data, &len) < 0)
+			return NULL;
 	}
-	for (int i = 0; i < n; i++) {
-		if (groups[i] == group)
+	g_array_set_size(groups, len / sizeof(gid_t));
+	return g_steal_pointer(&groups);
+}
+
+/* Before Linux 4.13: the "Groups:" line of the connecting process. It may
+ * have exited since (then nothing is granted) or exec'd, which keeps its
+ * groups. */
+static GArray *proc_groups(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+	g_autofree char *text = NULL;
+	g_autofree char *list = NULL;
+	g_auto(GStrv) words = NULL;
+	GArray *groups;
+	const char *line;
+
+	if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL) ||
+	    (line = strstr(text, "\nGroups:")) == NULL)
+		return NULL;
+	line += strlen("\nGroups:");
+	list = g_strndup(line, strcspn(line, "\n"));
+	words = g_strsplit_set(list, " \t", -1);
+	groups = g_array_new(FALSE, TRUE, sizeof(gid_t));
+	for (guint i = 0; words[i] != NULL; i++) {
+		guint64 value;
+		gid_t gid;
+		if (words[i][0] == '\0' ||
+		    !g_ascii_string_to_unsigned(words[i], 10, 0, G_MAXUINT32 - 1, &value, NULL))
+			continue;
+		gid = (gid_t)value;
+		g_array_append_val(groups, gid);
+	}
+	return groups;
+}
+
+static gboolean in_group(int fd, const struct ucred *uc, gid_t group)
+{
+	g_autoptr(GArray) groups = NULL;
+
+	if (uc->gid == group)
+		return TRUE;
+	groups = peer_groups(fd);
+	if (groups == NULL)
+		groups = proc_groups(uc->pid);
+	for (guint i = 0; groups != NULL && i < groups->len; i++) {
+		if (g_array_index(groups, gid_t, i) == group)
 			return TRUE;
 	}
 	return FALSE;
@@ -49,7 +93,7 @@ void alk_api_auth_unix(AlkApi *api, AlkApiConn *conn)
 	conn->peer = g_strdup_printf("uid:%u", (guint)uc->uid);
 	if (uc->uid == 0)
 		conn->scope = ALK_SCOPE_ADMIN;
-	else if (api->group != (gid_t)-1 && in_group(uc->uid, uc->gid, api->group))
+	else if (api->group != (gid_t)-1 && in_group(g_socket_get_fd(conn->socket), uc, api->group))
 		conn->scope = ALK_SCOPE_WRITE;
 }
 
@@ -75,6 +119,8 @@ static gboolean auth_token(AlkApiReq *req, GError **error)
 		return unauthorized(error, "the bearer token is not valid");
 	req->caller = g_strdup_printf("token:%s", token->name);
 	req->scope = token->scope;
+	req->authed = TRUE;
+	alk_api_conn_authenticated(req->conn);
 	return TRUE;
 }
 
@@ -92,6 +138,7 @@ gboolean alk_api_auth(AlkApiReq *req, GError **error)
 		            req->api->config->api.socket_group);
 		return FALSE;
 	}
+	req->authed = TRUE;
 	return TRUE;
 }
 

@@ -5,6 +5,7 @@
 #include <libsoup/soup.h>
 
 #include "alk-api.h"
+#include "alk-audit.h"
 #include "alk-tokens.h"
 
 /* HTTP refusals that are not ALK_ERROR codes; the code is the status. The
@@ -17,8 +18,16 @@ typedef enum {
 	ALK_API_ERROR_FORBIDDEN = 403,
 	ALK_API_ERROR_METHOD = 405,
 	ALK_API_ERROR_TOO_LARGE = 413,
+	ALK_API_ERROR_URI_TOO_LONG = 414,
 	ALK_API_ERROR_MEDIA_TYPE = 415,
+	ALK_API_ERROR_HEAD_TOO_LARGE = 431,
 } AlkApiError;
+
+/* The longest request line and request head accepted (414, 431): an audit
+ * line keeps what a request sent, so heads are bounded well below both
+ * ALK_AUDIT_MAX_LINE and libsoup's own 64 KiB. */
+#define ALK_API_LINE_MAX 8192
+#define ALK_API_HEAD_MAX 32768
 
 /* A streamed response holds its producer (the guest) above this many
  * unsent bytes; alk-api-req.c resumes it below STREAM_LOW_WATER. */
@@ -29,6 +38,21 @@ typedef enum {
 #define ALK_API_STATUS_GONE 499
 
 typedef struct _AlkApiConn AlkApiConn;
+
+/* Connections are counted per pool, each with api.max_connections: TCP
+ * peers, local callers, and root (whom no other local caller can crowd
+ * out). */
+typedef enum {
+	ALK_API_POOL_TCP,
+	ALK_API_POOL_UNIX,
+	ALK_API_POOL_ROOT,
+	ALK_API_POOLS,
+} AlkApiPool;
+
+typedef struct {
+	guint open;
+	guint unauth; /* of them, whose caller is not known yet */
+} AlkApiCount;
 typedef struct _AlkApiReq AlkApiReq;
 typedef struct _AlkApiNetwork AlkApiNetwork;
 
@@ -60,13 +84,17 @@ struct _AlkApi {
 	gid_t group; /* api.socket_group, (gid_t)-1 when it does not exist */
 	SoupServer *server;
 	GSocketService *service;
-	char *socket_path;     /* bound here: removed at the end */
-	GHashTable *conns;     /* AlkApiConn *, a ref each */
-	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
-	GHashTable *reqs;      /* AlkApiReq * not yet finished */
-	GList *waits;          /* AlkApiWait *: ?wait= requests */
-	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
-	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
+	char *socket_path; /* bound here: removed at the end */
+	GHashTable *conns; /* AlkApiConn *, a ref each */
+	AlkApiCount pools[ALK_API_POOLS];
+	GHashTable *peers;          /* AlkApiConn.peer -> AlkApiCount *, of open connections */
+	AlkApiConn *accepting;      /* during soup_server_accept_iostream() */
+	GHashTable *reqs;           /* AlkApiReq * not yet finished */
+	GList *waits;               /* AlkApiWait *: ?wait= requests */
+	GHashTable *states;         /* sandbox id -> last AlkSandboxState seen (metrics) */
+	GList *networks;            /* AlkApiNetwork *: allowlist changes the manager works on */
+	AlkAuditThrottle *refusals; /* audit lines of requests refused unauthenticated */
+	guint refusals_timer;       /* writes their summaries */
 };
 
 /* One client connection. */
@@ -77,8 +105,13 @@ struct _AlkApiConn {
 	GSocket *socket;
 	GInputStream *tap; /* weak: records the request line */
 	gboolean tcp;
-	char *peer;       /* "uid:1000", "tcp:127.0.0.1" */
-	AlkScope scope;   /* unix callers: by uid and group; 0: not allowed */
+	char *peer;     /* "uid:1000", "tcp:127.0.0.1" */
+	AlkScope scope; /* unix callers: by uid and group; 0: not allowed */
+	AlkApiPool pool;
+	gboolean counted; /* in its pool and its peer's count */
+	gboolean authed;  /* the caller is known (else the head deadline holds) */
+	guint cut;        /* 414 or 431: its head was cut off, answered and drained */
+	gint64 accepted_us;
 	guint timer;      /* reading the request took too long */
 	gint64 active_us; /* when it last made progress */
 	GSource *watch;   /* the peer, while a response waits */
@@ -98,8 +131,10 @@ struct _AlkApiReq {
 	char *id;         /* {id} */
 	char *file;       /* {path}: decoded, absolute */
 	GPtrArray *query; /* key, value, key, value, ... */
+	char *allow;      /* a 405's Allow header: the path's methods */
 	char *caller;     /* "uid:0", "token:ci" */
 	AlkScope scope;
+	gboolean authed; /* the caller is known: its refusals are audited in full */
 	gint64 start_us;
 	guint status;  /* as answered */
 	gboolean done; /* finished, stolen or disconnected: msg is not ours to use */
@@ -134,7 +169,8 @@ char *alk_api_error_json(const GError *error);
 const AlkApiRoute *alk_api_routes(guint *n);
 /* Finds the route of method + normalised path and fills req->route, id
  * and file. file comes from the raw request target, which must have no
- * "." or ".." segment (GUri folds them away). Errors: NOT_FOUND, METHOD. */
+ * "." or ".." segment (GUri folds them away). Errors: NOT_FOUND, METHOD
+ * (then req->allow lists the path's methods). */
 gboolean alk_api_route(AlkApiReq *req, const char *raw_target, GError **error);
 /* Parses an encoded query string into req->query, checking the keys
  * against the route's. */
@@ -153,12 +189,20 @@ gboolean alk_api_auth_scope(AlkApiReq *req, GError **error);
 
 /* ---- alk-api-conn.c ---- */
 void alk_api_conn_accept(AlkApi *api, GSocketConnection *sockconn, gboolean tcp);
+/* Whether one more connection fits: NULL if it does, else the name of the
+ * limit it is over. pool and peer: the counts without it. */
+const char *alk_api_conn_admit(const AlkApiConfig *c, AlkApiPool pool, const AlkApiCount *in_pool,
+                               const AlkApiCount *of_peer, gboolean authed);
+/* The caller proved who it is (a valid token): the connection leaves the
+ * unauthenticated share and its head deadline. */
+void alk_api_conn_authenticated(AlkApiConn *conn);
 AlkApiConn *alk_api_conn_ref(AlkApiConn *conn);
 void alk_api_conn_unref(AlkApiConn *conn);
 /* The first line of the request as received, or NULL. */
 const char *alk_api_conn_request_line(AlkApiConn *conn);
 /* Starts the request-reading timeout, or notes progress: the request must
- * make some within api.request_timeout_s. */
+ * make some within api.request_timeout_s, and while its caller is not known
+ * its whole head must be in within api.head_timeout_s of the accept. */
 void alk_api_conn_arm(AlkApiConn *conn);
 void alk_api_conn_disarm(AlkApiConn *conn);
 /* Calls gone(data) once when the peer hangs up. */
@@ -166,6 +210,9 @@ void alk_api_conn_watch(AlkApiConn *conn, void (*gone)(gpointer), gpointer data)
 void alk_api_conn_unwatch(AlkApiConn *conn);
 /* Shuts the socket down, so libsoup notices and ends the connection. */
 void alk_api_conn_drop(AlkApiConn *conn);
+/* "HTTP/1.1 status ..." with the JSON body, Connection: close, and for a
+ * 401 WWW-Authenticate, for a 405 Allow (when not NULL). */
+GBytes *alk_api_raw_response(guint status, const char *json, const char *allow);
 /* Writes response on a stolen connection, then closes it (reading and
  * dropping what the client still sends, for a while, so it sees the
  * answer rather than a reset). */
@@ -175,12 +222,26 @@ void alk_api_conn_close_all(AlkApi *api);
 /* ---- alk-api-tap.c ---- */
 /* An input stream that passes base through and keeps its first line. */
 GInputStream *alk_api_tap_new(GInputStream *base, void (*closed)(gpointer), gpointer data);
+/* Cuts the stream (libsoup reads an end of stream) once its first line is
+ * over line_max bytes (without CRLF) or its head over head_max, calling
+ * cut(data, 414 or 431) once. */
+void alk_api_tap_limit(GInputStream *tap, gsize line_max, gsize head_max,
+                       void (*cut)(gpointer data, guint status));
+/* The request line (what came of it, when cut), or NULL. */
 const char *alk_api_tap_line(GInputStream *tap);
 /* Its close is no longer reported. */
 void alk_api_tap_forget(GInputStream *tap);
 
 /* ---- alk-api-req.c ---- */
 void alk_api_req_setup(AlkApi *api);
+/* The request line (as received) and the head (as parsed, counted as sent
+ * without folding) within ALK_API_LINE_MAX and ALK_API_HEAD_MAX. Errors:
+ * URI_TOO_LONG, HEAD_TOO_LARGE. */
+gboolean alk_api_req_check_size(const char *line, SoupMessageHeaders *h, GError **error);
+/* What a request head must be before anything else reads it: at most one
+ * Authorization header, and Content-Length (if any) one decimal number,
+ * however often repeated. Errors: INVALID. */
+gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error);
 /* A WebSocket session (whose connection libsoup no longer has) ended. */
 void alk_api_req_end_session(AlkApiReq *req);
 void alk_api_req_abort_all(AlkApi *api);
@@ -208,6 +269,12 @@ void alk_api_req_stream_end(AlkApiReq *req);
 JsonObject *alk_api_req_json(AlkApiReq *req, GError **error);
 void alk_api_audit(AlkApi *api, const char *caller, const char *action, const char *sandbox,
                    JsonNode *args, JsonNode *result);
+/* Writes the summary lines of the refusals not audited one by one (all of
+ * them with all: when the API ends). */
+void alk_api_audit_flush_refusals(AlkApi *api, gboolean all);
+/* Adds key: value; capped and longer than 256 bytes: its first 256 bytes,
+ * key_bytes (its length) and key_sha256 (of all of it) instead. */
+void alk_api_audit_add_field(JsonBuilder *b, const char *key, const char *value, gboolean capped);
 /* A sandbox object snapshot or the error; checks req->id. */
 const AlkSandbox *alk_api_req_sandbox(AlkApiReq *req, GError **error);
 

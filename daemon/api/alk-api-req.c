@@ -35,6 +35,7 @@ static void req_free(gpointer data)
 	g_free(req->path);
 	g_free(req->id);
 	g_free(req->file);
+	g_free(req->allow);
 	g_free(req->caller);
 	g_clear_pointer(&req->query, g_ptr_array_unref);
 	g_clear_pointer(&req->body, g_byte_array_unref);
@@ -60,6 +61,92 @@ void alk_api_audit(AlkApi *api, const char *caller, const char *action, const ch
 	}
 }
 
+/* Requests refused before their caller is known: audited one by one up to
+ * REFUSALS_BURST per peer in REFUSALS_WINDOW_S, then counted, and the count
+ * audited once the window is over ("api.suppressed"). */
+#define REFUSALS_BURST 10
+#define REFUSALS_WINDOW_S 10
+#define REFUSALS_PEERS 1024
+
+void alk_api_audit_flush_refusals(AlkApi *api, gboolean all)
+{
+	g_autoptr(GPtrArray) ended = NULL;
+
+	if (api->refusals == NULL)
+		return;
+	ended = alk_audit_throttle_expire(api->refusals, all ? G_MAXINT64 : g_get_monotonic_time());
+	for (guint i = 0; i < ended->len; i++) {
+		const AlkAuditSuppressed *s = g_ptr_array_index(ended, i);
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) args = NULL;
+
+		json_builder_begin_object(b);
+		alk_json_add_int(b, "requests", (gint64)s->suppressed);
+		alk_json_add_int(b, "window_s", REFUSALS_WINDOW_S);
+		alk_json_add_string(b, "why",
+		                    "refused before authentication, not audited one by one");
+		json_builder_end_object(b);
+		args = json_builder_get_root(b);
+		alk_api_audit(api, s->key, "api.suppressed", NULL, args, NULL);
+	}
+}
+
+static gboolean on_refusals_timer(gpointer data)
+{
+	AlkApi *api = data;
+
+	alk_api_audit_flush_refusals(api, FALSE);
+	if (alk_audit_throttle_pending(api->refusals) > 0)
+		return G_SOURCE_CONTINUE;
+	api->refusals_timer = 0;
+	return G_SOURCE_REMOVE;
+}
+
+/* Whether this request's line is written; the others are counted. */
+static gboolean audit_admits(AlkApiReq *req, gboolean refused)
+{
+	AlkApi *api = req->api;
+
+	/* a unix caller is known from the start: the kernel said who */
+	if (req->authed || !refused || (!req->conn->tcp && req->conn->scope != 0))
+		return TRUE;
+	if (api->refusals == NULL)
+		api->refusals =
+		    alk_audit_throttle_new(REFUSALS_BURST, REFUSALS_WINDOW_S, REFUSALS_PEERS);
+	if (alk_audit_throttle_admit(api->refusals, req->conn->peer, g_get_monotonic_time()))
+		return TRUE;
+	if (api->refusals_timer == 0)
+		api->refusals_timer =
+		    g_timeout_add_seconds(REFUSALS_WINDOW_S / 2, on_refusals_timer, api);
+	return FALSE;
+}
+
+/* What a refused request's method and path keep of the sender's bytes:
+ * enough to recognise them, never enough to fill a disk. */
+#define AUDIT_FIELD_MAX 256
+
+void alk_api_audit_add_field(JsonBuilder *b, const char *key, const char *value, gboolean capped)
+{
+	gsize len = strlen(value);
+	g_autofree char *cut = NULL;
+	g_autofree char *bytes = NULL;
+	g_autofree char *sha = NULL;
+	g_autofree char *digest = NULL;
+
+	if (!capped || len <= AUDIT_FIELD_MAX) {
+		alk_json_add_string(b, key, value);
+		return;
+	}
+	/* a cut UTF-8 sequence is repaired by the builder */
+	cut = g_strndup(value, AUDIT_FIELD_MAX);
+	bytes = g_strconcat(key, "_bytes", NULL);
+	sha = g_strconcat(key, "_sha256", NULL);
+	digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, value, (gssize)len);
+	alk_json_add_string(b, key, cut);
+	alk_json_add_int(b, bytes, (gint64)len);
+	alk_json_add_string(b, sha, digest);
+}
+
 static void audit_request(AlkApiReq *req)
 {
 	g_autoptr(JsonBuilder) a = json_builder_new();
@@ -68,10 +155,11 @@ static void audit_request(AlkApiReq *req)
 	g_autoptr(JsonNode) result = NULL;
 	g_autofree char *code = g_strdup_printf("%u", req->status);
 	const char *caller = req->caller != NULL ? req->caller : req->conn->peer;
+	gboolean refused = req->status >= 400 && req->status != ALK_API_STATUS_GONE;
 
 	json_builder_begin_object(a);
-	alk_json_add_string(a, "method", req->method != NULL ? req->method : "-");
-	alk_json_add_string(a, "path", req->path != NULL ? req->path : "-");
+	alk_api_audit_add_field(a, "method", req->method != NULL ? req->method : "-", refused);
+	alk_api_audit_add_field(a, "path", req->path != NULL ? req->path : "-", refused);
 	json_builder_end_object(a);
 	json_builder_begin_object(r);
 	alk_json_add_int(r, "status", req->status);
@@ -79,8 +167,9 @@ static void audit_request(AlkApiReq *req)
 	json_builder_end_object(r);
 	args = json_builder_get_root(a);
 	result = json_builder_get_root(r);
-	alk_api_audit(req->api, caller, "api.request",
-	              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
+	if (audit_admits(req, refused))
+		alk_api_audit(req->api, caller, "api.request",
+		              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
 	if (req->api->metrics != NULL)
 		alk_metrics_add(req->api->metrics, ALK_METRIC_HTTP_REQUESTS,
 		                (const char *const[]){"code", code, NULL}, 1, NULL);
@@ -95,6 +184,12 @@ static void req_end(AlkApiReq *req, guint status)
 	if (req->done)
 		return;
 	req->done = TRUE;
+	/* its head cut off (alk-api-conn.c answered it): what came of the line */
+	if (req->method == NULL && req->conn->cut != 0) {
+		req->status = req->conn->cut;
+		req->method = g_strdup("-");
+		req->path = g_strdup(alk_api_conn_request_line(req->conn) ?: "-");
+	}
 	if (req->status == 0)
 		req->status = status;
 	alk_api_conn_unwatch(req->conn);
@@ -141,6 +236,12 @@ void alk_api_req_abort_all(AlkApi *api)
 
 /* ---- answers ---- */
 
+/* libsoup 3.2 has no phrase for 431 */
+static const char *phrase(guint status)
+{
+	return status == 431 ? "Request Header Fields Too Large" : soup_status_get_phrase(status);
+}
+
 static void set_response(AlkApiReq *req, guint status, const char *content_type, char *body,
                          gsize len)
 {
@@ -150,7 +251,7 @@ static void set_response(AlkApiReq *req, guint status, const char *content_type,
 	if (req->done) {
 		g_free(body);
 	} else {
-		soup_server_message_set_status(req->msg, status, NULL);
+		soup_server_message_set_status(req->msg, status, phrase(status));
 		soup_server_message_set_response(req->msg, content_type, SOUP_MEMORY_TAKE, body,
 		                                 len);
 	}
@@ -180,22 +281,28 @@ void alk_api_reply_error(AlkApiReq *req, const GError *error)
 	char *text = alk_api_error_json(error);
 	guint status = alk_api_error_status(error);
 
-	if (!req->done && status == 401)
-		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),
-		                             "WWW-Authenticate", "Bearer realm=\"airlock\"");
+	SoupMessageHeaders *h =
+	    req->done ? NULL : soup_server_message_get_response_headers(req->msg);
+
+	if (h != NULL && status == 401)
+		soup_message_headers_replace(h, "WWW-Authenticate", "Bearer realm=\"airlock\"");
+	if (h != NULL && status == 405 && req->allow != NULL)
+		soup_message_headers_replace(h, "Allow", req->allow);
 	set_response(req, status, "application/json", text, strlen(text));
 }
 
-static GBytes *raw_response(guint status, const char *json)
+GBytes *alk_api_raw_response(guint status, const char *json, const char *allow)
 {
 	GString *out = g_string_new(NULL);
 
 	g_string_append_printf(out,
 	                       "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
 	                       "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n",
-	                       status, soup_status_get_phrase(status), strlen(json));
+	                       status, phrase(status), strlen(json));
 	if (status == 401)
 		g_string_append(out, "WWW-Authenticate: Bearer realm=\"airlock\"\r\n");
+	if (status == 405 && allow != NULL)
+		g_string_append_printf(out, "Allow: %s\r\n", allow);
 	g_string_append_printf(out, "\r\n%s", json);
 	return g_string_free_to_bytes(out);
 }
@@ -206,6 +313,7 @@ void alk_api_req_refuse(AlkApiReq *req, const GError *error)
 	AlkApiConn *conn = alk_api_conn_ref(req->conn);
 	g_autofree char *json = alk_api_error_json(error);
 	guint status = alk_api_error_status(error);
+	g_autofree char *allow = g_strdup(req->allow);
 	g_autoptr(GIOStream) stream = NULL;
 
 	if (req->done) {
@@ -213,13 +321,14 @@ void alk_api_req_refuse(AlkApiReq *req, const GError *error)
 		return;
 	}
 	req->status = status;
-	g_message("%s %s %s: %u: %s", req->caller != NULL ? req->caller : conn->peer, req->method,
-	          req->path, status, error->message);
+	/* the journal is a disk too: a stranger's method and path, cut */
+	g_message("%s %.64s %.256s: %u: %s", req->caller != NULL ? req->caller : conn->peer,
+	          req->method, req->path, status, error->message);
 	req_end(req, status);
 	/* may free req */
 	stream = soup_server_message_steal_connection(msg);
 	if (stream != NULL)
-		alk_api_conn_linger(conn, stream, raw_response(status, json));
+		alk_api_conn_linger(conn, stream, alk_api_raw_response(status, json, allow));
 	alk_api_conn_unref(conn);
 }
 
@@ -374,6 +483,109 @@ static gboolean check_body(AlkApiReq *req, GError **error)
 	return TRUE;
 }
 
+/* ---- the head ---- */
+
+typedef struct {
+	const char *name;
+	guint n;
+} HeaderCount;
+
+static void count_header(const char *name, const char *value, gpointer data)
+{
+	HeaderCount *c = data;
+	if (g_ascii_strcasecmp(name, c->name) == 0)
+		c->n++;
+}
+
+static guint count_headers(SoupMessageHeaders *h, const char *name)
+{
+	HeaderCount c = {name, 0};
+	soup_message_headers_foreach(h, count_header, &c);
+	return c.n;
+}
+
+/* Every Content-Length the same run of digits: libsoup reads "-1" as a
+ * body without end and the last of two differing ones as the length. */
+static gboolean content_length_ok(SoupMessageHeaders *h)
+{
+	const char *list = soup_message_headers_get_list(h, "Content-Length");
+	g_auto(GStrv) values = NULL;
+
+	if (list == NULL)
+		return TRUE;
+	values = g_strsplit(list, ",", -1);
+	for (guint i = 0; values[i] != NULL; i++) {
+		g_strstrip(values[i]);
+		if (values[i][0] == '\0' || strspn(values[i], "0123456789") != strlen(values[i]) ||
+		    strlen(values[i]) > 19 || strcmp(values[i], values[0]) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void add_header_size(const char *name, const char *value, gpointer data)
+{
+	*(gsize *)data += strlen(name) + strlen(value) + 4; /* ": ", CRLF */
+}
+
+gboolean alk_api_req_check_size(const char *line, SoupMessageHeaders *h, GError **error)
+{
+	gsize line_len = line != NULL ? strlen(line) : 0;
+	gsize size = line_len + 4; /* CRLF and the blank line's */
+
+	if (line_len > ALK_API_LINE_MAX) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_URI_TOO_LONG,
+		            "the request line is over %u bytes", ALK_API_LINE_MAX);
+		return FALSE;
+	}
+	soup_message_headers_foreach(h, add_header_size, &size);
+	if (size > ALK_API_HEAD_MAX) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_HEAD_TOO_LARGE,
+		            "the request head is over %u bytes", ALK_API_HEAD_MAX);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean alk_api_req_check_head(SoupMessageHeaders *h, GError **error)
+{
+	/* libsoup would hand us the last one: whichever a proxy checked, the
+	 * other may be the one that counts */
+	if (count_headers(h, "Authorization") > 1) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "more than one Authorization header");
+		return FALSE;
+	}
+	if (!content_length_ok(h)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "Content-Length: not one non-negative decimal number");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* A WebSocket route's handshake, checked as libsoup will check it, so a
+ * bad one gets the contract's JSON error and not libsoup's HTML page. The
+ * extensions are the server's (permessage-deflate, libsoup's default). */
+static gboolean check_websocket(AlkApiReq *req, GError **error)
+{
+	static GPtrArray *extensions;
+	g_autoptr(GError) local = NULL;
+
+	if (req->route->websocket == NULL)
+		return TRUE;
+	if (g_once_init_enter(&extensions)) {
+		GPtrArray *types = g_ptr_array_new();
+		g_ptr_array_add(types, g_type_class_ref(SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
+		g_once_init_leave(&extensions, types);
+	}
+	if (soup_websocket_server_check_handshake(req->msg, NULL, NULL, extensions, &local))
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "not a WebSocket handshake: %s",
+	            local->message);
+	return FALSE;
+}
+
 /* ---- libsoup's stages ---- */
 
 static void early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -388,10 +600,18 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 	req->method = g_strdup(soup_server_message_get_method(msg));
 	req->path = g_strdup(g_uri_get_path(uri));
 	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+	/* where its body ends is not known: libsoup must not read on */
+	if (!alk_api_req_check_size(alk_api_conn_request_line(req->conn),
+	                            soup_server_message_get_request_headers(msg), &error) ||
+	    !alk_api_req_check_head(soup_server_message_get_request_headers(msg), &error)) {
+		alk_api_req_refuse(req, error);
+		return;
+	}
 	if (alk_api_auth(req, &error) &&
 	    alk_api_route(req, alk_api_conn_request_line(req->conn), &error) &&
 	    alk_api_auth_scope(req, &error) &&
-	    alk_api_parse_query(req, g_uri_get_query(uri), &error) && check_body(req, &error) &&
+	    alk_api_parse_query(req, g_uri_get_query(uri), &error) &&
+	    check_websocket(req, &error) && check_body(req, &error) &&
 	    (req->route->start == NULL || req->route->start(req, &error)))
 		return;
 	req->route = NULL;

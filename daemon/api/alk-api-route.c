@@ -183,24 +183,28 @@ static gboolean match(const AlkApiRoute *r, GStrv segs, guint *path_at, char **i
 
 static gboolean find(AlkApiReq *req, GStrv segs, guint *path_at, GError **error)
 {
-	gboolean other_method = FALSE;
+	g_autoptr(GString) allow = g_string_new(NULL);
 
 	for (guint i = 0; i < G_N_ELEMENTS(routes); i++) {
 		char *id = NULL;
 		if (!match(&routes[i], segs, path_at, &id))
 			continue;
 		if (g_strcmp0(routes[i].method, req->method) != 0) {
-			other_method = TRUE;
+			g_string_append_printf(allow, "%s%s", allow->len > 0 ? ", " : "",
+			                       routes[i].method);
 			continue;
 		}
 		req->route = &routes[i];
 		req->id = g_strdup(id);
 		return TRUE;
 	}
-	if (other_method)
-		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_METHOD, "%s is not allowed on %s",
-		            req->method, req->path);
-	else
+	if (allow->len > 0) {
+		g_set_error(error, ALK_API_ERROR, ALK_API_ERROR_METHOD,
+		            "%s is not allowed on %s (allowed: %s)", req->method, req->path,
+		            allow->str);
+		g_free(req->allow);
+		req->allow = g_string_free(g_steal_pointer(&allow), FALSE);
+	} else
 		g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND, "no such resource");
 	return FALSE;
 }

@@ -3,7 +3,10 @@
  * stream passed through unchanged, except that the first line (the
  * request line, the only one: one request per connection) is kept, since
  * libsoup keeps only the normalised URI. Pollable, as libsoup requires.
- * Closing it (libsoup ending the connection) is reported. */
+ * Closing it (libsoup ending the connection) is reported. With limits set,
+ * a request line or head longer than them is cut: reported, and libsoup
+ * reads an end of stream from then on (it would take 64 KiB and then drop
+ * the connection without a word). */
 #include <string.h>
 
 #include "alk-api-private.h"
@@ -20,6 +23,14 @@ struct _AlkApiTap {
 	gboolean complete;
 	void (*closed)(gpointer data);
 	gpointer data;
+	/* the head's bounds (0: none), and who hears when one is passed */
+	gsize line_max;
+	gsize head_max;
+	void (*cut)(gpointer data, guint status);
+	gsize head_bytes;
+	guint line_ends; /* in a row, CRs aside: the second ends the head */
+	gboolean head_done;
+	gboolean was_cut;
 };
 
 static void pollable_init(GPollableInputStreamInterface *iface);
@@ -48,12 +59,49 @@ static void record(AlkApiTap *self, const void *buf, gssize n)
 		g_string_truncate(self->line, self->line->len - 1);
 }
 
+/* Counts the head's bytes up to its blank line; a status when a bound is
+ * passed (414: the request line, 431: the head), else 0. */
+static guint measure(AlkApiTap *self, const guint8 *buf, gssize n)
+{
+	for (gssize i = 0; i < n && !self->head_done; i++) {
+		self->head_bytes++;
+		if (buf[i] == '\n')
+			self->head_done = ++self->line_ends == 2;
+		else if (buf[i] != '\r')
+			self->line_ends = 0;
+	}
+	if (self->line_max > 0 && self->line->len > self->line_max)
+		return 414;
+	if (self->head_max > 0 && !self->head_done && self->head_bytes > self->head_max)
+		return 431;
+	return 0;
+}
+
+/* What libsoup gets of n bytes read: all of them, or an end of stream
+ * once the head is cut. */
+static gssize pass(AlkApiTap *self, const void *buf, gssize n)
+{
+	guint status;
+
+	record(self, buf, n);
+	if (n <= 0 || self->was_cut || (status = measure(self, buf, n)) == 0)
+		return self->was_cut ? 0 : n;
+	self->was_cut = TRUE;
+	self->complete = TRUE;
+	if (self->cut != NULL)
+		self->cut(self->data, status);
+	return 0;
+}
+
 static gssize tap_read(GInputStream *stream, void *buf, gsize count, GCancellable *cancellable,
                        GError **error)
 {
-	gssize n = g_input_stream_read(base_of(stream), buf, count, cancellable, error);
-	record(ALK_API_TAP(stream), buf, n);
-	return n;
+	gssize n;
+
+	if (ALK_API_TAP(stream)->was_cut)
+		return 0;
+	n = g_input_stream_read(base_of(stream), buf, count, cancellable, error);
+	return pass(ALK_API_TAP(stream), buf, n);
 }
 
 static gboolean tap_close(GInputStream *stream, GCancellable *cancellable, GError **error)
@@ -76,7 +124,8 @@ static gboolean tap_can_poll(GPollableInputStream *stream)
 
 static gboolean tap_is_readable(GPollableInputStream *stream)
 {
-	return g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(base_of(stream)));
+	return ALK_API_TAP(stream)->was_cut ||
+	       g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(base_of(stream)));
 }
 
 static GSource *tap_create_source(GPollableInputStream *stream, GCancellable *cancellable)
@@ -89,10 +138,13 @@ static GSource *tap_create_source(GPollableInputStream *stream, GCancellable *ca
 static gssize tap_read_nonblocking(GPollableInputStream *stream, void *buf, gsize count,
                                    GError **error)
 {
-	gssize n = g_pollable_input_stream_read_nonblocking(
-	    G_POLLABLE_INPUT_STREAM(base_of(stream)), buf, count, NULL, error);
-	record(ALK_API_TAP(stream), buf, n);
-	return n;
+	gssize n;
+
+	if (ALK_API_TAP(stream)->was_cut)
+		return 0;
+	n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(base_of(stream)), buf,
+	                                             count, NULL, error);
+	return pass(ALK_API_TAP(stream), buf, n);
 }
 
 static void pollable_init(GPollableInputStreamInterface *iface)
@@ -131,6 +183,15 @@ GInputStream *alk_api_tap_new(GInputStream *base, void (*closed)(gpointer), gpoi
 	self->closed = closed;
 	self->data = data;
 	return G_INPUT_STREAM(self);
+}
+
+void alk_api_tap_limit(GInputStream *tap, gsize line_max, gsize head_max,
+                       void (*cut)(gpointer data, guint status))
+{
+	AlkApiTap *self = ALK_API_TAP(tap);
+	self->line_max = line_max;
+	self->head_max = head_max;
+	self->cut = cut;
 }
 
 const char *alk_api_tap_line(GInputStream *tap)

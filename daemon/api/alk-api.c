@@ -53,6 +53,7 @@ AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, Alk
 	api->server =
 	    soup_server_new("server-header", "airlockd/" ALK_VERSION, "raw-paths", TRUE, NULL);
 	api->conns = g_hash_table_new_full(NULL, NULL, (GDestroyNotify)alk_api_conn_unref, NULL);
+	api->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	api->reqs = g_hash_table_new(NULL, NULL);
 	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	alk_api_req_setup(api);
@@ -330,8 +331,12 @@ void alk_api_free(AlkApi *api)
 	g_clear_object(&api->service);
 	g_clear_object(&api->server);
 	g_hash_table_destroy(api->conns);
+	g_hash_table_destroy(api->peers);
 	g_hash_table_destroy(api->reqs);
 	g_hash_table_destroy(api->states);
+	g_clear_handle_id(&api->refusals_timer, g_source_remove);
+	alk_api_audit_flush_refusals(api, TRUE);
+	alk_audit_throttle_free(api->refusals);
 	alk_tokens_free(api->tokens);
 	g_free(api);
 }

@@ -333,3 +333,107 @@ void alk_audit_free(AlkAudit *self)
 	g_free(self->chain_break);
 	g_free(self);
 }
+
+/* ---- the throttle ---- */
+
+struct _AlkAuditThrottle {
+	guint burst;
+	gint64 window_us;
+	guint max_keys;
+	GHashTable *keys; /* char * -> Window * */
+	guint64 pending;
+};
+
+typedef struct {
+	gint64 start_us;
+	guint admitted;
+	guint64 suppressed;
+} Window;
+
+AlkAuditThrottle *alk_audit_throttle_new(guint burst, guint window_s, guint max_keys)
+{
+	AlkAuditThrottle *t = g_new0(AlkAuditThrottle, 1);
+
+	t->burst = burst;
+	t->window_us = (gint64)window_s * G_USEC_PER_SEC;
+	t->max_keys = MAX(max_keys, 1);
+	t->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return t;
+}
+
+void alk_audit_throttle_free(AlkAuditThrottle *t)
+{
+	if (t == NULL)
+		return;
+	g_hash_table_destroy(t->keys);
+	g_free(t);
+}
+
+static Window *window_for(AlkAuditThrottle *t, const char *key, gint64 now_us)
+{
+	Window *w = g_hash_table_lookup(t->keys, key);
+
+	if (w == NULL && g_hash_table_size(t->keys) >= t->max_keys - 1)
+		key = "*";
+	if (w == NULL && (w = g_hash_table_lookup(t->keys, key)) == NULL) {
+		w = g_new0(Window, 1);
+		w->start_us = now_us;
+		g_hash_table_insert(t->keys, g_strdup(key), w);
+	}
+	return w;
+}
+
+gboolean alk_audit_throttle_admit(AlkAuditThrottle *t, const char *key, gint64 now_us)
+{
+	Window *w = window_for(t, key, now_us);
+
+	/* a window with nothing suppressed starts again by itself; one with
+	 * suppressed lines waits for expire() to report them */
+	if (w->suppressed == 0 && now_us - w->start_us >= t->window_us) {
+		w->start_us = now_us;
+		w->admitted = 0;
+	}
+	if (w->suppressed == 0 && w->admitted < t->burst) {
+		w->admitted++;
+		return TRUE;
+	}
+	w->suppressed++;
+	t->pending++;
+	return FALSE;
+}
+
+static void suppressed_free(gpointer data)
+{
+	AlkAuditSuppressed *s = data;
+	g_free(s->key);
+	g_free(s);
+}
+
+GPtrArray *alk_audit_throttle_expire(AlkAuditThrottle *t, gint64 now_us)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(suppressed_free);
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_hash_table_iter_init(&it, t->keys);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		Window *w = value;
+		if (now_us - w->start_us < t->window_us)
+			continue;
+		if (w->suppressed > 0) {
+			AlkAuditSuppressed *s = g_new0(AlkAuditSuppressed, 1);
+			s->key = g_strdup(key);
+			s->suppressed = w->suppressed;
+			s->since_us = w->start_us;
+			g_ptr_array_add(out, s);
+			t->pending -= w->suppressed;
+		}
+		g_hash_table_iter_remove(&it);
+	}
+	return out;
+}
+
+guint64 alk_audit_throttle_pending(const AlkAuditThrottle *t)
+{
+	return t->pending;
+}

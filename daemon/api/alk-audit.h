@@ -54,6 +54,34 @@ gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action
 void alk_audit_free(AlkAudit *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkAudit, alk_audit_free)
 
+/* ---- a budget for lines nobody vouches for ----
+ *
+ * Requests refused before their caller was known cost an audit line (and
+ * its syncs) each. A throttle admits at most burst of them per window_s
+ * per key (the peer); the rest are only counted, and
+ * alk_audit_throttle_expire() hands out the counts once their window has
+ * passed, for one summary line each. At most max_keys keys are tracked;
+ * beyond them all others share the key "*". No I/O, no clock: now_us is
+ * the caller's monotonic time. */
+typedef struct _AlkAuditThrottle AlkAuditThrottle;
+
+typedef struct {
+	char *key;
+	guint64 suppressed; /* lines not written in the window */
+	gint64 since_us;    /* when the window began */
+} AlkAuditSuppressed;
+
+AlkAuditThrottle *alk_audit_throttle_new(guint burst, guint window_s, guint max_keys);
+void alk_audit_throttle_free(AlkAuditThrottle *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkAuditThrottle, alk_audit_throttle_free)
+/* TRUE: write the line; FALSE: it is counted as suppressed. */
+gboolean alk_audit_throttle_admit(AlkAuditThrottle *t, const char *key, gint64 now_us);
+/* The keys whose window has ended with lines suppressed (AlkAuditSuppressed *,
+ * owned by the array), forgetting them and every key idle for a window. */
+GPtrArray *alk_audit_throttle_expire(AlkAuditThrottle *t, gint64 now_us);
+/* Lines suppressed and not yet handed out. */
+guint64 alk_audit_throttle_pending(const AlkAuditThrottle *t);
+
 typedef enum {
 	ALK_AUDIT_PROBLEM_NONE,
 	ALK_AUDIT_PROBLEM_EDITED,        /* a line's bytes changed */

@@ -126,6 +126,10 @@ static const AlkConfigKey api_keys[] = {
     {"max_body_bytes", KEY_UINT64, D(api.max_body_bytes), 1024, 256 * MIB},
     {"max_file_bytes", KEY_UINT64, D(api.max_file_bytes), 1, G_GUINT64_CONSTANT(1) << 40},
     {"max_connections", KEY_UINT, D(api.max_connections), 1, 65536},
+    {"max_connections_per_peer", KEY_UINT, D(api.max_connections_per_peer), 1, 65536},
+    {"max_unauthenticated", KEY_UINT, D(api.max_unauthenticated), 1, 65536},
+    {"max_unauthenticated_per_peer", KEY_UINT, D(api.max_unauthenticated_per_peer), 1, 65536},
+    {"head_timeout_s", KEY_UINT, D(api.head_timeout_s), 1, 3600},
     {"request_timeout_s", KEY_UINT, D(api.request_timeout_s), 1, 3600},
     {"audit_log", KEY_PATH, D(api.audit_log), 0, 256},
     {"audit_head", KEY_PATH, D(api.audit_head), 0, 256},
@@ -322,6 +326,10 @@ static AlkConfig *config_new_default(void)
 	c->api.max_body_bytes = 8 * MIB;
 	c->api.max_file_bytes = 1024 * MIB;
 	c->api.max_connections = 64;
+	c->api.max_connections_per_peer = 32;
+	c->api.max_unauthenticated = 16;
+	c->api.max_unauthenticated_per_peer = 8;
+	c->api.head_timeout_s = 10;
 	c->api.request_timeout_s = 30;
 	c->api.audit_log = g_strdup("/var/lib/airlock/audit.jsonl");
 	c->api.audit_head = g_strdup("/var/lib/airlock/audit.head");
