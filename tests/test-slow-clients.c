@@ -127,6 +127,48 @@ START_TEST(unread_download_holds_only_itself)
 }
 END_TEST
 
+/* An unstreamed exec past its 64 MiB cap: its output is kept once (the
+ * answer is written from it as the client reads), truncated says so. */
+START_TEST(big_unstreamed_output_kept_once)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	guint64 before = alk_test_daemon_hwm_kib(D);
+	g_autoptr(JsonObject) res = alk_test_api_sh(id, "head -c 100000000 /dev/zero | tr '\\0' a");
+	guint64 after = alk_test_daemon_hwm_kib(D);
+	const char *out = json_object_get_string_member(res, "stdout");
+
+	ck_assert_uint_eq(strlen(out), 64 * 1024 * 1024);
+	ck_assert(json_object_get_boolean_member(res, "truncated"));
+	ck_assert_msg(after < before + 100 * 1024, "%" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT,
+	              before, after);
+}
+END_TEST
+
+/* The daemon's budget for kept output across all execs: past it, output
+ * is cut and the answer says truncated. */
+START_TEST(output_budget_cuts)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autoptr(JsonObject) res = alk_test_api_sh(id, "head -c 3000000 /dev/zero | tr '\\0' a");
+
+	ck_assert_uint_eq(strlen(json_object_get_string_member(res, "stdout")), 1048576);
+	ck_assert(json_object_get_boolean_member(res, "truncated"));
+	g_autoptr(JsonObject) small = alk_test_api_sh(id, "echo fits");
+	ck_assert_str_eq(json_object_get_string_member(small, "stdout"), "fits\n");
+	ck_assert(!json_object_get_boolean_member(small, "truncated"));
+}
+END_TEST
+
+static void budget_setup(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	alk_test_api_daemon =
+	    alk_test_daemon_start("[api]\nmax_buffered_output_bytes = 1048576\n", &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
 static void slow_timeout_setup(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -146,6 +188,9 @@ int main(void)
 	alk_test_api_add(s, "ndjson_unread", ndjson_unread, NULL, NULL);
 	alk_test_api_add(s, "unread_download_holds_only_itself", unread_download_holds_only_itself,
 	                 slow_timeout_setup, NULL);
+	alk_test_api_add(s, "big_unstreamed_output_kept_once", big_unstreamed_output_kept_once,
+	                 NULL, NULL);
+	alk_test_api_add(s, "output_budget_cuts", output_budget_cuts, budget_setup, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

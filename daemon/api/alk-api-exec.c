@@ -158,6 +158,7 @@ typedef struct {
 	gboolean ndjson;
 	gboolean held;      /* NDJSON: the client is behind, the guest waits */
 	GByteArray *out[2]; /* kept for a JSON answer */
+	gboolean cut;       /* the daemon's budget for kept output was spent */
 	AlkApiExecTally tally;
 } ExecCtx;
 
@@ -165,8 +166,11 @@ static void ctx_free(ExecCtx *ctx)
 {
 	alk_api_exec_body_clear(&ctx->body);
 	g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
-	for (guint i = 0; i < 2; i++)
+	for (guint i = 0; i < 2; i++) {
+		ctx->req->api->buffered_output -=
+		    MIN(ctx->out[i]->len, ctx->req->api->buffered_output);
 		g_byte_array_unref(ctx->out[i]);
+	}
 	alk_api_exec_tally_clear(&ctx->tally);
 	g_free(ctx);
 }
@@ -213,7 +217,16 @@ static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpo
 	g_autoptr(JsonNode) node = NULL;
 
 	if (!ctx->ndjson) {
-		g_byte_array_append(ctx->out[i], d, len);
+		AlkApi *api = ctx->req->api;
+		gsize take =
+		    (gsize)MIN((guint64)len, api->config->api.max_buffered_output_bytes -
+		                                 MIN(api->buffered_output,
+		                                     api->config->api.max_buffered_output_bytes));
+		/* the daemon's whole budget for kept output is spent: this is cut */
+		if (take < len)
+			ctx->cut = TRUE;
+		g_byte_array_append(ctx->out[i], d, take);
+		api->buffered_output += take;
 		return;
 	}
 	b = json_builder_new();
@@ -245,20 +258,6 @@ static void on_writable(AlkTask *task, gpointer data)
 	feed_stdin(data);
 }
 
-static void reply_result(ExecCtx *ctx, const AlkTaskResult *result)
-{
-	g_autoptr(JsonBuilder) b = json_builder_new();
-
-	json_builder_begin_object(b);
-	alk_api_json_add_exit(b, result, FALSE);
-	alk_api_json_add_output(b, "stdout", ctx->out[0]->data, ctx->out[0]->len);
-	alk_api_json_add_output(b, "stderr", ctx->out[1]->data, ctx->out[1]->len);
-	alk_json_add_bool(b, "truncated", result->truncated);
-	alk_json_add_int(b, "duration_ms", (gint64)result->exit->duration_ms);
-	json_builder_end_object(b);
-	alk_api_reply_builder(ctx->req, SOUP_STATUS_OK, b);
-}
-
 static void on_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 {
 	ExecCtx *ctx = data;
@@ -277,7 +276,12 @@ static void on_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 		stream_line(ctx, node);
 		alk_api_req_stream_end(ctx->req);
 	} else {
-		reply_result(ctx, result);
+		alk_api_exec_result_send(ctx->req, result, result->truncated || ctx->cut, ctx->out);
+		for (guint i = 0; i < 2; i++) {
+			/* the answer owns (and accounts for) the output now */
+			g_byte_array_unref(ctx->out[i]);
+			ctx->out[i] = g_byte_array_new();
+		}
 	}
 	ctx_free(ctx);
 }

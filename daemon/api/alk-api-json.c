@@ -92,8 +92,7 @@ void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data
 {
 	if (len == 0) {
 		alk_json_add_string(b, key, "");
-	} else if (g_utf8_validate_len((const char *)data, len, NULL) &&
-	           memchr(data, 0, len) == NULL) {
+	} else if (alk_api_output_is_text(data, len)) {
 		g_autofree char *text = g_strndup((const char *)data, len);
 		alk_json_add_string(b, key, text);
 	} else {

@@ -87,12 +87,14 @@ struct _AlkApi {
 	char *socket_path; /* bound here: removed at the end */
 	GHashTable *conns; /* AlkApiConn *, a ref each */
 	AlkApiCount pools[ALK_API_POOLS];
-	GHashTable *peers;          /* AlkApiConn.peer -> AlkApiCount *, of open connections */
-	AlkApiConn *accepting;      /* during soup_server_accept_iostream() */
-	GHashTable *reqs;           /* AlkApiReq * not yet finished */
-	GList *waits;               /* AlkApiWait *: ?wait= requests */
-	GHashTable *states;         /* sandbox id -> last AlkSandboxState seen (metrics) */
-	GList *networks;            /* AlkApiNetwork *: allowlist changes the manager works on */
+	GHashTable *peers;     /* AlkApiConn.peer -> AlkApiCount *, of open connections */
+	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
+	GHashTable *reqs;      /* AlkApiReq * not yet finished */
+	GList *waits;          /* AlkApiWait *: ?wait= requests */
+	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
+	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
+	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
+	guint64 buffered_output;
 	AlkAuditThrottle *refusals; /* audit lines of requests refused unauthenticated */
 	guint refusals_timer;       /* writes their summaries */
 };
@@ -286,6 +288,16 @@ void alk_api_json_add_network(JsonBuilder *b, const AlkSandbox *sb);
 JsonNode *alk_api_json_sandbox_node(const AlkSandbox *sb, const char *state);
 /* Adds key (valid UTF-8) or key_b64 (anything else). */
 void alk_api_json_add_output(JsonBuilder *b, const char *key, const guint8 *data, gsize len);
+
+/* ---- alk-api-exec-result.c ---- */
+/* Whether output is answered as a JSON string (valid UTF-8, no NUL) rather
+ * than base64. */
+gboolean alk_api_output_is_text(const guint8 *data, gsize len);
+/* Answers an unstreamed exec: 200 and its result, written as the client
+ * takes it straight from out (whose bytes, counted in the API's
+ * buffered_output, the answer takes over and gives back as they go out). */
+void alk_api_exec_result_send(AlkApiReq *req, const AlkTaskResult *result, gboolean truncated,
+                              GByteArray *out[2]);
 /* exit_code, signal, timed_out; full: truncated and duration_ms too. */
 void alk_api_json_add_exit(JsonBuilder *b, const AlkTaskResult *result, gboolean full);
 /* "error": {code, message}, as every error answer carries it. */

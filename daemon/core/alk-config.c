@@ -125,6 +125,8 @@ static const AlkConfigKey api_keys[] = {
     {"tokens_file", KEY_PATH, D(api.tokens_file), 0, 256},
     {"max_body_bytes", KEY_UINT64, D(api.max_body_bytes), 1024, 256 * MIB},
     {"max_file_bytes", KEY_UINT64, D(api.max_file_bytes), 1, G_GUINT64_CONSTANT(1) << 40},
+    {"max_buffered_output_bytes", KEY_UINT64, D(api.max_buffered_output_bytes), 1,
+     G_GUINT64_CONSTANT(1) << 40},
     {"max_connections", KEY_UINT, D(api.max_connections), 1, 65536},
     {"max_connections_per_peer", KEY_UINT, D(api.max_connections_per_peer), 1, 65536},
     {"max_unauthenticated", KEY_UINT, D(api.max_unauthenticated), 1, 65536},
@@ -325,6 +327,7 @@ static AlkConfig *config_new_default(void)
 	c->api.tokens_file = g_strdup("/etc/airlock/tokens");
 	c->api.max_body_bytes = 8 * MIB;
 	c->api.max_file_bytes = 1024 * MIB;
+	c->api.max_buffered_output_bytes = 512 * MIB;
 	c->api.max_connections = 64;
 	c->api.max_connections_per_peer = 32;
 	c->api.max_unauthenticated = 16;

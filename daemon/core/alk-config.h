@@ -49,13 +49,14 @@ typedef struct {
 
 /* [api]: the REST server's sockets, credentials, limits and audit log. */
 typedef struct {
-	char *socket;           /* the unix socket */
-	char *socket_group;     /* its group (mode 0660): members may call the API */
-	char *listen;           /* "ADDRESS:PORT" for TCP with bearer tokens; "": none */
-	char *tokens_file;      /* API tokens for TCP callers */
-	guint64 max_body_bytes; /* JSON request bodies */
-	guint64 max_file_bytes; /* file uploads and downloads */
-	guint max_connections;  /* open client connections at once, per listener */
+	char *socket;                      /* the unix socket */
+	char *socket_group;                /* its group (mode 0660): members may call the API */
+	char *listen;                      /* "ADDRESS:PORT" for TCP with bearer tokens; "": none */
+	char *tokens_file;                 /* API tokens for TCP callers */
+	guint64 max_body_bytes;            /* JSON request bodies */
+	guint64 max_file_bytes;            /* file uploads and downloads */
+	guint64 max_buffered_output_bytes; /* unstreamed exec output kept, all execs */
+	guint max_connections;             /* open client connections at once, per listener */
 	/* shares of it (each at most the whole it is a share of, whatever it says) */
 	guint max_connections_per_peer;     /* from one address (TCP) or uid (unix) */
 	guint max_unauthenticated;          /* whose caller is not known yet */
