@@ -185,6 +185,51 @@ START_TEST(ttl_ends_a_running_exec)
 }
 END_TEST
 
+/* The reason the audit log gives for the end of sandbox id, once it
+ * ended (NULL if it did not within the deadline). */
+static char *end_reason(const char *id)
+{
+	gint64 deadline = alk_test_deadline(90);
+
+	while (g_get_monotonic_time() < deadline) {
+		g_autofree char *text = NULL;
+		g_auto(GStrv) lines = NULL;
+
+		ck_assert(g_file_get_contents(D->audit_path, &text, NULL, NULL));
+		lines = g_strsplit(text, "\n", -1);
+		for (char **l = lines; *l != NULL; l++) {
+			g_autoptr(JsonParser) p = json_parser_new();
+			JsonObject *o, *r;
+			if (strstr(*l, "\"sandbox.end\"") == NULL || strstr(*l, id) == NULL ||
+			    !json_parser_load_from_data(p, *l, -1, NULL))
+				continue;
+			o = json_node_get_object(json_parser_get_root(p));
+			r = json_object_get_object_member(o, "result");
+			return g_strdup(json_object_get_string_member(r, "reason"));
+		}
+		g_usleep(200000);
+	}
+	return NULL;
+}
+
+/* The guest ending itself: the end's reason says how. */
+START_TEST(guest_reboot_and_poweroff_are_told_apart)
+{
+	g_autofree char *a = alk_test_api_create(NULL);
+	g_autofree char *b = alk_test_api_create(NULL);
+	int fa = send_exec(a, "reboot -f", NULL, FALSE);
+	int fb = send_exec(b, "poweroff -f", NULL, FALSE);
+	g_autofree char *ra = end_reason(a);
+	g_autofree char *rb = end_reason(b);
+
+	assert_contains(ra, "rebooted");
+	assert_contains(rb, "powered off");
+	close(fa);
+	close(fb);
+	assert_daemon_answers();
+}
+END_TEST
+
 /* The daemon's own deadline: a guest whose agent stops (here the whole
  * domain is paused, as a guest that froze its agent would look) does not
  * hold an exec past its timeout and a short grace. */
@@ -224,6 +269,8 @@ int main(void)
 
 	alk_test_api_add(s, "delete_ends_every_task", delete_ends_every_task, NULL, NULL);
 	alk_test_api_add(s, "ttl_ends_a_running_exec", ttl_ends_a_running_exec, NULL, NULL);
+	alk_test_api_add(s, "guest_reboot_and_poweroff_are_told_apart",
+	                 guest_reboot_and_poweroff_are_told_apart, NULL, NULL);
 	alk_test_api_add(s, "frozen_guest_hits_the_daemon_deadline",
 	                 frozen_guest_hits_the_daemon_deadline, NULL, NULL);
 	sr = srunner_create(s);

@@ -487,6 +487,20 @@ static const char *stop_text(AlkVirtStopReason reason)
 	}
 }
 
+/* libvirt reports a guest's reset (on_reboot=destroy) as a shutdown like
+ * any other; the kernel's last words on the console tell them apart. */
+static const char *shutdown_text(AlkSandbox *sb)
+{
+	g_autofree char *tail = alk_slot_console_tail(sb, CONSOLE_TAIL, NULL);
+	const char *last = NULL;
+
+	for (const char *p = tail; p != NULL && (p = strstr(p, "reboot: ")) != NULL; p++)
+		last = p;
+	if (last != NULL && g_str_has_prefix(last, "reboot: Restarting system"))
+		return "the guest rebooted (a sandbox ends when its guest reboots)";
+	return stop_text(ALK_VIRT_STOPPED_SHUTDOWN);
+}
+
 static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data)
 {
 	AlkManager *m = data;
@@ -499,7 +513,7 @@ static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data
 	if (slot->sb->state == ALK_SANDBOX_STOPPING)
 		return;
 	if (reason == ALK_VIRT_STOPPED_SHUTDOWN && slot->sb->state == ALK_SANDBOX_READY)
-		alk_slot_end(slot, stop_text(reason));
+		alk_slot_end(slot, shutdown_text(slot->sb));
 	else
 		alk_slot_fail(slot,
 		              g_error_new(ALK_ERROR, ALK_ERROR_FAILED, "%s", stop_text(reason)));
