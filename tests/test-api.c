@@ -148,6 +148,22 @@ START_TEST(roundtrip_unix)
 	ck_assert(strstr(audit, "\"method\":\"DELETE\"") != NULL);
 	ck_assert(strstr(audit, "\"action\":\"sandbox.network\"") != NULL);
 	ck_assert(strstr(audit, "\"args\":{\"allow\":[\"pypi.org:443\"]}") != NULL);
+	/* what a create made and a TTL change set, naming the sandbox */
+	g_autofree char *created = g_strdup_printf("\"action\":\"sandbox.create\",\"sandbox\":\"%"
+	                                           "s\",\"args\":{},\"result\":{\"id\":\"%s\"",
+	                                           id, id);
+	ck_assert_msg(strstr(audit, created) != NULL, "no %s", created);
+	ck_assert(strstr(audit, "\"limits\":{\"cpus\":1,") != NULL);
+	g_autofree char *ttl_line = g_strdup_printf(
+	    "\"action\":\"sandbox.ttl\",\"sandbox\":\"%s\",\"args\":{\"ttl_s\":600},"
+	    "\"result\":{\"expires_at\":\"",
+	    id);
+	ck_assert_msg(strstr(audit, ttl_line) != NULL, "no %s", ttl_line);
+	g_autofree char *post = g_strdup_printf(
+	    "\"action\":\"api.request\",\"sandbox\":\"%s\",\"args\":{\"method\":\"POST\","
+	    "\"path\":\"/v1/sandboxes\"}",
+	    id);
+	ck_assert_msg(strstr(audit, post) != NULL, "no %s", post);
 	ck_assert(strstr(audit, "\"caller\":\"airlockd\",\"action\":\"sandbox.end\"") != NULL);
 	ck_assert(strstr(audit, "\"result\":{\"state\":\"destroyed\",\"reason\":\"deleted\"") !=
 	          NULL);

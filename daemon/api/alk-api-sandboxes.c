@@ -117,6 +117,18 @@ void alk_api_sandboxes_free_waits(AlkApi *api)
 
 /* ---- the resources ---- */
 
+/* What a create made: the sandbox as resolved (image, profile, limits,
+ * network mode and allowlist, labels, deadline); the request line names it
+ * too. */
+static void audit_create(AlkApiReq *req, const AlkSandbox *sb)
+{
+	g_autoptr(JsonNode) node = alk_api_json_sandbox_node(sb, NULL);
+
+	g_free(req->id);
+	req->id = g_strdup(sb->id);
+	alk_api_audit(req->api, req->caller, "sandbox.create", sb->id, NULL, node);
+}
+
 void alk_api_sandboxes_create(AlkApiReq *req)
 {
 	const char *wait = alk_api_query(req, "wait");
@@ -133,6 +145,7 @@ void alk_api_sandboxes_create(AlkApiReq *req)
 	           (sb = alk_manager_create(req->api->manager, &body, &error)) != NULL) {
 		if (req->api->metrics != NULL)
 			alk_metrics_add(req->api->metrics, ALK_METRIC_CREATES, NULL, 1, NULL);
+		audit_create(req, sb);
 		location = g_strconcat("/v1/sandboxes/", sb->id, NULL);
 		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),
 		                             "Location", location);
