@@ -122,10 +122,11 @@ typedef struct {
 	GError *error;
 } Wait;
 
-static void ready_cb(GObject *src, GAsyncResult *res, gpointer data)
+static void ready_cb(const AlkSandbox *sb, const GError *error, gpointer data)
 {
 	Wait *w = data;
-	w->ok = alk_manager_wait_ready_finish(NULL, res, &w->error);
+	w->ok = error == NULL;
+	w->error = error != NULL ? g_error_copy(error) : NULL;
 	w->done = TRUE;
 }
 
@@ -139,12 +140,15 @@ char *alk_test_core_boot(AlkTestCore *t, const AlkSandboxRequest *req, GError **
 	const AlkSandbox *sb = alk_manager_create(t->manager, req, error);
 	Wait w = {0};
 	g_autofree char *id = NULL;
+	AlkManagerWait *wait = NULL;
 
 	if (sb == NULL)
 		return NULL;
 	id = g_strdup(sb->id);
-	alk_manager_wait_ready_async(t->manager, id, NULL, ready_cb, &w);
+	if (!alk_manager_wait(t->manager, id, ALK_SANDBOX_READY, ready_cb, &w, &wait, error))
+		return NULL;
 	if (!alk_test_loop_until(wait_done, &w, 300)) {
+		alk_manager_wait_cancel(wait);
 		g_set_error(error, ALK_ERROR, ALK_ERROR_TIMEOUT, "sandbox %s not ready", id);
 		return NULL;
 	}

@@ -90,7 +90,6 @@ struct _AlkApi {
 	GHashTable *peers;     /* AlkApiConn.peer -> AlkApiCount *, of open connections */
 	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
 	GHashTable *reqs;      /* AlkApiReq * not yet finished */
-	GList *waits;          /* AlkApiWait *: ?wait= requests */
 	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
 	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
@@ -311,9 +310,6 @@ void alk_api_sandboxes_list(AlkApiReq *req);
 void alk_api_sandboxes_create(AlkApiReq *req);
 void alk_api_sandboxes_get(AlkApiReq *req);
 void alk_api_sandboxes_delete(AlkApiReq *req);
-/* Completes ?wait= requests as sandboxes change. */
-void alk_api_sandboxes_changed(AlkApi *api, const AlkSandbox *sb);
-void alk_api_sandboxes_free_waits(AlkApi *api);
 void alk_api_exec_post(AlkApiReq *req);
 /* Shared by the JSON and WebSocket execs: the AlkMsgExec of argv, env, cwd. */
 typedef struct {

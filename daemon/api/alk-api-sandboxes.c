@@ -1,18 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* /v1/sandboxes and /v1/sandboxes/{id}: create (optionally waiting until
  * ready), list, inspect, destroy (optionally waiting until gone). Waiting
- * requests are completed from the manager's watch. */
+ * requests are the manager's waits (alk_manager_wait). */
 #include <string.h>
 
 #include "alk-api-private.h"
 #include "alk-error.h"
 #include "alk-json.h"
-
-typedef struct {
-	AlkApiReq *req;
-	char id[ALK_SANDBOX_ID_LEN + 1];
-	AlkSandboxState until; /* READY or DESTROYED */
-} AlkApiWait;
 
 static void reply_sandbox(AlkApiReq *req, guint status, const AlkSandbox *sb, const char *state)
 {
@@ -20,25 +14,27 @@ static void reply_sandbox(AlkApiReq *req, guint status, const AlkSandbox *sb, co
 	alk_api_reply_json(req, status, node);
 }
 
-/* ---- waiting ---- */
+/* ---- waiting: the manager's waits, answered here ---- */
 
-static AlkApiWait *take_wait(AlkApi *api, AlkApiReq *req)
+static void wait_settled(const AlkSandbox *sb, const GError *error, gpointer data)
 {
-	for (GList *l = api->waits; l != NULL; l = l->next) {
-		AlkApiWait *w = l->data;
-		if (w->req == req) {
-			api->waits = g_list_delete_link(api->waits, l);
-			return w;
-		}
-	}
-	return NULL;
+	AlkApiReq *req = data;
+
+	req->data = NULL;
+	req->on_abort = NULL;
+	if (error != NULL)
+		alk_api_reply_error(req, error);
+	else
+		reply_sandbox(req,
+		              sb->state == ALK_SANDBOX_READY ? SOUP_STATUS_CREATED : SOUP_STATUS_OK,
+		              sb, NULL);
 }
 
 static void wait_abort(AlkApiReq *req)
 {
-	g_autofree AlkApiWait *w = take_wait(req->api, req);
 	g_autoptr(GError) error = NULL;
 
+	alk_manager_wait_cancel(g_steal_pointer(&req->data));
 	if (req->aborted) {
 		alk_api_req_release(req);
 		return;
@@ -49,70 +45,18 @@ static void wait_abort(AlkApiReq *req)
 
 static void add_wait(AlkApiReq *req, const char *id, AlkSandboxState until)
 {
-	AlkApiWait *w = g_new0(AlkApiWait, 1);
-
-	w->req = req;
-	g_strlcpy(w->id, id, sizeof(w->id));
-	w->until = until;
-	req->api->waits = g_list_append(req->api->waits, w);
-	alk_api_req_hold(req);
-	req->on_abort = wait_abort;
-}
-
-/* Answers w if sb's new state settles it; FALSE when it must wait on. */
-static gboolean complete(AlkApiWait *w, const AlkSandbox *sb)
-{
+	AlkManagerWait *wait = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (w->until == ALK_SANDBOX_DESTROYED) {
-		if (alk_sandbox_is_live(sb))
-			return FALSE;
-		reply_sandbox(w->req, SOUP_STATUS_OK, sb, NULL);
-		return TRUE;
+	alk_api_req_hold(req);
+	if (!alk_manager_wait(req->api->manager, id, until, wait_settled, req, &wait, &error)) {
+		alk_api_reply_error(req, error);
+		return;
 	}
-	if (sb->state == ALK_SANDBOX_CREATING || sb->state == ALK_SANDBOX_BOOTING)
-		return FALSE;
-	if (sb->state == ALK_SANDBOX_READY) {
-		reply_sandbox(w->req, SOUP_STATUS_CREATED, sb, NULL);
-		return TRUE;
-	}
-	if (sb->error != NULL)
-		error = g_error_copy(sb->error);
-	else
-		error = g_error_new(ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s ended: %s", sb->id,
-		                    sb->end_reason != NULL ? sb->end_reason : "stopped");
-	alk_api_reply_error(w->req, error);
-	return TRUE;
-}
-
-void alk_api_sandboxes_changed(AlkApi *api, const AlkSandbox *sb)
-{
-	GList *l = api->waits;
-
-	while (l != NULL) {
-		GList *next = l->next;
-		AlkApiWait *w = l->data;
-		if (g_strcmp0(w->id, sb->id) == 0) {
-			/* unlinked first: answering may end the request */
-			api->waits = g_list_delete_link(api->waits, l);
-			w->req->on_abort = NULL;
-			if (complete(w, sb))
-				g_free(w);
-			else {
-				w->req->on_abort = wait_abort;
-				api->waits = g_list_prepend(api->waits, w);
-			}
-		}
-		l = next;
-	}
-}
-
-void alk_api_sandboxes_free_waits(AlkApi *api)
-{
-	while (api->waits != NULL) {
-		AlkApiWait *w = api->waits->data;
-		wait_abort(w->req);
-	}
+	if (wait == NULL)
+		return; /* answered already */
+	req->data = wait;
+	req->on_abort = wait_abort;
 }
 
 /* ---- the resources ---- */

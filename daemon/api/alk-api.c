@@ -225,7 +225,6 @@ void alk_api_stop_accepting(AlkApi *api)
 
 void alk_api_abort(AlkApi *api)
 {
-	alk_api_sandboxes_free_waits(api);
 	alk_api_req_abort_all(api);
 }
 
@@ -306,7 +305,6 @@ void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 		alk_metrics_set(api->metrics, ALK_METRIC_LIBVIRT_UP, NULL,
 		                alk_manager_libvirt_up(api->manager), NULL);
 	}
-	alk_api_sandboxes_changed(api, sb);
 }
 
 /* Sessions still open are not ours to finish any more. */
@@ -322,7 +320,6 @@ void alk_api_free(AlkApi *api)
 	if (api == NULL)
 		return;
 	alk_api_stop_accepting(api);
-	alk_api_sandboxes_free_waits(api);
 	alk_api_network_forget_all(api);
 	/* ends libsoup's connections: their requests end (and are audited) now */
 	soup_server_disconnect(api->server);

@@ -23,7 +23,7 @@ struct AlkSlot {
 	guint ping_timer;         /* READY: the agent is pinged on a schedule */
 	gboolean ping_out;        /* a ping waits for its pong */
 	guint retry;              /* a failed destroy is tried again */
-	GPtrArray *waiters;       /* GTask of alk_manager_wait_ready_async */
+	GPtrArray *waiters;       /* AlkManagerWait *: alk_manager_wait() */
 	gboolean domain_maybe;    /* a domain may exist: destroy it at the end */
 	gboolean busy;            /* its overlay or domain is being made: the end waits */
 	gboolean destroy_pending; /* libvirt was away when it had to go */

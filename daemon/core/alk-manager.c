@@ -22,6 +22,8 @@
 /* Debian's QEMU user (libvirt's qemu.conf default) */
 #define QEMU_USER "libvirt-qemu"
 
+static void complete_waiters(AlkSlot *slot, const GError *stopping);
+
 static void slot_free(AlkSlot *slot)
 {
 	if (slot == NULL)
@@ -42,6 +44,11 @@ static void slot_free(AlkSlot *slot)
 	alk_channel_free(slot->channel);
 	alk_slot_net_free(slot);
 	alk_image_free(slot->image);
+	if (slot->waiters->len > 0) {
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
+		complete_waiters(slot, error);
+	}
 	g_ptr_array_unref(slot->waiters);
 	alk_sandbox_free(slot->sb);
 	g_free(slot);
@@ -89,38 +96,94 @@ AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb)
 	AlkSlot *slot = g_new0(AlkSlot, 1);
 	slot->m = m;
 	slot->sb = sb;
-	slot->waiters = g_ptr_array_new_with_free_func(g_object_unref);
+	slot->waiters = g_ptr_array_new();
 	slot->tasks = g_hash_table_new(NULL, NULL);
 	sb->priv = slot;
 	g_hash_table_insert(m->slots, sb->id, slot);
 	return slot;
 }
 
-/* Completes waiters once the sandbox is ready or will never be. */
-static void complete_waiters(AlkSlot *slot)
-{
-	AlkSandbox *sb = slot->sb;
-	g_autoptr(GPtrArray) waiters = g_steal_pointer(&slot->waiters);
+/* ---- waiting ---- */
 
-	slot->waiters = g_ptr_array_new_with_free_func(g_object_unref);
-	for (guint i = 0; i < waiters->len; i++) {
-		GTask *task = g_ptr_array_index(waiters, i);
-		if (sb->state == ALK_SANDBOX_READY)
-			g_task_return_boolean(task, TRUE);
-		else if (sb->error != NULL)
-			g_task_return_error(task, g_error_copy(sb->error));
-		else
-			g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT,
-			                        "sandbox %s ended: %s", sb->id,
-			                        sb->end_reason ? sb->end_reason : "stopped");
+static gboolean not_found(const char *id, GError **error);
+
+struct AlkManagerWait {
+	AlkSlot *slot;
+	AlkSandboxState until;
+	AlkManagerWaitFunc func;
+	gpointer user_data;
+};
+
+/* Whether sb settles a wait until that state; *error why it never will. */
+static gboolean settled(const AlkSandbox *sb, AlkSandboxState until, GError **error)
+{
+	if (until == ALK_SANDBOX_DESTROYED)
+		return !alk_sandbox_is_live(sb);
+	if (sb->state == ALK_SANDBOX_CREATING || sb->state == ALK_SANDBOX_BOOTING)
+		return FALSE;
+	if (sb->state == ALK_SANDBOX_READY)
+		return TRUE;
+	if (sb->error != NULL)
+		*error = g_error_copy(sb->error);
+	else
+		*error = g_error_new(ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s ended: %s", sb->id,
+		                     sb->end_reason != NULL ? sb->end_reason : "stopped");
+	return TRUE;
+}
+
+/* Runs the waits the sandbox's state settles (or, with error, all of them). */
+static void complete_waiters(AlkSlot *slot, const GError *stopping)
+{
+	for (guint i = 0; i < slot->waiters->len;) {
+		AlkManagerWait *w = g_ptr_array_index(slot->waiters, i);
+		g_autoptr(GError) error = stopping != NULL ? g_error_copy(stopping) : NULL;
+		if (error == NULL && !settled(slot->sb, w->until, &error)) {
+			i++;
+			continue;
+		}
+		/* out of the list first: func may add or cancel waits */
+		g_ptr_array_remove_index(slot->waiters, i);
+		w->func(slot->sb, error, w->user_data);
+		g_free(w);
+		i = 0;
 	}
+}
+
+gboolean alk_manager_wait(AlkManager *m, const char *id, AlkSandboxState until,
+                          AlkManagerWaitFunc func, gpointer user_data, AlkManagerWait **wait,
+                          GError **error)
+{
+	AlkSlot *slot = alk_slot_lookup(m, id);
+	g_autoptr(GError) why = NULL;
+	AlkManagerWait *w;
+
+	*wait = NULL;
+	if (slot == NULL)
+		return not_found(id, error);
+	if (settled(slot->sb, until, &why)) {
+		func(slot->sb, why, user_data);
+		return TRUE;
+	}
+	w = g_new0(AlkManagerWait, 1);
+	w->slot = slot;
+	w->until = until;
+	w->func = func;
+	w->user_data = user_data;
+	g_ptr_array_add(slot->waiters, w);
+	*wait = w;
+	return TRUE;
+}
+
+void alk_manager_wait_cancel(AlkManagerWait *wait)
+{
+	if (wait != NULL && g_ptr_array_remove(wait->slot->waiters, wait))
+		g_free(wait);
 }
 
 void alk_slot_notify(AlkSlot *slot)
 {
 	AlkManager *m = slot->m;
-	if (slot->sb->state != ALK_SANDBOX_CREATING && slot->sb->state != ALK_SANDBOX_BOOTING)
-		complete_waiters(slot);
+	complete_waiters(slot, NULL);
 	if (m->watch != NULL)
 		m->watch(m, slot->sb, m->watch_data);
 }
@@ -603,29 +666,6 @@ guint alk_manager_count_live(AlkManager *m)
 	while (g_hash_table_iter_next(&it, NULL, &value))
 		n += alk_sandbox_is_live(((AlkSlot *)value)->sb);
 	return n;
-}
-
-void alk_manager_wait_ready_async(AlkManager *m, const char *id, GCancellable *cancel,
-                                  GAsyncReadyCallback cb, gpointer user_data)
-{
-	GTask *task = g_task_new(NULL, cancel, cb, user_data);
-	AlkSlot *slot = alk_slot_lookup(m, id);
-	GError *error = NULL;
-
-	if (slot == NULL) {
-		not_found(id, &error);
-		g_task_return_error(task, error);
-		g_object_unref(task);
-		return;
-	}
-	g_ptr_array_add(slot->waiters, task);
-	if (slot->sb->state != ALK_SANDBOX_CREATING && slot->sb->state != ALK_SANDBOX_BOOTING)
-		complete_waiters(slot);
-}
-
-gboolean alk_manager_wait_ready_finish(AlkManager *m, GAsyncResult *res, GError **error)
-{
-	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
 gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)

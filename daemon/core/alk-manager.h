@@ -36,10 +36,21 @@ gboolean alk_manager_libvirt_up(AlkManager *m);
 /* Validates the request and starts creating; the sandbox is returned in
  * state CREATING. Errors: INVALID, NOT_FOUND (image, profile), LIMIT. */
 const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error);
-/* Completes when the sandbox is READY (TRUE) or failed/ended (error). */
-void alk_manager_wait_ready_async(AlkManager *m, const char *id, GCancellable *cancel,
-                                  GAsyncReadyCallback cb, gpointer user_data);
-gboolean alk_manager_wait_ready_finish(AlkManager *m, GAsyncResult *res, GError **error);
+/* Waiting for a sandbox to settle: the one mechanism, for the REST API's
+ * ?wait= and for tests. func runs once, with the sandbox as it settled
+ * (valid during the call) or the error saying it never will. */
+typedef struct AlkManagerWait AlkManagerWait;
+typedef void (*AlkManagerWaitFunc)(const AlkSandbox *sb, const GError *error, gpointer user_data);
+/* until READY: settles when the sandbox is ready; its failure or end is the
+ * error (the failure's own, or CONFLICT "ended: REASON"). until DESTROYED:
+ * settles once it is no longer live (destroyed or failed). The daemon
+ * stopping is UNAVAILABLE. Returns FALSE with NOT_FOUND; else *wait is the
+ * pending wait, or NULL when the sandbox had settled and func ran already. */
+gboolean alk_manager_wait(AlkManager *m, const char *id, AlkSandboxState until,
+                          AlkManagerWaitFunc func, gpointer user_data, AlkManagerWait **wait,
+                          GError **error);
+/* func never runs. */
+void alk_manager_wait_cancel(AlkManagerWait *wait);
 
 const AlkSandbox *alk_manager_lookup(AlkManager *m, const char *id, GError **error);
 /* Every sandbox the manager knows (live and failed), sorted by creation. */
