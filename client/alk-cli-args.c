@@ -4,8 +4,7 @@
 #include <string.h>
 
 #include "alk-allow.h"
-#include "alk-config.h"
-#include "alk-request.h"
+#include "alk-name.h"
 
 G_DEFINE_QUARK(alk - cli - error - quark, alk_cli_error)
 G_DEFINE_QUARK(alk - cli - http - error - quark, alk_cli_http_error)
@@ -217,10 +216,7 @@ gboolean alk_cli_parse_uint(const char *what, const char *s, guint64 min, guint6
 
 gboolean alk_cli_check_id(const char *s, GError **error)
 {
-	gboolean ok =
-	    strlen(s) == ALK_CLI_ID_LEN && strspn(s, "0123456789abcdef") == ALK_CLI_ID_LEN;
-
-	if (!ok) {
+	if (!alk_sandbox_id_valid(s)) {
 		g_autofree char *shown = alk_cli_shown(s);
 		return alk_cli_usage_error(
 		    error, "'%s' is not a sandbox ID (12 lowercase hex characters)", shown);
@@ -275,7 +271,7 @@ gboolean alk_cli_check_env(const char *key, const char *value, GError **error)
 
 gboolean alk_cli_check_name(const char *what, const char *s, GError **error)
 {
-	if (!alk_config_name_is_valid(s)) {
+	if (!alk_name_is_valid(s, ALK_PROFILE_NAME_MAX)) {
 		g_autofree char *shown = alk_cli_shown(s);
 		return alk_cli_usage_error(error, "%s name '%s' must be [a-z0-9_-]{1,%d}", what,
 		                           shown, ALK_PROFILE_NAME_MAX);
@@ -294,7 +290,7 @@ gboolean alk_cli_check_network(const char *s, GError **error)
 	return TRUE;
 }
 
-/* The daemon's own grammar (net/alk-allow.c), so that both refuse the same
+/* The daemon's own grammar (common/alk-allow.c), so that both refuse the same
  * entries. Of the denied ranges only those denied everywhere are known
  * here; the daemon adds its host's own. */
 gboolean alk_cli_check_allow(const char *s, GError **error)
@@ -379,8 +375,7 @@ void alk_cp_spec_clear(AlkCpSpec *spec)
 
 static gboolean has_id_prefix(const char *s)
 {
-	return strlen(s) > ALK_CLI_ID_LEN && s[ALK_CLI_ID_LEN] == ':' &&
-	       strspn(s, "0123456789abcdef") == ALK_CLI_ID_LEN;
+	return alk_sandbox_id_is_prefix(s) && s[ALK_CLI_ID_LEN] == ':';
 }
 
 gboolean alk_cli_parse_cp_spec(const char *s, AlkCpSpec *out, GError **error)

@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "alk-name.h" /* ALK_SANDBOX_ID_LEN */
+
 #define ALK_CLI_ERROR (alk_cli_error_quark())
 GQuark alk_cli_error_quark(void);
 
@@ -27,7 +29,7 @@ typedef enum {
 GQuark alk_cli_http_error_quark(void);
 
 /* Limits the CLI enforces before asking (the daemon enforces them again). */
-#define ALK_CLI_ID_LEN 12
+#define ALK_CLI_ID_LEN ALK_SANDBOX_ID_LEN
 #define ALK_CLI_ARGV_MAX 256
 #define ALK_CLI_ARGV_BYTES_MAX (64 * 1024)
 #define ALK_CLI_ENV_MAX 256

@@ -4,9 +4,9 @@
  * the list now in effect, in the daemon's canonical form. */
 #include "alk-cmd.h"
 
+#include "alk-allow.h"
 #include "alk-cli-table.h"
 #include "alk-json.h"
-#include "alk-request.h"
 
 G_STATIC_ASSERT(ALK_CLI_ALLOW_MAX == ALK_ALLOW_MAX);
 

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "alk-error.h"
-#include "alk-request.h"
 
 #define HOST_MAX 253
 #define LABEL_MAX 63

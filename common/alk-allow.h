@@ -25,6 +25,8 @@
 
 /* a DNS name (253), a wildcard "*." and ":65535" */
 #define ALK_ALLOW_ENTRY_MAX 261
+/* entries in one sandbox's allowlist */
+#define ALK_ALLOW_MAX 64
 
 typedef enum {
 	ALK_ALLOW_HOST, /* a DNS name, resolved by airlock's resolver */

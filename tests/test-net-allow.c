@@ -7,7 +7,6 @@
 
 #include "alk-allow.h"
 #include "alk-error.h"
-#include "alk-request.h"
 
 static char *canon(const char *text)
 {

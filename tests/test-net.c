@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alk-netns.h"
 #include "alk-test-api.h"
 #include "alk-test-inet.h"
 
@@ -384,8 +385,7 @@ static GPtrArray *airlock_namespaces(void)
 	const char *name;
 
 	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		if (strlen(name) == 14 && g_str_has_prefix(name, "al") &&
-		    strspn(name + 2, "0123456789abcdef") == 12)
+		if (alk_netns_name_valid(name))
 			g_ptr_array_add(out, g_strdup(name));
 	}
 	return out;

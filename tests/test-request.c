@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "alk-allow.h"
 #include "alk-config.h"
 #include "alk-error.h"
 #include "alk-json.h"

@@ -3,7 +3,7 @@
  * allowlist. The manager applies it asynchronously (nftables, resolver);
  * the request is held meanwhile. A change under way cannot be cancelled,
  * so its context outlives a client that leaves: it is audited all the same. */
-#include "alk-allow.h" /* ALK_ALLOW_ENTRY_MAX: the one definition of an entry's length */
+#include "alk-allow.h" /* ALK_ALLOW_MAX, ALK_ALLOW_ENTRY_MAX: the one definition of each */
 #include "alk-api-private.h"
 #include "alk-error.h"
 #include "alk-json.h"

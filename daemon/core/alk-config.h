@@ -7,8 +7,9 @@
 
 #include <glib.h>
 
+#include "alk-name.h" /* ALK_PROFILE_NAME_MAX */
+
 #define ALK_CONFIG_DEFAULT_PATH "/etc/airlock/airlockd.conf"
-#define ALK_PROFILE_NAME_MAX 32
 
 typedef enum {
 	ALK_VIRT_AUTO, /* KVM if a probe boot proves it works, else QEMU TCG */

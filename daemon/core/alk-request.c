@@ -92,20 +92,6 @@ gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError *
 
 /* ---- resolving against a profile ------------------------------------------------------------ */
 
-gboolean alk_label_key_is_valid(const char *key)
-{
-	gsize len = strlen(key);
-
-	if (len == 0 || len > ALK_LABEL_KEY_MAX)
-		return FALSE;
-	for (gsize i = 0; i < len; i++) {
-		char c = key[i];
-		if (!g_ascii_islower(c) && !g_ascii_isdigit(c) && c != '_' && c != '.' && c != '-')
-			return FALSE;
-	}
-	return TRUE;
-}
-
 static gboolean check_label(const char *key, const char *value, GError **error)
 {
 	if (!alk_label_key_is_valid(key)) {

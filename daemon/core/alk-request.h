@@ -8,11 +8,8 @@
 #include <json-glib/json-glib.h>
 
 #include "alk-config.h"
+#include "alk-name.h" /* the label limits */
 
-#define ALK_LABELS_MAX 32
-#define ALK_LABEL_KEY_MAX 63
-#define ALK_LABEL_VALUE_MAX 255
-#define ALK_ALLOW_MAX 64
 #define ALK_MEMORY_MIB_MIN 64
 
 /* memtune hard_limit caps the whole QEMU process, not just guest RAM: QEMU's
@@ -83,6 +80,3 @@ gboolean alk_limits_check_ttl(const AlkLimits *limits, guint64 ttl_s, GError **e
  * limits->max_exec_timeout_s is ALK_ERROR_LIMIT. */
 gboolean alk_limits_exec_timeout(const AlkLimits *limits, guint64 requested, guint64 *out,
                                  GError **error);
-
-/* TRUE if key is a label key: [a-z0-9_.-]{1,63}. */
-gboolean alk_label_key_is_valid(const char *key);

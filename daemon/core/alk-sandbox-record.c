@@ -62,7 +62,7 @@ typedef struct {
 #define R(f) G_STRUCT_OFFSET(Record, f)
 static const AlkJsonField record_fields[] = {
     {"v", ALK_JSON_UINT, R(v), TRUE, RECORD_VERSION, RECORD_VERSION, 0},
-    {"id", ALK_JSON_STRING, R(id), TRUE, 12, 12, 0},
+    {"id", ALK_JSON_STRING, R(id), TRUE, ALK_SANDBOX_ID_LEN, ALK_SANDBOX_ID_LEN, 0},
     {"instance", ALK_JSON_STRING, R(instance), TRUE, 1, 4096, 0},
     {"image", ALK_JSON_STRING, R(image), TRUE, 1, 32, 0},
     {"profile", ALK_JSON_STRING, R(profile), TRUE, 1, 32, 0},

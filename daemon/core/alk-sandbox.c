@@ -58,16 +58,6 @@ void alk_sandbox_new_id(char out[ALK_SANDBOX_ID_LEN + 1])
 	out[ALK_SANDBOX_ID_LEN] = '\0';
 }
 
-gboolean alk_sandbox_id_valid(const char *s)
-{
-	if (s == NULL || strlen(s) != ALK_SANDBOX_ID_LEN)
-		return FALSE;
-	for (const char *p = s; *p != '\0'; p++)
-		if (!g_ascii_isdigit(*p) && !(*p >= 'a' && *p <= 'f'))
-			return FALSE;
-	return TRUE;
-}
-
 const char *alk_sandbox_id_from_domain(const char *name)
 {
 	if (name == NULL || !g_str_has_prefix(name, ALK_DOMAIN_PREFIX))

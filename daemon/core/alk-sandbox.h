@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "alk-name.h"
 #include "alk-request.h"
 
 typedef enum {
@@ -16,7 +17,6 @@ typedef enum {
 	ALK_SANDBOX_FAILED,
 } AlkSandboxState;
 
-#define ALK_SANDBOX_ID_LEN 12
 #define ALK_DOMAIN_PREFIX "airlock-"
 
 typedef struct AlkSandbox AlkSandbox;
@@ -72,8 +72,7 @@ gboolean alk_sandbox_is_live(const AlkSandbox *sb);
 
 /* A fresh random id. */
 void alk_sandbox_new_id(char out[ALK_SANDBOX_ID_LEN + 1]);
-/* Whether s is a well-formed id; domain names are checked the same way. */
-gboolean alk_sandbox_id_valid(const char *s);
+/* Ids are checked with alk_sandbox_id_valid() (alk-name.h); domain names too. */
 /* The id of a domain name of ours, or NULL. */
 const char *alk_sandbox_id_from_domain(const char *name);
 

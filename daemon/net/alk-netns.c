@@ -11,23 +11,15 @@
 #include <unistd.h>
 
 #include "alk-error.h"
+#include "alk-name.h"
 #include "alk-nft.h"
 
 #define IFNAME_MAX 15
 
-static gboolean is_lower_hex(const char *s, gsize len)
-{
-	for (gsize i = 0; i < len; i++) {
-		if (!g_ascii_isxdigit(s[i]) || g_ascii_isupper(s[i]))
-			return FALSE;
-	}
-	return TRUE;
-}
-
 gboolean alk_netns_name_valid(const char *name)
 {
 	return name != NULL && strlen(name) == ALK_NETNS_NAME_LEN &&
-	       g_str_has_prefix(name, ALK_NETNS_PREFIX) && is_lower_hex(name + 2, ALK_NETNS_ID_LEN);
+	       g_str_has_prefix(name, ALK_NETNS_PREFIX) && alk_sandbox_id_valid(name + 2);
 }
 
 char *alk_netns_name_for_id(const char *id, GError **error)

@@ -11,8 +11,10 @@
 #include <gio/gio.h>
 #include <glib.h>
 
+#include "alk-name.h"
+
 #define ALK_NETNS_PREFIX "al"
-#define ALK_NETNS_ID_LEN 12
+#define ALK_NETNS_ID_LEN ALK_SANDBOX_ID_LEN
 #define ALK_NETNS_NAME_LEN (2 + ALK_NETNS_ID_LEN)
 #define ALK_NETNS_DIR "/run/netns"
 /* the uplink's end inside the namespace */

@@ -12,7 +12,6 @@
 #include "alk-name.h"
 #include "alk-json.h"
 
-#define IMAGE_NAME_MAX 32
 #define QCOW2_MAGIC "QFI\xfb"
 #define QCOW2_V2_LEN 72
 #define QCOW2_V3_LEN 104
@@ -47,7 +46,7 @@ typedef struct {
 #define J(member) G_STRUCT_OFFSET(AlkImageJson, member)
 static const AlkJsonField image_fields[] = {
     {"format_version", ALK_JSON_INT, J(format_version), TRUE, 1, 1, 0},
-    {"name", ALK_JSON_STRING, J(name), TRUE, 1, IMAGE_NAME_MAX, 0},
+    {"name", ALK_JSON_STRING, J(name), TRUE, 1, ALK_IMAGE_NAME_MAX, 0},
     {"arch", ALK_JSON_STRING, J(arch), TRUE, 1, 32, 0},
     {"kernel", ALK_JSON_STRING, J(kernel), TRUE, 1, 255, 0},
     {"initrd", ALK_JSON_STRING, J(initrd), TRUE, 1, 255, 0},
@@ -86,7 +85,7 @@ void alk_image_free(AlkImage *image)
 
 gboolean alk_image_name_is_valid(const char *name)
 {
-	return alk_name_is_valid(name, IMAGE_NAME_MAX);
+	return alk_name_is_valid(name, ALK_IMAGE_NAME_MAX);
 }
 
 G_GNUC_PRINTF(5, 6)
@@ -407,7 +406,7 @@ AlkImage *alk_image_load_owned(const char *image_dir, const char *name, uid_t ow
 
 	if (!alk_image_name_is_valid(name)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-		            "image name must be [a-z0-9_-]{1,%d}", IMAGE_NAME_MAX);
+		            "image name must be [a-z0-9_-]{1,%d}", ALK_IMAGE_NAME_MAX);
 		return NULL;
 	}
 	dir = g_build_filename(image_dir, name, NULL);
