@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "alk-audit.h"
+#include "alk-audit-verify.h"
 #include "alk-cli-table.h"
 #include "alk-json.h"
 

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alk-audit.h"
 #include "alk-error.h"
 #include "alk-json.h"
 

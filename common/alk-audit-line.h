@@ -1,9 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What the audit writer and verifier share: the line format, its parser,
- * the head file and the hash. Internal to alk-audit*.c and their tests. */
+/* The audit log: one JSON object per line, appended, each line carrying the
+ * SHA-256 of the line before it. The hash and seq of the last line are also
+ * kept in a separate head file, so that lines cut off the end are noticed.
+ *
+ * A line holds, in this order: seq (from 1), time (RFC 3339, UTC, with
+ * microseconds), caller ("uid:0", "token:NAME"), action ("sandbox.exec"),
+ * sandbox (id or null), args (object), result (object) and prev (hex SHA-256
+ * of the previous line's bytes without its newline; 64 zeros on line 1).
+ *
+ * What the audit writer (daemon/api/alk-audit.c) and the verifier
+ * (alk-audit-verify.c) share: the line format, its parser, the head file and
+ * the hash. */
 #pragma once
 
 #include <json-glib/json-glib.h>
+
+#define ALK_AUDIT_LOG_PATH "/var/lib/airlock/audit.jsonl"
+#define ALK_AUDIT_HEAD_PATH "/var/lib/airlock/audit.head"
+
+/* Longest line, without its newline. Writers never exceed it (oversize args
+ * are replaced, see alk_audit_append); verify stops at a longer one. */
+#define ALK_AUDIT_MAX_LINE (1024 * 1024)
+
+/* The line the writer appends when the head file and the log disagree */
+#define ALK_AUDIT_ACTION_CHAIN_BREAK "audit.chain-break"
 
 #define ALK_AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 #define ALK_AUDIT_MAX_CALLER 256

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Verifies an audit log's chain, streaming: memory stays bounded by one
  * maximal line whatever the log's size. */
-#include "alk-audit.h"
+#include "alk-audit-verify.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <glib.h>
 
+#include "alk-audit-verify.h"
 #include "alk-audit.h"
 
 extern char *alk_test_dir;

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alk-audit.h"
+#include "alk-audit-verify.h"
 #include "alk-test-api.h"
 
 #define D alk_test_api_d()

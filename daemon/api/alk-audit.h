@@ -1,25 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The audit log: one JSON object per line, appended, each line carrying the
- * SHA-256 of the line before it. The hash and seq of the last line are also
- * kept in a separate head file, so that lines cut off the end are noticed.
- *
- * A line holds, in this order: seq (from 1), time (RFC 3339, UTC, with
- * microseconds), caller ("uid:0", "token:NAME"), action ("sandbox.exec"),
- * sandbox (id or null), args (object), result (object) and prev (hex SHA-256
- * of the previous line's bytes without its newline; 64 zeros on line 1). */
+/* The audit log writer: appends lines in the format of alk-audit-line.h
+ * (common/, shared with the verifier and the CLI) and keeps the head file. */
 #pragma once
 
 #include <json-glib/json-glib.h>
 
-#define ALK_AUDIT_LOG_PATH "/var/lib/airlock/audit.jsonl"
-#define ALK_AUDIT_HEAD_PATH "/var/lib/airlock/audit.head"
-
-/* Longest line, without its newline. Writers never exceed it (oversize args
- * are replaced, see alk_audit_append); verify stops at a longer one. */
-#define ALK_AUDIT_MAX_LINE (1024 * 1024)
-
-/* The line the writer appends when the head file and the log disagree */
-#define ALK_AUDIT_ACTION_CHAIN_BREAK "audit.chain-break"
+#include "alk-audit-line.h"
 
 typedef struct _AlkAudit AlkAudit;
 
@@ -81,36 +67,3 @@ gboolean alk_audit_throttle_admit(AlkAuditThrottle *t, const char *key, gint64 n
 GPtrArray *alk_audit_throttle_expire(AlkAuditThrottle *t, gint64 now_us);
 /* Lines suppressed and not yet handed out. */
 guint64 alk_audit_throttle_pending(const AlkAuditThrottle *t);
-
-typedef enum {
-	ALK_AUDIT_PROBLEM_NONE,
-	ALK_AUDIT_PROBLEM_EDITED,        /* a line's bytes changed */
-	ALK_AUDIT_PROBLEM_DELETED,       /* a seq gap in the middle */
-	ALK_AUDIT_PROBLEM_REORDERED,     /* seq goes backwards */
-	ALK_AUDIT_PROBLEM_TRUNCATED,     /* the head is ahead of the log's end */
-	ALK_AUDIT_PROBLEM_MALFORMED,     /* not an audit line (JSON, fields, newline) */
-	ALK_AUDIT_PROBLEM_TOO_LONG,      /* over ALK_AUDIT_MAX_LINE */
-	ALK_AUDIT_PROBLEM_HEAD_MISMATCH, /* head missing, unreadable or behind */
-} AlkAuditProblem;
-
-typedef struct {
-	guint64 lines;             /* lines that passed */
-	guint64 last_seq;          /* of the last line that passed */
-	char last_hash[65];        /* its hash, 64 zeros when none passed */
-	guint64 chain_breaks;      /* audit.chain-break lines among them */
-	guint64 first_chain_break; /* line number of the first, 0 if none */
-	AlkAuditProblem problem;   /* the first hard problem; verify stops there */
-	guint64 bad_line;          /* 1-based line number of that problem */
-	char detail[256];          /* what was found there, for people */
-} AlkAuditReport;
-
-/* Reads the log line by line with bounded memory and checks the chain, then
- * (if head_path is not NULL) the head. Returns FALSE only when the log
- * cannot be read (ALK_ERROR_NOT_FOUND, ALK_ERROR_IO); otherwise fills
- * report. The log is intact when report->problem is NONE and
- * report->chain_breaks is 0. A head one line behind the log is accepted: a
- * writer is between writing a line and updating the head. */
-gboolean alk_audit_verify(const char *log_path, const char *head_path, AlkAuditReport *report,
-                          GError **error);
-
-const char *alk_audit_problem_to_string(AlkAuditProblem problem);
