@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GET /v1/images: what can be created, and why an image cannot. */
 #include "alk-api-private.h"
-#include "alk-image.h"
+#include "alk-image-list.h"
 #include "alk-json.h"
 
-static void add_image(JsonBuilder *b, const AlkImage *image)
+static void add_image(JsonBuilder *b, const AlkImageInfo *image)
 {
 	gboolean usable = image->error == NULL;
 
@@ -26,7 +26,7 @@ static void add_image(JsonBuilder *b, const AlkImage *image)
 void alk_api_images_get(AlkApiReq *req)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) images = alk_image_scan(req->api->config->image_dir, &error);
+	g_autoptr(GPtrArray) images = alk_image_list(req->api->config->image_dir, &error);
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	if (images == NULL) {

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What can be created from: core's view of the images virt finds, so that
+ * the REST layer lists them without reaching into virt. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+	char *name;
+	char *error; /* why the image is unusable; then only name is set */
+	char *kernel_version;
+	char *agent_version;
+	guint64 rootfs_virtual_mib;
+	char *built_at;
+} AlkImageInfo;
+
+void alk_image_info_free(AlkImageInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkImageInfo, alk_image_info_free)
+
+/* Every image under image_dir (alk_image_scan()), sorted by name, each an
+ * AlkImageInfo *; a broken one has only name and error. A missing image_dir
+ * gives an empty array; other failures to list it an error. */
+GPtrArray *alk_image_list(const char *image_dir, GError **error);
