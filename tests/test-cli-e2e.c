@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "alk-name.h"
 #include "alk-test-cli.h"
 #ifdef ALK_CLI_E2E_DAEMON
 #include <json-glib/json-glib.h>
@@ -167,7 +168,7 @@ static char *create(const char *options)
 	alk_test_cli_runf(&r, BOOT_S, "create %s", options);
 	assert_status(&r, 0, "create");
 	id = alk_test_cli_last_line(&r);
-	ck_assert_msg(strlen(id) == 12 && strspn(id, "0123456789abcdef") == 12, "id '%s'", id);
+	ck_assert_msg(alk_sandbox_id_valid(id), "id '%s'", id);
 	ck_assert_msg(strstr(r.err_text, "ready") != NULL, "%s", r.err_text);
 	return g_steal_pointer(&id);
 }
