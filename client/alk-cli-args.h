@@ -117,7 +117,7 @@ gboolean alk_cli_check_name(const char *what, const char *s, GError **error);
 /* none | isolated | allowlist */
 gboolean alk_cli_check_network(const char *s, GError **error);
 
-/* An allowlist entry as the daemon reads it (net/alk-allow.h): HOST[:PORT],
+/* An allowlist entry as the daemon reads it (common/alk-allow.h): HOST[:PORT],
  * *.HOST[:PORT], IPV4[/LEN][:PORT], [IPV6[/LEN]][:PORT] or IPV6[/LEN]; not
  * inside a range that is always denied (loopback, link-local, …). */
 gboolean alk_cli_check_allow(const char *s, GError **error);

@@ -125,7 +125,7 @@ END_TEST
 
 START_TEST(test_allow)
 {
-	/* the daemon's grammar (net/alk-allow.h) */
+	/* the daemon's grammar (common/alk-allow.h) */
 	static const char *const good[] = {
 	    "example.com",         "example.com:443", "1.2.3.4:80",
 	    "[2001:db8::1]:22",    "[2001:db8::1]",   "a-b.c",
