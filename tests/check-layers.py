@@ -37,9 +37,6 @@ MAY_USE = {
     "api": ["core", "protocol"],
     "client": [],
 }
-# TEMP: api still uses channel ops until core task handles land; remove with
-# the TEMP line in daemon/CMakeLists.txt.
-TEMP_MAY_USE = {"api": ["channel"]}
 
 DAEMON_LAYERS = ["virt", "net", "channel", "core", "api"]
 
@@ -89,7 +86,7 @@ def probe_argv(entry, probe):
 
 def expectations(part, src, build):
     """(header, must_be_found) for every header outside part."""
-    allowed = set(MAY_USE[part]) | set(TEMP_MAY_USE.get(part, []))
+    allowed = set(MAY_USE[part])
     out = []
     for other in ["common", "protocol", "client"] + DAEMON_LAYERS:
         if other == part:
