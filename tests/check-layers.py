@@ -10,10 +10,11 @@ of every other part:
   - the public headers (build/daemon/include/<layer>/) of a layer it may use
     must be found; that layer's private headers must not;
   - nothing of a layer it may not use may be found.
-A probe that should fail must fail for "No such file", not anything else.
+A probe that should fail must fail because that very header is not found.
 Then the airlock binary's link line must name alk-cli, alk-common and the
 GLib, json-glib and libsoup libraries only, and no source may reach a header
-by a path ("../virt/alk-image.h"), which would step around the include dirs.
+by a path ("../virt/alk-image.h"), which would step around the include dirs,
+and no layer may export a *-private.h header.
 
 Usage: check-layers.py SOURCE_DIR BUILD_DIR
 """
@@ -39,6 +40,9 @@ MAY_USE = {
 }
 
 DAEMON_LAYERS = ["virt", "net", "channel", "core", "api"]
+
+# how gcc and clang say a header was not found
+NOT_FOUND = re.compile(r"No such file or directory|file not found")
 
 CLI_LINK_ALLOWED = re.compile(
     r"(^|/)(libalk-cli\.a|libalk-common\.a|"
@@ -106,6 +110,12 @@ def expectations(part, src, build):
     return out
 
 
+def missing_itself(err, header):
+    """The probe failed because header itself was not found, not one it includes."""
+    first = err.strip().splitlines()[0] if err.strip() else ""
+    return ".c:1:" in first and header in first and NOT_FOUND.search(first) is not None
+
+
 def run_probe(entry, tmp, header):
     probe = os.path.join(tmp, re.sub(r"[^a-z0-9]", "_", header) + ".c")
     with open(probe, "w") as f:
@@ -130,7 +140,7 @@ def check_part(part, src, build, entries, tmp):
                                 (part, header, err.strip()))
             elif not wanted and rc == 0:
                 problems.append("%s can include %s: a layer violation" % (part, header))
-            elif not wanted and "No such file" not in err:
+            elif not wanted and not missing_itself(err, header):
                 problems.append("%s: probe of %s failed for another reason:\n%s" %
                                 (part, header, err.strip()))
     return problems, len(cases)
@@ -151,6 +161,19 @@ def check_cli_link(build):
                                 "json-glib and libsoup only" % a)
     if not any("libalk-common.a" in a for a in argv):
         problems.append("airlock's link line names no libalk-common.a: %s" % path)
+    return problems
+
+
+def check_exports(build):
+    """A *-private.h header is its layer's own: never exported."""
+    problems = []
+    for part in DAEMON_LAYERS:
+        public = exported(part, build)
+        if public is None:
+            problems.append("%s exports nothing: no build/daemon/include/%s/" % (part, part))
+            continue
+        problems += ["%s exports its private header %s" % (part, h)
+                     for h in sorted(public) if h.endswith("-private.h")]
     return problems
 
 
@@ -179,7 +202,7 @@ def main():
     src, build = (os.path.abspath(a) for a in sys.argv[1:])
     with open(os.path.join(build, "compile_commands.json")) as f:
         entries = json.load(f)
-    problems = check_include_paths(src) + check_cli_link(build)
+    problems = check_include_paths(src) + check_exports(build) + check_cli_link(build)
     probes = 0
     with tempfile.TemporaryDirectory(prefix="alk-layers-") as tmp:
         for part in MAY_USE:
