@@ -72,8 +72,8 @@ gboolean alk_sandbox_is_live(const AlkSandbox *sb);
 
 /* A fresh random id. */
 void alk_sandbox_new_id(char out[ALK_SANDBOX_ID_LEN + 1]);
-/* Ids are checked with alk_sandbox_id_valid() (alk-name.h); domain names too. */
-/* The id of a domain name of ours, or NULL. */
+/* The id of a domain name of ours, or NULL; ids, there as anywhere, are
+ * checked with alk_sandbox_id_valid() (alk-name.h). */
 const char *alk_sandbox_id_from_domain(const char *name);
 
 /* The record as JSON text, and back (checked field by field). */
