@@ -42,6 +42,7 @@ struct AlkManager {
 	AlkKvmProbe *probe;   /* while it runs */
 	GArray *virt_waiters; /* VirtWaiter: creates waiting for virt_type */
 	guint reconcile_left; /* destroys reconcile still waits for */
+	GPtrArray *drops;     /* those destroys (alk-reconcile.c), not owned */
 	gboolean memtune;     /* libvirt can raise QEMU's MEMLOCK to hard_limit */
 	uid_t qemu_uid;       /* QEMU's user: owns each sandbox's overlay and run dir */
 	gid_t qemu_gid;
@@ -108,6 +109,8 @@ void alk_manager_probe_kvm_abandon(AlkManager *m);
 /* alk-reconcile.c: adopts and drops at once; the destroys it needs and the
  * sweeps after them finish on the loop (m->reconcile_left). */
 gboolean alk_manager_reconcile(AlkManager *m, GError **error);
+/* The manager stops: destroys in flight finish without it. */
+void alk_manager_reconcile_abandon(AlkManager *m);
 
 /* alk-manager-net.c: each step ends in next(), unless the manager let go of
  * the sandbox meanwhile */

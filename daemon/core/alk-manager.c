@@ -60,6 +60,7 @@ AlkManager *alk_manager_new(AlkConfig *config)
 	m->virt_type = "qemu";
 	m->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)slot_free);
 	m->virt_waiters = g_array_new(FALSE, FALSE, sizeof(VirtWaiter));
+	m->drops = g_ptr_array_new();
 	return m;
 }
 
@@ -76,6 +77,8 @@ void alk_manager_free(AlkManager *m)
 	alk_manager_detach(m);
 	g_clear_handle_id(&m->net_timer, g_source_remove);
 	alk_manager_probe_kvm_abandon(m);
+	alk_manager_reconcile_abandon(m);
+	g_ptr_array_unref(m->drops);
 	g_array_unref(m->virt_waiters);
 	g_hash_table_unref(m->slots);
 	alk_virt_free(m->virt);

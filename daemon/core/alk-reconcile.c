@@ -26,6 +26,14 @@ static void dropped(GObject *src, GAsyncResult *res, gpointer data)
 	AlkManager *m = drop->m;
 	g_autoptr(GError) error = NULL;
 
+	if (m == NULL) {
+		/* the manager let go (alk_manager_reconcile_abandon); the domain is
+		 * destroyed all the same, the next start sweeps the files */
+		g_free(drop->files);
+		g_free(drop);
+		return;
+	}
+	g_ptr_array_remove_fast(m->drops, drop);
 	if (!alk_virt_destroy_finish(m->virt, res, &error))
 		g_warning("reconcile: %s", error->message);
 	if (drop->files != NULL)
@@ -44,6 +52,7 @@ static void drop_domain_files(AlkManager *m, const char *name, const char *why, 
 	g_message("reconcile: destroying %s: %s", name, why);
 	drop->m = m;
 	drop->files = g_strdup(files);
+	g_ptr_array_add(m->drops, drop);
 	m->reconcile_left++;
 	alk_virt_destroy_async(m->virt, name, dropped, drop);
 }
@@ -135,6 +144,14 @@ static void sweep(AlkManager *m)
 	sweep_dir(m, m->config->state_dir);
 	sweep_dir(m, m->config->run_dir);
 	g_message("reconcile: done");
+}
+
+void alk_manager_reconcile_abandon(AlkManager *m)
+{
+	for (guint i = 0; i < m->drops->len; i++)
+		((Drop *)g_ptr_array_index(m->drops, i))->m = NULL;
+	g_ptr_array_set_size(m->drops, 0);
+	m->reconcile_left = 0;
 }
 
 gboolean alk_manager_reconcile(AlkManager *m, GError **error)
