@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* airlockd: loads the configuration, starts the sandbox manager (which
- * adopts what a previous run left running) and the REST server, and on
+ * adopts what a previous run left running, and goes on reconciling and
+ * probing KVM on the loop) and the REST server at once, and on
  * SIGTERM/SIGINT stops accepting, lets requests in flight finish for a
  * moment and exits with the sandboxes still running, to be adopted by the
  * next start. SIGHUP re-reads the tokens file. */
@@ -203,10 +204,13 @@ int main(int argc, char **argv)
 	}
 	g_unix_signal_add(SIGHUP, on_hup, &d);
 	notify("READY=1");
-	g_message("airlockd %s ready on %s%s%s (%s)", ALK_VERSION,
+	g_message("airlockd %s ready on %s%s%s (virt type %s%s)", ALK_VERSION,
 	          activated != NULL ? "the socket systemd passed" : d.config->api.socket,
 	          d.config->api.listen[0] != '\0' ? " and " : "", d.config->api.listen,
-	          alk_manager_virt_type(d.manager));
+	          alk_manager_virt_type(d.manager),
+	          alk_manager_kvm_probe(d.manager) == ALK_KVM_PROBE_RUNNING
+	              ? ": the KVM probe runs, creates wait for it"
+	              : "");
 	g_main_loop_run(d.loop);
 	notify("STOPPING=1");
 	stop(&d);

@@ -10,7 +10,7 @@ ALK_PACKAGES=(
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml
-	nftables iproute2
+	nftables iproute2 tini
 )
 
 alk_log() { printf '==> %s\n' "$*" >&2; }
@@ -33,6 +33,13 @@ alk_install_packages() {
 
 # Starts virtlogd and libvirtd unless they already run: under systemd when
 # PID 1 is systemd, else as plain daemons. Waits until libvirt answers.
+#
+# libvirtd daemonizes each QEMU, so an exited QEMU is reaped by the nearest
+# subreaper, else PID 1, and destroying a domain waits until the process is
+# gone, zombie included. systemd reaps at once; the minimal init of a
+# container or micro-VM may take seconds (about 2 s per destroy on the
+# development machines). Outside systemd, libvirtd therefore runs in the
+# foreground under `tini -s`, a subreaper that reaps at once.
 alk_start_libvirt() {
 	if virsh -c qemu:///system version >/dev/null 2>&1; then
 		return 0
@@ -41,7 +48,9 @@ alk_start_libvirt() {
 		systemctl start virtlogd.socket libvirtd.socket libvirtd.service
 	else
 		pgrep -x virtlogd >/dev/null || virtlogd -d
-		pgrep -x libvirtd >/dev/null || libvirtd -d
+		if ! pgrep -x libvirtd >/dev/null; then
+			setsid tini -s -- libvirtd </dev/null >/dev/null 2>&1 &
+		fi
 	fi
 	local _
 	for _ in $(seq 1 100); do

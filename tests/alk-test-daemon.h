@@ -34,7 +34,8 @@ typedef struct {
 } AlkTestDaemon;
 
 /* extra: more configuration text, appended to the generated file (may
- * repeat a group header, not a key it sets: see alk-test-daemon.c). Waits
+ * repeat a group header, not a key it sets: see alk-test-daemon.c; except
+ * virt_type, left out when extra sets it). Waits
  * until GET /v1/health answers on the socket. */
 AlkTestDaemon *alk_test_daemon_start(const char *extra, GError **error);
 

@@ -604,17 +604,29 @@ static int leftovers(void)
 
 /* virt_type=auto boots a bounded KVM probe and falls back to TCG when the
  * probe's agent does not answer; either way nothing of the probe remains
- * and sandboxes boot with the type chosen. */
+ * and sandboxes boot with the type chosen. The manager starts at once,
+ * with the type pending while the probe runs on the loop. */
+static gboolean started(gpointer data)
+{
+	AlkTestCore *t = data;
+	return g_str_equal(alk_manager_startup(t->manager), "done");
+}
+
 START_TEST(test_virt_auto)
 {
 	AlkTestCore *t = core("virt_type = auto\nkvm_probe_timeout_s = 10\n");
-	const char *type = alk_manager_virt_type(t->manager);
+	const char *type;
 	g_autofree char *probe_dir = g_strdup_printf("%s/sandboxes/probe%d", t->run_dir, getpid());
 	g_autofree char *id = NULL;
+	g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, t->state_dir, -1);
+	/* the probe's domain carries its instance (a tag of state_dir) and pid */
+	g_autofree char *probe = g_strdup_printf("airlock-probe-%.12s-%d", sum, getpid());
 	virConnectPtr conn = virConnectOpen("qemu:///system");
-	g_autofree char *probe = g_strdup_printf("airlock-probe-%d", getpid());
-	virDomainPtr dom = virDomainLookupByName(conn, probe);
+	virDomainPtr dom;
 
+	ck_assert(alk_test_loop_until(started, t, 60));
+	type = alk_manager_virt_type(t->manager);
+	dom = virDomainLookupByName(conn, probe);
 	ck_assert(g_str_equal(type, "kvm") || g_str_equal(type, "qemu"));
 	if (access("/dev/kvm", R_OK | W_OK) != 0)
 		ck_assert_str_eq(type, "qemu");

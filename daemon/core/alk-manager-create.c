@@ -102,6 +102,9 @@ static void start_domain(AlkSlot *slot, GError *error)
 		alk_slot_teardown(slot);
 		return;
 	}
+	/* virt_type=auto: the KVM probe still decides (the slot stays busy) */
+	if (error == NULL && alk_slot_await_virt_type(slot, start_domain))
+		return;
 	if (error == NULL)
 		xml = render_xml(slot, &error);
 	if (xml == NULL) {

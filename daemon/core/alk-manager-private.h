@@ -8,6 +8,7 @@
 #include "alk-virt.h"
 
 typedef struct AlkSlotNet AlkSlotNet;
+typedef struct AlkKvmProbe AlkKvmProbe;
 typedef struct AlkSlot AlkSlot;
 /* What runs after a step of a sandbox's network: error NULL on success, owned. */
 typedef void (*AlkSlotNext)(AlkSlot *slot, GError *error);
@@ -36,9 +37,14 @@ struct AlkSlot {
 struct AlkManager {
 	AlkConfig *config;
 	AlkVirt *virt;
-	const char *virt_type;
-	gboolean memtune; /* libvirt can raise QEMU's MEMLOCK to hard_limit */
-	uid_t qemu_uid;   /* QEMU's user: owns each sandbox's overlay and run dir */
+	const char *virt_type; /* NULL while the KVM probe decides */
+	AlkKvmProbeState kvm_probe;
+	AlkKvmProbe *probe;   /* while it runs */
+	GArray *virt_waiters; /* VirtWaiter: creates waiting for virt_type */
+	guint reconcile_left; /* destroys reconcile still waits for */
+	GPtrArray *drops;     /* those destroys (alk-reconcile.c), not owned */
+	gboolean memtune;     /* libvirt can raise QEMU's MEMLOCK to hard_limit */
+	uid_t qemu_uid;       /* QEMU's user: owns each sandbox's overlay and run dir */
 	gid_t qemu_gid;
 	GHashTable *slots; /* id -> AlkSlot, owned */
 	guint net_timer;   /* reads the namespaces' counters */
@@ -82,12 +88,29 @@ void alk_slot_end_tasks(AlkSlot *slot, const GError *error);
 void alk_slot_start_pings(AlkSlot *slot);
 void alk_slot_stop_pings(AlkSlot *slot);
 
-/* alk-kvm-probe.c: domains named so are the probe's */
-#define ALK_PROBE_DOMAIN "airlock-probe-"
-gboolean alk_manager_probe_kvm(AlkManager *m, guint timeout_s, GError **error);
+/* A create that waits until the virtualisation type is known, then goes
+ * on in next(slot, NULL); TRUE when it waits (the slot stays busy). */
+gboolean alk_slot_await_virt_type(AlkSlot *slot, AlkSlotNext next);
 
-/* alk-reconcile.c */
+/* alk-kvm-probe.c: the probe's domains are named ALK_PROBE_DOMAIN, a tag
+ * of the instance (its state_dir), '-', the daemon's pid; each instance
+ * touches only its own. */
+#define ALK_PROBE_DOMAIN "airlock-probe-"
+char *alk_manager_probe_prefix(AlkManager *m);
+/* The verdict is in: usable says whether KVM guests boot, reason why not. */
+typedef void (*AlkKvmProbeDone)(AlkManager *m, AlkKvmProbeState how, gboolean usable,
+                                const char *reason);
+/* Takes the verdict remembered for this host, else boots the probe; done
+ * runs once, maybe before this returns. */
+void alk_manager_probe_kvm_start(AlkManager *m, AlkKvmProbeDone done);
+/* The manager stops: the probe's domain and files go now, done never runs. */
+void alk_manager_probe_kvm_abandon(AlkManager *m);
+
+/* alk-reconcile.c: adopts and drops at once; the destroys it needs and the
+ * sweeps after them finish on the loop (m->reconcile_left). */
 gboolean alk_manager_reconcile(AlkManager *m, GError **error);
+/* The manager stops: destroys in flight finish without it. */
+void alk_manager_reconcile_abandon(AlkManager *m);
 
 /* alk-manager-net.c: each step ends in next(), unless the manager let go of
  * the sandbox meanwhile */

@@ -22,6 +22,12 @@
 /* Debian's QEMU user (libvirt's qemu.conf default) */
 #define QEMU_USER "libvirt-qemu"
 
+/* A create waiting for the virtualisation type (alk_slot_await_virt_type). */
+typedef struct {
+	char id[ALK_SANDBOX_ID_LEN + 1];
+	AlkSlotNext next;
+} VirtWaiter;
+
 static void complete_waiters(AlkSlot *slot, const GError *stopping);
 
 static void slot_free(AlkSlot *slot)
@@ -60,6 +66,8 @@ AlkManager *alk_manager_new(AlkConfig *config)
 	m->config = config;
 	m->virt_type = "qemu";
 	m->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)slot_free);
+	m->virt_waiters = g_array_new(FALSE, FALSE, sizeof(VirtWaiter));
+	m->drops = g_ptr_array_new();
 	return m;
 }
 
@@ -75,6 +83,10 @@ void alk_manager_free(AlkManager *m)
 		return;
 	alk_manager_detach(m);
 	g_clear_handle_id(&m->net_timer, g_source_remove);
+	alk_manager_probe_kvm_abandon(m);
+	alk_manager_reconcile_abandon(m);
+	g_ptr_array_unref(m->drops);
+	g_array_unref(m->virt_waiters);
 	g_hash_table_unref(m->slots);
 	alk_virt_free(m->virt);
 	g_free(m);
@@ -723,7 +735,29 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 
 const char *alk_manager_virt_type(AlkManager *m)
 {
-	return m->virt_type;
+	return m->virt_type != NULL ? m->virt_type : "pending";
+}
+
+AlkKvmProbeState alk_manager_kvm_probe(AlkManager *m)
+{
+	return m->kvm_probe;
+}
+
+const char *alk_kvm_probe_state_name(AlkKvmProbeState state)
+{
+	static const char *const names[] = {
+	    [ALK_KVM_PROBE_OFF] = "off",         [ALK_KVM_PROBE_RUNNING] = "running",
+	    [ALK_KVM_PROBE_PROBED] = "probed",   [ALK_KVM_PROBE_CACHED] = "cached",
+	    [ALK_KVM_PROBE_SKIPPED] = "skipped",
+	};
+	return (guint)state < G_N_ELEMENTS(names) ? names[state] : "unknown";
+}
+
+const char *alk_manager_startup(AlkManager *m)
+{
+	if (m->reconcile_left > 0)
+		return "reconciling";
+	return m->virt_type == NULL ? "probing_kvm" : "done";
 }
 
 gboolean alk_manager_libvirt_up(AlkManager *m)
@@ -774,20 +808,58 @@ static gboolean make_roots(AlkManager *m, GError **error)
 	return TRUE;
 }
 
+gboolean alk_slot_await_virt_type(AlkSlot *slot, AlkSlotNext next)
+{
+	VirtWaiter w = {.next = next};
+
+	if (slot->m->virt_type != NULL)
+		return FALSE;
+	g_strlcpy(w.id, slot->sb->id, sizeof(w.id));
+	g_array_append_val(slot->m->virt_waiters, w);
+	return TRUE;
+}
+
+/* The creates that waited for the virtualisation type go on. */
+static void release_virt_waiters(AlkManager *m)
+{
+	g_autoptr(GArray) waiters = g_steal_pointer(&m->virt_waiters);
+
+	m->virt_waiters = g_array_new(FALSE, FALSE, sizeof(VirtWaiter));
+	for (guint i = 0; i < waiters->len; i++) {
+		VirtWaiter *w = &g_array_index(waiters, VirtWaiter, i);
+		AlkSlot *slot = alk_slot_lookup(m, w->id);
+		if (slot != NULL)
+			w->next(slot, NULL);
+	}
+}
+
+static void virt_type_known(AlkManager *m, AlkKvmProbeState how, gboolean usable,
+                            const char *reason)
+{
+	m->kvm_probe = how;
+	m->virt_type = usable ? "kvm" : "qemu";
+	if (usable)
+		g_message("KVM works here (%s): using it", how == ALK_KVM_PROBE_CACHED
+		                                               ? "remembered from an earlier probe"
+		                                               : "the probe guest answered");
+	else
+		g_warning("KVM is not usable (%s%s): using TCG software emulation, which is "
+		          "much slower",
+		          reason != NULL ? reason : "no reason given",
+		          how == ALK_KVM_PROBE_CACHED ? ", remembered from an earlier probe" : "");
+	release_virt_waiters(m);
+}
+
 static void choose_virt_type(AlkManager *m)
 {
-	g_autoptr(GError) error = NULL;
 	if (m->config->virt_type == ALK_VIRT_QEMU) {
 		m->virt_type = "qemu";
 	} else if (m->config->virt_type == ALK_VIRT_KVM) {
 		m->virt_type = "kvm";
-	} else if (alk_manager_probe_kvm(m, m->config->kvm_probe_timeout_s, &error)) {
-		m->virt_type = "kvm";
 	} else {
-		g_warning("KVM is not usable (%s): using TCG software emulation, which is "
-		          "much slower",
-		          error->message);
-		m->virt_type = "qemu";
+		m->virt_type = NULL;
+		m->kvm_probe = ALK_KVM_PROBE_RUNNING;
+		alk_manager_probe_kvm_start(m, virt_type_known);
 	}
 }
 
@@ -805,8 +877,10 @@ gboolean alk_manager_start(AlkManager *m, GError **error)
 	m->memtune = can_raise_memlock();
 	if (!m->memtune)
 		g_message("no CAP_SYS_RESOURCE: memtune hard_limit is left out");
-	choose_virt_type(m);
 	alk_manager_net_start(m);
 	alk_manager_net_check_config(m);
+	/* the probe's domain starts only once the loop runs: reconcile's
+	 * listing, now, never sees it */
+	choose_virt_type(m);
 	return alk_manager_reconcile(m, error);
 }

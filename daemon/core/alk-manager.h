@@ -25,12 +25,28 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkManager, alk_manager_free)
 
 void alk_manager_set_watch(AlkManager *m, AlkManagerWatch func, gpointer user_data);
 
-/* Connects to libvirt, chooses the virtualisation type and reconciles:
- * adopts live sandboxes, destroys what cannot be adopted or whose deadline
- * passed, deletes orphans. Adoption finishes asynchronously. */
+/* Connects to libvirt and reconciles: adopts live sandboxes (they are
+ * listed when this returns), destroys what cannot be adopted or whose
+ * deadline passed, deletes orphans. Chooses the virtualisation type
+ * (virt_type=auto: the KVM probe, or its verdict remembered for this
+ * host). Adoption, the destroys, the sweeps and the probe finish on the
+ * loop; creates meanwhile wait for the virtualisation type. */
 gboolean alk_manager_start(AlkManager *m, GError **error);
-/* "qemu" or "kvm", once started. */
+
+typedef enum {
+	ALK_KVM_PROBE_OFF,     /* virt_type is kvm or qemu: no probe */
+	ALK_KVM_PROBE_RUNNING, /* booting the probe guest */
+	ALK_KVM_PROBE_PROBED,  /* this start booted it */
+	ALK_KVM_PROBE_CACHED,  /* the verdict remembered for this host */
+	ALK_KVM_PROBE_SKIPPED, /* no probe could boot (no /dev/kvm, ...): TCG */
+} AlkKvmProbeState;
+
+/* "qemu" or "kvm"; "pending" while the KVM probe runs. */
 const char *alk_manager_virt_type(AlkManager *m);
+AlkKvmProbeState alk_manager_kvm_probe(AlkManager *m);
+const char *alk_kvm_probe_state_name(AlkKvmProbeState state);
+/* What start-up still does: "reconciling", "probing_kvm" or "done". */
+const char *alk_manager_startup(AlkManager *m);
 gboolean alk_manager_libvirt_up(AlkManager *m);
 
 /* Validates the request and starts creating; the sandbox is returned in

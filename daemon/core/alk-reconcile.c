@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Start-up: what libvirt runs and what the disk holds is made to agree
  * with what the manager knows. Live sandboxes are adopted (the agent must
- * answer again), the rest is destroyed and deleted. */
+ * answer again), the rest is destroyed and deleted. Only the listing is
+ * synchronous, so an adopted sandbox is listed as soon as the API answers;
+ * the destroys (seconds each) and the sweeps after them run on the loop. */
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -11,12 +13,70 @@
 
 #define ADOPT_TIMEOUT_S 30
 
+static void sweep(AlkManager *m);
+
+typedef struct {
+	AlkManager *m;
+	char *files; /* a probe's files to delete once its domain is gone */
+} Drop;
+
+static void dropped(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Drop *drop = data;
+	AlkManager *m = drop->m;
+	g_autoptr(GError) error = NULL;
+
+	if (m == NULL) {
+		/* the manager let go (alk_manager_reconcile_abandon); the domain is
+		 * destroyed all the same, the next start sweeps the files */
+		g_free(drop->files);
+		g_free(drop);
+		return;
+	}
+	g_ptr_array_remove_fast(m->drops, drop);
+	if (!alk_virt_destroy_finish(m->virt, res, &error))
+		g_warning("reconcile: %s", error->message);
+	if (drop->files != NULL)
+		alk_slot_remove_files(m, drop->files);
+	g_free(drop->files);
+	g_free(drop);
+	/* the sweeps wait for every destroy: a dying domain's files are its own */
+	if (--m->reconcile_left == 0)
+		sweep(m);
+}
+
+static void drop_domain_files(AlkManager *m, const char *name, const char *why, const char *files)
+{
+	Drop *drop = g_new0(Drop, 1);
+
+	g_message("reconcile: destroying %s: %s", name, why);
+	drop->m = m;
+	drop->files = g_strdup(files);
+	g_ptr_array_add(m->drops, drop);
+	m->reconcile_left++;
+	alk_virt_destroy_async(m->virt, name, dropped, drop);
+}
+
 static void drop_domain(AlkManager *m, const char *name, const char *why)
 {
-	g_autoptr(GError) error = NULL;
-	g_message("reconcile: destroying %s: %s", name, why);
-	if (!alk_virt_destroy_sync(m->virt, name, &error))
-		g_warning("reconcile: %s", error->message);
+	drop_domain_files(m, name, why, NULL);
+}
+
+/* A probe domain of this instance left by a daemon that died mid-probe
+ * goes, with its files; another instance's is left alone (it may run). */
+static void drop_probe(AlkManager *m, const char *name)
+{
+	g_autofree char *prefix = alk_manager_probe_prefix(m);
+	const char *pid = name + strlen(prefix);
+	g_autofree char *files = NULL;
+
+	if (!g_str_has_prefix(name, prefix) || *pid == '\0' ||
+	    strspn(pid, "0123456789") != strlen(pid)) {
+		g_message("reconcile: leaving %s alone: another instance's KVM probe", name);
+		return;
+	}
+	files = g_strconcat("probe", pid, NULL);
+	drop_domain_files(m, name, "a leftover KVM probe", files);
 }
 
 /* TRUE when the domain became a sandbox being adopted. */
@@ -78,6 +138,22 @@ static void sweep_dir(AlkManager *m, const char *root)
 	}
 }
 
+static void sweep(AlkManager *m)
+{
+	alk_manager_net_sweep(m);
+	sweep_dir(m, m->config->state_dir);
+	sweep_dir(m, m->config->run_dir);
+	g_message("reconcile: done");
+}
+
+void alk_manager_reconcile_abandon(AlkManager *m)
+{
+	for (guint i = 0; i < m->drops->len; i++)
+		((Drop *)g_ptr_array_index(m->drops, i))->m = NULL;
+	g_ptr_array_set_size(m->drops, 0);
+	m->reconcile_left = 0;
+}
+
 gboolean alk_manager_reconcile(AlkManager *m, GError **error)
 {
 	g_autoptr(GPtrArray) doms = alk_virt_list_sync(m->virt, error);
@@ -86,15 +162,16 @@ gboolean alk_manager_reconcile(AlkManager *m, GError **error)
 		g_prefix_error(error, "reconcile: ");
 		return FALSE;
 	}
+	/* held while the loop below starts destroys, so none sweeps early */
+	m->reconcile_left++;
 	for (guint i = 0; i < doms->len; i++) {
 		const AlkVirtDomain *d = g_ptr_array_index(doms, i);
 		if (alk_sandbox_id_from_domain(d->name) != NULL)
 			adopt(m, d);
 		else if (g_str_has_prefix(d->name, ALK_PROBE_DOMAIN))
-			drop_domain(m, d->name, "a leftover KVM probe");
+			drop_probe(m, d->name);
 	}
-	alk_manager_net_sweep(m);
-	sweep_dir(m, m->config->state_dir);
-	sweep_dir(m, m->config->run_dir);
+	if (--m->reconcile_left == 0)
+		sweep(m);
 	return TRUE;
 }

@@ -423,6 +423,27 @@ gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error)
 	return destroy_by_name(v->conn, name, error);
 }
 
+static char *version_text(unsigned long v)
+{
+	return g_strdup_printf("%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+gboolean alk_virt_versions_sync(AlkVirt *v, char **hypervisor, char **library, GError **error)
+{
+	unsigned long hv = 0, lib = 0;
+	if (v->conn == NULL) {
+		set_unavailable(error, "not connected");
+		return FALSE;
+	}
+	if (virConnectGetVersion(v->conn, &hv) < 0 || virConnectGetLibVersion(v->conn, &lib) < 0) {
+		set_virt_error(error, "reading libvirt's versions");
+		return FALSE;
+	}
+	*hypervisor = version_text(hv);
+	*library = version_text(lib);
+	return TRUE;
+}
+
 static void set_record_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
 {
 	Call *c = data;

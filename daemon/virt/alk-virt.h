@@ -78,3 +78,5 @@ GPtrArray *alk_virt_list_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 gboolean alk_virt_create_sync(AlkVirt *v, const char *xml, GError **error);
 GPtrArray *alk_virt_list_sync(AlkVirt *v, GError **error);
 gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error);
+/* The hypervisor's (QEMU's) and libvirt's versions, "major.minor.micro". */
+gboolean alk_virt_versions_sync(AlkVirt *v, char **hypervisor, char **library, GError **error);
