@@ -28,9 +28,22 @@ static gboolean set_no_head(gpointer owner, const char *value, GError **error)
 	return TRUE;
 }
 
+static gboolean set_key(gpointer owner, const char *value, GError **error)
+{
+	AlkAuditCmd *c = owner;
+
+	if (c->key_path != NULL)
+		return alk_cli_usage_error(error, "given twice");
+	if (value[0] == '\0')
+		return alk_cli_usage_error(error, "an empty path");
+	c->key_path = g_strdup(value);
+	return TRUE;
+}
+
 static const AlkCliOption audit_options[] = {
     {"head", 0, TRUE, set_head},
     {"no-head", 0, FALSE, set_no_head},
+    {"key", 0, TRUE, set_key},
     {NULL, 0, FALSE, NULL},
 };
 
@@ -38,6 +51,7 @@ void alk_audit_cmd_clear(AlkAuditCmd *c)
 {
 	g_clear_pointer(&c->log_path, g_free);
 	g_clear_pointer(&c->head_path, g_free);
+	g_clear_pointer(&c->key_path, g_free);
 	c->head_derived = c->no_head = c->json = FALSE;
 }
 
@@ -73,7 +87,8 @@ gboolean alk_cmd_audit_parse(int argc, char **argv, AlkAuditCmd *out, GError **e
 		return FALSE;
 	pos = args.positional;
 	if (pos->len == 0 || strcmp(g_ptr_array_index(pos, 0), "verify") != 0)
-		return alk_cli_usage_error(error, "usage: airlock audit verify [FILE]");
+		return alk_cli_usage_error(error,
+		                           "usage: airlock audit verify [--key FILE] [FILE]");
 	if (args.extra != NULL || args.command != NULL)
 		return alk_cli_usage_error(error, "audit verify takes at most one FILE");
 	out->json = args.json;
@@ -131,6 +146,7 @@ int alk_cmd_audit(AlkCli *cli, int argc, char **argv)
 	g_auto(AlkAuditCmd) cmd = {0};
 	g_autoptr(GError) error = NULL;
 	g_autofree char *text = NULL;
+	g_autoptr(GBytes) key = NULL;
 	AlkAuditReport report;
 
 	memset(&report, 0, sizeof report);
@@ -142,7 +158,9 @@ int alk_cmd_audit(AlkCli *cli, int argc, char **argv)
 		           cmd.head_path);
 		g_clear_pointer(&cmd.head_path, g_free);
 	}
-	if (!alk_audit_verify(cmd.log_path, cmd.head_path, &report, &error)) {
+	if (cmd.key_path != NULL && (key = alk_audit_key_load(cmd.key_path, &error)) == NULL)
+		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	if (!alk_audit_verify_keyed(cmd.log_path, cmd.head_path, key, &report, &error)) {
 		g_prefix_error(&error, "cannot verify %s: ", cmd.log_path);
 		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
 	}

@@ -180,11 +180,12 @@ typedef struct {
 	gboolean head_derived; /* not named: skipped if it does not exist */
 	gboolean no_head;
 	gboolean json;
+	char *key_path; /* --key: the log is keyed (HMAC-SHA256) */
 } AlkAuditCmd;
 
 void alk_audit_cmd_clear(AlkAuditCmd *c);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkAuditCmd, alk_audit_cmd_clear)
-/* "verify [--head FILE | --no-head] [FILE]"; the head defaults to FILE with
+/* "verify [--head FILE | --no-head] [--key FILE] [FILE]"; the head defaults to FILE with
  * .jsonl replaced by .head (the daemon's pair). */
 gboolean alk_cmd_audit_parse(int argc, char **argv, AlkAuditCmd *out, GError **error);
 

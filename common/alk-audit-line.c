@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alk-error.h"
@@ -22,6 +23,59 @@ void alk_audit_hash_hex(const char *data, gsize len, char out[65])
 
 	g_checksum_update(sum, (const guchar *)data, len);
 	memcpy(out, g_checksum_get_string(sum), 65);
+}
+
+void alk_audit_digest_hex(GBytes *key, const char *data, gsize len, char out[65])
+{
+	g_autoptr(GHmac) mac = NULL;
+	gsize klen = 0;
+	const guchar *k;
+
+	if (key == NULL) {
+		alk_audit_hash_hex(data, len, out);
+		return;
+	}
+	k = g_bytes_get_data(key, &klen);
+	mac = g_hmac_new(G_CHECKSUM_SHA256, k, klen);
+	g_hmac_update(mac, (const guchar *)data, (gssize)len);
+	memcpy(out, g_hmac_get_string(mac), 65);
+}
+
+GBytes *alk_audit_key_load(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	guint8 buf[ALK_AUDIT_KEY_MAX + 1];
+	const char *bad = NULL;
+	struct stat st;
+	ssize_t n = -1;
+
+	if (fd < 0) {
+		int saved = errno;
+		g_set_error(error, ALK_ERROR,
+		            saved == ENOENT ? ALK_ERROR_NOT_FOUND : ALK_ERROR_INVALID,
+		            "audit key %s: %s", path, g_strerror(saved));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		bad = "not a regular file";
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		bad = "not owned by root";
+	else if ((st.st_mode & 077) != 0)
+		bad = "readable or writable by others than its owner (chmod 600 it)";
+	else if ((n = read(fd, buf, sizeof(buf))) < ALK_AUDIT_KEY_MIN || n > ALK_AUDIT_KEY_MAX)
+		bad = "not 32 to 4096 bytes long";
+	close(fd);
+	if (bad != NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "audit key %s: %s", path, bad);
+		return NULL;
+	}
+	return g_bytes_new(buf, (gsize)n);
+}
+
+char *alk_audit_head_format(guint64 seq, const char *hash, gboolean keyed)
+{
+	return g_strdup_printf("%" G_GUINT64_FORMAT " %s%s\n", seq, hash,
+	                       keyed ? " hmac-sha256" : "");
 }
 
 static gboolean check_action(const char *action)
@@ -254,11 +308,13 @@ static gboolean head_parse(const char *buf, gsize len, AlkAuditHead *head)
 		return FALSE;
 	text[len - 1] = '\0';
 	parts = g_strsplit(text, " ", -1);
-	if (g_strv_length(parts) != 2 || !is_hex64(parts[1]) ||
-	    !g_ascii_string_to_unsigned(parts[0], 10, 0, G_MAXINT64, &seq, NULL))
+	if (g_strv_length(parts) < 2 || g_strv_length(parts) > 3 || !is_hex64(parts[1]) ||
+	    !g_ascii_string_to_unsigned(parts[0], 10, 0, G_MAXINT64, &seq, NULL) ||
+	    (parts[2] != NULL && strcmp(parts[2], "hmac-sha256") != 0))
 		return FALSE;
 	head->seq = seq;
 	memcpy(head->hash, parts[1], 65);
+	head->keyed = parts[2] != NULL;
 	return TRUE;
 }
 
@@ -274,7 +330,7 @@ gboolean alk_audit_head_read(const char *path, AlkAuditHead *head, GError **erro
 		            "audit head %s: %s", path, g_strerror(saved));
 		return FALSE;
 	}
-	/* a valid head is at most 86 bytes: anything that fills buf is bad */
+	/* a valid head is at most 98 bytes: anything that fills buf is bad */
 	do
 		n = read(fd, buf, sizeof(buf));
 	while (n < 0 && errno == EINTR);

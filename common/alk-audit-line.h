@@ -32,7 +32,19 @@
 typedef struct {
 	guint64 seq;
 	char hash[65];
+	gboolean keyed; /* the chain is HMAC-SHA256 under a secret key */
 } AlkAuditHead;
+
+/* Keyed chaining: each prev (and the head's hash) is HMAC-SHA256 of the line
+ * under a secret key instead of its plain SHA-256, so a chain can only be
+ * rewritten, or checked, by whoever can read the key. The head file then
+ * says so: "SEQ HASH hmac-sha256". */
+#define ALK_AUDIT_KEY_MIN 32
+#define ALK_AUDIT_KEY_MAX 4096
+/* A key file: a regular file (no link), owned by root (or by the caller),
+ * readable by its owner only, ALK_AUDIT_KEY_MIN..MAX bytes. Errors: NOT_FOUND,
+ * INVALID (says which rule), IO. */
+GBytes *alk_audit_key_load(const char *path, GError **error);
 
 typedef struct {
 	guint64 seq;
@@ -42,6 +54,11 @@ typedef struct {
 
 /* out: 64 lowercase hex digits and a NUL */
 void alk_audit_hash_hex(const char *data, gsize len, char out[65]);
+/* The chain's digest of a line: its SHA-256 (key NULL) or its HMAC-SHA256
+ * under key. */
+void alk_audit_digest_hex(GBytes *key, const char *data, gsize len, char out[65]);
+/* The head file's text for seq and hash (and the keyed mark). */
+char *alk_audit_head_format(guint64 seq, const char *hash, gboolean keyed);
 
 /* The line for these fields, without its newline; see alk_audit_append for
  * the rules. time is the RFC 3339 text to record. */

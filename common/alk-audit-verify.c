@@ -40,8 +40,14 @@ typedef struct {
 
 typedef struct {
 	AlkAuditReport *report;
+	GBytes *key;        /* keyed chaining, or NULL */
 	char last_prev[65]; /* prev field of the last good line */
 } VerifyState;
+
+/* A live writer updates the head right after each line: a head one line
+ * behind gets this long to catch up before it counts against the log. */
+#define HEAD_CATCH_UP_MS 1000
+#define HEAD_RETRY_MS 50
 
 static void reader_init(LineReader *r, int fd)
 {
@@ -189,7 +195,7 @@ static gboolean check_line(VerifyState *st, LineReader *r, guint64 n, const Line
 		report->first_chain_break = n;
 	report->lines = n;
 	report->last_seq = info.seq;
-	alk_audit_hash_hex(line->data, line->len, report->last_hash);
+	alk_audit_digest_hex(st->key, line->data, line->len, report->last_hash);
 	memcpy(st->last_prev, info.prev, sizeof(st->last_prev));
 	return TRUE;
 }
@@ -220,17 +226,34 @@ static gboolean check_lines(VerifyState *st, LineReader *r, GError **error)
 	}
 }
 
+/* A head one line behind, vouching for the line before the last: a live
+ * writer between its two writes, or a line someone else appended. */
+static gboolean head_lags(VerifyState *st, const AlkAuditHead *head)
+{
+	AlkAuditReport *report = st->report;
+	return report->lines > 0 && head->seq + 1 == report->last_seq &&
+	       strcmp(head->hash, st->last_prev) == 0;
+}
+
 static void compare_head(VerifyState *st, const AlkAuditHead *head)
 {
 	AlkAuditReport *report = st->report;
 
+	if (head->keyed != (st->key != NULL)) {
+		set_problem(report, ALK_AUDIT_PROBLEM_HEAD_MISMATCH, report->lines,
+		            head->keyed ? "the log is keyed (HMAC-SHA256): verify it with its key"
+		                        : "the log is not keyed, but a key was given");
+		return;
+	}
 	if (head->seq == report->last_seq && strcmp(head->hash, report->last_hash) == 0)
 		return;
-	/* a writer is between appending a line and updating the head */
-	if (report->lines > 0 && head->seq + 1 == report->last_seq &&
-	    strcmp(head->hash, st->last_prev) == 0)
-		return;
-	if (head->seq > report->last_seq)
+	if (head_lags(st, head))
+		set_problem(report, ALK_AUDIT_PROBLEM_HEAD_MISMATCH, report->lines,
+		            "the log's last line (seq %" G_GUINT64_FORMAT ") is not vouched for by "
+		            "the head: it was appended by something other than the writer, or the "
+		            "writer stopped between the line and the head",
+		            report->last_seq);
+	else if (head->seq > report->last_seq)
 		set_problem(report, ALK_AUDIT_PROBLEM_TRUNCATED, report->lines + 1,
 		            "the log ends at seq %" G_GUINT64_FORMAT " but the head says seq "
 		            "%" G_GUINT64_FORMAT ": lines were cut off the end",
@@ -245,6 +268,19 @@ static void compare_head(VerifyState *st, const AlkAuditHead *head)
 		            head->seq, report->last_seq);
 }
 
+/* The head, given a live writer's moment to vouch for its last line. */
+static gboolean read_head(VerifyState *st, const char *head_path, AlkAuditHead *head,
+                          GError **error)
+{
+	for (guint waited = 0;; waited += HEAD_RETRY_MS) {
+		if (!alk_audit_head_read(head_path, head, error))
+			return FALSE;
+		if (!head_lags(st, head) || waited >= HEAD_CATCH_UP_MS)
+			return TRUE;
+		g_usleep(HEAD_RETRY_MS * 1000);
+	}
+}
+
 /* FALSE only when the head cannot be read for a reason other than being
  * absent or malformed (both are findings, not errors) */
 static gboolean check_head(VerifyState *st, const char *head_path, GError **error)
@@ -253,7 +289,7 @@ static gboolean check_head(VerifyState *st, const char *head_path, GError **erro
 	g_autoptr(GError) head_error = NULL;
 	AlkAuditHead head;
 
-	if (alk_audit_head_read(head_path, &head, &head_error)) {
+	if (read_head(st, head_path, &head, &head_error)) {
 		compare_head(st, &head);
 		return TRUE;
 	}
@@ -275,8 +311,14 @@ static gboolean check_head(VerifyState *st, const char *head_path, GError **erro
 gboolean alk_audit_verify(const char *log_path, const char *head_path, AlkAuditReport *report,
                           GError **error)
 {
+	return alk_audit_verify_keyed(log_path, head_path, NULL, report, error);
+}
+
+gboolean alk_audit_verify_keyed(const char *log_path, const char *head_path, GBytes *key,
+                                AlkAuditReport *report, GError **error)
+{
 	AlkAuditReport result = {0};
-	VerifyState st = {.report = &result};
+	VerifyState st = {.report = &result, .key = key};
 	LineReader r;
 	gboolean ok;
 	int fd = open(log_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

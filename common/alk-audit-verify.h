@@ -33,9 +33,14 @@ typedef struct {
  * (if head_path is not NULL) the head. Returns FALSE only when the log
  * cannot be read (ALK_ERROR_NOT_FOUND, ALK_ERROR_IO); otherwise fills
  * report. The log is intact when report->problem is NONE and
- * report->chain_breaks is 0. A head one line behind the log is accepted: a
- * writer is between writing a line and updating the head. */
+ * report->chain_breaks is 0. A head one line behind the log gets a second
+ * (a live writer updates it right after the line); if it stays behind, the
+ * last line is not vouched for: HEAD_MISMATCH. */
 gboolean alk_audit_verify(const char *log_path, const char *head_path, AlkAuditReport *report,
                           GError **error);
+/* The same for a keyed chain (alk-audit-line.h); key NULL: plain. A keyed
+ * log checked without its key, or a plain one with a key, is HEAD_MISMATCH. */
+gboolean alk_audit_verify_keyed(const char *log_path, const char *head_path, GBytes *key,
+                                AlkAuditReport *report, GError **error);
 
 const char *alk_audit_problem_to_string(AlkAuditProblem problem);

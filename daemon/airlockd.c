@@ -71,10 +71,17 @@ static gboolean open_audit(AlkDaemon *d, GError **error)
 {
 	g_autofree char *dir = g_path_get_dirname(d->config->api.audit_log);
 	g_autofree char *head_dir = g_path_get_dirname(d->config->api.audit_head);
+	g_autoptr(GBytes) key = NULL;
 
+	if (d->config->api.audit_key != NULL &&
+	    (key = alk_audit_key_load(d->config->api.audit_key, error)) == NULL) {
+		g_prefix_error(error, "audit log: ");
+		return FALSE;
+	}
 	g_mkdir_with_parents(dir, 0711);
 	g_mkdir_with_parents(head_dir, 0711);
-	d->audit = alk_audit_open(d->config->api.audit_log, d->config->api.audit_head, TRUE, error);
+	d->audit = alk_audit_open_keyed(d->config->api.audit_log, d->config->api.audit_head, TRUE,
+	                                key, error);
 	if (d->audit == NULL) {
 		g_prefix_error(error, "audit log: ");
 		return FALSE;

@@ -238,36 +238,104 @@ START_TEST(test_chain_break_log_emptied)
 }
 END_TEST
 
+/* A line the head does not vouch for (appended after the writer's last,
+ * or a writer that stopped between the line and the head): verify refuses
+ * it, and the next writer records it as a chain break. */
 START_TEST(test_head_lag)
 {
 	g_autoptr(GPtrArray) lines = NULL;
 	g_autofree char *h2 = NULL;
-	g_autofree char *h1 = NULL;
 	g_autofree char *head = NULL;
-	g_autoptr(AlkAudit) audit = NULL;
 
 	alk_test_make_log(3);
 	lines = alk_test_read_lines();
 	h2 = alk_test_hash_of(lines->pdata[1]);
-	/* a writer died between appending line 3 and updating the head */
 	head = g_strdup_printf("2 %s\n", h2);
-	ck_assert(g_file_set_contents(alk_test_head, head, -1, NULL));
-	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
-	/* two behind is not that */
-	h1 = alk_test_hash_of(lines->pdata[0]);
-	g_free(head);
-	head = g_strdup_printf("1 %s\n", h1);
 	ck_assert(g_file_set_contents(alk_test_head, head, -1, NULL));
 	alk_test_assert_problem(ALK_AUDIT_PROBLEM_HEAD_MISMATCH, 3);
-	g_free(head);
-	head = g_strdup_printf("2 %s\n", h2);
-	ck_assert(g_file_set_contents(alk_test_head, head, -1, NULL));
-	audit = alk_test_open_log();
-	ck_assert_ptr_null(alk_audit_get_chain_break(audit));
-	ck_assert_uint_eq(alk_audit_get_seq(audit), 3);
-	g_free(head);
+	alk_test_assert_chain_break("not in the head", 4);
+}
+END_TEST
+
+/* ---- keyed chaining ---- */
+
+static GBytes *test_key(void)
+{
+	return g_bytes_new_static("0123456789abcdef0123456789abcdef", 32);
+}
+
+static void make_keyed_log(GBytes *key, guint n)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkAudit) audit =
+	    alk_audit_open_keyed(alk_test_log, alk_test_head, FALSE, key, &error);
+
+	ck_assert_msg(audit != NULL, "%s", error ? error->message : "");
+	alk_test_append_n(audit, n);
+}
+
+static AlkAuditReport verify_keyed(GBytes *key)
+{
+	AlkAuditReport r;
+	g_autoptr(GError) error = NULL;
+	ck_assert(alk_audit_verify_keyed(alk_test_log, alk_test_head, key, &r, &error));
+	return r;
+}
+
+START_TEST(test_keyed_chain)
+{
+	g_autoptr(GBytes) key = test_key();
+	g_autoptr(GBytes) other = g_bytes_new_static("another key of thirty-two bytes!", 32);
+	g_autofree char *head = NULL;
+	g_autoptr(GError) error = NULL;
+
+	make_keyed_log(key, 4);
 	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
-	ck_assert(g_str_has_prefix(head, "3 "));
+	ck_assert_msg(g_str_has_suffix(head, " hmac-sha256\n"), "%s", head);
+	ck_assert_int_eq(verify_keyed(key).problem, ALK_AUDIT_PROBLEM_NONE);
+	ck_assert_uint_eq(verify_keyed(key).lines, 4);
+	/* without its key, or with another, it does not verify */
+	ck_assert_int_eq(verify_keyed(NULL).problem, ALK_AUDIT_PROBLEM_EDITED);
+	ck_assert_int_eq(verify_keyed(other).problem, ALK_AUDIT_PROBLEM_EDITED);
+	/* reopened with the key it goes on; without it the writer refuses */
+	make_keyed_log(key, 1);
+	ck_assert_uint_eq(verify_keyed(key).lines, 5);
+	ck_assert_ptr_null(alk_audit_open(alk_test_log, alk_test_head, FALSE, &error));
+	ck_assert_msg(strstr(error->message, "is keyed") != NULL, "%s", error->message);
+	/* a chain rewritten end to end without the key: plain SHA-256 links,
+	 * and a head that claims the keyed mode */
+	g_remove(alk_test_log);
+	g_remove(alk_test_head);
+	alk_test_make_log(5);
+	ck_assert_int_eq(verify_keyed(key).problem, ALK_AUDIT_PROBLEM_EDITED);
+	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
+	head[strlen(head) - 1] = '\0';
+	g_autofree char *forged = g_strconcat(head, " hmac-sha256\n", NULL);
+	ck_assert(g_file_set_contents(alk_test_head, forged, -1, NULL));
+	ck_assert_int_eq(verify_keyed(key).problem, ALK_AUDIT_PROBLEM_EDITED);
+}
+END_TEST
+
+START_TEST(test_key_file_rules)
+{
+	g_autofree char *path = g_build_filename(alk_test_dir, "key", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) key = NULL;
+
+	ck_assert(g_file_set_contents(path, "short", -1, NULL));
+	chmod(path, 0600);
+	ck_assert_ptr_null(alk_audit_key_load(path, &error));
+	ck_assert_msg(strstr(error->message, "32 to 4096") != NULL, "%s", error->message);
+	g_clear_error(&error);
+	ck_assert(g_file_set_contents(path, "0123456789abcdef0123456789abcdef", -1, NULL));
+	chmod(path, 0644);
+	ck_assert_ptr_null(alk_audit_key_load(path, &error));
+	ck_assert_msg(strstr(error->message, "chmod 600") != NULL, "%s", error->message);
+	g_clear_error(&error);
+	chmod(path, 0600);
+	key = alk_audit_key_load(path, &error);
+	ck_assert_msg(key != NULL, "%s", error ? error->message : "");
+	ck_assert_uint_eq(g_bytes_get_size(key), 32);
 }
 END_TEST
 
@@ -388,6 +456,8 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_chain_break_head_missing);
 	tcase_add_test(tc, test_chain_break_log_emptied);
 	tcase_add_test(tc, test_head_lag);
+	tcase_add_test(tc, test_keyed_chain);
+	tcase_add_test(tc, test_key_file_rules);
 	tcase_add_test(tc, test_torn_last_line);
 	tcase_add_test(tc, test_one_writer);
 	tcase_add_test(tc, test_open_refuses_odd_files);

@@ -589,6 +589,14 @@ START_TEST(test_audit_parse)
 	ck_assert(c.head_path == NULL);
 	ck_assert(!alk_cmd_audit_parse(4, both, &d, NULL));
 	ck_assert(!alk_cmd_audit_parse(1, wrong, &e, NULL));
+
+	g_auto(GStrv) keyed = words("verify --key /etc/airlock/audit.key");
+	g_auto(GStrv) twice = words("verify --key a --key b");
+	g_auto(AlkAuditCmd) f = {0};
+	g_auto(AlkAuditCmd) g = {0};
+	ck_assert(alk_cmd_audit_parse(3, keyed, &f, NULL));
+	ck_assert_str_eq(f.key_path, "/etc/airlock/audit.key");
+	ck_assert(!alk_cmd_audit_parse(5, twice, &g, NULL));
 }
 END_TEST
 

@@ -20,6 +20,7 @@ struct _AlkAudit {
 	char *head_path;
 	char *head_tmp;
 	gboolean sync;
+	GBytes *key;       /* keyed chaining (HMAC-SHA256), or NULL */
 	guint64 seq;       /* of the last line, 0 when the log is empty */
 	char hash[65];     /* of the last line, zeros when the log is empty */
 	char *chain_break; /* why the chain broke at open, NULL if it did not */
@@ -59,7 +60,7 @@ static gboolean read_all_at(int fd, char *buf, gsize len, off_t offset)
 
 /* Reads at most one maximal line from the end of the log: memory stays
  * bounded whatever the log's size. */
-static gboolean read_tail(int fd, off_t size, AuditTail *tail, GError **error)
+static gboolean read_tail(int fd, GBytes *key, off_t size, AuditTail *tail, GError **error)
 {
 	gsize n = (gsize)MIN((off_t)ALK_AUDIT_MAX_LINE + 2, size);
 	g_autofree char *buf = NULL;
@@ -80,7 +81,7 @@ static gboolean read_tail(int fd, off_t size, AuditTail *tail, GError **error)
 	end = tail->torn ? n : n - 1;
 	nl = memrchr(buf, '\n', end);
 	start = nl != NULL ? (gsize)(nl - buf) + 1 : 0;
-	alk_audit_hash_hex(buf + start, end - start, tail->hash);
+	alk_audit_digest_hex(key, buf + start, end - start, tail->hash);
 	/* a line with no newline before it in the window is either the first
 	 * line or longer than any line a writer makes */
 	if (nl == NULL && (off_t)n < size)
@@ -92,8 +93,7 @@ static gboolean read_tail(int fd, off_t size, AuditTail *tail, GError **error)
 
 static gboolean write_head(AlkAudit *self, GError **error)
 {
-	g_autofree char *text =
-	    g_strdup_printf("%" G_GUINT64_FORMAT " %s\n", self->seq, self->hash);
+	g_autofree char *text = alk_audit_head_format(self->seq, self->hash, self->key != NULL);
 	gsize len = strlen(text);
 	int fd = open(self->head_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	gboolean ok;
@@ -149,7 +149,7 @@ static gboolean append_locked(AlkAudit *self, const char *caller, const char *ac
 	                             self->hash, error);
 	if (line == NULL)
 		return FALSE;
-	alk_audit_hash_hex(line->str, line->len, hash);
+	alk_audit_digest_hex(self->key, line->str, line->len, hash);
 	g_string_append_c(line, '\n');
 	if (!write_line(self, line, error))
 		return FALSE;
@@ -222,9 +222,13 @@ static char *chain_break_reason(const AuditTail *tail, const AlkAuditHead *head,
 		return g_strdup("the log's last line is not an audit line");
 	if (head->seq == tail->info.seq && strcmp(head->hash, tail->hash) == 0)
 		return NULL;
-	/* a writer stopped between appending a line and updating the head */
+	/* nothing tells a writer that stopped between the line and the head
+	 * from a line appended by someone else: both are recorded */
 	if (head->seq + 1 == tail->info.seq && strcmp(head->hash, tail->info.prev) == 0)
-		return NULL;
+		return g_strdup_printf("the log's last line (seq %" G_GUINT64_FORMAT ") is not in "
+		                       "the head: a writer stopped between them, or the line was "
+		                       "added by something else",
+		                       tail->info.seq);
 	return g_strdup_printf("head says seq %" G_GUINT64_FORMAT " but the log ends at seq "
 	                       "%" G_GUINT64_FORMAT " with another hash",
 	                       head->seq, tail->info.seq);
@@ -238,7 +242,7 @@ static gboolean resume_chain(AlkAudit *self, const char *head_path, off_t size, 
 	g_autoptr(GError) head_error = NULL;
 	gboolean head_ok;
 
-	if (!read_tail(self->fd, size, &tail, error))
+	if (!read_tail(self->fd, self->key, size, &tail, error))
 		return FALSE;
 	/* end a torn line so that the next line starts on its own */
 	if (tail.torn && write(self->fd, "\n", 1) != 1)
@@ -249,6 +253,16 @@ static gboolean resume_chain(AlkAudit *self, const char *head_path, off_t size, 
 		g_propagate_error(error, g_steal_pointer(&head_error));
 		return FALSE;
 	}
+	/* one chain, one mode: switching means starting a new log */
+	if (head_ok && head.keyed != (self->key != NULL)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "the log is %s but [api] audit_key is %s: move the log and its head "
+		            "away to start a new one (the old one verifies with `airlock audit "
+		            "verify%s`)",
+		            head.keyed ? "keyed" : "not keyed",
+		            self->key != NULL ? "set" : "not set", head.keyed ? " --key FILE" : "");
+		return FALSE;
+	}
 	/* an emptied log starts again at seq 1: verify then sees a clean chain
 	 * whose first line records the break */
 	self->seq = tail.parsed ? tail.info.seq : (tail.present && head_ok ? head.seq : 0);
@@ -256,9 +270,6 @@ static gboolean resume_chain(AlkAudit *self, const char *head_path, off_t size, 
 	self->chain_break = chain_break_reason(&tail, &head, head_error);
 	if (self->chain_break != NULL)
 		return append_chain_break(self, &tail, &head, head_ok, error);
-	/* bring a lagging head up to date */
-	if (tail.present && head.seq != self->seq)
-		return write_head(self, error);
 	return TRUE;
 }
 
@@ -292,10 +303,17 @@ static gboolean open_files(AlkAudit *self, const char *log_path, off_t *size, GE
 
 AlkAudit *alk_audit_open(const char *log_path, const char *head_path, gboolean sync, GError **error)
 {
+	return alk_audit_open_keyed(log_path, head_path, sync, NULL, error);
+}
+
+AlkAudit *alk_audit_open_keyed(const char *log_path, const char *head_path, gboolean sync,
+                               GBytes *key, GError **error)
+{
 	g_autoptr(AlkAudit) self = g_new0(AlkAudit, 1);
 	off_t size = 0;
 
 	g_mutex_init(&self->lock);
+	self->key = key != NULL ? g_bytes_ref(key) : NULL;
 	self->fd = -1;
 	self->dir_fd = -1;
 	self->sync = sync;
@@ -328,6 +346,7 @@ void alk_audit_free(AlkAudit *self)
 	if (self->dir_fd >= 0)
 		close(self->dir_fd);
 	g_mutex_clear(&self->lock);
+	g_clear_pointer(&self->key, g_bytes_unref);
 	g_free(self->head_path);
 	g_free(self->head_tmp);
 	g_free(self->chain_break);

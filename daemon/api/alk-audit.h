@@ -11,13 +11,18 @@ typedef struct _AlkAudit AlkAudit;
 
 /* Opens (creating, mode 0600) the log for appending and takes an exclusive
  * lock on it: one writer at a time. Continues the chain from the log's last
- * line. If the head file does not match that line (the log was edited or
- * cut while no writer ran), nothing is rewritten: an "audit.chain-break"
- * line recording both sides is appended, and alk_audit_get_chain_break()
+ * line. If the head file does not vouch for that line (the log was edited,
+ * cut or appended to while no writer ran, or a writer stopped between a
+ * line and its head), nothing is rewritten: an "audit.chain-break" line
+ * recording both sides is appended, and alk_audit_get_chain_break()
  * then describes it. sync: fdatasync each line, fsync the head (off only
  * for tests and benchmarks). */
 AlkAudit *alk_audit_open(const char *log_path, const char *head_path, gboolean sync,
                          GError **error);
+/* The same with keyed chaining (alk-audit-line.h) when key is not NULL. A log
+ * whose head says the other mode is refused (INVALID): one chain, one mode. */
+AlkAudit *alk_audit_open_keyed(const char *log_path, const char *head_path, gboolean sync,
+                               GBytes *key, GError **error);
 
 /* NULL when the chain continued cleanly at open, else why it broke. */
 const char *alk_audit_get_chain_break(const AlkAudit *self);

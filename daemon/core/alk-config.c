@@ -135,6 +135,7 @@ static const AlkConfigKey api_keys[] = {
     {"request_timeout_s", KEY_UINT, D(api.request_timeout_s), 1, 3600},
     {"audit_log", KEY_PATH, D(api.audit_log), 0, 256},
     {"audit_head", KEY_PATH, D(api.audit_head), 0, 256},
+    {"audit_key", KEY_PATH, D(api.audit_key), 0, 256},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -297,6 +298,7 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->api.tokens_file);
 	g_free(c->api.audit_log);
 	g_free(c->api.audit_head);
+	g_free(c->api.audit_key);
 	g_free(c->net.egress_netns);
 	g_free(c->net.uplink_cidr);
 	g_free(c->net.dns_upstream);

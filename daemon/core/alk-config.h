@@ -66,6 +66,7 @@ typedef struct {
 	guint request_timeout_s; /* to send a request head, or between body chunks */
 	char *audit_log;
 	char *audit_head;
+	char *audit_key; /* keyed chaining (HMAC-SHA256) with the key in this file; NULL: off */
 } AlkApiConfig;
 
 /* [network]: where networked sandboxes' uplinks go (network issue). */
