@@ -92,7 +92,8 @@ static gboolean poll_state(AlkCli *cli, const char *id, gboolean *ready, GError 
 static gboolean wait_ready(AlkCli *cli, const char *id, GError **error)
 {
 	g_autofree char *label = g_strdup_printf("booting sandbox %s", id);
-	g_autoptr(AlkCliProgress) progress = alk_cli_progress_new(label, TRUE);
+	/* shown while it lives */
+	G_GNUC_UNUSED g_autoptr(AlkCliProgress) progress = alk_cli_progress_new(label, TRUE);
 	gint64 deadline = g_get_monotonic_time() + BOOT_DEADLINE_S * G_USEC_PER_SEC;
 	gboolean ready = FALSE;
 
