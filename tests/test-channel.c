@@ -127,6 +127,24 @@ static void wait_ready(Fixture *f)
 	              f->error ? f->error->message : "-");
 }
 
+/* A channel connected to "QEMU's" socket (f's listener); with start, an
+ * agent on the accepted end, waited for until ready. */
+static AlkChannel *open_channel(Fixture *f, pid_t (*start)(int fd))
+{
+	AlkChannel *ch;
+
+	listen_on(f);
+	ch = alk_channel_new(f->path, on_state, f);
+	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
+	f->conn = accept(f->listener, NULL, NULL);
+	ck_assert_int_ge(f->conn, 0);
+	if (start != NULL) {
+		f->agent = start(f->conn);
+		wait_ready(f);
+	}
+	return ch;
+}
+
 static void run_output(AlkChannelOp *op, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	g_string_append_len(((Run *)data)->out, (const char *)d, len);
@@ -188,13 +206,7 @@ START_TEST(test_agent_restart)
 	guint8 nonce[ALK_PROTO_NONCE_SIZE];
 	Run r1, r2;
 
-	listen_on(&f);
-	ch = alk_channel_new(f.path, on_state, &f);
-	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
-	f.conn = accept(f.listener, NULL, NULL);
-	ck_assert_int_ge(f.conn, 0);
-	f.agent = start_agent(f.conn);
-	wait_ready(&f);
+	ch = open_channel(&f, start_agent);
 	memcpy(nonce, alk_channel_get_hello(ch)->nonce, sizeof(nonce));
 
 	start_sh(ch, "echo first", &r1);
@@ -245,13 +257,7 @@ START_TEST(test_held_exec_holds_only_itself)
 	AlkChannelOp *held;
 	Run big = {0}, other;
 
-	listen_on(&f);
-	ch = alk_channel_new(f.path, on_state, &f);
-	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
-	f.conn = accept(f.listener, NULL, NULL);
-	ck_assert_int_ge(f.conn, 0);
-	f.agent = start_agent(f.conn);
-	wait_ready(&f);
+	ch = open_channel(&f, start_agent);
 	ck_assert(alk_channel_get_hello(ch)->caps & ALK_CAP_CREDIT);
 
 	big.out = g_string_new(NULL);
@@ -287,11 +293,7 @@ START_TEST(test_garbage_fails_open)
 	guint8 junk[65536];
 	gboolean closed = FALSE;
 
-	listen_on(&f);
-	ch = alk_channel_new(f.path, on_state, &f);
-	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
-	f.conn = accept(f.listener, NULL, NULL);
-	ck_assert_int_ge(f.conn, 0);
+	ch = open_channel(&f, NULL);
 	for (gsize i = 0; i < sizeof(junk); i++)
 		junk[i] = (guint8)g_random_int();
 	for (int i = 0; i < 32 && !closed; i++) {
@@ -340,15 +342,7 @@ static const AlkMsgNetConfig net_cfg = {
 
 static AlkChannel *net_open(Fixture *f)
 {
-	AlkChannel *ch;
-	listen_on(f);
-	ch = alk_channel_new(f->path, on_state, f);
-	alk_channel_open(ch, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
-	f->conn = accept(f->listener, NULL, NULL);
-	ck_assert_int_ge(f->conn, 0);
-	f->agent = start_agent_netns(f->conn);
-	wait_ready(f);
-	return ch;
+	return open_channel(f, start_agent_netns);
 }
 
 static void net_start(AlkChannel *ch, const AlkMsgNetConfig *cfg, GCancellable *cancel, NetRun *r)
