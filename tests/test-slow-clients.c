@@ -64,6 +64,19 @@ static void assert_bounded(guint64 before_kib)
 	              before_kib, after);
 }
 
+/* Sends the request, reads its head (status), then not a byte more: the
+ * client is dropped and its process killed, the daemon stays small. */
+static void assert_unread_dropped(const char *id, const char *head, const char *body, guint status)
+{
+	guint64 before = alk_test_daemon_hwm_kib(D);
+	int fd = connect_send(head, body);
+
+	expect_head(fd, status);
+	wait_idle(id, 120);
+	assert_bounded(before);
+	close(fd);
+}
+
 START_TEST(websocket_unread)
 {
 	g_autofree char *id = alk_test_api_create(NULL);
@@ -72,14 +85,8 @@ START_TEST(websocket_unread)
 	    "HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
 	    id);
-	guint64 before = alk_test_daemon_hwm_kib(D);
-	int fd = connect_send(head, NULL);
 
-	expect_head(fd, 101);
-	/* not a byte read from here on: dropped, its process killed */
-	wait_idle(id, 120);
-	assert_bounded(before);
-	close(fd);
+	assert_unread_dropped(id, head, NULL, 101);
 }
 END_TEST
 
@@ -91,13 +98,8 @@ START_TEST(ndjson_unread)
 	g_autofree char *head = alk_test_http_head(
 	    "POST", path, NULL, strlen(body),
 	    "Content-Type: application/json\r\nAccept: application/x-ndjson\r\n");
-	guint64 before = alk_test_daemon_hwm_kib(D);
-	int fd = connect_send(head, body);
 
-	expect_head(fd, 200);
-	wait_idle(id, 120);
-	assert_bounded(before);
-	close(fd);
+	assert_unread_dropped(id, head, body, 200);
 }
 END_TEST
 
