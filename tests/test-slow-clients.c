@@ -56,9 +56,19 @@ static void expect_head(int fd, guint status)
 	g_hash_table_unref(head.headers);
 }
 
+/* Under ASan ($ALK_TEST_SANITIZED, set by scripts/test) freed memory stays
+ * in quarantine: the daemon's size says nothing then. */
+static gboolean sizes_meaningful(void)
+{
+	return g_getenv("ALK_TEST_SANITIZED") == NULL;
+}
+
 static void assert_bounded(guint64 before_kib)
 {
 	guint64 after = alk_test_daemon_hwm_kib(D);
+
+	if (!sizes_meaningful())
+		return;
 	ck_assert_msg(after < before_kib + GROWTH_MAX_KIB,
 	              "the daemon grew from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " KiB",
 	              before_kib, after);
@@ -141,8 +151,8 @@ START_TEST(big_unstreamed_output_kept_once)
 
 	ck_assert_uint_eq(strlen(out), 64 * 1024 * 1024);
 	ck_assert(json_object_get_boolean_member(res, "truncated"));
-	ck_assert_msg(after < before + 100 * 1024, "%" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT,
-	              before, after);
+	ck_assert_msg(!sizes_meaningful() || after < before + 100 * 1024,
+	              "%" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT, before, after);
 }
 END_TEST
 

@@ -47,7 +47,9 @@ static void writer_free(gpointer data)
 
 gboolean alk_api_output_is_text(const guint8 *data, gsize len)
 {
-	return g_utf8_validate_len((const char *)data, len, NULL) && memchr(data, 0, len) == NULL;
+	/* an empty GByteArray has no data at all */
+	return len == 0 ||
+	       (g_utf8_validate_len((const char *)data, len, NULL) && memchr(data, 0, len) == NULL);
 }
 
 /* JSON string content of text: quotes, backslashes and control characters
@@ -86,9 +88,10 @@ static void stream_step(Writer *w, guint i, GString *s)
 
 	if (w->off == 0)
 		g_string_append_printf(s, "\"%s%s\":\"", keys[i], w->text[i] ? "" : "_b64");
-	if (w->text[i]) {
+	/* an empty stream's array may have no data pointer at all */
+	if (n > 0 && w->text[i]) {
 		escape(s, out->data + w->off, n);
-	} else {
+	} else if (n > 0) {
 		gsize at = s->len;
 		g_string_set_size(s, at + (n / 3 + 1) * 4 + 4);
 		g_string_set_size(s, at + g_base64_encode_step(out->data + w->off, n, FALSE,

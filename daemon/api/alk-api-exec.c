@@ -150,7 +150,8 @@ void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApi
 /* ---- one exec ---- */
 
 typedef struct {
-	AlkApiReq *req;
+	AlkApiReq *req; /* may be gone once answered: ctx_free uses api */
+	AlkApi *api;
 	AlkTask *task;
 	AlkApiExecBody body;
 	GBytes *stdin_data;
@@ -167,8 +168,7 @@ static void ctx_free(ExecCtx *ctx)
 	alk_api_exec_body_clear(&ctx->body);
 	g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
 	for (guint i = 0; i < 2; i++) {
-		ctx->req->api->buffered_output -=
-		    MIN(ctx->out[i]->len, ctx->req->api->buffered_output);
+		ctx->api->buffered_output -= MIN(ctx->out[i]->len, ctx->api->buffered_output);
 		g_byte_array_unref(ctx->out[i]);
 	}
 	alk_api_exec_tally_clear(&ctx->tally);
@@ -373,6 +373,7 @@ void alk_api_exec_post(AlkApiReq *req)
 	AlkMsgExec msg;
 
 	ctx->req = req;
+	ctx->api = req->api;
 	ctx->ndjson = wants_ndjson(req);
 	alk_api_exec_tally_init(&ctx->tally);
 	for (guint i = 0; i < 2; i++)
