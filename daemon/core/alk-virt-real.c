@@ -111,6 +111,7 @@ static void listed(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autoptr(GTask) task = data;
 	GError *error = NULL;
+	/* reads only res: the context may be gone by now */
 	g_autoptr(GPtrArray) doms = alk_virt_list_finish(NULL, res, &error);
 
 	if (doms == NULL)
