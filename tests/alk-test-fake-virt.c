@@ -461,7 +461,8 @@ gboolean alk_test_fake_virt_stop(AlkTestFakeVirt *f, const char *name, AlkVirtOp
 {
 	if (!g_hash_table_remove(f->domains, name))
 		return FALSE;
-	if (f->ev != NULL)
+	/* while the connection is away, nobody hears of it */
+	if (f->ev != NULL && f->connected)
 		f->ev->stopped(name, reason, f->ev_data);
 	return TRUE;
 }

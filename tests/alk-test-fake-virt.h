@@ -32,7 +32,8 @@ guint alk_test_fake_virt_held(AlkTestFakeVirt *f);
 /* The connection goes (FALSE) or comes back (TRUE), with its event. */
 void alk_test_fake_virt_set_connected(AlkTestFakeVirt *f, gboolean up);
 /* The domain stops by itself (poweroff, panic, QEMU death): gone, with
- * its event. FALSE if there is no such domain. */
+ * its event unless the connection is away. FALSE if there is no such
+ * domain. */
 gboolean alk_test_fake_virt_stop(AlkTestFakeVirt *f, const char *name, AlkVirtOpsStop reason);
 /* Domains now, and destroys asked for so far. */
 guint alk_test_fake_virt_count(AlkTestFakeVirt *f);

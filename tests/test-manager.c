@@ -340,6 +340,38 @@ START_TEST(test_guest_stops)
 }
 END_TEST
 
+START_TEST(test_guest_powers_off)
+{
+	g_autofree char *id = create_ready();
+	g_autofree char *domain = g_strconcat("airlock-", id, NULL);
+
+	/* nothing to destroy: it may be forgotten before this returns */
+	ck_assert(alk_test_fake_virt_stop(f.fake, domain, ALK_VIRT_OPS_STOPPED_SHUTDOWN));
+	assert_gone(id);
+	/* an orderly end, not a failure: forgotten */
+	ck_assert(alk_manager_lookup(f.m, id, NULL) == NULL);
+}
+END_TEST
+
+/* The domain died while libvirt was away: found out when it is back. */
+START_TEST(test_vanished_while_away)
+{
+	g_autofree char *id = create_ready();
+	g_autofree char *domain = g_strconcat("airlock-", id, NULL);
+	const AlkSandbox *sb;
+
+	alk_test_fake_virt_set_connected(f.fake, FALSE);
+	ck_assert(alk_test_fake_virt_stop(f.fake, domain, ALK_VIRT_OPS_STOPPED_FAILED));
+	ck_assert_int_eq(alk_manager_lookup(f.m, id, NULL)->state, ALK_SANDBOX_READY);
+	alk_test_fake_virt_set_connected(f.fake, TRUE);
+	g_clear_error(&(GError *){wait_for(id, ALK_SANDBOX_DESTROYED)});
+	assert_gone(id);
+	sb = alk_manager_lookup(f.m, id, NULL);
+	ck_assert(sb != NULL && sb->state == ALK_SANDBOX_FAILED);
+	ck_assert_msg(strstr(sb->error->message, "QEMU exited") != NULL, "%s", sb->error->message);
+}
+END_TEST
+
 /* What the watch saw last: why a sandbox ended. */
 static char *ended_why;
 
@@ -378,6 +410,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_destroy_while_libvirt_away);
 	tcase_add_test(tc, test_adopt_after_restart);
 	tcase_add_test(tc, test_guest_stops);
+	tcase_add_test(tc, test_guest_powers_off);
+	tcase_add_test(tc, test_vanished_while_away);
 	tcase_add_test(tc, test_ttl_expiry);
 	suite_add_tcase(s, tc);
 	return s;
