@@ -46,7 +46,7 @@ static gboolean host_key(AlkManager *m, AlkKvmHost *host, GError **error)
 	struct utsname u;
 	g_autofree char *cpuinfo = NULL;
 
-	if (!alk_virt_versions_sync(m->virt, &host->qemu, &host->libvirt, error))
+	if (!m->virt_ops->versions_sync(m->virt_ctx, &host->qemu, &host->libvirt, error))
 		return FALSE;
 	if (uname(&u) < 0) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "uname: %s", g_strerror(errno));
@@ -125,7 +125,7 @@ static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 	AlkKvmProbe *p = data;
 	g_autoptr(GError) error = NULL;
 
-	if (p->m != NULL && !alk_virt_destroy_finish(p->m->virt, res, &error))
+	if (p->m != NULL && !alk_virt_ops_finish(res, &error))
 		g_warning("KVM probe: %s (the next start's reconcile destroys it)", error->message);
 	finish(p);
 }
@@ -137,11 +137,11 @@ static void conclude(AlkKvmProbe *p, GError *error)
 	if (error != NULL)
 		g_propagate_prefixed_error(&p->error, error, "KVM guest did not boot: ");
 	g_clear_pointer(&p->ch, alk_channel_free);
-	if (p->m == NULL || !p->booted || !alk_virt_is_connected(p->m->virt)) {
+	if (p->m == NULL || !p->booted || !p->m->virt_ops->is_connected(p->m->virt_ctx)) {
 		finish(p);
 		return;
 	}
-	alk_virt_destroy_async(p->m->virt, p->sb->domain, destroyed, p);
+	p->m->virt_ops->destroy(p->m->virt_ctx, p->sb->domain, destroyed, p);
 }
 
 static gboolean on_channel_idle(gpointer data)
@@ -173,7 +173,7 @@ static void started(GObject *src, GAsyncResult *res, gpointer data)
 	GError *error = NULL;
 	guint timeout_s;
 
-	if (p->m == NULL || !alk_virt_create_finish(p->m->virt, res, &error)) {
+	if (p->m == NULL || !alk_virt_ops_finish(res, &error)) {
 		conclude(p, error != NULL ? error
 		                          : g_error_new_literal(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
 		                                                "the daemon stopped"));
@@ -227,7 +227,7 @@ static void overlay_made(GObject *src, GAsyncResult *res, gpointer data)
 		conclude(p, error);
 		return;
 	}
-	alk_virt_create_async(p->m->virt, xml, FALSE, started, p);
+	p->m->virt_ops->create(p->m->virt_ctx, xml, FALSE, started, p);
 }
 
 static AlkKvmProbe *probe_new(AlkManager *m, AlkKvmProbeDone done)
@@ -302,8 +302,8 @@ void alk_manager_probe_kvm_abandon(AlkManager *m)
 		return;
 	/* a daemon stopping mid-probe: its domain goes now (the loop will not
 	 * run again); p finishes quietly if a callback still comes */
-	if (alk_virt_is_connected(m->virt))
-		alk_virt_destroy_sync(m->virt, p->sb->domain, NULL);
+	if (m->virt_ops->is_connected(m->virt_ctx))
+		m->virt_ops->destroy_sync(m->virt_ctx, p->sb->domain, NULL);
 	alk_slot_remove_files(m, p->sb->id);
 	if (p->ch != NULL) {
 		/* only the channel (and its idle) is pending: both go with p */

@@ -64,7 +64,7 @@ static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree SlotRef *ref = data;
 	GError *error = NULL;
-	gboolean ok = alk_virt_create_finish(ref->m->virt, res, &error);
+	gboolean ok = alk_virt_ops_finish(res, &error);
 	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
 
 	if (slot == NULL) {
@@ -113,8 +113,8 @@ static void start_domain(AlkSlot *slot, GError *error)
 		return;
 	}
 	slot->domain_maybe = TRUE;
-	alk_virt_create_async(slot->m->virt, xml, slot->net != NULL, domain_started,
-	                      alk_slot_ref(slot));
+	slot->m->virt_ops->create(slot->m->virt_ctx, xml, slot->net != NULL, domain_started,
+	                          alk_slot_ref(slot));
 }
 
 static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
@@ -148,7 +148,7 @@ static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 
 static gboolean check_capacity(AlkManager *m, GError **error)
 {
-	if (!alk_virt_is_connected(m->virt)) {
+	if (!m->virt_ops->is_connected(m->virt_ctx)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
 		            "libvirt unavailable: reconnecting");
 		return FALSE;

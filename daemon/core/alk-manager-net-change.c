@@ -61,7 +61,7 @@ static void record_saved(GObject *src, GAsyncResult *res, gpointer data)
 	g_autofree NetRef *ref = data;
 	g_autoptr(GError) error = NULL;
 
-	if (!alk_virt_set_record_finish(ref->m->virt, res, &error))
+	if (!alk_virt_ops_finish(res, &error))
 		g_warning("sandbox %s: saving its allowlist: %s", ref->id, error->message);
 }
 
@@ -110,8 +110,8 @@ static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
 	g_strfreev(slot->sb->net.allow);
 	slot->sb->net.allow = alk_net_allow_strv(c->allow);
 	record = alk_sandbox_record_to_json(slot->sb);
-	alk_virt_set_record_async(slot->m->virt, slot->sb->domain, record, record_saved,
-	                          alk_net_ref(slot, NULL));
+	slot->m->virt_ops->set_record(slot->m->virt_ctx, slot->sb->domain, record, record_saved,
+	                              alk_net_ref(slot, NULL));
 	alk_slot_notify(slot);
 	g_task_return_boolean(task, TRUE);
 }

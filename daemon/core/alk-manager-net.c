@@ -279,7 +279,7 @@ static void resumed(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree NetRef *ref = data;
 	GError *error = NULL;
-	gboolean ok = alk_virt_resume_finish(ref->m->virt, res, &error);
+	gboolean ok = alk_virt_ops_finish(res, &error);
 	AlkSlot *slot = alk_net_ref_slot(ref);
 
 	if (slot == NULL) {
@@ -304,7 +304,7 @@ static void tap_moved(AlkSlot *slot, GError *error)
 	}
 	ref = alk_net_ref(slot, slot->net_next);
 	slot->net_next = NULL;
-	alk_virt_resume_async(slot->m->virt, slot->sb->domain, resumed, ref);
+	slot->m->virt_ops->resume(slot->m->virt_ctx, slot->sb->domain, resumed, ref);
 }
 
 /* The domain exists, paused: its tap goes into the namespace, the resolver

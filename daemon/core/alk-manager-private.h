@@ -5,7 +5,7 @@
 #include "alk-channel.h"
 #include "alk-image.h"
 #include "alk-manager.h"
-#include "alk-virt.h"
+#include "alk-virt-ops.h"
 
 typedef struct AlkSlotNet AlkSlotNet;
 typedef struct AlkKvmProbe AlkKvmProbe;
@@ -36,7 +36,8 @@ struct AlkSlot {
 
 struct AlkManager {
 	AlkConfig *config;
-	AlkVirt *virt;
+	const AlkVirtOps *virt_ops; /* libvirt, or a test's fake */
+	gpointer virt_ctx;
 	const char *virt_type; /* NULL while the KVM probe decides */
 	AlkKvmProbeState kvm_probe;
 	AlkKvmProbe *probe;   /* while it runs */

@@ -13,6 +13,7 @@
 #include "alk-domain-xml.h"
 #include "alk-error.h"
 #include "alk-overlay.h"
+#include "alk-virt-real.h"
 
 /* Failed sandboxes stay visible (with their error) up to this many. */
 #define FAILED_KEPT_MAX 64
@@ -62,8 +63,16 @@ static void slot_free(AlkSlot *slot)
 
 AlkManager *alk_manager_new(AlkConfig *config)
 {
+	return alk_manager_new_with_backend(config, &alk_virt_real_ops,
+	                                    alk_virt_real_new(config->libvirt_uri));
+}
+
+AlkManager *alk_manager_new_with_backend(AlkConfig *config, const AlkVirtOps *ops, gpointer ctx)
+{
 	AlkManager *m = g_new0(AlkManager, 1);
 	m->config = config;
+	m->virt_ops = ops;
+	m->virt_ctx = ctx;
 	m->virt_type = "qemu";
 	m->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)slot_free);
 	m->virt_waiters = g_array_new(FALSE, FALSE, sizeof(VirtWaiter));
@@ -88,7 +97,8 @@ void alk_manager_free(AlkManager *m)
 	g_ptr_array_unref(m->drops);
 	g_array_unref(m->virt_waiters);
 	g_hash_table_unref(m->slots);
-	alk_virt_free(m->virt);
+	if (m->virt_ops->free != NULL)
+		m->virt_ops->free(m->virt_ctx);
 	g_free(m);
 }
 
@@ -333,7 +343,7 @@ static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree SlotRef *ref = data;
 	g_autoptr(GError) error = NULL;
-	gboolean ok = alk_virt_destroy_finish(ref->m->virt, res, &error);
+	gboolean ok = alk_virt_ops_finish(res, &error);
 	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
 
 	if (slot == NULL)
@@ -380,11 +390,12 @@ void alk_slot_teardown(AlkSlot *slot)
 		finish_teardown(slot);
 		return;
 	}
-	if (!alk_virt_is_connected(slot->m->virt)) {
+	if (!slot->m->virt_ops->is_connected(slot->m->virt_ctx)) {
 		slot->destroy_pending = TRUE;
 		return;
 	}
-	alk_virt_destroy_async(slot->m->virt, slot->sb->domain, destroyed, alk_slot_ref(slot));
+	slot->m->virt_ops->destroy(slot->m->virt_ctx, slot->sb->domain, destroyed,
+	                           alk_slot_ref(slot));
 }
 
 /* At most max_bytes from the end of the regular file fd. */
@@ -546,16 +557,16 @@ void alk_slot_open_channel(AlkSlot *slot, gint64 deadline_us)
 
 /* ---- libvirt events ---- */
 
-static const char *stop_text(AlkVirtStopReason reason)
+static const char *stop_text(AlkVirtOpsStop reason)
 {
 	switch (reason) {
-	case ALK_VIRT_STOPPED_SHUTDOWN:
+	case ALK_VIRT_OPS_STOPPED_SHUTDOWN:
 		return "the guest powered off";
-	case ALK_VIRT_STOPPED_CRASHED:
+	case ALK_VIRT_OPS_STOPPED_CRASHED:
 		return "the guest kernel panicked";
-	case ALK_VIRT_STOPPED_FAILED:
+	case ALK_VIRT_OPS_STOPPED_FAILED:
 		return "QEMU exited unexpectedly";
-	case ALK_VIRT_STOPPED_DESTROYED:
+	case ALK_VIRT_OPS_STOPPED_DESTROYED:
 		return "the domain was destroyed outside airlock";
 	default:
 		return "the domain stopped";
@@ -573,10 +584,10 @@ static const char *shutdown_text(AlkSandbox *sb)
 		last = p;
 	if (last != NULL && g_str_has_prefix(last, "reboot: Restarting system"))
 		return "the guest rebooted (a sandbox ends when its guest reboots)";
-	return stop_text(ALK_VIRT_STOPPED_SHUTDOWN);
+	return stop_text(ALK_VIRT_OPS_STOPPED_SHUTDOWN);
 }
 
-static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data)
+static void on_stopped(const char *name, AlkVirtOpsStop reason, gpointer data)
 {
 	AlkManager *m = data;
 	AlkSlot *slot = alk_slot_lookup(m, alk_sandbox_id_from_domain(name));
@@ -587,7 +598,7 @@ static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data
 	slot->domain_maybe = FALSE;
 	if (slot->sb->state == ALK_SANDBOX_STOPPING)
 		return;
-	if (reason == ALK_VIRT_STOPPED_SHUTDOWN && slot->sb->state == ALK_SANDBOX_READY)
+	if (reason == ALK_VIRT_OPS_STOPPED_SHUTDOWN && slot->sb->state == ALK_SANDBOX_READY)
 		alk_slot_end(slot, shutdown_text(slot->sb));
 	else
 		alk_slot_fail(slot,
@@ -599,14 +610,14 @@ static void on_stopped(const char *name, AlkVirtStopReason reason, gpointer data
 static void resynced(GObject *src, GAsyncResult *res, gpointer data)
 {
 	AlkManager *m = data;
-	g_autoptr(GPtrArray) doms = alk_virt_list_finish(m->virt, res, NULL);
+	g_autoptr(GPtrArray) doms = alk_virt_ops_list_finish(res, NULL);
 	g_autoptr(GHashTable) alive = g_hash_table_new(g_str_hash, g_str_equal);
 	g_autoptr(GPtrArray) all = NULL;
 
 	if (doms == NULL)
 		return;
 	for (guint i = 0; i < doms->len; i++)
-		g_hash_table_add(alive, ((AlkVirtDomain *)g_ptr_array_index(doms, i))->name);
+		g_hash_table_add(alive, ((AlkVirtOpsDomain *)g_ptr_array_index(doms, i))->name);
 	all = alk_manager_list(m);
 	for (guint i = 0; i < all->len; i++) {
 		AlkSandbox *sb = g_ptr_array_index(all, i);
@@ -615,7 +626,7 @@ static void resynced(GObject *src, GAsyncResult *res, gpointer data)
 			alk_slot_teardown(slot);
 		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY) &&
 		         !g_hash_table_contains(alive, sb->domain))
-			on_stopped(sb->domain, ALK_VIRT_STOPPED_FAILED, m);
+			on_stopped(sb->domain, ALK_VIRT_OPS_STOPPED_FAILED, m);
 	}
 }
 
@@ -624,7 +635,7 @@ static void on_connection(gboolean up, gpointer data)
 	AlkManager *m = data;
 	if (up) {
 		g_message("libvirt connection restored");
-		alk_virt_list_async(m->virt, resynced, m);
+		m->virt_ops->list(m->virt_ctx, resynced, m);
 	} else {
 		g_warning("libvirt connection lost; reconnecting");
 	}
@@ -690,7 +701,7 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
 			alk_slot_forget(slot);
 		return TRUE;
 	}
-	if (slot->domain_maybe && !alk_virt_is_connected(m->virt)) {
+	if (slot->domain_maybe && !m->virt_ops->is_connected(m->virt_ctx)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
 		            "libvirt unavailable: cannot destroy sandbox %s now", id);
 		return FALSE;
@@ -726,8 +737,8 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 	/* the record in libvirt is what a restarted daemon goes by */
 	if (slot->domain_maybe) {
 		g_autofree char *record = alk_sandbox_record_to_json(slot->sb);
-		alk_virt_set_record_async(m->virt, slot->sb->domain, record, record_set,
-		                          g_strdup(id));
+		m->virt_ops->set_record(m->virt_ctx, slot->sb->domain, record, record_set,
+		                        g_strdup(id));
 	}
 	alk_slot_notify(slot);
 	return TRUE;
@@ -762,7 +773,7 @@ const char *alk_manager_startup(AlkManager *m)
 
 gboolean alk_manager_libvirt_up(AlkManager *m)
 {
-	return m->virt != NULL && alk_virt_is_connected(m->virt);
+	return m->virt_ops->is_connected(m->virt_ctx);
 }
 
 /* ---- start ---- */
@@ -865,15 +876,11 @@ static void choose_virt_type(AlkManager *m)
 
 gboolean alk_manager_start(AlkManager *m, GError **error)
 {
-	static const AlkVirtCallbacks cb = {.stopped = on_stopped, .connection = on_connection};
+	static const AlkVirtOpsEvents ev = {.stopped = on_stopped, .connection = on_connection};
 
-	if (!alk_virt_init(error) || !qemu_user(m, error) || !make_roots(m, error))
+	if (!qemu_user(m, error) || !make_roots(m, error) ||
+	    !m->virt_ops->open(m->virt_ctx, &ev, m, error))
 		return FALSE;
-	m->virt = alk_virt_new(m->config->libvirt_uri, ALK_DOMAIN_PREFIX, &cb, m);
-	if (!alk_virt_connect(m->virt, error)) {
-		g_prefix_error(error, "%s: ", m->config->libvirt_uri);
-		return FALSE;
-	}
 	m->memtune = can_raise_memlock();
 	if (!m->memtune)
 		g_message("no CAP_SYS_RESOURCE: memtune hard_limit is left out");

@@ -34,7 +34,7 @@ static void dropped(GObject *src, GAsyncResult *res, gpointer data)
 		return;
 	}
 	g_ptr_array_remove_fast(m->drops, drop);
-	if (!alk_virt_destroy_finish(m->virt, res, &error))
+	if (!alk_virt_ops_finish(res, &error))
 		g_warning("reconcile: %s", error->message);
 	if (drop->files != NULL)
 		alk_slot_remove_files(m, drop->files);
@@ -54,7 +54,7 @@ static void drop_domain_files(AlkManager *m, const char *name, const char *why, 
 	drop->files = g_strdup(files);
 	g_ptr_array_add(m->drops, drop);
 	m->reconcile_left++;
-	alk_virt_destroy_async(m->virt, name, dropped, drop);
+	m->virt_ops->destroy(m->virt_ctx, name, dropped, drop);
 }
 
 static void drop_domain(AlkManager *m, const char *name, const char *why)
@@ -80,7 +80,7 @@ static void drop_probe(AlkManager *m, const char *name)
 }
 
 /* TRUE when the domain became a sandbox being adopted. */
-static gboolean adopt(AlkManager *m, const AlkVirtDomain *d)
+static gboolean adopt(AlkManager *m, const AlkVirtOpsDomain *d)
 {
 	const char *id = alk_sandbox_id_from_domain(d->name);
 	g_autoptr(AlkSandbox) sb = alk_sandbox_new(id, m->config->state_dir, m->config->run_dir);
@@ -156,7 +156,7 @@ void alk_manager_reconcile_abandon(AlkManager *m)
 
 gboolean alk_manager_reconcile(AlkManager *m, GError **error)
 {
-	g_autoptr(GPtrArray) doms = alk_virt_list_sync(m->virt, error);
+	g_autoptr(GPtrArray) doms = m->virt_ops->list_sync(m->virt_ctx, error);
 
 	if (doms == NULL) {
 		g_prefix_error(error, "reconcile: ");
@@ -165,7 +165,7 @@ gboolean alk_manager_reconcile(AlkManager *m, GError **error)
 	/* held while the loop below starts destroys, so none sweeps early */
 	m->reconcile_left++;
 	for (guint i = 0; i < doms->len; i++) {
-		const AlkVirtDomain *d = g_ptr_array_index(doms, i);
+		const AlkVirtOpsDomain *d = g_ptr_array_index(doms, i);
 		if (alk_sandbox_id_from_domain(d->name) != NULL)
 			adopt(m, d);
 		else if (g_str_has_prefix(d->name, ALK_PROBE_DOMAIN))
