@@ -308,6 +308,7 @@ START_TEST(test_keyed_chain)
 	g_remove(alk_test_head);
 	alk_test_make_log(5);
 	ck_assert_int_eq(verify_keyed(key).problem, ALK_AUDIT_PROBLEM_EDITED);
+	g_clear_pointer(&head, g_free);
 	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
 	head[strlen(head) - 1] = '\0';
 	g_autofree char *forged = g_strconcat(head, " hmac-sha256\n", NULL);
