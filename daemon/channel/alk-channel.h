@@ -38,8 +38,10 @@ typedef void (*AlkChannelStateFunc)(AlkChannel *ch, AlkChannelState state, const
 
 AlkChannel *alk_channel_new(const char *socket_path, AlkChannelStateFunc state_func,
                             gpointer user_data);
-/* Closes the connection (failing what is in flight) and frees. NULL-safe.
- * No callback runs after it returns. */
+/* Closes the connection and frees. NULL-safe. Ops still in flight are
+ * dropped without their callbacks (only a plain request's destroy notify
+ * runs): their owner ends them first, as core's tasks do. No callback runs
+ * after it returns. */
 void alk_channel_free(AlkChannel *ch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkChannel, alk_channel_free)
 
@@ -104,8 +106,9 @@ gsize alk_channel_op_write(AlkChannelOp *op, const guint8 *data, gsize len);
 void alk_channel_op_close(AlkChannelOp *op);
 /* Sends SIGNAL to an exec's process group. */
 void alk_channel_op_signal(AlkChannelOp *op, guint32 signo);
-/* Stops an op: its callbacks never run again (an exec is killed with
- * SIGKILL first). The op is freed. */
+/* Stops an op: its callbacks never run again, the agent is told with
+ * ERROR(CANCELLED) (an exec's process group is killed, its output
+ * discarded). The op is freed. */
 void alk_channel_op_cancel(AlkChannelOp *op);
 /* A held exec or download gets no more output: its consumer (an HTTP
  * client reading slowly) is behind. With an agent that knows CREDIT
