@@ -3,8 +3,10 @@
  * the test plays QEMU, listening on a unix socket and handing the accepted
  * connection to `airlock-agent --fd`. */
 #include <check.h>
+#include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +286,130 @@ START_TEST(test_held_exec_holds_only_itself)
 }
 END_TEST
 
+/* ---- a hostile agent, played by the test on "QEMU's" end ---- */
+
+typedef struct {
+	AlkDecoder dec;
+	guint8 buf[65536];
+	gsize off, len;
+	guint8 payload[ALK_PROTO_MAX_PAYLOAD];
+	guint8 frame[ALK_PROTO_MAX_FRAME];
+} Peer;
+
+/* The host's next frame (the loop runs meanwhile); FALSE after 10 s. */
+static gboolean peer_next(Fixture *f, Peer *p, AlkFrameHeader *h)
+{
+	gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+	while (g_get_monotonic_time() < end) {
+		struct pollfd pfd = {.fd = f->conn, .events = POLLIN};
+		if (p->off < p->len)
+			p->off += alk_decoder_feed(&p->dec, p->buf + p->off, p->len - p->off);
+		if (alk_decoder_ready(&p->dec)) {
+			const guint8 *d = alk_decoder_frame(&p->dec, h);
+			memcpy(p->payload, d, h->len);
+			alk_decoder_consume(&p->dec);
+			return TRUE;
+		}
+		if (p->off < p->len)
+			continue;
+		g_main_context_iteration(NULL, FALSE);
+		if (poll(&pfd, 1, 10) == 1) {
+			ssize_t n = read(f->conn, p->buf, sizeof(p->buf));
+			ck_assert_int_gt(n, 0);
+			p->off = 0;
+			p->len = (gsize)n;
+		}
+	}
+	return FALSE;
+}
+
+/* Writes a frame, letting the channel read meanwhile (one thread does both). */
+static void peer_send(Fixture *f, Peer *p, long n)
+{
+	gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	long off = 0;
+
+	ck_assert_int_gt(n, 0);
+	while (off < n && g_get_monotonic_time() < end) {
+		struct pollfd pfd = {.fd = f->conn, .events = POLLOUT};
+		ssize_t w = send(f->conn, p->frame + off, (gsize)(n - off), MSG_DONTWAIT);
+		if (w > 0) {
+			off += w;
+			continue;
+		}
+		ck_assert_msg(errno == EAGAIN, "send: %s", g_strerror(errno));
+		g_main_context_iteration(NULL, FALSE);
+		poll(&pfd, 1, 10);
+	}
+	ck_assert_int_eq(off, n);
+}
+
+/* Greets with CAP_CREDIT and answers the host's SYNC: the channel is ready. */
+static void peer_handshake(Fixture *f, Peer *p)
+{
+	AlkMsgHello hello = {.version = 1,
+	                     .caps = ALK_CAP_EXEC | ALK_CAP_CREDIT,
+	                     .max_payload = ALK_PROTO_MAX_PAYLOAD,
+	                     .agent_version = "hostile"};
+	AlkFrameHeader h;
+	AlkMsgSync sync;
+
+	memset(hello.nonce, 7, sizeof(hello.nonce));
+	alk_decoder_init(&p->dec);
+	peer_send(f, p, alk_msg_hello_encode(p->frame, sizeof(p->frame), &hello));
+	/* every SYNC answered (the one sent at connect is stale after HELLO) */
+	while (f->state != ALK_CHANNEL_READY) {
+		ck_assert(peer_next(f, p, &h));
+		if (h.type != ALK_MSG_SYNC)
+			continue;
+		ck_assert_int_eq(alk_msg_sync_decode(p->payload, h.len, &sync), 0);
+		peer_send(
+		    f, p,
+		    alk_msg_sync_encode(p->frame, sizeof(p->frame), ALK_MSG_SYNC_ACK, h.id, &sync));
+		g_main_context_iteration(NULL, FALSE);
+	}
+	wait_ready(f);
+}
+
+/* An agent that sends more than the window it was given while its
+ * consumer is behind (the op held, nothing granted) fails its exec: the
+ * daemon does not take a guest's word for the window. */
+START_TEST(test_window_overrun_fails_the_exec)
+{
+	static Peer p;
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = open_channel(&f, NULL);
+	AlkMsgStarted started = {.pid = 42};
+	static guint8 chunk[ALK_PROTO_MAX_CHUNK];
+	AlkFrameHeader h;
+	Run r;
+
+	AlkMsgExec m = {.argc = 1, .argv = {"yes"}};
+
+	peer_handshake(&f, &p);
+	memset(&r, 0, sizeof(r));
+	r.out = g_string_new(NULL);
+	ck_assert(alk_channel_exec(ch, &m, &hold_cb, &r, NULL) != NULL);
+	do
+		ck_assert(peer_next(&f, &p, &h));
+	while (h.type != ALK_MSG_EXEC);
+	peer_send(&f, &p, alk_msg_started_encode(p.frame, sizeof(p.frame), h.id, &started));
+	for (guint i = 0; i <= ALK_PROTO_OUTPUT_WINDOW / sizeof(chunk); i++)
+		peer_send(&f, &p,
+		          alk_msg_data_encode(p.frame, sizeof(p.frame), ALK_MSG_STDOUT, h.id, chunk,
+		                              sizeof(chunk)));
+	ck_assert(loop_until(is_done, &r));
+	ck_assert(r.error != NULL);
+	ck_assert_msg(strstr(r.error->message, "beyond its credit window") != NULL, "%s",
+	              r.error->message);
+	ck_assert_uint_le(r.out->len, ALK_PROTO_OUTPUT_WINDOW);
+	g_string_free(r.out, TRUE);
+	g_clear_error(&r.error);
+	fixture_clear(&f);
+}
+END_TEST
+
 /* Garbage instead of an agent: the open fails with a clear error once
  * the garbage limit is passed, with memory bounded by the decoder. */
 START_TEST(test_garbage_fails_open)
@@ -473,6 +599,7 @@ int main(void)
 	tcase_add_test(tc, test_agent_restart);
 	tcase_add_test(tc, test_garbage_fails_open);
 	tcase_add_test(tc, test_held_exec_holds_only_itself);
+	tcase_add_test(tc, test_window_overrun_fails_the_exec);
 	if (netns_usable()) {
 		tcase_add_test(tc, test_net_config);
 		tcase_add_test(tc, test_net_config_wrong_mac);

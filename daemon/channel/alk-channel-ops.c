@@ -199,6 +199,22 @@ static void malformed(AlkChannelOp *op, int type)
 	finish_failed(op, error);
 }
 
+/* The agent may send an op at most its window beyond what was granted; a
+ * guest that does not keep to it fails the op rather than grow the daemon.
+ * FALSE: the op is gone. */
+static gboolean within_window(AlkChannelOp *op, gsize len)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (op->window == 0 || op->taken + len - op->granted <= op->window)
+		return TRUE;
+	error =
+	    g_error_new(ALK_ERROR, ALK_ERROR_PROTOCOL,
+	                "the guest agent sent %s output beyond its credit window", op->cls->name);
+	finish_failed(op, error);
+	return FALSE;
+}
+
 static void notify_writable(AlkChannelOp *op)
 {
 	op->want_writable = FALSE;
@@ -239,6 +255,8 @@ static void exec_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *
 			op->exec.started(op, st.pid, op->user_data);
 	} else if ((h->type == ALK_MSG_STDOUT || h->type == ALK_MSG_STDERR) &&
 	           alk_msg_data_decode(p, n, &d) == 0) {
+		if (!within_window(op, d.data.len))
+			return;
 		if (op->exec.output != NULL)
 			op->exec.output(op, h->type, d.data.data, d.data.len, op->user_data);
 		taken(ch, h->id, d.data.len);
@@ -292,6 +310,8 @@ static void get_frame(AlkChannelOp *op, const AlkFrameHeader *h, const guint8 *p
 			op->file.info(op, info.size, info.mode, op->user_data);
 	} else if (h->type == ALK_MSG_FILE_DATA && alk_msg_data_decode(p, n, &d) == 0) {
 		AlkChannel *ch = op->ch;
+		if (!within_window(op, d.data.len))
+			return;
 		op->received += d.data.len;
 		if (op->file.data != NULL)
 			op->file.data(op, d.data.data, d.data.len, op->user_data);
