@@ -40,14 +40,13 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	return alk_domain_xml_render(m->config->template_dir, &spec, error);
 }
 
-/* The guest runs (error NULL), or it could not be started. */
+/* The guest runs (error NULL), or it could not be started; its domain
+ * exists either way. */
 static void domain_running(AlkSlot *slot, GError *error)
 {
-	slot->busy = FALSE;
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
-		/* it ended while starting: the deferred teardown runs now */
+	if (alk_slot_settled(slot, ALK_RES_DOMAIN, TRUE)) {
+		/* it ended while starting: its end went on from here */
 		g_clear_error(&error);
-		alk_slot_teardown(slot);
 		return;
 	}
 	g_clear_pointer(&slot->image, alk_image_free);
@@ -62,22 +61,26 @@ static void domain_running(AlkSlot *slot, GError *error)
 
 static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree SlotRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	GError *error = NULL;
 	gboolean ok = alk_virt_ops_finish(res, &error);
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	AlkSlot *slot = alk_slot_ref_get(ref);
 
 	if (slot == NULL) {
 		/* the manager let go of it (detach): it is adopted or swept later */
 		g_clear_error(&error);
 		return;
 	}
-	slot->domain_maybe = ok;
-	if (ok && slot->net != NULL && slot->sb->state == ALK_SANDBOX_CREATING) {
-		alk_slot_net_attach(slot, domain_running); /* still busy */
+	if (!ok) {
+		if (!alk_slot_settled(slot, ALK_RES_DOMAIN, FALSE))
+			alk_slot_fail(slot, g_steal_pointer(&error));
+		g_clear_error(&error);
 		return;
 	}
-	domain_running(slot, ok ? NULL : error);
+	if (slot->net != NULL && slot->end == ALK_END_NONE)
+		alk_slot_net_attach(slot, domain_running); /* still being made */
+	else
+		domain_running(slot, NULL);
 }
 
 /* Relabelling is off (see the template): the overlay is QEMU's because the
@@ -96,47 +99,38 @@ static void start_domain(AlkSlot *slot, GError *error)
 {
 	g_autofree char *xml = NULL;
 
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
+	if (slot->end != ALK_END_NONE) {
 		g_clear_error(&error);
-		slot->busy = FALSE;
-		alk_slot_teardown(slot);
+		alk_slot_step(slot);
 		return;
 	}
-	/* virt_type=auto: the KVM probe still decides (the slot stays busy) */
+	/* virt_type=auto: the KVM probe still decides */
 	if (error == NULL && alk_slot_await_virt_type(slot, start_domain))
 		return;
 	if (error == NULL)
 		xml = render_xml(slot, &error);
 	if (xml == NULL) {
-		slot->busy = FALSE;
 		alk_slot_fail(slot, error);
 		return;
 	}
-	slot->domain_maybe = TRUE;
+	slot->res[ALK_RES_DOMAIN] = ALK_HOLD_MAKING;
 	slot->m->virt_ops->create(slot->m->virt_ctx, xml, slot->net != NULL, domain_started,
-	                          alk_slot_ref(slot));
+	                          alk_slot_ref(slot, NULL));
 }
 
 static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree SlotRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	GError *error = NULL;
 	gboolean ok = alk_overlay_create_finish(res, &error);
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
-	g_autofree char *xml = NULL;
+	AlkSlot *slot = alk_slot_ref_get(ref);
 
-	if (slot == NULL) {
+	/* the files exist, with or without an overlay */
+	if (slot == NULL || alk_slot_settled(slot, ALK_RES_FILES, TRUE)) {
 		g_clear_error(&error);
-		return;
-	}
-	if (slot->sb->state != ALK_SANDBOX_CREATING) {
-		slot->busy = FALSE;
-		g_clear_error(&error);
-		alk_slot_teardown(slot);
 		return;
 	}
 	if (!ok || !give_to_qemu(ref->m, slot->sb->overlay, &error)) {
-		slot->busy = FALSE;
 		alk_slot_fail(slot, error);
 		return;
 	}
@@ -222,9 +216,9 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	}
 	slot->image = g_steal_pointer(&image);
 	slot->cancel = g_cancellable_new();
-	slot->busy = TRUE;
+	slot->res[ALK_RES_FILES] = ALK_HOLD_MAKING; /* the overlay in them */
 	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
-	                         slot->cancel, overlay_done, alk_slot_ref(slot));
+	                         slot->cancel, overlay_done, alk_slot_ref(slot, NULL));
 	alk_slot_notify(slot);
 	return slot->sb;
 }

@@ -11,10 +11,10 @@
 
 static void counted(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	AlkSlot *slot = alk_net_ref_slot(ref);
 	guint64 allowed = 0, denied = 0;
-	gboolean ok = alk_netns_counters_finish(res, &allowed, &denied, NULL);
+	gboolean ok = alk_net_counters_finish(ref->m, res, &allowed, &denied, NULL);
 
 	if (slot == NULL)
 		return;
@@ -36,7 +36,8 @@ static gboolean on_count(gpointer data)
 		AlkSlot *slot = value;
 		AlkSlotNet *n = slot->net;
 
-		if (n == NULL || n->layout == NULL || !slot->net_maybe || n->counting ||
+		if (n == NULL || n->layout == NULL || slot->res[ALK_RES_NETWORK] != ALK_HOLD_HELD ||
+		    n->counting ||
 		    (slot->sb->state != ALK_SANDBOX_READY &&
 		     slot->sb->state != ALK_SANDBOX_BOOTING))
 			continue;
@@ -44,7 +45,7 @@ static gboolean on_count(gpointer data)
 			alk_resolver_get_counts(n->resolver, &slot->sb->net.dns_queries,
 			                        &slot->sb->net.dns_refused);
 		n->counting = TRUE;
-		alk_netns_counters_async(n->layout->ns, NULL, counted, alk_net_ref(slot, NULL));
+		alk_net_counters(slot->m, n->layout->ns, counted, alk_slot_ref(slot, NULL));
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -58,7 +59,7 @@ void alk_manager_net_start(AlkManager *m)
 
 static void record_saved(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	g_autoptr(GError) error = NULL;
 
 	if (!alk_virt_ops_finish(res, &error))
@@ -79,13 +80,13 @@ static void change_free(Change *c)
 static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autoptr(GTask) task = data;
-	NetRef *ref = g_task_get_task_data(task);
+	AlkSlotRef *ref = g_task_get_task_data(task);
 	Change *c = g_object_get_data(G_OBJECT(task), "change");
 	GError *error = NULL;
 	AlkSlot *slot = NULL;
 	g_autofree char *record = NULL;
 
-	gboolean ok = alk_net_plan_finish(res, &error);
+	gboolean ok = alk_net_ops_finish(res, &error);
 
 	slot = alk_net_ref_slot(ref);
 	if (slot == NULL) {
@@ -94,7 +95,17 @@ static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
 		                        ref->id);
 		return;
 	}
-	slot->net->changing = FALSE;
+	if (slot->end != ALK_END_NONE) {
+		/* it ended while the rules loaded: its end goes on from here
+		 * (and may free the slot) */
+		GError *ended = alk_slot_ended_error(slot);
+
+		g_clear_error(&error);
+		alk_slot_settled(slot, ALK_RES_NETWORK, TRUE);
+		g_task_return_error(task, ended);
+		return;
+	}
+	slot->res[ALK_RES_NETWORK] = ALK_HOLD_HELD;
 	if (!ok) {
 		/* the old rules stay loaded: so does the resolver's old policy */
 		if (slot->net->resolver != NULL)
@@ -111,7 +122,7 @@ static void reloaded(GObject *src, GAsyncResult *res, gpointer data)
 	slot->sb->net.allow = alk_net_allow_strv(c->allow);
 	record = alk_sandbox_record_to_json(slot->sb);
 	slot->m->virt_ops->set_record(slot->m->virt_ctx, slot->sb->domain, record, record_saved,
-	                              alk_net_ref(slot, NULL));
+	                              alk_slot_ref(slot, NULL));
 	alk_slot_notify(slot);
 	g_task_return_boolean(task, TRUE);
 }
@@ -143,7 +154,7 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 		                        id);
 		return;
 	}
-	if (slot->net->changing) {
+	if (slot->res[ALK_RES_NETWORK] == ALK_HOLD_MAKING) {
 		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_CONFLICT,
 		                        "sandbox %s: its allowlist is being changed already", id);
 		return;
@@ -171,10 +182,10 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
 	 * answer pins them into the new rules while they load */
 	if (slot->net->resolver != NULL)
 		alk_resolver_set_policy(slot->net->resolver, list, slot->net->extra_denied);
-	slot->net->changing = TRUE;
+	slot->res[ALK_RES_NETWORK] = ALK_HOLD_MAKING; /* its end waits for the rules */
 	g_object_set_data_full(G_OBJECT(task), "change", c, (GDestroyNotify)change_free);
-	g_task_set_task_data(task, alk_net_ref(slot, NULL), g_free);
-	alk_net_plan_run_async(plan, NULL, reloaded, g_steal_pointer(&task));
+	g_task_set_task_data(task, alk_slot_ref(slot, NULL), g_free);
+	alk_net_run(slot->m, plan, reloaded, g_steal_pointer(&task));
 }
 
 gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error)

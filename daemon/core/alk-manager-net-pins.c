@@ -22,7 +22,7 @@ static void pins_loaded(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree PinWait *w = data;
 	g_autoptr(GError) error = NULL;
-	gboolean ok = alk_net_plan_finish(res, &error);
+	gboolean ok = alk_net_ops_finish(res, &error);
 
 	if (!ok)
 		g_warning("pinning resolver answers: %s", error->message);
@@ -61,7 +61,7 @@ void alk_slot_net_on_pins(const char *name, GPtrArray *pins,
                           void (*done)(gpointer done_data, gboolean ok), gpointer done_data,
                           gpointer user_data)
 {
-	NetRef *ref = user_data;
+	AlkSlotRef *ref = user_data;
 	AlkSlot *slot = alk_net_ref_slot(ref);
 	g_autoptr(GError) error = NULL;
 	AlkNetPlan *plan = NULL;
@@ -79,5 +79,5 @@ void alk_slot_net_on_pins(const char *name, GPtrArray *pins,
 	w = g_new0(PinWait, 1);
 	w->done = done;
 	w->done_data = done_data;
-	alk_net_plan_run_async(plan, NULL, pins_loaded, w);
+	alk_net_run(slot->m, plan, pins_loaded, w);
 }

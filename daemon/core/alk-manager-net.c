@@ -12,20 +12,10 @@
 #include "alk-manager-net-private.h"
 #include "alk-resolver.h"
 
-NetRef *alk_net_ref(AlkSlot *slot, AlkSlotNext next)
+/* The networked slot ref names, or NULL when the manager let go of it. */
+AlkSlot *alk_net_ref_slot(const AlkSlotRef *ref)
 {
-	NetRef *ref = g_new0(NetRef, 1);
-
-	ref->m = slot->m;
-	g_strlcpy(ref->id, slot->sb->id, sizeof(ref->id));
-	ref->next = next;
-	return ref;
-}
-
-/* The slot a callback is for, or NULL when the manager let go of it. */
-AlkSlot *alk_net_ref_slot(NetRef *ref)
-{
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	AlkSlot *slot = alk_slot_ref_get(ref);
 
 	return slot != NULL && slot->net != NULL ? slot : NULL;
 }
@@ -169,14 +159,15 @@ static gboolean net_policy(AlkSlot *slot, GError **error)
 
 /* ---- steps ---- */
 
-static void step_done(GObject *src, GAsyncResult *res, gpointer data)
+/* The namespace exists, whole or in part, and is deleted at the end. */
+static void prepared(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	GError *error = NULL;
-	gboolean ok = alk_net_plan_finish(res, &error);
+	gboolean ok = alk_net_ops_finish(res, &error);
 	AlkSlot *slot = alk_net_ref_slot(ref);
 
-	if (slot == NULL) {
+	if (slot == NULL || alk_slot_settled(slot, ALK_RES_NETWORK, TRUE)) {
 		g_clear_error(&error);
 		return;
 	}
@@ -219,8 +210,8 @@ void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next)
 	}
 	g_strfreev(sb->net.allow);
 	sb->net.allow = alk_net_allow_strv(slot->net->allow);
-	slot->net_maybe = TRUE;
-	alk_net_plan_run_async(plan, NULL, step_done, alk_net_ref(slot, next));
+	slot->res[ALK_RES_NETWORK] = ALK_HOLD_MAKING;
+	alk_net_run(slot->m, plan, prepared, alk_slot_ref(slot, next));
 }
 
 static GInetSocketAddress *upstream_address(AlkManager *m, GError **error)
@@ -232,7 +223,6 @@ void alk_manager_net_check_config(AlkManager *m)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GInetSocketAddress) upstream = upstream_address(m, &error);
-	g_autofree char *path = NULL;
 	gboolean wanted = FALSE;
 
 	for (guint i = 0; i < m->config->profiles->len; i++) {
@@ -246,8 +236,7 @@ void alk_manager_net_check_config(AlkManager *m)
 		g_warning("allowlist sandboxes will fail to start: %s", error->message);
 	if (egress(m) == NULL)
 		return;
-	path = g_build_filename(ALK_NETNS_DIR, egress(m), NULL);
-	if (!g_file_test(path, G_FILE_TEST_EXISTS))
+	if (!alk_net_exists(m, egress(m)))
 		g_warning("network.egress_netns: no namespace %s (yet): allowlist sandboxes fail "
 		          "until it exists",
 		          egress(m));
@@ -260,24 +249,21 @@ static gboolean start_resolver(AlkSlot *slot, GError **error)
 	AlkSlotNet *n = slot->net;
 	g_autoptr(GInetSocketAddress) upstream = upstream_address(slot->m, error);
 	g_autoptr(GSocket) listen = NULL;
-	g_autoptr(GInetAddress) gw = g_inet_address_new_from_string(ALK_NET_GATEWAY);
-	g_autoptr(GSocketAddress) at = g_inet_socket_address_new(gw, 53);
 
 	if (upstream == NULL)
 		return FALSE;
-	listen =
-	    alk_netns_socket(n->layout->ns, G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, error);
-	if (listen == NULL || !g_socket_bind(listen, at, FALSE, error))
+	listen = slot->m->net_ops->resolver_socket(slot->m->net_ctx, n->layout->ns, error);
+	if (listen == NULL)
 		return FALSE;
 	n->resolver = alk_resolver_new(listen, egress(slot->m), upstream, alk_slot_net_on_pins,
-	                               alk_net_ref(slot, NULL), g_free);
+	                               alk_slot_ref(slot, NULL), g_free);
 	alk_resolver_set_policy(n->resolver, n->allow, n->extra_denied);
 	return TRUE;
 }
 
 static void resumed(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	GError *error = NULL;
 	gboolean ok = alk_virt_ops_finish(res, &error);
 	AlkSlot *slot = alk_net_ref_slot(ref);
@@ -289,31 +275,36 @@ static void resumed(GObject *src, GAsyncResult *res, gpointer data)
 	ref->next(slot, ok ? NULL : error);
 }
 
-static void tap_moved(AlkSlot *slot, GError *error)
+/* Its tap is in the namespace: the resolver starts, the guest runs. */
+static void tap_moved(GObject *src, GAsyncResult *res, gpointer data)
 {
-	NetRef *ref;
+	g_autofree AlkSlotRef *ref = data;
+	GError *error = NULL;
+	gboolean ok = alk_net_ops_finish(res, &error);
+	AlkSlot *slot = alk_net_ref_slot(ref);
 
-	if (error == NULL && alk_slot_net_allowlist(slot))
-		start_resolver(slot, &error);
-	if (error != NULL || slot->sb->state != ALK_SANDBOX_CREATING) {
-		AlkSlotNext next = slot->net_next;
-
-		slot->net_next = NULL;
-		next(slot, error);
+	if (slot == NULL) {
+		g_clear_error(&error);
 		return;
 	}
-	ref = alk_net_ref(slot, slot->net_next);
-	slot->net_next = NULL;
-	slot->m->virt_ops->resume(slot->m->virt_ctx, slot->sb->domain, resumed, ref);
+	if (!ok)
+		g_prefix_error(&error, "network: ");
+	else if (alk_slot_net_allowlist(slot))
+		start_resolver(slot, &error);
+	if (error != NULL || slot->end != ALK_END_NONE) {
+		ref->next(slot, error);
+		return;
+	}
+	slot->m->virt_ops->resume(slot->m->virt_ctx, slot->sb->domain, resumed,
+	                          g_steal_pointer(&ref));
 }
 
 /* The domain exists, paused: its tap goes into the namespace, the resolver
- * starts, then the guest runs. */
+ * starts, then the guest runs; next(slot, error) in every case. */
 void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next)
 {
-	slot->net_next = next;
-	alk_net_plan_run_async(alk_net_plan_attach(slot->net->layout), NULL, step_done,
-	                       alk_net_ref(slot, tap_moved));
+	alk_net_run(slot->m, alk_net_plan_attach(slot->net->layout), tap_moved,
+	            alk_slot_ref(slot, next));
 }
 
 static void parse_ipv4(const char *text, guint8 out[4])
@@ -325,7 +316,7 @@ static void parse_ipv4(const char *text, guint8 out[4])
 
 static void configured(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	GError *error = NULL;
 	AlkSlot *slot = alk_net_ref_slot(ref);
 	gboolean ok;
@@ -349,22 +340,19 @@ void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next)
 	if (alk_slot_net_allowlist(slot))
 		parse_ipv4(ALK_NET_GATEWAY, cfg.dns);
 	alk_channel_net_config_async(slot->channel, &cfg, NULL, configured,
-	                             alk_net_ref(slot, next));
+	                             alk_slot_ref(slot, next));
 }
 
 /* ---- adoption and the end ---- */
 
 gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 {
-	g_autofree char *path = NULL;
-
 	net_new(slot);
-	slot->net_maybe = TRUE;
+	slot->res[ALK_RES_NETWORK] = ALK_HOLD_HELD;
 	if (!net_layout(slot, alk_slot_net_allowlist(slot) ? slot->sb->net.uplink : -1, error))
 		return FALSE;
 	alk_slot_net_answers_load(slot);
-	path = g_build_filename(ALK_NETNS_DIR, slot->net->layout->ns, NULL);
-	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+	if (!alk_net_exists(slot->m, slot->net->layout->ns)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "its namespace %s is gone",
 		            slot->net->layout->ns);
 		return FALSE;
@@ -377,17 +365,16 @@ gboolean alk_slot_net_adopt(AlkSlot *slot, GError **error)
 
 static void net_deleted(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
+	g_autofree AlkSlotRef *ref = data;
 	GError *error = NULL;
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	AlkSlot *slot = alk_slot_ref_get(ref);
 
-	if (!alk_net_plan_finish(res, &error))
+	if (!alk_net_ops_finish(res, &error))
 		g_warning("sandbox %s: removing its network: %s", ref->id, error->message);
 	g_clear_error(&error);
 	if (slot == NULL)
 		return;
 	alk_slot_net_free(slot);
-	slot->net_maybe = FALSE;
 	ref->next(slot, NULL);
 }
 
@@ -405,23 +392,22 @@ static AlkNetLayout *teardown_layout(AlkManager *m, const char *id)
 
 static void last_count(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_autofree NetRef *ref = data;
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
+	g_autofree AlkSlotRef *ref = data;
+	AlkSlot *slot = alk_slot_ref_get(ref);
 	guint64 allowed = 0, denied = 0;
 
-	if (alk_netns_counters_finish(res, &allowed, &denied, NULL) && slot != NULL) {
+	if (alk_net_counters_finish(ref->m, res, &allowed, &denied, NULL) && slot != NULL) {
 		slot->sb->net.allowed = MAX(slot->sb->net.allowed, allowed);
 		slot->sb->net.denied = MAX(slot->sb->net.denied, denied);
 	}
 	if (slot == NULL)
 		return;
 	if (slot->net == NULL) { /* let go of meanwhile: nothing left to name */
-		slot->net_maybe = FALSE;
 		ref->next(slot, NULL);
 		return;
 	}
-	alk_net_plan_run_async(alk_net_plan_teardown(slot->net->layout), NULL, net_deleted,
-	                       alk_net_ref(slot, ref->next));
+	alk_net_run(slot->m, alk_net_plan_teardown(slot->net->layout), net_deleted,
+	            alk_slot_ref(slot, ref->next));
 }
 
 /* The domain is gone: the counters are read a last time (for the audit
@@ -440,11 +426,10 @@ void alk_slot_net_teardown(AlkSlot *slot, AlkSlotNext next)
 		n->layout = teardown_layout(slot->m, slot->sb->id);
 	if (n->layout == NULL) { /* nothing can be named, so nothing removed */
 		alk_slot_net_free(slot);
-		slot->net_maybe = FALSE;
 		next(slot, NULL);
 		return;
 	}
-	alk_netns_counters_async(n->layout->ns, NULL, last_count, alk_net_ref(slot, next));
+	alk_net_counters(slot->m, n->layout->ns, last_count, alk_slot_ref(slot, next));
 }
 
 static gboolean allowlist_wanted(AlkManager *m)
@@ -463,7 +448,6 @@ static gboolean allowlist_wanted(AlkManager *m)
 static void sweep_egress(AlkManager *m)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
 	GHashTableIter it;
 	gpointer value;
 
@@ -474,10 +458,10 @@ static void sweep_egress(AlkManager *m)
 	}
 	if (!allowlist_wanted(m))
 		return;
-	path = egress(m) != NULL ? g_build_filename(ALK_NETNS_DIR, egress(m), NULL) : NULL;
-	if (path != NULL && !g_file_test(path, G_FILE_TEST_EXISTS))
+	if (egress(m) != NULL && !alk_net_exists(m, egress(m)))
 		return;
-	if (!alk_net_plan_run(alk_net_plan_egress_remove(egress(m), m->config->state_dir), &error))
+	if (!m->net_ops->run_sync(
+	        m->net_ctx, alk_net_plan_egress_remove(egress(m), m->config->state_dir), &error))
 		g_message("reconcile: removing the egress table: %s", error->message);
 }
 
@@ -485,7 +469,7 @@ static void sweep_egress(AlkManager *m)
 void alk_manager_net_sweep(AlkManager *m)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) names = alk_netns_list(&error);
+	g_autoptr(GPtrArray) names = m->net_ops->list(m->net_ctx, &error);
 
 	if (names == NULL) {
 		g_warning("reconcile: %s", error->message);
@@ -506,7 +490,8 @@ void alk_manager_net_sweep(AlkManager *m)
 			continue;
 		g_message("reconcile: deleting orphaned network namespace %s", ns);
 		l = teardown_layout(m, id);
-		if (l != NULL && !alk_net_plan_run(alk_net_plan_teardown(l), &error)) {
+		if (l != NULL &&
+		    !m->net_ops->run_sync(m->net_ctx, alk_net_plan_teardown(l), &error)) {
 			g_warning("reconcile: %s", error->message);
 			g_clear_error(&error);
 		}

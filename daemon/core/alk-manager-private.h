@@ -5,39 +5,82 @@
 #include "alk-channel.h"
 #include "alk-image.h"
 #include "alk-manager.h"
+#include "alk-net-ops.h"
 #include "alk-virt-ops.h"
 
 typedef struct AlkSlotNet AlkSlotNet;
 typedef struct AlkKvmProbe AlkKvmProbe;
 typedef struct AlkSlot AlkSlot;
-/* What runs after a step of a sandbox's network: error NULL on success, owned. */
+/* What runs after a step of a sandbox's making or network: error NULL on
+ * success, owned. */
 typedef void (*AlkSlotNext)(AlkSlot *slot, GError *error);
+
+/* What a sandbox holds outside the daemon's memory, in teardown order (the
+ * agent channel and the tasks over it end first, at once, in memory). */
+typedef enum {
+	ALK_RES_DOMAIN,  /* its libvirt domain (QEMU) */
+	ALK_RES_NETWORK, /* its namespace and everything in it */
+	ALK_RES_FILES,   /* its state and run directories, the overlay in them */
+	ALK_RES_N,
+} AlkRes;
+
+/* Where one resource is. MAKING covers every asynchronous change to it
+ * (created, attached, rules reloaded): the end waits for it to settle. */
+typedef enum {
+	ALK_HOLD_NONE,    /* not there */
+	ALK_HOLD_MAKING,  /* being made or changed */
+	ALK_HOLD_HELD,    /* there, or may be */
+	ALK_HOLD_FREEING, /* being removed */
+} AlkHold;
+
+/* A sandbox's end, one sub-state at a time (alk_slot_step()). */
+typedef enum {
+	ALK_END_NONE,    /* not ending */
+	ALK_END_WAITING, /* a resource is being made or changed: its end waits */
+	ALK_END_DOMAIN,  /* its domain is being destroyed */
+	ALK_END_RETRY,   /* the destroy failed: tried again in a second */
+	ALK_END_LIBVIRT, /* its domain must go, libvirt is away: when it is back */
+	ALK_END_NETWORK, /* its namespace is being deleted */
+	ALK_END_DONE,    /* nothing is left of it but the record in memory */
+} AlkEnd;
+
+/* What the end does next, from the resources alone: a pure function so that
+ * its table is unit-tested. */
+typedef enum {
+	ALK_END_STEP_WAIT,           /* something settles first */
+	ALK_END_STEP_DESTROY_DOMAIN, /* destroy the domain */
+	ALK_END_STEP_AWAIT_LIBVIRT,  /* the domain must go, libvirt is away */
+	ALK_END_STEP_DELETE_NETWORK, /* delete the namespace */
+	ALK_END_STEP_REMOVE_FILES,   /* remove the directories */
+	ALK_END_STEP_FINISH,         /* nothing is held */
+} AlkEndStep;
+AlkEndStep alk_end_next_step(const AlkHold res[ALK_RES_N], gboolean libvirt_up);
+const char *alk_end_name(AlkEnd end);
+const char *alk_hold_name(AlkHold hold);
 
 struct AlkSlot {
 	AlkManager *m;
 	AlkSandbox *sb;
+	AlkHold res[ALK_RES_N];
+	AlkEnd end;
 	AlkChannel *channel;
 	GHashTable *tasks;    /* AlkTask * in flight (alk-manager-tasks.c) */
 	AlkImage *image;      /* while creating */
 	GCancellable *cancel; /* overlay creation */
 	guint ttl_timer;
-	guint ping_timer;         /* READY: the agent is pinged on a schedule */
-	gboolean ping_out;        /* a ping waits for its pong */
-	guint retry;              /* a failed destroy is tried again */
-	GPtrArray *waiters;       /* AlkManagerWait *: alk_manager_wait() */
-	gboolean domain_maybe;    /* a domain may exist: destroy it at the end */
-	gboolean busy;            /* its overlay or domain is being made: the end waits */
-	gboolean destroy_pending; /* libvirt was away when it had to go */
-	AlkSlotNet *net;          /* networked sandboxes: alk-manager-net.c */
-	gboolean net_maybe;       /* its namespace may exist: delete it at the end */
-	gboolean net_busy;        /* its namespace is being deleted */
-	AlkSlotNext net_next;     /* while its tap moves */
+	guint ping_timer;   /* READY: the agent is pinged on a schedule */
+	gboolean ping_out;  /* a ping waits for its pong */
+	guint retry;        /* ALK_END_RETRY: the timer */
+	GPtrArray *waiters; /* AlkManagerWait *: alk_manager_wait() */
+	AlkSlotNet *net;    /* networked sandboxes: alk-manager-net.c */
 };
 
 struct AlkManager {
 	AlkConfig *config;
 	const AlkVirtOps *virt_ops; /* libvirt, or a test's fake */
 	gpointer virt_ctx;
+	const AlkNetOps *net_ops; /* ip and nft, or a test's fake */
+	gpointer net_ctx;
 	const char *virt_type; /* NULL while the KVM probe decides */
 	AlkKvmProbeState kvm_probe;
 	AlkKvmProbe *probe;   /* while it runs */
@@ -55,18 +98,32 @@ struct AlkManager {
 
 #define ALK_SLOT(sb) ((AlkSlot *)(sb)->priv)
 
-/* A sandbox named in a callback: found again by id, the slot may be gone. */
+/* The one reference to a sandbox that a callback holds: found again by id,
+ * since the slot may be gone (alk_slot_ref_get() says); next: the step
+ * after, or NULL. */
 typedef struct {
 	AlkManager *m;
 	char id[ALK_SANDBOX_ID_LEN + 1];
-} SlotRef;
+	AlkSlotNext next;
+} AlkSlotRef;
 
 /* alk-manager.c */
-SlotRef *alk_slot_ref(AlkSlot *slot);
+AlkSlotRef *alk_slot_ref(AlkSlot *slot, AlkSlotNext next);
+/* The slot ref names, or NULL when the manager let go of it. */
+AlkSlot *alk_slot_ref_get(const AlkSlotRef *ref);
 void alk_slot_set_state(AlkSlot *slot, AlkSandboxState state);
 void alk_slot_forget(AlkSlot *slot);
-/* Stops its timers and channel, destroys its domain, deletes its network and files. */
+/* Begins its end: stops its timers, tasks and channel, then steps. */
 void alk_slot_teardown(AlkSlot *slot);
+/* Its end goes on from where it is (a no-op unless it is ending): what was
+ * being made has settled, a destroy finished, libvirt came back. */
+void alk_slot_step(AlkSlot *slot);
+/* A resource settled: held (exists) or not. TRUE when the sandbox is ending
+ * meanwhile: its end went on from there, the caller stops. */
+gboolean alk_slot_settled(AlkSlot *slot, AlkRes res, gboolean exists);
+/* Why what an ending sandbox had in flight fails: "sandbox ID ended:
+ * deleted", or the first line of its failure (ALK_ERROR_ENDED). */
+GError *alk_slot_ended_error(AlkSlot *slot);
 AlkSlot *alk_slot_lookup(AlkManager *m, const char *id);
 AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb);
 void alk_slot_notify(AlkSlot *slot);
@@ -90,7 +147,8 @@ void alk_slot_start_pings(AlkSlot *slot);
 void alk_slot_stop_pings(AlkSlot *slot);
 
 /* A create that waits until the virtualisation type is known, then goes
- * on in next(slot, NULL); TRUE when it waits (the slot stays busy). */
+ * on in next(slot, NULL); TRUE when it waits (nothing is being made
+ * meanwhile: its end need not wait for the probe). */
 gboolean alk_slot_await_virt_type(AlkSlot *slot, AlkSlotNext next);
 
 /* alk-kvm-probe.c: the probe's domains are named ALK_PROBE_DOMAIN, a tag

@@ -73,6 +73,7 @@ AlkManager *alk_manager_new_with_backend(AlkConfig *config, const AlkVirtOps *op
 	m->config = config;
 	m->virt_ops = ops;
 	m->virt_ctx = ctx;
+	m->net_ops = &alk_net_real_ops;
 	m->virt_type = "qemu";
 	m->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)slot_free);
 	m->virt_waiters = g_array_new(FALSE, FALSE, sizeof(VirtWaiter));
@@ -99,7 +100,17 @@ void alk_manager_free(AlkManager *m)
 	g_hash_table_unref(m->slots);
 	if (m->virt_ops->free != NULL)
 		m->virt_ops->free(m->virt_ctx);
+	if (m->net_ops->free != NULL)
+		m->net_ops->free(m->net_ctx);
 	g_free(m);
+}
+
+void alk_manager_set_net_backend(AlkManager *m, const AlkNetOps *ops, gpointer ctx)
+{
+	if (m->net_ops->free != NULL)
+		m->net_ops->free(m->net_ctx);
+	m->net_ops = ops;
+	m->net_ctx = ctx;
 }
 
 void alk_manager_set_watch(AlkManager *m, AlkManagerWatch func, gpointer user_data)
@@ -278,17 +289,72 @@ gboolean alk_slot_prepare_dirs(AlkSlot *slot, GError **error)
 
 /* ---- the end of a sandbox ---- */
 
-SlotRef *alk_slot_ref(AlkSlot *slot)
+AlkSlotRef *alk_slot_ref(AlkSlot *slot, AlkSlotNext next)
 {
-	SlotRef *ref = g_new0(SlotRef, 1);
+	AlkSlotRef *ref = g_new0(AlkSlotRef, 1);
 	ref->m = slot->m;
 	g_strlcpy(ref->id, slot->sb->id, sizeof(ref->id));
+	ref->next = next;
 	return ref;
+}
+
+AlkSlot *alk_slot_ref_get(const AlkSlotRef *ref)
+{
+	return alk_slot_lookup(ref->m, ref->id);
 }
 
 void alk_slot_forget(AlkSlot *slot)
 {
 	g_hash_table_remove(slot->m->slots, slot->sb->id);
+}
+
+const char *alk_end_name(AlkEnd end)
+{
+	static const char *const names[] = {
+	    [ALK_END_NONE] = "none",   [ALK_END_WAITING] = "waiting", [ALK_END_DOMAIN] = "domain",
+	    [ALK_END_RETRY] = "retry", [ALK_END_LIBVIRT] = "libvirt", [ALK_END_NETWORK] = "network",
+	    [ALK_END_DONE] = "done",
+	};
+	return (guint)end < G_N_ELEMENTS(names) ? names[end] : "unknown";
+}
+
+const char *alk_hold_name(AlkHold hold)
+{
+	static const char *const names[] = {
+	    [ALK_HOLD_NONE] = "none",
+	    [ALK_HOLD_MAKING] = "making",
+	    [ALK_HOLD_HELD] = "held",
+	    [ALK_HOLD_FREEING] = "freeing",
+	};
+	return (guint)hold < G_N_ELEMENTS(names) ? names[hold] : "unknown";
+}
+
+/* Resources go in their order (the domain before the namespace its tap is
+ * in, both before the files QEMU has open), each once nothing is being made:
+ * a half-made resource is only known once its maker answers. */
+AlkEndStep alk_end_next_step(const AlkHold res[ALK_RES_N], gboolean libvirt_up)
+{
+	for (guint r = 0; r < ALK_RES_N; r++) {
+		if (res[r] == ALK_HOLD_MAKING)
+			return ALK_END_STEP_WAIT;
+	}
+	for (guint r = 0; r < ALK_RES_N; r++) {
+		if (res[r] == ALK_HOLD_FREEING)
+			return ALK_END_STEP_WAIT;
+		if (res[r] != ALK_HOLD_HELD)
+			continue;
+		switch ((AlkRes)r) {
+		case ALK_RES_DOMAIN:
+			return libvirt_up ? ALK_END_STEP_DESTROY_DOMAIN
+			                  : ALK_END_STEP_AWAIT_LIBVIRT;
+		case ALK_RES_NETWORK:
+			return ALK_END_STEP_DELETE_NETWORK;
+		case ALK_RES_FILES:
+		case ALK_RES_N:
+			return ALK_END_STEP_REMOVE_FILES;
+		}
+	}
+	return ALK_END_STEP_FINISH;
 }
 
 static void prune_failed(AlkManager *m)
@@ -298,30 +364,53 @@ static void prune_failed(AlkManager *m)
 	for (guint i = all->len; i-- > 0;) {
 		const AlkSandbox *sb = g_ptr_array_index(all, i);
 		if (sb->state == ALK_SANDBOX_FAILED && ++failed > FAILED_KEPT_MAX &&
-		    ALK_SLOT(sb)->domain_maybe == FALSE)
+		    ALK_SLOT(sb)->end == ALK_END_DONE)
 			alk_slot_forget(ALK_SLOT(sb));
 	}
 }
 
-static void finish_teardown(AlkSlot *slot);
+static gboolean on_retry(gpointer data)
+{
+	AlkSlot *slot = data;
+	slot->retry = 0;
+	alk_slot_step(slot);
+	return G_SOURCE_REMOVE;
+}
+
+static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autofree AlkSlotRef *ref = data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = alk_virt_ops_finish(res, &error);
+	AlkSlot *slot = alk_slot_ref_get(ref);
+
+	if (slot == NULL)
+		return;
+	if (!ok) {
+		/* again in a second, or when libvirt is back if it went away */
+		g_message("sandbox %s: destroy failed, will retry: %s", ref->id, error->message);
+		slot->res[ALK_RES_DOMAIN] = ALK_HOLD_HELD;
+		slot->end = ALK_END_RETRY;
+		if (slot->retry == 0)
+			slot->retry = g_timeout_add_seconds(1, on_retry, slot);
+		return;
+	}
+	slot->res[ALK_RES_DOMAIN] = ALK_HOLD_NONE;
+	alk_slot_step(slot);
+}
 
 static void net_gone(AlkSlot *slot, GError *error)
 {
 	g_clear_error(&error);
-	slot->net_busy = FALSE;
-	finish_teardown(slot);
+	slot->res[ALK_RES_NETWORK] = ALK_HOLD_NONE;
+	alk_slot_step(slot);
 }
 
-static void finish_teardown(AlkSlot *slot)
+/* Nothing is held any more: a deleted sandbox goes, a failed one stays
+ * listed (with its error) among the last FAILED_KEPT_MAX. */
+static void finish(AlkSlot *slot)
 {
-	if (slot->net_busy)
-		return;
-	if (slot->net_maybe) {
-		slot->net_busy = TRUE;
-		alk_slot_net_teardown(slot, net_gone);
-		return;
-	}
-	alk_slot_remove_files(slot->m, slot->sb->id);
+	slot->end = ALK_END_DONE;
 	if (slot->sb->state == ALK_SANDBOX_STOPPING) {
 		alk_slot_set_state(slot, ALK_SANDBOX_DESTROYED);
 		alk_slot_forget(slot);
@@ -330,40 +419,57 @@ static void finish_teardown(AlkSlot *slot)
 	}
 }
 
-static gboolean on_retry(gpointer data)
+void alk_slot_step(AlkSlot *slot)
 {
-	AlkSlot *slot = data;
-	slot->retry = 0;
-	if (slot->destroy_pending)
-		alk_slot_teardown(slot);
-	return G_SOURCE_REMOVE;
-}
+	AlkManager *m = slot->m;
 
-static void destroyed(GObject *src, GAsyncResult *res, gpointer data)
-{
-	g_autofree SlotRef *ref = data;
-	g_autoptr(GError) error = NULL;
-	gboolean ok = alk_virt_ops_finish(res, &error);
-	AlkSlot *slot = alk_slot_lookup(ref->m, ref->id);
-
-	if (slot == NULL)
-		return;
-	if (!ok) {
-		/* retried in a second, or when libvirt is back if it went away */
-		g_message("sandbox %s: destroy failed, will retry: %s", ref->id, error->message);
-		slot->destroy_pending = TRUE;
-		if (slot->retry == 0)
-			slot->retry = g_timeout_add_seconds(1, on_retry, slot);
-		return;
+	while (slot->end != ALK_END_NONE && slot->end != ALK_END_DONE) {
+		switch (alk_end_next_step(slot->res, m->virt_ops->is_connected(m->virt_ctx))) {
+		case ALK_END_STEP_WAIT:
+			/* a removal in flight ends in a step of its own */
+			if (slot->end != ALK_END_DOMAIN && slot->end != ALK_END_NETWORK)
+				slot->end = ALK_END_WAITING;
+			return;
+		case ALK_END_STEP_DESTROY_DOMAIN:
+			g_clear_handle_id(&slot->retry, g_source_remove);
+			slot->end = ALK_END_DOMAIN;
+			slot->res[ALK_RES_DOMAIN] = ALK_HOLD_FREEING;
+			m->virt_ops->destroy(m->virt_ctx, slot->sb->domain, destroyed,
+			                     alk_slot_ref(slot, NULL));
+			return;
+		case ALK_END_STEP_AWAIT_LIBVIRT:
+			/* the retry timer, if any, finds libvirt away again */
+			slot->end = slot->retry != 0 ? ALK_END_RETRY : ALK_END_LIBVIRT;
+			return;
+		case ALK_END_STEP_DELETE_NETWORK:
+			slot->end = ALK_END_NETWORK;
+			slot->res[ALK_RES_NETWORK] = ALK_HOLD_FREEING;
+			alk_slot_net_teardown(slot, net_gone); /* may step before it returns */
+			return;
+		case ALK_END_STEP_REMOVE_FILES:
+			alk_slot_remove_files(m, slot->sb->id);
+			slot->res[ALK_RES_FILES] = ALK_HOLD_NONE;
+			break;
+		case ALK_END_STEP_FINISH:
+			finish(slot);
+			return;
+		}
 	}
-	slot->domain_maybe = FALSE;
-	finish_teardown(slot);
 }
 
-/* Why the tasks of an ending sandbox fail: "sandbox ID ended: deleted", or
- * the first line of its failure. */
-static GError *ended_error(AlkSandbox *sb)
+gboolean alk_slot_settled(AlkSlot *slot, AlkRes res, gboolean exists)
 {
+	slot->res[res] = exists ? ALK_HOLD_HELD : ALK_HOLD_NONE;
+	if (slot->end == ALK_END_NONE)
+		return FALSE;
+	alk_slot_step(slot);
+	return TRUE;
+}
+
+GError *alk_slot_ended_error(AlkSlot *slot)
+{
+	AlkSandbox *sb = slot->sb;
+
 	if (sb->state == ALK_SANDBOX_FAILED && sb->error != NULL)
 		return g_error_new(ALK_ERROR, ALK_ERROR_ENDED, "sandbox %s failed: %.*s", sb->id,
 		                   (int)strcspn(sb->error->message, "\n"), sb->error->message);
@@ -373,29 +479,22 @@ static GError *ended_error(AlkSandbox *sb)
 
 void alk_slot_teardown(AlkSlot *slot)
 {
+	/* a stopping sandbox that fails: its end goes on as it was */
+	if (slot->end != ALK_END_NONE) {
+		alk_slot_step(slot);
+		return;
+	}
 	g_clear_handle_id(&slot->ttl_timer, g_source_remove);
 	alk_slot_stop_pings(slot);
 	if (slot->cancel != NULL)
 		g_cancellable_cancel(slot->cancel);
 	if (g_hash_table_size(slot->tasks) > 0) {
-		g_autoptr(GError) error = ended_error(slot->sb);
+		g_autoptr(GError) error = alk_slot_ended_error(slot);
 		alk_slot_end_tasks(slot, error);
 	}
 	g_clear_pointer(&slot->channel, alk_channel_free);
-	slot->destroy_pending = FALSE;
-	/* an overlay or a domain is being made: go on once it is */
-	if (slot->busy)
-		return;
-	if (!slot->domain_maybe) {
-		finish_teardown(slot);
-		return;
-	}
-	if (!slot->m->virt_ops->is_connected(slot->m->virt_ctx)) {
-		slot->destroy_pending = TRUE;
-		return;
-	}
-	slot->m->virt_ops->destroy(slot->m->virt_ctx, slot->sb->domain, destroyed,
-	                           alk_slot_ref(slot));
+	slot->end = ALK_END_WAITING;
+	alk_slot_step(slot);
 }
 
 /* At most max_bytes from the end of the regular file fd. */
@@ -595,7 +694,8 @@ static void on_stopped(const char *name, AlkVirtOpsStop reason, gpointer data)
 	if (slot == NULL || !alk_sandbox_is_live(slot->sb))
 		return;
 	/* it is gone: nothing left to destroy, only files to delete */
-	slot->domain_maybe = FALSE;
+	if (slot->res[ALK_RES_DOMAIN] == ALK_HOLD_HELD)
+		slot->res[ALK_RES_DOMAIN] = ALK_HOLD_NONE;
 	if (slot->sb->state == ALK_SANDBOX_STOPPING)
 		return;
 	if (reason == ALK_VIRT_OPS_STOPPED_SHUTDOWN && slot->sb->state == ALK_SANDBOX_READY)
@@ -622,8 +722,8 @@ static void resynced(GObject *src, GAsyncResult *res, gpointer data)
 	for (guint i = 0; i < all->len; i++) {
 		AlkSandbox *sb = g_ptr_array_index(all, i);
 		AlkSlot *slot = ALK_SLOT(sb);
-		if (slot->destroy_pending)
-			alk_slot_teardown(slot);
+		if (slot->end == ALK_END_LIBVIRT || slot->end == ALK_END_RETRY)
+			alk_slot_step(slot);
 		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY) &&
 		         !g_hash_table_contains(alive, sb->domain))
 			on_stopped(sb->domain, ALK_VIRT_OPS_STOPPED_FAILED, m);
@@ -697,11 +797,11 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
 	if (slot == NULL)
 		return not_found(id, error);
 	if (!alk_sandbox_is_live(slot->sb)) {
-		if (!slot->domain_maybe)
+		if (slot->end == ALK_END_DONE)
 			alk_slot_forget(slot);
 		return TRUE;
 	}
-	if (slot->domain_maybe && !m->virt_ops->is_connected(m->virt_ctx)) {
+	if (slot->res[ALK_RES_DOMAIN] != ALK_HOLD_NONE && !m->virt_ops->is_connected(m->virt_ctx)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE,
 		            "libvirt unavailable: cannot destroy sandbox %s now", id);
 		return FALSE;
@@ -735,7 +835,7 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 	if (slot->sb->state == ALK_SANDBOX_READY)
 		alk_slot_arm_ttl(slot);
 	/* the record in libvirt is what a restarted daemon goes by */
-	if (slot->domain_maybe) {
+	if (slot->res[ALK_RES_DOMAIN] != ALK_HOLD_NONE) {
 		g_autofree char *record = alk_sandbox_record_to_json(slot->sb);
 		m->virt_ops->set_record(m->virt_ctx, slot->sb->domain, record, record_set,
 		                        g_strdup(id));
