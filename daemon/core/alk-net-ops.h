@@ -13,7 +13,9 @@
 #include <gio/gio.h>
 
 #include "alk-manager.h"
-#include "alk-net-plan.h"
+
+/* net's (alk-net-plan.h): only passed through here */
+typedef struct AlkNetPlan AlkNetPlan;
 
 typedef struct {
 	/* Runs and frees plan. */
