@@ -5,6 +5,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@ typedef struct {
 	char *name;
 	char *record;
 	char *socket_path;
+	char *mac; /* its NIC's, if it has one */
 	gboolean paused;
 	int listener;
 	guint accept_watch;
@@ -57,7 +59,21 @@ static void start_agent(Domain *d, int conn)
 	if (pid == 0) {
 		char arg[16];
 		g_snprintf(arg, sizeof(arg), "%d", conn);
-		execl(bin, bin, "--fd", arg, (char *)NULL);
+		if (d->mac == NULL) {
+			execl(bin, bin, "--fd", arg, (char *)NULL);
+			_exit(127);
+		}
+		/* a networked guest: its agent configures a NIC with the MAC
+		 * the XML names, in a namespace of its own (never the host's),
+		 * and writes its resolver beside the socket */
+		g_autofree char *dir = g_path_get_dirname(d->socket_path);
+		g_autofree char *resolv = g_build_filename(dir, "resolv.conf", NULL);
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(126);
+		execl("/bin/sh", "sh", "-c",
+		      "ip link add eth0 address \"$1\" type veth peer name eth1 && "
+		      "exec \"$2\" --fd \"$3\" --resolv-conf \"$4\"",
+		      "sh", d->mac, bin, arg, resolv, (char *)NULL);
 		_exit(127);
 	}
 	d->agent = pid;
@@ -96,6 +112,7 @@ static void domain_free(Domain *d)
 	g_free(d->name);
 	g_free(d->record);
 	g_free(d->socket_path);
+	g_free(d->mac);
 	g_free(d);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Domain, domain_free)
@@ -144,6 +161,10 @@ static void parse_start(GMarkupParseContext *ctx, const char *element, const cha
 		for (guint i = 0; names[i] != NULL; i++)
 			if (strcmp(names[i], "path") == 0)
 				p->d->socket_path = g_strdup(values[i]);
+	if (strcmp(element, "mac") == 0)
+		for (guint i = 0; names[i] != NULL; i++)
+			if (strcmp(names[i], "address") == 0 && p->d->mac == NULL)
+				p->d->mac = g_strdup(values[i]);
 }
 
 static void parse_end(GMarkupParseContext *ctx, const char *element, gpointer data, GError **error)

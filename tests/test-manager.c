@@ -8,6 +8,7 @@
 
 #include "alk-error.h"
 #include "alk-manager.h"
+#include "alk-test-fake-net.h"
 #include "alk-test-fake-virt.h"
 
 #define WAIT_S 20
@@ -16,6 +17,7 @@ typedef struct {
 	char *root; /* image/, state/, run/ */
 	AlkConfig *config;
 	AlkTestFakeVirt *fake;
+	AlkTestFakeNet *net;
 	AlkManager *m;
 } Fixture;
 
@@ -78,6 +80,7 @@ static void start_manager(void)
 {
 	g_autoptr(GError) error = NULL;
 	f.m = alk_test_fake_virt_manager(f.fake, f.config);
+	alk_manager_set_net_backend(f.m, &alk_test_fake_net_ops, f.net);
 	ck_assert_msg(alk_manager_start(f.m, &error), "%s", error ? error->message : "?");
 }
 
@@ -93,11 +96,13 @@ static void setup(void)
 	images = make_image(f.root);
 	data = g_strdup_printf("[daemon]\nvirt_type = qemu\nstate_dir = %s/state\n"
 	                       "run_dir = %s/run\nimage_dir = %s\ntemplate_dir = %s\n"
-	                       "default_image = tiny\nboot_timeout_s = 20\n",
+	                       "default_image = tiny\nboot_timeout_s = 20\n"
+	                       "[network]\ndns_upstream = 127.0.0.1\n",
 	                       f.root, f.root, images, ALK_SOURCE_DIR "/xml-templates");
 	f.config = alk_config_load_data(data, -1, &error);
 	ck_assert_msg(f.config != NULL, "%s", error ? error->message : "?");
 	f.fake = alk_test_fake_virt_new();
+	f.net = alk_test_fake_net_new();
 	start_manager();
 }
 
@@ -106,6 +111,7 @@ static void teardown(void)
 	const char *rm[] = {"rm", "-rf", "--one-file-system", f.root, NULL};
 	alk_manager_free(f.m);
 	alk_test_fake_virt_free(f.fake);
+	alk_test_fake_net_free(f.net);
 	alk_config_free(f.config);
 	run(rm);
 	g_free(f.root);
@@ -396,6 +402,185 @@ START_TEST(test_ttl_expiry)
 }
 END_TEST
 
+/* ---- networked sandboxes (the fake net: plans recorded, not run) ---- */
+
+static char *create_networked(AlkNetMode mode, const char *allow0)
+{
+	char *allow[] = {(char *)allow0, NULL};
+	AlkSandboxRequest req = {.network = mode, .allow = allow0 != NULL ? allow : NULL};
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb = alk_manager_create(f.m, &req, &error);
+	char *id;
+
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	id = g_strdup(sb->id);
+	error = wait_for(id, ALK_SANDBOX_READY);
+	ck_assert_msg(error == NULL, "not ready: %s", error ? error->message : "");
+	return id;
+}
+
+static char *ns_of(const char *id)
+{
+	return g_strconcat("al", id, NULL);
+}
+
+START_TEST(test_network_made_and_removed)
+{
+	g_autofree char *id = create_networked(ALK_NET_ALLOWLIST, "192.0.2.0/24");
+	g_autofree char *ns = ns_of(id);
+	g_autofree char *add = g_strconcat("ip netns add ", ns, NULL);
+	g_autofree char *del = g_strconcat("ip netns del ", ns, NULL);
+	gint setup, attach, teardown;
+
+	/* made in order: namespace and rules, then the tap moved in */
+	setup = alk_test_fake_net_find(f.net, 0, add);
+	ck_assert_int_ge(setup, 0);
+	attach = alk_test_fake_net_find(f.net, (guint)setup + 1, "netns al");
+	ck_assert_int_gt(attach, setup);
+	ck_assert(alk_test_fake_net_has(f.net, ns));
+	ck_assert(alk_test_fake_net_find(f.net, 0, del) < 0);
+	ck_assert_str_eq(alk_manager_lookup(f.m, id, NULL)->net.allow[0], "192.0.2.0/24");
+	/* and removed once the domain is gone, with the files after it */
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	g_clear_error(&(GError *){wait_for(id, ALK_SANDBOX_DESTROYED)});
+	assert_gone(id);
+	teardown = alk_test_fake_net_find(f.net, 0, del);
+	ck_assert_int_gt(teardown, attach);
+	ck_assert(!alk_test_fake_net_has(f.net, ns));
+}
+END_TEST
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	GError *error;
+} Change;
+
+static void changed(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Change *c = data;
+	c->done = TRUE;
+	c->ok = alk_manager_set_network_finish(f.m, res, &c->error);
+}
+
+static gboolean change_done(gpointer data)
+{
+	return ((Change *)data)->done;
+}
+
+static gboolean net_held(gpointer data)
+{
+	return alk_test_fake_net_held(f.net) > 0;
+}
+
+/* Runs the loop until nothing is pending: what can happen without the held
+ * plan has happened. */
+static void loop_idle(void)
+{
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+}
+
+START_TEST(test_network_change_during_delete)
+{
+	g_autofree char *id = create_networked(ALK_NET_ALLOWLIST, "192.0.2.0/24");
+	g_autofree char *ns = ns_of(id);
+	g_autofree char *domain = g_strconcat("airlock-", id, NULL);
+	g_autofree char *del = g_strconcat("ip netns del ", ns, NULL);
+	const char *allow[] = {"198.51.100.0/24", NULL};
+	Change c = {0};
+	guint plans;
+
+	alk_test_fake_net_hold(f.net, TRUE);
+	alk_manager_set_network_async(f.m, id, allow, changed, &c);
+	ck_assert(loop_until(net_held, NULL, WAIT_S)); /* the new rules are loading */
+	plans = alk_test_fake_net_plans(f.net)->len;
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	ck_assert_int_eq(alk_manager_lookup(f.m, id, NULL)->state, ALK_SANDBOX_STOPPING);
+	/* the end waits for the rules: nothing is destroyed or deleted meanwhile */
+	loop_idle();
+	ck_assert(!c.done);
+	ck_assert_uint_eq(alk_test_fake_virt_destroys(f.fake), 0);
+	ck_assert(alk_test_fake_virt_has(f.fake, domain));
+	ck_assert_uint_eq(alk_test_fake_net_plans(f.net)->len, plans);
+	/* the rules load: the change is answered once, then the end goes on */
+	alk_test_fake_net_hold(f.net, FALSE);
+	ck_assert(loop_until(change_done, &c, WAIT_S));
+	ck_assert(!c.ok);
+	ck_assert_msg(g_error_matches(c.error, ALK_ERROR, ALK_ERROR_ENDED), "%s",
+	              c.error ? c.error->message : "no error");
+	g_clear_error(&c.error);
+	assert_gone(id);
+	ck_assert(alk_test_fake_net_find(f.net, plans, del) >= (gint)plans);
+	ck_assert(!alk_test_fake_net_has(f.net, ns));
+	ck_assert(alk_manager_lookup(f.m, id, NULL) == NULL);
+}
+END_TEST
+
+START_TEST(test_network_change_refused_twice)
+{
+	g_autofree char *id = create_networked(ALK_NET_ALLOWLIST, "192.0.2.0/24");
+	const char *allow[] = {"198.51.100.0/24", NULL};
+	Change a = {0}, b = {0};
+
+	alk_test_fake_net_hold(f.net, TRUE);
+	alk_manager_set_network_async(f.m, id, allow, changed, &a);
+	alk_manager_set_network_async(f.m, id, allow, changed, &b);
+	ck_assert(loop_until(change_done, &b, WAIT_S));
+	ck_assert(!b.ok && g_error_matches(b.error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&b.error);
+	alk_test_fake_net_hold(f.net, FALSE);
+	ck_assert(loop_until(change_done, &a, WAIT_S));
+	ck_assert_msg(a.ok, "%s", a.error ? a.error->message : "?");
+	ck_assert_str_eq(alk_manager_lookup(f.m, id, NULL)->net.allow[0], "198.51.100.0/24");
+	ck_assert_uint_eq(alk_manager_lookup(f.m, id, NULL)->net.generation, 1);
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	assert_gone(id);
+}
+END_TEST
+
+START_TEST(test_network_setup_fails)
+{
+	AlkSandboxRequest req = {.network = ALK_NET_ISOLATED};
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+	g_autofree char *id = NULL;
+	g_autofree char *ns = NULL;
+	g_autofree char *del = NULL;
+
+	alk_test_fake_net_fail_next(f.net, "fake: RTNETLINK answers: File exists");
+	sb = alk_manager_create(f.m, &req, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	id = g_strdup(sb->id);
+	ns = ns_of(id);
+	del = g_strconcat("ip netns del ", ns, NULL);
+	error = wait_for(id, ALK_SANDBOX_READY);
+	ck_assert(error != NULL && strstr(error->message, "network: fake: RTNETLINK") != NULL);
+	assert_gone(id);
+	/* no domain was made; what the half-run plan may have left is removed */
+	ck_assert_uint_eq(alk_test_fake_virt_destroys(f.fake), 0);
+	ck_assert_int_ge(alk_test_fake_net_find(f.net, 0, del), 0);
+}
+END_TEST
+
+START_TEST(test_network_adopted)
+{
+	g_autofree char *id = create_networked(ALK_NET_ISOLATED, NULL);
+	g_autofree char *ns = ns_of(id);
+	g_autoptr(GError) error = NULL;
+
+	alk_manager_free(f.m); /* the sandbox lives on */
+	start_manager();
+	error = wait_for(id, ALK_SANDBOX_READY);
+	ck_assert_msg(error == NULL, "%s", error ? error->message : "");
+	ck_assert(alk_manager_lookup(f.m, id, NULL)->adopted);
+	ck_assert(alk_test_fake_net_has(f.net, ns));
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	assert_gone(id);
+	ck_assert(!alk_test_fake_net_has(f.net, ns));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -413,6 +598,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_guest_powers_off);
 	tcase_add_test(tc, test_vanished_while_away);
 	tcase_add_test(tc, test_ttl_expiry);
+	tcase_add_test(tc, test_network_made_and_removed);
+	tcase_add_test(tc, test_network_change_during_delete);
+	tcase_add_test(tc, test_network_change_refused_twice);
+	tcase_add_test(tc, test_network_setup_fails);
+	tcase_add_test(tc, test_network_adopted);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,9 +20,8 @@ START_TEST(test_transitions)
 		AlkSandboxState from;
 		const char *to; /* the states reachable from it, by initial */
 	} rows[] = {
-	    {ALK_SANDBOX_CREATING, "BSF"}, {ALK_SANDBOX_BOOTING, "RSF"},
-	    {ALK_SANDBOX_READY, "SF"},     {ALK_SANDBOX_STOPPING, "DF"},
-	    {ALK_SANDBOX_DESTROYED, ""},   {ALK_SANDBOX_FAILED, ""},
+	    {ALK_SANDBOX_CREATING, "BSF"}, {ALK_SANDBOX_BOOTING, "RSF"}, {ALK_SANDBOX_READY, "SF"},
+	    {ALK_SANDBOX_STOPPING, "DF"},  {ALK_SANDBOX_DESTROYED, ""},  {ALK_SANDBOX_FAILED, ""},
 	};
 	static const char initials[] = "CBRSDF"; /* in enum order */
 
@@ -214,8 +213,8 @@ START_TEST(test_record_round_trip)
 	ck_assert_uint_eq(g_hash_table_size(b->labels), 2);
 	ck_assert_str_eq(g_hash_table_lookup(b->labels, "team"), "infra");
 	ck_assert_str_eq(g_hash_table_lookup(b->labels, "run"), "42");
-	ck_assert(g_strv_equal((const char *const *)b->net.allow,
-	                       (const char *const *)a->net.allow));
+	ck_assert(
+	    g_strv_equal((const char *const *)b->net.allow, (const char *const *)a->net.allow));
 	ck_assert_uint_eq(b->net.generation, a->net.generation);
 	ck_assert_int_eq(b->net.uplink, a->net.uplink);
 	/* and the same text again: nothing lost that the first pass kept */
