@@ -26,6 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 
 
+# A GLib critical or a sanitizer report in the daemon's log fails the run
+# (as tests/alk-test-daemon.c does).
+PROBLEM_SIGNS = ("Sanitizer", "runtime error:", "CRITICAL **")
+
+
 class _Unix(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float):
         super().__init__("localhost", timeout=timeout)
@@ -132,6 +137,9 @@ class Daemon:
                 self.proc.wait()
         self._log.close()
         self._sweep()
+        problems = [s for s in PROBLEM_SIGNS if s in self._final_log]
+        if problems:
+            raise RuntimeError("airlockd reported %s:\n%s" % (problems, self._final_log))
 
     def _sweep(self) -> None:
         """Domains whose disks lie under this daemon's state dir, whatever happened."""
@@ -144,6 +152,7 @@ class Daemon:
             if self.state in xml:
                 print("test daemon: destroying leftover domain %s" % name)
                 subprocess.run(virsh + ["destroy", name], capture_output=True)
+        self._final_log = self.log()
         keep = os.environ.get("ALK_TEST_KEEP_LOGS")
         for d in (self.state, self.run) + (() if keep else (self.dir,)):
             shutil.rmtree(d, ignore_errors=True)

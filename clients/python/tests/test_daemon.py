@@ -302,16 +302,28 @@ class Lifecycle(unittest.TestCase):
                              capture_output=True, text=True, timeout=600)
         self.assertEqual(out.returncode, 0, out.stderr)
         results = json.loads(out.stdout)
-        with open(os.path.join(HERE, "..", "examples", "recorded_tool_use.json")) as f:
-            blocks = json.load(f)
-        self.assertEqual([r["tool_use_id"] for r in results], [b["id"] for b in blocks])
-        by_id = {r["tool_use_id"]: r for r in results}
-        # what the recording expects of each step (its "expect" notes)
-        for b in blocks:
-            r = by_id[b["id"]]
-            self.assertEqual(r["is_error"], b.get("expect_error", False), r)
-            for piece in b.get("expect", []):
+        # each result as the guest made it: what the recording's steps must give
+        want = {
+            "toolu_01A": (False, ["Linux", "made"]),
+            "toolu_01B": (False, ["File created successfully at: /root/project/greet.sh"]),
+            "toolu_01C": (False, ["     1\t#!/bin/sh\n", "     2\tname=world\n"]),
+            "toolu_01D": (False, ["has been edited"]),
+            "toolu_01E": (True, ["Multiple occurrences", "lines 2, 3"]),
+            "toolu_01F": (False, ["has been edited"]),
+            "toolu_01G": (False, ["     2\tname=airlock\n     3\techo \"from line 3\"\n"]),
+            "toolu_01H": (False, ["from line 3\nhello, airlock\n"]),
+            "toolu_01I": (False, ["/root/project/greet.sh"]),
+            "toolu_01J": (False, ["No such file", "[exit status 1]"]),
+            "toolu_01K": (True, ["does not exist"]),
+        }
+        self.assertEqual([r["tool_use_id"] for r in results], list(want))
+        for r in results:
+            is_error, pieces = want[r["tool_use_id"]]
+            self.assertEqual(r["is_error"], is_error, r)
+            self.assertEqual(r["type"], "tool_result")
+            for piece in pieces:
                 self.assertIn(piece, r["content"], r)
+        self.assertNotIn("     4", results[6]["content"])
         self.assertLessEqual(set(D.sandbox_ids()), before, "the example left a sandbox")
 
 
