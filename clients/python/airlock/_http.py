@@ -322,7 +322,7 @@ def request(target: Target, method: str, path: str, *, timeout: float | None,
             conn.putheader("Content-Length", str(length))
         elif method in ("POST", "PUT"):
             conn.putheader("Content-Length", "0")
-        _send(conn, what, target, body)
+        _send(conn, what, target, body, length)
         try:
             resp = conn.getresponse()
         except socket.timeout:
@@ -338,7 +338,7 @@ def request(target: Target, method: str, path: str, *, timeout: float | None,
 
 
 def _send(conn: http.client.HTTPConnection, what: str, target: Target,
-          body: bytes | BinaryIO | None) -> None:
+          body: bytes | BinaryIO | None, length: int | None) -> None:
     try:
         conn.endheaders()
         if body is None:
@@ -348,8 +348,14 @@ def _send(conn: http.client.HTTPConnection, what: str, target: Target,
             for off in range(0, len(view), READ_CHUNK):
                 conn.send(view[off:off + READ_CHUNK])
             return
-        while chunk := body.read(READ_CHUNK):
+        left = int(length or 0)
+        while left > 0 and (chunk := body.read(min(READ_CHUNK, left))):
             conn.send(chunk)
+            left -= len(chunk)
+        if left > 0:
+            # the daemon would wait for the rest: hang up instead
+            raise ValueError("%s: the file gave %d bytes less than the %d announced"
+                             % (what, left, length))
     except (BrokenPipeError, ConnectionResetError):
         # the daemon refused the body and closed (413 before reading it all): its
         # answer is waiting in the socket

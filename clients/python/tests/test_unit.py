@@ -8,6 +8,7 @@ answers from a scripted server (tests/fake.py): bounded reads, clear errors, tim
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import struct
@@ -21,7 +22,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, ".."), HERE]
 
 import airlock  # noqa: E402
-from airlock import _http  # noqa: E402
 
 from fake import Fake, endless, reply, silent  # noqa: E402
 
@@ -219,6 +219,24 @@ class Hostile(unittest.TestCase):
             self.assertRaisesRegex(airlock.ProtocolError, "no valid HTTP answer",
                                    client(f).health)
 
+    def test_header_flood(self):
+        def answer(seen, conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\n"
+                         + b"".join(b"X-%d: y\r\n" % i for i in range(1000)) + b"\r\n{}")
+            conn.close()
+        with Fake(answer) as f:
+            self.assertRaisesRegex(airlock.ProtocolError, "more than 100 headers",
+                                   client(f).health)
+
+    def test_endless_header_line(self):
+        def answer(seen, conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+            while True:
+                conn.sendall(b"a" * 65536)
+        with Fake(answer) as f:
+            self.assertRaisesRegex(airlock.ProtocolError, "no valid HTTP answer",
+                                   client(f).health)
+
     def test_error_without_json_body(self):
         with Fake(reply(502, b"Bad Gateway from a proxy", "text/plain")) as f:
             with self.assertRaises(airlock.GuestError) as cm:
@@ -235,6 +253,13 @@ class Hostile(unittest.TestCase):
                     conn.sendall(b"10000\r\n" + b"x" * 65536 + b"\r\n")
             f.answer = answer
             self.assertRaises(airlock.InternalError, client(f).health)
+
+    def test_put_short_file_object(self):
+        with Fake(silent) as f:
+            t = time.monotonic()
+            with self.assertRaisesRegex(ValueError, "3 bytes less than the 10 announced"):
+                sandbox(f).files.write("/x", io.BytesIO(b"1234567"), length=10)
+            self.assertLess(time.monotonic() - t, 3)
 
     def test_put_sha_mismatch(self):
         answer = json.dumps({"path": "/x", "bytes": 3, "sha256": "0" * 64}).encode()
