@@ -578,8 +578,8 @@ class Airlock:
         ``HOST[:PORT]`` entries), or the API's ``{"mode":..., "allow":[...]}``.
 
         The sandbox carries the label ``airlock.py-create``: when the answer never comes
-        (the client's ``create_timeout`` passed, the connection broke), the client finds
-        the sandbox by it and destroys it before raising."""
+        (the client's ``create_timeout`` passed, the connection broke, Ctrl-C), the
+        client finds the sandbox by it and destroys it before raising."""
         body: dict[str, Any] = {}
         for key, value in (("image", image), ("profile", profile), ("ttl_s", ttl_s),
                            ("cpus", cpus), ("memory_mib", memory_mib), ("disk_mib", disk_mib)):
@@ -597,7 +597,8 @@ class Airlock:
         try:
             info = self._json("POST", "/v1/sandboxes?wait=ready", body=body,
                               timeout=self.create_timeout)
-        except (errors.ClientTimeout, errors.ProtocolError):
+        except (errors.ClientTimeout, errors.ProtocolError, KeyboardInterrupt):
+            # the daemon boots on without us: find what it made and delete it
             self._sweep_create(nonce)
             raise
         return Sandbox(self, info)

@@ -289,6 +289,20 @@ class Errors(unittest.TestCase):
             self.assertTrue(issubclass(cls, airlock.SandboxGone))
         self.assertTrue(issubclass(airlock.ApiTimeout, airlock.AirlockTimeout))
 
+    def test_failed_destroy_noted_on_the_blocks_error(self):
+        with Fake(reply(503, error_body("libvirt_unavailable", "libvirt is away"))) as f:
+            with self.assertRaisesRegex(KeyError, "mine") as cm:
+                with sandbox(f):
+                    raise KeyError("mine")
+            self.assertIn("destroying sandbox %s failed: libvirt is away" % SID,
+                          " ".join(cm.exception.__notes__))
+            self.assertEqual((f.seen[0].method, f.seen[0].target),
+                             ("DELETE", "/v1/sandboxes/%s?wait=destroyed" % SID))
+            # without an error in the block, the failed destroy is the error
+            with self.assertRaises(airlock.Unavailable):
+                with sandbox(f):
+                    pass
+
     def test_client_side_checks(self):
         with Fake(reply(200, b"{}")) as f:
             sb = sandbox(f)
