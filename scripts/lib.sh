@@ -9,7 +9,7 @@ ALK_PACKAGES=(
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
-	python3-jsonschema python3-yaml
+	python3-jsonschema python3-yaml python3-setuptools python3-pip python3-wheel
 	nftables iproute2 tini
 )
 
