@@ -60,6 +60,13 @@ static const AlkVerb verbs[] = {
      "\n" EXEC_STATUS},
     {"ttl", alk_cmd_ttl, "give a sandbox a new deadline",
      "usage: airlock ttl ID SECONDS\n\nThe sandbox is destroyed SECONDS from now.\n"},
+    {"pause", alk_cmd_pause, "pause a sandbox's vCPUs",
+     "usage: airlock pause ID\n\n"
+     "Stops a ready sandbox's vCPUs; its memory stays, its TTL runs on. Commands and\n"
+     "copies are refused until it is resumed. A sandbox with commands or copies in\n"
+     "flight is not paused.\n"},
+    {"resume", alk_cmd_resume, "resume a paused sandbox",
+     "usage: airlock resume ID\n\nStarts a paused sandbox's vCPUs again.\n"},
     {"net", alk_cmd_net, "replace a sandbox's network allowlist",
      "usage: airlock net ID --allow ENTRY [--allow ENTRY]…\n"
      "       airlock net ID --none\n\n"

@@ -17,6 +17,8 @@ int alk_cmd_cp(AlkCli *cli, int argc, char **argv);
 int alk_cmd_rm(AlkCli *cli, int argc, char **argv);
 int alk_cmd_run(AlkCli *cli, int argc, char **argv);
 int alk_cmd_ttl(AlkCli *cli, int argc, char **argv);
+int alk_cmd_pause(AlkCli *cli, int argc, char **argv);
+int alk_cmd_resume(AlkCli *cli, int argc, char **argv);
 int alk_cmd_net(AlkCli *cli, int argc, char **argv);
 int alk_cmd_logs(AlkCli *cli, int argc, char **argv);
 int alk_cmd_images(AlkCli *cli, int argc, char **argv);
@@ -139,6 +141,9 @@ void alk_rm_cmd_clear(AlkRmCmd *c);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkRmCmd, alk_rm_cmd_clear)
 gboolean alk_cmd_rm_parse(int argc, char **argv, AlkRmCmd *out, GError **error);
 
+/* pause and resume: verb is "pause" or "resume", for the usage line */
+gboolean alk_cmd_pause_parse(const char *verb, int argc, char **argv, const char **id,
+                             gboolean *json, GError **error);
 gboolean alk_cmd_ttl_parse(int argc, char **argv, const char **id, guint64 *ttl_s, gboolean *json,
                            GError **error);
 

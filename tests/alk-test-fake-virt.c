@@ -306,9 +306,11 @@ static void fake_destroy(gpointer ctx, const char *name, GAsyncReadyCallback cb,
 	g_task_return_boolean(task, TRUE);
 }
 
-static void fake_resume(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+/* A paused domain's agent is stopped (SIGSTOP): its connection stays and
+ * nothing answers, as with a VM's vCPUs paused. */
+static void set_paused(AlkTestFakeVirt *f, const char *name, gboolean paused,
+                       GAsyncReadyCallback cb, gpointer user_data)
 {
-	AlkTestFakeVirt *f = ctx;
 	g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
 	Domain *d;
 
@@ -318,12 +320,24 @@ static void fake_resume(gpointer ctx, const char *name, GAsyncReadyCallback cb, 
 		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "fake: no %s", name);
 		return;
 	}
-	d->paused = FALSE;
-	if (d->pending >= 0) {
+	d->paused = paused;
+	if (d->agent > 0)
+		kill(d->agent, paused ? SIGSTOP : SIGCONT);
+	if (!paused && d->pending >= 0) {
 		start_agent(d, d->pending);
 		d->pending = -1;
 	}
 	g_task_return_boolean(task, TRUE);
+}
+
+static void fake_resume(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+{
+	set_paused(ctx, name, FALSE, cb, user_data);
+}
+
+static void fake_suspend(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+{
+	set_paused(ctx, name, TRUE, cb, user_data);
 }
 
 static void fake_set_record(gpointer ctx, const char *name, const char *record,
@@ -353,7 +367,7 @@ static GPtrArray *list_now(AlkTestFakeVirt *f)
 	g_hash_table_iter_init(&it, f->domains);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
 		Domain *d = value;
-		g_ptr_array_add(out, alk_virt_ops_domain_new(d->name, d->record, TRUE));
+		g_ptr_array_add(out, alk_virt_ops_domain_new(d->name, d->record, TRUE, d->paused));
 	}
 	return out;
 }
@@ -399,6 +413,7 @@ const AlkVirtOps alk_test_fake_virt_ops = {
     .create = fake_create,
     .destroy = fake_destroy,
     .resume = fake_resume,
+    .suspend = fake_suspend,
     .set_record = fake_set_record,
     .list = fake_list,
     .list_sync = fake_list_sync,

@@ -491,6 +491,28 @@ START_TEST(test_rm_ttl_parse)
 }
 END_TEST
 
+START_TEST(test_pause_parse)
+{
+	g_auto(GStrv) ok = words("0123456789ab");
+	g_auto(GStrv) two = words("0123456789ab aaaaaaaaaaaa");
+	g_auto(GStrv) bad = words("../etc");
+	g_auto(GStrv) none = words("");
+	g_autoptr(GError) error = NULL;
+	const char *id = NULL;
+	gboolean json = FALSE;
+
+	ck_assert(alk_cmd_pause_parse("pause", 1, ok, &id, &json, NULL));
+	ck_assert_str_eq(id, "0123456789ab");
+	ck_assert(!alk_cmd_pause_parse("pause", 2, two, &id, &json, &error));
+	ck_assert_msg(strstr(error->message, "unexpected argument 'aaaaaaaaaaaa'") != NULL, "%s",
+	              error->message);
+	g_clear_error(&error);
+	ck_assert(!alk_cmd_pause_parse("resume", 1, bad, &id, &json, NULL));
+	ck_assert(!alk_cmd_pause_parse("resume", 0, none, &id, &json, &error));
+	ck_assert_msg(strstr(error->message, "airlock resume ID") != NULL, "%s", error->message);
+}
+END_TEST
+
 static void net_fails(const char *args, const char *part)
 {
 	g_auto(GStrv) argv = words(args);
@@ -820,6 +842,7 @@ static Suite *suite(void)
 	tcase_add_test(verbs, test_cp_parse);
 	tcase_add_test(verbs, test_cp_parse_errors);
 	tcase_add_test(verbs, test_rm_ttl_parse);
+	tcase_add_test(verbs, test_pause_parse);
 	tcase_add_test(verbs, test_audit_parse);
 	tcase_add_test(verbs, test_net_parse);
 	tcase_add_test(verbs, test_net_parse_errors);

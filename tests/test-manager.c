@@ -581,6 +581,168 @@ START_TEST(test_network_adopted)
 }
 END_TEST
 
+/* ---- pause and resume ---- */
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	GError *error;
+	guint8 out[64];
+	gsize out_len;
+	gint exit_code;
+} Op;
+
+static void op_paused(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Op *op = data;
+	op->done = TRUE;
+	op->ok = alk_manager_pause_finish(f.m, res, &op->error);
+}
+
+static gboolean op_done(gpointer data)
+{
+	return ((Op *)data)->done;
+}
+
+/* Pauses (or resumes) id and waits for the answer: NULL, or its error. */
+static GError *pause_now(const char *id, gboolean pause)
+{
+	Op op = {0};
+
+	alk_manager_pause_async(f.m, id, pause, op_paused, &op);
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	ck_assert(op.ok == (op.error == NULL));
+	return op.error;
+}
+
+static void exec_output(AlkTask *task, int stream, const guint8 *data, gsize len,
+                        gpointer user_data)
+{
+	Op *op = user_data;
+	gsize n = MIN(len, sizeof(op->out) - op->out_len);
+	memcpy(op->out + op->out_len, data, n);
+	op->out_len += n;
+}
+
+static void exec_done(AlkTask *task, const AlkTaskResult *result, gpointer user_data)
+{
+	Op *op = user_data;
+	op->done = op->ok = TRUE;
+	op->exit_code = result->exit != NULL ? (gint)result->exit->exit_code : -1;
+}
+
+static void exec_failed(AlkTask *task, const GError *error, gpointer user_data)
+{
+	Op *op = user_data;
+	op->done = TRUE;
+	op->error = g_error_copy(error);
+}
+
+static const AlkTaskCallbacks exec_cb = {
+    .output = exec_output, .done = exec_done, .failed = exec_failed};
+
+/* Runs `echo word` in id: NULL (and the output checked), or why it could not start. */
+static GError *echo_in(const char *id, const char *word)
+{
+	AlkMsgExec msg = {.argv = {"/bin/echo", word, NULL}, .argc = 2};
+	g_autofree char *want = g_strconcat(word, "\n", NULL);
+	GError *error = NULL;
+	Op op = {0};
+
+	if (alk_manager_exec(f.m, id, &msg, &exec_cb, &op, &error) == NULL)
+		return error;
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	ck_assert_msg(op.ok, "exec failed: %s", op.error ? op.error->message : "?");
+	ck_assert_int_eq(op.exit_code, 0);
+	ck_assert_uint_eq(op.out_len, strlen(want));
+	ck_assert(memcmp(op.out, want, op.out_len) == 0);
+	return NULL;
+}
+
+START_TEST(test_pause_resume)
+{
+	g_autofree char *id = create_ready();
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(echo_in(id, "before") == NULL);
+	ck_assert(pause_now(id, TRUE) == NULL);
+	ck_assert_int_eq(alk_manager_lookup(f.m, id, NULL)->state, ALK_SANDBOX_PAUSED);
+	/* refused while paused, saying so */
+	error = echo_in(id, "during");
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	ck_assert_msg(strstr(error->message, "paused") != NULL, "%s", error->message);
+	g_clear_error(&error);
+	/* pausing twice, resuming what runs: refused, nothing changed */
+	error = pause_now(id, TRUE);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&error);
+	ck_assert(pause_now(id, FALSE) == NULL);
+	ck_assert_int_eq(alk_manager_lookup(f.m, id, NULL)->state, ALK_SANDBOX_READY);
+	error = pause_now(id, FALSE);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&error);
+	ck_assert(echo_in(id, "after") == NULL);
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	assert_gone(id);
+}
+END_TEST
+
+START_TEST(test_pause_refused_while_busy)
+{
+	g_autofree char *id = create_ready();
+	AlkMsgExec msg = {.argv = {"/bin/sleep", "30", NULL}, .argc = 2};
+	g_autoptr(GError) error = NULL;
+	Op op = {0};
+
+	ck_assert(alk_manager_exec(f.m, id, &msg, &exec_cb, &op, &error) != NULL);
+	error = pause_now(id, TRUE);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	ck_assert_msg(strstr(error->message, "in flight") != NULL, "%s", error->message);
+	ck_assert_int_eq(alk_manager_lookup(f.m, id, NULL)->state, ALK_SANDBOX_READY);
+	/* the delete ends the command with its one callback */
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	ck_assert(g_error_matches(op.error, ALK_ERROR, ALK_ERROR_ENDED));
+	g_clear_error(&op.error);
+	assert_gone(id);
+}
+END_TEST
+
+START_TEST(test_delete_while_paused)
+{
+	g_autofree char *id = create_ready();
+
+	ck_assert(pause_now(id, TRUE) == NULL);
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	g_clear_error(&(GError *){wait_for(id, ALK_SANDBOX_DESTROYED)});
+	assert_gone(id);
+	ck_assert_uint_eq(alk_test_fake_virt_count(f.fake), 0);
+}
+END_TEST
+
+START_TEST(test_paused_adopted)
+{
+	g_autofree char *id = create_ready();
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(pause_now(id, TRUE) == NULL);
+	alk_manager_free(f.m); /* the sandbox lives on, paused */
+	start_manager();
+	ck_assert_int_eq(alk_manager_lookup(f.m, id, NULL)->state, ALK_SANDBOX_PAUSED);
+	ck_assert(alk_manager_lookup(f.m, id, NULL)->adopted);
+	error = echo_in(id, "during");
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&error);
+	/* resumed, its agent answers again before it is ready */
+	ck_assert(pause_now(id, FALSE) == NULL);
+	error = wait_for(id, ALK_SANDBOX_READY);
+	ck_assert_msg(error == NULL, "%s", error ? error->message : "");
+	ck_assert(echo_in(id, "after") == NULL);
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	assert_gone(id);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -603,6 +765,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_network_change_refused_twice);
 	tcase_add_test(tc, test_network_setup_fails);
 	tcase_add_test(tc, test_network_adopted);
+	tcase_add_test(tc, test_pause_resume);
+	tcase_add_test(tc, test_pause_refused_while_busy);
+	tcase_add_test(tc, test_delete_while_paused);
+	tcase_add_test(tc, test_paused_adopted);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -238,14 +238,14 @@ guint alk_api_count_busy(AlkApi *api)
 static void count_states(AlkApi *api, const AlkSandbox *changed)
 {
 	static const AlkSandboxState counted[] = {ALK_SANDBOX_CREATING, ALK_SANDBOX_BOOTING,
-	                                          ALK_SANDBOX_READY, ALK_SANDBOX_STOPPING,
-	                                          ALK_SANDBOX_FAILED};
+	                                          ALK_SANDBOX_READY,    ALK_SANDBOX_PAUSED,
+	                                          ALK_SANDBOX_STOPPING, ALK_SANDBOX_FAILED};
 	g_autoptr(GPtrArray) all = alk_manager_list(api->manager);
-	guint n[ALK_SANDBOX_FAILED + 1] = {0};
+	guint n[ALK_SANDBOX_N_STATES] = {0};
 
 	for (guint i = 0; i < all->len; i++) {
 		const AlkSandbox *sb = g_ptr_array_index(all, i);
-		if (sb->state <= ALK_SANDBOX_FAILED && sb->state != ALK_SANDBOX_DESTROYED)
+		if (sb->state < ALK_SANDBOX_N_STATES && sb->state != ALK_SANDBOX_DESTROYED)
 			n[sb->state]++;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(counted); i++)

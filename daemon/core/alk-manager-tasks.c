@@ -40,8 +40,9 @@ static AlkSlot *ready_slot(AlkManager *m, const char *id, GError **error)
 	if (slot->sb->state != ALK_SANDBOX_READY || slot->channel == NULL ||
 	    alk_channel_get_state(slot->channel) != ALK_CHANNEL_READY) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", id,
-		            slot->sb->state == ALK_SANDBOX_READY
-		                ? "reconnecting to its agent"
+		            slot->sb->state == ALK_SANDBOX_READY ? "reconnecting to its agent"
+		            : slot->sb->state == ALK_SANDBOX_PAUSED
+		                ? "paused: resume it first"
 		                : alk_sandbox_state_name(slot->sb->state));
 		return NULL;
 	}

@@ -724,7 +724,8 @@ static void resynced(GObject *src, GAsyncResult *res, gpointer data)
 		AlkSlot *slot = ALK_SLOT(sb);
 		if (slot->end == ALK_END_LIBVIRT || slot->end == ALK_END_RETRY)
 			alk_slot_step(slot);
-		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY) &&
+		else if ((sb->state == ALK_SANDBOX_BOOTING || sb->state == ALK_SANDBOX_READY ||
+		          sb->state == ALK_SANDBOX_PAUSED) &&
 		         !g_hash_table_contains(alive, sb->domain))
 			on_stopped(sb->domain, ALK_VIRT_OPS_STOPPED_FAILED, m);
 	}
@@ -824,7 +825,7 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 	if (slot == NULL)
 		return not_found(id, error);
 	if (slot->sb->state != ALK_SANDBOX_READY && slot->sb->state != ALK_SANDBOX_BOOTING &&
-	    slot->sb->state != ALK_SANDBOX_CREATING) {
+	    slot->sb->state != ALK_SANDBOX_CREATING && slot->sb->state != ALK_SANDBOX_PAUSED) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", id,
 		            alk_sandbox_state_name(slot->sb->state));
 		return FALSE;
@@ -832,7 +833,7 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 	if (!alk_limits_check_ttl(&slot->sb->limits, ttl_s, error))
 		return FALSE;
 	slot->sb->deadline = g_get_real_time() / G_USEC_PER_SEC + (gint64)ttl_s;
-	if (slot->sb->state == ALK_SANDBOX_READY)
+	if (slot->sb->state == ALK_SANDBOX_READY || slot->sb->state == ALK_SANDBOX_PAUSED)
 		alk_slot_arm_ttl(slot);
 	/* the record in libvirt is what a restarted daemon goes by */
 	if (slot->res[ALK_RES_DOMAIN] != ALK_HOLD_NONE) {

@@ -89,6 +89,17 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
                                    GAsyncReadyCallback cb, gpointer user_data);
 gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error);
 
+/* Pauses a ready sandbox's vCPUs (PAUSED) or resumes a paused one (READY;
+ * one adopted paused goes through BOOTING while its agent answers again).
+ * Its memory stays where it is; its TTL runs on while paused; commands and
+ * transfers on a paused sandbox are refused (CONFLICT). Errors: NOT_FOUND,
+ * CONFLICT (not ready / not paused, or with commands or transfers in
+ * flight, or a pause or resume in progress), UNAVAILABLE (libvirt away),
+ * ENDED (it ended meanwhile), FAILED (libvirt refused). */
+void alk_manager_pause_async(AlkManager *m, const char *id, gboolean pause, GAsyncReadyCallback cb,
+                             gpointer user_data);
+gboolean alk_manager_pause_finish(AlkManager *m, GAsyncResult *res, GError **error);
+
 /* Runs a process in a READY sandbox. msg's timeout_ms 0 means the profile
  * default; output_cap is set from the profile. The task (alk-task.h) ends
  * with one of cb's done/failed; the daemon ends it itself (ALK_ERROR_TIMEOUT)

@@ -118,6 +118,14 @@ static gboolean adopt(AlkManager *m, const AlkVirtOpsDomain *d)
 		alk_slot_fail(slot, g_steal_pointer(&error));
 		return FALSE;
 	}
+	if (d->paused) {
+		/* its agent answers once it is resumed (alk_manager_pause_async);
+		 * its TTL runs on meanwhile */
+		alk_slot_set_state(slot, ALK_SANDBOX_PAUSED);
+		alk_slot_arm_ttl(slot);
+		g_message("reconcile: adopting sandbox %s, paused", slot->sb->id);
+		return TRUE;
+	}
 	alk_slot_open_channel(slot, g_get_monotonic_time() + ADOPT_TIMEOUT_S * G_USEC_PER_SEC);
 	alk_slot_notify(slot);
 	g_message("reconcile: adopting sandbox %s", slot->sb->id);

@@ -10,30 +10,33 @@ static const char *const state_names[] = {
     [ALK_SANDBOX_CREATING] = "creating",   [ALK_SANDBOX_BOOTING] = "booting",
     [ALK_SANDBOX_READY] = "ready",         [ALK_SANDBOX_STOPPING] = "stopping",
     [ALK_SANDBOX_DESTROYED] = "destroyed", [ALK_SANDBOX_FAILED] = "failed",
+    [ALK_SANDBOX_PAUSED] = "paused",
 };
 
 /* Rows: from; bit per allowed "to". Failing is possible from any live
- * state; stopping is how every live state ends. */
+ * state; stopping is how every live state ends. A ready sandbox pauses and
+ * resumes; one adopted paused (booting) resumes to booting, since its agent
+ * must answer again. */
 #define BIT(s) (1u << (s))
+#define ENDS (BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED))
 static const guint transitions[] = {
-    [ALK_SANDBOX_CREATING] =
-        BIT(ALK_SANDBOX_BOOTING) | BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
-    [ALK_SANDBOX_BOOTING] =
-        BIT(ALK_SANDBOX_READY) | BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
-    [ALK_SANDBOX_READY] = BIT(ALK_SANDBOX_STOPPING) | BIT(ALK_SANDBOX_FAILED),
+    [ALK_SANDBOX_CREATING] = BIT(ALK_SANDBOX_BOOTING) | ENDS,
+    [ALK_SANDBOX_BOOTING] = BIT(ALK_SANDBOX_READY) | BIT(ALK_SANDBOX_PAUSED) | ENDS,
+    [ALK_SANDBOX_READY] = BIT(ALK_SANDBOX_PAUSED) | ENDS,
     [ALK_SANDBOX_STOPPING] = BIT(ALK_SANDBOX_DESTROYED) | BIT(ALK_SANDBOX_FAILED),
     [ALK_SANDBOX_DESTROYED] = 0,
     [ALK_SANDBOX_FAILED] = 0,
+    [ALK_SANDBOX_PAUSED] = BIT(ALK_SANDBOX_READY) | BIT(ALK_SANDBOX_BOOTING) | ENDS,
 };
 
 const char *alk_sandbox_state_name(AlkSandboxState state)
 {
-	return state <= ALK_SANDBOX_FAILED ? state_names[state] : "unknown";
+	return state < ALK_SANDBOX_N_STATES ? state_names[state] : "unknown";
 }
 
 gboolean alk_sandbox_state_allowed(AlkSandboxState from, AlkSandboxState to)
 {
-	return from <= ALK_SANDBOX_FAILED && to <= ALK_SANDBOX_FAILED &&
+	return from < ALK_SANDBOX_N_STATES && to < ALK_SANDBOX_N_STATES &&
 	       (transitions[from] & BIT(to)) != 0;
 }
 

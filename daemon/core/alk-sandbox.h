@@ -15,7 +15,9 @@ typedef enum {
 	ALK_SANDBOX_STOPPING,
 	ALK_SANDBOX_DESTROYED,
 	ALK_SANDBOX_FAILED,
+	ALK_SANDBOX_PAUSED, /* its vCPUs stopped (alk_manager_pause_async) */
 } AlkSandboxState;
+#define ALK_SANDBOX_N_STATES (ALK_SANDBOX_PAUSED + 1)
 
 #define ALK_DOMAIN_PREFIX "airlock-"
 

@@ -5,7 +5,7 @@
  * a fake. Exported so that tests can build one; nothing here names virt/.
  *
  * Every async operation completes once, on the main loop, with a GTask:
- * a boolean for create, destroy, resume and set_record (read it with
+ * a boolean for create, destroy, resume, suspend and set_record (read it with
  * alk_virt_ops_finish), a GPtrArray of AlkVirtOpsDomain for list. While the
  * connection is away, operations fail at once with ALK_ERROR_UNAVAILABLE. */
 #pragma once
@@ -33,9 +33,11 @@ typedef struct {
 	char *name;
 	char *record; /* text of the airlock <metadata> element, or NULL */
 	gboolean running;
+	gboolean paused; /* running, its vCPUs paused */
 } AlkVirtOpsDomain;
 
-AlkVirtOpsDomain *alk_virt_ops_domain_new(const char *name, const char *record, gboolean running);
+AlkVirtOpsDomain *alk_virt_ops_domain_new(const char *name, const char *record, gboolean running,
+                                          gboolean paused);
 void alk_virt_ops_domain_free(AlkVirtOpsDomain *d);
 
 typedef struct {
@@ -50,6 +52,8 @@ typedef struct {
 	/* By name; a domain that is already gone is success. */
 	void (*destroy)(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data);
 	void (*resume)(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data);
+	/* Pauses its vCPUs (resume undoes it). */
+	void (*suspend)(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data);
 	/* Replaces the live domain's record. */
 	void (*set_record)(gpointer ctx, const char *name, const char *record,
 	                   GAsyncReadyCallback cb, gpointer user_data);

@@ -11,12 +11,14 @@ typedef struct {
 	gpointer ev_data;
 } Real;
 
-AlkVirtOpsDomain *alk_virt_ops_domain_new(const char *name, const char *record, gboolean running)
+AlkVirtOpsDomain *alk_virt_ops_domain_new(const char *name, const char *record, gboolean running,
+                                          gboolean paused)
 {
 	AlkVirtOpsDomain *d = g_new0(AlkVirtOpsDomain, 1);
 	d->name = g_strdup(name);
 	d->record = g_strdup(record);
 	d->running = running;
+	d->paused = paused;
 	return d;
 }
 
@@ -90,6 +92,11 @@ static void real_resume(gpointer ctx, const char *name, GAsyncReadyCallback cb, 
 	alk_virt_resume_async(((Real *)ctx)->virt, name, cb, user_data);
 }
 
+static void real_suspend(gpointer ctx, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+{
+	alk_virt_suspend_async(((Real *)ctx)->virt, name, cb, user_data);
+}
+
 static void real_set_record(gpointer ctx, const char *name, const char *record,
                             GAsyncReadyCallback cb, gpointer user_data)
 {
@@ -102,7 +109,8 @@ static GPtrArray *convert(GPtrArray *doms)
 	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)alk_virt_ops_domain_free);
 	for (guint i = 0; i < doms->len; i++) {
 		const AlkVirtDomain *d = g_ptr_array_index(doms, i);
-		g_ptr_array_add(out, alk_virt_ops_domain_new(d->name, d->record, d->running));
+		g_ptr_array_add(out,
+		                alk_virt_ops_domain_new(d->name, d->record, d->running, d->paused));
 	}
 	return out;
 }
@@ -155,6 +163,7 @@ const AlkVirtOps alk_virt_real_ops = {
     .create = real_create,
     .destroy = real_destroy,
     .resume = real_resume,
+    .suspend = real_suspend,
     .set_record = real_set_record,
     .list = real_list,
     .list_sync = real_list_sync,

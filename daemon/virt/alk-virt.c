@@ -263,6 +263,7 @@ typedef struct {
 	gboolean paused;
 	char *prefix;
 	char *record;
+	const void *how; /* resume or suspend: a RunState */
 } Call;
 
 static void call_free(Call *c)
@@ -370,14 +371,24 @@ gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error)
 	return g_task_propagate_boolean(G_TASK(res), error);
 }
 
-static void resume_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+/* Resume or suspend by name: the call and what a failure says */
+typedef struct {
+	int (*call)(virDomainPtr dom);
+	const char *doing;
+} RunState;
+
+static const RunState resume_call = {virDomainResume, "resuming the domain"};
+static const RunState suspend_call = {virDomainSuspend, "pausing the domain"};
+
+static void run_state_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
 {
 	Call *c = data;
+	const RunState *how = c->how;
 	GError *error = NULL;
 	virDomainPtr dom = virDomainLookupByName(c->conn, c->arg);
 
-	if (dom == NULL || virDomainResume(dom) < 0)
-		set_virt_error(&error, "resuming the domain");
+	if (dom == NULL || how->call(dom) < 0)
+		set_virt_error(&error, how->doing);
 	if (dom != NULL)
 		virDomainFree(dom);
 	if (error != NULL)
@@ -386,11 +397,25 @@ static void resume_thread(GTask *task, gpointer src, gpointer data, GCancellable
 		g_task_return_boolean(task, TRUE);
 }
 
-void alk_virt_resume_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+static void run_state_async(AlkVirt *v, const RunState *how, const char *name,
+                            GAsyncReadyCallback cb, gpointer user_data)
 {
 	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
-	if (task != NULL)
-		g_task_run_in_thread(task, resume_thread);
+	if (task == NULL)
+		return;
+	((Call *)g_task_get_task_data(task))->how = how;
+	g_task_run_in_thread(task, run_state_thread);
+}
+
+void alk_virt_resume_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb, gpointer user_data)
+{
+	run_state_async(v, &resume_call, name, cb, user_data);
+}
+
+void alk_virt_suspend_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
+                            gpointer user_data)
+{
+	run_state_async(v, &suspend_call, name, cb, user_data);
 }
 
 gboolean alk_virt_resume_finish(AlkVirt *v, GAsyncResult *res, GError **error)
@@ -509,6 +534,7 @@ static AlkVirtDomain *describe(virDomainPtr dom)
 	free(xml);
 	d->running = virDomainGetState(dom, &state, NULL, 0) == 0 &&
 	             (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED);
+	d->paused = d->running && state == VIR_DOMAIN_PAUSED;
 	return d;
 }
 

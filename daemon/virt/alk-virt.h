@@ -28,6 +28,7 @@ typedef struct {
 	char *name;
 	char *record; /* text of the airlock <metadata> element, or NULL */
 	gboolean running;
+	gboolean paused; /* running, its vCPUs paused */
 } AlkVirtDomain;
 
 void alk_virt_domain_free(AlkVirtDomain *d);
@@ -63,6 +64,10 @@ gboolean alk_virt_destroy_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 void alk_virt_resume_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
                            gpointer user_data);
 gboolean alk_virt_resume_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+/* Pauses the domain's vCPUs (virDomainSuspend); finish with
+ * alk_virt_resume_finish(). */
+void alk_virt_suspend_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
+                            gpointer user_data);
 
 /* Replaces the live domain's record (the text of its airlock <metadata>
  * element), e.g. after its deadline moved. */
