@@ -32,6 +32,7 @@ struct AlkTestFakeVirt {
 	gpointer ev_data;
 	char *fail_create;
 	guint fail_destroy;
+	guint fail_set_record;
 	gboolean hold;
 	GPtrArray *held; /* GTask *, task data: Domain * */
 	guint destroys;
@@ -353,6 +354,12 @@ static void fake_set_record(gpointer ctx, const char *name, const char *record,
 		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "fake: no %s", name);
 		return;
 	}
+	if (f->fail_set_record > 0) {
+		f->fail_set_record--;
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_FAILED,
+		                        "fake: record not saved");
+		return;
+	}
 	g_free(d->record);
 	d->record = g_strdup(record);
 	g_task_return_boolean(task, TRUE);
@@ -459,6 +466,11 @@ void alk_test_fake_virt_fail_create(AlkTestFakeVirt *f, const char *message)
 {
 	g_free(f->fail_create);
 	f->fail_create = g_strdup(message);
+}
+
+void alk_test_fake_virt_fail_set_record(AlkTestFakeVirt *f, guint n)
+{
+	f->fail_set_record = n;
 }
 
 void alk_test_fake_virt_fail_destroy(AlkTestFakeVirt *f, guint n)

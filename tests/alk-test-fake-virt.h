@@ -23,6 +23,8 @@ AlkManager *alk_test_fake_virt_manager(AlkTestFakeVirt *f, AlkConfig *config);
 
 /* The next create fails with ALK_ERROR_FAILED message. */
 void alk_test_fake_virt_fail_create(AlkTestFakeVirt *f, const char *message);
+/* The next n record updates fail (the old record stays). */
+void alk_test_fake_virt_fail_set_record(AlkTestFakeVirt *f, guint n);
 /* The next n destroys fail. */
 void alk_test_fake_virt_fail_destroy(AlkTestFakeVirt *f, guint n);
 /* Creates wait until released (hold FALSE), then complete: as ordered,

@@ -213,6 +213,37 @@ START_TEST(bad_strings)
 }
 END_TEST
 
+START_TEST(pool_keys)
+{
+	g_autoptr(AlkConfig) none = load("[daemon]\n");
+	g_autoptr(AlkConfig) c =
+	    load("[daemon]\nmax_sandboxes = 8\npool = minimal/development:2, debian/staging:3\n");
+	const AlkPoolKey *k;
+
+	ck_assert_uint_eq(none->pool->len, 0);
+	ck_assert_uint_eq(c->pool->len, 2);
+	k = &g_array_index(c->pool, AlkPoolKey, 1);
+	ck_assert_str_eq(k->image, "debian");
+	ck_assert_str_eq(k->profile, "staging");
+	ck_assert_uint_eq(k->n, 3);
+	assert_config_error("[daemon]\npool = minimal:2\n", "is not IMAGE/PROFILE:N");
+	assert_config_error("[daemon]\npool = minimal/development\n", "is not IMAGE/PROFILE:N");
+	assert_config_error("[daemon]\npool = ../x/development:1\n", "invalid image or profile");
+	assert_config_error("[daemon]\npool = minimal/nosuch:1\n", "names no profile");
+	assert_config_error("[daemon]\npool = minimal/development:0\n", "between 1 and");
+	assert_config_error("[daemon]\npool = minimal/development:-1\n", "between 1 and");
+	assert_config_error("[daemon]\npool = minimal/development:1x\n", "between 1 and");
+	assert_config_error("[daemon]\nmax_sandboxes = 4\npool = minimal/development:5\n",
+	                    "between 1 and");
+	assert_config_error("[daemon]\nmax_sandboxes = 4\n"
+	                    "pool = minimal/development:3,minimal/staging:2\n",
+	                    "5 pooled sandboxes, more than max_sandboxes (4)");
+	assert_config_error("[daemon]\npool = minimal/development:1,minimal/development:1\n",
+	                    "repeats a key");
+	assert_config_error("[daemon]\npool = minimal/development:1,,\n", "is not IMAGE");
+}
+END_TEST
+
 START_TEST(network_group)
 {
 	g_autoptr(AlkConfig) d = load("");
@@ -394,6 +425,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, files);
 	tcase_add_test(tc, names_and_modes);
 	tcase_add_test(tc, network_group);
+	tcase_add_test(tc, pool_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -76,6 +76,22 @@ static char *make_image(const char *root)
 	return g_build_filename(root, "image", NULL);
 }
 
+/* The fixture's configuration, with more [daemon] lines. */
+static AlkConfig *config_with(const char *daemon_lines)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data =
+	    g_strdup_printf("[daemon]\nvirt_type = qemu\nstate_dir = %s/state\n"
+	                    "run_dir = %s/run\nimage_dir = %s/image\ntemplate_dir = %s\n"
+	                    "default_image = tiny\nboot_timeout_s = 20\n%s"
+	                    "[network]\ndns_upstream = 127.0.0.1\n",
+	                    f.root, f.root, f.root, ALK_SOURCE_DIR "/xml-templates", daemon_lines);
+	AlkConfig *c = alk_config_load_data(data, -1, &error);
+
+	ck_assert_msg(c != NULL, "%s", error ? error->message : "?");
+	return c;
+}
+
 static void start_manager(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -88,19 +104,12 @@ static void setup(void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *images = NULL;
-	g_autofree char *data = NULL;
 
 	f.root = g_dir_make_tmp("alk-mgr-XXXXXX", &error);
 	ck_assert_msg(f.root != NULL, "%s", error ? error->message : "?");
 	ck_assert_int_eq(g_chmod(f.root, 0755), 0);
 	images = make_image(f.root);
-	data = g_strdup_printf("[daemon]\nvirt_type = qemu\nstate_dir = %s/state\n"
-	                       "run_dir = %s/run\nimage_dir = %s\ntemplate_dir = %s\n"
-	                       "default_image = tiny\nboot_timeout_s = 20\n"
-	                       "[network]\ndns_upstream = 127.0.0.1\n",
-	                       f.root, f.root, images, ALK_SOURCE_DIR "/xml-templates");
-	f.config = alk_config_load_data(data, -1, &error);
-	ck_assert_msg(f.config != NULL, "%s", error ? error->message : "?");
+	f.config = config_with("");
 	f.fake = alk_test_fake_virt_new();
 	f.net = alk_test_fake_net_new();
 	start_manager();
@@ -743,6 +752,187 @@ START_TEST(test_paused_adopted)
 }
 END_TEST
 
+/* ---- the warm pool ---- */
+
+/* The manager again, under a configuration with these [daemon] lines. */
+static void restart_with(const char *daemon_lines)
+{
+	alk_manager_free(f.m);
+	alk_config_free(f.config);
+	f.config = config_with(daemon_lines);
+	start_manager();
+}
+
+typedef struct {
+	guint ready, other; /* members ready, members not yet */
+} PoolCount;
+
+static PoolCount pool_count(void)
+{
+	g_autoptr(GPtrArray) all = alk_manager_list(f.m);
+	PoolCount c = {0};
+
+	for (guint i = 0; i < all->len; i++) {
+		const AlkSandbox *sb = g_ptr_array_index(all, i);
+		if (sb->pool == NULL || !alk_sandbox_is_live(sb) ||
+		    sb->state == ALK_SANDBOX_STOPPING)
+			continue;
+		if (sb->state == ALK_SANDBOX_READY)
+			c.ready++;
+		else
+			c.other++;
+	}
+	return c;
+}
+
+static gboolean pool_ready_at(gpointer data)
+{
+	PoolCount c = pool_count();
+	return c.ready == GPOINTER_TO_UINT(data) && c.other == 0;
+}
+
+static void assert_pool_ready(guint n)
+{
+	ck_assert_msg(loop_until(pool_ready_at, GUINT_TO_POINTER(n), WAIT_S),
+	              "the pool never held %u ready members (%u ready, %u not)", n,
+	              pool_count().ready, pool_count().other);
+}
+
+START_TEST(test_pool_hands_out_once)
+{
+	g_autoptr(GHashTable) labels = g_hash_table_new(g_str_hash, g_str_equal);
+	AlkSandboxRequest req = {.labels = labels, .ttl_s = 120};
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+	g_autofree char *a = NULL;
+	gint64 now;
+
+	restart_with("pool = tiny/development:2\n");
+	assert_pool_ready(2);
+	g_hash_table_insert(labels, "job", "42");
+	now = g_get_real_time() / G_USEC_PER_SEC;
+	sb = alk_manager_create(f.m, &req, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	/* at once: ready, handed out, the request's TTL and labels from now */
+	ck_assert_int_eq(sb->state, ALK_SANDBOX_READY);
+	ck_assert(sb->warm && sb->pool == NULL);
+	ck_assert_int_ge(sb->deadline, now + 120);
+	ck_assert_int_le(sb->deadline, now + 122);
+	ck_assert_str_eq(g_hash_table_lookup(sb->labels, "job"), "42");
+	a = g_strdup(sb->id);
+	ck_assert(echo_in(a, "warm") == NULL);
+	/* the pool fills again; the next create gets another member */
+	assert_pool_ready(2);
+	sb = alk_manager_create(f.m, &(AlkSandboxRequest){0}, &error);
+	ck_assert(sb != NULL && sb->warm && strcmp(sb->id, a) != 0);
+	/* another shape is made cold */
+	sb = alk_manager_create(f.m, &(AlkSandboxRequest){.memory_mib = 256}, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	ck_assert(!sb->warm && sb->state == ALK_SANDBOX_CREATING);
+}
+END_TEST
+
+static gboolean one_domain(gpointer data)
+{
+	return alk_test_fake_virt_count(f.fake) == 1;
+}
+
+START_TEST(test_pool_adopted_after_restart)
+{
+	g_autofree char *taken = NULL;
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+
+	restart_with("pool = tiny/development:1\n");
+	assert_pool_ready(1);
+	/* its record still says "member" when the daemon restarts: the mark
+	 * in its state dir says otherwise */
+	alk_test_fake_virt_fail_set_record(f.fake, 1);
+	sb = alk_manager_create(f.m, &(AlkSandboxRequest){0}, &error);
+	ck_assert(sb != NULL && sb->warm);
+	taken = g_strdup(sb->id);
+	assert_pool_ready(1);
+	/* a restart: the member stays a member, the one handed out stays out */
+	restart_with("pool = tiny/development:1\n");
+	assert_pool_ready(1);
+	ck_assert_msg(wait_for(taken, ALK_SANDBOX_READY) == NULL, "taken one not adopted");
+	sb = alk_manager_lookup(f.m, taken, NULL);
+	ck_assert(sb->adopted && sb->warm && sb->pool == NULL);
+	ck_assert_uint_eq(alk_test_fake_virt_count(f.fake), 2);
+	/* without the key, the member goes; the one handed out stays */
+	restart_with("");
+	ck_assert(loop_until(one_domain, NULL, WAIT_S));
+	ck_assert(alk_manager_lookup(f.m, taken, NULL) != NULL);
+}
+END_TEST
+
+START_TEST(test_pool_makes_room)
+{
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+
+	restart_with("max_sandboxes = 2\npool = tiny/development:2\n");
+	assert_pool_ready(2);
+	/* another shape at capacity: a member goes to make room */
+	sb = alk_manager_create(f.m, &(AlkSandboxRequest){.memory_mib = 256}, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	ck_assert(!sb->warm);
+	ck_assert_msg(wait_for(sb->id, ALK_SANDBOX_READY) == NULL, "cold one not ready");
+	/* the pool refills only as far as room allows: one member */
+	assert_pool_ready(1);
+	ck_assert_uint_le(alk_manager_count_live(f.m), 2);
+}
+END_TEST
+
+static void rebuild_image(void)
+{
+	g_autofree char *json = g_build_filename(f.root, "image", "tiny", "image.json", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *again = NULL;
+	char *at;
+
+	ck_assert(g_file_get_contents(json, &text, NULL, NULL));
+	at = strstr(text, "2026-01-01T00:00:00Z");
+	ck_assert(at != NULL);
+	memcpy(at, "2026-02-02", 10);
+	ck_assert_int_eq(g_chmod(json, 0644), 0);
+	ck_assert(g_file_set_contents(json, text, -1, NULL));
+	ck_assert_int_eq(g_chmod(json, 0444), 0);
+}
+
+static gboolean pool_of_build(gpointer data)
+{
+	g_autoptr(GPtrArray) all = alk_manager_list(f.m);
+	guint n = 0;
+
+	for (guint i = 0; i < all->len; i++) {
+		const AlkSandbox *sb = g_ptr_array_index(all, i);
+		if (sb->pool != NULL && alk_sandbox_is_live(sb))
+			n += sb->state == ALK_SANDBOX_READY && g_strcmp0(sb->build, data) == 0
+			         ? 1
+			         : 100;
+	}
+	return n == 1;
+}
+
+START_TEST(test_pool_replaced_on_rebuild)
+{
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+	g_autofree char *old = NULL;
+
+	restart_with("pool = tiny/development:1\n");
+	assert_pool_ready(1);
+	rebuild_image();
+	/* a member of the old build is not handed out; the take replaces it */
+	sb = alk_manager_create(f.m, &(AlkSandboxRequest){0}, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	ck_assert(!sb->warm);
+	ck_assert_str_eq(sb->build, "2026-02-02T00:00:00Z");
+	ck_assert(loop_until(pool_of_build, "2026-02-02T00:00:00Z", WAIT_S));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -769,6 +959,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pause_refused_while_busy);
 	tcase_add_test(tc, test_delete_while_paused);
 	tcase_add_test(tc, test_paused_adopted);
+	tcase_add_test(tc, test_pool_hands_out_once);
+	tcase_add_test(tc, test_pool_adopted_after_restart);
+	tcase_add_test(tc, test_pool_makes_room);
+	tcase_add_test(tc, test_pool_replaced_on_rebuild);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -185,6 +185,9 @@ static AlkSandbox *full_sandbox(void)
 	sb->net.allow = g_strdupv((char **)allow);
 	sb->net.generation = 7;
 	sb->net.uplink = 12;
+	sb->pool = g_strdup("debian-py/staging");
+	sb->warm = TRUE;
+	sb->build = g_strdup("20261202T031500Z-0a1b2c3d");
 	return sb;
 }
 
@@ -225,6 +228,9 @@ START_TEST(test_record_round_trip)
 	    g_strv_equal((const char *const *)b->net.allow, (const char *const *)a->net.allow));
 	ck_assert_uint_eq(b->net.generation, a->net.generation);
 	ck_assert_int_eq(b->net.uplink, a->net.uplink);
+	ck_assert_str_eq(b->pool, a->pool);
+	ck_assert(b->warm);
+	ck_assert_str_eq(b->build, a->build);
 	/* and the same text again: nothing lost that the first pass kept */
 	again = alk_sandbox_record_to_json(b);
 	ck_assert_str_eq(again, json);
@@ -298,6 +304,8 @@ START_TEST(test_record_refused)
 	    {"\"allow\":[", "\"allow\":[17,", "an allow entry that is no string"},
 	    {"\"limits\":{", "\"limits\":[],\"x\":{", "limits that are no object"},
 	    {"\"team\":\"infra\"", "\"team\":{\"a\":1}", "a label that is no string"},
+	    {"\"warm\":true", "\"warm\":1", "warm that is no boolean"},
+	    {"\"pool\":\"debian-py/staging\"", "\"pool\":\"\"", "an empty pool key"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(edits); i++) {

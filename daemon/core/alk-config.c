@@ -114,6 +114,8 @@ static const AlkConfigKey daemon_keys[] = {
     {"kvm_probe_timeout_s", KEY_UINT, D(kvm_probe_timeout_s), 1, 600},
     {"default_profile", KEY_NAME, D(default_profile), 0, 0},
     {"default_image", KEY_NAME, D(default_image), 0, 0},
+    /* its form is checked in check_pool() */
+    {"pool", KEY_STRING, D(pool_spec), 0, 1024},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -292,6 +294,8 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->template_dir);
 	g_free(c->default_profile);
 	g_free(c->default_image);
+	g_free(c->pool_spec);
+	g_clear_pointer(&c->pool, g_array_unref);
 	g_free(c->api.socket);
 	g_free(c->api.socket_group);
 	g_free(c->api.listen);
@@ -314,6 +318,8 @@ static AlkConfig *config_new_default(void)
 	c->libvirt_uri = g_strdup("qemu:///system");
 	c->virt_type = ALK_VIRT_AUTO;
 	c->max_sandboxes = 16;
+	c->pool_spec = g_strdup("");
+	c->pool = g_array_new(FALSE, TRUE, sizeof(AlkPoolKey));
 	c->host_cpus = g_get_num_processors();
 	c->state_dir = g_strdup("/var/lib/airlock");
 	c->run_dir = g_strdup("/run/airlock");
@@ -669,6 +675,67 @@ static gboolean check_net(const AlkNetConfig *n, GError **error)
 	return TRUE;
 }
 
+static gboolean pool_error(GError **error, const char *entry, const char *why)
+{
+	g_autofree char *shown = g_strescape(entry, NULL);
+
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "daemon.pool: '%s' %s", shown, why);
+	return FALSE;
+}
+
+/* "IMAGE/PROFILE:N,…": each key once, a profile that exists, N from 1 and
+ * all of them within max_sandboxes (members count against it). */
+static gboolean check_pool(AlkConfig *c, GError **error)
+{
+	g_auto(GStrv) entries = g_strsplit(c->pool_spec, ",", -1);
+	guint total = 0;
+
+	g_array_set_size(c->pool, 0);
+	for (guint i = 0; entries[i] != NULL; i++) {
+		char *e = g_strstrip(entries[i]);
+		const char *slash = strchr(e, '/');
+		const char *colon = strrchr(e, ':');
+		g_autofree char *image = NULL;
+		g_autofree char *profile = NULL;
+		AlkPoolKey key = {0};
+		guint64 n = 0;
+
+		if (e[0] == '\0' && entries[1] == NULL)
+			break; /* pool = (empty): none */
+		if (slash == NULL || colon == NULL || colon < slash)
+			return pool_error(error, e, "is not IMAGE/PROFILE:N");
+		image = g_strndup(e, (gsize)(slash - e));
+		profile = g_strndup(slash + 1, (gsize)(colon - slash - 1));
+		if (!alk_config_name_is_valid(image) || !alk_config_name_is_valid(profile))
+			return pool_error(error, e,
+			                  "names an invalid image or profile ([a-z0-9_-]{1,32})");
+		if (alk_config_profile(c, profile) == NULL)
+			return pool_error(error, e, "names no profile of this configuration");
+		if (!g_ascii_string_to_unsigned(colon + 1, 10, 1, c->max_sandboxes, &n, NULL))
+			return pool_error(error, e, "needs N between 1 and max_sandboxes");
+		for (guint j = 0; j < c->pool->len; j++) {
+			const AlkPoolKey *other = &g_array_index(c->pool, AlkPoolKey, j);
+			if (strcmp(other->image, image) == 0 &&
+			    strcmp(other->profile, profile) == 0)
+				return pool_error(error, e, "repeats a key");
+		}
+		if (c->pool->len == ALK_POOL_KEYS_MAX)
+			return pool_error(error, e, "is one key too many (16 at most)");
+		g_strlcpy(key.image, image, sizeof(key.image));
+		g_strlcpy(key.profile, profile, sizeof(key.profile));
+		key.n = (guint)n;
+		total += key.n;
+		g_array_append_val(c->pool, key);
+	}
+	if (total > c->max_sandboxes) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "daemon.pool: %u pooled sandboxes, more than max_sandboxes (%u)", total,
+		            c->max_sandboxes);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean check_config(AlkConfig *c, GError **error)
 {
 	if (!check_net(&c->net, error))
@@ -683,7 +750,7 @@ static gboolean check_config(AlkConfig *c, GError **error)
 		return FALSE;
 	}
 	g_ptr_array_sort(c->profiles, compare_profiles);
-	return TRUE;
+	return check_pool(c, error);
 }
 
 AlkConfig *alk_config_load_data(const char *data, gssize len, GError **error)

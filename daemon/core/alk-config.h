@@ -77,6 +77,15 @@ typedef struct {
 	char *deny;         /* more CIDRs never reachable (comma-separated): the LAN, say */
 } AlkNetConfig;
 
+/* A warm pool key: n booted, never used sandboxes of image under profile. */
+typedef struct {
+	char image[ALK_IMAGE_NAME_MAX + 1];
+	char profile[ALK_PROFILE_NAME_MAX + 1];
+	guint n;
+} AlkPoolKey;
+
+#define ALK_POOL_KEYS_MAX 16
+
 typedef struct {
 	char *libvirt_uri;
 	AlkVirtType virt_type;
@@ -89,6 +98,8 @@ typedef struct {
 	guint kvm_probe_timeout_s; /* virt_type=auto: how long a KVM test boot may take */
 	char *default_profile;
 	char *default_image;
+	char *pool_spec;     /* "IMAGE/PROFILE:N,…" as written; "": no pool */
+	GArray *pool;        /* AlkPoolKey, parsed from pool_spec */
 	GPtrArray *profiles; /* AlkProfile *: development, staging, production, then custom
 	                      * ones in name order */
 	AlkApiConfig api;

@@ -147,7 +147,8 @@ static gboolean check_capacity(AlkManager *m, GError **error)
 		            "libvirt unavailable: reconnecting");
 		return FALSE;
 	}
-	if (alk_manager_count_live(m) >= m->config->max_sandboxes) {
+	/* warm pool members make room for a create that needs it */
+	if (alk_manager_count_live(m) >= m->config->max_sandboxes && !alk_slot_pool_evict(m)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
 		            "at capacity: %u sandboxes running (max_sandboxes)",
 		            m->config->max_sandboxes);
@@ -172,6 +173,7 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	sb->limits = *limits;
 	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
+	sb->build = g_strdup(alk_image_build(image));
 	sb->net.allow = g_strdupv(req->allow);
 	if (req->labels != NULL) {
 		GHashTableIter it;
@@ -183,29 +185,30 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	return sb;
 }
 
-const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error)
+AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
+                         const char *pool, GError **error)
 {
-	AlkLimits limits;
 	g_autoptr(AlkImage) image = NULL;
 	GError *local = NULL;
 	AlkSlot *slot;
 
-	if (!alk_request_resolve(m->config, req, &limits, error) || !check_capacity(m, error) ||
-	    (limits.network == ALK_NET_ALLOWLIST &&
-	     !alk_manager_net_check(m, (const char *const *)req->allow, error)))
-		return NULL;
 	image = alk_image_load(m->config->image_dir,
 	                       req->image != NULL ? req->image : m->config->default_image, error);
 	if (image == NULL)
 		return NULL;
-	if (limits.disk_mib < image->rootfs_virtual_mib) {
+	if (limits->disk_mib < image->rootfs_virtual_mib) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
 		            "disk_mib %" G_GUINT64_FORMAT " is smaller than image %s's root "
 		            "filesystem (%" G_GUINT64_FORMAT " MiB)",
-		            limits.disk_mib, image->name, image->rootfs_virtual_mib);
+		            limits->disk_mib, image->name, image->rootfs_virtual_mib);
 		return NULL;
 	}
-	slot = alk_slot_add(m, sandbox_for(m, req, &limits, image));
+	slot = alk_slot_add(m, sandbox_for(m, req, limits, image));
+	if (pool != NULL) {
+		/* its TTL starts when it is handed out */
+		slot->sb->pool = g_strdup(pool);
+		slot->sb->deadline = G_MAXINT32;
+	}
 	if (!alk_slot_prepare_dirs(slot, &local)) {
 		/* a conflict means the files are someone else's: keep them */
 		if (!g_error_matches(local, ALK_ERROR, ALK_ERROR_CONFLICT))
@@ -217,8 +220,26 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	slot->image = g_steal_pointer(&image);
 	slot->cancel = g_cancellable_new();
 	slot->res[ALK_RES_FILES] = ALK_HOLD_MAKING; /* the overlay in them */
-	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits.disk_mib,
+	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits->disk_mib,
 	                         slot->cancel, overlay_done, alk_slot_ref(slot, NULL));
 	alk_slot_notify(slot);
-	return slot->sb;
+	return slot;
+}
+
+const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req, GError **error)
+{
+	AlkLimits limits;
+	AlkSlot *slot;
+
+	if (!alk_request_resolve(m->config, req, &limits, error))
+		return NULL;
+	/* a warm one, if the pool has one of this shape */
+	if ((slot = alk_slot_pool_take(m, req, &limits)) != NULL)
+		return slot->sb;
+	if (!check_capacity(m, error) ||
+	    (limits.network == ALK_NET_ALLOWLIST &&
+	     !alk_manager_net_check(m, (const char *const *)req->allow, error)))
+		return NULL;
+	slot = alk_slot_create(m, req, &limits, NULL, error);
+	return slot != NULL ? slot->sb : NULL;
 }

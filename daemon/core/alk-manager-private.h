@@ -48,8 +48,11 @@ struct AlkManager {
 	gboolean memtune;     /* libvirt can raise QEMU's MEMLOCK to hard_limit */
 	uid_t qemu_uid;       /* QEMU's user: owns each sandbox's overlay and run dir */
 	gid_t qemu_gid;
-	GHashTable *slots; /* id -> AlkSlot, owned */
-	guint net_timer;   /* reads the namespaces' counters */
+	GHashTable *slots;   /* id -> AlkSlot, owned */
+	guint net_timer;     /* reads the namespaces' counters */
+	guint pool_kick;     /* a refill of the warm pool is scheduled */
+	guint pool_timer;    /* the warm pool's members are checked on a schedule */
+	guint pool_failures; /* members that failed in a row: the refill backs off */
 	AlkManagerWatch watch;
 	gpointer watch_data;
 };
@@ -94,6 +97,36 @@ void alk_slot_remove_files(AlkManager *m, const char *id);
 /* The last max_bytes of the console log ("" when there is none yet), read
  * without following a link. Errors: IO. */
 char *alk_slot_console_tail(AlkSandbox *sb, gsize max_bytes, GError **error);
+
+/* alk-manager-create.c: a new slot for req under limits, creating; pool:
+ * the warm pool key it is a member of, or NULL. Errors: as
+ * alk_manager_create's, past the checks of limits and capacity. */
+AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
+                         const char *pool, GError **error);
+
+/* What tells an image's builds apart (a pool member of an older one is
+ * replaced). */
+static inline const char *alk_image_build(const AlkImage *image)
+{
+	return image->build_stamp != NULL ? image->build_stamp : image->built_at;
+}
+
+/* alk-manager-pool.c: the warm pool ([daemon] pool). */
+/* A ready member matching req and limits, handed out: its TTL and labels
+ * are the request's from now on; NULL when there is none. */
+AlkSlot *alk_slot_pool_take(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits);
+/* At capacity: a member not handed out yet ends to make room; FALSE if
+ * there is none. */
+gboolean alk_slot_pool_evict(AlkManager *m);
+/* A refill soon (after a back-off while members fail). */
+void alk_manager_pool_kick(AlkManager *m);
+/* A slot ended (finish()): a failed member is forgotten and counted. */
+void alk_slot_pool_ended(AlkSlot *slot);
+/* A member is ready: the back-off resets. */
+void alk_slot_pool_ready(AlkSlot *slot);
+/* Start-up, after reconcile: members adopted are checked, the pool fills. */
+void alk_manager_pool_start(AlkManager *m);
+void alk_manager_pool_stop(AlkManager *m);
 
 /* alk-manager-tasks.c: ends every task in flight with error (each gets its
  * failed callback); before anything a task uses goes. */

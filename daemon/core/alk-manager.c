@@ -93,6 +93,7 @@ void alk_manager_free(AlkManager *m)
 		return;
 	alk_manager_detach(m);
 	g_clear_handle_id(&m->net_timer, g_source_remove);
+	alk_manager_pool_stop(m);
 	alk_manager_probe_kvm_abandon(m);
 	alk_manager_reconcile_abandon(m);
 	g_ptr_array_unref(m->drops);
@@ -410,13 +411,18 @@ static void net_gone(AlkSlot *slot, GError *error)
  * listed (with its error) among the last FAILED_KEPT_MAX. */
 static void finish(AlkSlot *slot)
 {
+	AlkManager *m = slot->m;
+
 	slot->end = ALK_END_DONE;
 	if (slot->sb->state == ALK_SANDBOX_STOPPING) {
 		alk_slot_set_state(slot, ALK_SANDBOX_DESTROYED);
 		alk_slot_forget(slot);
+	} else if (slot->sb->pool != NULL) {
+		alk_slot_pool_ended(slot); /* a failed member: not kept */
 	} else {
-		prune_failed(slot->m);
+		prune_failed(m);
 	}
+	alk_manager_pool_kick(m); /* there is room again */
 }
 
 void alk_slot_step(AlkSlot *slot)
@@ -607,7 +613,10 @@ void alk_slot_arm_ttl(AlkSlot *slot)
 static void became_ready(AlkSlot *slot)
 {
 	alk_slot_set_state(slot, ALK_SANDBOX_READY);
-	alk_slot_arm_ttl(slot);
+	/* a warm pool member's TTL starts when it is handed out */
+	if (slot->sb->pool == NULL)
+		alk_slot_arm_ttl(slot);
+	alk_slot_pool_ready(slot);
 	alk_slot_start_pings(slot);
 }
 
@@ -990,5 +999,8 @@ gboolean alk_manager_start(AlkManager *m, GError **error)
 	/* the probe's domain starts only once the loop runs: reconcile's
 	 * listing, now, never sees it */
 	choose_virt_type(m);
-	return alk_manager_reconcile(m, error);
+	if (!alk_manager_reconcile(m, error))
+		return FALSE;
+	alk_manager_pool_start(m);
+	return TRUE;
 }

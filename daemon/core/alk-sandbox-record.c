@@ -37,6 +37,12 @@ char *alk_sandbox_record_to_json(const AlkSandbox *sb)
 	alk_json_add_int(b, "deadline", sb->deadline);
 	add_limits(b, &sb->limits);
 	alk_json_add_map(b, "labels", sb->labels);
+	if (sb->pool != NULL)
+		alk_json_add_string(b, "pool", sb->pool);
+	if (sb->warm)
+		alk_json_add_bool(b, "warm", TRUE);
+	if (sb->build != NULL)
+		alk_json_add_string(b, "build", sb->build);
 	if (sb->limits.network != ALK_NET_NONE) {
 		json_builder_set_member_name(b, "net");
 		json_builder_begin_object(b);
@@ -57,6 +63,8 @@ typedef struct {
 	JsonObject *limits;
 	GHashTable *labels;
 	JsonObject *net;
+	char *pool, *build;
+	gboolean warm;
 } Record;
 
 #define R(f) G_STRUCT_OFFSET(Record, f)
@@ -71,6 +79,9 @@ static const AlkJsonField record_fields[] = {
     {"limits", ALK_JSON_OBJECT, R(limits), TRUE, 0, 0, 0},
     {"labels", ALK_JSON_STRING_MAP, R(labels), FALSE, 0, 32, 255},
     {"net", ALK_JSON_OBJECT, R(net), FALSE, 0, 0, 0},
+    {"pool", ALK_JSON_STRING, R(pool), FALSE, 3, 2 * ALK_IMAGE_NAME_MAX + 1, 0},
+    {"warm", ALK_JSON_BOOL, R(warm), FALSE, 0, 0, 0},
+    {"build", ALK_JSON_STRING, R(build), FALSE, 1, 128, 0},
     {NULL},
 };
 
@@ -191,6 +202,11 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		sb->profile = g_steal_pointer(&r.profile);
 		sb->created_at = r.created_at;
 		sb->deadline = r.deadline;
+		g_free(sb->pool);
+		sb->pool = g_steal_pointer(&r.pool);
+		g_free(sb->build);
+		sb->build = g_steal_pointer(&r.build);
+		sb->warm = r.warm;
 		sb->limits = limits;
 		if (r.labels != NULL) {
 			g_hash_table_unref(sb->labels);

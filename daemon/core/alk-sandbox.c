@@ -92,6 +92,8 @@ void alk_sandbox_free(AlkSandbox *sb)
 	g_free(sb->instance);
 	g_free(sb->image);
 	g_free(sb->profile);
+	g_free(sb->pool);
+	g_free(sb->build);
 	g_hash_table_unref(sb->labels);
 	g_strfreev(sb->net.allow);
 	g_free(sb->net.address);

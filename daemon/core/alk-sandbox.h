@@ -56,6 +56,9 @@ struct AlkSandbox {
 	GError *error;      /* why it failed */
 	char *end_reason;   /* why it ended: "deleted", "ttl expired", "guest powered off", ... */
 	gboolean adopted;   /* found running at start-up */
+	char *pool;         /* "IMAGE/PROFILE" while a warm pool's member, else NULL */
+	gboolean warm;      /* handed out from the warm pool */
+	char *build;        /* its image's build when it was made (replaced pool members) */
 	guint execs;        /* execs in flight */
 	guint missed_pings; /* in a row: the agent stopped answering (unhealthy) */
 	gpointer priv;      /* the manager's */
