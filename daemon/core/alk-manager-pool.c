@@ -307,3 +307,30 @@ void alk_manager_pool_stop(AlkManager *m)
 	g_clear_handle_id(&m->pool_timer, g_source_remove);
 	g_clear_handle_id(&m->pool_kick, g_source_remove);
 }
+
+GArray *alk_manager_pool_status(AlkManager *m)
+{
+	GArray *out = g_array_new(FALSE, TRUE, sizeof(AlkPoolStatus));
+	g_autoptr(GPtrArray) all = alk_manager_list(m);
+
+	for (guint i = 0; i < m->config->pool->len; i++) {
+		const AlkPoolKey *k = &g_array_index(m->config->pool, AlkPoolKey, i);
+		g_autofree char *key = key_text(k->image, k->profile);
+		AlkPoolStatus st = {.size = k->n};
+
+		g_strlcpy(st.key, key, sizeof(st.key));
+		for (guint j = 0; j < all->len; j++) {
+			const AlkSandbox *sb = g_ptr_array_index(all, j);
+
+			if (g_strcmp0(sb->pool, key) != 0 || !alk_sandbox_is_live(sb) ||
+			    sb->state == ALK_SANDBOX_STOPPING)
+				continue;
+			if (sb->state == ALK_SANDBOX_READY)
+				st.ready++;
+			else
+				st.starting++;
+		}
+		g_array_append_val(out, st);
+	}
+	return out;
+}

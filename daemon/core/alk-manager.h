@@ -89,6 +89,17 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
                                    GAsyncReadyCallback cb, gpointer user_data);
 gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error);
 
+/* The warm pool, a key at a time: members ready to be handed out and
+ * members still starting. */
+typedef struct {
+	char key[2 * ALK_IMAGE_NAME_MAX + 2]; /* IMAGE/PROFILE */
+	guint size;
+	guint ready;
+	guint starting;
+} AlkPoolStatus;
+/* An AlkPoolStatus per key of [daemon] pool, in its order. */
+GArray *alk_manager_pool_status(AlkManager *m);
+
 /* Pauses a ready sandbox's vCPUs (PAUSED) or resumes a paused one (READY;
  * one adopted paused goes through BOOTING while its agent answers again).
  * Its memory stays where it is; its TTL runs on while paused; commands and
