@@ -5,6 +5,26 @@
 #include "alk-api-private.h"
 #include "alk-json.h"
 
+/* The warm pool's keys, how full each is. */
+static void add_pool(JsonBuilder *b, AlkManager *m)
+{
+	g_autoptr(GArray) pool = alk_manager_pool_status(m);
+
+	json_builder_set_member_name(b, "pool");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < pool->len; i++) {
+		const AlkPoolStatus *st = &g_array_index(pool, AlkPoolStatus, i);
+
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "key", st->key);
+		alk_json_add_int(b, "size", st->size);
+		alk_json_add_int(b, "ready", st->ready);
+		alk_json_add_int(b, "starting", st->starting);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
 void alk_api_health_get(AlkApiReq *req)
 {
 	AlkApi *api = req->api;
@@ -23,6 +43,7 @@ void alk_api_health_get(AlkApiReq *req)
 	                    alk_kvm_probe_state_name(alk_manager_kvm_probe(api->manager)));
 	alk_json_add_int(b, "sandboxes", alk_manager_count_live(api->manager));
 	alk_json_add_int(b, "max_sandboxes", api->config->max_sandboxes);
+	add_pool(b, api->manager);
 	json_builder_end_object(b);
 	alk_api_reply_builder(req, SOUP_STATUS_OK, b);
 }

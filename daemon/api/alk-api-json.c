@@ -69,6 +69,7 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	add_limits(b, &sb->limits);
 	alk_api_json_add_network(b, sb);
 	alk_json_add_bool(b, "adopted", sb->adopted);
+	alk_json_add_bool(b, "warm", sb->warm);
 	alk_json_add_int(b, "execs_running", sb->execs);
 	/* ready and its agent answers its pings */
 	json_builder_set_member_name(b, "healthy");

@@ -111,6 +111,9 @@ static gboolean label_matches(const AlkSandbox *sb, const char *filter)
 
 static gboolean matches(AlkApiReq *req, const AlkSandbox *sb)
 {
+	/* warm pool members are nobody's until handed out */
+	if (sb->pool != NULL)
+		return FALSE;
 	for (guint i = 0; i + 1 < req->query->len; i += 2) {
 		if (!label_matches(sb, g_ptr_array_index(req->query, i + 1)))
 			return FALSE;

@@ -243,9 +243,12 @@ static void count_states(AlkApi *api, const AlkSandbox *changed)
 	g_autoptr(GPtrArray) all = alk_manager_list(api->manager);
 	guint n[ALK_SANDBOX_N_STATES] = {0};
 
+	g_autoptr(GArray) pool = alk_manager_pool_status(api->manager);
+
 	for (guint i = 0; i < all->len; i++) {
 		const AlkSandbox *sb = g_ptr_array_index(all, i);
-		if (sb->state < ALK_SANDBOX_N_STATES && sb->state != ALK_SANDBOX_DESTROYED)
+		if (sb->pool == NULL && sb->state < ALK_SANDBOX_N_STATES &&
+		    sb->state != ALK_SANDBOX_DESTROYED)
 			n[sb->state]++;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(counted); i++)
@@ -253,6 +256,15 @@ static void count_states(AlkApi *api, const AlkSandbox *changed)
 		    api->metrics, ALK_METRIC_SANDBOXES,
 		    (const char *const[]){"state", alk_sandbox_state_name(counted[i]), NULL},
 		    n[counted[i]], NULL);
+	for (guint i = 0; i < pool->len; i++) {
+		const AlkPoolStatus *st = &g_array_index(pool, AlkPoolStatus, i);
+		alk_metrics_set(api->metrics, ALK_METRIC_POOL,
+		                (const char *const[]){"key", st->key, "state", "ready", NULL},
+		                st->ready, NULL);
+		alk_metrics_set(api->metrics, ALK_METRIC_POOL,
+		                (const char *const[]){"key", st->key, "state", "starting", NULL},
+		                st->starting, NULL);
+	}
 }
 
 /* The state last seen, so that an end is counted and audited once. */

@@ -415,7 +415,8 @@ static const double exec_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
  * and alerts work before the first event. */
 static void airlock_zeroes(AlkMetrics *self)
 {
-	static const char *const states[] = {"creating", "booting", "ready", "stopping", "failed"};
+	static const char *const states[] = {"creating", "booting",  "ready",
+	                                     "paused",   "stopping", "failed"};
 
 	for (guint i = 0; i < G_N_ELEMENTS(states); i++)
 		alk_metrics_set(self, ALK_METRIC_SANDBOXES,
@@ -432,6 +433,10 @@ AlkMetrics *alk_metrics_new_airlock(void)
 	/* fixed definitions: these cannot fail */
 	alk_metrics_register(self, ALK_METRIC_SANDBOXES, ALK_METRIC_GAUGE,
 	                     "Sandboxes by lifecycle state.", NULL, 0, NULL);
+	alk_metrics_register(self, ALK_METRIC_POOL, ALK_METRIC_GAUGE,
+	                     "Warm pool members by key and state (ready, starting); not in "
+	                     "airlock_sandboxes until handed out.",
+	                     NULL, 0, NULL);
 	alk_metrics_register(self, ALK_METRIC_CREATES, ALK_METRIC_COUNTER,
 	                     "Sandbox create requests accepted.", NULL, 0, NULL);
 	alk_metrics_register(self, ALK_METRIC_FAILURES, ALK_METRIC_COUNTER,

@@ -17,6 +17,7 @@
 #define ALK_METRIC_EXEC_DURATION "airlock_exec_duration_seconds" /* histogram */
 #define ALK_METRIC_HTTP_REQUESTS "airlock_http_requests_total"   /* counter {code} */
 #define ALK_METRIC_LIBVIRT_UP "airlock_libvirt_up"               /* gauge */
+#define ALK_METRIC_POOL "airlock_pool_sandboxes"                 /* gauge {key, state} */
 
 /* Per-sandbox counters of networked sandboxes. They are not kept in the
  * registry: they are read from the live sandboxes at each scrape and
