@@ -56,6 +56,7 @@ AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, Alk
 	api->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	api->reqs = g_hash_table_new(NULL, NULL);
 	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	api->routes = alk_api_routes(&api->n_routes);
 	alk_api_req_setup(api);
 	return api;
 }
