@@ -135,7 +135,8 @@ void alk_api_network_put(AlkApiReq *req)
 	                              on_set, ctx);
 }
 
-void alk_api_network_forget_all(AlkApi *api)
+/* Changes still in the manager's hands complete without touching api. */
+static void forget_all(AlkApi *api)
 {
 	for (GList *l = api->networks; l != NULL; l = l->next) {
 		AlkApiNetwork *ctx = l->data;
@@ -144,3 +145,8 @@ void alk_api_network_forget_all(AlkApi *api)
 	}
 	g_clear_pointer(&api->networks, g_list_free);
 }
+
+const AlkApiResource alk_api_network_resource = {
+    .name = "network",
+    .api_free = forget_all,
+};

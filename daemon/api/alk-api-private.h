@@ -328,7 +328,20 @@ void alk_api_json_add_exit(JsonBuilder *b, const AlkTaskResult *result, gboolean
 /* "error": {code, message}, as every error answer carries it. */
 void alk_api_json_add_error(JsonBuilder *b, const GError *error);
 
-/* ---- resources ---- */
+/* ---- resources ----
+ * A resource's endpoints are rows in the routing table (alk-api-route.c);
+ * its state on a request is attached (alk_api_req_attach); what it must do
+ * when the API itself ends is a hook in its row of alk-api.c's resources[],
+ * which alk-api.c iterates, never calling a resource by name. A row has
+ * only hooks some resource uses. */
+typedef struct {
+	const char *name;
+	/* alk_api_free(): work still in the manager's hands must complete
+	 * without touching the API. */
+	void (*api_free)(AlkApi *api);
+} AlkApiResource;
+extern const AlkApiResource alk_api_network_resource;
+
 void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
@@ -371,8 +384,6 @@ void alk_api_files_put(AlkApiReq *req);
 void alk_api_files_get(AlkApiReq *req);
 void alk_api_ttl_post(AlkApiReq *req);
 void alk_api_network_put(AlkApiReq *req);
-/* Changes still in the manager's hands complete without touching api. */
-void alk_api_network_forget_all(AlkApi *api);
 void alk_api_console_get(AlkApiReq *req);
 void alk_api_metrics_get(AlkApiReq *req);
 /* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,
