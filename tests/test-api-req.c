@@ -27,6 +27,7 @@ static struct {
 	guint aborts;
 	gboolean aborted; /* req->aborted when the abort hook ran */
 	guint criticals;
+	guint drains;
 	AlkApiReq *req; /* the request a handler left held */
 } seen;
 
@@ -104,10 +105,50 @@ static void handle_hold(AlkApiReq *req)
 	seen.req = req;
 }
 
+/* The stream, held above the high water mark, goes on: here it ends. */
+static void on_drained(AlkApiReq *req, gpointer data)
+{
+	ck_assert_ptr_eq(data, alk_api_req_data(req));
+	seen.drains++;
+	alk_api_req_stream_end(req);
+}
+
+static const AlkApiReqHooks stream_hooks = {.abort = on_abort, .drained = on_drained};
+
+/* Streams more than ALK_API_STREAM_HIGH_WATER; end: ends it at once. */
+static void stream(AlkApiReq *req, gboolean end)
+{
+	g_autofree char *block = g_malloc0(64 * 1024);
+
+	seen.handled++;
+	alk_api_req_hold(req);
+	alk_api_req_attach(req, g_new0(int, 1), count_free, &stream_hooks);
+	alk_api_req_stream_begin(req, SOUP_STATUS_OK, "application/octet-stream", -1);
+	while (req->unsent <= ALK_API_STREAM_HIGH_WATER)
+		alk_api_req_stream_write(req, block, 64 * 1024);
+	if (end)
+		alk_api_req_stream_end(req);
+}
+
+static void handle_stream(AlkApiReq *req)
+{
+	stream(req, FALSE);
+}
+
+static void handle_stream_end(AlkApiReq *req)
+{
+	stream(req, TRUE);
+}
+
 static const AlkApiRoute test_routes[] = {
     {.method = "GET", .pattern = "/t/answer", .scope = ALK_SCOPE_READ, .handle = handle_answer},
     {.method = "GET", .pattern = "/t/twice", .scope = ALK_SCOPE_READ, .handle = handle_twice},
     {.method = "GET", .pattern = "/t/hold", .scope = ALK_SCOPE_READ, .handle = handle_hold},
+    {.method = "GET", .pattern = "/t/stream", .scope = ALK_SCOPE_READ, .handle = handle_stream},
+    {.method = "GET",
+     .pattern = "/t/stream-end",
+     .scope = ALK_SCOPE_READ,
+     .handle = handle_stream_end},
 };
 
 typedef struct {
@@ -330,6 +371,36 @@ START_TEST(free_on_disconnect)
 }
 END_TEST
 
+/* A stream held above the high water mark is told once it drains. */
+START_TEST(drained_while_streaming)
+{
+	Server s = {0};
+
+	server_start(&s);
+	ck_assert_uint_eq(client_status(client_send(&s, "/t/stream")), 200);
+	ck_assert(spin_until(freed, NULL));
+	server_stop(&s);
+	ck_assert_uint_eq(seen.drains, 1);
+	ck_assert_uint_eq(seen.frees, 1);
+	ck_assert_uint_eq(seen.aborts, 0);
+}
+END_TEST
+
+/* Nor after its end, however much of it is still unsent. */
+START_TEST(no_drained_after_end)
+{
+	Server s = {0};
+
+	server_start(&s);
+	ck_assert_uint_eq(client_status(client_send(&s, "/t/stream-end")), 200);
+	ck_assert(spin_until(freed, NULL));
+	server_stop(&s);
+	ck_assert_uint_eq(seen.drains, 0);
+	ck_assert_uint_eq(seen.frees, 1);
+	ck_assert_uint_eq(seen.aborts, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api-req");
@@ -343,6 +414,8 @@ int main(void)
 	tcase_add_test(tc, free_on_later_answer);
 	tcase_add_test(tc, free_on_stop);
 	tcase_add_test(tc, free_on_disconnect);
+	tcase_add_test(tc, drained_while_streaming);
+	tcase_add_test(tc, no_drained_after_end);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
