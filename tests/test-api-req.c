@@ -277,32 +277,44 @@ static gboolean aborted(gpointer data)
 	return seen.aborts > 0;
 }
 
-START_TEST(free_on_answer)
+/* One request answered at once: its status, with the server gone after
+ * it, and with it the request. */
+static void exchange(const char *path, guint want)
 {
 	Server s = {0};
 
 	server_start(&s);
-	ck_assert_uint_eq(client_status(client_send(&s, "/t/answer")), 200);
+	ck_assert_uint_eq(client_status(client_send(&s, path)), want);
 	ck_assert(spin_until(freed, NULL));
 	server_stop(&s);
 	ck_assert_uint_eq(seen.handled, 1);
 	ck_assert_uint_eq(seen.frees, 1);
+}
+
+/* A request sent to /t/hold and held there: its client's socket. */
+static int held(Server *s)
+{
+	int fd;
+
+	server_start(s);
+	fd = client_send(s, "/t/hold");
+	ck_assert(spin_until(handled, NULL));
+	ck_assert_uint_eq(seen.frees, 0);
+	return fd;
+}
+
+START_TEST(free_on_answer)
+{
+	exchange("/t/answer", 200);
 	ck_assert_uint_eq(seen.aborts, 0);
 }
 END_TEST
 
+/* The refused data was not the request's to free: one free only. */
 START_TEST(attach_twice_refused)
 {
-	Server s = {0};
-
-	server_start(&s);
-	ck_assert_uint_eq(client_status(client_send(&s, "/t/twice")), 200);
-	ck_assert(spin_until(freed, NULL));
-	server_stop(&s);
-	ck_assert_uint_eq(seen.handled, 1);
+	exchange("/t/twice", 200);
 	ck_assert_uint_eq(seen.criticals, 1);
-	/* the refused data was not the request's to free */
-	ck_assert_uint_eq(seen.frees, 1);
 }
 END_TEST
 
@@ -311,12 +323,8 @@ END_TEST
 START_TEST(free_on_later_answer)
 {
 	Server s = {0};
-	int fd;
+	int fd = held(&s);
 
-	server_start(&s);
-	fd = client_send(&s, "/t/hold");
-	ck_assert(spin_until(handled, NULL));
-	ck_assert_uint_eq(seen.frees, 0);
 	reply_ok(seen.req);
 	alk_api_abort(s.api);
 	ck_assert_uint_eq(seen.aborts, 0);
@@ -332,11 +340,8 @@ END_TEST
 START_TEST(free_on_stop)
 {
 	Server s = {0};
-	int fd;
+	int fd = held(&s);
 
-	server_start(&s);
-	fd = client_send(&s, "/t/hold");
-	ck_assert(spin_until(handled, NULL));
 	alk_api_abort(s.api);
 	ck_assert_uint_eq(seen.aborts, 1);
 	ck_assert(!seen.aborted);
@@ -355,12 +360,8 @@ END_TEST
 START_TEST(free_on_disconnect)
 {
 	Server s = {0};
-	int fd;
 
-	server_start(&s);
-	fd = client_send(&s, "/t/hold");
-	ck_assert(spin_until(handled, NULL));
-	close(fd);
+	close(held(&s));
 	ck_assert(spin_until(aborted, NULL));
 	ck_assert(seen.aborted);
 	ck_assert(spin_until(freed, NULL));
@@ -374,14 +375,8 @@ END_TEST
 /* A stream held above the high water mark is told once it drains. */
 START_TEST(drained_while_streaming)
 {
-	Server s = {0};
-
-	server_start(&s);
-	ck_assert_uint_eq(client_status(client_send(&s, "/t/stream")), 200);
-	ck_assert(spin_until(freed, NULL));
-	server_stop(&s);
+	exchange("/t/stream", 200);
 	ck_assert_uint_eq(seen.drains, 1);
-	ck_assert_uint_eq(seen.frees, 1);
 	ck_assert_uint_eq(seen.aborts, 0);
 }
 END_TEST
@@ -389,14 +384,8 @@ END_TEST
 /* Nor after its end, however much of it is still unsent. */
 START_TEST(no_drained_after_end)
 {
-	Server s = {0};
-
-	server_start(&s);
-	ck_assert_uint_eq(client_status(client_send(&s, "/t/stream-end")), 200);
-	ck_assert(spin_until(freed, NULL));
-	server_stop(&s);
+	exchange("/t/stream-end", 200);
 	ck_assert_uint_eq(seen.drains, 0);
-	ck_assert_uint_eq(seen.frees, 1);
 	ck_assert_uint_eq(seen.aborts, 0);
 }
 END_TEST
