@@ -10,7 +10,11 @@
 
 static AlkApiReq *req_new(const char *method, const char *path)
 {
+	static AlkApi api;
 	AlkApiReq *req = g_new0(AlkApiReq, 1);
+
+	api.routes = alk_api_routes(&api.n_routes);
+	req->api = &api;
 	req->method = g_strdup(method);
 	req->path = g_strdup(path);
 	return req;

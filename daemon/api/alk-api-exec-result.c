@@ -115,9 +115,9 @@ static void stream_step(Writer *w, guint i, GString *s)
 	w->part++;
 }
 
-static void pump(AlkApiReq *req)
+static void pump(AlkApiReq *req, gpointer data)
 {
-	Writer *w = req->data;
+	Writer *w = data;
 	g_autoptr(GString) s = g_string_new(NULL);
 
 	while (w->part != PART_DONE && req->unsent < ALK_API_STREAM_HIGH_WATER && !req->done) {
@@ -131,19 +131,20 @@ static void pump(AlkApiReq *req)
 		}
 		alk_api_req_stream_write(req, s->str, s->len);
 	}
-	if (w->part == PART_DONE || req->done) {
-		req->on_drained = NULL;
-		req->on_abort = NULL;
+	if (w->part == PART_DONE || req->done)
 		alk_api_req_stream_end(req);
-	}
 }
 
-static void on_abort(AlkApiReq *req)
+static void on_abort(AlkApiReq *req, gpointer data)
 {
-	req->on_drained = NULL;
 	alk_api_conn_drop(req->conn);
 	alk_api_req_stream_end(req);
 }
+
+static const AlkApiReqHooks writer_hooks = {
+    .abort = on_abort,
+    .drained = pump,
+};
 
 void alk_api_exec_result_send(AlkApiReq *req, const AlkTaskResult *result, gboolean truncated,
                               GByteArray *out[2])
@@ -166,10 +167,7 @@ void alk_api_exec_result_send(AlkApiReq *req, const AlkTaskResult *result, gbool
 		w->out[i] = g_byte_array_ref(out[i]);
 		w->text[i] = alk_api_output_is_text(out[i]->data, out[i]->len);
 	}
-	req->data = w;
-	req->data_free = writer_free;
-	req->on_abort = on_abort;
-	req->on_drained = pump;
+	alk_api_req_attach(req, w, writer_free, &writer_hooks);
 	alk_api_req_stream_begin(req, SOUP_STATUS_OK, "application/json", -1);
-	pump(req);
+	pump(req, w);
 }

@@ -25,6 +25,7 @@ typedef struct {
 	AlkApiReq *req;
 	SoupServerMessage *msg; /* keeps req */
 	SoupWebsocketConnection *ws;
+	AlkApiExecBody *body; /* what the handshake's query asked */
 	AlkTask *task;
 	GByteArray *stdin_queue;
 	gboolean stdin_eof;
@@ -82,8 +83,7 @@ void alk_api_exec_ws_check(AlkApiReq *req)
 	const AlkSandbox *sb;
 	AlkMsgExec msg;
 
-	req->data = body;
-	req->data_free = body_free;
+	alk_api_req_attach(req, body, body_free, NULL);
 	if (!parse_query(req, body, &error) || !alk_api_exec_message(body, &msg, &error) ||
 	    (sb = alk_api_req_sandbox(req, &error)) == NULL) {
 		alk_api_reply_error(req, error);
@@ -106,8 +106,9 @@ static void maybe_end(WsCtx *ctx)
 		return;
 	g_clear_handle_id(&ctx->backlog_timer, g_source_remove);
 	g_signal_handlers_disconnect_by_data(ctx->ws, ctx);
-	g_object_set_data(G_OBJECT(ctx->msg), "alk-ws", NULL);
+	alk_api_req_detach(ctx->req);
 	alk_api_req_end_session(ctx->req);
+	body_free(ctx->body);
 	g_object_unref(ctx->ws);
 	g_byte_array_unref(ctx->stdin_queue);
 	alk_api_exec_tally_clear(&ctx->tally);
@@ -234,7 +235,7 @@ static void on_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	ctx->task = NULL;
-	alk_api_exec_audit(ctx->req, ctx->req->data, &ctx->tally, result, NULL);
+	alk_api_exec_audit(ctx->req, ctx->body, &ctx->tally, result, NULL);
 	json_builder_begin_object(b);
 	alk_api_json_add_exit(b, result, FALSE);
 	json_builder_end_object(b);
@@ -257,7 +258,7 @@ static void on_failed(AlkTask *task, const GError *error, gpointer data)
 	WsCtx *ctx = data;
 
 	ctx->task = NULL;
-	alk_api_exec_audit(ctx->req, ctx->req->data, &ctx->tally, NULL, error);
+	alk_api_exec_audit(ctx->req, ctx->body, &ctx->tally, NULL, error);
 	send_error(ctx, error);
 	maybe_end(ctx);
 }
@@ -322,15 +323,18 @@ static void on_closed(SoupWebsocketConnection *ws, gpointer data)
 }
 
 /* The daemon stops: end the process, the session follows. */
-static void on_abort(AlkApiReq *req)
+static void on_abort(AlkApiReq *req, gpointer data)
 {
-	WsCtx *ctx = g_object_get_data(G_OBJECT(req->msg), "alk-ws");
-	if (ctx == NULL)
-		return;
+	WsCtx *ctx = data;
+
 	kill_exec(ctx);
 	if (ws_open(ctx))
 		soup_websocket_connection_close(ctx->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
 }
+
+/* ctx is the session's: maybe_end frees it once the process and the
+ * WebSocket are both over. */
+static const AlkApiReqHooks ws_hooks = {.abort = on_abort};
 
 void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
 {
@@ -343,18 +347,19 @@ void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
 	ctx->ws = g_object_ref(ws);
 	ctx->stdin_queue = g_byte_array_new();
 	alk_api_exec_tally_init(&ctx->tally);
-	g_object_set_data(G_OBJECT(req->msg), "alk-ws", ctx);
-	req->on_abort = on_abort;
+	/* the session takes the body over from the handshake */
+	ctx->body = alk_api_req_detach(req);
+	alk_api_req_attach(req, ctx, NULL, &ws_hooks);
 	soup_websocket_connection_set_keepalive_interval(ws, KEEPALIVE_S);
 	g_signal_connect(ws, "message", G_CALLBACK(on_message), ctx);
 	g_signal_connect(ws, "closed", G_CALLBACK(on_closed), ctx);
-	if (alk_api_exec_message(req->data, &msg, &error)) {
+	if (alk_api_exec_message(ctx->body, &msg, &error)) {
 		msg.stdin_mode = ALK_STDIN_PIPE;
 		ctx->task =
 		    alk_manager_exec(req->api->manager, req->id, &msg, &ws_callbacks, ctx, &error);
 	}
 	if (ctx->task == NULL) {
-		alk_api_exec_audit(req, req->data, &ctx->tally, NULL, error);
+		alk_api_exec_audit(req, ctx->body, &ctx->tally, NULL, error);
 		send_error(ctx, error);
 	}
 }

@@ -190,11 +190,11 @@ static void stream_line(ExecCtx *ctx, JsonNode *node)
 	}
 }
 
-static void on_drained(AlkApiReq *req)
+static void on_drained(AlkApiReq *req, gpointer data)
 {
-	ExecCtx *ctx = req->data;
+	ExecCtx *ctx = data;
 
-	if (ctx != NULL && ctx->task != NULL && ctx->held) {
+	if (ctx->task != NULL && ctx->held) {
 		ctx->held = FALSE;
 		alk_task_hold(ctx->task, FALSE);
 	}
@@ -263,7 +263,8 @@ static void on_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 	ExecCtx *ctx = data;
 
 	ctx->task = NULL;
-	ctx->req->data = NULL;
+	/* the result's writer may attach itself instead */
+	alk_api_req_detach(ctx->req);
 	alk_api_exec_audit(ctx->req, &ctx->body, &ctx->tally, result, NULL);
 	if (ctx->ndjson) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -291,7 +292,7 @@ static void on_failed(AlkTask *task, const GError *error, gpointer data)
 	ExecCtx *ctx = data;
 
 	ctx->task = NULL;
-	ctx->req->data = NULL;
+	alk_api_req_detach(ctx->req);
 	alk_api_exec_audit(ctx->req, &ctx->body, &ctx->tally, NULL, error);
 	if (ctx->ndjson && ctx->req->streaming) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -319,16 +320,20 @@ static const AlkTaskCallbacks exec_callbacks = {
 
 /* The client left or the daemon stops: the answer (if anyone still
  * reads it) comes with the exit. */
-static void on_abort(AlkApiReq *req)
+static void on_abort(AlkApiReq *req, gpointer data)
 {
-	ExecCtx *ctx = req->data;
+	ExecCtx *ctx = data;
 
-	req->data = NULL;
-	req->data_free = NULL;
-	req->on_abort = NULL;
-	if (ctx != NULL && ctx->task != NULL)
+	if (ctx->task != NULL)
 		alk_task_signal(ctx->task, SIGKILL);
 }
+
+/* ctx is not the request's to free: it lives until the task's one final
+ * callback, which answers the request. */
+static const AlkApiReqHooks exec_hooks = {
+    .abort = on_abort,
+    .drained = on_drained,
+};
 
 static gboolean base64_valid(const char *s)
 {
@@ -391,8 +396,6 @@ void alk_api_exec_post(AlkApiReq *req)
 		return;
 	}
 	alk_api_req_hold(req);
-	req->data = ctx;
-	req->on_abort = on_abort;
-	req->on_drained = on_drained;
+	alk_api_req_attach(req, ctx, NULL, &exec_hooks);
 	feed_stdin(ctx);
 }

@@ -45,8 +45,6 @@ static FileCtx *ctx_new(AlkApiReq *req)
 	ctx->req = req;
 	ctx->sum = g_checksum_new(G_CHECKSUM_SHA256);
 	ctx->start_us = g_get_monotonic_time();
-	req->data = ctx;
-	req->data_free = ctx_free;
 	return ctx;
 }
 
@@ -172,9 +170,9 @@ static const AlkTaskCallbacks put_callbacks = {
 };
 
 /* The client left, the connection broke, or the daemon stops. */
-static void put_abort(AlkApiReq *req)
+static void put_abort(AlkApiReq *req, gpointer data)
 {
-	FileCtx *ctx = req->data;
+	FileCtx *ctx = data;
 	g_autoptr(GError) error = NULL;
 
 	g_clear_pointer(&ctx->task, alk_task_cancel);
@@ -190,6 +188,8 @@ static void put_abort(AlkApiReq *req)
 	else
 		alk_api_req_refuse(req, error);
 }
+
+static const AlkApiReqHooks put_hooks = {.abort = put_abort};
 
 static gboolean parse_mode(AlkApiReq *req, guint32 *mode, GError **error)
 {
@@ -238,16 +238,18 @@ gboolean alk_api_files_put_start(AlkApiReq *req, GError **error)
 	ctx->mode = mode;
 	ctx->task = alk_manager_put(req->api->manager, req->id, req->file, mode, size,
 	                            &put_callbacks, ctx, error);
-	if (ctx->task == NULL)
+	if (ctx->task == NULL) {
+		ctx_free(ctx);
 		return FALSE;
-	req->on_abort = put_abort;
+	}
+	alk_api_req_attach(req, ctx, ctx_free, &put_hooks);
 	g_signal_connect(req->msg, "got-chunk", G_CALLBACK(put_chunk), ctx);
 	return TRUE;
 }
 
 void alk_api_files_put(AlkApiReq *req)
 {
-	FileCtx *ctx = req->data;
+	FileCtx *ctx = alk_api_req_data(req);
 
 	ctx->body_done = TRUE;
 	if (ctx->task == NULL) {
@@ -291,9 +293,9 @@ static void get_data(AlkTask *task, int stream, const guint8 *d, gsize len, gpoi
 	}
 }
 
-static void get_drained(AlkApiReq *req)
+static void get_drained(AlkApiReq *req, gpointer data)
 {
-	FileCtx *ctx = req->data;
+	FileCtx *ctx = data;
 
 	if (ctx->task != NULL && ctx->op_held) {
 		ctx->op_held = FALSE;
@@ -307,7 +309,6 @@ static void get_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 
 	ctx->task = NULL;
 	audit_file(ctx, "sandbox.file_get", NULL);
-	ctx->req->on_drained = NULL;
 	alk_api_req_stream_end(ctx->req);
 }
 
@@ -317,7 +318,6 @@ static void get_failed(AlkTask *task, const GError *error, gpointer data)
 
 	ctx->task = NULL;
 	audit_file(ctx, "sandbox.file_get", error);
-	ctx->req->on_drained = NULL;
 	if (!ctx->req->streaming) {
 		alk_api_reply_error(ctx->req, error);
 		return;
@@ -334,13 +334,12 @@ static const AlkTaskCallbacks get_callbacks = {
     .failed = get_failed,
 };
 
-static void get_abort(AlkApiReq *req)
+static void get_abort(AlkApiReq *req, gpointer data)
 {
-	FileCtx *ctx = req->data;
+	FileCtx *ctx = data;
 	g_autoptr(GError) error = NULL;
 
 	g_clear_pointer(&ctx->task, alk_task_cancel);
-	req->on_drained = NULL;
 	if (req->aborted || req->streaming) {
 		alk_api_conn_drop(req->conn);
 		alk_api_req_stream_end(req);
@@ -349,6 +348,11 @@ static void get_abort(AlkApiReq *req)
 	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
 	alk_api_reply_error(req, error);
 }
+
+static const AlkApiReqHooks get_hooks = {
+    .abort = get_abort,
+    .drained = get_drained,
+};
 
 void alk_api_files_get(AlkApiReq *req)
 {
@@ -359,10 +363,10 @@ void alk_api_files_get(AlkApiReq *req)
 	    alk_manager_get(req->api->manager, req->id, req->file,
 	                    req->api->config->api.max_file_bytes, &get_callbacks, ctx, &error);
 	if (ctx->task == NULL) {
+		ctx_free(ctx);
 		alk_api_reply_error(req, error);
 		return;
 	}
 	alk_api_req_hold(req);
-	req->on_abort = get_abort;
-	req->on_drained = get_drained;
+	alk_api_req_attach(req, ctx, ctx_free, &get_hooks);
 }

@@ -76,7 +76,7 @@ static void on_set(GObject *source, GAsyncResult *res, gpointer data)
 		sb = alk_manager_lookup(ctx->api->manager, ctx->id, &error);
 	audit_network(ctx, sb, error);
 	if (ctx->req != NULL) {
-		ctx->req->data = NULL;
+		alk_api_req_detach(ctx->req);
 		if (sb == NULL)
 			alk_api_reply_error(ctx->req, error);
 		else {
@@ -89,14 +89,13 @@ static void on_set(GObject *source, GAsyncResult *res, gpointer data)
 
 /* The client left or the daemon stops before the manager is done: the
  * change goes on (and is audited), nobody is answered. */
-static void on_abort(AlkApiReq *req)
+static void on_abort(AlkApiReq *req, gpointer data)
 {
-	AlkApiNetwork *ctx = req->data;
+	AlkApiNetwork *ctx = data;
 	g_autoptr(GError) error = NULL;
 
-	req->data = NULL;
-	if (ctx != NULL)
-		ctx->req = NULL;
+	alk_api_req_detach(req);
+	ctx->req = NULL;
 	if (req->aborted) {
 		alk_api_req_release(req);
 		return;
@@ -104,6 +103,9 @@ static void on_abort(AlkApiReq *req)
 	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
 	alk_api_reply_error(req, error);
 }
+
+/* ctx outlives the request: on_set frees it. */
+static const AlkApiReqHooks network_hooks = {.abort = on_abort};
 
 void alk_api_network_put(AlkApiReq *req)
 {
@@ -128,13 +130,13 @@ void alk_api_network_put(AlkApiReq *req)
 	req->api->networks = g_list_prepend(req->api->networks, ctx);
 	/* held first: the answer may come at once */
 	alk_api_req_hold(req);
-	req->data = ctx;
-	req->on_abort = on_abort;
+	alk_api_req_attach(req, ctx, NULL, &network_hooks);
 	alk_manager_set_network_async(req->api->manager, ctx->id, (const char *const *)ctx->allow,
 	                              on_set, ctx);
 }
 
-void alk_api_network_forget_all(AlkApi *api)
+/* Changes still in the manager's hands complete without touching api. */
+static void forget_all(AlkApi *api)
 {
 	for (GList *l = api->networks; l != NULL; l = l->next) {
 		AlkApiNetwork *ctx = l->data;
@@ -143,3 +145,8 @@ void alk_api_network_forget_all(AlkApi *api)
 	}
 	g_clear_pointer(&api->networks, g_list_free);
 }
+
+const AlkApiResource alk_api_network_resource = {
+    .name = "network",
+    .api_free = forget_all,
+};

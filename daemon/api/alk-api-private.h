@@ -54,6 +54,7 @@ typedef struct {
 	guint unauth; /* of them, whose caller is not known yet */
 } AlkApiCount;
 typedef struct _AlkApiReq AlkApiReq;
+typedef struct _AlkApiAttached AlkApiAttached;
 typedef struct _AlkApiNetwork AlkApiNetwork;
 
 typedef enum {
@@ -92,6 +93,9 @@ struct _AlkApi {
 	GHashTable *reqs;      /* AlkApiReq * not yet finished */
 	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
 	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
+	/* the routing table: alk_api_routes(), or a test's own */
+	const AlkApiRoute *routes;
+	guint n_routes;
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
 	guint64 buffered_output;
 	AlkAuditThrottle *refusals; /* audit lines of requests refused unauthenticated */
@@ -143,17 +147,12 @@ struct _AlkApiReq {
 	gboolean aborted;
 	GByteArray *body;
 	guint64 body_len;
-	/* the resource's */
-	gpointer data;
-	GDestroyNotify data_free;
-	/* the request cannot be answered any more (client gone, connection
-	 * dropped, daemon stopping) while the resource still works on it */
-	void (*on_abort)(AlkApiReq *req);
+	/* alk-api-req.c's: what the resource attached (alk_api_req_attach) */
+	AlkApiAttached *attached;
 	/* streamed responses */
 	gboolean streaming;
 	guint64 unsent;
 	guint stall;
-	void (*on_drained)(AlkApiReq *req);
 };
 
 /* ---- alk-api.c ---- */
@@ -265,6 +264,33 @@ void alk_api_req_stream_begin(AlkApiReq *req, guint status, const char *content_
 void alk_api_req_stream_write(AlkApiReq *req, const void *data, gsize len);
 /* Completes the body and releases the hold. */
 void alk_api_req_stream_end(AlkApiReq *req);
+
+/* What a resource that answers later is told, with the data it attached.
+ * Both are armed from the attach until the answer is given (a reply, the
+ * end of a stream or of a WebSocket session), the abort runs or the data
+ * is detached; then neither runs again. */
+typedef struct {
+	/* The request cannot be answered any more (req->aborted: the client
+	 * left, its connection broke or it stopped reading) or the daemon
+	 * stops (then answer it, or end its stream) while the resource still
+	 * works on it. At most once. */
+	void (*abort)(AlkApiReq *req, gpointer data);
+	/* A streamed response's unsent bytes fell below the low water mark:
+	 * the producer held above ALK_API_STREAM_HIGH_WATER may go on. */
+	void (*drained)(AlkApiReq *req, gpointer data);
+} AlkApiReqHooks;
+/* The one way a resource hangs its state on a request: data_free (NULL:
+ * the resource frees data itself) runs exactly once, when the request is
+ * freed, however it ended; hooks (NULL: none) as above. Once per request:
+ * attaching again before alk_api_req_detach() is a programming error,
+ * refused. */
+void alk_api_req_attach(AlkApiReq *req, gpointer data, GDestroyNotify data_free,
+                        const AlkApiReqHooks *hooks);
+/* The data attached, or NULL. */
+gpointer alk_api_req_data(AlkApiReq *req);
+/* The resource takes its data back: data_free will not run, no hook runs
+ * any more, and req may be attached again. Returns the data (or NULL). */
+gpointer alk_api_req_detach(AlkApiReq *req);
 /* Parses req->body as a JSON object (empty: {}), within the size and
  * depth limits. */
 JsonObject *alk_api_req_json(AlkApiReq *req, GError **error);
@@ -302,7 +328,20 @@ void alk_api_json_add_exit(JsonBuilder *b, const AlkTaskResult *result, gboolean
 /* "error": {code, message}, as every error answer carries it. */
 void alk_api_json_add_error(JsonBuilder *b, const GError *error);
 
-/* ---- resources ---- */
+/* ---- resources ----
+ * A resource's endpoints are rows in the routing table (alk-api-route.c);
+ * its state on a request is attached (alk_api_req_attach); what it must do
+ * when the API itself ends is a hook in its row of alk-api.c's resources[],
+ * which alk-api.c iterates, never calling a resource by name. A row has
+ * only hooks some resource uses. */
+typedef struct {
+	const char *name;
+	/* alk_api_free(): work still in the manager's hands must complete
+	 * without touching the API. */
+	void (*api_free)(AlkApi *api);
+} AlkApiResource;
+extern const AlkApiResource alk_api_network_resource;
+
 void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
@@ -345,8 +384,6 @@ void alk_api_files_put(AlkApiReq *req);
 void alk_api_files_get(AlkApiReq *req);
 void alk_api_ttl_post(AlkApiReq *req);
 void alk_api_network_put(AlkApiReq *req);
-/* Changes still in the manager's hands complete without touching api. */
-void alk_api_network_forget_all(AlkApi *api);
 void alk_api_console_get(AlkApiReq *req);
 void alk_api_metrics_get(AlkApiReq *req);
 /* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,

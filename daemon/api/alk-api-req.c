@@ -15,17 +15,75 @@
 
 #define REQ_KEY "alk-api-req"
 
+/* A resource's state on its request. */
+struct _AlkApiAttached {
+	gpointer data;
+	GDestroyNotify data_free;
+	const AlkApiReqHooks *hooks; /* NULL once disarmed */
+};
+
 static AlkApiReq *req_of(SoupServerMessage *msg)
 {
 	return g_object_get_data(G_OBJECT(msg), REQ_KEY);
+}
+
+/* ---- what a resource attached ---- */
+
+void alk_api_req_attach(AlkApiReq *req, gpointer data, GDestroyNotify data_free,
+                        const AlkApiReqHooks *hooks)
+{
+	g_return_if_fail(req->attached == NULL);
+	req->attached = g_new0(AlkApiAttached, 1);
+	req->attached->data = data;
+	req->attached->data_free = data_free;
+	req->attached->hooks = hooks;
+}
+
+gpointer alk_api_req_data(AlkApiReq *req)
+{
+	return req->attached != NULL ? req->attached->data : NULL;
+}
+
+gpointer alk_api_req_detach(AlkApiReq *req)
+{
+	gpointer data = alk_api_req_data(req);
+
+	g_clear_pointer(&req->attached, g_free);
+	return data;
+}
+
+static const AlkApiReqHooks *armed(AlkApiReq *req)
+{
+	return req->attached != NULL ? req->attached->hooks : NULL;
+}
+
+/* The request is answered: no hook runs any more. */
+static void disarm(AlkApiReq *req)
+{
+	if (req->attached != NULL)
+		req->attached->hooks = NULL;
+}
+
+/* Runs the abort hook if it is armed, disarming both hooks first (it may
+ * detach, answer, even free what it attached): whether it ran. */
+static gboolean run_abort(AlkApiReq *req)
+{
+	const AlkApiReqHooks *hooks = armed(req);
+
+	if (hooks == NULL || hooks->abort == NULL)
+		return FALSE;
+	disarm(req);
+	hooks->abort(req, req->attached->data);
+	return TRUE;
 }
 
 static void req_free(gpointer data)
 {
 	AlkApiReq *req = data;
 
-	if (req->data_free != NULL)
-		req->data_free(req->data);
+	if (req->attached != NULL && req->attached->data_free != NULL)
+		req->attached->data_free(req->attached->data);
+	g_clear_pointer(&req->attached, g_free);
 	g_clear_handle_id(&req->stall, g_source_remove);
 	/* ended requests left the table already; the API may be gone since */
 	if (!req->done)
@@ -179,8 +237,6 @@ static void audit_request(AlkApiReq *req)
  * on it. */
 static void req_end(AlkApiReq *req, guint status)
 {
-	void (*on_abort)(AlkApiReq *) = req->on_abort;
-
 	if (req->done)
 		return;
 	req->done = TRUE;
@@ -197,24 +253,19 @@ static void req_end(AlkApiReq *req, guint status)
 	if (req->method != NULL)
 		audit_request(req);
 	g_hash_table_remove(req->api->reqs, req);
-	req->on_abort = NULL;
-	if (on_abort != NULL)
-		on_abort(req);
+	run_abort(req);
 }
 
 /* The client left (or stopped reading) while its answer was pending. */
 static void req_gone(gpointer data)
 {
 	AlkApiReq *req = data;
-	void (*on_abort)(AlkApiReq *) = req->on_abort;
 
 	req->aborted = TRUE;
 	req->status = ALK_API_STATUS_GONE;
-	req->on_abort = NULL;
 	/* libsoup then fails its next write at once */
 	alk_api_conn_drop(req->conn);
-	if (on_abort != NULL)
-		on_abort(req);
+	run_abort(req);
 }
 
 void alk_api_req_abort_all(AlkApi *api)
@@ -225,11 +276,7 @@ void alk_api_req_abort_all(AlkApi *api)
 
 	for (guint i = 0; i < reqs->len; i++) {
 		AlkApiReq *req = g_ptr_array_index(reqs, i);
-		void (*on_abort)(AlkApiReq *) = req->on_abort;
-		req->on_abort = NULL;
-		if (on_abort != NULL)
-			on_abort(req);
-		else if (req->held && !req->streaming)
+		if (!run_abort(req) && req->held && !req->streaming)
 			alk_api_reply_error(req, error);
 	}
 }
@@ -245,7 +292,7 @@ static const char *phrase(guint status)
 static void set_response(AlkApiReq *req, guint status, const char *content_type, char *body,
                          gsize len)
 {
-	req->on_abort = NULL;
+	disarm(req);
 	if (!req->aborted)
 		req->status = status;
 	if (req->done) {
@@ -381,11 +428,12 @@ static void on_wrote_data(SoupServerMessage *msg, guint n, gpointer data)
 {
 	AlkApiReq *req = data;
 	gboolean was_high = req->unsent >= STREAM_LOW_WATER;
+	const AlkApiReqHooks *hooks = armed(req);
 
 	req->unsent -= MIN((guint64)n, req->unsent);
 	arm_stall(req);
-	if (was_high && req->unsent < STREAM_LOW_WATER && req->on_drained != NULL)
-		req->on_drained(req);
+	if (was_high && req->unsent < STREAM_LOW_WATER && hooks != NULL && hooks->drained != NULL)
+		hooks->drained(req, req->attached->data);
 }
 
 void alk_api_req_stream_begin(AlkApiReq *req, guint status, const char *content_type, gint64 length)
@@ -424,7 +472,7 @@ void alk_api_req_stream_write(AlkApiReq *req, const void *data, gsize len)
 
 void alk_api_req_stream_end(AlkApiReq *req)
 {
-	req->on_abort = NULL;
+	disarm(req);
 	if (!req->done)
 		soup_message_body_complete(soup_server_message_get_response_body(req->msg));
 	alk_api_req_release(req);
@@ -759,6 +807,6 @@ void alk_api_req_setup(AlkApi *api)
 
 void alk_api_req_end_session(AlkApiReq *req)
 {
-	req->on_abort = NULL;
+	disarm(req);
 	req_end(req, SOUP_STATUS_SWITCHING_PROTOCOLS);
 }

@@ -184,17 +184,18 @@ static gboolean match(const AlkApiRoute *r, GStrv segs, guint *path_at, char **i
 static gboolean find(AlkApiReq *req, GStrv segs, guint *path_at, GError **error)
 {
 	g_autoptr(GString) allow = g_string_new(NULL);
+	const AlkApiRoute *table = req->api->routes;
 
-	for (guint i = 0; i < G_N_ELEMENTS(routes); i++) {
+	for (guint i = 0; i < req->api->n_routes; i++) {
 		char *id = NULL;
-		if (!match(&routes[i], segs, path_at, &id))
+		if (!match(&table[i], segs, path_at, &id))
 			continue;
-		if (g_strcmp0(routes[i].method, req->method) != 0) {
+		if (g_strcmp0(table[i].method, req->method) != 0) {
 			g_string_append_printf(allow, "%s%s", allow->len > 0 ? ", " : "",
-			                       routes[i].method);
+			                       table[i].method);
 			continue;
 		}
-		req->route = &routes[i];
+		req->route = &table[i];
 		req->id = g_strdup(id);
 		return TRUE;
 	}

@@ -20,8 +20,7 @@ static void wait_settled(const AlkSandbox *sb, const GError *error, gpointer dat
 {
 	AlkApiReq *req = data;
 
-	req->data = NULL;
-	req->on_abort = NULL;
+	alk_api_req_detach(req);
 	if (error != NULL)
 		alk_api_reply_error(req, error);
 	else
@@ -30,11 +29,12 @@ static void wait_settled(const AlkSandbox *sb, const GError *error, gpointer dat
 		              sb, NULL);
 }
 
-static void wait_abort(AlkApiReq *req)
+static void wait_abort(AlkApiReq *req, gpointer data)
 {
 	g_autoptr(GError) error = NULL;
 
-	alk_manager_wait_cancel(g_steal_pointer(&req->data));
+	alk_api_req_detach(req);
+	alk_manager_wait_cancel(data);
 	if (req->aborted) {
 		alk_api_req_release(req);
 		return;
@@ -42,6 +42,9 @@ static void wait_abort(AlkApiReq *req)
 	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
 	alk_api_reply_error(req, error);
 }
+
+/* The wait is the manager's: cancelled on abort, ended by wait_settled. */
+static const AlkApiReqHooks wait_hooks = {.abort = wait_abort};
 
 static void add_wait(AlkApiReq *req, const char *id, AlkSandboxState until)
 {
@@ -55,8 +58,7 @@ static void add_wait(AlkApiReq *req, const char *id, AlkSandboxState until)
 	}
 	if (wait == NULL)
 		return; /* answered already */
-	req->data = wait;
-	req->on_abort = wait_abort;
+	alk_api_req_attach(req, wait, NULL, &wait_hooks);
 }
 
 /* ---- the resources ---- */

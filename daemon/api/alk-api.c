@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The REST server: its sockets, its libsoup server, its tokens and the
- * sandbox watch that keeps metrics and waiting requests in step. */
+/* The REST server: its sockets, its libsoup server, its tokens, the
+ * sandbox watch that audits ends and keeps the metrics in step, and the
+ * resources' hooks into its own end. */
 #include <errno.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -14,6 +15,11 @@
 #include "alk-json.h"
 
 #define LISTEN_BACKLOG 128
+
+/* The resources with hooks into the API's own life (alk-api-private.h). */
+static const AlkApiResource *const resources[] = {
+    &alk_api_network_resource,
+};
 
 GPtrArray *alk_api_values(GHashTable *table)
 {
@@ -56,6 +62,7 @@ AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, Alk
 	api->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	api->reqs = g_hash_table_new(NULL, NULL);
 	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	api->routes = alk_api_routes(&api->n_routes);
 	alk_api_req_setup(api);
 	return api;
 }
@@ -332,7 +339,10 @@ void alk_api_free(AlkApi *api)
 	if (api == NULL)
 		return;
 	alk_api_stop_accepting(api);
-	alk_api_network_forget_all(api);
+	for (guint i = 0; i < G_N_ELEMENTS(resources); i++) {
+		if (resources[i]->api_free != NULL)
+			resources[i]->api_free(api);
+	}
 	/* ends libsoup's connections: their requests end (and are audited) now */
 	soup_server_disconnect(api->server);
 	alk_api_conn_close_all(api);

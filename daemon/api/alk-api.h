@@ -41,7 +41,7 @@ void alk_api_abort(AlkApi *api);
 /* Requests received and not yet answered (or streaming). */
 guint alk_api_count_busy(AlkApi *api);
 
-/* The manager's watch: keeps metrics and waiting requests in step. */
+/* The manager's watch: audits a sandbox's end, keeps the metrics in step. */
 void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb);
 
 /* The routing table, one "METHOD PATTERN SCOPE" line per route, as
