@@ -72,6 +72,10 @@ START_TEST(routes_match)
 	r = route("GET", "/v1/sandboxes/x/exec/ws", NULL, &error);
 	ck_assert_ptr_nonnull(r->route->websocket);
 	req_done(r);
+	r = route("POST", "/v1/sandboxes/0123456789ab/pause", NULL, &error);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq(r->route->handle, alk_api_pause_post);
+	req_done(r);
 	r = route("PUT", "/v1/sandboxes/0123456789ab/network", NULL, &error);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_ptr_eq(r->route->handle, alk_api_network_put);
@@ -100,6 +104,8 @@ START_TEST(routes_refuse)
 	    {"POST", "/v1/sandboxes/x/network", NULL, 1, ALK_API_ERROR_METHOD},
 	    {"DELETE", "/v1/sandboxes/x/network", NULL, 1, ALK_API_ERROR_METHOD},
 	    {"PUT", "/v1/sandboxes/x/network/y", NULL, 0, ALK_ERROR_NOT_FOUND},
+	    {"GET", "/v1/sandboxes/x/pause", NULL, 1, ALK_API_ERROR_METHOD},
+	    {"DELETE", "/v1/sandboxes/x/resume", NULL, 1, ALK_API_ERROR_METHOD},
 	    {"PUT", "/v1/sandboxes/network", NULL, 1, ALK_API_ERROR_METHOD},
 	    /* GUri folded these; the raw target tells */
 	    {"GET", "/v1/sandboxes/x/files/passwd",
@@ -399,8 +405,10 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 15);
+	ck_assert_uint_eq(n, 17);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/pause write\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/resume write\n") != NULL);
 	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/network write\n") != NULL);
 	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/files/{path} write\n") != NULL);
 	for (guint i = 0; i < n; i++) {

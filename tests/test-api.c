@@ -492,6 +492,119 @@ START_TEST(sigterm_leaves_sandboxes)
 }
 END_TEST
 
+/* Pause and resume a real guest: commands refused while paused, the same
+ * guest (its files) after, both audited. */
+START_TEST(pause_resume)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *base = g_strdup_printf("/v1/sandboxes/%s", id);
+	g_autofree char *pause = g_strconcat(base, "/pause", NULL);
+	g_autofree char *resume = g_strconcat(base, "/resume", NULL);
+	g_autofree char *exec = g_strconcat(base, "/exec", NULL);
+	g_autofree char *body = alk_test_api_sh_body("cat /tmp/mark", NULL);
+	g_autofree char *audit = NULL;
+
+	g_autoptr(JsonObject) mark = alk_test_api_sh(id, "echo kept > /tmp/mark; echo ok");
+	assert_output(mark, "stdout", "ok\n");
+	g_autoptr(JsonObject) paused = alk_test_api_expect("POST", pause, NULL, 200);
+	ck_assert_str_eq(str(paused, "state"), "paused");
+	ck_assert(json_object_get_null_member(paused, "healthy"));
+	g_autoptr(AlkTestResponse) refused = alk_test_api_call("POST", exec, body);
+	alk_test_api_assert_error(refused, 409, "conflict");
+	ck_assert(strstr((const char *)refused->body->data, "paused") != NULL);
+	g_autoptr(AlkTestResponse) twice = alk_test_api_call("POST", pause, NULL);
+	alk_test_api_assert_error(twice, 409, "conflict");
+	g_autoptr(JsonObject) listed = alk_test_api_expect("GET", base, NULL, 200);
+	ck_assert_str_eq(str(listed, "state"), "paused");
+	g_autoptr(JsonObject) resumed = alk_test_api_expect("POST", resume, NULL, 200);
+	ck_assert_str_eq(str(resumed, "state"), "ready");
+	g_autoptr(JsonObject) after = alk_test_api_expect("POST", exec, body, 200);
+	assert_output(after, "stdout", "kept\n");
+	g_autoptr(AlkTestResponse) again = alk_test_api_call("POST", resume, NULL);
+	alk_test_api_assert_error(again, 409, "conflict");
+	g_autoptr(AlkTestResponse) nobody =
+	    alk_test_api_call("POST", "/v1/sandboxes/0123456789ab/pause", NULL);
+	alk_test_api_assert_error(nobody, 404, "not_found");
+	audit = read_audit();
+	ck_assert(strstr(audit, "\"sandbox.pause\"") != NULL);
+	ck_assert(strstr(audit, "\"sandbox.resume\"") != NULL);
+	/* deleted while paused: gone like any other */
+	g_autoptr(AlkTestResponse) p2 = alk_test_api_call("POST", pause, NULL);
+	ck_assert_int_eq(p2->status, 200);
+	g_autoptr(AlkTestResponse) del = alk_test_api_call("DELETE", base, NULL);
+	ck_assert_msg(del->status == 202 || del->status == 200 || del->status == 204, "%u",
+	              del->status);
+}
+END_TEST
+
+static gboolean pool_ready(guint want)
+{
+	g_autoptr(JsonObject) health = alk_test_api_expect("GET", "/v1/health", NULL, 200);
+	JsonArray *pool = json_object_get_array_member(health, "pool");
+	JsonObject *key;
+
+	ck_assert_uint_eq(json_array_get_length(pool), 1);
+	key = json_array_get_object_element(pool, 0);
+	ck_assert_str_eq(str(key, "key"), "minimal/development");
+	return (guint)json_object_get_int_member(key, "ready") == want &&
+	       json_object_get_int_member(key, "starting") == 0;
+}
+
+/* Waits (on the health answer, with a deadline) until the pool is full. */
+static void wait_pool_ready(void)
+{
+	gint64 end = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+
+	while (!pool_ready(1)) {
+		ck_assert_msg(g_get_monotonic_time() < end, "the warm pool never filled");
+		g_usleep(100 * 1000); /* a poll of the daemon's own report, not a guess */
+	}
+}
+
+static void pool_setup(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	alk_test_api_daemon = alk_test_daemon_start("[api]\nrequest_timeout_s = 4\n"
+	                                            "[daemon]\npool = minimal/development:1\n",
+	                                            &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+/* A warm pool of one: the create is answered ready at once with a booted
+ * guest, the member is never listed, and the pool fills again. */
+START_TEST(warm_pool)
+{
+	g_autofree char *id = NULL;
+	g_autofree char *metrics = NULL;
+
+	wait_pool_ready();
+	g_autoptr(JsonObject) empty = alk_test_api_expect("GET", "/v1/sandboxes", NULL, 200);
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(empty, "sandboxes")),
+	                 0);
+	g_autoptr(JsonObject) sb =
+	    alk_test_api_expect("POST", "/v1/sandboxes", "{\"labels\":{\"w\":\"1\"}}", 201);
+	ck_assert_str_eq(str(sb, "state"), "ready");
+	ck_assert(json_object_get_boolean_member(sb, "warm"));
+	id = g_strdup(str(sb, "id"));
+	g_autoptr(JsonObject) res = alk_test_api_sh(id, "echo warm");
+	assert_output(res, "stdout", "warm\n");
+	g_autoptr(JsonObject) one = alk_test_api_expect("GET", "/v1/sandboxes", NULL, 200);
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(one, "sandboxes")), 1);
+	wait_pool_ready();
+	g_autoptr(AlkTestResponse) m = alk_test_api_call("GET", "/metrics", NULL);
+	metrics = g_strndup((const char *)m->body->data, m->body->len);
+	ck_assert_msg(strstr(metrics, "airlock_pool_sandboxes{key=\"minimal/development\","
+	                              "state=\"ready\"} 1") != NULL,
+	              "%s", metrics);
+	/* a cold shape is not served warm */
+	g_autoptr(JsonObject) cold =
+	    alk_test_api_expect("POST", "/v1/sandboxes", "{\"memory_mib\":384}", 201);
+	ck_assert(!json_object_get_boolean_member(cold, "warm"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api");
@@ -507,6 +620,8 @@ int main(void)
 	alk_test_api_add(s, "parallel_clients_while_booting", parallel_clients_while_booting, NULL,
 	                 NULL);
 	alk_test_api_add(s, "sigterm_leaves_sandboxes", sigterm_leaves_sandboxes, NULL, NULL);
+	alk_test_api_add(s, "pause_resume", pause_resume, NULL, NULL);
+	alk_test_api_add(s, "warm_pool", warm_pool, pool_setup, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -55,7 +55,7 @@ typedef struct {
 } AlkApiCount;
 typedef struct _AlkApiReq AlkApiReq;
 typedef struct _AlkApiAttached AlkApiAttached;
-typedef struct _AlkApiNetwork AlkApiNetwork;
+typedef struct _AlkApiCall AlkApiCall;
 
 typedef enum {
 	ALK_API_BODY_NONE,   /* any body is read and dropped, within max_body_bytes */
@@ -92,7 +92,7 @@ struct _AlkApi {
 	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
 	GHashTable *reqs;      /* AlkApiReq * not yet finished */
 	GHashTable *states;    /* sandbox id -> last AlkSandboxState seen (metrics) */
-	GList *networks;       /* AlkApiNetwork *: allowlist changes the manager works on */
+	GList *calls;          /* AlkApiCall *: changes the manager works on (alk-api-call.c) */
 	/* the routing table: alk_api_routes(), or a test's own */
 	const AlkApiRoute *routes;
 	guint n_routes;
@@ -340,7 +340,27 @@ typedef struct {
 	 * without touching the API. */
 	void (*api_free)(AlkApi *api);
 } AlkApiResource;
-extern const AlkApiResource alk_api_network_resource;
+extern const AlkApiResource alk_api_call_resource;
+
+/* ---- calls (alk-api-call.c): a change the manager makes asynchronously
+ * for a request, answered with the sandbox or the error ---- */
+typedef struct {
+	/* the manager's finish function of the change */
+	gboolean (*finish)(AlkManager *m, GAsyncResult *res, GError **error);
+	/* its audit line: sb the sandbox after it, or error why not */
+	void (*audit)(AlkApiCall *call, const AlkSandbox *sb, const GError *error);
+} AlkApiCallClass;
+/* Holds req and attaches the call to it; pass alk_api_call_done and the
+ * call to the manager's async function. data (freed with data_free when
+ * the call ends) is the resource's. */
+AlkApiCall *alk_api_call_new(AlkApiReq *req, const AlkApiCallClass *klass, gpointer data,
+                             GDestroyNotify data_free);
+void alk_api_call_done(GObject *source, GAsyncResult *res, gpointer call);
+const char *alk_api_call_id(const AlkApiCall *call);
+gpointer alk_api_call_data(const AlkApiCall *call);
+gint64 alk_api_call_elapsed_ms(const AlkApiCall *call);
+/* An audit line of the call's caller about its sandbox. */
+void alk_api_call_audit(AlkApiCall *call, const char *action, JsonNode *args, JsonNode *result);
 
 void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
@@ -383,6 +403,8 @@ gboolean alk_api_files_put_start(AlkApiReq *req, GError **error);
 void alk_api_files_put(AlkApiReq *req);
 void alk_api_files_get(AlkApiReq *req);
 void alk_api_ttl_post(AlkApiReq *req);
+void alk_api_pause_post(AlkApiReq *req);
+void alk_api_resume_post(AlkApiReq *req);
 void alk_api_network_put(AlkApiReq *req);
 void alk_api_console_get(AlkApiReq *req);
 void alk_api_metrics_get(AlkApiReq *req);

@@ -18,7 +18,7 @@
 
 /* The resources with hooks into the API's own life (alk-api-private.h). */
 static const AlkApiResource *const resources[] = {
-    &alk_api_network_resource,
+    &alk_api_call_resource,
 };
 
 GPtrArray *alk_api_values(GHashTable *table)
