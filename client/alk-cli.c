@@ -311,6 +311,28 @@ gboolean alk_cli_print(const char *text, GError **error)
 	return alk_cli_write_all(STDOUT_FILENO, text, strlen(text), error);
 }
 
+int alk_cli_change(AlkCli *cli, const char *method, const char *path, const char *json,
+                   AlkCliDescribe describe, gpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) answer = alk_cli_call(cli, method, path, json, &error);
+	g_autoptr(JsonObject) doc = NULL;
+	g_autofree char *text = NULL;
+
+	if (answer == NULL)
+		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	if (cli->json)
+		return alk_cli_print_json(answer, &error)
+		           ? ALK_EXIT_OK
+		           : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	doc = alk_cli_parse_object(answer, &error);
+	if (doc == NULL)
+		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	text = describe(doc, data);
+	return alk_cli_print(text, &error) ? ALK_EXIT_OK
+	                                   : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+}
+
 gboolean alk_cli_print_json(GBytes *body, GError **error)
 {
 	gsize len = 0;

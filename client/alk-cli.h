@@ -100,6 +100,12 @@ gboolean alk_cli_write_all(int fd, const void *data, gsize len, GError **error);
 /* The daemon's JSON, verbatim, ending with a newline. */
 gboolean alk_cli_print_json(GBytes *body, GError **error);
 gboolean alk_cli_print(const char *text, GError **error);
+/* Text a verb prints for the sandbox the daemon answered with (owned). */
+typedef char *(*AlkCliDescribe)(JsonObject *sandbox, gpointer data);
+/* A verb that changes one sandbox: method path [json body], then the daemon's
+ * JSON verbatim with --json, else describe(answer) printed. An exit code. */
+int alk_cli_change(AlkCli *cli, const char *method, const char *path, const char *json,
+                   AlkCliDescribe describe, gpointer data);
 
 /* ---- progress line on stderr ---------------------------------------------------------------- */
 

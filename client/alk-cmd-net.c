@@ -111,32 +111,22 @@ char *alk_net_describe(JsonObject *sandbox)
 	return g_string_free(out, FALSE);
 }
 
+static char *describe(JsonObject *sandbox, gpointer data)
+{
+	return alk_net_describe(sandbox);
+}
+
 int alk_cmd_net(AlkCli *cli, int argc, char **argv)
 {
 	g_auto(AlkNetCmd) cmd = {0};
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = NULL;
 	g_autofree char *body = NULL;
-	g_autoptr(GBytes) answer = NULL;
-	g_autoptr(JsonObject) doc = NULL;
-	g_autofree char *text = NULL;
 
 	if (!alk_cmd_net_parse(argc, argv, &cmd, &error))
 		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
 	cli->json |= cmd.json;
 	path = g_strdup_printf("/v1/sandboxes/%s/network", cmd.id);
 	body = alk_net_body(&cmd);
-	answer = alk_cli_call(cli, "PUT", path, body, &error);
-	if (answer == NULL)
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	if (cli->json)
-		return alk_cli_print_json(answer, &error)
-		           ? ALK_EXIT_OK
-		           : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	doc = alk_cli_parse_object(answer, &error);
-	if (doc == NULL)
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	text = alk_net_describe(doc);
-	return alk_cli_print(text, &error) ? ALK_EXIT_OK
-	                                   : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	return alk_cli_change(cli, "PUT", path, body, describe, NULL);
 }

@@ -24,12 +24,20 @@ gboolean alk_cmd_pause_parse(const char *verb, int argc, char **argv, const char
 	return alk_cli_check_id(*id, error);
 }
 
+static char *describe_paused(JsonObject *sandbox, gpointer id)
+{
+	return g_strdup_printf("sandbox %s paused\n", (const char *)id);
+}
+
+static char *describe_resumed(JsonObject *sandbox, gpointer id)
+{
+	return g_strdup_printf("sandbox %s resumed\n", (const char *)id);
+}
+
 static int pause_or_resume(AlkCli *cli, const char *verb, int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = NULL;
-	g_autofree char *text = NULL;
-	g_autoptr(GBytes) answer = NULL;
 	const char *id = NULL;
 	gboolean json = FALSE;
 
@@ -37,17 +45,9 @@ static int pause_or_resume(AlkCli *cli, const char *verb, int argc, char **argv)
 		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
 	cli->json |= json;
 	path = g_strdup_printf("/v1/sandboxes/%s/%s", id, verb);
-	answer = alk_cli_call(cli, "POST", path, NULL, &error);
-	if (answer == NULL)
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	if (cli->json)
-		return alk_cli_print_json(answer, &error)
-		           ? ALK_EXIT_OK
-		           : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	text = g_strdup_printf("sandbox %s %s\n", id,
-	                       g_str_equal(verb, "pause") ? "paused" : "resumed");
-	return alk_cli_print(text, &error) ? ALK_EXIT_OK
-	                                   : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	return alk_cli_change(cli, "POST", path, NULL,
+	                      g_str_equal(verb, "pause") ? describe_paused : describe_resumed,
+	                      (gpointer)id);
 }
 
 int alk_cmd_pause(AlkCli *cli, int argc, char **argv)

@@ -25,12 +25,12 @@ gboolean alk_cmd_ttl_parse(int argc, char **argv, const char **id, guint64 *ttl_
 	                          ALK_CLI_TTL_MAX, ttl_s, error);
 }
 
-static char *describe(JsonObject *sandbox, const char *id)
+static char *describe(JsonObject *sandbox, gpointer id)
 {
 	const char *expires = alk_cli_json_string(sandbox, "expires_at");
 	g_autofree char *shown = alk_cli_sanitize(expires != NULL ? expires : "?");
 
-	return g_strdup_printf("sandbox %s now expires at %s\n", id, shown);
+	return g_strdup_printf("sandbox %s now expires at %s\n", (const char *)id, shown);
 }
 
 int alk_cmd_ttl(AlkCli *cli, int argc, char **argv)
@@ -38,9 +38,6 @@ int alk_cmd_ttl(AlkCli *cli, int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = NULL;
 	g_autofree char *body = NULL;
-	g_autoptr(GBytes) answer = NULL;
-	g_autoptr(JsonObject) doc = NULL;
-	g_autofree char *text = NULL;
 	const char *id = NULL;
 	guint64 ttl_s = 0;
 	gboolean json = FALSE;
@@ -50,17 +47,5 @@ int alk_cmd_ttl(AlkCli *cli, int argc, char **argv)
 	cli->json |= json;
 	path = g_strdup_printf("/v1/sandboxes/%s/ttl", id);
 	body = g_strdup_printf("{\"ttl_s\":%" G_GUINT64_FORMAT "}", ttl_s);
-	answer = alk_cli_call(cli, "POST", path, body, &error);
-	if (answer == NULL)
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	if (cli->json)
-		return alk_cli_print_json(answer, &error)
-		           ? ALK_EXIT_OK
-		           : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	doc = alk_cli_parse_object(answer, &error);
-	if (doc == NULL)
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	text = describe(doc, id);
-	return alk_cli_print(text, &error) ? ALK_EXIT_OK
-	                                   : alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
+	return alk_cli_change(cli, "POST", path, body, describe, (gpointer)id);
 }

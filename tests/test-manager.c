@@ -459,22 +459,26 @@ START_TEST(test_network_made_and_removed)
 }
 END_TEST
 
+/* A manager call's answer, and an exec's. */
 typedef struct {
 	gboolean done;
 	gboolean ok;
 	GError *error;
-} Change;
+	guint8 out[64];
+	gsize out_len;
+	gint exit_code;
+} Op;
+
+static gboolean op_done(gpointer data)
+{
+	return ((Op *)data)->done;
+}
 
 static void changed(GObject *src, GAsyncResult *res, gpointer data)
 {
-	Change *c = data;
-	c->done = TRUE;
-	c->ok = alk_manager_set_network_finish(f.m, res, &c->error);
-}
-
-static gboolean change_done(gpointer data)
-{
-	return ((Change *)data)->done;
+	Op *op = data;
+	op->done = TRUE;
+	op->ok = alk_manager_set_network_finish(f.m, res, &op->error);
 }
 
 static gboolean net_held(gpointer data)
@@ -497,7 +501,7 @@ START_TEST(test_network_change_during_delete)
 	g_autofree char *domain = g_strconcat("airlock-", id, NULL);
 	g_autofree char *del = g_strconcat("ip netns del ", ns, NULL);
 	const char *allow[] = {"198.51.100.0/24", NULL};
-	Change c = {0};
+	Op c = {0};
 	guint plans;
 
 	alk_test_fake_net_hold(f.net, TRUE);
@@ -514,7 +518,7 @@ START_TEST(test_network_change_during_delete)
 	ck_assert_uint_eq(alk_test_fake_net_plans(f.net)->len, plans);
 	/* the rules load: the change is answered once, then the end goes on */
 	alk_test_fake_net_hold(f.net, FALSE);
-	ck_assert(loop_until(change_done, &c, WAIT_S));
+	ck_assert(loop_until(op_done, &c, WAIT_S));
 	ck_assert(!c.ok);
 	ck_assert_msg(g_error_matches(c.error, ALK_ERROR, ALK_ERROR_ENDED), "%s",
 	              c.error ? c.error->message : "no error");
@@ -530,16 +534,16 @@ START_TEST(test_network_change_refused_twice)
 {
 	g_autofree char *id = create_networked(ALK_NET_ALLOWLIST, "192.0.2.0/24");
 	const char *allow[] = {"198.51.100.0/24", NULL};
-	Change a = {0}, b = {0};
+	Op a = {0}, b = {0};
 
 	alk_test_fake_net_hold(f.net, TRUE);
 	alk_manager_set_network_async(f.m, id, allow, changed, &a);
 	alk_manager_set_network_async(f.m, id, allow, changed, &b);
-	ck_assert(loop_until(change_done, &b, WAIT_S));
+	ck_assert(loop_until(op_done, &b, WAIT_S));
 	ck_assert(!b.ok && g_error_matches(b.error, ALK_ERROR, ALK_ERROR_CONFLICT));
 	g_clear_error(&b.error);
 	alk_test_fake_net_hold(f.net, FALSE);
-	ck_assert(loop_until(change_done, &a, WAIT_S));
+	ck_assert(loop_until(op_done, &a, WAIT_S));
 	ck_assert_msg(a.ok, "%s", a.error ? a.error->message : "?");
 	ck_assert_str_eq(alk_manager_lookup(f.m, id, NULL)->net.allow[0], "198.51.100.0/24");
 	ck_assert_uint_eq(alk_manager_lookup(f.m, id, NULL)->net.generation, 1);
@@ -592,25 +596,11 @@ END_TEST
 
 /* ---- pause and resume ---- */
 
-typedef struct {
-	gboolean done;
-	gboolean ok;
-	GError *error;
-	guint8 out[64];
-	gsize out_len;
-	gint exit_code;
-} Op;
-
 static void op_paused(GObject *src, GAsyncResult *res, gpointer data)
 {
 	Op *op = data;
 	op->done = TRUE;
 	op->ok = alk_manager_pause_finish(f.m, res, &op->error);
-}
-
-static gboolean op_done(gpointer data)
-{
-	return ((Op *)data)->done;
 }
 
 /* Pauses (or resumes) id and waits for the answer: NULL, or its error. */

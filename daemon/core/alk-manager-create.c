@@ -157,6 +157,18 @@ static gboolean check_capacity(AlkManager *m, GError **error)
 	return TRUE;
 }
 
+void alk_slot_add_labels(AlkSandbox *sb, GHashTable *labels)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (labels == NULL)
+		return;
+	g_hash_table_iter_init(&it, labels);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		g_hash_table_insert(sb->labels, g_strdup(k), g_strdup(v));
+}
+
 static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
                                const AlkImage *image)
 {
@@ -175,13 +187,7 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
 	sb->build = g_strdup(alk_image_build(image));
 	sb->net.allow = g_strdupv(req->allow);
-	if (req->labels != NULL) {
-		GHashTableIter it;
-		gpointer k, v;
-		g_hash_table_iter_init(&it, req->labels);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			g_hash_table_insert(sb->labels, g_strdup(k), g_strdup(v));
-	}
+	alk_slot_add_labels(sb, req->labels);
 	return sb;
 }
 

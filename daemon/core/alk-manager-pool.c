@@ -104,13 +104,7 @@ static void hand_out(AlkSlot *slot, const AlkSandboxRequest *req, const AlkLimit
 	sb->limits = *limits;
 	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
-	if (req->labels != NULL) {
-		GHashTableIter it;
-		gpointer k, v;
-		g_hash_table_iter_init(&it, req->labels);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			g_hash_table_insert(sb->labels, g_strdup(k), g_strdup(v));
-	}
+	alk_slot_add_labels(sb, req->labels);
 	alk_slot_arm_ttl(slot);
 	save_record(slot);
 	g_message("warm pool: sandbox %s handed out", sb->id);

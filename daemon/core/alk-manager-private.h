@@ -103,6 +103,8 @@ char *alk_slot_console_tail(AlkSandbox *sb, gsize max_bytes, GError **error);
  * alk_manager_create's, past the checks of limits and capacity. */
 AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkLimits *limits,
                          const char *pool, GError **error);
+/* A request's labels (NULL: none) onto sb's. */
+void alk_slot_add_labels(AlkSandbox *sb, GHashTable *labels);
 
 /* What tells an image's builds apart (a pool member of an older one is
  * replaced). */
