@@ -923,6 +923,72 @@ START_TEST(test_pool_replaced_on_rebuild)
 }
 END_TEST
 
+/* ---- a node of a cluster ---- */
+
+START_TEST(test_capacity_and_full)
+{
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+	g_autoptr(GError) error = NULL;
+
+	restart_with("max_sandboxes = 2\n");
+	ck_assert_uint_ge(alk_manager_capacity_pct(f.m), 1);
+	a = create_ready();
+	ck_assert_uint_le(alk_manager_capacity_pct(f.m), 50);
+	b = create_ready();
+	ck_assert_uint_eq(alk_manager_capacity_pct(f.m), 0);
+	/* refused as full, before anything is made */
+	ck_assert(alk_manager_create(f.m, &(AlkSandboxRequest){0}, &error) == NULL);
+	ck_assert_msg(g_error_matches(error, ALK_ERROR, ALK_ERROR_FULL), "%s", error->message);
+	ck_assert_uint_eq(alk_test_fake_virt_count(f.fake), 2);
+	ck_assert(alk_manager_destroy(f.m, a, NULL));
+	assert_gone(a);
+	ck_assert_uint_ge(alk_manager_capacity_pct(f.m), 1);
+	/* without libvirt there is no room at all */
+	alk_test_fake_virt_set_connected(f.fake, FALSE);
+	ck_assert_uint_eq(alk_manager_capacity_pct(f.m), 0);
+	alk_test_fake_virt_set_connected(f.fake, TRUE);
+}
+END_TEST
+
+START_TEST(test_node_tag)
+{
+	g_autofree char *id = NULL;
+	g_autoptr(GError) error = NULL;
+
+	alk_manager_free(f.m);
+	alk_config_free(f.config);
+	f.config = config_with("");
+	g_free(f.config->cluster.node);
+	f.config->cluster.node = g_strdup("0a");
+	start_manager();
+	id = create_ready();
+	ck_assert_msg(g_str_has_prefix(id, "0a"), "%s", id);
+	/* another node's id: not here, and said so */
+	ck_assert(alk_manager_lookup(f.m, "0b0000000000", &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_NOT_FOUND));
+	ck_assert_msg(strstr(error->message, "node 0b's, this is node 0a") != NULL, "%s",
+	              error->message);
+	g_clear_error(&error);
+	/* the same host under another tag while it holds a sandbox: refused */
+	alk_manager_free(f.m);
+	g_free(f.config->cluster.node);
+	f.config->cluster.node = g_strdup("0c");
+	f.m = alk_test_fake_virt_manager(f.fake, f.config);
+	alk_manager_set_net_backend(f.m, &alk_test_fake_net_ops, f.net);
+	ck_assert(!alk_manager_start(f.m, &error));
+	ck_assert_msg(strstr(error->message, "does not carry this node's tag") != NULL, "%s",
+	              error->message);
+	g_clear_error(&error);
+	/* back under its own tag it adopts the sandbox */
+	alk_manager_free(f.m);
+	g_free(f.config->cluster.node);
+	f.config->cluster.node = g_strdup("0a");
+	start_manager();
+	ck_assert_msg(wait_for(id, ALK_SANDBOX_READY) == NULL, "not adopted");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -953,6 +1019,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pool_adopted_after_restart);
 	tcase_add_test(tc, test_pool_makes_room);
 	tcase_add_test(tc, test_pool_replaced_on_rebuild);
+	tcase_add_test(tc, test_capacity_and_full);
+	tcase_add_test(tc, test_node_tag);
 	suite_add_tcase(s, tc);
 	return s;
 }
