@@ -48,22 +48,27 @@ static void run(const char *const *argv)
 	              "%s: %s", argv[0], error ? error->message : "?");
 }
 
-/* An image the manager accepts: its files are never booted. */
+/* An image the manager accepts (images/airlock-image's layout): its files are
+ * never booted. */
 static char *make_image(const char *root)
 {
-	g_autofree char *dir = g_build_filename(root, "image", "tiny", NULL);
+	g_autofree char *top = g_build_filename(root, "image", "tiny", NULL);
+	g_autofree char *dir = g_build_filename(top, "builds", "20260101T000000Z-00000000", NULL);
+	g_autofree char *current = g_build_filename(top, "current", NULL);
 	g_autofree char *rootfs = g_build_filename(dir, "rootfs.qcow2", NULL);
 	const char *qemu_img[] = {"qemu-img", "create", "-q", "-f", "qcow2", rootfs, "64M", NULL};
 	const char *json =
-	    "{\"format_version\":1,\"name\":\"tiny\",\"arch\":\"x86_64\",\"kernel\":\"vmlinuz\","
+	    "{\"format_version\":2,\"name\":\"tiny\",\"arch\":\"x86_64\",\"kernel\":\"vmlinuz\","
 	    "\"initrd\":\"initrd.img\",\"rootfs\":\"rootfs.qcow2\",\"rootfs_virtual_mib\":64,"
 	    "\"cmdline\":\"quiet\",\"kernel_version\":\"0\",\"agent_version\":\"airlock-agent\","
 	    "\"agent_sha256\":\"" /* 64 hex */
 	    "0000000000000000000000000000000000000000000000000000000000000000\","
-	    "\"built_at\":\"2026-01-01T00:00:00Z\"}";
+	    "\"built_at\":\"2026-01-01T00:00:00Z\",\"build_id\":\"20260101T000000Z-00000000\","
+	    "\"source\":{\"kind\":\"minimal\"}}";
 	const char *files[] = {"vmlinuz", "initrd.img", "image.json"};
 
 	ck_assert_int_eq(g_mkdir_with_parents(dir, 0755), 0);
+	ck_assert_int_eq(symlink("builds/20260101T000000Z-00000000", current), 0);
 	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autofree char *path = g_build_filename(dir, files[i], NULL);
 		ck_assert(g_file_set_contents(path, i == 2 ? json : "", -1, NULL));
