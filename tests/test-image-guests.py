@@ -15,7 +15,7 @@ asserted from inside the guest through the CLI.
     debian   a Debian image with python3 and ca-certificates boots, runs
              python3 -c 'print(6*7)'; its default user is agent (uid 1000)
 
-Images go into $ALK_IMAGE_DIR (default a fresh temp dir, removed after); the
+Images go into a fresh temp dir, removed after (never $ALK_IMAGE_DIR); the
 debian case keeps its image in $ALK_IMAGE_CACHE (default
 /var/cache/airlock/test-images) so that a rerun is airlock-image's quick no-op.
 """
@@ -443,7 +443,7 @@ def case_debian(image_dir, work):
         out = d.sh(sid, "python3 -c 'print(6*7)'").stdout
         check(out.strip() == "42", "python3 printed %r" % out)
         out = d.sh(sid, "getent passwd agent; stat -c '%u:%g' /home/agent; "
-                   "ls /etc/ssl/certs/ca-certificates.crt").stdout.split()
+                   "ls /etc/ssl/certs/ca-certificates.crt").stdout.splitlines()
         check(out[0].startswith("agent:x:1000:1000:") and out[1] == "1000:1000",
               "agent user: %r" % out)
         d.rm(sid)
@@ -463,8 +463,9 @@ def main():
     if os.geteuid() != 0:
         print("skipped: needs root")
         sys.exit(77)
-    own = "ALK_IMAGE_DIR" not in os.environ
-    image_dir = os.environ.get("ALK_IMAGE_DIR") or tempfile.mkdtemp(prefix="alk-images-")
+    # never $ALK_IMAGE_DIR (the suite's shared images): these cases make and remove their own
+    own = True
+    image_dir = tempfile.mkdtemp(prefix="alk-images-")
     os.chmod(image_dir, 0o755)
     work = tempfile.mkdtemp(prefix="alk-imgwork-")
     try:

@@ -67,7 +67,9 @@ if [ "$MODE" = image ]; then
 			die "--out $OUT: the image directory's last component must be the name '$NAME'"
 		args=(--image-dir "$(dirname "$OUT")")
 	fi
-	exec "$HERE/../airlock-image" "${args[@]}" build minimal "$NAME" --agent "$AGENT" "${FORCE[@]}"
+	tool=$HERE/../airlock-image # the source tree; installed, the one in PATH
+	[ -x "$tool" ] || tool=airlock-image
+	exec "$tool" "${args[@]}" build minimal "$NAME" --agent "$AGENT" "${FORCE[@]}"
 fi
 
 need_common_tools
