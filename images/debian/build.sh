@@ -15,7 +15,6 @@ set -euo pipefail
 umask 022
 export LC_ALL=C
 
-PROG=${0##*/}
 HERE=$(dirname "$(realpath -e "${BASH_SOURCE[0]}")")
 # shellcheck source=../lib/common.sh
 . "$HERE/../lib/common.sh"
@@ -37,8 +36,9 @@ done
 [ -n "$MODE" ] || die "run by airlock-image: airlock-image build debian NAME ..."
 
 [[ $SUITE =~ ^[a-z][a-z0-9-]{0,31}$ ]] || die "invalid suite '$SUITE'"
-[[ $USER_NAME =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] && [ "$USER_NAME" != root ] ||
+if ! [[ $USER_NAME =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || [ "$USER_NAME" = root ]; then
 	die "invalid --user '$USER_NAME' (a lowercase name, not root)"
+fi
 [ -z "$SIZE" ] || [[ $SIZE =~ ^[1-9][0-9]{0,6}$ ]] || die "--size must be MiB, 1 to 9999999"
 case $KERNEL in cloud | generic) ;; *) die "--kernel must be cloud or generic" ;; esac
 # Debian package names (policy 5.6.1), sorted and deduplicated: the stamp must

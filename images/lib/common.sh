@@ -125,7 +125,8 @@ common_stamp() {
 # build_initramfs WORK OUT INIT: our initramfs for kernel KVER: loads the virtio
 # modules, grows the root ext4 to fill the disk, switches to it and execs INIT.
 build_initramfs() {
-	local work=$1 out=$2 init=$3 I=$1/initramfs a lib m deps kind path
+	local work=$1 out=$2 init=$3 I a lib m deps kind path
+	I=$work/initramfs
 	mkdir -p "$I"/{bin,dev,proc,sys,newroot,tmp,etc,lib/modules}
 	install -m 0755 "$BUSYBOX" "$I/bin/busybox"
 	for a in "${ALK_INITRD_APPLETS[@]}"; do ln -s busybox "$I/bin/$a"; done

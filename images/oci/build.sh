@@ -18,7 +18,6 @@ set -euo pipefail
 umask 022
 export LC_ALL=C
 
-PROG=${0##*/}
 HERE=$(dirname "$(realpath -e "${BASH_SOURCE[0]}")")
 # shellcheck source=../lib/common.sh
 . "$HERE/../lib/common.sh"
@@ -52,8 +51,9 @@ pick_kernel cloud
 
 # What kind of source: a layout directory, an OCI archive or a Docker archive.
 if [ -d "$SRC" ]; then
-	[ -f "$SRC/oci-layout" ] && [ -f "$SRC/index.json" ] ||
+	if [ ! -f "$SRC/oci-layout" ] || [ ! -f "$SRC/index.json" ]; then
 		die "$SRC is a directory but not an OCI layout (no oci-layout and index.json)"
+	fi
 	TRANSPORT=oci
 	SRC_SIZE=$(du -sb "$SRC" | cut -f1)
 elif [ -f "$SRC" ]; then
