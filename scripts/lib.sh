@@ -11,7 +11,7 @@ ALK_PACKAGES=(
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml
 	nftables iproute2 tini
-	mmdebstrap skopeo umoci zstd
+	mmdebstrap skopeo umoci zstd linux-image-amd64
 )
 
 alk_log() { printf '==> %s\n' "$*" >&2; }

@@ -18,9 +18,10 @@ BUSYBOX=/bin/busybox
 # Kernel command line (see images/minimal/README.md for each word).
 ALK_CMDLINE="console=ttyS0 panic=-1 quiet cryptomgr.notests root=/dev/vda rw"
 # Modules the initramfs loads, in this order (dependencies first as modprobe
-# resolves them; built-in ones are skipped).
+# resolves them; built-in ones are skipped: the cloud kernel has ext4 built in,
+# the generic one as a module).
 ALK_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-	virtio_console virtio_blk failover net_failover virtio_net pvpanic_mmio)
+	virtio_console virtio_blk failover net_failover virtio_net pvpanic_mmio ext4)
 ALK_INITRD_APPLETS=(sh mount umount insmod sleep echo cat poweroff switch_root tail)
 
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
@@ -146,7 +147,7 @@ build_initramfs() {
 		local src=$1 base mod x
 		base=${src##*/}
 		mod=${base%%.ko*}
-		for x in "${load[@]}"; do [ "$x" = "$mod" ] && return 0; done
+		for x in "${load[@]}"; do [ "${x#\?}" = "$mod" ] && return 0; done
 		case $base in
 		*.ko) install -m 0644 "$src" "$I/lib/modules/$mod.ko" ;;
 		*.ko.xz) need xz xz-utils; xz -dc "$src" >"$I/lib/modules/$mod.ko" ;;
@@ -154,7 +155,12 @@ build_initramfs() {
 		*.ko.gz) gzip -dc "$src" >"$I/lib/modules/$mod.ko" ;;
 		*) die "unknown module file type: $src" ;;
 		esac
-		load+=("$mod")
+		# CPU-specific accelerations (crc32c-intel needs SSE4.2, which TCG's
+		# CPU may lack) are tried; the generic fallback is loaded anyway.
+		case $src in
+		*/arch/x86/crypto/*) load+=("?$mod") ;;
+		*) load+=("$mod") ;;
+		esac
 	}
 	for m in "${ALK_MODULES[@]}"; do
 		deps=$(modprobe -S "$KVER" --show-depends "$m" 2>&1) ||
