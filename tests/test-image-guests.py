@@ -330,7 +330,22 @@ def hostile_cases(work):
                    tar_of([("escape/pwned", "file", b"x")])])
     mk("symrel", [base, tar_of([("up", "link", "../../../../../../tmp/%s-dir" % TAG)]),
                   tar_of([("up/pwned2", "file", b"x")])])
+    mk("hardlink", [base, tar_of([("stolen", "hard", "../../../../../../etc/hostname")])])
     return out
+
+
+def image_file(image_dir, name, path):
+    """The bytes of path inside an image's root (debugfs on the raw ext4), or None."""
+    raw = os.path.join(image_dir, ".raw-%d" % os.getpid())
+    try:
+        run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw",
+             os.path.join(image_dir, name, "current", "rootfs.qcow2"), raw])
+        p = subprocess.run(["debugfs", "-R", "cat %s" % path, raw], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        return p.stdout if p.returncode == 0 and b"not found" not in p.stderr else None
+    finally:
+        if os.path.exists(raw):
+            os.unlink(raw)
 
 
 TAG = "alk-hostile-%d" % os.getpid()
@@ -348,10 +363,22 @@ def case_hostile(image_dir, work):
             for o in outside:
                 check(not os.path.lexists(o), "%s wrote %s outside the root" % (lay, o))
             if p.returncode == 0:
-                # resolved inside: the image is there and sane
+                # resolved inside: the file is in the image, not on the host
                 check(os.path.islink(os.path.join(image_dir, name, "current")), "no current")
+                inside = {"dotdot": "/tmp/%s-dotdot" % TAG, "absolute": "/tmp/%s-absolute" % TAG,
+                          "symlink": "/tmp/%s-dir/pwned" % TAG,
+                          "symrel": "/tmp/%s-dir/pwned2" % TAG}.get(os.path.basename(lay))
+                if inside is not None:
+                    check(image_file(image_dir, name, inside) == b"x",
+                          "%s: %s is not inside the image" % (lay, inside))
+                else:
+                    got = image_file(image_dir, name, "/stolen")
+                    check(got != open("/etc/hostname", "rb").read(),
+                          "%s: the host's /etc/hostname got into the image" % lay)
                 print("hostile: %s: resolved inside the root" % os.path.basename(lay))
             else:
+                left = os.listdir(os.path.join(image_dir, name, "builds"))
+                check(left == [], "%s left %r behind" % (lay, left))
                 print("hostile: %s: refused: %s" % (os.path.basename(lay),
                                                    p.stderr.strip().splitlines()[-1]))
         refuse = []
