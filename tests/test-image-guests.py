@@ -377,8 +377,7 @@ def case_hostile(image_dir, work):
                           "%s: the host's /etc/hostname got into the image" % lay)
                 print("hostile: %s: resolved inside the root" % os.path.basename(lay))
             else:
-                left = os.listdir(os.path.join(image_dir, name, "builds"))
-                check(left == [], "%s left %r behind" % (lay, left))
+                check(not os.path.lexists(os.path.join(image_dir, name)), "%s left files" % lay)
                 print("hostile: %s: refused: %s" % (os.path.basename(lay),
                                                    p.stderr.strip().splitlines()[-1]))
         refuse = []
@@ -399,9 +398,18 @@ def case_hostile(image_dir, work):
             check(r.returncode != 0, "%s was accepted" % name)
             check(want.lower() in r.stderr.lower(), "%s: error %r lacks %r" % (name, r.stderr, want))
             top = os.path.join(image_dir, name)
-            left = os.listdir(os.path.join(top, "builds")) if os.path.isdir(top) else []
-            check(left == [], "%s left %r behind" % (name, left))
-            check(not os.path.lexists(os.path.join(top, "current")), "%s has a current" % name)
+            check(not os.path.lexists(top), "%s left %r behind" % (name, os.listdir(top)
+                                                                    if os.path.isdir(top) else top))
+        # a failed build over an existing image leaves its current build alone
+        good = os.path.join(work, "good")
+        good_layout(good)
+        builder(image_dir, "import", "keep", good)
+        before = os.readlink(os.path.join(image_dir, "keep", "current"))
+        r = builder(image_dir, "import", "keep", os.path.join(work, "liar"), ok=False)
+        check(r.returncode != 0, "liar accepted over keep")
+        check(os.readlink(os.path.join(image_dir, "keep", "current")) == before and
+              build_ids(image_dir, "keep") == [before[len("builds/"):]],
+              "a failed build changed keep: %r" % build_ids(image_dir, "keep"))
         for bad in ("a/b", "../x", "UPPER", "x" * 33, ""):
             r = builder(image_dir, "import", bad, os.path.join(work, "liar"), ok=False)
             check(r.returncode != 0 and "invalid image name" in r.stderr, "name %r: %s" % (bad, r.stderr))
