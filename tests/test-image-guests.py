@@ -423,7 +423,34 @@ def build_ids(image_dir, name):
     return sorted(os.listdir(os.path.join(image_dir, name, "builds")))
 
 
+def serialised_builds(image_dir):
+    """A build of a name another build holds waits for it, then goes on."""
+    import fcntl
+    import select
+    builder(image_dir, "build", "minimal", "twice")
+    tool = os.path.join(ARGS.source, "images", "airlock-image")
+    agent = os.path.join(ARGS.build, "agent", "airlock-agent")
+    with open(os.path.join(image_dir, "twice", ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as another build would
+        p = subprocess.Popen([tool, "--image-dir", image_dir, "build", "minimal", "twice",
+                              "--force", "--agent", agent], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        line = ""
+        while "waiting for another build" not in line:
+            left = deadline - time.monotonic()
+            check(left > 0 and select.select([p.stderr], [], [], left)[0], "the build did not wait")
+            line = p.stderr.readline()
+            check(line != "", "the build ended instead of waiting")
+        check(p.poll() is None, "the build went on while the lock was held")
+        before = os.readlink(os.path.join(image_dir, "twice", "current"))
+    err = p.communicate(timeout=300)[1]
+    check(p.returncode == 0, "the waiting build failed: %s" % err)
+    check(os.readlink(os.path.join(image_dir, "twice", "current")) != before, "no new build")
+    builder(image_dir, "rm", "twice")
+
+
 def case_rebuild(image_dir, work):
+    serialised_builds(image_dir)
     builder(image_dir, "build", "minimal", "re")
     old = os.readlink(os.path.join(image_dir, "re", "current"))
     d = Daemon(image_dir)
