@@ -252,7 +252,30 @@ def cmd_image_json(recipe, name, build_id, stamp):
             img[k] = r[k]
     img["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     img["build_stamp"] = stamp
+    _check_limits(img)
     print(json.dumps(img, indent=2))
+
+
+# What airlockd's loader accepts (daemon/virt/alk-image.c): refuse here what it
+# would refuse there, with a message that says which part of the image is too big.
+JSON_MAX = 64 * 1024
+
+
+def _check_limits(img):
+    ex = img.get("exec") or {}
+    for key in ("env", "argv"):
+        items = ex.get(key) or []
+        if len(items) > 1024 or any(len(i.encode()) > 32768 for i in items):
+            die("the image config's %s is too large (at most 1024 items of 32 KiB)" % key)
+    if len((ex.get("cwd") or "").encode()) > 4096 or len((ex.get("user") or "").encode()) > 256:
+        die("the image config's WorkingDir or User is too long")
+    src = img.get("source") or {}
+    if len((src.get("reference") or "").encode()) > 4096:
+        die("the source path is too long (at most 4096 bytes)")
+    if len(src.get("packages") or []) > 1024:
+        die("at most 1024 packages")
+    if len(json.dumps(img, indent=2).encode()) > JSON_MAX:
+        die("image.json would be over %d bytes (the image config is too large)" % JSON_MAX)
 
 
 def cmd_get(path, key):
