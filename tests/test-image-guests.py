@@ -195,9 +195,19 @@ class Daemon:
                     "audit_head = %s/audit.head\n"
                     % (state, rund, image_dir, os.path.join(ARGS.source, "xml-templates"),
                        self.sock, port, self.dir, self.dir, self.dir))
-        self.log = open(os.path.join(self.dir, "airlockd.log"), "w")
+        self.conf = conf
+        self.log = open(os.path.join(self.dir, "airlockd.log"), "a")
+        self.start()
+
+    def restart(self):
+        """SIGTERM (the sandboxes live on) and the same daemon again: it reconciles."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        self.start()
+
+    def start(self):
         self.proc = subprocess.Popen([os.path.join(ARGS.build, "daemon", "airlockd"),
-                                      "--config", conf], stdout=self.log, stderr=self.log)
+                                      "--config", self.conf], stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -468,6 +478,21 @@ def case_rebuild(image_dir, work):
               (r.returncode, r.stderr))
         out = d.sh(sid, "cat /root/mine; ls /bin/busybox && echo alive").stdout
         check(out.split() == ["kept", "/bin/busybox", "alive"], "old sandbox: %r" % out)
+        # A restarted daemon adopts the sandbox, and the sweep after its reconcile
+        # keeps that sandbox's build. To see the sweep happen, a third build is made
+        # while this test holds the second open (the builder keeps it), then let go.
+        held = os.open(os.path.join(image_dir, "re", new, "rootfs.qcow2"), os.O_RDONLY)
+        builder(image_dir, "build", "minimal", "re", "--force")
+        check(new[len("builds/"):] in build_ids(image_dir, "re"), "a held build went")
+        os.close(held)
+        second, new = new, os.readlink(os.path.join(image_dir, "re", "current"))
+        d.restart()
+        wait_for(lambda: second[len("builds/"):] not in build_ids(image_dir, "re"),
+                 "the daemon sweeping an unused build after reconcile", 120)
+        check(old[len("builds/"):] in build_ids(image_dir, "re"),
+              "the sweep removed the build a running sandbox uses")
+        d.wait_ready(sid)
+        d.sh(sid, "cat /root/mine")
         sid2 = d.create("re")
         d.wait_ready(sid2)
         d.rm(sid)
