@@ -523,10 +523,10 @@ def case_debian(image_dir, work):
                                 "packages": ["ca-certificates", "python3"]}, "%r" % img["source"])
         print("debian: rootfs %d MiB on disk, %d MiB virtual" %
               (img["rootfs_bytes"] >> 20, img["rootfs_virtual_mib"]))
-        sid = d.create("pytest")
         t1 = time.monotonic()
+        sid = d.create("pytest")
         d.wait_ready(sid)
-        print("debian: ready in %.1f s" % (time.monotonic() - t1))
+        print("debian: create to ready in %.1f s" % (time.monotonic() - t1))
         out = d.sh(sid, "python3 -c 'print(6*7)'").stdout
         check(out.strip() == "42", "python3 printed %r" % out)
         out = d.sh(sid, "getent passwd agent; stat -c '%u:%g' /home/agent; "
