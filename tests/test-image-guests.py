@@ -4,8 +4,9 @@
 asserted from inside the guest through the CLI.
 
   test-image-guests.py --build DIR CASE
-    oci      an OCI layout this test writes (layers with a whiteout, a hard
-             link, a symlink, a setuid file, Env and Cmd) imports, as an
+    oci      an OCI layout this test writes (layers with a whiteout, an opaque
+             directory, a hard link, a symlink, a setuid file, a device node, an
+             xattr, owners, Env, Cmd, WorkingDir and User) imports, as an
              oci-archive, a docker-archive and a layout dir; boots with exactly
              those files; GET /v1/images shows its source and exec defaults
     hostile  bad archives are refused with nothing left behind, and nothing is
@@ -132,6 +133,11 @@ def tar_of(entries):
             elif kind == "hard":
                 ti.type = tarfile.LNKTYPE
                 ti.linkname = e[2]
+            elif kind == "chr":
+                ti.type = tarfile.CHRTYPE
+                ti.devmajor, ti.devminor = e[2]
+            if "xattrs" in attrs:
+                ti.pax_headers = {"SCHILY.xattr." + k: v for k, v in attrs["xattrs"].items()}
             t.addfile(ti, io.BytesIO(data) if data is not None else None)
     return buf.getvalue()
 
@@ -159,9 +165,16 @@ def good_layout(path):
                  ("srv/doomed.txt", "file", b"whiteout me\n"),
                  ("srv/hard.txt", "hard", "srv/data.txt"),
                  ("srv/sym", "link", "data.txt"),
-                 ("srv/suid", "file", b"#!/bin/sh\n", {"mode": 0o4755})])
+                 ("srv/suid", "file", b"#!/bin/sh\n", {"mode": 0o4755}),
+                 ("srv/null", "chr", (1, 3), {"mode": 0o666}),
+                 ("srv/tagged", "file", b"x", {"xattrs": {"user.airlock": "tagged"}}),
+                 ("opq", "dir", None),
+                 ("opq/old.txt", "file", b"old\n")])
     l3 = tar_of([("srv/.wh.doomed.txt", "file", b""),
-                 ("srv/three.txt", "file", b"layer three\n")])
+                 ("srv/three.txt", "file", b"layer three\n"),
+                 ("opq", "dir", None),
+                 ("opq/.wh..wh..opq", "file", b""),
+                 ("opq/new.txt", "file", b"new\n")])
     return lay.finish([l1, l2, l3], GOOD_CONFIG)
 
 
@@ -291,6 +304,8 @@ def case_oci(image_dir, work):
          "docker-archive:%s:app:latest" % darch])
     builder(image_dir, "import", "appdocker", darch)
 
+    xattr = run(["debugfs", "-R", "ea_get /srv/tagged user.airlock", raw_of(image_dir, "app", work)])
+    check("tagged" in xattr.stdout, "xattr lost: %r %r" % (xattr.stdout, xattr.stderr))
     d = Daemon(image_dir)
     try:
         imgs = d.images()
@@ -308,10 +323,14 @@ def case_oci(image_dir, work):
             d.wait_ready(sid)
             out = d.sh(sid, "cd /srv && ls -a | sort | tr '\\n' ' '; echo; "
                        "cat data.txt three.txt; readlink sym; "
-                       "stat -c '%i %h %u:%g %a %n' data.txt hard.txt suid").stdout
+                       "stat -c '%i %h %u:%g %a %n' data.txt hard.txt suid; "
+                       "stat -c '%F %t,%T %a' null; ls /opq").stdout
             lines = out.splitlines()
-            check(lines[0].split() == [".", "..", "data.txt", "hard.txt", "suid", "sym", "three.txt"],
+            check(lines[0].split() == [".", "..", "data.txt", "hard.txt", "null", "suid", "sym",
+                                       "tagged", "three.txt"],
                   "%s: /srv holds %r" % (image, lines[0]))
+            check(lines[7:] == ["character special file 1,3 666", "new.txt"],
+                  "%s: device node or opaque directory: %r" % (image, lines[7:]))
             check(lines[1:4] == ["layer two", "layer three", "data.txt"], "%s: %r" % (image, lines))
             a, b, s = (l.split() for l in lines[4:7])
             check(a[0] == b[0] and a[1] == "2", "%s: hard link lost: %r %r" % (image, a, b))
@@ -342,6 +361,14 @@ def hostile_cases(work):
                   tar_of([("up/pwned2", "file", b"x")])])
     mk("hardlink", [base, tar_of([("stolen", "hard", "../../../../../../etc/hostname")])])
     return out
+
+
+def raw_of(image_dir, name, work):
+    """The image's root as a raw ext4 in work, for debugfs."""
+    raw = os.path.join(work, "%s.raw" % name)
+    run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw",
+         os.path.join(image_dir, name, "current", "rootfs.qcow2"), raw])
+    return raw
 
 
 def image_file(image_dir, name, path):
