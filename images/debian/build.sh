@@ -107,7 +107,7 @@ build_initramfs "$STAGE" "$STAGE/initrd.img" /sbin/airlock-agent
 install -m 0644 "$VMLINUZ" "$STAGE/vmlinuz"
 log "debian: root filesystem ($(du -sm "$R" | cut -f1) MiB of files)"
 make_rootfs "$R" "$STAGE/rootfs.qcow2" 256 "$SIZE"
-rm -rf -- "$R"
+rm -rf --one-file-system -- "$R"
 SRC=$(python3 -c 'import json, sys; print(json.dumps({"kind": "debian", "suite": sys.argv[1],
       "packages": sys.argv[2:]}))' "$SUITE" "${PKGS[@]}")
 write_recipe "$STAGE/recipe.json" "$SRC" "{\"default_user\":\"$USER_NAME\"}"

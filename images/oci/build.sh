@@ -129,7 +129,7 @@ build_initramfs "$STAGE" "$STAGE/initrd.img" /sbin/airlock-agent
 install -m 0644 "$VMLINUZ" "$STAGE/vmlinuz"
 make_rootfs "$R" "$STAGE/rootfs.qcow2" 64 "$SIZE"
 CONF=$(python3 "$ALK_HELPER" oci-config "$W/layout" img)
-rm -rf -- "$W"
+rm -rf --one-file-system -- "$W"
 SRC_JSON=$(C=$CONF python3 -c 'import json, os, sys
 print(json.dumps({"kind": "oci", "reference": sys.argv[1], "digest": json.loads(os.environ["C"])["digest"]}))' \
 	"$TRANSPORT:$SRC")
