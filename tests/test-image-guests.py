@@ -500,6 +500,11 @@ def case_rebuild(image_dir, work):
         check(new != old, "the rebuild did not make a new build")
         check(old[len("builds/"):] in build_ids(image_dir, "re"),
               "the build in use went while its sandbox runs")
+        info = json.loads(builder(image_dir, "--json", "inspect", "re").stdout)
+        check(info["builds_in_use"] == [old[len("builds/"):]] and info["current"] == new and
+              info["build_id"] == new[len("builds/"):], "inspect: %r" % info)
+        listed = json.loads(builder(image_dir, "--json", "ls").stdout)["images"]
+        check([i["name"] for i in listed] == ["re"], "ls: %r" % listed)
         r = builder(image_dir, "rm", "re", ok=False)
         check(r.returncode == 2 and "in use" in r.stderr, "rm of an image in use: %d %s" %
               (r.returncode, r.stderr))
