@@ -11,6 +11,7 @@ ALK_PACKAGES=(
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml python3-setuptools python3-pip python3-wheel
 	nftables libnftables-dev iproute2 tini
+	mmdebstrap skopeo umoci zstd linux-image-amd64
 )
 
 alk_log() { printf '==> %s\n' "$*" >&2; }

@@ -12,6 +12,7 @@
 
 #include "alk-domain-xml.h"
 #include "alk-error.h"
+#include "alk-image-builds.h"
 #include "alk-overlay.h"
 #include "alk-virt-real.h"
 
@@ -247,6 +248,7 @@ void alk_slot_remove_files(AlkManager *m, const char *id)
 	g_autofree char *run = g_build_filename(m->config->run_dir, "sandboxes", id, NULL);
 	rm_tree(state);
 	rm_tree(run);
+	alk_image_builds_sweep_async(m->config->image_dir); /* its image build may be free now */
 }
 
 static gboolean make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, GError **error)
