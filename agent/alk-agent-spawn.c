@@ -21,6 +21,7 @@ typedef enum {
 	SPAWN_DUP,
 	SPAWN_CHDIR,
 	SPAWN_RLIMIT,
+	SPAWN_CREDS,
 	SPAWN_EXEC,
 } AlkSpawnStage;
 
@@ -106,7 +107,14 @@ static void spawn_exec(const char *const *argv, char *const *envp)
 	errno = err;
 }
 
-static void __attribute__((noreturn)) spawn_child(const AlkMsgExec *m, const int fds[3], int errfd)
+/* A user's exec starts in its home unless it names a cwd. */
+static const char *spawn_cwd(const AlkMsgExec *m, const AlkCreds *c)
+{
+	return m->cwd ? m->cwd : c->set_ids ? c->home : "/";
+}
+
+static void __attribute__((noreturn))
+spawn_child(const AlkMsgExec *m, const AlkCreds *c, const int fds[3], int errfd)
 {
 	alk_signal_child_reset();
 	/* Its own session and process group: timeouts and SIGNAL reach every
@@ -114,23 +122,33 @@ static void __attribute__((noreturn)) spawn_child(const AlkMsgExec *m, const int
 	if (setsid() < 0)
 		spawn_fail(errfd, SPAWN_SETSID);
 	spawn_stdio(fds, errfd);
-	if (chdir(m->cwd ? m->cwd : "/") < 0)
-		spawn_fail(errfd, SPAWN_CHDIR);
 	spawn_rlimits(m, errfd);
-	spawn_exec(m->argv, m->envc ? (char *const *)m->env : (char *const *)spawn_default_env);
+	/* the user before chdir: a home it may not enter fails as it would */
+	if (alk_creds_apply(c) < 0)
+		spawn_fail(errfd, SPAWN_CREDS);
+	if (chdir(spawn_cwd(m, c)) < 0)
+		spawn_fail(errfd, SPAWN_CHDIR);
+	spawn_exec(m->argv, c->envp_given ? (char *const *)c->envp
+	                    : m->envc     ? (char *const *)m->env
+	                                  : (char *const *)spawn_default_env);
 	spawn_fail(errfd, SPAWN_EXEC);
 	_exit(127);
 }
 
-static void spawn_report(AlkAgent *a, uint32_t id, const AlkMsgExec *m, const AlkSpawnFailure *f)
+static void spawn_report(AlkAgent *a, uint32_t id, const AlkMsgExec *m, const AlkCreds *c,
+                         const AlkSpawnFailure *f)
 {
 	static const char *const what[] = {
-	    [SPAWN_SETSID] = "setsid", [SPAWN_STDIN] = "open /dev/null", [SPAWN_DUP] = "dup2",
-	    [SPAWN_CHDIR] = "chdir",   [SPAWN_RLIMIT] = "setrlimit",     [SPAWN_EXEC] = "execve",
+	    [SPAWN_SETSID] = "setsid",    [SPAWN_STDIN] = "open /dev/null",
+	    [SPAWN_DUP] = "dup2",         [SPAWN_CHDIR] = "chdir",
+	    [SPAWN_RLIMIT] = "setrlimit", [SPAWN_CREDS] = "becoming user",
+	    [SPAWN_EXEC] = "execve",
 	};
 	const char *arg = "";
 	if (f->stage == SPAWN_CHDIR)
-		arg = m->cwd ? m->cwd : "/";
+		arg = spawn_cwd(m, c);
+	else if (f->stage == SPAWN_CREDS)
+		arg = m->user ? m->user : "root";
 	else if (f->stage == SPAWN_EXEC)
 		arg = m->argv[0];
 	const char *w = f->stage >= 0 && f->stage <= SPAWN_EXEC ? what[f->stage] : "spawn";
@@ -141,6 +159,14 @@ static void spawn_report(AlkAgent *a, uint32_t id, const AlkMsgExec *m, const Al
 pid_t alk_spawn(AlkAgent *a, uint32_t id, const AlkMsgExec *m, int child_fds[3])
 {
 	int ep[2];
+	/* static: an AlkCreds is large, and one exec is spawned at a time */
+	static AlkCreds creds;
+	char why[160];
+
+	if (alk_creds_resolve(m, &creds, why, sizeof(why)) < 0) {
+		alk_send_error(a, id, ALK_ERR_BAD_REQUEST, 0, "%s", why);
+		return -1;
+	}
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		alk_send_errno(a, id, errno, "pipe");
 		return -1;
@@ -158,7 +184,7 @@ pid_t alk_spawn(AlkAgent *a, uint32_t id, const AlkMsgExec *m, int child_fds[3])
 		return -1;
 	}
 	if (pid == 0)
-		spawn_child(m, child_fds, ep[1]);
+		spawn_child(m, &creds, child_fds, ep[1]);
 	close(ep[1]);
 	AlkSpawnFailure f;
 	ssize_t n;
@@ -171,6 +197,6 @@ pid_t alk_spawn(AlkAgent *a, uint32_t id, const AlkMsgExec *m, int child_fds[3])
 	/* It is on its way to _exit: reaping it here keeps it out of the
 	 * loop, which would look for an exec owning this pid. */
 	waitpid(pid, NULL, 0);
-	spawn_report(a, id, m, &f);
+	spawn_report(a, id, m, &creds, &f);
 	return -1;
 }

@@ -237,6 +237,28 @@ void alk_exec_close_fd(int *fd);
 /* alk-agent-spawn.c: fork + execve with the child's setup */
 pid_t alk_spawn(AlkAgent *a, uint32_t id, const AlkMsgExec *m, int child_fds[3]);
 
+/* alk-agent-user.c: who an exec runs as. */
+#define ALK_CREDS_MAX_GROUPS 64
+typedef struct {
+	int set_ids; /* a user was asked for: uid, gid and groups below */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[ALK_CREDS_MAX_GROUPS];
+	int ngroups;
+	uint32_t no_new_privs;
+	uint32_t drop_caps;
+	char home[256];
+	int envp_given; /* envp replaces the request's environment */
+	char env_home[262];
+	char env_user[48];
+	char env_logname[48];
+	const char *envp[ALK_PROTO_MAX_ENV + 5];
+} AlkCreds;
+/* In the agent, before the fork: 0, or -1 with why in err. */
+int alk_creds_resolve(const AlkMsgExec *m, AlkCreds *c, char *err, size_t errlen);
+/* In the child: 0, or -1 with errno set. */
+int alk_creds_apply(const AlkCreds *c);
+
 /* alk-agent-stdio.c: the pipes of an exec */
 void alk_exec_read(AlkAgent *a, AlkExec *e, int stream);
 void alk_exec_stdin(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);

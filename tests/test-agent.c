@@ -523,6 +523,67 @@ START_TEST(test_env_cwd)
 }
 END_TEST
 
+/* sh -c script as user (NULL: root) with the privilege flags; its stdout. */
+static char *run_as(const char *user, uint32_t nnp, uint32_t drop, const char *script,
+                    const char *env0, Exec *e)
+{
+	static AlkMsgExec m;
+	memset(e, 0, sizeof(*e));
+	m = (AlkMsgExec){.argc = 3, .user = user, .no_new_privs = nnp, .drop_caps = drop};
+	m.argv[0] = "/bin/sh";
+	m.argv[1] = "-c";
+	m.argv[2] = script;
+	if (env0 != NULL) {
+		m.env[0] = env0;
+		m.envc = 1;
+	}
+	e->id = next_id++;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), e->id, &m));
+	exec_wait(e);
+	buf_add(&e->out, "", 1);
+	return (char *)e->out.data;
+}
+
+#define PRIVS "grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status | tr -s '\t' ' '"
+
+START_TEST(test_exec_user)
+{
+	Exec e;
+	const char *out;
+
+	if (getuid() != 0) {
+		printf("skipped: test_exec_user needs root\n");
+		return;
+	}
+	out = run_as("nobody", 1, 0,
+	             "id -u; id -g; echo \"$HOME|$USER|$LOGNAME|$PATH\"; pwd; " PRIVS, NULL, &e);
+	ck_assert_msg(!e.failed, "%s", e.err_msg);
+	ck_assert_str_eq(out, "65534\n65534\n/|nobody|nobody|/usr/local/bin:/usr/bin:/bin\n/\n"
+	                      "CapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
+	                      "NoNewPrivs: 1\n");
+	exec_free(&e);
+	/* numbers need no entry; a request's HOME wins */
+	out =
+	    run_as("4242:4343", 0, 0, "id -u; id -g; id -G; echo \"$HOME|$USER\"", "HOME=/tmp", &e);
+	ck_assert_msg(!e.failed, "%s", e.err_msg);
+	ck_assert_str_eq(out, "4242\n4343\n4343\n/tmp|4242\n");
+	exec_free(&e);
+	/* root without capabilities */
+	out = run_as(NULL, 0, 1, "id -u; " PRIVS, NULL, &e);
+	ck_assert_msg(!e.failed, "%s", e.err_msg);
+	ck_assert_str_eq(out, "0\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
+	                      "NoNewPrivs: 0\n");
+	exec_free(&e);
+	/* a name the guest does not know: refused, nothing run */
+	run_as("nosuchuser", 0, 0, "echo ran", NULL, &e);
+	ck_assert(e.failed && !e.started);
+	ck_assert_uint_eq(e.err_code, ALK_ERR_BAD_REQUEST);
+	ck_assert_msg(strstr(e.err_msg, "no such user") != NULL, "%s", e.err_msg);
+	exec_free(&e);
+	ping_pong();
+}
+END_TEST
+
 START_TEST(test_stdout_10mib)
 {
 	const char *argv[] = {"sh", "-c", "echo start; head -c 10485760 /dev/zero", NULL};
@@ -1351,6 +1412,7 @@ static Suite *agent_suite(void)
 	tcase_add_test(tc, test_signal_exit);
 	tcase_add_test(tc, test_missing_binary);
 	tcase_add_test(tc, test_env_cwd);
+	tcase_add_test(tc, test_exec_user);
 	tcase_add_test(tc, test_stdout_10mib);
 	tcase_add_test(tc, test_stdin_1mib_cat);
 	tcase_add_test(tc, test_stdin_window_exceeded);
