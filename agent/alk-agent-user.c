@@ -84,6 +84,10 @@ int alk_creds_resolve(const AlkMsgExec *m, AlkCreds *c, char *err, size_t errlen
 	memset(c, 0, sizeof(*c));
 	c->no_new_privs = m->no_new_privs;
 	c->drop_caps = m->drop_caps;
+	if (user == NULL && m->forbid_root) {
+		snprintf(err, errlen, "no user given, and root is not allowed");
+		return -1;
+	}
 	if (user == NULL) {
 		/* root, as ever: its environment and cwd as before */
 		c->envp_given = 0;
@@ -112,6 +116,12 @@ int alk_creds_resolve(const AlkMsgExec *m, AlkCreds *c, char *err, size_t errlen
 	}
 	c->uid = (uid_t)uid;
 	c->gid = (gid_t)gid;
+	/* a name the guest maps to uid 0 is root all the same */
+	if (m->forbid_root && c->uid == 0) {
+		snprintf(err, errlen,
+		         "user %s is root (uid 0) in the guest, and root is not allowed", user);
+		return -1;
+	}
 	snprintf(name, sizeof(name), "%s", pw ? pw->pw_name : user);
 	if (pw == NULL && colon)
 		name[colon - user] = '\0'; /* "1000:1000" has no name: USER=1000 */

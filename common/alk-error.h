@@ -21,4 +21,5 @@ typedef enum {
 	ALK_ERROR_GUEST,       /* the agent reported an error */
 	ALK_ERROR_ENDED,       /* the sandbox ended while the task ran */
 	ALK_ERROR_FULL,        /* no room for another sandbox here (max_sandboxes) */
+	ALK_ERROR_DENIED,      /* the profile does not allow it (root, say) */
 } AlkError;

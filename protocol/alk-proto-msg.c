@@ -34,6 +34,7 @@ static const AlkField exec_fields[] = {
     ALK_FIELD(9, ALK_K_STR, 0, AlkMsgExec, user, 0, 0),
     ALK_FIELD(10, ALK_K_U32, 0, AlkMsgExec, no_new_privs, 0, 1),
     ALK_FIELD(11, ALK_K_U32, 0, AlkMsgExec, drop_caps, 0, 1),
+    ALK_FIELD(12, ALK_K_U32, 0, AlkMsgExec, forbid_root, 0, 1),
 };
 
 static int digits(const char *s, size_t n)

@@ -238,6 +238,7 @@ typedef struct {
 	const char *user;      /* NULL: root; a name in the guest's /etc/passwd, or UID[:GID] */
 	uint32_t no_new_privs; /* 0/1: PR_SET_NO_NEW_PRIVS before exec */
 	uint32_t drop_caps;    /* 0/1: empty capability sets (for a root exec) */
+	uint32_t forbid_root;  /* 0/1: refuse when user resolves to uid 0 in the guest */
 } AlkMsgExec;
 
 /* A user name for EXEC's user: [a-z_][a-z0-9_-]{0,31} (Debian's

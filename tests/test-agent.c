@@ -574,6 +574,19 @@ START_TEST(test_exec_user)
 	ck_assert_str_eq(out, "0\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
 	                      "NoNewPrivs: 0\n");
 	exec_free(&e);
+	/* a name the guest maps to uid 0 is root, refused where root is not allowed */
+	{
+		static AlkMsgExec m;
+		memset(&e, 0, sizeof(e));
+		m = (AlkMsgExec){.argc = 1, .user = "root", .forbid_root = 1};
+		m.argv[0] = "/bin/true";
+		e.id = next_id++;
+		send_frame(alk_msg_exec_encode(frame, sizeof(frame), e.id, &m));
+		exec_wait(&e);
+		ck_assert(e.failed && !e.started);
+		ck_assert_msg(strstr(e.err_msg, "is root (uid 0)") != NULL, "%s", e.err_msg);
+		exec_free(&e);
+	}
 	/* a name the guest does not know: refused, nothing run */
 	run_as("nosuchuser", 0, 0, "echo ran", NULL, &e);
 	ck_assert(e.failed && !e.started);

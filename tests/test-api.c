@@ -669,6 +669,54 @@ START_TEST(cluster_node)
 }
 END_TEST
 
+/* Who an exec runs as: a user (uid:gid here: the minimal image has no
+ * passwd entries), root without capabilities, a bad user refused; the
+ * production profile refuses root and forces no_new_privs. */
+START_TEST(exec_users)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *prod = alk_test_api_create("{\"profile\":\"production\"}");
+	g_autofree char *exec = g_strdup_printf("/v1/sandboxes/%s/exec", id);
+	g_autofree char *prod_exec = g_strdup_printf("/v1/sandboxes/%s/exec", prod);
+	const char *status =
+	    "grep -E '^(Uid|Gid|CapEff|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '; "
+	    "echo \\\"$HOME|$USER\\\"; pwd";
+	g_autofree char *as_user = g_strdup_printf(
+	    "{\"argv\":[\"/bin/sh\",\"-c\",\"%s\"],\"user\":\"1000:1000\"}", status);
+	g_autofree char *no_caps = g_strdup_printf(
+	    "{\"argv\":[\"/bin/sh\",\"-c\",\"%s\"],\"capabilities\":\"none\"}", status);
+	g_autofree char *as_root =
+	    g_strdup_printf("{\"argv\":[\"/bin/sh\",\"-c\",\"%s\"]}", status);
+	g_autofree char *audit = NULL;
+
+	g_autoptr(JsonObject) u = alk_test_api_expect("POST", exec, as_user, 200);
+	assert_output(u, "stdout",
+	              "Uid: 1000 1000 1000 1000\nGid: 1000 1000 1000 1000\n"
+	              "CapEff: 0000000000000000\nNoNewPrivs: 1\n/|1000\n/\n");
+	g_autoptr(JsonObject) r = alk_test_api_expect("POST", exec, no_caps, 200);
+	assert_output(r, "stdout",
+	              "Uid: 0 0 0 0\nGid: 0 0 0 0\nCapEff: 0000000000000000\nNoNewPrivs: 0\n"
+	              "/root|\n/\n");
+	g_autoptr(AlkTestResponse) bad =
+	    alk_test_api_call("POST", exec, "{\"argv\":[\"id\"],\"user\":\"Bad User\"}");
+	alk_test_api_assert_error(bad, 400, "invalid_request");
+	g_autoptr(AlkTestResponse) caps =
+	    alk_test_api_call("POST", exec, "{\"argv\":[\"id\"],\"capabilities\":\"some\"}");
+	alk_test_api_assert_error(caps, 400, "invalid_request");
+	/* production: root refused, naming the profile; a user runs with no_new_privs */
+	g_autoptr(AlkTestResponse) denied = alk_test_api_call("POST", prod_exec, as_root);
+	alk_test_api_assert_error(denied, 403, "forbidden");
+	ck_assert(strstr((const char *)denied->body->data, "production") != NULL);
+	g_autoptr(AlkTestResponse) root_by_id =
+	    alk_test_api_call("POST", prod_exec, "{\"argv\":[\"id\"],\"user\":\"0:1000\"}");
+	alk_test_api_assert_error(root_by_id, 403, "forbidden");
+	g_autoptr(JsonObject) pu = alk_test_api_expect("POST", prod_exec, as_user, 200);
+	ck_assert(strstr(str(pu, "stdout"), "NoNewPrivs: 1") != NULL);
+	audit = read_audit();
+	ck_assert(strstr(audit, "\"user\":\"1000:1000\"") != NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api");
@@ -685,6 +733,7 @@ int main(void)
 	                 NULL);
 	alk_test_api_add(s, "sigterm_leaves_sandboxes", sigterm_leaves_sandboxes, NULL, NULL);
 	alk_test_api_add(s, "pause_resume", pause_resume, NULL, NULL);
+	alk_test_api_add(s, "exec_users", exec_users, NULL, NULL);
 	alk_test_api_add(s, "warm_pool", warm_pool, pool_setup, NULL);
 	alk_test_api_add(s, "cluster_node", cluster_node, node_setup, NULL);
 	sr = srunner_create(s);

@@ -244,6 +244,25 @@ START_TEST(pool_keys)
 }
 END_TEST
 
+START_TEST(root_and_privileges)
+{
+	g_autoptr(AlkConfig) c = load("[profile:staging]\nallow_root = false\n"
+	                              "[profile:ci]\nno_new_privs = true\n");
+	const AlkProfile *dev = alk_config_profile(c, "development");
+	const AlkProfile *prod = alk_config_profile(c, "production");
+	const AlkProfile *staging = alk_config_profile(c, "staging");
+	const AlkProfile *ci = alk_config_profile(c, "ci");
+
+	ck_assert(dev->allow_root && !dev->no_new_privs);
+	ck_assert(!prod->allow_root && prod->no_new_privs); /* production: neither */
+	ck_assert(!staging->allow_root);
+	ck_assert(ci != NULL && ci->no_new_privs);
+	assert_config_error("[profile:staging]\nallow_root = yes\n",
+	                    "profile:staging.allow_root: 'yes' is not true or false");
+	assert_config_error("[profile:staging]\nno_new_privs = 1\n", "no_new_privs");
+}
+END_TEST
+
 START_TEST(cluster_group)
 {
 	g_autoptr(AlkConfig) none = load("");
@@ -445,6 +464,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, network_group);
 	tcase_add_test(tc, pool_keys);
 	tcase_add_test(tc, cluster_group);
+	tcase_add_test(tc, root_and_privileges);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -52,8 +52,9 @@ static void run(const char *const *argv)
 
 /* An image the manager accepts (images/airlock-image's layout): its files are
  * never booted. */
-/* A build of image tiny, made current: its files are never booted. */
-static void make_build(const char *root, const char *id)
+/* A build of image tiny, made current: its files are never booted.
+ * user: its default user, or NULL. */
+static void make_build_as(const char *root, const char *id, const char *user)
 {
 	g_autofree char *top = g_build_filename(root, "image", "tiny", NULL);
 	g_autofree char *dir = g_build_filename(top, "builds", id, NULL);
@@ -68,9 +69,10 @@ static void make_build(const char *root, const char *id)
 	    "\"cmdline\":\"quiet\",\"kernel_version\":\"0\",\"agent_version\":\"airlock-agent\","
 	    "\"agent_sha256\":\"" /* 64 hex */
 	    "0000000000000000000000000000000000000000000000000000000000000000\","
-	    "\"built_at\":\"2026-01-01T00:00:00Z\",\"build_id\":\"%s\","
+	    "\"built_at\":\"2026-01-01T00:00:00Z\",\"build_id\":\"%s\",%s%s%s"
 	    "\"source\":{\"kind\":\"minimal\"}}",
-	    id);
+	    id, user != NULL ? "\"default_user\":\"" : "", user != NULL ? user : "",
+	    user != NULL ? "\"," : "");
 	const char *files[] = {"vmlinuz", "initrd.img", "image.json"};
 
 	ck_assert_int_eq(g_mkdir_with_parents(dir, 0755), 0);
@@ -84,6 +86,11 @@ static void make_build(const char *root, const char *id)
 	/* switched as the builder does: a new link renamed over the old */
 	ck_assert_int_eq(symlink(target, next), 0);
 	ck_assert_int_eq(rename(next, current), 0);
+}
+
+static void make_build(const char *root, const char *id)
+{
+	make_build_as(root, id, NULL);
 }
 
 #define FIRST_BUILD "20260101T000000Z-00000000"
@@ -998,6 +1005,49 @@ START_TEST(test_node_tag)
 }
 END_TEST
 
+/* ---- who an exec runs as ---- */
+
+/* Runs `sh -c script` in id as msg says; its output, or NULL with *error. */
+static char *sh_in(const char *id, const char *user, const char *script, GError **error)
+{
+	AlkMsgExec msg = {.argv = {"/bin/sh", "-c", script, NULL}, .argc = 3, .user = user};
+	Op op = {0};
+
+	if (alk_manager_exec(f.m, id, &msg, &exec_cb, &op, error) == NULL)
+		return NULL;
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	ck_assert_msg(op.ok, "exec failed: %s", op.error ? op.error->message : "?");
+	return g_strndup((const char *)op.out, op.out_len);
+}
+
+START_TEST(test_exec_default_user)
+{
+	g_autofree char *id = NULL;
+	g_autofree char *prod = NULL;
+	g_autofree char *out = NULL;
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+
+	/* the image says who: its default user, unless the exec says otherwise */
+	make_build_as(f.root, SECOND_BUILD, "nobody");
+	id = create_ready();
+	ck_assert_str_eq(alk_manager_lookup(f.m, id, NULL)->default_user, "nobody");
+	out = sh_in(id, NULL, "id -u; grep NoNewPrivs /proc/self/status | tr -d '\\t'", &error);
+	ck_assert_str_eq(out, "65534\nNoNewPrivs:1\n");
+	g_free(out);
+	out = sh_in(id, "0", "id -u", &error);
+	ck_assert_str_eq(out, "0\n");
+	/* production: root refused, naming the profile */
+	sb = alk_manager_create(f.m, &(AlkSandboxRequest){.profile = "production"}, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	prod = g_strdup(sb->id);
+	ck_assert(wait_for(prod, ALK_SANDBOX_READY) == NULL);
+	ck_assert(sh_in(prod, "root", "id -u", &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_DENIED));
+	ck_assert_msg(strstr(error->message, "profile production") != NULL, "%s", error->message);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -1030,6 +1080,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pool_replaced_on_rebuild);
 	tcase_add_test(tc, test_capacity_and_full);
 	tcase_add_test(tc, test_node_tag);
+	tcase_add_test(tc, test_exec_default_user);
 	suite_add_tcase(s, tc);
 	return s;
 }

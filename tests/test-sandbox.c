@@ -188,6 +188,7 @@ static AlkSandbox *full_sandbox(void)
 	sb->pool = g_strdup("debian-py/staging");
 	sb->warm = TRUE;
 	sb->build = g_strdup("20261202T031500Z-0a1b2c3d");
+	sb->default_user = g_strdup("agent");
 	return sb;
 }
 
@@ -231,6 +232,7 @@ START_TEST(test_record_round_trip)
 	ck_assert_str_eq(b->pool, a->pool);
 	ck_assert(b->warm);
 	ck_assert_str_eq(b->build, a->build);
+	ck_assert_str_eq(b->default_user, a->default_user);
 	/* and the same text again: nothing lost that the first pass kept */
 	again = alk_sandbox_record_to_json(b);
 	ck_assert_str_eq(again, json);
@@ -305,6 +307,8 @@ START_TEST(test_record_refused)
 	    {"\"limits\":{", "\"limits\":[],\"x\":{", "limits that are no object"},
 	    {"\"team\":\"infra\"", "\"team\":{\"a\":1}", "a label that is no string"},
 	    {"\"warm\":true", "\"warm\":1", "warm that is no boolean"},
+	    {"\"default_user\":\"agent\"", "\"default_user\":\"Agent Smith\"",
+	     "a bad default user"},
 	    {"\"pool\":\"debian-py/staging\"", "\"pool\":\"\"", "an empty pool key"},
 	};
 

@@ -18,6 +18,7 @@ static const AlkApiErrorRow rows[] = {
     {FALSE, ALK_ERROR_INVALID, 400, "invalid_request"},
     {TRUE, ALK_API_ERROR_UNAUTHORIZED, 401, "unauthorized"},
     {TRUE, ALK_API_ERROR_FORBIDDEN, 403, "forbidden"},
+    {FALSE, ALK_ERROR_DENIED, 403, "forbidden"},
     {FALSE, ALK_ERROR_NOT_FOUND, 404, "not_found"},
     {TRUE, ALK_API_ERROR_METHOD, 405, "method_not_allowed"},
     {FALSE, ALK_ERROR_CONFLICT, 409, "conflict"},

@@ -20,6 +20,9 @@ static const AlkJsonField exec_fields[] = {
     {"cwd", ALK_JSON_STRING, E(cwd), FALSE, 1, CWD_MAX, 0},
     {"stdin_b64", ALK_JSON_STRING, E(stdin_b64), FALSE, 0, 0, 0},
     {"timeout_s", ALK_JSON_UINT, E(timeout_s), FALSE, 1, TIMEOUT_MAX_S, 0},
+    {"user", ALK_JSON_STRING, E(user), FALSE, 1, ALK_PROTO_USER_MAX, 0},
+    {"capabilities", ALK_JSON_STRING, E(capabilities), FALSE, 3, 4, 0},
+    {"no_new_privs", ALK_JSON_BOOL, E(no_new_privs), FALSE, 0, 0, 0},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
 #undef E
@@ -72,6 +75,16 @@ gboolean alk_api_exec_message(AlkApiExecBody *body, AlkMsgExec *msg, GError **er
 	if (body->timeout_s > TIMEOUT_MAX_S)
 		return invalid(error, "timeout_s: at most 604800");
 	msg->timeout_ms = (guint32)(body->timeout_s * 1000);
+	if (body->user != NULL && !alk_proto_user_valid(body->user))
+		return invalid(error, "user: a name ([a-z_][a-z0-9_-]{0,31}) or UID[:GID]");
+	msg->user = body->user;
+	if (body->capabilities != NULL && !g_str_equal(body->capabilities, "all") &&
+	    !g_str_equal(body->capabilities, "none"))
+		return invalid(error, "capabilities: \"all\" or \"none\"");
+	msg->drop_caps = g_strcmp0(body->capabilities, "none") == 0;
+	msg->no_new_privs = !body->no_new_privs_given ? ALK_EXEC_NNP_DEFAULT
+	                    : body->no_new_privs      ? ALK_EXEC_NNP_ON
+	                                              : ALK_EXEC_NNP_OFF;
 	g_clear_pointer(&body->env_strings, g_ptr_array_unref);
 	return add_env(body, msg, error);
 }
@@ -89,6 +102,8 @@ JsonNode *alk_api_exec_audit_args(const AlkApiExecBody *body)
 		keys = (const char **)g_hash_table_get_keys_as_array(body->env, NULL);
 	alk_json_add_strv(b, "env", keys);
 	alk_json_add_int(b, "timeout_s", (gint64)body->timeout_s);
+	alk_json_add_string(b, "user", body->user);
+	alk_json_add_string(b, "capabilities", body->capabilities);
 	json_builder_end_object(b);
 	return json_builder_get_root(b);
 }
@@ -351,8 +366,10 @@ static gboolean prepare(ExecCtx *ctx, AlkMsgExec *msg, GError **error)
 	g_autoptr(JsonObject) obj = alk_api_req_json(ctx->req, error);
 	gsize len = 0;
 
-	if (obj == NULL || !alk_json_read_object(obj, exec_fields, &ctx->body, error) ||
-	    !alk_api_exec_message(&ctx->body, msg, error))
+	if (obj == NULL || !alk_json_read_object(obj, exec_fields, &ctx->body, error))
+		return FALSE;
+	ctx->body.no_new_privs_given = json_object_has_member(obj, "no_new_privs");
+	if (!alk_api_exec_message(&ctx->body, msg, error))
 		return FALSE;
 	if (ctx->body.stdin_b64 != NULL) {
 		if (!base64_valid(ctx->body.stdin_b64))

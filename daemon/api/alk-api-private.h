@@ -380,6 +380,10 @@ typedef struct {
 	char *cwd;
 	char *stdin_b64;
 	guint64 timeout_s;
+	char *user;            /* NULL: the image's default user */
+	char *capabilities;    /* NULL, "all" or "none" (a root exec) */
+	gboolean no_new_privs; /* as asked, when no_new_privs_given */
+	gboolean no_new_privs_given;
 	/* built by alk_api_exec_message() */
 	GPtrArray *env_strings;
 } AlkApiExecBody;

@@ -38,6 +38,7 @@ static const AlkProfile builtin_profiles[] = {
         .output_cap_bytes = 64 * MIB,
         .max_execs = 16,
         .network_modes = ALL_NETS,
+        .allow_root = TRUE,
     },
     {
         .name = (char *)"staging",
@@ -57,6 +58,7 @@ static const AlkProfile builtin_profiles[] = {
         .output_cap_bytes = 32 * MIB,
         .max_execs = 12,
         .network_modes = ALL_NETS,
+        .allow_root = TRUE,
     },
     {
         .name = (char *)"production",
@@ -76,6 +78,8 @@ static const AlkProfile builtin_profiles[] = {
         .output_cap_bytes = 16 * MIB,
         .max_execs = 8,
         .network_modes = ALK_NET_FLAG(ALK_NET_NONE),
+        .allow_root = FALSE,
+        .no_new_privs = TRUE,
     },
 };
 
@@ -87,6 +91,7 @@ typedef enum {
 	KEY_UINT64,    /* guint64, min..max */
 	KEY_VIRT_TYPE, /* AlkVirtType */
 	KEY_NET_MODES, /* guint, ALK_NET_FLAG() set */
+	KEY_BOOL,      /* gboolean, true or false */
 	KEY_ACCOUNT,   /* char *, a user or group name: [a-z_][a-z0-9_-]{0,31} */
 	KEY_LISTEN,    /* char *, "" or what alk_config_parse_listen() takes */
 } AlkKeyType;
@@ -176,6 +181,8 @@ static const AlkConfigKey profile_keys[] = {
     {"output_cap_bytes", KEY_UINT64, P(output_cap_bytes), 1024, 1024 * MIB},
     {"max_execs", KEY_UINT, P(max_execs), 1, 1024},
     {"network_modes", KEY_NET_MODES, P(network_modes), 0, 0},
+    {"allow_root", KEY_BOOL, P(allow_root), 0, 0},
+    {"no_new_privs", KEY_BOOL, P(no_new_privs), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -504,6 +511,22 @@ static gboolean read_net_modes(GKeyFile *kf, const char *group, const AlkConfigK
 	return TRUE;
 }
 
+static gboolean read_bool(GKeyFile *kf, const char *group, const AlkConfigKey *k, gboolean *out,
+                          GError **error)
+{
+	g_autofree char *text = g_key_file_get_value(kf, group, k->name, NULL);
+
+	if (g_strcmp0(text, "true") == 0)
+		*out = TRUE;
+	else if (g_strcmp0(text, "false") == 0)
+		*out = FALSE;
+	else {
+		g_autofree char *shown = g_strescape(text != NULL ? text : "", NULL);
+		return key_error(error, group, k->name, "'%s' is not true or false", shown);
+	}
+	return TRUE;
+}
+
 static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k, gpointer target,
                          GError **error)
 {
@@ -528,6 +551,8 @@ static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k,
 		return read_virt_type(kf, group, k, dest, error);
 	case KEY_NET_MODES:
 		return read_net_modes(kf, group, k, dest, error);
+	case KEY_BOOL:
+		return read_bool(kf, group, k, dest, error);
 	default:
 		g_assert_not_reached();
 	}

@@ -46,6 +46,8 @@ typedef struct {
 	guint64 output_cap_bytes; /* stdout + stderr kept per exec */
 	guint max_execs;          /* concurrent execs per sandbox */
 	guint network_modes;      /* ALK_NET_FLAG() set, never empty */
+	gboolean allow_root;      /* execs may run as root (uid 0) */
+	gboolean no_new_privs;    /* every exec gets no_new_privs, root's too */
 } AlkProfile;
 
 /* [api]: the REST server's sockets, credentials, limits and audit log. */

@@ -189,6 +189,7 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
 	sb->build = g_strdup(alk_image_build(image));
+	sb->default_user = g_strdup(image->default_user);
 	sb->net.allow = g_strdupv(req->allow);
 	alk_slot_add_labels(sb, req->labels);
 	return sb;

@@ -225,6 +225,50 @@ static AlkTask *task_started(AlkSlot *slot, AlkTask *task, AlkChannelOp *op)
 	return task;
 }
 
+/* "root", uid 0 or 0:GID; NULL (no user) is root too. */
+static gboolean is_root(const char *user)
+{
+	return user == NULL || g_str_equal(user, "root") || g_str_equal(user, "0") ||
+	       g_str_has_prefix(user, "0:");
+}
+
+/* Who the exec runs as and with what (see alk_manager_exec). The guest has
+ * the last word on names (forbid_root: a name it maps to uid 0 is refused
+ * there). */
+static gboolean exec_privileges(AlkSlot *slot, AlkMsgExec *msg, GError **error)
+{
+	const AlkProfile *p = alk_config_profile(slot->m->config, slot->sb->profile);
+	const char *dflt = slot->sb->default_user;
+	gboolean root;
+
+	if (msg->user == NULL && dflt != NULL) {
+		if (!alk_proto_user_valid(dflt)) {
+			g_set_error(
+			    error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "image %s's default user '%s' is not a usable user name: give a user",
+			    slot->sb->image, dflt);
+			return FALSE;
+		}
+		msg->user = dflt;
+	}
+	root = is_root(msg->user);
+	if (p != NULL && root && !p->allow_root) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_DENIED,
+		            "sandbox %s: profile %s does not allow commands as root (allow_root = "
+		            "false): give a user",
+		            slot->sb->id, p->name);
+		return FALSE;
+	}
+	msg->forbid_root = p != NULL && !p->allow_root;
+	if (p != NULL && p->no_new_privs)
+		msg->no_new_privs = 1;
+	else if (msg->no_new_privs == ALK_EXEC_NNP_DEFAULT)
+		msg->no_new_privs = !root;
+	else
+		msg->no_new_privs = msg->no_new_privs == ALK_EXEC_NNP_ON;
+	return TRUE;
+}
+
 AlkTask *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
                           const AlkTaskCallbacks *cb, gpointer user_data, GError **error)
 {
@@ -232,7 +276,7 @@ AlkTask *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
 	guint64 timeout_s;
 	AlkTask *task;
 
-	if (slot == NULL)
+	if (slot == NULL || !exec_privileges(slot, msg, error))
 		return NULL;
 	if (slot->sb->execs >= slot->sb->limits.max_execs) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,

@@ -118,11 +118,18 @@ void alk_manager_pause_async(AlkManager *m, const char *id, gboolean pause, GAsy
 gboolean alk_manager_pause_finish(AlkManager *m, GAsyncResult *res, GError **error);
 
 /* Runs a process in a READY sandbox. msg's timeout_ms 0 means the profile
- * default; output_cap is set from the profile. The task (alk-task.h) ends
- * with one of cb's done/failed; the daemon ends it itself (ALK_ERROR_TIMEOUT)
- * when the guest does not report the end shortly after the timeout.
- * Errors: NOT_FOUND, CONFLICT (not ready), LIMIT (too many execs, timeout
- * above ceiling). */
+ * default; output_cap is set from the profile. Who it runs as: msg->user,
+ * else the image's default user, else root; root only where the profile
+ * allows it (allow_root). msg->no_new_privs is one of ALK_EXEC_NNP_*: by
+ * default on for a non-root exec, and always where the profile says so.
+ * msg->drop_caps asks a root exec for empty capability sets. The task
+ * (alk-task.h) ends with one of cb's done/failed; the daemon ends it itself
+ * (ALK_ERROR_TIMEOUT) when the guest does not report the end shortly after
+ * the timeout. Errors: NOT_FOUND, CONFLICT (not ready), LIMIT (too many
+ * execs, timeout above ceiling), DENIED (root where the profile forbids it). */
+#define ALK_EXEC_NNP_DEFAULT 0 /* on for non-root execs */
+#define ALK_EXEC_NNP_ON 1
+#define ALK_EXEC_NNP_OFF 2 /* asked off (ignored where the profile forces it) */
 AlkTask *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
                           const AlkTaskCallbacks *cb, gpointer user_data, GError **error);
 /* An upload of exactly size bytes: feed it with alk_task_write(), finish with

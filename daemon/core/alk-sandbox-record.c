@@ -6,6 +6,7 @@
 
 #include "alk-error.h"
 #include "alk-json.h"
+#include "alk-proto.h"
 #include "alk-sandbox.h"
 
 #define RECORD_VERSION 1
@@ -43,6 +44,8 @@ char *alk_sandbox_record_to_json(const AlkSandbox *sb)
 		alk_json_add_bool(b, "warm", TRUE);
 	if (sb->build != NULL)
 		alk_json_add_string(b, "build", sb->build);
+	if (sb->default_user != NULL)
+		alk_json_add_string(b, "default_user", sb->default_user);
 	if (sb->limits.network != ALK_NET_NONE) {
 		json_builder_set_member_name(b, "net");
 		json_builder_begin_object(b);
@@ -63,7 +66,7 @@ typedef struct {
 	JsonObject *limits;
 	GHashTable *labels;
 	JsonObject *net;
-	char *pool, *build;
+	char *pool, *build, *default_user;
 	gboolean warm;
 } Record;
 
@@ -82,6 +85,7 @@ static const AlkJsonField record_fields[] = {
     {"pool", ALK_JSON_STRING, R(pool), FALSE, 3, 2 * ALK_IMAGE_NAME_MAX + 1, 0},
     {"warm", ALK_JSON_BOOL, R(warm), FALSE, 0, 0, 0},
     {"build", ALK_JSON_STRING, R(build), FALSE, 1, 128, 0},
+    {"default_user", ALK_JSON_STRING, R(default_user), FALSE, 1, ALK_PROTO_USER_MAX, 0},
     {NULL},
 };
 
@@ -191,8 +195,13 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		alk_json_fields_clear(record_fields, &r);
 		return FALSE;
 	}
-	ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error) &&
-	     net_from(r.net, &sb->net, error);
+	if (r.default_user != NULL && !alk_proto_user_valid(r.default_user)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "default_user: not a user name");
+		ok = FALSE;
+	} else {
+		ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error) &&
+		     net_from(r.net, &sb->net, error);
+	}
 	if (ok) {
 		g_free(sb->instance);
 		sb->instance = g_steal_pointer(&r.instance);
@@ -206,6 +215,8 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		sb->pool = g_steal_pointer(&r.pool);
 		g_free(sb->build);
 		sb->build = g_steal_pointer(&r.build);
+		g_free(sb->default_user);
+		sb->default_user = g_steal_pointer(&r.default_user);
 		sb->warm = r.warm;
 		sb->limits = limits;
 		if (r.labels != NULL) {

@@ -94,6 +94,7 @@ void alk_sandbox_free(AlkSandbox *sb)
 	g_free(sb->profile);
 	g_free(sb->pool);
 	g_free(sb->build);
+	g_free(sb->default_user);
 	g_hash_table_unref(sb->labels);
 	g_strfreev(sb->net.allow);
 	g_free(sb->net.address);

@@ -59,6 +59,7 @@ struct AlkSandbox {
 	char *pool;         /* "IMAGE/PROFILE" while a warm pool's member, else NULL */
 	gboolean warm;      /* handed out from the warm pool */
 	char *build;        /* its image's build when it was made (replaced pool members) */
+	char *default_user; /* its image's: who an exec runs as unless it says; NULL: root */
 	guint execs;        /* execs in flight */
 	guint missed_pings; /* in a row: the agent stopped answering (unhealthy) */
 	gpointer priv;      /* the manager's */
