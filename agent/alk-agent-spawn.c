@@ -131,8 +131,10 @@ static void __attribute__((noreturn)) spawn_child(const AlkMsgExec *m, const int
 static void spawn_report(AlkAgent *a, uint32_t id, const AlkMsgExec *m, const AlkSpawnFailure *f)
 {
 	static const char *const what[] = {
-	    [SPAWN_SETSID] = "setsid", [SPAWN_STDIN] = "open /dev/null", [SPAWN_DUP] = "dup2",
-	    [SPAWN_TTY] = "TIOCSCTTY",      [SPAWN_CHDIR] = "chdir",   [SPAWN_RLIMIT] = "setrlimit",     [SPAWN_EXEC] = "execve",
+	    [SPAWN_SETSID] = "setsid", [SPAWN_STDIN] = "open /dev/null",
+	    [SPAWN_DUP] = "dup2",      [SPAWN_TTY] = "TIOCSCTTY",
+	    [SPAWN_CHDIR] = "chdir",   [SPAWN_RLIMIT] = "setrlimit",
+	    [SPAWN_EXEC] = "execve",
 	};
 	const char *arg = "";
 	if (f->stage == SPAWN_CHDIR)

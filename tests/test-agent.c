@@ -430,7 +430,8 @@ static void exec_wait_output(Exec *e, const char *needle)
 
 static void send_stdin(uint32_t id, const char *text)
 {
-	send_frame(alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, id, text, strlen(text)));
+	send_frame(
+	    alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, id, text, strlen(text)));
 }
 
 static void send_resize(uint32_t id, uint32_t rows, uint32_t cols)
@@ -773,8 +774,9 @@ END_TEST
 
 START_TEST(test_pty_exec)
 {
-	const char *argv[] = {"sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo yes; "
-	                                  "stty size; echo oops >&2; exit 4",
+	const char *argv[] = {"sh", "-c",
+	                      "test -t 0 && test -t 1 && test -t 2 && echo yes; "
+	                      "stty size; echo oops >&2; exit 4",
 	                      NULL};
 	Exec e;
 	ck_assert_uint_eq(hello.caps & ALK_CAP_PTY, ALK_CAP_PTY);
