@@ -390,7 +390,7 @@ static void raw_fatal(int signo)
 
 static gboolean raw_enter(GError **error)
 {
-	static const int fatal[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGTSTP};
+	static const int fatal[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS};
 	static gboolean registered;
 	struct termios raw;
 

@@ -364,7 +364,7 @@ static gboolean on_resize_timer(gpointer data)
 {
 	WsCtx *ctx = data;
 
-	if (ctx->rows == ctx->sent_rows && ctx->cols == ctx->sent_cols) {
+	if (ctx->task == NULL || (ctx->rows == ctx->sent_rows && ctx->cols == ctx->sent_cols)) {
 		ctx->resize_timer = 0;
 		return G_SOURCE_REMOVE;
 	}
