@@ -88,6 +88,12 @@ START_TEST(test_usage_exits)
 	    {"create --memory lots", 2, "--memory"},
 	    {"exec 0123456789ab uname", 125, "missing '--'"},
 	    {"run -- ", 125, "command name is empty"},
+	    /* stdin here is not a terminal: refused before any connection */
+	    {"exec -it 0123456789ab -- sh", 125, "-t needs a terminal on stdin"},
+	    {"run -t -- sh", 125, "-t needs a terminal on stdin"},
+	    {"shell 0123456789ab", 125, "-t needs a terminal on stdin"},
+	    {"shell", 125, "missing the sandbox ID"},
+	    {"shell 0123456789ab sh", 125, "missing '--'"},
 	    {"ttl 0123456789ab -5", 2, "unknown option '-5'"},
 	    {"audit", 2, "audit verify"},
 	    {"--socket", 2, "--socket needs a value"},
