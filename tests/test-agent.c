@@ -809,11 +809,12 @@ START_TEST(test_pty_default_size)
 END_TEST
 
 /* Typed input reaches the process through the line discipline; a RESIZE
- * changes what stty sees and signals SIGWINCH. */
+ * (before the input, so in place when the process reads it) changes what
+ * stty sees. */
 START_TEST(test_pty_stdin_resize)
 {
 	const char *argv[] = {"sh", "-c",
-	                      "trap 'echo winch' WINCH; echo ready; read x; stty size; "
+	                      "echo ready; read x; stty size; "
 	                      "echo got-$x; read y; echo $((6*7))-$y",
 	                      NULL};
 	Exec e;
@@ -1142,6 +1143,29 @@ START_TEST(test_output_window)
 	/* a CREDIT for a request that is gone (or never was) is dropped silently */
 	send_credit(9999, 1);
 	ping_pong();
+	ck_assert_uint_eq(take_granting(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, got), MIB);
+}
+END_TEST
+
+/* A process flooding its terminal is held by the window as with pipes. */
+START_TEST(test_pty_output_window)
+{
+	static AlkMsgExec m;
+	bool end = false;
+	size_t got;
+	uint32_t id = next_id++;
+
+	memset(&m, 0, sizeof(m));
+	m.argv[0] = "sh";
+	m.argv[1] = "-c";
+	m.argv[2] = "head -c 1048576 /dev/zero";
+	m.argc = 3;
+	m.tty = 1;
+	m.out_window = TEST_WINDOW;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), id, &m));
+	got = take_until_quiet(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, &end);
+	ck_assert(!end);
+	ck_assert_uint_eq(got, TEST_WINDOW);
 	ck_assert_uint_eq(take_granting(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, got), MIB);
 }
 END_TEST
@@ -1544,6 +1568,7 @@ static Suite *agent_suite(void)
 	tcase_add_test(tc, test_pty_stdin_resize);
 	tcase_add_test(tc, test_pty_ctrl_c_ctrl_d);
 	tcase_add_test(tc, test_pty_bad_requests);
+	tcase_add_test(tc, test_pty_output_window);
 	tcase_add_test(tc, test_host_cancels_exec);
 	tcase_add_test(tc, test_backpressure_bounded);
 	tcase_add_test(tc, test_sync_kills_exec);

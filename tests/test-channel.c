@@ -421,12 +421,12 @@ START_TEST(test_tty_exec_and_resize)
 {
 	Fixture f = {.conn = -1};
 	g_autoptr(AlkChannel) ch = NULL;
-	AlkMsgExec m = {
-	    .argc = 3,
-	    .argv = {"/bin/sh", "-c", "stty size; echo ready; sleep 5 & wait; stty size"},
-	    .tty = 1,
-	    .rows = 33,
-	    .cols = 77};
+	AlkMsgExec m = {.argc = 3,
+	                .argv = {"/bin/sh", "-c", "stty size; echo ready; read x; stty size"},
+	                .stdin_mode = ALK_STDIN_PIPE,
+	                .tty = 1,
+	                .rows = 33,
+	                .cols = 77};
 	g_autoptr(GError) error = NULL;
 	AlkChannelOp *op;
 	Run r = {0};
@@ -438,9 +438,10 @@ START_TEST(test_tty_exec_and_resize)
 	ck_assert_msg(op != NULL, "%s", error ? error->message : "");
 	ck_assert(loop_until(has_ready, &r));
 	ck_assert_msg(strstr(r.out->str, "33 77\r\n") != NULL, "%s", r.out->str);
-	/* sh's wait returns on the SIGWINCH; the sleeper is its business */
+	/* the input after the resize: stty runs once both are in */
 	alk_channel_op_resize(op, 44, 99);
 	alk_channel_op_resize(op, 0, 99); /* out of range: not sent */
+	ck_assert_uint_eq(alk_channel_op_write(op, (const guint8 *)"go\n", 3), 3);
 	ck_assert(loop_until(is_done, &r));
 	ck_assert(r.ok);
 	ck_assert_msg(strstr(r.out->str, "44 99\r\n") != NULL, "%s", r.out->str);

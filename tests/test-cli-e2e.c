@@ -405,6 +405,26 @@ static void tmux_wait_line(const Tmux *t, const char *want)
 	}
 }
 
+/* The guest shell's prompt ("/ # ") is on the screen. */
+static void tmux_wait_prompt(const Tmux *t)
+{
+	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+	for (;;) {
+		g_autofree char *screen =
+		    tmux_run(t, (const char *[]){"capture-pane", "-p", "-t", "alk", NULL});
+
+		g_auto(GStrv) lines = g_strsplit(screen, "\n", -1);
+
+		/* capture-pane drops the prompt's trailing blank */
+		for (guint i = 0; lines[i] != NULL; i++)
+			if (g_str_has_suffix(g_strchomp(lines[i]), "#"))
+				return;
+		ck_assert_msg(g_get_monotonic_time() < end, "no prompt:\n%s", screen);
+		g_usleep(100 * 1000);
+	}
+}
+
 static char *wait_file(const char *path)
 {
 	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
@@ -441,6 +461,7 @@ START_TEST(test_exec_tty)
 
 	out = tmux_run(&t, (const char *[]){"-f", "/dev/null", "new-session", "-d", "-s", "alk",
 	                                    "-x", "100", "-y", "30", "sh", "-c", cmd, NULL});
+	tmux_wait_prompt(&t);
 	tmux_keys(&t, "test -t 0 && echo tty-$((6*7))", TRUE);
 	tmux_wait_line(&t, "tty-42");
 	tmux_keys(&t, "stty size", TRUE);
@@ -458,12 +479,15 @@ START_TEST(test_exec_tty)
 		ck_assert_msg(g_get_monotonic_time() < end, "the size never changed:\n%s", screen);
 		g_usleep(500 * 1000);
 	}
-	tmux_keys(&t, "sleep 100", TRUE);
-	g_usleep(500 * 1000); /* let the sleeper start (if ^C came first, so would the echo) */
+	/* keys wait until the program that should get them runs: the line
+	 * "sleeping" is its output, not the echo of the command */
+	tmux_keys(&t, "sh -c 'echo sleep''ing; exec sleep 100'", TRUE);
+	tmux_wait_line(&t, "sleeping");
 	g_free(tmux_run(&t, (const char *[]){"send-keys", "-t", "alk", "C-c", NULL}));
 	tmux_keys(&t, "echo after-$?", TRUE);
 	tmux_wait_line(&t, "after-130");
-	tmux_keys(&t, "cat; echo cat-done", TRUE);
+	tmux_keys(&t, "sh -c 'echo cat''ing; exec cat'; echo cat-done", TRUE);
+	tmux_wait_line(&t, "cating");
 	tmux_keys(&t, "hi", TRUE);
 	g_free(tmux_run(&t, (const char *[]){"send-keys", "-t", "alk", "C-d", NULL}));
 	tmux_wait_line(&t, "cat-done");
@@ -499,6 +523,7 @@ START_TEST(test_exec_stdin_big)
 	                    alkd->socket_path, alk_test_cli_bin(), id, path);
 	g_autofree char *out = NULL;
 	g_autofree char *err = NULL;
+	g_auto(AlkTestCli) gone = {0};
 	int status = 0;
 
 	ck_assert(g_spawn_sync(NULL, (char *[]){"sh", "-c", cmd, NULL}, NULL, G_SPAWN_SEARCH_PATH,
@@ -506,6 +531,10 @@ START_TEST(test_exec_stdin_big)
 	ck_assert_msg(g_spawn_check_wait_status(status, NULL), "%s", err);
 	ck_assert_msg(g_str_has_prefix(out, want), "%s vs %s", out, want);
 	remove_sandbox(id);
+	/* a refused handshake still says why */
+	alk_test_cli_runf(&gone, CALL_S, "exec -i %s -- cat", id);
+	assert_status(&gone, 125, "exec -i of a removed sandbox");
+	ck_assert_msg(strstr(gone.err_text, id) != NULL, "%s", gone.err_text);
 }
 END_TEST
 
