@@ -12,7 +12,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "alk-agent.h"
@@ -80,6 +83,36 @@ static bool exec_pipes(AlkExec *e, bool stdin_pipe, int child[3])
 	return false;
 }
 
+/* A pseudo-terminal of rows x cols: the child gets the slave as its stdin,
+ * stdout and stderr (and controlling terminal, alk_spawn); we keep the
+ * master, non-blocking, for output and, with stdin, a dup of it for input,
+ * so the pipe code serves a tty unchanged. */
+static bool exec_pty(AlkExec *e, const AlkMsgExec *m, int child[3])
+{
+	struct winsize ws = {
+	    .ws_row = (unsigned short)(m->rows ? m->rows : ALK_TTY_ROWS_DEFAULT),
+	    .ws_col = (unsigned short)(m->cols ? m->cols : ALK_TTY_COLS_DEFAULT),
+	};
+	int master, slave;
+
+	child[0] = child[1] = child[2] = -1;
+	if (openpty(&master, &slave, NULL, NULL, &ws) < 0)
+		return false;
+	fcntl(master, F_SETFD, FD_CLOEXEC);
+	fcntl(slave, F_SETFD, FD_CLOEXEC);
+	fcntl(master, F_SETFL, O_NONBLOCK);
+	e->out_fd[0] = master;
+	if (e->in_pipe && (e->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0) {
+		int err = errno;
+		close(slave);
+		exec_release(e);
+		errno = err;
+		return false;
+	}
+	child[0] = child[1] = child[2] = slave;
+	return true;
+}
+
 static void exec_init(AlkAgent *a, AlkExec *e, uint32_t id, const AlkMsgExec *m)
 {
 	*e = (AlkExec){
@@ -89,6 +122,7 @@ static void exec_init(AlkAgent *a, AlkExec *e, uint32_t id, const AlkMsgExec *m)
 	    .out_fd = {-1, -1},
 	    .in_fd = -1,
 	    .in_pipe = m->stdin_mode == ALK_STDIN_PIPE,
+	    .tty = m->tty != 0,
 	    .output_cap = m->output_cap,
 	    .out_window = m->out_window,
 	    .start_ms = alk_now_ms(),
@@ -110,13 +144,17 @@ void alk_exec_start(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 	}
 	exec_init(a, e, h->id, &m->exec);
 	int child[3];
-	if (!exec_pipes(e, e->in_pipe, child)) {
-		alk_send_errno(a, h->id, errno, "pipe");
+	if (e->tty ? !exec_pty(e, &m->exec, child) : !exec_pipes(e, e->in_pipe, child)) {
+		alk_send_errno(a, h->id, errno, e->tty ? "openpty" : "pipe");
 		return;
 	}
 	e->pid = alk_spawn(a, h->id, &m->exec, child);
-	for (int i = 0; i < 3; i++)
-		alk_exec_close_fd(&child[i]);
+	/* a tty's three are one fd */
+	alk_exec_close_fd(&child[0]);
+	if (!e->tty) {
+		alk_exec_close_fd(&child[1]);
+		alk_exec_close_fd(&child[2]);
+	}
 	if (e->pid < 0) {
 		if (e->in_pipe)
 			alk_dead_add(a, h->id); /* its STDIN may be on the way */
@@ -140,6 +178,29 @@ void alk_exec_signal(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 	/* The group, not the pid: a shell's children get it too. ESRCH once
 	 * everything has exited is not an error: EXIT is on its way. */
 	kill(-e->pid, (int)m->signal.signo);
+}
+
+/* RESIZE: the kernel sends SIGWINCH to the terminal's foreground group.
+ * One for an exec whose output is already closed is dropped silently. */
+void alk_exec_resize(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
+{
+	AlkExec *e = alk_exec_find(a, h->id);
+	struct winsize ws = {
+	    .ws_row = (unsigned short)m->resize.rows,
+	    .ws_col = (unsigned short)m->resize.cols,
+	};
+
+	if (!e) {
+		alk_msg_no_such_id(a, h);
+		return;
+	}
+	if (!e->tty) {
+		alk_send_error(a, h->id, ALK_ERR_BAD_REQUEST, 0, "RESIZE: request %u has no tty",
+		               h->id);
+		return;
+	}
+	if (e->out_fd[0] >= 0 && ioctl(e->out_fd[0], TIOCSWINSZ, &ws) < 0)
+		alk_log("TIOCSWINSZ: %s", strerror(errno));
 }
 
 /* Ends an exec without any further frame for it: SYNC, the stdin window,

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ typedef enum {
 	SPAWN_SETSID,
 	SPAWN_STDIN,
 	SPAWN_DUP,
+	SPAWN_TTY,
 	SPAWN_CHDIR,
 	SPAWN_RLIMIT,
 	SPAWN_CREDS,
@@ -122,6 +124,10 @@ spawn_child(const AlkMsgExec *m, const AlkCreds *c, const int fds[3], int errfd)
 	if (setsid() < 0)
 		spawn_fail(errfd, SPAWN_SETSID);
 	spawn_stdio(fds, errfd);
+	/* A tty exec: the pty (now fd 0) becomes the new session's
+	 * controlling terminal, so ^C and job control reach the process. */
+	if (m->tty && ioctl(0, TIOCSCTTY, 0) < 0)
+		spawn_fail(errfd, SPAWN_TTY);
 	spawn_rlimits(m, errfd);
 	/* the user before chdir: a home it may not enter fails as it would */
 	if (alk_creds_apply(c) < 0)
@@ -139,9 +145,13 @@ static void spawn_report(AlkAgent *a, uint32_t id, const AlkMsgExec *m, const Al
                          const AlkSpawnFailure *f)
 {
 	static const char *const what[] = {
-	    [SPAWN_SETSID] = "setsid",    [SPAWN_STDIN] = "open /dev/null",
-	    [SPAWN_DUP] = "dup2",         [SPAWN_CHDIR] = "chdir",
-	    [SPAWN_RLIMIT] = "setrlimit", [SPAWN_CREDS] = "becoming user",
+	    [SPAWN_SETSID] = "setsid",
+	    [SPAWN_STDIN] = "open /dev/null",
+	    [SPAWN_DUP] = "dup2",
+	    [SPAWN_TTY] = "TIOCSCTTY",
+	    [SPAWN_CHDIR] = "chdir",
+	    [SPAWN_RLIMIT] = "setrlimit",
+	    [SPAWN_CREDS] = "becoming user",
 	    [SPAWN_EXEC] = "execve",
 	};
 	const char *arg = "";

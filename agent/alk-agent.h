@@ -71,6 +71,7 @@ typedef struct {
 	uint64_t serial; /* tells a reused slot from the exec it held before */
 	uint32_t id;
 	pid_t pid; /* also the process group: the child calls setsid() */
+	bool tty;  /* out_fd[0] is a pty's master (in_fd a dup of it), out_fd[1] unused */
 	int out_fd[2];
 	int in_fd;
 	AlkBuf in_buf;
@@ -122,6 +123,7 @@ typedef union {
 	AlkMsgFile file; /* FILE_PUT, FILE_GET */
 	AlkMsgError error;
 	AlkMsgNetConfig net;
+	AlkMsgResize resize;
 } AlkHostMsg;
 
 /* The one NET_CONFIG: waiting for its NIC, then what was applied. */
@@ -226,6 +228,7 @@ bool alk_msg_claim_id(AlkAgent *a, const AlkFrameHeader *h);
 /* alk-agent-exec.c: process lifecycle */
 void alk_exec_start(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
 void alk_exec_signal(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
+void alk_exec_resize(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
 AlkExec *alk_exec_find(AlkAgent *a, uint32_t id);
 void alk_exec_abort(AlkAgent *a, AlkExec *e);
 void alk_exec_reaped(AlkAgent *a, pid_t pid, int status, uint64_t max_rss_kib);

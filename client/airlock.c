@@ -29,7 +29,10 @@ typedef struct {
 	"  --timeout SECONDS    kill the command after this long (exit status 124)\n"              \
 	"  -e, --env KEY=VALUE  environment variable (repeatable)\n"                               \
 	"  -w, --cwd DIR        working directory in the sandbox\n"                                \
-	"  -i, --interactive    send airlock's stdin (read whole, at most 6 MiB) to the command\n"
+	"  -i, --interactive    stream airlock's stdin to the command (with --json: read\n"        \
+	"                       whole, at most 6 MiB)\n"                                           \
+	"  -t, --tty            run it on a terminal (stdin must be one; raw mode, size\n"         \
+	"                       followed; -it for an interactive shell)\n"
 
 #define EXEC_STATUS                                                                                \
 	"Exit status: the command's; 128+N when killed by signal N; 124 when it timed out;\n"      \
@@ -47,6 +50,13 @@ static const AlkVerb verbs[] = {
     {"exec", alk_cmd_exec, "run a command in a sandbox",
      "usage: airlock exec [OPTIONS] ID -- CMD [ARG…]\n\n"
      "Runs CMD in the sandbox, streaming its stdout and stderr.\n\n" EXEC_OPTIONS "\n" EXEC_STATUS},
+    {"shell", alk_cmd_shell, "an interactive shell in a sandbox",
+     "usage: airlock shell [OPTIONS] ID [-- CMD [ARG…]]\n\n"
+     "Same as airlock exec -it ID -- /bin/sh -l (or CMD). ^C, ^Z and ^D go to the\n"
+     "sandbox; the shell's exit status is airlock's.\n\n"
+     "  --timeout SECONDS    kill it after this long\n"
+     "  -e, --env KEY=VALUE  environment variable (repeatable)\n"
+     "  -w, --cwd DIR        working directory in the sandbox\n"},
     {"cp", alk_cmd_cp, "copy a file into or out of a sandbox",
      "usage: airlock cp SRC DST\n\n"
      "One side is ID:/path in a sandbox, the other a local path or - (stdin/stdout).\n"

@@ -144,6 +144,23 @@ static gboolean parse_long(Parser *p, const char *arg, GError **error)
 	return apply(p, &f, shown_name, inline_value, error);
 }
 
+/* "-it": short options without a value, bundled as with getopt. */
+static gboolean parse_bundle(Parser *p, const char *arg, GError **error)
+{
+	for (const char *c = arg + 1; *c != '\0'; c++) {
+		char shown_name[3] = {'-', *c, '\0'};
+		Found f = {0};
+
+		if (!find_option(p->groups, p->opts, NULL, *c, &f) || f.option->has_value) {
+			g_autofree char *shown = alk_cli_shown(arg);
+			return alk_cli_usage_error(error, "unknown option '%s'", shown);
+		}
+		if (!apply(p, &f, shown_name, NULL, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean parse_short(Parser *p, const char *arg, GError **error)
 {
 	Found f = {0};
@@ -153,7 +170,9 @@ static gboolean parse_short(Parser *p, const char *arg, GError **error)
 		g_set_error_literal(error, ALK_CLI_ERROR, ALK_CLI_ERROR_HELP, "help");
 		return FALSE;
 	}
-	if (arg[2] != '\0' || !find_option(p->groups, p->opts, NULL, arg[1], &f)) {
+	if (arg[2] != '\0')
+		return parse_bundle(p, arg, error);
+	if (!find_option(p->groups, p->opts, NULL, arg[1], &f)) {
 		g_autofree char *shown = alk_cli_shown(arg);
 		return alk_cli_usage_error(error, "unknown option '%s'", shown);
 	}

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Running a command in a sandbox, for exec and run: the request body, the
  * NDJSON output stream written to our stdout and stderr as it arrives, and
- * the exit status. stdin (-i) is read whole, up to ALK_CLI_STDIN_MAX, and
- * sent as stdin_b64: the streamed endpoint cannot take a request body and
- * answer at the same time (libsoup 3.2). */
+ * the exit status. With -i or -t the command runs over the WebSocket
+ * endpoint instead (the streamed POST cannot take a request body and
+ * answer at the same time, libsoup 3.2): stdin streamed within the
+ * daemon's window, a pseudo-terminal with -t. Only -i with --json still
+ * reads stdin whole, up to ALK_CLI_STDIN_MAX, and sends it as stdin_b64. */
 #include "alk-cmd.h"
 
 #include <gio/gunixinputstream.h>
@@ -62,11 +64,23 @@ static gboolean set_interactive(gpointer owner, const char *value, GError **erro
 	return TRUE;
 }
 
+static gboolean set_tty(gpointer owner, const char *value, GError **error)
+{
+	O(owner)->tty = TRUE;
+	return TRUE;
+}
+
 const AlkCliOption alk_exec_options[] = {
+    {"timeout", 0, TRUE, set_timeout}, {"env", 'e', TRUE, set_env},
+    {"cwd", 'w', TRUE, set_cwd},       {"interactive", 'i', FALSE, set_interactive},
+    {"tty", 't', FALSE, set_tty},      {NULL, 0, FALSE, NULL},
+};
+
+/* shell: always -it */
+const AlkCliOption alk_shell_options[] = {
     {"timeout", 0, TRUE, set_timeout},
     {"env", 'e', TRUE, set_env},
     {"cwd", 'w', TRUE, set_cwd},
-    {"interactive", 'i', FALSE, set_interactive},
     {NULL, 0, FALSE, NULL},
 };
 
@@ -76,6 +90,7 @@ void alk_exec_opts_clear(AlkExecOpts *o)
 	g_clear_pointer(&o->cwd, g_free);
 	o->timeout_s = 0;
 	o->interactive = FALSE;
+	o->tty = FALSE;
 }
 
 char *alk_exec_body(const AlkExecOpts *o, char **argv, int argc, GBytes *stdin_data)
@@ -323,4 +338,21 @@ gboolean alk_cli_exec(AlkCli *cli, const char *id, const char *body, AlkExecResu
 	if (cli->json || g_strcmp0(type, "application/x-ndjson") != 0)
 		return whole_result(cli, in, cli->json, result, error);
 	return read_stream(cli, in, &s, error);
+}
+
+gboolean alk_cli_exec_command(AlkCli *cli, const char *id, const AlkExecOpts *o, char **argv,
+                              int argc, AlkExecResult *result, GError **error)
+{
+	g_autoptr(GBytes) input = NULL;
+	g_autofree char *body = NULL;
+
+	if (o->tty || (o->interactive && !cli->json))
+		return alk_cli_exec_ws(cli, id, o, argv, argc, result, error);
+	if (o->interactive) {
+		input = alk_cli_read_stdin(cli, ALK_CLI_STDIN_MAX, error);
+		if (input == NULL)
+			return FALSE;
+	}
+	body = alk_exec_body(o, argv, argc, input);
+	return alk_cli_exec(cli, id, body, result, error);
 }

@@ -186,6 +186,29 @@ GInputStream *alk_cli_send(AlkCli *cli, SoupMessage *msg, GError **error)
 	return NULL;
 }
 
+SoupWebsocketConnection *alk_cli_websocket(AlkCli *cli, SoupMessage *msg, GError **error)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) local = NULL;
+	SoupWebsocketConnection *ws;
+	guint status;
+
+	soup_session_websocket_connect_async(session(cli), msg, NULL, NULL, G_PRIORITY_DEFAULT,
+	                                     cli->cancel, alk_cli_async_done, &res);
+	alk_cli_await(cli, &res);
+	ws = soup_session_websocket_connect_finish(cli->session, res, &local);
+	if (ws != NULL)
+		return ws;
+	status = soup_message_get_status(msg);
+	/* libsoup keeps no body of a refused handshake: the status tells */
+	if (status >= 400)
+		g_set_error(error, ALK_CLI_HTTP_ERROR, (int)status, "airlockd answered HTTP %u %s",
+		            status, soup_status_get_phrase(status));
+	else
+		send_error(cli, local, error);
+	return NULL;
+}
+
 GBytes *alk_cli_read_all(AlkCli *cli, GInputStream *in, gsize cap, GError **error)
 {
 	g_autoptr(GByteArray) out = g_byte_array_new();

@@ -83,6 +83,9 @@ void alk_cli_set_json_body(SoupMessage *msg, const char *json);
  * ALK_CLI_HTTP_ERROR carrying the daemon's message; a daemon that cannot
  * be reached is ALK_CLI_ERROR_UNREACHABLE with advice on starting it. */
 GInputStream *alk_cli_send(AlkCli *cli, SoupMessage *msg, GError **error);
+/* Opens a WebSocket with the GET request msg (alk_cli_message). A refused
+ * handshake is ALK_CLI_HTTP_ERROR with its status. */
+SoupWebsocketConnection *alk_cli_websocket(AlkCli *cli, SoupMessage *msg, GError **error);
 /* Reads the whole stream, at most cap bytes. */
 GBytes *alk_cli_read_all(AlkCli *cli, GInputStream *in, gsize cap, GError **error);
 /* A whole request with ALK_CLI_CALL_TIMEOUT_S: method path [json body]. */

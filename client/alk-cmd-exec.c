@@ -46,20 +46,13 @@ int alk_cmd_exec(AlkCli *cli, int argc, char **argv)
 {
 	g_auto(AlkExecCmd) cmd = {0};
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) input = NULL;
-	g_autofree char *body = NULL;
 	AlkExecResult result = {0};
 
 	if (!alk_cmd_exec_parse(argc, argv, &cmd, &error))
 		return alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);
 	cli->json |= cmd.json;
-	if (cmd.exec.interactive) {
-		input = alk_cli_read_stdin(cli, ALK_CLI_STDIN_MAX, &error);
-		if (input == NULL)
-			return alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);
-	}
-	body = alk_exec_body(&cmd.exec, cmd.command, cmd.command_len, input);
-	if (!alk_cli_exec(cli, cmd.id, body, &result, &error))
+	if (!alk_cli_exec_command(cli, cmd.id, &cmd.exec, cmd.command, cmd.command_len, &result,
+	                          &error))
 		return alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);
 	return alk_exec_result_status(&result);
 }

@@ -131,23 +131,20 @@ static int remove_sandbox(AlkCli *cli, const char *id, int status)
 	return status != ALK_EXIT_OK ? status : ALK_EXIT_EXEC_FAILURE;
 }
 
-static gboolean boot_and_exec(AlkCli *cli, AlkRunCmd *cmd, GBytes *input, char **id,
-                              AlkExecResult *result, GError **error)
+static gboolean boot_and_exec(AlkCli *cli, AlkRunCmd *cmd, char **id, AlkExecResult *result,
+                              GError **error)
 {
-	g_autofree char *body = NULL;
-
 	*id = create_sandbox(cli, &cmd->create, error);
 	if (*id == NULL || !wait_ready(cli, *id, error))
 		return FALSE;
-	body = alk_exec_body(&cmd->exec, cmd->command, cmd->command_len, input);
-	return alk_cli_exec(cli, *id, body, result, error);
+	return alk_cli_exec_command(cli, *id, &cmd->exec, cmd->command, cmd->command_len, result,
+	                            error);
 }
 
 int alk_cmd_run(AlkCli *cli, int argc, char **argv)
 {
 	g_auto(AlkRunCmd) cmd = {0};
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) input = NULL;
 	g_autofree char *id = NULL;
 	AlkExecResult result = {0};
 	int status = ALK_EXIT_OK;
@@ -155,12 +152,10 @@ int alk_cmd_run(AlkCli *cli, int argc, char **argv)
 	if (!alk_cmd_run_parse(argc, argv, &cmd, &error))
 		return alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);
 	cli->json |= cmd.json;
-	if (cmd.exec.interactive) {
-		input = alk_cli_read_stdin(cli, ALK_CLI_STDIN_MAX, &error);
-		if (input == NULL)
-			return alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);
-	}
-	if (boot_and_exec(cli, &cmd, input, &id, &result, &error))
+	/* before a sandbox is made for nothing */
+	if (!alk_cli_check_tty(&cmd.exec, &error))
+		return alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);
+	if (boot_and_exec(cli, &cmd, &id, &result, &error))
 		status = alk_exec_result_status(&result);
 	else
 		status = alk_cli_fail(cli, error, ALK_EXIT_EXEC_FAILURE);

@@ -13,6 +13,7 @@ int alk_cmd_create(AlkCli *cli, int argc, char **argv);
 int alk_cmd_ls(AlkCli *cli, int argc, char **argv);
 int alk_cmd_inspect(AlkCli *cli, int argc, char **argv);
 int alk_cmd_exec(AlkCli *cli, int argc, char **argv);
+int alk_cmd_shell(AlkCli *cli, int argc, char **argv);
 int alk_cmd_cp(AlkCli *cli, int argc, char **argv);
 int alk_cmd_rm(AlkCli *cli, int argc, char **argv);
 int alk_cmd_run(AlkCli *cli, int argc, char **argv);
@@ -73,9 +74,11 @@ typedef struct {
 	GHashTable *env; /* name -> value */
 	char *cwd;
 	gboolean interactive;
+	gboolean tty; /* -t: a pseudo-terminal in the guest, ours in raw mode */
 } AlkExecOpts;
 
 extern const AlkCliOption alk_exec_options[];
+extern const AlkCliOption alk_shell_options[];
 
 void alk_exec_opts_clear(AlkExecOpts *o);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkExecOpts, alk_exec_opts_clear)
@@ -109,6 +112,17 @@ gboolean alk_exec_result_read(JsonObject *obj, AlkExecResult *out, GError **erro
  * the daemon's whole result printed verbatim. stdin_data may be NULL. */
 gboolean alk_cli_exec(AlkCli *cli, const char *id, const char *body, AlkExecResult *result,
                       GError **error);
+/* Runs the command over the WebSocket endpoint: stdin streamed (-i, no
+ * size limit), on a pseudo-terminal with -t (our terminal in raw mode,
+ * its size followed). */
+gboolean alk_cli_exec_ws(AlkCli *cli, const char *id, const AlkExecOpts *o, char **argv, int argc,
+                         AlkExecResult *result, GError **error);
+/* The way exec and run go: the WebSocket for -i or -t (unless --json
+ * without -t: the whole result, stdin read whole), else POST .../exec. */
+gboolean alk_cli_exec_command(AlkCli *cli, const char *id, const AlkExecOpts *o, char **argv,
+                              int argc, AlkExecResult *result, GError **error);
+/* -t needs a terminal on stdin: a usage error otherwise. */
+gboolean alk_cli_check_tty(const AlkExecOpts *o, GError **error);
 /* All of stdin, at most cap bytes (for -i). */
 GBytes *alk_cli_read_stdin(AlkCli *cli, gsize cap, GError **error);
 /* The exit status for a result (and a warning if output was cut). */

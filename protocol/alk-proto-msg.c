@@ -35,6 +35,11 @@ static const AlkField exec_fields[] = {
     ALK_FIELD(10, ALK_K_U32, 0, AlkMsgExec, no_new_privs, 0, 1),
     ALK_FIELD(11, ALK_K_U32, 0, AlkMsgExec, drop_caps, 0, 1),
     ALK_FIELD(12, ALK_K_U32, 0, AlkMsgExec, forbid_root, 0, 1),
+    /* 13..15 reserved */
+    ALK_FIELD(16, ALK_K_U32, 0, AlkMsgExec, tty, 0, 1),
+    /* absent (0): the agent's ALK_TTY_ROWS/COLS_DEFAULT */
+    ALK_FIELD(17, ALK_K_U32, 0, AlkMsgExec, rows, ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX),
+    ALK_FIELD(18, ALK_K_U32, 0, AlkMsgExec, cols, ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX),
 };
 
 static int digits(const char *s, size_t n)
@@ -69,10 +74,14 @@ int alk_proto_user_valid(const char *user)
 	return 1;
 }
 
-/* Two entries for one resource would make the result depend on order. */
+/* Two entries for one resource would make the result depend on order. A
+ * window size means something only for a tty. */
 static int exec_check(const void *m)
 {
 	const AlkMsgExec *e = m;
+
+	if (!e->tty && (e->rows != 0 || e->cols != 0))
+		return ALK_PROTO_E_VALUE;
 
 	for (uint32_t i = 0; i < e->nrlimits; i++)
 		for (uint32_t j = i + 1; j < e->nrlimits; j++)
@@ -166,6 +175,11 @@ static const AlkField net_config_fields[] = {
     ALK_FIELD(6, ALK_K_U32, 1, AlkMsgNetConfig, mtu, ALK_NET_MTU_MIN, ALK_NET_MTU_MAX),
 };
 
+static const AlkField resize_fields[] = {
+    ALK_FIELD(1, ALK_K_U32, 1, AlkMsgResize, rows, ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX),
+    ALK_FIELD(2, ALK_K_U32, 1, AlkMsgResize, cols, ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX),
+};
+
 static uint32_t ipv4(const uint8_t a[ALK_PROTO_IPV4_SIZE])
 {
 	return get_be32(a);
@@ -222,6 +236,7 @@ static const AlkSchema file_get_schema = ALK_SCHEMA(file_get_fields, AlkMsgFile,
 static const AlkSchema file_info_schema = ALK_SCHEMA(file_info_fields, AlkMsgFile, NULL);
 static const AlkSchema file_any_schema = ALK_SCHEMA(file_any_fields, AlkMsgFile, NULL);
 static const AlkSchema error_schema = ALK_SCHEMA(error_fields, AlkMsgError, NULL);
+static const AlkSchema resize_schema = ALK_SCHEMA(resize_fields, AlkMsgResize, NULL);
 static const AlkSchema net_config_schema =
     ALK_SCHEMA(net_config_fields, AlkMsgNetConfig, net_config_check);
 
@@ -299,6 +314,11 @@ int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m)
 int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m)
 {
 	return alk_schema_decode_into(&net_config_schema, p, n, m);
+}
+
+int alk_msg_resize_decode(const uint8_t *p, size_t n, AlkMsgResize *m)
+{
+	return alk_schema_decode_into(&resize_schema, p, n, m);
 }
 
 int alk_msg_empty_decode(const uint8_t *p, size_t n)
@@ -384,6 +404,11 @@ long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, 
 long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgNetConfig *m)
 {
 	return alk_schema_encode(out, cap, ALK_MSG_NET_CONFIG, id, &net_config_schema, m);
+}
+
+long alk_msg_resize_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgResize *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_RESIZE, id, &resize_schema, m);
 }
 
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id)

@@ -127,6 +127,7 @@ typedef union {
 	AlkMsgFile file;
 	AlkMsgError error;
 	AlkMsgNetConfig net_config;
+	AlkMsgResize resize;
 } AlkMsgAny;
 
 /* Linux RLIMIT_CPU (0) .. RLIMIT_RTTIME (15). */

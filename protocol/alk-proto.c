@@ -71,6 +71,7 @@ static const char *const type_names[] = {
     [ALK_MSG_SHUTDOWN] = "SHUTDOWN",
     [ALK_MSG_NET_CONFIG] = "NET_CONFIG",
     [ALK_MSG_CREDIT] = "CREDIT",
+    [ALK_MSG_RESIZE] = "RESIZE",
 };
 
 int alk_proto_type_known(int type)

@@ -34,6 +34,11 @@
 #define ALK_NET_PREFIX_MAX 30
 #define ALK_NET_MTU_MIN 576
 #define ALK_NET_MTU_MAX 9000
+/* A tty exec's window size (EXEC, RESIZE), in character cells. */
+#define ALK_TTY_SIZE_MIN 1
+#define ALK_TTY_SIZE_MAX 1000
+#define ALK_TTY_ROWS_DEFAULT 24
+#define ALK_TTY_COLS_DEFAULT 80
 /* Bytes of STDIN a host may send for one exec before the agent has
  * acknowledged them with STDIN_ACK. */
 #define ALK_PROTO_STDIN_WINDOW (256u * 1024u)
@@ -51,6 +56,7 @@
 #define ALK_CAP_SHUTDOWN (1u << 3)
 #define ALK_CAP_NET (1u << 4)    /* understands NET_CONFIG */
 #define ALK_CAP_CREDIT (1u << 5) /* honours out_window/window and CREDIT */
+#define ALK_CAP_PTY (1u << 6)    /* EXEC tty, RESIZE */
 
 typedef enum {
 	ALK_MSG_HELLO = 1,       /* agent -> host, id 0 */
@@ -77,7 +83,8 @@ typedef enum {
 	ALK_MSG_SHUTDOWN = 22,   /* host -> agent: power off */
 	ALK_MSG_NET_CONFIG = 23, /* host -> agent, new request id */
 	ALK_MSG_CREDIT = 24,     /* host -> agent: output bytes taken so far */
-	ALK_MSG_TYPE_MAX = 24,
+	ALK_MSG_RESIZE = 25,     /* host -> agent: a tty exec's window size */
+	ALK_MSG_TYPE_MAX = 25,
 } AlkMsgType;
 
 /* Error codes carried by ERROR. */
@@ -239,12 +246,20 @@ typedef struct {
 	uint32_t no_new_privs; /* 0/1: PR_SET_NO_NEW_PRIVS before exec */
 	uint32_t drop_caps;    /* 0/1: empty capability sets (for a root exec) */
 	uint32_t forbid_root;  /* 0/1: refuse when user resolves to uid 0 in the guest */
+	uint32_t tty;  /* 0/1: stdin, stdout and stderr are a pseudo-terminal (ALK_CAP_PTY) */
+	uint32_t rows; /* tty: initial window size, ALK_TTY_SIZE_MIN..MAX; 0: the default */
+	uint32_t cols;
 } AlkMsgExec;
 
 /* A user name for EXEC's user: [a-z_][a-z0-9_-]{0,31} (Debian's
  * useradd), or digits for a uid, with :digits for a gid. */
 #define ALK_PROTO_USER_MAX 32
 int alk_proto_user_valid(const char *user);
+
+typedef struct {
+	uint32_t rows; /* ALK_TTY_SIZE_MIN..MAX */
+	uint32_t cols;
+} AlkMsgResize;
 
 typedef struct {
 	uint32_t pid;
@@ -316,6 +331,7 @@ int alk_msg_file_decode(const uint8_t *p, size_t n, AlkMsgFile *m);
 int alk_msg_file_decode_type(int type, const uint8_t *p, size_t n, AlkMsgFile *m);
 int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m);
 int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m);
+int alk_msg_resize_decode(const uint8_t *p, size_t n, AlkMsgResize *m);
 /* STDIN_EOF, FILE_END, SHUTDOWN: the payload must be empty (ALK_PROTO_E_FIELD). */
 int alk_msg_empty_decode(const uint8_t *p, size_t n);
 
@@ -336,6 +352,7 @@ long alk_msg_file_encode(uint8_t *out, size_t cap, int type, uint32_t id, const 
 long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, uint32_t errnum,
                           const char *message);
 long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgNetConfig *m);
+long alk_msg_resize_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgResize *m);
 /* A frame with an empty payload: STDIN_EOF, FILE_END, SHUTDOWN. */
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id);
 

@@ -10,7 +10,7 @@ ALK_PACKAGES=(
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml python3-setuptools python3-pip python3-wheel
-	nftables libnftables-dev iproute2 tini
+	nftables libnftables-dev iproute2 tini tmux
 	mmdebstrap skopeo umoci zstd linux-image-amd64
 )
 

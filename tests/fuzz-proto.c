@@ -105,6 +105,9 @@ static void exec_equal(const AlkMsgExec *a, const AlkMsgExec *b)
 	CHECK(str_eq(a->cwd, b->cwd) && (a->cwd == NULL || a->cwd[0] == '/'));
 	CHECK(a->timeout_ms == b->timeout_ms && a->output_cap == b->output_cap);
 	CHECK(a->stdin_mode == b->stdin_mode && a->stdin_mode <= ALK_STDIN_PIPE);
+	CHECK(a->tty == b->tty && a->rows == b->rows && a->cols == b->cols);
+	CHECK(a->tty || (a->rows == 0 && a->cols == 0));
+	CHECK(a->rows <= ALK_TTY_SIZE_MAX && a->cols <= ALK_TTY_SIZE_MAX);
 	for (uint32_t i = 0; i < a->nrlimits; i++)
 		CHECK(a->rlimits[i].resource == b->rlimits[i].resource &&
 		      a->rlimits[i].value == b->rlimits[i].value);
@@ -284,6 +287,25 @@ static void fuzz_net_config(const uint8_t *p, size_t n, uint32_t id)
 	same_bytes(r, alk_msg_net_config_encode(out2, sizeof(out2), id, &b));
 }
 
+static void fuzz_resize(const uint8_t *p, size_t n, uint32_t id)
+{
+	AlkMsgResize a, b;
+	const uint8_t *q;
+	uint32_t len;
+	long r;
+
+	if (alk_msg_resize_decode(p, n, &a) != ALK_PROTO_OK)
+		return;
+	CHECK(a.rows >= ALK_TTY_SIZE_MIN && a.rows <= ALK_TTY_SIZE_MAX);
+	CHECK(a.cols >= ALK_TTY_SIZE_MIN && a.cols <= ALK_TTY_SIZE_MAX);
+	r = alk_msg_resize_encode(out1, sizeof(out1), id, &a);
+	q = reparse(r, ALK_MSG_RESIZE, id, n, &len);
+	CHECK(q != NULL);
+	CHECK(alk_msg_resize_decode(q, len, &b) == ALK_PROTO_OK);
+	CHECK(a.rows == b.rows && a.cols == b.cols);
+	same_bytes(r, alk_msg_resize_encode(out2, sizeof(out2), id, &b));
+}
+
 static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 {
 	AlkMsgFile f;
@@ -302,6 +324,7 @@ static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 	(void)alk_msg_file_decode(p, n, &f);
 	fuzz_error(p, n, id);
 	fuzz_net_config(p, n, id);
+	fuzz_resize(p, n, id);
 	CHECK((alk_msg_empty_decode(p, n) == ALK_PROTO_OK) == (n == 0));
 }
 

@@ -319,6 +319,26 @@ static void exec_send(Exec *e, const char *const *argv, uint32_t timeout_ms, uin
 	send_frame(alk_msg_exec_encode(frame, sizeof(frame), e->id, &m));
 }
 
+/* An exec on a pseudo-terminal of rows x cols (0: the default size). */
+static void exec_send_tty(Exec *e, const char *const *argv, uint32_t rows, uint32_t cols,
+                          bool stdin_pipe)
+{
+	static AlkMsgExec m;
+	memset(&m, 0, sizeof(m));
+	while (argv[m.argc]) {
+		m.argv[m.argc] = argv[m.argc];
+		m.argc++;
+	}
+	m.timeout_ms = WAIT_MS;
+	m.stdin_mode = stdin_pipe ? ALK_STDIN_PIPE : ALK_STDIN_NULL;
+	m.tty = 1;
+	m.rows = rows;
+	m.cols = cols;
+	memset(e, 0, sizeof(*e));
+	e->id = next_id++;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), e->id, &m));
+}
+
 static void exec_free(Exec *e)
 {
 	free(e->out.data);
@@ -384,6 +404,40 @@ static void exec_wait(Exec *e)
 		ck_assert_uint_eq(f.h.id, e->id);
 		exec_take(e, &f);
 	}
+}
+
+static bool buf_has(const Buf *b, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (size_t i = 0; i + n <= b->len; i++)
+		if (memcmp(b->data + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Takes e's frames until its stdout holds needle (fails at its end). */
+static void exec_wait_output(Exec *e, const char *needle)
+{
+	Frame f;
+	while (!buf_has(&e->out, needle)) {
+		ck_assert_msg(!e->exited && !e->failed, "exec %u ended without printing '%s'",
+		              e->id, needle);
+		recv_frame(&f);
+		ck_assert_uint_eq(f.h.id, e->id);
+		exec_take(e, &f);
+	}
+}
+
+static void send_stdin(uint32_t id, const char *text)
+{
+	send_frame(
+	    alk_msg_data_encode(frame, sizeof(frame), ALK_MSG_STDIN, id, text, strlen(text)));
+}
+
+static void send_resize(uint32_t id, uint32_t rows, uint32_t cols)
+{
+	AlkMsgResize r = {.rows = rows, .cols = cols};
+	send_frame(alk_msg_resize_encode(frame, sizeof(frame), id, &r));
 }
 
 static void run(Exec *e, const char *const *argv, uint32_t timeout_ms, uint64_t cap)
@@ -790,6 +844,131 @@ START_TEST(test_signal_request)
 }
 END_TEST
 
+/* ---- Exec on a pseudo-terminal ---- */
+
+START_TEST(test_pty_exec)
+{
+	const char *argv[] = {"sh", "-c",
+	                      "test -t 0 && test -t 1 && test -t 2 && echo yes; "
+	                      "stty size; echo oops >&2; exit 4",
+	                      NULL};
+	Exec e;
+	ck_assert_uint_eq(hello.caps & ALK_CAP_PTY, ALK_CAP_PTY);
+	exec_send_tty(&e, argv, 30, 100, false);
+	exec_wait(&e);
+	ck_assert_msg(!e.failed, "tty exec: %s", e.err_msg);
+	ck_assert_int_eq(e.exit.exit_code, 4);
+	/* the terminal's output processing: \n becomes \r\n */
+	ck_assert_msg(buf_has(&e.out, "yes\r\n"), "no 'yes' from test -t");
+	ck_assert_msg(buf_has(&e.out, "30 100\r\n"), "stty size is not 30 100");
+	/* stderr is the terminal too: merged into stdout */
+	ck_assert(buf_has(&e.out, "oops\r\n"));
+	ck_assert_uint_eq(e.err.len, 0);
+	ck_assert_uint_eq(e.exit.stderr_bytes, 0);
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_pty_default_size)
+{
+	const char *argv[] = {"stty", "size", NULL};
+	Exec e;
+	exec_send_tty(&e, argv, 0, 0, false);
+	exec_wait(&e);
+	ck_assert(!e.failed);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert(buf_has(&e.out, "24 80\r\n"));
+	exec_free(&e);
+}
+END_TEST
+
+/* Typed input reaches the process through the line discipline; a RESIZE
+ * (before the input, so in place when the process reads it) changes what
+ * stty sees. */
+START_TEST(test_pty_stdin_resize)
+{
+	const char *argv[] = {"sh", "-c",
+	                      "echo ready; read x; stty size; "
+	                      "echo got-$x; read y; echo $((6*7))-$y",
+	                      NULL};
+	Exec e;
+	exec_send_tty(&e, argv, 10, 20, true);
+	exec_wait_output(&e, "ready\r\n");
+	send_resize(e.id, 40, 120);
+	send_stdin(e.id, "abc\n");
+	exec_wait_output(&e, "40 120\r\n");
+	exec_wait_output(&e, "got-abc\r\n");
+	send_stdin(e.id, "z\n");
+	exec_wait(&e);
+	ck_assert(!e.failed);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert(buf_has(&e.out, "42-z\r\n"));
+	/* echoed by the terminal, as a user would see it */
+	ck_assert(buf_has(&e.out, "abc\r\n"));
+	exec_free(&e);
+}
+END_TEST
+
+/* ^C typed on the terminal interrupts its foreground process group: the
+ * process has the pty as its controlling terminal. ^D is end of file. */
+START_TEST(test_pty_ctrl_c_ctrl_d)
+{
+	const char *sleeper[] = {"sleep", "100", NULL};
+	const char *cat[] = {"sh", "-c", "cat; echo cat-done", NULL};
+	Exec e;
+	Frame f;
+	exec_send_tty(&e, sleeper, 0, 0, true);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	send_stdin(e.id, "\x03");
+	exec_wait(&e);
+	ck_assert(e.exited);
+	ck_assert_uint_eq(e.exit.signo, SIGINT);
+	exec_free(&e);
+
+	exec_send_tty(&e, cat, 0, 0, true);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	send_stdin(e.id, "hi\n\x04");
+	exec_wait(&e);
+	ck_assert(e.exited);
+	ck_assert_int_eq(e.exit.exit_code, 0);
+	ck_assert(buf_has(&e.out, "cat-done"));
+	exec_free(&e);
+}
+END_TEST
+
+START_TEST(test_pty_bad_requests)
+{
+	const char *argv[] = {"sleep", "100", NULL};
+	uint8_t raw[64];
+	AlkWriter w;
+	Exec e;
+	Frame f;
+
+	/* RESIZE of a request without a tty, or of no request */
+	exec_send(&e, argv, 0, 0, false);
+	expect(&f, ALK_MSG_STARTED, e.id);
+	exec_take(&e, &f);
+	send_resize(e.id, 10, 10);
+	ck_assert_uint_eq(expect_error(e.id).code, ALK_ERR_BAD_REQUEST);
+	send_resize(9999, 10, 10);
+	ck_assert_uint_eq(expect_error(9999).code, ALK_ERR_NOT_FOUND);
+	/* a window of 0 or over the limit is malformed */
+	alk_writer_init(&w, raw + ALK_PROTO_HEADER_SIZE, sizeof(raw) - ALK_PROTO_HEADER_SIZE);
+	alk_put_u32(&w, 1, 0);
+	alk_put_u32(&w, 2, 80);
+	AlkFrameHeader h = {.type = ALK_MSG_RESIZE, .id = e.id, .len = (uint32_t)w.len};
+	alk_header_pack(&h, raw);
+	send_bytes(raw, ALK_PROTO_HEADER_SIZE + w.len);
+	ck_assert_uint_eq(expect_error(e.id).code, ALK_ERR_PROTOCOL);
+	send_frame(alk_msg_signal_encode(frame, sizeof(frame), e.id, SIGKILL));
+	exec_wait(&e);
+	exec_free(&e);
+	ping_pong();
+}
+END_TEST
+
 static long agent_rss_kib(void)
 {
 	char path[64], line[256];
@@ -1038,6 +1217,29 @@ START_TEST(test_output_window)
 	/* a CREDIT for a request that is gone (or never was) is dropped silently */
 	send_credit(9999, 1);
 	ping_pong();
+	ck_assert_uint_eq(take_granting(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, got), MIB);
+}
+END_TEST
+
+/* A process flooding its terminal is held by the window as with pipes. */
+START_TEST(test_pty_output_window)
+{
+	static AlkMsgExec m;
+	bool end = false;
+	size_t got;
+	uint32_t id = next_id++;
+
+	memset(&m, 0, sizeof(m));
+	m.argv[0] = "sh";
+	m.argv[1] = "-c";
+	m.argv[2] = "head -c 1048576 /dev/zero";
+	m.argc = 3;
+	m.tty = 1;
+	m.out_window = TEST_WINDOW;
+	send_frame(alk_msg_exec_encode(frame, sizeof(frame), id, &m));
+	got = take_until_quiet(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, &end);
+	ck_assert(!end);
+	ck_assert_uint_eq(got, TEST_WINDOW);
 	ck_assert_uint_eq(take_granting(id, ALK_MSG_STDOUT, ALK_MSG_EXIT, got), MIB);
 }
 END_TEST
@@ -1436,6 +1638,12 @@ static Suite *agent_suite(void)
 	tcase_add_test(tc, test_output_window);
 	tcase_add_test(tc, test_file_get_window);
 	tcase_add_test(tc, test_signal_request);
+	tcase_add_test(tc, test_pty_exec);
+	tcase_add_test(tc, test_pty_default_size);
+	tcase_add_test(tc, test_pty_stdin_resize);
+	tcase_add_test(tc, test_pty_ctrl_c_ctrl_d);
+	tcase_add_test(tc, test_pty_bad_requests);
+	tcase_add_test(tc, test_pty_output_window);
 	tcase_add_test(tc, test_host_cancels_exec);
 	tcase_add_test(tc, test_backpressure_bounded);
 	tcase_add_test(tc, test_sync_kills_exec);

@@ -382,6 +382,66 @@ START_TEST(exec_websocket)
 }
 END_TEST
 
+/* Iterates until w's stdout holds needle, or it closed, or 60 s. */
+static gboolean ws_wait_output(AlkTestWs *w, const char *needle)
+{
+	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+	while (strstr(w->out->str, needle) == NULL && !w->closed && g_get_monotonic_time() < end)
+		g_main_context_iteration(NULL, TRUE);
+	return strstr(w->out->str, needle) != NULL;
+}
+
+/* tty=1: the process is on a pseudo-terminal of the size asked for, and a
+ * resize frame changes it; sizes out of range are refused. */
+START_TEST(exec_websocket_tty)
+{
+	g_autofree char *id = alk_test_api_create(NULL);
+	g_autofree char *query =
+	    g_strdup_printf("%s/exec/ws?argv=/bin/sh&argv=-c&argv=test+-t+0+%%26%%26+echo+yes%%3B"
+	                    "stty+size%%3Bread+x%%3Bstty+size%%3Becho+got-%%24x%%3Bexit+3"
+	                    "&tty=1&rows=30&cols=90",
+	                    id);
+	g_autofree char *zero = g_strdup_printf("%s/exec/ws?argv=sh&tty=1&rows=0", id);
+	g_autofree char *big = g_strdup_printf("%s/exec/ws?argv=sh&tty=1&cols=1001", id);
+	g_autofree char *notty = g_strdup_printf("%s/exec/ws?argv=sh&rows=10", id);
+	g_autofree char *plain = g_strdup_printf("%s/exec/ws?argv=sleep&argv=100", id);
+	AlkTestWs w;
+
+	ck_assert_msg(alk_test_api_ws_connect(query, &w), "connect: %s",
+	              w.error ? w.error->message : "");
+	ck_assert_msg(ws_wait_output(&w, "30 90\r\n"), "%s", w.out->str);
+	ck_assert(strstr(w.out->str, "yes\r\n") != NULL);
+	soup_websocket_connection_send_text(w.ws, "{\"resize\":{\"rows\":41,\"cols\":101}}");
+	soup_websocket_connection_send_binary(w.ws, "hi\n", 3);
+	alk_test_iterate_until(&w.closed, 120);
+	ck_assert_int_eq(w.code, SOUP_WEBSOCKET_CLOSE_NORMAL);
+	ck_assert_msg(strstr(w.out->str, "41 101\r\ngot-hi\r\n") != NULL, "%s", w.out->str);
+	ck_assert_msg(w.exit != NULL && strstr(w.exit, "\"exit_code\":3") != NULL, "%s", w.exit);
+	alk_test_api_ws_clear(&w);
+
+	ck_assert(!alk_test_api_ws_connect(zero, &w));
+	alk_test_api_ws_clear(&w);
+	ck_assert(!alk_test_api_ws_connect(big, &w));
+	alk_test_api_ws_clear(&w);
+	ck_assert(!alk_test_api_ws_connect(notty, &w));
+	alk_test_api_ws_clear(&w);
+
+	/* a resize for an exec without a tty ends the session */
+	ck_assert(alk_test_api_ws_connect(plain, &w));
+	soup_websocket_connection_send_text(w.ws, "{\"resize\":{\"rows\":41,\"cols\":101}}");
+	alk_test_iterate_until(&w.closed, 120);
+	ck_assert_int_eq(w.code, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+	alk_test_api_ws_clear(&w);
+	/* a malformed one too */
+	ck_assert(alk_test_api_ws_connect(query, &w));
+	soup_websocket_connection_send_text(w.ws, "{\"resize\":{\"rows\":0,\"cols\":101}}");
+	alk_test_iterate_until(&w.closed, 120);
+	ck_assert_int_eq(w.code, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+	alk_test_api_ws_clear(&w);
+}
+END_TEST
+
 /* ---- 50 clients at once while sandboxes boot ---- */
 
 typedef struct {
@@ -728,6 +788,7 @@ int main(void)
 	alk_test_api_add(s, "exec_ndjson_streams", exec_ndjson_streams, NULL, NULL);
 	alk_test_api_add(s, "exec_disconnect_kills", exec_disconnect_kills, NULL, NULL);
 	alk_test_api_add(s, "exec_websocket", exec_websocket, NULL, NULL);
+	alk_test_api_add(s, "exec_websocket_tty", exec_websocket_tty, NULL, NULL);
 	alk_test_api_add(s, "console_log_not_followed", console_log_not_followed, NULL, NULL);
 	alk_test_api_add(s, "parallel_clients_while_booting", parallel_clients_while_booting, NULL,
 	                 NULL);

@@ -410,6 +410,63 @@ START_TEST(test_window_overrun_fails_the_exec)
 }
 END_TEST
 
+static gboolean has_ready(gpointer data)
+{
+	return strstr(((Run *)data)->out->str, "ready") != NULL || ((Run *)data)->done;
+}
+
+/* A tty exec through the channel: the window size it asked for, then a
+ * RESIZE the process sees. */
+START_TEST(test_tty_exec_and_resize)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = NULL;
+	AlkMsgExec m = {.argc = 3,
+	                .argv = {"/bin/sh", "-c", "stty size; echo ready; read x; stty size"},
+	                .stdin_mode = ALK_STDIN_PIPE,
+	                .tty = 1,
+	                .rows = 33,
+	                .cols = 77};
+	g_autoptr(GError) error = NULL;
+	AlkChannelOp *op;
+	Run r = {0};
+
+	ch = open_channel(&f, start_agent);
+	ck_assert(alk_channel_get_hello(ch)->caps & ALK_CAP_PTY);
+	r.out = g_string_new(NULL);
+	op = alk_channel_exec(ch, &m, &run_cb, &r, &error);
+	ck_assert_msg(op != NULL, "%s", error ? error->message : "");
+	ck_assert(loop_until(has_ready, &r));
+	ck_assert_msg(strstr(r.out->str, "33 77\r\n") != NULL, "%s", r.out->str);
+	/* the input after the resize: stty runs once both are in */
+	alk_channel_op_resize(op, 44, 99);
+	alk_channel_op_resize(op, 0, 99); /* out of range: not sent */
+	ck_assert_uint_eq(alk_channel_op_write(op, (const guint8 *)"go\n", 3), 3);
+	ck_assert(loop_until(is_done, &r));
+	ck_assert(r.ok);
+	ck_assert_msg(strstr(r.out->str, "44 99\r\n") != NULL, "%s", r.out->str);
+	g_string_free(r.out, TRUE);
+	fixture_clear(&f);
+}
+END_TEST
+
+/* An agent without ALK_CAP_PTY is never sent a tty exec. */
+START_TEST(test_tty_refused_by_old_agent)
+{
+	static Peer p;
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = open_channel(&f, NULL);
+	AlkMsgExec m = {.argc = 1, .argv = {"sh"}, .tty = 1};
+	g_autoptr(GError) error = NULL;
+
+	peer_handshake(&f, &p);
+	ck_assert(alk_channel_exec(ch, &m, &run_cb, NULL, &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	ck_assert_msg(strstr(error->message, "hostile") != NULL, "%s", error->message);
+	fixture_clear(&f);
+}
+END_TEST
+
 /* Garbage instead of an agent: the open fails with a clear error once
  * the garbage limit is passed, with memory bounded by the decoder. */
 START_TEST(test_garbage_fails_open)
@@ -600,6 +657,8 @@ int main(void)
 	tcase_add_test(tc, test_garbage_fails_open);
 	tcase_add_test(tc, test_held_exec_holds_only_itself);
 	tcase_add_test(tc, test_window_overrun_fails_the_exec);
+	tcase_add_test(tc, test_tty_exec_and_resize);
+	tcase_add_test(tc, test_tty_refused_by_old_agent);
 	if (netns_usable()) {
 		tcase_add_test(tc, test_net_config);
 		tcase_add_test(tc, test_net_config_wrong_mac);

@@ -88,6 +88,12 @@ START_TEST(test_usage_exits)
 	    {"create --memory lots", 2, "--memory"},
 	    {"exec 0123456789ab uname", 125, "missing '--'"},
 	    {"run -- ", 125, "command name is empty"},
+	    /* stdin here is not a terminal: refused before any connection */
+	    {"exec -it 0123456789ab -- sh", 125, "-t needs a terminal on stdin"},
+	    {"run -t -- sh", 125, "-t needs a terminal on stdin"},
+	    {"shell 0123456789ab", 125, "-t needs a terminal on stdin"},
+	    {"shell", 125, "missing the sandbox ID"},
+	    {"shell 0123456789ab sh", 125, "missing '--'"},
 	    {"ttl 0123456789ab -5", 2, "unknown option '-5'"},
 	    {"audit", 2, "audit verify"},
 	    {"--socket", 2, "--socket needs a value"},
@@ -339,6 +345,198 @@ static char *random_file(const char *dir, const char *name, gsize size)
 	ck_assert(g_file_set_contents(path, (const char *)data, (gssize)size, NULL));
 	return path;
 }
+
+/* ---- exec -it in a terminal: tmux drives the real CLI ---- */
+
+typedef struct {
+	char *name; /* tmux -L: a server of our own */
+	char *status_file;
+	char *stty_file;
+} Tmux;
+
+static char *tmux_run(const Tmux *t, const char *const *args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *out = NULL;
+	g_autoptr(GError) error = NULL;
+	int status = 0;
+
+	g_ptr_array_add(argv, "tmux");
+	g_ptr_array_add(argv, "-L");
+	g_ptr_array_add(argv, t->name);
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (char *)args[i]);
+	g_ptr_array_add(argv, NULL);
+	ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL,
+	                           NULL, &out, NULL, &status, &error),
+	              "tmux: %s", error ? error->message : "");
+	ck_assert_msg(g_spawn_check_wait_status(status, NULL), "tmux %s failed", args[0]);
+	return g_steal_pointer(&out);
+}
+
+static void tmux_keys(const Tmux *t, const char *keys, gboolean enter)
+{
+	g_autofree char *out =
+	    tmux_run(t, (const char *[]){"send-keys", "-t", "alk", "-l", keys, NULL});
+	g_autofree char *out2 = NULL;
+
+	if (enter)
+		out2 = tmux_run(t, (const char *[]){"send-keys", "-t", "alk", "Enter", NULL});
+}
+
+/* Polls the pane (every 100 ms, 60 s at most) until a line equals want. */
+static void tmux_wait_line(const Tmux *t, const char *want)
+{
+	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+	g_autofree char *screen = NULL;
+
+	for (;;) {
+		g_auto(GStrv) lines = NULL;
+
+		g_free(screen);
+		screen = tmux_run(t, (const char *[]){"capture-pane", "-p", "-t", "alk", NULL});
+		lines = g_strsplit(screen, "\n", -1);
+		for (guint i = 0; lines[i] != NULL; i++)
+			if (g_str_equal(g_strchomp(lines[i]), want))
+				return;
+		ck_assert_msg(g_get_monotonic_time() < end, "no line '%s' on the screen:\n%s", want,
+		              screen);
+		g_usleep(100 * 1000);
+	}
+}
+
+/* The guest shell's prompt ("/ # ") is on the screen. */
+static void tmux_wait_prompt(const Tmux *t)
+{
+	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+	for (;;) {
+		g_autofree char *screen =
+		    tmux_run(t, (const char *[]){"capture-pane", "-p", "-t", "alk", NULL});
+
+		g_auto(GStrv) lines = g_strsplit(screen, "\n", -1);
+
+		/* capture-pane drops the prompt's trailing blank */
+		for (guint i = 0; lines[i] != NULL; i++)
+			if (g_str_has_suffix(g_strchomp(lines[i]), "#"))
+				return;
+		ck_assert_msg(g_get_monotonic_time() < end, "no prompt:\n%s", screen);
+		g_usleep(100 * 1000);
+	}
+}
+
+static char *wait_file(const char *path)
+{
+	gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+	char *text = NULL;
+
+	while (!g_file_get_contents(path, &text, NULL, NULL) || text[0] == '\0' ||
+	       strchr(text, '\n') == NULL) {
+		g_clear_pointer(&text, g_free);
+		ck_assert_msg(g_get_monotonic_time() < end, "%s never written", path);
+		g_usleep(100 * 1000);
+	}
+	return text;
+}
+
+/* What a person at a terminal does: a shell in the sandbox, arithmetic,
+ * the window resized, ^C on a sleeper, ^D to cat, exit 3. The CLI's exit
+ * status is the shell's, and its terminal is no longer raw. */
+START_TEST(test_exec_tty)
+{
+	g_autofree char *id = create("--label step=tty");
+	Tmux t = {
+	    .name = g_strdup_printf("alk-test-%d", (int)getpid()),
+	    .status_file = g_build_filename(scratch, "status", NULL),
+	    .stty_file = g_build_filename(scratch, "stty", NULL),
+	};
+	g_autofree char *cmd = g_strdup_printf(
+	    "AIRLOCK_SOCKET='%s' '%s' exec -it %s -- sh; echo $? > '%s'; stty -a > '%s'; "
+	    "sleep 600",
+	    alkd->socket_path, alk_test_cli_bin(), id, t.status_file, t.stty_file);
+	g_autofree char *out = NULL;
+	g_autofree char *status = NULL;
+	g_autofree char *stty = NULL;
+	g_auto(AlkTestCli) notty = {0};
+
+	out = tmux_run(&t, (const char *[]){"-f", "/dev/null", "new-session", "-d", "-s", "alk",
+	                                    "-x", "100", "-y", "30", "sh", "-c", cmd, NULL});
+	tmux_wait_prompt(&t);
+	tmux_keys(&t, "test -t 0 && echo tty-$((6*7))", TRUE);
+	tmux_wait_line(&t, "tty-42");
+	tmux_keys(&t, "stty size", TRUE);
+	tmux_wait_line(&t, "30 100");
+	g_free(tmux_run(
+	    &t, (const char *[]){"resize-window", "-t", "alk", "-x", "120", "-y", "40", NULL}));
+	/* the SIGWINCH, the resize frame and RESIZE may take a moment */
+	for (gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
+		g_autofree char *screen = NULL;
+
+		tmux_keys(&t, "echo size-$(stty size | tr ' ' x)", TRUE);
+		screen = tmux_run(&t, (const char *[]){"capture-pane", "-p", "-t", "alk", NULL});
+		if (strstr(screen, "\nsize-40x120") != NULL)
+			break;
+		ck_assert_msg(g_get_monotonic_time() < end, "the size never changed:\n%s", screen);
+		g_usleep(500 * 1000);
+	}
+	/* keys wait until the program that should get them runs: the line
+	 * "sleeping" is its output, not the echo of the command */
+	tmux_keys(&t, "sh -c 'echo sleep''ing; exec sleep 100'", TRUE);
+	tmux_wait_line(&t, "sleeping");
+	g_free(tmux_run(&t, (const char *[]){"send-keys", "-t", "alk", "C-c", NULL}));
+	tmux_keys(&t, "echo after-$?", TRUE);
+	tmux_wait_line(&t, "after-130");
+	tmux_keys(&t, "sh -c 'echo cat''ing; exec cat'; echo cat-done", TRUE);
+	tmux_wait_line(&t, "cating");
+	tmux_keys(&t, "hi", TRUE);
+	g_free(tmux_run(&t, (const char *[]){"send-keys", "-t", "alk", "C-d", NULL}));
+	tmux_wait_line(&t, "cat-done");
+	tmux_keys(&t, "exit 3", TRUE);
+	status = wait_file(t.status_file);
+	ck_assert_str_eq(status, "3\n");
+	stty = wait_file(t.stty_file);
+	/* raw mode undone: canonical input and echo again */
+	ck_assert_msg(strstr(stty, " icanon") != NULL && strstr(stty, " echo ") != NULL, "%s",
+	              stty);
+	g_free(tmux_run(&t, (const char *[]){"kill-server", NULL}));
+
+	/* -t without a terminal on stdin */
+	alk_test_cli_runf(&notty, CALL_S, "exec -t %s -- true", id);
+	assert_status(&notty, 125, "exec -t without a terminal");
+	ck_assert_msg(strstr(notty.err_text, "-t needs a terminal") != NULL, "%s", notty.err_text);
+	remove_sandbox(id);
+	g_free(t.name);
+	g_free(t.status_file);
+	g_free(t.stty_file);
+}
+END_TEST
+
+/* -i streams stdin over the WebSocket: more than the old 6 MiB limit, byte
+ * for byte. */
+START_TEST(test_exec_stdin_big)
+{
+	g_autofree char *id = create("--label step=stdin");
+	g_autofree char *path = random_file(scratch, "in.bin", 10 * 1024 * 1024);
+	g_autofree char *want = sha256_file(path);
+	g_autofree char *cmd =
+	    g_strdup_printf("AIRLOCK_SOCKET='%s' '%s' exec -i %s -- sha256sum < '%s'",
+	                    alkd->socket_path, alk_test_cli_bin(), id, path);
+	g_autofree char *out = NULL;
+	g_autofree char *err = NULL;
+	g_auto(AlkTestCli) gone = {0};
+	int status = 0;
+
+	ck_assert(g_spawn_sync(NULL, (char *[]){"sh", "-c", cmd, NULL}, NULL, G_SPAWN_SEARCH_PATH,
+	                       NULL, NULL, &out, &err, &status, NULL));
+	ck_assert_msg(g_spawn_check_wait_status(status, NULL), "%s", err);
+	ck_assert_msg(g_str_has_prefix(out, want), "%s vs %s", out, want);
+	remove_sandbox(id);
+	/* a refused handshake still says why */
+	alk_test_cli_runf(&gone, CALL_S, "exec -i %s -- cat", id);
+	assert_status(&gone, 125, "exec -i of a removed sandbox");
+	ck_assert_msg(strstr(gone.err_text, id) != NULL, "%s", gone.err_text);
+}
+END_TEST
 
 /* Binary output of exec arrives byte for byte, on stdout only. */
 START_TEST(test_exec_binary)
@@ -623,6 +821,8 @@ static Suite *suite(void)
 	suite_add_tcase(s, daemon_case("exec", test_exec));
 	suite_add_tcase(s, daemon_case("exec-signals", test_exec_signals));
 	suite_add_tcase(s, daemon_case("exec-binary", test_exec_binary));
+	suite_add_tcase(s, daemon_case("exec-tty", test_exec_tty));
+	suite_add_tcase(s, daemon_case("exec-stdin-big", test_exec_stdin_big));
 	suite_add_tcase(s, daemon_case("cp", test_cp));
 	suite_add_tcase(s, daemon_case("cp-stdin", test_cp_stdin));
 	suite_add_tcase(s, daemon_case("run-rm", test_run_rm));

@@ -241,6 +241,26 @@ START_TEST(test_exec_parse)
 }
 END_TEST
 
+/* Flags bundle as with getopt: -it is -i -t; a flag taking a value does not. */
+START_TEST(test_exec_parse_bundled)
+{
+	g_auto(GStrv) argv = words("-it 0123456789ab -- sh");
+	g_auto(GStrv) tty = words("--tty 0123456789ab -- sh");
+	g_auto(AlkExecCmd) cmd = {0};
+	g_auto(AlkExecCmd) cmd2 = {0};
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(alk_cmd_exec_parse(g_strv_length(argv), argv, &cmd, &error), "%s",
+	              error ? error->message : "");
+	ck_assert(cmd.exec.interactive);
+	ck_assert(cmd.exec.tty);
+	ck_assert_str_eq(cmd.command[0], "sh");
+	ck_assert(alk_cmd_exec_parse(g_strv_length(tty), tty, &cmd2, &error));
+	ck_assert(cmd2.exec.tty);
+	ck_assert(!cmd2.exec.interactive);
+}
+END_TEST
+
 static void exec_fails(const char *args, const char *part)
 {
 	g_auto(GStrv) argv = words(args);
@@ -274,6 +294,9 @@ START_TEST(test_exec_parse_errors)
 	exec_fails("-i=1 0123456789ab -- ls", "unknown option");
 	exec_fails("--interactive=yes 0123456789ab -- ls", "takes no value");
 	exec_fails("--env", "needs a value");
+	exec_fails("-ie A=1 0123456789ab -- ls", "unknown option '-ie'");
+	exec_fails("-ix 0123456789ab -- ls", "unknown option '-ix'");
+	exec_fails("--tty=1 0123456789ab -- ls", "takes no value");
 }
 END_TEST
 
@@ -852,6 +875,7 @@ static Suite *suite(void)
 	tcase_add_test(args, test_exit_status);
 	tcase_add_test(verbs, test_exec_parse);
 	tcase_add_test(verbs, test_exec_parse_errors);
+	tcase_add_test(verbs, test_exec_parse_bundled);
 	tcase_add_test(verbs, test_exec_parse_help);
 	tcase_add_test(verbs, test_exec_body);
 	tcase_add_test(verbs, test_exec_result);

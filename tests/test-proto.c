@@ -300,6 +300,55 @@ START_TEST(test_rt_exec_defaults)
 }
 END_TEST
 
+START_TEST(test_rt_exec_tty)
+{
+	AlkMsgExec m, g;
+	AlkFrameHeader h;
+	const uint8_t *p;
+
+	exec_sample(&m);
+	m.tty = 1;
+	m.rows = ALK_TTY_SIZE_MAX;
+	m.cols = ALK_TTY_SIZE_MIN;
+	p = deliver(frame, alk_msg_exec_encode(frame, sizeof(frame), 42, &m), &h);
+	ck_assert_int_eq(alk_msg_exec_decode(p, h.len, &g), ALK_PROTO_OK);
+	ck_assert_uint_eq(g.tty, 1);
+	ck_assert_uint_eq(g.rows, ALK_TTY_SIZE_MAX);
+	ck_assert_uint_eq(g.cols, ALK_TTY_SIZE_MIN);
+	/* a tty without a size: rows and cols left out, 0 when decoded */
+	m.rows = m.cols = 0;
+	p = deliver(frame, alk_msg_exec_encode(frame, sizeof(frame), 42, &m), &h);
+	ck_assert_int_eq(alk_msg_exec_decode(p, h.len, &g), ALK_PROTO_OK);
+	ck_assert_uint_eq(g.tty, 1);
+	ck_assert_uint_eq(g.rows, 0);
+	ck_assert_uint_eq(g.cols, 0);
+	/* a size without a tty is refused, by the encoder too */
+	m.tty = 0;
+	m.rows = 10;
+	ck_assert_int_eq(alk_msg_exec_encode(frame, sizeof(frame), 42, &m), ALK_PROTO_E_VALUE);
+}
+END_TEST
+
+START_TEST(test_rt_resize)
+{
+	AlkMsgResize m = {.rows = 50, .cols = 132}, g;
+	AlkFrameHeader h;
+	const uint8_t *p;
+
+	p = deliver(frame, alk_msg_resize_encode(frame, sizeof(frame), 9, &m), &h);
+	ck_assert_uint_eq(h.type, ALK_MSG_RESIZE);
+	ck_assert_uint_eq(h.id, 9);
+	ck_assert_str_eq(alk_proto_type_name(ALK_MSG_RESIZE), "RESIZE");
+	ck_assert_int_eq(alk_msg_resize_decode(p, h.len, &g), ALK_PROTO_OK);
+	ck_assert_uint_eq(g.rows, 50);
+	ck_assert_uint_eq(g.cols, 132);
+	m.rows = 0;
+	ck_assert_int_eq(alk_msg_resize_encode(frame, sizeof(frame), 9, &m), ALK_PROTO_E_VALUE);
+	m.rows = ALK_TTY_SIZE_MAX + 1;
+	ck_assert_int_eq(alk_msg_resize_encode(frame, sizeof(frame), 9, &m), ALK_PROTO_E_VALUE);
+}
+END_TEST
+
 START_TEST(test_rt_exec_max_counts)
 {
 	static char args[ALK_PROTO_MAX_ARGS][8];
@@ -906,7 +955,29 @@ START_TEST(test_bad_exec_values)
 	uint8_t two[4] = {0, 0, 0, 2};
 	uint8_t rl[12] = {0, 0, 0, 16};
 
-	exec_bad(5, two, 4, ALK_PROTO_E_VALUE); /* stdin_mode */
+	uint8_t zero[4] = {0}, one[4] = {0, 0, 0, 1}, big[4] = {0, 0, 0x03, 0xe9}; /* 1001 */
+	AlkMsgResize r;
+
+	exec_bad(5, two, 4, ALK_PROTO_E_VALUE);  /* stdin_mode */
+	exec_bad(16, two, 4, ALK_PROTO_E_VALUE); /* tty is 0/1 */
+	exec_bad(17, one, 4, ALK_PROTO_E_VALUE); /* rows without tty */
+	exec_bad(13, one, 4, ALK_PROTO_E_FIELD); /* a reserved tag */
+	exec_bad(15, one, 4, ALK_PROTO_E_FIELD);
+	pay_begin();
+	alk_put_str(&pw, 1, "sh");
+	alk_put_u32(&pw, 16, 1);
+	alk_put_bytes(&pw, 18, big, 4);
+	ck_assert_int_eq(exec_decode_pay(), ALK_PROTO_E_VALUE); /* cols 1001 */
+	pay_begin();
+	alk_put_str(&pw, 1, "sh");
+	alk_put_u32(&pw, 16, 1);
+	alk_put_bytes(&pw, 17, zero, 4);
+	ck_assert_int_eq(exec_decode_pay(), ALK_PROTO_E_VALUE); /* rows 0 */
+	pay_begin();
+	alk_put_u32(&pw, 1, 24);
+	ck_assert_int_eq(alk_msg_resize_decode(pay, pw.len, &r), ALK_PROTO_E_MISSING);
+	alk_put_u32(&pw, 2, 0);
+	ck_assert_int_eq(alk_msg_resize_decode(pay, pw.len, &r), ALK_PROTO_E_VALUE);
 	exec_bad(3, "tmp", 4, ALK_PROTO_E_VALUE);
 	exec_bad(3, "", 1, ALK_PROTO_E_VALUE);
 	exec_bad(2, "NOEQUALS", 9, ALK_PROTO_E_VALUE);
@@ -1423,6 +1494,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_rt_exec_defaults);
 	tcase_add_test(tc, test_rt_exec_user);
 	tcase_add_test(tc, test_rt_exec_max_counts);
+	tcase_add_test(tc, test_rt_exec_tty);
+	tcase_add_test(tc, test_rt_resize);
 	tcase_add_test(tc, test_rt_started);
 	tcase_add_test(tc, test_rt_data);
 	tcase_add_test(tc, test_rt_ack);

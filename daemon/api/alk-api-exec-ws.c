@@ -4,7 +4,10 @@
  * once). Binary frames from the client are stdin, a text frame
  * {"eof":true} closes it; the server sends binary frames prefixed with 1
  * (stdout) or 2 (stderr), then a text frame with the exit, and closes
- * with 1000. The process group is killed when the client goes away. */
+ * with 1000. The process group is killed when the client goes away.
+ * With tty=1 (and rows, cols) the process runs on a pseudo-terminal in the
+ * guest: its output is all stream 1, and a text frame
+ * {"resize":{"rows":R,"cols":C}} changes the window size. */
 #include <linux/sockios.h>
 #include <signal.h>
 #include <string.h>
@@ -20,6 +23,12 @@
 #define KEEPALIVE_S 30
 /* While the client is behind, how often its socket is looked at. */
 #define BACKLOG_POLL_MS 50
+/* Resizes reach the guest at most this often; the latest size wins. */
+#define RESIZE_INTERVAL_MS 50
+/* A control (text) frame from the client: {"eof":true} or {"resize":…}. */
+#define CONTROL_MAX 4096
+/* stdin_ack=1: how often the client hears how much stdin was taken. */
+#define STDIN_ACK_STEP (64 * 1024)
 
 typedef struct {
 	AlkApiReq *req;
@@ -35,6 +44,13 @@ typedef struct {
 	guint backlog_timer;
 	gsize backlog;      /* unread bytes in the socket when last looked */
 	gint64 progress_us; /* when the client last read something */
+	/* tty: the window size asked for, and the one last sent */
+	gboolean tty;
+	guint rows, cols, sent_rows, sent_cols;
+	/* stdin_ack=1: {"stdin_taken":N} tells the client how far it may send */
+	gboolean stdin_ack;
+	guint64 stdin_taken, stdin_acked;
+	guint resize_timer;
 } WsCtx;
 
 /* ---- before the handshake ---- */
@@ -69,6 +85,44 @@ static gboolean parse_query(AlkApiReq *req, AlkApiExecBody *body, GError **error
 	return TRUE;
 }
 
+/* tty=1|true|0|false, rows and cols (1..1000, with a tty only): 0 when
+ * absent, the guest's 24x80 then. */
+static gboolean parse_tty(AlkApiReq *req, gboolean *tty, guint *rows, guint *cols, GError **error)
+{
+	const char *t = alk_api_query(req, "tty");
+	const char *names[2] = {"rows", "cols"};
+	guint *out[2] = {rows, cols};
+
+	*tty = FALSE;
+	if (t != NULL && (g_strcmp0(t, "1") == 0 || g_strcmp0(t, "true") == 0))
+		*tty = TRUE;
+	else if (t != NULL && g_strcmp0(t, "0") != 0 && g_strcmp0(t, "false") != 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "tty: 1, true, 0 or false");
+		return FALSE;
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *v = alk_api_query(req, names[i]);
+		guint64 n = 0;
+
+		*out[i] = 0;
+		if (v == NULL)
+			continue;
+		if (!*tty) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s: only with tty=1",
+			            names[i]);
+			return FALSE;
+		}
+		if (!g_ascii_string_to_unsigned(v, 10, ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX, &n,
+		                                NULL)) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s: %d..%d", names[i],
+			            ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX);
+			return FALSE;
+		}
+		*out[i] = (guint)n;
+	}
+	return TRUE;
+}
+
 static void body_free(gpointer data)
 {
 	AlkApiExecBody *body = data;
@@ -82,9 +136,12 @@ void alk_api_exec_ws_check(AlkApiReq *req)
 	g_autoptr(GError) error = NULL;
 	const AlkSandbox *sb;
 	AlkMsgExec msg;
+	gboolean tty;
+	guint rows, cols;
 
 	alk_api_req_attach(req, body, body_free, NULL);
-	if (!parse_query(req, body, &error) || !alk_api_exec_message(body, &msg, &error) ||
+	if (!parse_query(req, body, &error) || !parse_tty(req, &tty, &rows, &cols, &error) ||
+	    !alk_api_exec_message(body, &msg, &error) ||
 	    (sb = alk_api_req_sandbox(req, &error)) == NULL) {
 		alk_api_reply_error(req, error);
 		return;
@@ -105,6 +162,7 @@ static void maybe_end(WsCtx *ctx)
 	if (ctx->task != NULL || !ctx->closed)
 		return;
 	g_clear_handle_id(&ctx->backlog_timer, g_source_remove);
+	g_clear_handle_id(&ctx->resize_timer, g_source_remove);
 	g_signal_handlers_disconnect_by_data(ctx->ws, ctx);
 	alk_api_req_detach(ctx->req);
 	alk_api_req_end_session(ctx->req);
@@ -133,6 +191,19 @@ static void send_json(WsCtx *ctx, JsonBuilder *b, gushort close_code)
 	soup_websocket_connection_close(ctx->ws, close_code, NULL);
 }
 
+/* Each STDIN_ACK_STEP bytes taken, and whenever the queue drains. */
+static void ack_stdin(WsCtx *ctx)
+{
+	g_autofree char *text = NULL;
+
+	if (!ctx->stdin_ack || ctx->stdin_taken == ctx->stdin_acked || !ws_open(ctx) ||
+	    (ctx->stdin_taken - ctx->stdin_acked < STDIN_ACK_STEP && ctx->stdin_queue->len > 0))
+		return;
+	text = g_strdup_printf("{\"stdin_taken\":%" G_GUINT64_FORMAT "}", ctx->stdin_taken);
+	soup_websocket_connection_send_text(ctx->ws, text);
+	ctx->stdin_acked = ctx->stdin_taken;
+}
+
 static void feed_stdin(WsCtx *ctx)
 {
 	gsize n;
@@ -141,6 +212,8 @@ static void feed_stdin(WsCtx *ctx)
 		return;
 	n = alk_task_write(ctx->task, ctx->stdin_queue->data, ctx->stdin_queue->len);
 	g_byte_array_remove_range(ctx->stdin_queue, 0, n);
+	ctx->stdin_taken += n;
+	ack_stdin(ctx);
 	if (ctx->stdin_queue->len == 0 && ctx->stdin_eof)
 		alk_task_close(ctx->task);
 }
@@ -276,18 +349,91 @@ static void kill_exec(WsCtx *ctx)
 		alk_task_signal(ctx->task, SIGKILL);
 }
 
-static gboolean is_eof(GBytes *message)
+/* ---- control frames ---- */
+
+static void send_resize(WsCtx *ctx)
+{
+	if (ctx->task == NULL || (ctx->rows == ctx->sent_rows && ctx->cols == ctx->sent_cols))
+		return;
+	alk_task_resize(ctx->task, ctx->rows, ctx->cols);
+	ctx->sent_rows = ctx->rows;
+	ctx->sent_cols = ctx->cols;
+}
+
+static gboolean on_resize_timer(gpointer data)
+{
+	WsCtx *ctx = data;
+
+	if (ctx->task == NULL || (ctx->rows == ctx->sent_rows && ctx->cols == ctx->sent_cols)) {
+		ctx->resize_timer = 0;
+		return G_SOURCE_REMOVE;
+	}
+	send_resize(ctx);
+	return G_SOURCE_CONTINUE;
+}
+
+/* A flood of resizes costs the guest one RESIZE per RESIZE_INTERVAL_MS. */
+static void want_resize(WsCtx *ctx, guint rows, guint cols)
+{
+	ctx->rows = rows;
+	ctx->cols = cols;
+	if (ctx->resize_timer != 0)
+		return;
+	send_resize(ctx);
+	ctx->resize_timer = g_timeout_add(RESIZE_INTERVAL_MS, on_resize_timer, ctx);
+}
+
+static gboolean json_true(JsonObject *obj, const char *name)
+{
+	JsonNode *n = json_object_get_member(obj, name);
+
+	return n != NULL && JSON_NODE_HOLDS_VALUE(n) &&
+	       json_node_get_value_type(n) == G_TYPE_BOOLEAN && json_node_get_boolean(n);
+}
+
+static gboolean size_member(JsonObject *obj, const char *name, guint *out)
+{
+	JsonNode *n = json_object_get_member(obj, name);
+	gint64 v;
+
+	if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+		return FALSE;
+	v = json_node_get_int(n);
+	if (v < ALK_TTY_SIZE_MIN || v > ALK_TTY_SIZE_MAX)
+		return FALSE;
+	*out = (guint)v;
+	return TRUE;
+}
+
+/* NULL when the frame was taken (or is of a kind this daemon does not
+ * know: ignored, for newer clients), else why the session must end. */
+static const char *on_control(WsCtx *ctx, GBytes *message)
 {
 	gsize len = 0;
 	const char *text = g_bytes_get_data(message, &len);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(JsonNode) root = alk_json_parse(text, len, 4096, 4, &error);
+	g_autoptr(JsonNode) root = alk_json_parse(text, len, CONTROL_MAX, 4, &error);
 	JsonObject *obj =
 	    root != NULL && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-	JsonNode *eof = obj != NULL ? json_object_get_member(obj, "eof") : NULL;
+	JsonNode *resize = obj != NULL ? json_object_get_member(obj, "resize") : NULL;
+	guint rows, cols;
 
-	return eof != NULL && JSON_NODE_HOLDS_VALUE(eof) &&
-	       json_node_get_value_type(eof) == G_TYPE_BOOLEAN && json_node_get_boolean(eof);
+	if (obj == NULL)
+		return "a text frame is a JSON object of at most 4096 bytes";
+	if (json_true(obj, "eof")) {
+		ctx->stdin_eof = TRUE;
+		feed_stdin(ctx);
+	}
+	if (resize == NULL)
+		return NULL;
+	if (!ctx->tty)
+		return "resize: the exec has no tty";
+	if (!JSON_NODE_HOLDS_OBJECT(resize) ||
+	    !size_member(json_node_get_object(resize), "rows", &rows) ||
+	    !size_member(json_node_get_object(resize), "cols", &cols))
+		return "resize: {\"rows\":1..1000,\"cols\":1..1000}";
+	want_resize(ctx, rows, cols);
+	return NULL;
 }
 
 static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
@@ -297,9 +443,12 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *message, 
 	const guint8 *d = g_bytes_get_data(message, &len);
 
 	if (type == SOUP_WEBSOCKET_DATA_TEXT) {
-		if (is_eof(message)) {
-			ctx->stdin_eof = TRUE;
-			feed_stdin(ctx);
+		const char *bad = on_control(ctx, message);
+
+		if (bad != NULL) {
+			kill_exec(ctx);
+			soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+			                                bad);
 		}
 		return;
 	}
@@ -353,8 +502,15 @@ void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
 	soup_websocket_connection_set_keepalive_interval(ws, KEEPALIVE_S);
 	g_signal_connect(ws, "message", G_CALLBACK(on_message), ctx);
 	g_signal_connect(ws, "closed", G_CALLBACK(on_closed), ctx);
-	if (alk_api_exec_message(ctx->body, &msg, &error)) {
+	ctx->stdin_ack = g_strcmp0(alk_api_query(req, "stdin_ack"), "1") == 0;
+	if (parse_tty(req, &ctx->tty, &ctx->rows, &ctx->cols, &error) &&
+	    alk_api_exec_message(ctx->body, &msg, &error)) {
 		msg.stdin_mode = ALK_STDIN_PIPE;
+		msg.tty = ctx->tty;
+		msg.rows = ctx->rows;
+		msg.cols = ctx->cols;
+		ctx->sent_rows = ctx->rows;
+		ctx->sent_cols = ctx->cols;
 		ctx->task =
 		    alk_manager_exec(req->api->manager, req->id, &msg, &ws_callbacks, ctx, &error);
 	}

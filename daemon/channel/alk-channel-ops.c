@@ -538,6 +538,14 @@ AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkE
 
 	if (!check_ready(ch, error))
 		return NULL;
+	/* an older agent would refuse the tags as malformed: say why here */
+	if (msg->tty && (!ch->have_hello || (ch->hello.caps & ALK_CAP_PTY) == 0)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT,
+		            "this sandbox's guest agent (%s) has no terminal support: "
+		            "use an image built with a newer agent",
+		            ch->agent_version[0] ? ch->agent_version : "unknown version");
+		return NULL;
+	}
 	windowed = *msg;
 	windowed.out_window = output_window(ch);
 	n = alk_msg_exec_encode(ch->frame, sizeof(ch->frame), ch->next_id, &windowed);
@@ -637,6 +645,18 @@ void alk_channel_op_signal(AlkChannelOp *op, guint32 signo)
 	g_return_if_fail(op->cls == &op_exec);
 	alk_channel_enqueue(ch, ch->frame,
 	                    alk_msg_signal_encode(ch->frame, sizeof(ch->frame), op->id, signo));
+}
+
+void alk_channel_op_resize(AlkChannelOp *op, guint32 rows, guint32 cols)
+{
+	AlkChannel *ch = op->ch;
+	AlkMsgResize m = {.rows = rows, .cols = cols};
+	long n;
+
+	g_return_if_fail(op->cls == &op_exec);
+	n = alk_msg_resize_encode(ch->frame, sizeof(ch->frame), op->id, &m);
+	if (n > 0) /* else out of range: the caller checks, nothing to send */
+		alk_channel_enqueue(ch, ch->frame, n);
 }
 
 void alk_channel_op_cancel(AlkChannelOp *op)

@@ -70,8 +70,10 @@ typedef struct {
 } AlkExecCallbacks;
 
 /* argv/env/cwd/limits as in AlkMsgExec (its stdin_mode chooses whether
- * stdin is fed through alk_channel_op_write). Returns NULL with an error
- * when the channel is not ready or the message does not fit. */
+ * stdin is fed through alk_channel_op_write; tty asks for a pseudo-terminal,
+ * refused with ALK_ERROR_CONFLICT by an agent without ALK_CAP_PTY). Returns
+ * NULL with an error when the channel is not ready or the message does not
+ * fit. */
 AlkChannelOp *alk_channel_exec(AlkChannel *ch, const AlkMsgExec *msg, const AlkExecCallbacks *cb,
                                gpointer user_data, GError **error);
 
@@ -106,6 +108,9 @@ gsize alk_channel_op_write(AlkChannelOp *op, const guint8 *data, gsize len);
 void alk_channel_op_close(AlkChannelOp *op);
 /* Sends SIGNAL to an exec's process group. */
 void alk_channel_op_signal(AlkChannelOp *op, guint32 signo);
+/* Sends RESIZE to an exec started with tty (ALK_TTY_SIZE_MIN..MAX each;
+ * out of range: nothing is sent). */
+void alk_channel_op_resize(AlkChannelOp *op, guint32 rows, guint32 cols);
 /* Stops an op: its callbacks never run again, the agent is told with
  * ERROR(CANCELLED) (an exec's process group is killed, its output
  * discarded). The op is freed. */

@@ -357,6 +357,12 @@ void alk_task_signal(AlkTask *task, guint32 signo)
 	alk_channel_op_signal(task->op, signo);
 }
 
+void alk_task_resize(AlkTask *task, guint32 rows, guint32 cols)
+{
+	if (task->op != NULL && task->kind == TASK_EXEC)
+		alk_channel_op_resize(task->op, rows, cols);
+}
+
 void alk_task_cancel(AlkTask *task)
 {
 	g_clear_pointer(&task->op, alk_channel_op_cancel);

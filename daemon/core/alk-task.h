@@ -47,6 +47,8 @@ gsize alk_task_write(AlkTask *task, const guint8 *data, gsize len);
 void alk_task_close(AlkTask *task);
 /* exec: sends signo to the process group. */
 void alk_task_signal(AlkTask *task, guint32 signo);
+/* exec with a tty: the terminal's new window size. */
+void alk_task_resize(AlkTask *task, guint32 rows, guint32 cols);
 /* Stops the task without its final callback (an exec is killed, a transfer
  * dropped by the agent) and frees it. */
 void alk_task_cancel(AlkTask *task);

@@ -52,6 +52,21 @@ static void save_exec(const char *dir)
 	save(dir, "exec.bin", buf, alk_msg_exec_encode(buf, sizeof(buf), 7, &e));
 }
 
+static void save_exec_tty(const char *dir)
+{
+	static AlkMsgExec e;
+
+	e.argv[0] = "/bin/sh";
+	e.argc = 1;
+	e.stdin_mode = ALK_STDIN_PIPE;
+	e.tty = 1;
+	e.rows = 50;
+	e.cols = 132;
+	save(dir, "exec-tty.bin", buf, alk_msg_exec_encode(buf, sizeof(buf), 11, &e));
+	save(dir, "resize.bin", buf,
+	     alk_msg_resize_encode(buf, sizeof(buf), 11, &(AlkMsgResize){.rows = 1000, .cols = 1}));
+}
+
 static void save_net_config(const char *dir)
 {
 	AlkMsgNetConfig net = {
@@ -97,6 +112,7 @@ static void save_messages(const char *dir)
 	     alk_msg_error_encode(buf, sizeof(buf), 9, ALK_ERR_IO, 2, "No such file"));
 	save(dir, "file-end.bin", buf, alk_msg_empty_encode(buf, sizeof(buf), ALK_MSG_FILE_END, 8));
 	save_net_config(dir);
+	save_exec_tty(dir);
 }
 
 /* Garbage, a false magic, frames back to back. */
