@@ -29,6 +29,7 @@ typedef struct {
 	"  --timeout SECONDS    kill the command after this long (exit status 124)\n"              \
 	"  -e, --env KEY=VALUE  environment variable (repeatable)\n"                               \
 	"  -w, --cwd DIR        working directory in the sandbox\n"                                \
+	"  -u, --user USER      run as USER (a name or UID[:GID]; default: the image's)\n"         \
 	"  -i, --interactive    stream airlock's stdin to the command (with --json: read\n"        \
 	"                       whole, at most 6 MiB)\n"                                           \
 	"  -t, --tty            run it on a terminal (stdin must be one; raw mode, size\n"         \

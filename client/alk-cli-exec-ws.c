@@ -135,6 +135,8 @@ static char *ws_path(const char *id, const AlkExecOpts *o, char **argv, int argc
 	}
 	if (o->cwd != NULL)
 		add_query(q, "cwd", o->cwd);
+	if (o->user != NULL)
+		add_query(q, "user", o->user);
 	if (o->timeout_s != 0)
 		g_string_append_printf(q, "&timeout_s=%" G_GUINT64_FORMAT, o->timeout_s);
 	if (o->tty)

@@ -58,6 +58,20 @@ static gboolean set_cwd(gpointer owner, const char *value, GError **error)
 	return TRUE;
 }
 
+/* The exact form is the daemon's to check; here only what keeps the
+ * request sane. */
+static gboolean set_user(gpointer owner, const char *value, GError **error)
+{
+	if (O(owner)->user != NULL)
+		return alk_cli_usage_error(error, "given twice");
+	if (value[0] == '\0' || strlen(value) > 32 ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	                  "0123456789_-:") != strlen(value))
+		return alk_cli_usage_error(error, "--user: a user name or UID[:GID]");
+	O(owner)->user = g_strdup(value);
+	return TRUE;
+}
+
 static gboolean set_interactive(gpointer owner, const char *value, GError **error)
 {
 	O(owner)->interactive = TRUE;
@@ -71,23 +85,26 @@ static gboolean set_tty(gpointer owner, const char *value, GError **error)
 }
 
 const AlkCliOption alk_exec_options[] = {
-    {"timeout", 0, TRUE, set_timeout}, {"env", 'e', TRUE, set_env},
-    {"cwd", 'w', TRUE, set_cwd},       {"interactive", 'i', FALSE, set_interactive},
-    {"tty", 't', FALSE, set_tty},      {NULL, 0, FALSE, NULL},
+    {"timeout", 0, TRUE, set_timeout},
+    {"env", 'e', TRUE, set_env},
+    {"cwd", 'w', TRUE, set_cwd},
+    {"interactive", 'i', FALSE, set_interactive},
+    {"tty", 't', FALSE, set_tty},
+    {"user", 'u', TRUE, set_user},
+    {NULL, 0, FALSE, NULL},
 };
 
 /* shell: always -it */
 const AlkCliOption alk_shell_options[] = {
-    {"timeout", 0, TRUE, set_timeout},
-    {"env", 'e', TRUE, set_env},
-    {"cwd", 'w', TRUE, set_cwd},
-    {NULL, 0, FALSE, NULL},
+    {"timeout", 0, TRUE, set_timeout}, {"env", 'e', TRUE, set_env}, {"cwd", 'w', TRUE, set_cwd},
+    {"user", 'u', TRUE, set_user},     {NULL, 0, FALSE, NULL},
 };
 
 void alk_exec_opts_clear(AlkExecOpts *o)
 {
 	g_clear_pointer(&o->env, g_hash_table_unref);
 	g_clear_pointer(&o->cwd, g_free);
+	g_clear_pointer(&o->user, g_free);
 	o->timeout_s = 0;
 	o->interactive = FALSE;
 	o->tty = FALSE;
@@ -107,6 +124,8 @@ char *alk_exec_body(const AlkExecOpts *o, char **argv, int argc, GBytes *stdin_d
 		alk_json_add_map(b, "env", o->env);
 	if (o->cwd != NULL)
 		alk_json_add_string(b, "cwd", o->cwd);
+	if (o->user != NULL)
+		alk_json_add_string(b, "user", o->user);
 	if (o->timeout_s != 0)
 		alk_json_add_int(b, "timeout_s", (gint64)o->timeout_s);
 	if (stdin_data != NULL) {

@@ -73,6 +73,7 @@ typedef struct {
 	guint64 timeout_s;
 	GHashTable *env; /* name -> value */
 	char *cwd;
+	char *user; /* -u: who it runs as (the daemon checks the form) */
 	gboolean interactive;
 	gboolean tty; /* -t: a pseudo-terminal in the guest, ours in raw mode */
 } AlkExecOpts;

@@ -242,6 +242,31 @@ START_TEST(test_exec_parse)
 END_TEST
 
 /* Flags bundle as with getopt: -it is -i -t; a flag taking a value does not. */
+START_TEST(test_exec_parse_user)
+{
+	g_auto(GStrv) ok = words("--user agent 0123456789ab -- id");
+	g_auto(GStrv) num = words("-u 1000:1000 0123456789ab -- id");
+	g_auto(GStrv) bad = words("--user Bad;rm 0123456789ab -- id");
+	g_auto(GStrv) twice = words("-u a -u b 0123456789ab -- id");
+	g_auto(AlkExecCmd) a = {0};
+	g_auto(AlkExecCmd) b = {0};
+	g_auto(AlkExecCmd) c = {0};
+	g_auto(AlkExecCmd) d = {0};
+	g_autofree char *body = NULL;
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(alk_cmd_exec_parse(g_strv_length(ok), ok, &a, NULL));
+	ck_assert_str_eq(a.exec.user, "agent");
+	body = alk_exec_body(&a.exec, a.command, a.command_len, NULL);
+	ck_assert_msg(strstr(body, "\"user\":\"agent\"") != NULL, "%s", body);
+	ck_assert(alk_cmd_exec_parse(g_strv_length(num), num, &b, NULL));
+	ck_assert_str_eq(b.exec.user, "1000:1000");
+	ck_assert(!alk_cmd_exec_parse(g_strv_length(bad), bad, &c, &error));
+	ck_assert_msg(strstr(error->message, "--user") != NULL, "%s", error->message);
+	ck_assert(!alk_cmd_exec_parse(g_strv_length(twice), twice, &d, NULL));
+}
+END_TEST
+
 START_TEST(test_exec_parse_bundled)
 {
 	g_auto(GStrv) argv = words("-it 0123456789ab -- sh");
@@ -876,6 +901,7 @@ static Suite *suite(void)
 	tcase_add_test(verbs, test_exec_parse);
 	tcase_add_test(verbs, test_exec_parse_errors);
 	tcase_add_test(verbs, test_exec_parse_bundled);
+	tcase_add_test(verbs, test_exec_parse_user);
 	tcase_add_test(verbs, test_exec_parse_help);
 	tcase_add_test(verbs, test_exec_body);
 	tcase_add_test(verbs, test_exec_result);

@@ -77,6 +77,7 @@ static gboolean parse_query(AlkApiReq *req, AlkApiExecBody *body, GError **error
 	}
 	body->argv = g_strv_builder_end(argv);
 	body->cwd = g_strdup(alk_api_query(req, "cwd"));
+	body->user = g_strdup(alk_api_query(req, "user"));
 	if (timeout != NULL &&
 	    !g_ascii_string_to_unsigned(timeout, 10, 1, 604800, &body->timeout_s, NULL)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "timeout_s: 1..604800");
