@@ -53,8 +53,8 @@ static void run(const char *const *argv)
 /* An image the manager accepts (images/airlock-image's layout): its files are
  * never booted. */
 /* A build of image tiny, made current: its files are never booted.
- * user: its default user, or NULL. */
-static void make_build_as(const char *root, const char *id, const char *user)
+ * user: its default user, or NULL; exec: its "exec" member's JSON, or NULL. */
+static void make_build_with(const char *root, const char *id, const char *user, const char *exec)
 {
 	g_autofree char *top = g_build_filename(root, "image", "tiny", NULL);
 	g_autofree char *dir = g_build_filename(top, "builds", id, NULL);
@@ -69,10 +69,11 @@ static void make_build_as(const char *root, const char *id, const char *user)
 	    "\"cmdline\":\"quiet\",\"kernel_version\":\"0\",\"agent_version\":\"airlock-agent\","
 	    "\"agent_sha256\":\"" /* 64 hex */
 	    "0000000000000000000000000000000000000000000000000000000000000000\","
-	    "\"built_at\":\"2026-01-01T00:00:00Z\",\"build_id\":\"%s\",%s%s%s"
+	    "\"built_at\":\"2026-01-01T00:00:00Z\",\"build_id\":\"%s\",%s%s%s%s%s%s"
 	    "\"source\":{\"kind\":\"minimal\"}}",
 	    id, user != NULL ? "\"default_user\":\"" : "", user != NULL ? user : "",
-	    user != NULL ? "\"," : "");
+	    user != NULL ? "\"," : "", exec != NULL ? "\"exec\":" : "", exec != NULL ? exec : "",
+	    exec != NULL ? "," : "");
 	const char *files[] = {"vmlinuz", "initrd.img", "image.json"};
 
 	ck_assert_int_eq(g_mkdir_with_parents(dir, 0755), 0);
@@ -86,6 +87,11 @@ static void make_build_as(const char *root, const char *id, const char *user)
 	/* switched as the builder does: a new link renamed over the old */
 	ck_assert_int_eq(symlink(target, next), 0);
 	ck_assert_int_eq(rename(next, current), 0);
+}
+
+static void make_build_as(const char *root, const char *id, const char *user)
+{
+	make_build_with(root, id, user, NULL);
 }
 
 static void make_build(const char *root, const char *id)
@@ -1048,6 +1054,60 @@ START_TEST(test_exec_default_user)
 }
 END_TEST
 
+START_TEST(test_exec_image_defaults)
+{
+	g_autofree char *id = NULL;
+	g_autofree char *out = NULL;
+	g_autoptr(GError) error = NULL;
+	AlkMsgExec msg = {.argc = 0};
+	Op op = {0};
+
+	make_build_with(f.root, SECOND_BUILD, NULL,
+	                "{\"env\":[\"GREETING=from the image\",\"KEPT=1\"],\"cwd\":\"/tmp\","
+	                "\"argv\":[\"/bin/sh\",\"-c\",\"echo $GREETING $KEPT; pwd\"]}");
+	id = create_ready();
+	/* no argv: the image's command, in its cwd, with its environment */
+	ck_assert(alk_manager_exec(f.m, id, &msg, &exec_cb, &op, &error) != NULL);
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	ck_assert_msg(op.ok, "%s", op.error ? op.error->message : "?");
+	out = g_strndup((const char *)op.out, op.out_len);
+	ck_assert_str_eq(out, "from the image 1\n/tmp\n");
+	g_clear_pointer(&out, g_free);
+	/* the exec's own env and cwd win */
+	{
+		AlkMsgExec m2 = {.argv = {"/bin/sh", "-c", "echo $GREETING $KEPT; pwd", NULL},
+		                 .argc = 3,
+		                 .env = {"GREETING=mine", NULL},
+		                 .envc = 1,
+		                 .cwd = "/"};
+		Op o2 = {0};
+		ck_assert(alk_manager_exec(f.m, id, &m2, &exec_cb, &o2, &error) != NULL);
+		ck_assert(loop_until(op_done, &o2, WAIT_S));
+		out = g_strndup((const char *)o2.out, o2.out_len);
+		ck_assert_str_eq(out, "mine 1\n/\n");
+	}
+	/* kept across a restart (the sandbox's state dir) */
+	alk_manager_free(f.m);
+	start_manager();
+	ck_assert(wait_for(id, ALK_SANDBOX_READY) == NULL);
+	ck_assert_str_eq(alk_manager_lookup(f.m, id, NULL)->exec_argv[0], "/bin/sh");
+	ck_assert_str_eq(alk_manager_lookup(f.m, id, NULL)->exec_cwd, "/tmp");
+}
+END_TEST
+
+START_TEST(test_exec_no_default_command)
+{
+	g_autofree char *id = create_ready();
+	g_autoptr(GError) error = NULL;
+	AlkMsgExec msg = {.argc = 0};
+	Op op = {0};
+
+	ck_assert(alk_manager_exec(f.m, id, &msg, &exec_cb, &op, &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	ck_assert_msg(strstr(error->message, "no default command") != NULL, "%s", error->message);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -1081,6 +1141,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_capacity_and_full);
 	tcase_add_test(tc, test_node_tag);
 	tcase_add_test(tc, test_exec_default_user);
+	tcase_add_test(tc, test_exec_image_defaults);
+	tcase_add_test(tc, test_exec_no_default_command);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -76,6 +76,8 @@ static gboolean parse_query(AlkApiReq *req, AlkApiExecBody *body, GError **error
 		}
 	}
 	body->argv = g_strv_builder_end(argv);
+	if (body->argv[0] == NULL) /* none: the image's default command */
+		g_clear_pointer(&body->argv, g_strfreev);
 	body->cwd = g_strdup(alk_api_query(req, "cwd"));
 	body->user = g_strdup(alk_api_query(req, "user"));
 	if (timeout != NULL &&

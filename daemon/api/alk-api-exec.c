@@ -15,7 +15,8 @@
 
 #define E(member) G_STRUCT_OFFSET(AlkApiExecBody, member)
 static const AlkJsonField exec_fields[] = {
-    {"argv", ALK_JSON_STRING_ARRAY, E(argv), TRUE, 1, ALK_PROTO_MAX_ARGS, ARG_MAX_BYTES},
+    /* absent: the image's default command */
+    {"argv", ALK_JSON_STRING_ARRAY, E(argv), FALSE, 1, ALK_PROTO_MAX_ARGS, ARG_MAX_BYTES},
     {"env", ALK_JSON_STRING_MAP, E(env), FALSE, 0, ALK_PROTO_MAX_ENV, ARG_MAX_BYTES},
     {"cwd", ALK_JSON_STRING, E(cwd), FALSE, 1, CWD_MAX, 0},
     {"stdin_b64", ALK_JSON_STRING, E(stdin_b64), FALSE, 0, 0, 0},
@@ -64,7 +65,9 @@ gboolean alk_api_exec_message(AlkApiExecBody *body, AlkMsgExec *msg, GError **er
 	guint argc = body->argv != NULL ? g_strv_length(body->argv) : 0;
 
 	memset(msg, 0, sizeof(*msg));
-	if (argc == 0 || argc > ALK_PROTO_MAX_ARGS || body->argv[0][0] == '\0')
+	/* none at all: the image's default command (core says when there is none) */
+	if (argc > ALK_PROTO_MAX_ARGS || (argc > 0 && body->argv[0][0] == '\0') ||
+	    (body->argv != NULL && argc == 0))
 		return invalid(error, "argv: 1 to 256 arguments, the first not empty");
 	for (guint i = 0; i < argc; i++)
 		msg->argv[i] = body->argv[i];

@@ -189,7 +189,11 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
 	sb->build = g_strdup(alk_image_build(image));
-	sb->default_user = g_strdup(image->default_user);
+	/* an OCI image's User when it is a name or numbers, else none */
+	sb->default_user = g_strdup(
+	    image->default_user != NULL ? image->default_user
+	    : image->exec_user != NULL && alk_proto_user_valid(image->exec_user) ? image->exec_user
+	                                                                         : NULL);
 	sb->net.allow = g_strdupv(req->allow);
 	alk_slot_add_labels(sb, req->labels);
 	return sb;
@@ -227,6 +231,7 @@ AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkL
 		g_propagate_error(error, local);
 		return NULL;
 	}
+	alk_slot_exec_defaults_take(slot, image);
 	slot->image = g_steal_pointer(&image);
 	slot->cancel = g_cancellable_new();
 	slot->res[ALK_RES_FILES] = ALK_HOLD_MAKING; /* the overlay in them */

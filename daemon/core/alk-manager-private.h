@@ -113,6 +113,15 @@ static inline const char *alk_image_build(const AlkImage *image)
 	return image->build_id != NULL ? image->build_id : image->built_at;
 }
 
+/* alk-exec-defaults.c: the image's exec defaults of a sandbox. */
+/* Copied from the image at create, and kept in its state dir. */
+void alk_slot_exec_defaults_take(AlkSlot *slot, const AlkImage *image);
+/* Read back for an adopted sandbox. */
+void alk_slot_exec_defaults_load(AlkSlot *slot);
+/* Fills what msg leaves out: argv (none: the image's command, INVALID
+ * when it has none), cwd, and the image's env under msg's own. */
+gboolean alk_slot_exec_defaults_apply(AlkSlot *slot, AlkMsgExec *msg, GError **error);
+
 /* alk-manager-pool.c: the warm pool ([daemon] pool). */
 /* A ready member matching req and limits, handed out: its TTL and labels
  * are the request's from now on; NULL when there is none. */

@@ -276,7 +276,8 @@ AlkTask *alk_manager_exec(AlkManager *m, const char *id, AlkMsgExec *msg,
 	guint64 timeout_s;
 	AlkTask *task;
 
-	if (slot == NULL || !exec_privileges(slot, msg, error))
+	if (slot == NULL || !alk_slot_exec_defaults_apply(slot, msg, error) ||
+	    !exec_privileges(slot, msg, error))
 		return NULL;
 	if (slot->sb->execs >= slot->sb->limits.max_execs) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,

@@ -95,6 +95,9 @@ void alk_sandbox_free(AlkSandbox *sb)
 	g_free(sb->pool);
 	g_free(sb->build);
 	g_free(sb->default_user);
+	g_strfreev(sb->exec_env);
+	g_free(sb->exec_cwd);
+	g_strfreev(sb->exec_argv);
 	g_hash_table_unref(sb->labels);
 	g_strfreev(sb->net.allow);
 	g_free(sb->net.address);

@@ -60,6 +60,9 @@ struct AlkSandbox {
 	gboolean warm;      /* handed out from the warm pool */
 	char *build;        /* its image's build when it was made (replaced pool members) */
 	char *default_user; /* its image's: who an exec runs as unless it says; NULL: root */
+	char **exec_env;    /* its image's exec defaults (an OCI config's Env, WorkingDir, */
+	char *exec_cwd;     /* Entrypoint + Cmd): under an exec's own; NULL: none */
+	char **exec_argv;
 	guint execs;        /* execs in flight */
 	guint missed_pings; /* in a row: the agent stopped answering (unhealthy) */
 	gpointer priv;      /* the manager's */
