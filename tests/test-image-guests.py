@@ -595,12 +595,14 @@ def case_debian(image_dir, work):
                    "ls /etc/ssl/certs/ca-certificates.crt").stdout.splitlines()
         check(out[0].startswith("agent:x:1000:1000:") and out[1] == "1000:1000",
               "agent user: %r" % out)
-        # execs run as root until the agent takes a user (least-privilege issue);
-        # the default user works for what drops to it
-        out = d.sh(sid, "cd /home/agent && setpriv --reuid=agent --regid=agent --init-groups "
-                   "--reset-env python3 -c 'import os; open(\"mine\", \"w\"); "
-                   "print(os.getuid(), os.environ[\"HOME\"])' && stat -c %U mine").stdout
-        check(out.split() == ["1000", "/home/agent", "agent"], "as agent: %r" % out)
+        # an exec runs as the image's default user: in its home, with its HOME
+        out = d.sh(sid, "python3 -c 'import os; open(\"mine\", \"w\"); "
+                   "print(os.getuid(), os.environ[\"HOME\"], os.getcwd())' && stat -c %U mine"
+                   ).stdout
+        check(out.split() == ["1000", "/home/agent", "/home/agent", "agent"], "as agent: %r" % out)
+        # and as root when asked (the development profile allows it)
+        out = run(d.cli("exec", "-u", "root", sid, "--", "id", "-u")).stdout
+        check(out.strip() == "0", "as root: %r" % out)
         d.rm(sid)
     finally:
         d.stop()
