@@ -83,6 +83,12 @@ void alk_cli_set_json_body(SoupMessage *msg, const char *json);
  * ALK_CLI_HTTP_ERROR carrying the daemon's message; a daemon that cannot
  * be reached is ALK_CLI_ERROR_UNREACHABLE with advice on starting it. */
 GInputStream *alk_cli_send(AlkCli *cli, SoupMessage *msg, GError **error);
+/* The same, whatever the status: the caller reads the answer (errors only
+ * when the daemon cannot be reached or the request is cancelled). */
+GInputStream *alk_cli_send_any(AlkCli *cli, SoupMessage *msg, GError **error);
+/* The ALK_CLI_HTTP_ERROR of a non-2xx answer and its body (the daemon's
+ * message, else the status line). */
+void alk_cli_http_error(SoupMessage *msg, GBytes *body, GError **error);
 /* Reads the whole stream, at most cap bytes. */
 GBytes *alk_cli_read_all(AlkCli *cli, GInputStream *in, gsize cap, GError **error);
 /* A whole request with ALK_CLI_CALL_TIMEOUT_S: method path [json body]. */

@@ -22,15 +22,18 @@ typedef struct {
 	char *revision; /* the negotiated protocol revision */
 } Bridge;
 
-/* The id of a request line, as JSON text ("null" if none can be read). */
+/* The id of a line, as JSON text: "null" when it is not a JSON object
+ * (JSON-RPC answers that with a null id), NULL for a notification (no
+ * answer at all). */
 static char *line_id(const char *line)
 {
 	g_autoptr(JsonNode) root =
 	    alk_json_parse(line, strlen(line), LINE_MAX_BYTES, ALK_JSON_MAX_DEPTH, NULL);
 	JsonNode *id = NULL;
 
-	if (root != NULL && JSON_NODE_HOLDS_OBJECT(root))
-		id = json_object_get_member(json_node_get_object(root), "id");
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+		return g_strdup("null");
+	id = json_object_get_member(json_node_get_object(root), "id");
 	return id != NULL ? alk_json_to_string(id) : NULL;
 }
 
@@ -107,32 +110,57 @@ static SoupMessage *mcp_message(Bridge *br, const char *method, GError **error)
 	return msg;
 }
 
+static gboolean is_notification(const char *line)
+{
+	g_autofree char *id = line_id(line);
+	return id == NULL;
+}
+
+/* Whether body is a JSON-RPC message (the daemon's answers, its errors
+ * with a 400 or 404 included) rather than a REST error. */
+static gboolean is_rpc(GBytes *body)
+{
+	g_autoptr(JsonObject) o =
+	    alk_json_parse_object(g_bytes_get_data(body, NULL), g_bytes_get_size(body),
+	                          ALK_CLI_JSON_MAX, ALK_JSON_MAX_DEPTH, NULL);
+	return o != NULL && json_object_has_member(o, "jsonrpc");
+}
+
 static gboolean forward(Bridge *br, const char *line, GError **error)
 {
 	g_autoptr(GError) failure = NULL;
 	g_autoptr(SoupMessage) msg = mcp_message(br, "POST", &failure);
 	g_autoptr(GInputStream) in = NULL;
 	g_autoptr(GBytes) body = NULL;
+	g_autofree char *text = NULL;
 
 	if (msg != NULL) {
 		alk_cli_set_json_body(msg, line);
-		in = alk_cli_send(br->cli, msg, &failure);
+		in = alk_cli_send_any(br->cli, msg, &failure);
 	}
 	if (in != NULL)
 		body = alk_cli_read_all(br->cli, in, ALK_CLI_JSON_MAX, &failure);
 	if (body == NULL)
 		return emit_error(line, failure, error);
-	if (soup_message_get_status(msg) == SOUP_STATUS_ACCEPTED || g_bytes_get_size(body) == 0)
+	if (is_notification(line) && !SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg))) {
+		/* a notification is never answered: the refusal goes to stderr */
+		alk_cli_http_error(msg, body, &failure);
+		g_printerr("airlock mcp: a notification was refused: %s\n", failure->message);
 		return TRUE;
-	if (br->session == NULL || strstr(line, "\"initialize\"") != NULL)
-		note_session(br, msg, body);
-	{
-		g_autofree char *text =
-		    g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
-		/* the daemon's JSON is compact: one line */
-		g_strdelimit(text, "\r\n", ' ');
-		return emit(text, error);
 	}
+	if (!is_rpc(body)) {
+		/* 202 (a notification or response went in): nothing to answer */
+		if (SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg)))
+			return TRUE;
+		alk_cli_http_error(msg, body, &failure);
+		return emit_error(line, failure, error);
+	}
+	if (SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg)))
+		note_session(br, msg, body);
+	text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+	/* the daemon's JSON is compact: one line */
+	g_strdelimit(text, "\r\n", ' ');
+	return emit(text, error);
 }
 
 static void end_session(Bridge *br)

@@ -130,11 +130,56 @@ START_TEST(transport)
 	ck_assert(strstr(audit, "\"mcp.sandbox_list\"") != NULL);
 	ck_assert(strstr(audit, "\"raw-test\"") != NULL);
 	g_clear_pointer(&r, alk_test_response_free);
+	g_clear_pointer(&audit, g_free);
+	/* refused before running (an unknown tool): -32602, audited as well */
+	r = post(with, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{"
+	               "\"name\":\"rm_rf\",\"arguments\":{}}}");
+	ck_assert_int_eq(rpc_error(r, 200), -32602);
+	ck_assert(g_file_get_contents(D->audit_path, &audit, NULL, NULL));
+	ck_assert(strstr(audit, "\"mcp.refused\"") != NULL);
+	ck_assert(strstr(audit, "\"rm_rf\"") != NULL);
+	g_clear_pointer(&r, alk_test_response_free);
 	/* DELETE ends a session: one it names */
 	r = alk_test_http_request(D, TRUE, D->write_token, "DELETE", "/mcp", NULL, NULL, 0, 30,
 	                          &error);
 	ck_assert_int_eq(r->status, 400); /* no session header: refused */
 	g_clear_pointer(&r, alk_test_response_free);
+}
+END_TEST
+
+/* airlock mcp fed what no SDK sends: every request line gets exactly one
+ * answer line (a line that is not JSON one with a null id), a
+ * notification none, and the session comes from initialize. */
+START_TEST(bridge_hostile)
+{
+	g_autofree char *init = g_strdup_printf(INIT, "2025-06-18");
+	g_autofree char *in =
+	    g_strdup_printf("not json\n"
+	                    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}\n"
+	                    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\"}\n"
+	                    "\n%s\n"
+	                    "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}\n"
+	                    "[{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}]\n",
+	                    init);
+	g_autofree char *stdin_path = g_build_filename(D->dir, "mcp-in", NULL);
+	g_autofree char *cmd = NULL;
+	g_autofree char *out = NULL;
+	g_auto(GStrv) lines = NULL;
+	int status = 0;
+
+	ck_assert(g_file_set_contents(stdin_path, in, -1, NULL));
+	cmd = g_strdup_printf("'%s' --socket '%s' mcp < '%s'", ALK_CLI_BIN, D->socket_path,
+	                      stdin_path);
+	ck_assert(g_spawn_sync(NULL, (char *[]){"/bin/sh", "-c", cmd, NULL}, NULL, 0, NULL, NULL,
+	                       &out, NULL, &status, NULL));
+	ck_assert_msg(g_spawn_check_wait_status(status, NULL), "airlock mcp failed: %s", out);
+	lines = g_strsplit(g_strchomp(out), "\n", -1);
+	ck_assert_msg(g_strv_length(lines) == 5, "%s", out);
+	ck_assert(strstr(lines[0], "\"id\":null") != NULL && strstr(lines[0], "-32700") != NULL);
+	ck_assert(strstr(lines[1], "\"id\":5") != NULL && strstr(lines[1], "\"error\"") != NULL);
+	ck_assert(strstr(lines[2], "\"protocolVersion\":\"2025-06-18\"") != NULL);
+	ck_assert_str_eq(lines[3], "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"result\":{}}");
+	ck_assert(strstr(lines[4], "-32600") != NULL);
 }
 END_TEST
 
@@ -188,6 +233,7 @@ int main(void)
 	int failed;
 
 	alk_test_api_add(s, "transport", transport, NULL, NULL);
+	alk_test_api_add(s, "bridge_hostile", bridge_hostile, NULL, NULL);
 	alk_test_api_add(s, "sdk_client", sdk_client, NULL, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

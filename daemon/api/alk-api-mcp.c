@@ -4,7 +4,8 @@
  * allows). One JSON-RPC message per POST; initialize opens a session
  * (Mcp-Session-Id) that every later message must name; a tools/call runs
  * its tool under the request's own scope and is audited as "mcp.TOOL"
- * with the client's name and version from initialize. */
+ * with the client's name and version from initialize (one refused before
+ * its tool ran as "mcp.refused"). */
 #include <string.h>
 
 #include "alk-api-mcp.h"
@@ -368,6 +369,27 @@ static void do_initialize(AlkApiReq *req, AlkMcpMsg *msg)
 	reply_rpc(req, SOUP_STATUS_OK, alk_mcp_result(msg->id, json_builder_get_root(b)));
 }
 
+/* A tools/call refused before its tool ran (unknown tool, arguments
+ * outside its schema): audited too, as "mcp.refused". */
+static void audit_refused(AlkApiReq *req, AlkMcpSession *s, const char *name, const GError *error)
+{
+	g_autoptr(JsonBuilder) a = json_builder_new();
+	g_autoptr(JsonNode) args = NULL;
+	g_autoptr(JsonNode) result = error_audit(error);
+
+	json_builder_begin_object(a);
+	json_builder_set_member_name(a, "client");
+	json_builder_begin_object(a);
+	alk_json_add_string(a, "name", s->client_name);
+	alk_json_add_string(a, "version", s->client_version);
+	alk_json_add_string(a, "session", s->id);
+	json_builder_end_object(a);
+	alk_api_audit_add_field(a, "tool", name != NULL ? name : "", TRUE);
+	json_builder_end_object(a);
+	args = json_builder_get_root(a);
+	alk_api_audit(req->api, req->caller, "mcp.refused", NULL, args, result);
+}
+
 static void do_tools_call(AlkApiReq *req, AlkMcpMsg *msg, AlkMcpSession *s)
 {
 	const char *name = json_object_get_string_member_with_default(msg->params, "name", NULL);
@@ -389,6 +411,7 @@ static void do_tools_call(AlkApiReq *req, AlkMcpMsg *msg, AlkMcpSession *s)
 		    tool, arguments != NULL ? json_node_get_object(arguments) : empty, &error);
 	}
 	if (args == NULL) {
+		audit_refused(req, s, name, error);
 		reply_rpc_error(req, SOUP_STATUS_OK, msg->id, error, NULL);
 		return;
 	}
