@@ -79,6 +79,19 @@ async function task(client, label) {
 	await ok(client, 'file_write', { sandbox: sb.id, path: '/tmp/b', content_b64: bin });
 	assert.equal((await ok(client, 'file_read', { sandbox: sb.id, path: '/tmp/b' })).content_b64, bin);
 
+	x = await ok(client, 'exec', { sandbox: sb.id, command: 'sleep 60', timeout_s: 1 });
+	assert.equal(x.timed_out, true);
+	assert.equal((await ok(client, 'sandbox_inspect', { sandbox: sb.id })).id, sb.id);
+	// the manager's asynchronous changes: pause, resume, an allowlist (refused in mode none)
+	assert.equal((await ok(client, 'sandbox_pause', { sandbox: sb.id })).state, 'paused');
+	const refused = await call(client, 'exec', { sandbox: sb.id, argv: ['true'] });
+	assert.equal(refused.isError, true);
+	assert.match(refused.content[0].text, /conflict/);
+	assert.equal((await ok(client, 'sandbox_resume', { sandbox: sb.id })).state, 'ready');
+	const allow = await call(client, 'set_allowlist', { sandbox: sb.id, allow: ['pypi.org:443'] });
+	assert.equal(allow.isError, true);
+	assert.match(allow.content[0].text, /conflict/);
+
 	// a failing tool is a result with isError, not a protocol error
 	const missing = await call(client, 'file_read', { sandbox: sb.id, path: '/no/such' });
 	assert.equal(missing.isError, true);
