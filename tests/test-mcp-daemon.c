@@ -116,6 +116,20 @@ START_TEST(transport)
 	r = post("", bogus);
 	ck_assert_int_eq(rpc_error(r, 200), -32602);
 	g_clear_pointer(&r, alk_test_response_free);
+	/* a client name past 128 bytes, no clientInfo: refused before any session */
+	g_autofree char *name = g_strnfill(129, 'n');
+	g_autofree char *long_name =
+	    g_strdup_printf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+	                    "\"protocolVersion\":\"2025-06-18\",\"clientInfo\":{\"name\":\"%s\"}}}",
+	                    name);
+	r = post("", long_name);
+	ck_assert_int_eq(rpc_error(r, 200), -32602);
+	ck_assert(alk_test_response_header(r, "mcp-session-id") == NULL);
+	g_clear_pointer(&r, alk_test_response_free);
+	r = post("", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+	             "\"protocolVersion\":\"2025-06-18\"}}");
+	ck_assert_int_eq(rpc_error(r, 200), -32602);
+	g_clear_pointer(&r, alk_test_response_free);
 	/* GET (no SSE stream here) */
 	r = alk_test_http_request(D, TRUE, D->write_token, "GET", "/mcp", NULL, NULL, 0, 30,
 	                          &error);

@@ -156,6 +156,21 @@ START_TEST(sessions)
 }
 END_TEST
 
+/* One caller making sessions without end pushes out only its own. */
+START_TEST(sessions_per_caller)
+{
+	AlkMcpSessions *s = alk_mcp_sessions_new(256);
+	AlkMcpSession *other = alk_mcp_sessions_add(s, "token:ci", "host", "1", "2025-06-18");
+	g_autofree char *kept = g_strdup(other->id);
+
+	for (guint i = 0; i < 1000; i++)
+		alk_mcp_sessions_add(s, "token:ro", "flood", "1", "2025-06-18");
+	ck_assert_uint_eq(alk_mcp_sessions_count(s), 1 + ALK_MCP_SESSIONS_PER_CALLER);
+	ck_assert(alk_mcp_sessions_find(s, kept, "token:ci") != NULL);
+	alk_mcp_sessions_free(s);
+}
+END_TEST
+
 /* Whether the tool's arguments are accepted. */
 static gboolean args_ok(const char *tool_name, const char *json)
 {
@@ -249,6 +264,7 @@ int main(void)
 	tcase_add_test(tc, id_echoed_on_error);
 	tcase_add_test(tc, negotiation);
 	tcase_add_test(tc, sessions);
+	tcase_add_test(tc, sessions_per_caller);
 	tcase_add_test(tc, tool_arguments);
 	tcase_add_test(tc, schemas);
 	suite_add_tcase(s, tc);

@@ -225,20 +225,40 @@ void alk_mcp_sessions_free(AlkMcpSessions *s)
 	g_free(s);
 }
 
-static void evict_oldest(AlkMcpSessions *s)
+/* The longest unused session (of caller's, unless NULL), and how many
+ * there are of caller's. */
+static AlkMcpSession *oldest(AlkMcpSessions *s, const char *caller, guint *count)
 {
-	AlkMcpSession *oldest = NULL;
+	AlkMcpSession *found = NULL;
 	GHashTableIter it;
 	gpointer v;
 
+	*count = 0;
 	g_hash_table_iter_init(&it, s->by_id);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		AlkMcpSession *one = v;
-		if (oldest == NULL || one->used_us < oldest->used_us)
-			oldest = one;
+		if (caller != NULL && g_strcmp0(one->caller, caller) != 0)
+			continue;
+		(*count)++;
+		if (found == NULL || one->used_us < found->used_us)
+			found = one;
 	}
-	if (oldest != NULL)
-		g_hash_table_remove(s->by_id, oldest->id);
+	return found;
+}
+
+/* Room for one more session of caller's: a caller over its share makes
+ * room among its own, so it cannot push other callers' sessions out. */
+static void make_room(AlkMcpSessions *s, const char *caller)
+{
+	guint mine = 0, all = 0;
+	AlkMcpSession *own = oldest(s, caller, &mine);
+
+	if (mine >= ALK_MCP_SESSIONS_PER_CALLER) {
+		g_hash_table_remove(s->by_id, own->id);
+		return;
+	}
+	while (g_hash_table_size(s->by_id) >= s->max)
+		g_hash_table_remove(s->by_id, oldest(s, NULL, &all)->id);
 }
 
 /* 128 bits from the kernel's random source: not guessable by another
@@ -264,8 +284,7 @@ AlkMcpSession *alk_mcp_sessions_add(AlkMcpSessions *s, const char *caller, const
 {
 	AlkMcpSession *one = g_new0(AlkMcpSession, 1);
 
-	while (g_hash_table_size(s->by_id) >= s->max)
-		evict_oldest(s);
+	make_room(s, caller);
 	do
 		new_id(one->id);
 	while (g_hash_table_contains(s->by_id, one->id));

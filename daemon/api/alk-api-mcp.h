@@ -76,7 +76,10 @@ typedef struct {
 } AlkMcpSession;
 
 typedef struct _AlkMcpSessions AlkMcpSessions;
-/* At most max sessions: a new one beyond that evicts the longest unused. */
+/* Sessions one caller may hold: its next one ends its longest unused. */
+#define ALK_MCP_SESSIONS_PER_CALLER 32
+/* At most max sessions in all: a new one beyond that ends the longest
+ * unused, whoever's it is. */
 AlkMcpSessions *alk_mcp_sessions_new(guint max);
 void alk_mcp_sessions_free(AlkMcpSessions *s);
 AlkMcpSession *alk_mcp_sessions_add(AlkMcpSessions *s, const char *caller, const char *name,
