@@ -29,6 +29,11 @@ static SoupSession *session(AlkCli *cli)
 	return cli->session;
 }
 
+SoupSession *alk_cli_session(AlkCli *cli)
+{
+	return session(cli);
+}
+
 SoupMessage *alk_cli_message(AlkCli *cli, const char *method, const char *path, GError **error)
 {
 	g_autofree char *uri = g_strconcat(cli->base_url, path, NULL);

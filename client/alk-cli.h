@@ -76,6 +76,9 @@ void alk_cli_explain_cancel(AlkCli *cli, GError **error);
 
 /* ---- HTTP ----------------------------------------------------------------------------------- */
 
+/* The HTTP session to the daemon (made on first use), for requests that
+ * run side by side. */
+SoupSession *alk_cli_session(AlkCli *cli);
 /* A request to path (starting "/v1/…", already escaped). */
 SoupMessage *alk_cli_message(AlkCli *cli, const char *method, const char *path, GError **error);
 void alk_cli_set_json_body(SoupMessage *msg, const char *json);

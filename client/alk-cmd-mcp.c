@@ -2,7 +2,7 @@
 /* airlock mcp: MCP's stdio transport (one JSON-RPC message per line on
  * stdin and stdout) bridged to the daemon's /mcp over the CLI's usual
  * connection, so a local host (Claude Desktop or Code, an IDE) can start
- * it as its server. Messages go one at a time, in order; the session id
+ * it as its server. Messages go side by side, each answered when done; the session id
  * the daemon gives at initialize is carried on every later message, and
  * the session ended (DELETE) when stdin closes. stdout carries nothing but
  * messages; what goes wrong is said on stderr. */
@@ -18,8 +18,15 @@
 
 typedef struct {
 	AlkCli *cli;
+	GDataInputStream *in;
 	char *session;  /* Mcp-Session-Id, once initialized */
 	char *revision; /* the negotiated protocol revision */
+	guint in_flight;
+	gboolean initializing; /* an initialize is out: lines wait in waiting */
+	GQueue *waiting;       /* char *, owned */
+	gboolean eof;          /* stdin ended (or failed: read_error) */
+	GError *read_error;
+	GError *error; /* stdout failed: the end */
 } Bridge;
 
 /* The id of a line, as JSON text: "null" when it is not a JSON object
@@ -126,41 +133,150 @@ static gboolean is_rpc(GBytes *body)
 	return o != NULL && json_object_has_member(o, "jsonrpc");
 }
 
-static gboolean forward(Bridge *br, const char *line, GError **error)
+/* What the daemon answered to line (body, or failure when it could not
+ * be asked), written out. FALSE when stdout failed. */
+static gboolean answer(Bridge *br, const char *line, SoupMessage *msg, GBytes *body,
+                       GError *failure, GError **error)
 {
-	g_autoptr(GError) failure = NULL;
-	g_autoptr(SoupMessage) msg = mcp_message(br, "POST", &failure);
-	g_autoptr(GInputStream) in = NULL;
-	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GError) refusal = NULL;
 	g_autofree char *text = NULL;
+	guint status = msg != NULL ? soup_message_get_status(msg) : 0;
 
-	if (msg != NULL) {
-		alk_cli_set_json_body(msg, line);
-		in = alk_cli_send_any(br->cli, msg, &failure);
-	}
-	if (in != NULL)
-		body = alk_cli_read_all(br->cli, in, ALK_CLI_JSON_MAX, &failure);
 	if (body == NULL)
 		return emit_error(line, failure, error);
-	if (is_notification(line) && !SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg))) {
+	if (is_notification(line) && !SOUP_STATUS_IS_SUCCESSFUL(status)) {
 		/* a notification is never answered: the refusal goes to stderr */
-		alk_cli_http_error(msg, body, &failure);
-		g_printerr("airlock mcp: a notification was refused: %s\n", failure->message);
+		alk_cli_http_error(msg, body, &refusal);
+		g_printerr("airlock mcp: a notification was refused: %s\n", refusal->message);
 		return TRUE;
 	}
 	if (!is_rpc(body)) {
 		/* 202 (a notification or response went in): nothing to answer */
-		if (SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg)))
+		if (SOUP_STATUS_IS_SUCCESSFUL(status))
 			return TRUE;
-		alk_cli_http_error(msg, body, &failure);
-		return emit_error(line, failure, error);
+		alk_cli_http_error(msg, body, &refusal);
+		return emit_error(line, refusal, error);
 	}
-	if (SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg)))
+	if (SOUP_STATUS_IS_SUCCESSFUL(status))
 		note_session(br, msg, body);
 	text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
 	/* the daemon's JSON is compact: one line */
 	g_strdelimit(text, "\r\n", ' ');
 	return emit(text, error);
+}
+
+/* ---- messages side by side ----
+ * A host may have several requests out at once (parallel tool calls, a
+ * ping during a long exec): each goes as its own HTTP request and is
+ * answered when it is done. Only initialize waits for nothing and holds
+ * everything after it until its answer gives the session. */
+
+typedef struct {
+	Bridge *br;
+	SoupMessage *msg;
+	char *line;
+	gboolean initialize;
+} Pending;
+
+static void send_line(Bridge *br, char *line);
+
+static gboolean is_initialize(const char *line)
+{
+	g_autoptr(JsonObject) o =
+	    alk_json_parse_object(line, strlen(line), LINE_MAX_BYTES, ALK_JSON_MAX_DEPTH, NULL);
+	return o != NULL && g_strcmp0(json_object_get_string_member_with_default(o, "method", NULL),
+	                              "initialize") == 0;
+}
+
+static void on_answer(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Pending *p = data;
+	Bridge *br = p->br;
+	g_autoptr(GError) failure = NULL;
+	g_autoptr(GBytes) body =
+	    soup_session_send_and_read_finish(SOUP_SESSION(source), res, &failure);
+
+	if (body != NULL && g_bytes_get_size(body) > ALK_CLI_JSON_MAX) {
+		g_clear_pointer(&body, g_bytes_unref);
+		g_set_error(&failure, ALK_CLI_ERROR, ALK_CLI_ERROR_PROTOCOL,
+		            "the daemon's answer exceeds %u bytes", ALK_CLI_JSON_MAX);
+	} else if (body == NULL) {
+		g_prefix_error(&failure, "talking to airlockd: ");
+	}
+	if (br->error == NULL)
+		answer(br, p->line, p->msg, body, failure, &br->error);
+	br->in_flight--;
+	if (p->initialize) {
+		br->initializing = FALSE;
+		while (!br->initializing && !g_queue_is_empty(br->waiting))
+			send_line(br, g_queue_pop_head(br->waiting));
+	}
+	g_object_unref(p->msg);
+	g_free(p->line);
+	g_free(p);
+}
+
+/* Takes line. */
+static void send_line(Bridge *br, char *line)
+{
+	g_autoptr(GError) failure = NULL;
+	Pending *p;
+
+	if (br->initializing) {
+		g_queue_push_tail(br->waiting, line);
+		return;
+	}
+	p = g_new0(Pending, 1);
+	p->br = br;
+	p->line = line;
+	p->initialize = is_initialize(line);
+	p->msg = mcp_message(br, "POST", &failure);
+	if (p->msg == NULL) {
+		if (br->error == NULL)
+			answer(br, line, NULL, NULL, failure, &br->error);
+		g_free(line);
+		g_free(p);
+		return;
+	}
+	br->initializing = p->initialize;
+	alk_cli_set_json_body(p->msg, line);
+	br->in_flight++;
+	soup_session_send_and_read_async(alk_cli_session(br->cli), p->msg, G_PRIORITY_DEFAULT,
+	                                 br->cli->cancel, on_answer, p);
+}
+
+static void read_next(Bridge *br);
+
+static void on_line(GObject *source, GAsyncResult *res, gpointer data)
+{
+	Bridge *br = data;
+	gsize len = 0;
+	char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res,
+	                                                       &len, &br->read_error);
+
+	if (line == NULL) {
+		br->eof = TRUE;
+		return;
+	}
+	if (len > LINE_MAX_BYTES) {
+		g_free(line);
+		g_set_error(&br->read_error, ALK_CLI_ERROR, ALK_CLI_ERROR_PROTOCOL,
+		            "a message on stdin is over %u bytes", LINE_MAX_BYTES);
+		br->eof = TRUE;
+		return;
+	}
+	g_strchomp(line);
+	if (line[0] != '\0')
+		send_line(br, line);
+	else
+		g_free(line);
+	read_next(br);
+}
+
+static void read_next(Bridge *br)
+{
+	g_data_input_stream_read_line_async(br->in, G_PRIORITY_DEFAULT, br->cli->cancel, on_line,
+	                                    br);
 }
 
 static void end_session(Bridge *br)
@@ -174,52 +290,41 @@ static void end_session(Bridge *br)
 	}
 }
 
-static char *read_line(AlkCli *cli, GDataInputStream *in, GError **error)
-{
-	g_autoptr(GAsyncResult) res = NULL;
-	gsize len = 0;
-	char *line;
-
-	g_data_input_stream_read_line_async(in, G_PRIORITY_DEFAULT, cli->cancel, alk_cli_async_done,
-	                                    &res);
-	alk_cli_await(cli, &res);
-	line = g_data_input_stream_read_line_finish_utf8(in, res, &len, error);
-	if (line != NULL && len > LINE_MAX_BYTES) {
-		g_free(line);
-		g_set_error(error, ALK_CLI_ERROR, ALK_CLI_ERROR_PROTOCOL,
-		            "a message on stdin is over %u bytes", LINE_MAX_BYTES);
-		return NULL;
-	}
-	return line;
-}
-
 int alk_cmd_mcp(AlkCli *cli, int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GInputStream) raw = g_unix_input_stream_new(STDIN_FILENO, FALSE);
 	g_autoptr(GDataInputStream) in = g_data_input_stream_new(raw);
-	Bridge br = {.cli = cli};
+	Bridge br = {.cli = cli, .in = in, .waiting = g_queue_new()};
 	int status = ALK_EXIT_OK;
 
 	if (!alk_cmd_parse_plain(cli, argc, argv, 0, NULL, &error))
 		return alk_cli_fail(cli, error, ALK_EXIT_USAGE);
 	g_data_input_stream_set_newline_type(in, G_DATA_STREAM_NEWLINE_TYPE_LF);
-	for (;;) {
-		g_autofree char *line = read_line(cli, in, &error);
-		if (line == NULL)
-			break;
-		g_strchomp(line);
-		if (line[0] == '\0')
-			continue;
-		if (!forward(&br, line, &error))
-			break;
+	read_next(&br);
+	/* until stdin ends and every answer is out, stdout fails, or a signal */
+	while ((!br.eof || br.in_flight > 0 || !g_queue_is_empty(br.waiting)) && br.error == NULL &&
+	       !g_cancellable_is_cancelled(cli->cancel))
+		g_main_context_iteration(NULL, TRUE);
+	/* what is still out ends cancelled: its callbacks need br */
+	g_cancellable_cancel(cli->cancel);
+	while (br.in_flight > 0 || !br.eof)
+		g_main_context_iteration(NULL, TRUE);
+	if (br.error != NULL) {
+		error = g_steal_pointer(&br.error);
+	} else {
+		error = g_steal_pointer(&br.read_error);
 	}
+	if (error == NULL && cli->interrupts > 0)
+		error = g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "interrupted");
 	if (error != NULL) {
 		alk_cli_explain_cancel(cli, &error);
 		status = alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
 	}
 	if (alk_cli_renew_cancellable(cli))
 		end_session(&br);
+	g_queue_free_full(br.waiting, g_free);
+	g_clear_error(&br.read_error);
 	g_free(br.session);
 	g_free(br.revision);
 	return status;

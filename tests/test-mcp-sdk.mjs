@@ -79,6 +79,13 @@ async function task(client, label) {
 	await ok(client, 'file_write', { sandbox: sb.id, path: '/tmp/b', content_b64: bin });
 	assert.equal((await ok(client, 'file_read', { sandbox: sb.id, path: '/tmp/b' })).content_b64, bin);
 
+	// requests side by side: a ping is answered while a command runs
+	const order = [];
+	await Promise.all([
+		ok(client, 'exec', { sandbox: sb.id, command: 'sleep 2' }).then(() => order.push('exec')),
+		client.ping().then(() => order.push('ping')),
+	]);
+	assert.deepEqual(order, ['ping', 'exec']);
 	x = await ok(client, 'exec', { sandbox: sb.id, command: 'sleep 60', timeout_s: 1 });
 	assert.equal(x.timed_out, true);
 	assert.equal((await ok(client, 'sandbox_inspect', { sandbox: sb.id })).id, sb.id);
