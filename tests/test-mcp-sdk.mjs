@@ -86,6 +86,24 @@ async function task(client, label) {
 		client.ping().then(() => order.push('ping')),
 	]);
 	assert.deepEqual(order, ['ping', 'exec']);
+	// a request the client cancels (notifications/cancelled) kills its command
+	const sleeping = 'cat /proc/[0-9]*/comm 2>/dev/null | grep -cx sleep || true';
+	const count = async () => Number((await ok(client, 'exec', { sandbox: sb.id, command: sleeping })).stdout);
+	const until = async (want) => {
+		for (const deadline = Date.now() + 60000; Date.now() < deadline;) {
+			if (await count() === want)
+				return;
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		assert.fail(`never ${want} sleep processes`);
+	};
+	const ac = new AbortController();
+	const slow = client.callTool({ name: 'exec', arguments: { sandbox: sb.id, command: 'sleep 300' } },
+		undefined, { signal: ac.signal, timeout: 300000 });
+	await until(1);
+	ac.abort();
+	await assert.rejects(slow);
+	await until(0);
 	x = await ok(client, 'exec', { sandbox: sb.id, command: 'sleep 60', timeout_s: 1 });
 	assert.equal(x.timed_out, true);
 	assert.equal((await ok(client, 'sandbox_inspect', { sandbox: sb.id })).id, sb.id);

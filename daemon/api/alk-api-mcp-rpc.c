@@ -205,6 +205,7 @@ static void session_free(gpointer data)
 	g_free(s->client_name);
 	g_free(s->client_version);
 	g_free(s->version);
+	g_hash_table_unref(s->calls);
 	g_free(s);
 }
 
@@ -292,6 +293,7 @@ AlkMcpSession *alk_mcp_sessions_add(AlkMcpSessions *s, const char *caller, const
 	one->client_name = g_utf8_make_valid(name != NULL ? name : "", -1);
 	one->client_version = g_utf8_make_valid(version != NULL ? version : "", -1);
 	one->version = g_strdup(revision);
+	one->calls = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	one->used_us = g_get_monotonic_time();
 	g_hash_table_insert(s->by_id, one->id, one);
 	return one;

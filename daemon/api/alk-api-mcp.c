@@ -29,6 +29,8 @@ struct _AlkMcpCall {
 	void (*cancel)(gpointer data);
 	gpointer cancel_data;
 	gboolean held;
+	char *key;               /* in its session's calls, while the client may cancel it */
+	AlkMcpSession *starting; /* while its tool starts */
 };
 
 static AlkMcpSessions *sessions(AlkApi *api)
@@ -69,8 +71,24 @@ static void reply_rpc_error(AlkApiReq *req, guint status, JsonNode *id, const GE
 
 /* ---- a tool call ---- */
 
+/* The call is no longer cancellable by the client. */
+static void unlist(AlkMcpCall *call)
+{
+	AlkMcpSession *s = NULL;
+
+	if (call->key == NULL)
+		return;
+	/* the session may have ended meanwhile */
+	if (call->api != NULL && call->api->mcp != NULL)
+		s = alk_mcp_sessions_find(call->api->mcp, call->session, call->caller);
+	if (s != NULL && g_hash_table_lookup(s->calls, call->key) == call)
+		g_hash_table_remove(s->calls, call->key);
+	g_clear_pointer(&call->key, g_free);
+}
+
 static void call_free(AlkMcpCall *call)
 {
+	unlist(call);
 	alk_mcp_tool_args_free(call->tool, call->args);
 	g_clear_pointer(&call->id, json_node_unref);
 	g_clear_pointer(&call->arguments, json_node_unref);
@@ -250,6 +268,7 @@ static void on_abort(AlkApiReq *req, gpointer data)
 	AlkMcpCall *call = data;
 	g_autoptr(GError) error = NULL;
 
+	unlist(call);
 	alk_api_req_detach(req);
 	call->held = FALSE;
 	if (call->cancel != NULL)
@@ -265,6 +284,19 @@ static void on_abort(AlkApiReq *req, gpointer data)
 
 static const AlkApiReqHooks call_hooks = {.abort = on_abort};
 
+/* A call whose answer comes later: the client may cancel it by its
+ * request id (notifications/cancelled). A second call with the same id
+ * is not listed. */
+static void list(AlkMcpCall *call, AlkMcpSession *s)
+{
+	g_autofree char *key = alk_json_to_string(call->id);
+
+	if (!call->held || g_hash_table_contains(s->calls, key))
+		return;
+	call->key = g_strdup(key);
+	g_hash_table_insert(s->calls, g_steal_pointer(&key), call);
+}
+
 void alk_mcp_call_hold(AlkMcpCall *call, void (*cancel)(gpointer data), gpointer data)
 {
 	call->cancel = cancel;
@@ -272,6 +304,9 @@ void alk_mcp_call_hold(AlkMcpCall *call, void (*cancel)(gpointer data), gpointer
 	call->held = TRUE;
 	alk_api_req_hold(call->req);
 	alk_api_req_attach(call->req, call, NULL, &call_hooks);
+	if (call->starting != NULL)
+		list(call, call->starting);
+	call->starting = NULL;
 }
 
 AlkApiCall *alk_mcp_call_manager(AlkMcpCall *call, const AlkApiCallClass *klass)
@@ -390,6 +425,31 @@ static void audit_refused(AlkApiReq *req, AlkMcpSession *s, const char *name, co
 	alk_api_audit(req->api, req->caller, "mcp.refused", NULL, args, result);
 }
 
+/* notifications/cancelled {requestId, reason}: the call stops (its
+ * command killed, its transfer dropped) and is answered with isError,
+ * an answer the client ignores. Unknown or finished ids are ignored. */
+static void cancel_call(AlkMcpSession *s, JsonObject *params)
+{
+	JsonNode *id = json_object_get_member(params, "requestId");
+	g_autofree char *key = NULL;
+	g_autoptr(GError) error = NULL;
+	AlkMcpCall *call;
+
+	if (id == NULL || !JSON_NODE_HOLDS_VALUE(id))
+		return;
+	key = alk_json_to_string(id);
+	call = g_hash_table_lookup(s->calls, key);
+	if (call == NULL || !call->held)
+		return;
+	unlist(call);
+	alk_api_req_detach(call->req);
+	call->held = FALSE;
+	if (call->cancel != NULL)
+		call->cancel(call->cancel_data);
+	error = g_error_new(ALK_ERROR, ALK_ERROR_FAILED, "cancelled by the client");
+	alk_mcp_call_fail(call, error);
+}
+
 static void do_tools_call(AlkApiReq *req, AlkMcpMsg *msg, AlkMcpSession *s)
 {
 	const char *name = json_object_get_string_member_with_default(msg->params, "name", NULL);
@@ -440,7 +500,10 @@ static void do_tools_call(AlkApiReq *req, AlkMcpMsg *msg, AlkMcpSession *s)
 		alk_mcp_call_fail(call, denied);
 		return;
 	}
+	/* a call that holds its request is listed for cancelling (hold) */
+	call->starting = s;
 	alk_mcp_tool_run(tool, call, args);
+	/* call may be freed by now */
 }
 
 static void dispatch(AlkApiReq *req, AlkMcpMsg *msg, AlkMcpSession *s)
@@ -537,6 +600,8 @@ void alk_api_mcp_post(AlkApiReq *req)
 		/* a notification or a response: nothing to answer */
 		if (g_strcmp0(msg.method, "notifications/initialized") == 0)
 			s->initialized = TRUE;
+		else if (g_strcmp0(msg.method, "notifications/cancelled") == 0)
+			cancel_call(s, msg.params);
 		reply_accepted(req);
 		return;
 	}

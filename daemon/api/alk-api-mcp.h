@@ -73,6 +73,9 @@ typedef struct {
 	char *version; /* negotiated revision */
 	gboolean initialized;
 	gint64 used_us;
+	/* tools/calls under way that the client may cancel: the id's JSON
+	 * text -> AlkMcpCall * (not owned; each removes itself when it ends) */
+	GHashTable *calls;
 } AlkMcpSession;
 
 typedef struct _AlkMcpSessions AlkMcpSessions;
