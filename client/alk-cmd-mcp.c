@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alk-cli-table.h"
 #include "alk-json.h"
 
 #define LINE_MAX_BYTES (ALK_JSON_MAX_SIZE + 1024)
@@ -86,19 +87,14 @@ static void note_session(Bridge *br, SoupMessage *msg, GBytes *body)
 	g_autoptr(JsonObject) o =
 	    alk_json_parse_object(g_bytes_get_data(body, NULL), g_bytes_get_size(body),
 	                          ALK_CLI_JSON_MAX, ALK_JSON_MAX_DEPTH, NULL);
-	JsonObject *result = NULL;
 
 	if (id == NULL)
 		return;
 	g_free(br->session);
 	br->session = g_strdup(id);
-	if (o != NULL && json_object_has_member(o, "result") &&
-	    JSON_NODE_HOLDS_OBJECT(json_object_get_member(o, "result")))
-		result = json_object_get_object_member(o, "result");
 	g_free(br->revision);
-	br->revision = g_strdup(result != NULL ? json_object_get_string_member_with_default(
-	                                             result, "protocolVersion", NULL)
-	                                       : NULL);
+	br->revision =
+	    g_strdup(alk_cli_json_string(alk_cli_json_object(o, "result"), "protocolVersion"));
 }
 
 static SoupMessage *mcp_message(Bridge *br, const char *method, GError **error)
@@ -184,8 +180,7 @@ static gboolean is_initialize(const char *line)
 {
 	g_autoptr(JsonObject) o =
 	    alk_json_parse_object(line, strlen(line), LINE_MAX_BYTES, ALK_JSON_MAX_DEPTH, NULL);
-	return o != NULL && g_strcmp0(json_object_get_string_member_with_default(o, "method", NULL),
-	                              "initialize") == 0;
+	return g_strcmp0(alk_cli_json_string(o, "method"), "initialize") == 0;
 }
 
 static void on_answer(GObject *source, GAsyncResult *res, gpointer data)

@@ -116,6 +116,21 @@ START_TEST(transport)
 	r = post("", bogus);
 	ck_assert_int_eq(rpc_error(r, 200), -32602);
 	g_clear_pointer(&r, alk_test_response_free);
+	/* members of the wrong type: -32602, and no complaint in the daemon's log
+	 * (the test daemon fails on a GLib critical) */
+	r = post(with, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{"
+	               "\"name\":{\"x\":1},\"arguments\":[]}}");
+	ck_assert_int_eq(rpc_error(r, 200), -32602);
+	g_clear_pointer(&r, alk_test_response_free);
+	r = post("", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+	             "\"protocolVersion\":\"2025-06-18\",\"clientInfo\":{\"name\":[],"
+	             "\"version\":{}}}}");
+	ck_assert_int_eq(rpc_error(r, 200), -32602);
+	g_clear_pointer(&r, alk_test_response_free);
+	r = post(with, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+	               "\"requestId\":{\"a\":[]}}}");
+	ck_assert_int_eq(r->status, 202);
+	g_clear_pointer(&r, alk_test_response_free);
 	/* a client name past 128 bytes, no clientInfo: refused before any session */
 	g_autofree char *name = g_strnfill(129, 'n');
 	g_autofree char *long_name =

@@ -38,12 +38,19 @@ static gboolean read_id(JsonNode *node, GError **error)
 	            "id: a string of at most 256 bytes or an integer (not null)");
 }
 
-static gboolean is_string(JsonObject *o, const char *key, const char *want)
+const char *alk_mcp_string(JsonObject *o, const char *key)
 {
 	JsonNode *n = json_object_get_member(o, key);
-	return n != NULL && JSON_NODE_HOLDS_VALUE(n) &&
-	       json_node_get_value_type(n) == G_TYPE_STRING &&
-	       (want == NULL || g_strcmp0(json_node_get_string(n), want) == 0);
+
+	if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+		return NULL;
+	return json_node_get_string(n);
+}
+
+static gboolean is_string(JsonObject *o, const char *key, const char *want)
+{
+	const char *v = alk_mcp_string(o, key);
+	return v != NULL && (want == NULL || g_strcmp0(v, want) == 0);
 }
 
 static gboolean check_members(JsonObject *o, GError **error)
@@ -76,7 +83,7 @@ static gboolean read_envelope(JsonObject *o, AlkMcpMsg *msg, GError **error)
 		if (!is_string(o, "method", NULL) || response)
 			return fail(error, ALK_MCP_INVALID_REQUEST,
 			            "method: a string, and no result or error beside it");
-		msg->method = g_strdup(json_object_get_string_member(o, "method"));
+		msg->method = g_strdup(alk_mcp_string(o, "method"));
 	} else if (!response || msg->id == NULL) {
 		return fail(error, ALK_MCP_INVALID_REQUEST, "neither a request nor a response");
 	}

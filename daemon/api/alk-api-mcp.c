@@ -131,6 +131,17 @@ const char *alk_mcp_call_action(AlkMcpCall *call)
 	return call->action;
 }
 
+/* "client": who called, from initialize (every mcp.* audit line has it). */
+static void add_client(JsonBuilder *b, const char *name, const char *version, const char *session)
+{
+	json_builder_set_member_name(b, "client");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "name", name);
+	alk_json_add_string(b, "version", version);
+	alk_json_add_string(b, "session", session);
+	json_builder_end_object(b);
+}
+
 /* Strings over 256 bytes kept as their start, length and SHA-256;
  * env's values left out (secrets); content and stdin as length and
  * digest only. */
@@ -141,12 +152,7 @@ JsonNode *alk_mcp_call_audit_args(AlkMcpCall *call)
 	g_autoptr(GList) names = json_object_get_members(o);
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "client");
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "name", call->client_name);
-	alk_json_add_string(b, "version", call->client_version);
-	alk_json_add_string(b, "session", call->session);
-	json_builder_end_object(b);
+	add_client(b, call->client_name, call->client_version, call->session);
 	json_builder_set_member_name(b, "arguments");
 	json_builder_begin_object(b);
 	for (GList *l = names; l != NULL; l = l->next) {
@@ -353,8 +359,8 @@ static gboolean read_client(JsonObject *params, const char **name, const char **
 	}
 	o = json_node_get_object(info);
 	*revision = json_node_get_string(pv);
-	*name = json_object_get_string_member_with_default(o, "name", NULL);
-	*version = json_object_get_string_member_with_default(o, "version", "");
+	*name = alk_mcp_string(o, "name");
+	*version = json_object_has_member(o, "version") ? alk_mcp_string(o, "version") : "";
 	if (*name == NULL || strlen(*name) > ALK_MCP_CLIENT_MAX || *version == NULL ||
 	    strlen(*version) > ALK_MCP_CLIENT_MAX) {
 		g_set_error(error, ALK_MCP_ERROR, ALK_MCP_INVALID_PARAMS,
@@ -413,12 +419,7 @@ static void audit_refused(AlkApiReq *req, AlkMcpSession *s, const char *name, co
 	g_autoptr(JsonNode) result = error_audit(error);
 
 	json_builder_begin_object(a);
-	json_builder_set_member_name(a, "client");
-	json_builder_begin_object(a);
-	alk_json_add_string(a, "name", s->client_name);
-	alk_json_add_string(a, "version", s->client_version);
-	alk_json_add_string(a, "session", s->id);
-	json_builder_end_object(a);
+	add_client(a, s->client_name, s->client_version, s->id);
 	alk_api_audit_add_field(a, "tool", name != NULL ? name : "", TRUE);
 	json_builder_end_object(a);
 	args = json_builder_get_root(a);
@@ -452,7 +453,7 @@ static void cancel_call(AlkMcpSession *s, JsonObject *params)
 
 static void do_tools_call(AlkApiReq *req, AlkMcpMsg *msg, AlkMcpSession *s)
 {
-	const char *name = json_object_get_string_member_with_default(msg->params, "name", NULL);
+	const char *name = alk_mcp_string(msg->params, "name");
 	JsonNode *arguments = json_object_get_member(msg->params, "arguments");
 	const AlkMcpTool *tool = name != NULL ? alk_mcp_tool_find(name) : NULL;
 	g_autoptr(GError) error = NULL;

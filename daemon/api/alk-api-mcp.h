@@ -49,6 +49,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkMcpMsg, alk_mcp_msg_clear)
 gboolean alk_mcp_parse(const char *data, gsize len, gsize max, AlkMcpMsg *msg, JsonNode **id,
                        GError **error);
 
+/* o's member key when it is a string, else NULL (json-glib's getters
+ * complain about other types). */
+const char *alk_mcp_string(JsonObject *o, const char *key);
+
 /* {"jsonrpc":"2.0","id":id,"result":result} (takes result). */
 JsonNode *alk_mcp_result(JsonNode *id, JsonNode *result);
 /* {"jsonrpc":"2.0","id":id or null,"error":{code, message, data}} (takes
