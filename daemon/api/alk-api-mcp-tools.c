@@ -2,40 +2,14 @@
 /* The MCP tools: one row each, with the field table that both reads a
  * call's arguments (alk_json_read_object: types, ranges, no unknown
  * member) and becomes the inputSchema clients are shown, so the two cannot
- * disagree. Each tool calls the core functions the REST handlers call. */
-#include <signal.h>
+ * disagree. Each tool calls the core functions the REST handlers call.
+ * Here the sandbox tools, the table and the schemas; the tools that run
+ * tasks in a sandbox (exec, files) are in alk-api-mcp-tasks.c. */
 #include <string.h>
 
 #include "alk-allow.h"
 #include "alk-api-mcp.h"
 #include "alk-error.h"
-
-#define ID_LEN ALK_SANDBOX_ID_LEN
-#define PATH_MAX_BYTES 4096
-#define ARG_MAX_BYTES (64 * 1024)
-#define TIMEOUT_MAX_S 604800
-
-/* What a field table cannot say: a description, and for strings the
- * values allowed. Parallel to the table. */
-typedef struct {
-	const char *description;
-	const char *const *values;
-} Doc;
-
-struct AlkMcpTool {
-	const char *name;
-	const char *title;
-	const char *description;
-	AlkScope scope;
-	gboolean read_only;
-	gboolean destructive;
-	const AlkJsonField *fields;
-	const Doc *docs;
-	gsize size; /* of the arguments struct */
-	/* checks beyond the table's (one of two members, say) */
-	gboolean (*check)(gpointer args, GError **error);
-	void (*run)(AlkMcpCall *call, gpointer args);
-};
 
 static gboolean invalid(GError **error, const char *what)
 {
@@ -69,19 +43,6 @@ static const AlkSandbox *lookup(AlkMcpCall *call, const char *id)
 		alk_mcp_call_fail(call, error);
 	return sb;
 }
-
-#define SANDBOX_FIELD(T)                                                                           \
-	{                                                                                          \
-		"sandbox", ALK_JSON_STRING, G_STRUCT_OFFSET(T, sandbox), TRUE, ID_LEN, ID_LEN, 0   \
-	}
-#define SANDBOX_DOC                                                                                \
-	{                                                                                          \
-		"the sandbox's id (12 lowercase hex characters)", NULL                             \
-	}
-#define END                                                                                        \
-	{                                                                                          \
-		NULL, 0, 0, FALSE, 0, 0, 0                                                         \
-	}
 
 /* ---- waiting for a sandbox to settle (create, destroy) ---- */
 
@@ -145,11 +106,11 @@ static const AlkJsonField create_fields[] = {
     {"memory_mib", ALK_JSON_UINT, C(memory_mib), FALSE, ALK_MEMORY_MIB_MIN, 1048576, 0},
     {"disk_mib", ALK_JSON_UINT, C(disk_mib), FALSE, 1, 16777216, 0},
     {"labels", ALK_JSON_STRING_MAP, C(labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
-    END,
+    ALK_MCP_FIELDS_END,
 };
 #undef C
 static const char *const net_modes[] = {"none", "isolated", "allowlist", NULL};
-static const Doc create_docs[] = {
+static const AlkMcpDoc create_docs[] = {
     {"image name (default: the daemon's default image)", NULL},
     {"profile name: development, staging, production (default: the daemon's)", NULL},
     {"network mode: none (no NIC, the default), isolated, allowlist", net_modes},
@@ -237,9 +198,9 @@ static void create_run(AlkMcpCall *call, gpointer data)
 typedef struct {
 	char *sandbox;
 } IdArgs;
-static const AlkJsonField id_fields[] = {SANDBOX_FIELD(IdArgs), END};
-static const Doc id_docs[] = {SANDBOX_DOC};
-static const AlkJsonField no_fields[] = {END};
+static const AlkJsonField id_fields[] = {ALK_MCP_SANDBOX_FIELD(IdArgs), ALK_MCP_FIELDS_END};
+static const AlkMcpDoc id_docs[] = {ALK_MCP_SANDBOX_DOC};
+static const AlkJsonField no_fields[] = {ALK_MCP_FIELDS_END};
 
 static void list_run(AlkMcpCall *call, gpointer data)
 {
@@ -351,13 +312,13 @@ typedef struct {
 	char **allow;
 } AllowArgs;
 static const AlkJsonField allow_fields[] = {
-    SANDBOX_FIELD(AllowArgs),
+    ALK_MCP_SANDBOX_FIELD(AllowArgs),
     {"allow", ALK_JSON_STRING_ARRAY, G_STRUCT_OFFSET(AllowArgs, allow), TRUE, 0, ALK_ALLOW_MAX,
      ALK_ALLOW_ENTRY_MAX},
-    END,
+    ALK_MCP_FIELDS_END,
 };
-static const Doc allow_docs[] = {
-    SANDBOX_DOC,
+static const AlkMcpDoc allow_docs[] = {
+    ALK_MCP_SANDBOX_DOC,
     {"the new allowlist, HOST[:PORT] entries (empty: allow nothing)", NULL},
 };
 
@@ -374,472 +335,99 @@ static void allow_run(AlkMcpCall *call, gpointer data)
 	                              (const char *const *)a->allow, alk_api_call_done, apicall);
 }
 
-/* ---- exec ---- */
-
-typedef struct {
-	char *sandbox;
-	char **argv;
-	char *command;
-	guint64 timeout_s;
-	char *stdin_text;
-	GHashTable *env;
-	char *cwd;
-} ExecArgs;
-#define X(m) G_STRUCT_OFFSET(ExecArgs, m)
-static const AlkJsonField exec_fields[] = {
-    SANDBOX_FIELD(ExecArgs),
-    {"argv", ALK_JSON_STRING_ARRAY, X(argv), FALSE, 1, ALK_PROTO_MAX_ARGS, ARG_MAX_BYTES},
-    {"command", ALK_JSON_STRING, X(command), FALSE, 1, ARG_MAX_BYTES, 0},
-    {"timeout_s", ALK_JSON_UINT, X(timeout_s), FALSE, 1, TIMEOUT_MAX_S, 0},
-    {"stdin", ALK_JSON_STRING, X(stdin_text), FALSE, 0, 0, 0},
-    {"env", ALK_JSON_STRING_MAP, X(env), FALSE, 0, ALK_PROTO_MAX_ENV, ARG_MAX_BYTES},
-    {"cwd", ALK_JSON_STRING, X(cwd), FALSE, 1, PATH_MAX_BYTES, 0},
-    END,
-};
-#undef X
-static const Doc exec_docs[] = {
-    SANDBOX_DOC,
-    {"the program and its arguments, run directly (give argv or command)", NULL},
-    {"a shell command line, run with /bin/sh -c (give argv or command)", NULL},
-    {"seconds before the process group is killed (default: the profile's)", NULL},
-    {"text given on standard input (default: none)", NULL},
-    {"environment variables, NAME: VALUE", NULL},
-    {"working directory, an absolute path", NULL},
-};
-
-static gboolean exec_check(gpointer data, GError **error)
-{
-	ExecArgs *a = data;
-
-	if ((a->argv == NULL) == (a->command == NULL))
-		return invalid(error, "give exactly one of argv and command");
-	return TRUE;
-}
-
-typedef struct {
-	AlkMcpCall *call;
-	AlkApi *api;
-	AlkTask *task;
-	AlkApiExecBody body; /* borrowed from the arguments: never cleared */
-	GBytes *stdin_data;
-	gsize stdin_off;
-	GByteArray *out[2];
-	gboolean cut;
-	AlkApiExecTally tally;
-} Exec;
-
-static void exec_free(Exec *x)
-{
-	g_clear_pointer(&x->stdin_data, g_bytes_unref);
-	g_clear_pointer(&x->body.env_strings, g_ptr_array_unref);
-	g_strfreev(x->body.argv);
-	for (guint i = 0; i < 2; i++) {
-		alk_api_output_drop(x->api, x->out[i]);
-		g_byte_array_unref(x->out[i]);
-	}
-	alk_api_exec_tally_clear(&x->tally);
-	g_free(x);
-}
-
-static void exec_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
-{
-	Exec *x = data;
-	guint i = alk_api_exec_tally_add(&x->tally, stream, d, len);
-
-	if (!alk_api_output_keep(x->api, x->out[i], d, len))
-		x->cut = TRUE;
-}
-
-static void exec_writable(AlkTask *task, gpointer data)
-{
-	Exec *x = data;
-	alk_api_task_feed(x->task, &x->stdin_data, &x->stdin_off);
-}
-
-static void exec_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
-{
-	Exec *x = data;
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	AlkMcpCall *call = x->call;
-
-	x->task = NULL;
-	json_builder_begin_object(b);
-	alk_api_json_add_exit(b, result, FALSE);
-	alk_api_json_add_output(b, "stdout", x->out[0]->data, x->out[0]->len);
-	alk_api_json_add_output(b, "stderr", x->out[1]->data, x->out[1]->len);
-	alk_json_add_bool(b, "truncated", result->truncated || x->cut);
-	alk_json_add_int(b, "duration_ms", (gint64)result->exit->duration_ms);
-	json_builder_end_object(b);
-	alk_api_exec_observe(x->api, &x->tally);
-	alk_mcp_call_reply(call, NULL, json_builder_get_root(b),
-	                   alk_api_exec_audit_result(&x->tally, result, NULL));
-	exec_free(x);
-}
-
-static void exec_failed(AlkTask *task, const GError *error, gpointer data)
-{
-	Exec *x = data;
-
-	x->task = NULL;
-	alk_mcp_call_fail(x->call, error);
-	exec_free(x);
-}
-
-static const AlkTaskCallbacks exec_callbacks = {
-    .output = exec_output,
-    .writable = exec_writable,
-    .done = exec_done,
-    .failed = exec_failed,
-};
-
-/* The request was aborted: the process is killed, no callback follows. */
-static void exec_cancel(gpointer data)
-{
-	Exec *x = data;
-
-	g_clear_pointer(&x->task, alk_task_cancel);
-	exec_free(x);
-}
-
-static void exec_run(AlkMcpCall *call, gpointer data)
-{
-	ExecArgs *a = data;
-	Exec *x = g_new0(Exec, 1);
-	g_autoptr(GError) error = NULL;
-	AlkMsgExec msg;
-
-	x->call = call;
-	x->api = alk_mcp_call_api(call);
-	for (guint i = 0; i < 2; i++)
-		x->out[i] = g_byte_array_new();
-	alk_api_exec_tally_init(&x->tally);
-	if (a->command != NULL) {
-		const char *sh[] = {"/bin/sh", "-c", a->command, NULL};
-		x->body.argv = g_strdupv((char **)sh);
-	} else {
-		x->body.argv = g_strdupv(a->argv);
-	}
-	x->body.env = a->env;
-	x->body.cwd = a->cwd;
-	x->body.timeout_s = a->timeout_s;
-	alk_mcp_call_set_sandbox(call, a->sandbox);
-	if (alk_api_exec_message(&x->body, &msg, &error) && a->stdin_text != NULL) {
-		x->stdin_data = g_bytes_new(a->stdin_text, strlen(a->stdin_text));
-		msg.stdin_mode = ALK_STDIN_PIPE;
-	}
-	if (error == NULL)
-		x->task =
-		    alk_manager_exec(x->api->manager, a->sandbox, &msg, &exec_callbacks, x, &error);
-	if (x->task == NULL) {
-		alk_mcp_call_fail(call, error);
-		exec_free(x);
-		return;
-	}
-	alk_mcp_call_hold(call, exec_cancel, x);
-	alk_api_task_feed(x->task, &x->stdin_data, &x->stdin_off);
-}
-
-/* ---- file_read, file_write ---- */
-
-typedef struct {
-	char *sandbox;
-	char *path;
-	char *content;
-	char *content_b64;
-	guint64 mode;
-} FileArgs;
-#define F(m) G_STRUCT_OFFSET(FileArgs, m)
-static const AlkJsonField read_fields[] = {
-    SANDBOX_FIELD(FileArgs),
-    {"path", ALK_JSON_STRING, F(path), TRUE, 1, PATH_MAX_BYTES, 0},
-    END,
-};
-static const AlkJsonField write_fields[] = {
-    SANDBOX_FIELD(FileArgs),
-    {"path", ALK_JSON_STRING, F(path), TRUE, 1, PATH_MAX_BYTES, 0},
-    {"content", ALK_JSON_STRING, F(content), FALSE, 0, 0, 0},
-    {"content_b64", ALK_JSON_STRING, F(content_b64), FALSE, 0, 0, 0},
-    {"mode", ALK_JSON_UINT, F(mode), FALSE, 0, 07777, 0},
-    END,
-};
-#undef F
-static const Doc read_docs[] = {
-    SANDBOX_DOC,
-    {"absolute path of the file in the sandbox", NULL},
-};
-static const Doc write_docs[] = {
-    SANDBOX_DOC,
-    {"absolute path of the file in the sandbox (created or replaced)", NULL},
-    {"the file's text (give content or content_b64)", NULL},
-    {"the file's bytes, base64 (give content or content_b64)", NULL},
-    {"permission bits as a number (default 420, that is 0644)", NULL},
-};
-
-static gboolean path_check(const char *path, GError **error)
-{
-	g_auto(GStrv) segs = g_strsplit(path, "/", -1);
-
-	if (path[0] != '/')
-		return invalid(error, "path: must be absolute");
-	for (guint i = 1; segs[i] != NULL; i++) {
-		if (segs[i][0] == '\0' || g_str_equal(segs[i], ".") || g_str_equal(segs[i], ".."))
-			return invalid(error, "path: empty, \".\" or \"..\" segment");
-	}
-	return TRUE;
-}
-
-static gboolean read_check(gpointer data, GError **error)
-{
-	return path_check(((FileArgs *)data)->path, error);
-}
-
-static gboolean write_check(gpointer data, GError **error)
-{
-	FileArgs *a = data;
-
-	if (!path_check(a->path, error))
-		return FALSE;
-	if ((a->content == NULL) == (a->content_b64 == NULL))
-		return invalid(error, "give exactly one of content and content_b64");
-	return TRUE;
-}
-
-typedef struct {
-	AlkMcpCall *call;
-	AlkApi *api;
-	AlkTask *task;
-	GByteArray *data;
-	GBytes *pending;
-	gsize off;
-	GChecksum *sum;
-	char *path;
-	gboolean cut; /* the daemon's budget for kept output was spent */
-} File;
-
-static void file_free(File *f)
-{
-	alk_api_output_drop(f->api, f->data);
-	g_byte_array_unref(f->data);
-	g_clear_pointer(&f->pending, g_bytes_unref);
-	g_checksum_free(f->sum);
-	g_free(f->path);
-	g_free(f);
-}
-
-static File *file_new(AlkMcpCall *call, FileArgs *a)
-{
-	File *f = g_new0(File, 1);
-
-	alk_mcp_call_set_sandbox(call, a->sandbox);
-	f->path = g_strdup(a->path);
-	f->call = call;
-	f->api = alk_mcp_call_api(call);
-	f->data = g_byte_array_new();
-	f->sum = g_checksum_new(G_CHECKSUM_SHA256);
-	return f;
-}
-
-static void file_cancel(gpointer data)
-{
-	File *f = data;
-
-	g_clear_pointer(&f->task, alk_task_cancel);
-	file_free(f);
-}
-
-static JsonNode *file_audit(File *f, const char *path, guint64 bytes)
-{
-	g_autoptr(JsonBuilder) b = json_builder_new();
-
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "path", path);
-	alk_json_add_int(b, "bytes", (gint64)bytes);
-	alk_json_add_string(b, "sha256", g_checksum_get_string(f->sum));
-	json_builder_end_object(b);
-	return json_builder_get_root(b);
-}
-
-static void read_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
-{
-	File *f = data;
-
-	g_checksum_update(f->sum, d, len);
-	if (!alk_api_output_keep(f->api, f->data, d, len))
-		f->cut = TRUE;
-}
-
-static void read_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
-{
-	File *f = data;
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	gboolean text = alk_api_output_is_text(f->data->data, f->data->len);
-	g_autofree char *content = NULL;
-
-	f->task = NULL;
-	if (f->cut) {
-		g_autoptr(GError) error = g_error_new(
-		    ALK_ERROR, ALK_ERROR_LIMIT,
-		    "the daemon's budget for kept output (api.max_buffered_output_bytes) is spent");
-		alk_mcp_call_fail(f->call, error);
-		file_free(f);
-		return;
-	}
-	json_builder_begin_object(b);
-	alk_json_add_int(b, "bytes", (gint64)f->data->len);
-	alk_json_add_string(b, "sha256", g_checksum_get_string(f->sum));
-	if (text) {
-		content = g_strndup((const char *)f->data->data, f->data->len);
-		alk_json_add_string(b, "content", content);
-	} else {
-		content = g_base64_encode(f->data->data, f->data->len);
-		alk_json_add_string(b, "content_b64", content);
-	}
-	json_builder_end_object(b);
-	alk_mcp_call_reply(f->call, NULL, json_builder_get_root(b),
-	                   file_audit(f, f->path, f->data->len));
-	file_free(f);
-}
-
-static void file_failed(AlkTask *task, const GError *error, gpointer data)
-{
-	File *f = data;
-
-	f->task = NULL;
-	alk_mcp_call_fail(f->call, error);
-	file_free(f);
-}
-
-static const AlkTaskCallbacks read_callbacks = {
-    .output = read_output,
-    .done = read_done,
-    .failed = file_failed,
-};
-
-static void read_run(AlkMcpCall *call, gpointer data)
-{
-	FileArgs *a = data;
-	File *f = file_new(call, a);
-	g_autoptr(GError) error = NULL;
-
-	/* the answer is JSON: a file at most a request body's size */
-	f->task = alk_manager_get(f->api->manager, a->sandbox, a->path,
-	                          f->api->config->api.max_body_bytes, &read_callbacks, f, &error);
-	if (f->task == NULL) {
-		alk_mcp_call_fail(call, error);
-		file_free(f);
-		return;
-	}
-	alk_mcp_call_hold(call, file_cancel, f);
-}
-
-static void write_writable(AlkTask *task, gpointer data)
-{
-	File *f = data;
-	alk_api_task_feed(f->task, &f->pending, &f->off);
-}
-
-static void write_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
-{
-	File *f = data;
-	g_autoptr(JsonBuilder) b = json_builder_new();
-
-	f->task = NULL;
-	json_builder_begin_object(b);
-	alk_json_add_int(b, "bytes", (gint64)result->bytes);
-	alk_json_add_string(b, "sha256", g_checksum_get_string(f->sum));
-	json_builder_end_object(b);
-	alk_mcp_call_reply(f->call, NULL, json_builder_get_root(b),
-	                   file_audit(f, f->path, result->bytes));
-	file_free(f);
-}
-
-static const AlkTaskCallbacks write_callbacks = {
-    .writable = write_writable,
-    .done = write_done,
-    .failed = file_failed,
-};
-
-static GBytes *write_content(FileArgs *a, GError **error)
-{
-	gsize len = 0;
-	guchar *d;
-
-	if (a->content != NULL)
-		return g_bytes_new(a->content, strlen(a->content));
-	if (!alk_api_base64_valid(a->content_b64)) {
-		invalid(error, "content_b64: not base64");
-		return NULL;
-	}
-	d = g_base64_decode(a->content_b64, &len);
-	return g_bytes_new_take(d, len);
-}
-
-static void write_run(AlkMcpCall *call, gpointer data)
-{
-	FileArgs *a = data;
-	File *f = file_new(call, a);
-	g_autoptr(GError) error = NULL;
-	gsize len = 0;
-	const guint8 *d;
-
-	f->pending = write_content(a, &error);
-	if (f->pending != NULL) {
-		d = g_bytes_get_data(f->pending, &len);
-		g_checksum_update(f->sum, d != NULL ? d : (const guint8 *)"", len);
-		f->task = alk_manager_put(f->api->manager, a->sandbox, a->path,
-		                          a->mode != 0 ? (guint32)a->mode : 0644, len,
-		                          &write_callbacks, f, &error);
-	}
-	if (f->task == NULL) {
-		alk_mcp_call_fail(call, error);
-		file_free(f);
-		return;
-	}
-	alk_mcp_call_hold(call, file_cancel, f);
-	alk_api_task_feed(f->task, &f->pending, &f->off);
-}
-
 /* ---- the table ---- */
 
 #define READ ALK_SCOPE_READ
 #define WRITE ALK_SCOPE_WRITE
-static const AlkMcpTool tools[] = {
-    {"sandbox_create", "Create a sandbox",
-     "Creates a disposable virtual machine and waits until it is ready; answers with the "
-     "sandbox (its id is what the other tools take). Everything in it is thrown away when it "
-     "is destroyed or its time to live runs out.",
-     WRITE, FALSE, FALSE, create_fields, create_docs, sizeof(CreateArgs), create_check, create_run},
-    {"sandbox_list", "List sandboxes", "Lists the sandboxes and their states.", READ, TRUE, FALSE,
-     no_fields, NULL, sizeof(IdArgs), NULL, list_run},
-    {"sandbox_inspect", "Inspect a sandbox",
-     "A sandbox's state, image, profile, limits, network and deadline.", READ, TRUE, FALSE,
-     id_fields, id_docs, sizeof(IdArgs), NULL, inspect_run},
-    {"sandbox_destroy", "Destroy a sandbox",
-     "Destroys a sandbox and discards everything in it; waits until it is gone.", WRITE, FALSE,
-     TRUE, id_fields, id_docs, sizeof(IdArgs), NULL, destroy_run},
-    {"sandbox_pause", "Pause a sandbox",
-     "Stops a ready sandbox's vCPUs (its memory stays; its time to live runs on).", WRITE, FALSE,
-     FALSE, id_fields, id_docs, sizeof(IdArgs), NULL, pause_run},
-    {"sandbox_resume", "Resume a sandbox", "Starts a paused sandbox's vCPUs again.", WRITE, FALSE,
-     FALSE, id_fields, id_docs, sizeof(IdArgs), NULL, resume_run},
-    {"exec", "Run a command",
-     "Runs a process in a ready sandbox and waits for it: argv runs a program directly, "
-     "command a shell command line with /bin/sh -c. Answers with exit_code (null when killed "
-     "by a signal), signal, timed_out, stdout and stderr (stdout_b64, stderr_b64 when not "
-     "UTF-8 text), truncated (output cut at the sandbox's cap) and duration_ms.",
-     WRITE, FALSE, FALSE, exec_fields, exec_docs, sizeof(ExecArgs), exec_check, exec_run},
-    {"file_read", "Read a file",
-     "Reads a file from a sandbox: content when it is UTF-8 text, else content_b64; at most "
-     "the daemon's request body size (api.max_body_bytes).",
-     READ, TRUE, FALSE, read_fields, read_docs, sizeof(FileArgs), read_check, read_run},
-    {"file_write", "Write a file",
-     "Writes a file into a sandbox, from text (content) or base64 (content_b64); parent "
-     "directories must exist.",
-     WRITE, FALSE, FALSE, write_fields, write_docs, sizeof(FileArgs), write_check, write_run},
-    {"set_allowlist", "Change the allowlist",
-     "Replaces the network allowlist of a sandbox in network mode allowlist; connections to "
-     "destinations no longer allowed are cut.",
-     WRITE, FALSE, FALSE, allow_fields, allow_docs, sizeof(AllowArgs), NULL, allow_run},
+static const AlkMcpTool tool_sandbox_create = {
+    .name = "sandbox_create",
+    .title = "Create a sandbox",
+    .description =
+        "Creates a disposable virtual machine and waits until it is ready; answers with the "
+        "sandbox (its id is what the other tools take). Everything in it is thrown away when it "
+        "is destroyed or its time to live runs out.",
+    .scope = WRITE,
+    .fields = create_fields,
+    .docs = create_docs,
+    .size = sizeof(CreateArgs),
+    .check = create_check,
+    .run = create_run,
+};
+
+static const AlkMcpTool tool_sandbox_list = {
+    .name = "sandbox_list",
+    .title = "List sandboxes",
+    .description = "Lists the sandboxes and their states.",
+    .scope = READ,
+    .read_only = TRUE,
+    .fields = no_fields,
+    .size = sizeof(IdArgs),
+    .run = list_run,
+};
+
+static const AlkMcpTool tool_sandbox_inspect = {
+    .name = "sandbox_inspect",
+    .title = "Inspect a sandbox",
+    .description = "A sandbox's state, image, profile, limits, network and deadline.",
+    .scope = READ,
+    .read_only = TRUE,
+    .fields = id_fields,
+    .docs = id_docs,
+    .size = sizeof(IdArgs),
+    .run = inspect_run,
+};
+
+static const AlkMcpTool tool_sandbox_destroy = {
+    .name = "sandbox_destroy",
+    .title = "Destroy a sandbox",
+    .description = "Destroys a sandbox and discards everything in it; waits until it is gone.",
+    .scope = WRITE,
+    .destructive = TRUE,
+    .fields = id_fields,
+    .docs = id_docs,
+    .size = sizeof(IdArgs),
+    .run = destroy_run,
+};
+
+static const AlkMcpTool tool_sandbox_pause = {
+    .name = "sandbox_pause",
+    .title = "Pause a sandbox",
+    .description = "Stops a ready sandbox's vCPUs (its memory stays; its time to live runs on).",
+    .scope = WRITE,
+    .fields = id_fields,
+    .docs = id_docs,
+    .size = sizeof(IdArgs),
+    .run = pause_run,
+};
+
+static const AlkMcpTool tool_sandbox_resume = {
+    .name = "sandbox_resume",
+    .title = "Resume a sandbox",
+    .description = "Starts a paused sandbox's vCPUs again.",
+    .scope = WRITE,
+    .fields = id_fields,
+    .docs = id_docs,
+    .size = sizeof(IdArgs),
+    .run = resume_run,
+};
+
+static const AlkMcpTool tool_set_allowlist = {
+    .name = "set_allowlist",
+    .title = "Change the allowlist",
+    .description =
+        "Replaces the network allowlist of a sandbox in network mode allowlist; connections to "
+        "destinations no longer allowed are cut.",
+    .scope = WRITE,
+    .fields = allow_fields,
+    .docs = allow_docs,
+    .size = sizeof(AllowArgs),
+    .run = allow_run,
+};
+
+static const AlkMcpTool *const tools[] = {
+    &tool_sandbox_create,     &tool_sandbox_list,   &tool_sandbox_inspect, &tool_sandbox_destroy,
+    &tool_sandbox_pause,      &tool_sandbox_resume, &alk_mcp_tool_exec,    &alk_mcp_tool_file_read,
+    &alk_mcp_tool_file_write, &tool_set_allowlist,
 };
 #undef READ
 #undef WRITE
@@ -847,8 +435,8 @@ static const AlkMcpTool tools[] = {
 const AlkMcpTool *alk_mcp_tool_find(const char *name)
 {
 	for (guint i = 0; i < G_N_ELEMENTS(tools); i++) {
-		if (g_strcmp0(tools[i].name, name) == 0)
-			return &tools[i];
+		if (g_strcmp0(tools[i]->name, name) == 0)
+			return tools[i];
 	}
 	return NULL;
 }
@@ -885,7 +473,7 @@ static void add_string_schema(JsonBuilder *b, gsize max)
 }
 
 /* One property's schema, from its field row. */
-static void add_property(JsonBuilder *b, const AlkJsonField *f, const Doc *doc)
+static void add_property(JsonBuilder *b, const AlkJsonField *f, const AlkMcpDoc *doc)
 {
 	static const char *const types[] = {
 	    [ALK_JSON_STRING] = "string",      [ALK_JSON_INT] = "integer",
@@ -949,7 +537,7 @@ JsonNode *alk_mcp_tools_list(void)
 	json_builder_set_member_name(b, "tools");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < G_N_ELEMENTS(tools); i++) {
-		const AlkMcpTool *t = &tools[i];
+		const AlkMcpTool *t = tools[i];
 		json_builder_begin_object(b);
 		alk_json_add_string(b, "name", t->name);
 		alk_json_add_string(b, "title", t->title);

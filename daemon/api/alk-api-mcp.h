@@ -96,9 +96,50 @@ AlkMcpSession *alk_mcp_sessions_find(AlkMcpSessions *s, const char *id, const ch
 gboolean alk_mcp_sessions_remove(AlkMcpSessions *s, const char *id, const char *caller);
 guint alk_mcp_sessions_count(AlkMcpSessions *s);
 
-/* ---- tools (alk-api-mcp-tools.c) ---- */
+/* ---- tools (alk-api-mcp-tools.c, alk-api-mcp-tasks.c) ---- */
 typedef struct _AlkMcpCall AlkMcpCall;
-typedef struct AlkMcpTool AlkMcpTool;
+
+/* What a field table cannot say: a description, and for strings the
+ * values allowed. Parallel to the table. */
+typedef struct {
+	const char *description;
+	const char *const *values;
+} AlkMcpDoc;
+
+/* One tool: a row of the table in alk-api-mcp-tools.c. */
+typedef struct AlkMcpTool {
+	const char *name;
+	const char *title;
+	const char *description;
+	AlkScope scope;
+	gboolean read_only;
+	gboolean destructive;
+	const AlkJsonField *fields;
+	const AlkMcpDoc *docs;
+	gsize size; /* of the arguments struct */
+	/* checks beyond the table's (one of two members, say) */
+	gboolean (*check)(gpointer args, GError **error);
+	void (*run)(AlkMcpCall *call, gpointer args);
+} AlkMcpTool;
+
+/* Every tool on a sandbox names it first. */
+#define ALK_MCP_SANDBOX_FIELD(T)                                                                   \
+	{                                                                                          \
+		"sandbox", ALK_JSON_STRING, G_STRUCT_OFFSET(T, sandbox), TRUE, ALK_SANDBOX_ID_LEN, \
+		    ALK_SANDBOX_ID_LEN, 0                                                          \
+	}
+#define ALK_MCP_SANDBOX_DOC                                                                        \
+	{                                                                                          \
+		"the sandbox's id (12 lowercase hex characters)", NULL                             \
+	}
+#define ALK_MCP_FIELDS_END                                                                         \
+	{                                                                                          \
+		NULL, 0, 0, FALSE, 0, 0, 0                                                         \
+	}
+
+extern const AlkMcpTool alk_mcp_tool_exec;
+extern const AlkMcpTool alk_mcp_tool_file_read;
+extern const AlkMcpTool alk_mcp_tool_file_write;
 
 const AlkMcpTool *alk_mcp_tool_find(const char *name);
 const char *alk_mcp_tool_name(const AlkMcpTool *tool);
