@@ -88,6 +88,12 @@ static const AlkVerb verbs[] = {
      "                       [IPV6[/LEN]][:PORT] (repeatable, at most 64)\n"
      "  --none               allow nothing\n"},
     {"logs", alk_cmd_logs, "show a sandbox's serial console", "usage: airlock logs ID\n"},
+    {"mcp", alk_cmd_mcp, "serve MCP on stdio, bridged to the daemon's /mcp",
+     "usage: airlock mcp\n\n"
+     "Speaks the Model Context Protocol's stdio transport (one JSON-RPC message per\n"
+     "line) and forwards each message to the daemon's /mcp endpoint over the usual\n"
+     "connection (--socket, or --url with --token), carrying its Mcp-Session-Id.\n"
+     "For MCP hosts such as Claude Desktop and Claude Code: docs/clients/mcp.md.\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",
      "usage: airlock profiles\n\nLimits are shown as default/maximum.\n"},

@@ -29,6 +29,11 @@ static SoupSession *session(AlkCli *cli)
 	return cli->session;
 }
 
+SoupSession *alk_cli_session(AlkCli *cli)
+{
+	return session(cli);
+}
+
 SoupMessage *alk_cli_message(AlkCli *cli, const char *method, const char *path, GError **error)
 {
 	g_autofree char *uri = g_strconcat(cli->base_url, path, NULL);
@@ -154,6 +159,12 @@ static void http_error(AlkCli *cli, SoupMessage *msg, GInputStream *in, GError *
 {
 	g_autoptr(GError) ignored = NULL;
 	g_autoptr(GBytes) body = alk_cli_read_all(cli, in, ALK_CLI_ERROR_BODY_MAX, &ignored);
+
+	alk_cli_http_error(msg, body, error);
+}
+
+void alk_cli_http_error(SoupMessage *msg, GBytes *body, GError **error)
+{
 	g_autofree char *message = error_message(msg, body);
 	guint status = soup_message_get_status(msg);
 
@@ -166,20 +177,27 @@ static void http_error(AlkCli *cli, SoupMessage *msg, GInputStream *in, GError *
 
 /* ---- sending -------------------------------------------------------------------------------- */
 
-GInputStream *alk_cli_send(AlkCli *cli, SoupMessage *msg, GError **error)
+GInputStream *alk_cli_send_any(AlkCli *cli, SoupMessage *msg, GError **error)
 {
 	g_autoptr(GAsyncResult) res = NULL;
 	g_autoptr(GError) local = NULL;
-	g_autoptr(GInputStream) in = NULL;
+	GInputStream *in;
 
 	soup_session_send_async(session(cli), msg, G_PRIORITY_DEFAULT, cli->cancel,
 	                        alk_cli_async_done, &res);
 	alk_cli_await(cli, &res);
 	in = soup_session_send_finish(cli->session, res, &local);
-	if (in == NULL) {
+	if (in == NULL)
 		send_error(cli, local, error);
+	return in;
+}
+
+GInputStream *alk_cli_send(AlkCli *cli, SoupMessage *msg, GError **error)
+{
+	g_autoptr(GInputStream) in = alk_cli_send_any(cli, msg, error);
+
+	if (in == NULL)
 		return NULL;
-	}
 	if (SOUP_STATUS_IS_SUCCESSFUL(soup_message_get_status(msg)))
 		return g_steal_pointer(&in);
 	http_error(cli, msg, in, error);

@@ -76,6 +76,9 @@ void alk_cli_explain_cancel(AlkCli *cli, GError **error);
 
 /* ---- HTTP ----------------------------------------------------------------------------------- */
 
+/* The HTTP session to the daemon (made on first use), for requests that
+ * run side by side. */
+SoupSession *alk_cli_session(AlkCli *cli);
 /* A request to path (starting "/v1/…", already escaped). */
 SoupMessage *alk_cli_message(AlkCli *cli, const char *method, const char *path, GError **error);
 void alk_cli_set_json_body(SoupMessage *msg, const char *json);
@@ -86,6 +89,12 @@ GInputStream *alk_cli_send(AlkCli *cli, SoupMessage *msg, GError **error);
 /* Opens a WebSocket with the GET request msg (alk_cli_message). A refused
  * handshake is ALK_CLI_HTTP_ERROR with its status. */
 SoupWebsocketConnection *alk_cli_websocket(AlkCli *cli, SoupMessage *msg, GError **error);
+/* The same, whatever the status: the caller reads the answer (errors only
+ * when the daemon cannot be reached or the request is cancelled). */
+GInputStream *alk_cli_send_any(AlkCli *cli, SoupMessage *msg, GError **error);
+/* The ALK_CLI_HTTP_ERROR of a non-2xx answer and its body (the daemon's
+ * message, else the status line). */
+void alk_cli_http_error(SoupMessage *msg, GBytes *body, GError **error);
 /* Reads the whole stream, at most cap bytes. */
 GBytes *alk_cli_read_all(AlkCli *cli, GInputStream *in, gsize cap, GError **error);
 /* A whole request with ALK_CLI_CALL_TIMEOUT_S: method path [json body]. */

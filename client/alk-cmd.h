@@ -22,6 +22,7 @@ int alk_cmd_pause(AlkCli *cli, int argc, char **argv);
 int alk_cmd_resume(AlkCli *cli, int argc, char **argv);
 int alk_cmd_net(AlkCli *cli, int argc, char **argv);
 int alk_cmd_logs(AlkCli *cli, int argc, char **argv);
+int alk_cmd_mcp(AlkCli *cli, int argc, char **argv);
 int alk_cmd_images(AlkCli *cli, int argc, char **argv);
 int alk_cmd_profiles(AlkCli *cli, int argc, char **argv);
 int alk_cmd_health(AlkCli *cli, int argc, char **argv);

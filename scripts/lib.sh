@@ -10,9 +10,13 @@ ALK_PACKAGES=(
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml python3-setuptools python3-pip python3-wheel
-	nftables libnftables-dev iproute2 tini tmux
+	nftables libnftables-dev iproute2 tini tmux nodejs
 	mmdebstrap skopeo umoci zstd linux-image-amd64
 )
+# npm for the MCP SDK client of the mcp-daemon test and the OpenAPI linters: Debian's
+# package, unless an npm is there already (NodeSource's nodejs carries its own and
+# conflicts with Debian's npm)
+ALK_NPM_PACKAGES=(npm)
 
 alk_log() { printf '==> %s\n' "$*" >&2; }
 alk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

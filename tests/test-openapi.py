@@ -245,6 +245,22 @@ def exercise(d, spec):
     check("POST", "/v1/sandboxes", "/v1/sandboxes", 413, body="x" * (9 << 20),
           headers={"Content-Type": "application/json"})
     check("GET", S, "/v1/sandboxes/0123456789ab", 404)
+    # MCP (docs/clients/mcp.md): a session, a tool list, the transport's refusals
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "openapi", "version": "1"}}}
+    _, _, resp = check("POST", "/mcp", "/mcp", 200, body=init)
+    sid = {"Mcp-Session-Id": resp.getheader("Mcp-Session-Id")}
+    check("POST", "/mcp", "/mcp", 200, body={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+          headers=sid)
+    check("POST", "/mcp", "/mcp", 202, headers=sid,
+          body={"jsonrpc": "2.0", "method": "notifications/initialized"})
+    check("POST", "/mcp", "/mcp", 400, body=[init])
+    check("POST", "/mcp", "/mcp", 400, body={"jsonrpc": "2.0", "id": 3, "method": "ping"})
+    check("POST", "/mcp", "/mcp", 404, body={"jsonrpc": "2.0", "id": 3, "method": "ping"},
+          headers={"Mcp-Session-Id": "0" * 32})
+    check("DELETE", "/mcp", "/mcp", 204, headers=sid)
+    check("DELETE", "/mcp", "/mcp", 404, headers=sid)
     # any method a path does not list: the MethodNotAllowed response, with Allow
     not_allowed = spec.spec["components"]["responses"]["MethodNotAllowed"]
     for method, path, allow in (("PATCH", "/v1/health", "GET"),

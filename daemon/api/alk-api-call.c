@@ -64,7 +64,9 @@ void alk_api_call_done(GObject *source, GAsyncResult *res, gpointer data)
 	call->klass->audit(call, sb, error);
 	if (call->req != NULL) {
 		alk_api_req_detach(call->req);
-		if (sb == NULL) {
+		if (call->klass->reply != NULL) {
+			call->klass->reply(call->req, sb, error, call->data);
+		} else if (sb == NULL) {
 			alk_api_reply_error(call->req, error);
 		} else {
 			node = alk_api_json_sandbox_node(sb, NULL);
@@ -88,7 +90,10 @@ static void on_abort(AlkApiReq *req, gpointer data)
 		return;
 	}
 	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "airlockd is stopping");
-	alk_api_reply_error(req, error);
+	if (call->klass->reply != NULL)
+		call->klass->reply(req, NULL, error, call->data);
+	else
+		alk_api_reply_error(req, error);
 }
 
 /* the call outlives the request: alk_api_call_done() frees it */

@@ -27,9 +27,7 @@ typedef struct {
 /* Gives out's bytes back to the daemon's budget for kept output. */
 static void release(Writer *w, GByteArray *out)
 {
-	AlkApi *api = w->req->api;
-	api->buffered_output -= MIN((guint64)out->len, api->buffered_output);
-	g_byte_array_set_size(out, 0);
+	alk_api_output_drop(w->req->api, out);
 }
 
 static void writer_free(gpointer data)

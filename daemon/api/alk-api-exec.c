@@ -135,12 +135,10 @@ guint alk_api_exec_tally_add(AlkApiExecTally *t, int stream, const guint8 *d, gs
 	return i;
 }
 
-void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApiExecTally *t,
-                        const AlkTaskResult *result, const GError *error)
+JsonNode *alk_api_exec_audit_result(const AlkApiExecTally *t, const AlkTaskResult *result,
+                                    const GError *error)
 {
-	g_autoptr(JsonNode) args = alk_api_exec_audit_args(body);
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 	static const char *const names[] = {"stdout", "stderr"};
 
 	json_builder_begin_object(b);
@@ -158,11 +156,58 @@ void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApi
 	}
 	alk_json_add_int(b, "elapsed_ms", (g_get_monotonic_time() - t->start_us) / 1000);
 	json_builder_end_object(b);
-	node = json_builder_get_root(b);
-	alk_api_audit(req->api, req->caller, "sandbox.exec", req->id, args, node);
-	if (req->api->metrics != NULL && result != NULL)
-		alk_metrics_observe(req->api->metrics, ALK_METRIC_EXEC_DURATION, NULL,
+	return json_builder_get_root(b);
+}
+
+void alk_api_exec_observe(AlkApi *api, const AlkApiExecTally *t)
+{
+	if (api->metrics != NULL)
+		alk_metrics_observe(api->metrics, ALK_METRIC_EXEC_DURATION, NULL,
 		                    (g_get_monotonic_time() - t->start_us) / 1e6, NULL);
+}
+
+void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApiExecTally *t,
+                        const AlkTaskResult *result, const GError *error)
+{
+	g_autoptr(JsonNode) args = alk_api_exec_audit_args(body);
+	g_autoptr(JsonNode) node = alk_api_exec_audit_result(t, result, error);
+
+	alk_api_audit(req->api, req->caller, "sandbox.exec", req->id, args, node);
+	if (result != NULL)
+		alk_api_exec_observe(req->api, t);
+}
+
+/* ---- output kept for an answer, stdin fed ---- */
+
+gboolean alk_api_output_keep(AlkApi *api, GByteArray *out, const guint8 *d, gsize len)
+{
+	guint64 max = api->config->api.max_buffered_output_bytes;
+	gsize take = (gsize)MIN((guint64)len, max - MIN(api->buffered_output, max));
+
+	g_byte_array_append(out, d, take);
+	api->buffered_output += take;
+	/* the daemon's whole budget for kept output is spent: this is cut */
+	return take == len;
+}
+
+void alk_api_output_drop(AlkApi *api, GByteArray *out)
+{
+	api->buffered_output -= MIN((guint64)out->len, api->buffered_output);
+	g_byte_array_set_size(out, 0);
+}
+
+void alk_api_task_feed(AlkTask *task, GBytes **data, gsize *off)
+{
+	gsize len = 0;
+	const guint8 *d = *data != NULL ? g_bytes_get_data(*data, &len) : NULL;
+
+	if (d == NULL || task == NULL)
+		return;
+	*off += alk_task_write(task, d + *off, len - *off);
+	if (*off == len) {
+		alk_task_close(task);
+		g_clear_pointer(data, g_bytes_unref);
+	}
 }
 
 /* ---- one exec ---- */
@@ -186,7 +231,7 @@ static void ctx_free(ExecCtx *ctx)
 	alk_api_exec_body_clear(&ctx->body);
 	g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
 	for (guint i = 0; i < 2; i++) {
-		ctx->api->buffered_output -= MIN(ctx->out[i]->len, ctx->api->buffered_output);
+		alk_api_output_drop(ctx->api, ctx->out[i]);
 		g_byte_array_unref(ctx->out[i]);
 	}
 	alk_api_exec_tally_clear(&ctx->tally);
@@ -235,16 +280,8 @@ static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpo
 	g_autoptr(JsonNode) node = NULL;
 
 	if (!ctx->ndjson) {
-		AlkApi *api = ctx->req->api;
-		gsize take =
-		    (gsize)MIN((guint64)len, api->config->api.max_buffered_output_bytes -
-		                                 MIN(api->buffered_output,
-		                                     api->config->api.max_buffered_output_bytes));
-		/* the daemon's whole budget for kept output is spent: this is cut */
-		if (take < len)
+		if (!alk_api_output_keep(ctx->api, ctx->out[i], d, len))
 			ctx->cut = TRUE;
-		g_byte_array_append(ctx->out[i], d, take);
-		api->buffered_output += take;
 		return;
 	}
 	b = json_builder_new();
@@ -259,16 +296,7 @@ static void on_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpo
 
 static void feed_stdin(ExecCtx *ctx)
 {
-	gsize len = 0;
-	const guint8 *d = ctx->stdin_data != NULL ? g_bytes_get_data(ctx->stdin_data, &len) : NULL;
-
-	if (d == NULL || ctx->task == NULL)
-		return;
-	ctx->stdin_off += alk_task_write(ctx->task, d + ctx->stdin_off, len - ctx->stdin_off);
-	if (ctx->stdin_off == len) {
-		alk_task_close(ctx->task);
-		g_clear_pointer(&ctx->stdin_data, g_bytes_unref);
-	}
+	alk_api_task_feed(ctx->task, &ctx->stdin_data, &ctx->stdin_off);
 }
 
 static void on_writable(AlkTask *task, gpointer data)
@@ -353,7 +381,7 @@ static const AlkApiReqHooks exec_hooks = {
     .drained = on_drained,
 };
 
-static gboolean base64_valid(const char *s)
+gboolean alk_api_base64_valid(const char *s)
 {
 	gsize len = strlen(s);
 	for (gsize i = 0; i < len; i++) {
@@ -375,7 +403,7 @@ static gboolean prepare(ExecCtx *ctx, AlkMsgExec *msg, GError **error)
 	if (!alk_api_exec_message(&ctx->body, msg, error))
 		return FALSE;
 	if (ctx->body.stdin_b64 != NULL) {
-		if (!base64_valid(ctx->body.stdin_b64))
+		if (!alk_api_base64_valid(ctx->body.stdin_b64))
 			return invalid(error, "stdin_b64: not base64");
 		guchar *data = g_base64_decode(ctx->body.stdin_b64, &len);
 		ctx->stdin_data = g_bytes_new_take(data, len);

@@ -99,8 +99,9 @@ struct _AlkApi {
 	guint n_routes;
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
 	guint64 buffered_output;
-	AlkAuditThrottle *refusals; /* audit lines of requests refused unauthenticated */
-	guint refusals_timer;       /* writes their summaries */
+	struct _AlkMcpSessions *mcp; /* MCP sessions (alk-api-mcp.c), made when first used */
+	AlkAuditThrottle *refusals;  /* audit lines of requests refused unauthenticated */
+	guint refusals_timer;        /* writes their summaries */
 };
 
 /* One client connection. */
@@ -352,6 +353,10 @@ typedef struct {
 	gboolean (*finish)(AlkManager *m, GAsyncResult *res, GError **error);
 	/* its audit line: sb the sandbox after it, or error why not */
 	void (*audit)(AlkApiCall *call, const AlkSandbox *sb, const GError *error);
+	/* the answer (sb the sandbox after it, or error why not, "airlockd is
+	 * stopping" included), data the call's; NULL: the sandbox as JSON or
+	 * the error, as REST answers */
+	void (*reply)(AlkApiReq *req, const AlkSandbox *sb, const GError *error, gpointer data);
 } AlkApiCallClass;
 /* Holds req and attaches the call to it; pass alk_api_call_done and the
  * call to the manager's async function. data (freed with data_free when
@@ -370,6 +375,9 @@ void alk_api_images_get(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
 void alk_api_sandboxes_list(AlkApiReq *req);
 void alk_api_sandboxes_create(AlkApiReq *req);
+/* What a create does for every front end: the body {image, profile, …}
+ * read (alk_request_from_json), the manager's create, the metric. */
+const AlkSandbox *alk_api_sandboxes_make(AlkApi *api, JsonObject *body, GError **error);
 void alk_api_sandboxes_get(AlkApiReq *req);
 void alk_api_sandboxes_delete(AlkApiReq *req);
 void alk_api_exec_post(AlkApiReq *req);
@@ -404,6 +412,22 @@ guint alk_api_exec_tally_add(AlkApiExecTally *t, int stream, const guint8 *d, gs
  * exec: the result, or the error that ended it. */
 void alk_api_exec_audit(AlkApiReq *req, const AlkApiExecBody *body, const AlkApiExecTally *t,
                         const AlkTaskResult *result, const GError *error);
+/* That line's result: the exit (or error), bytes and SHA-256 per stream. */
+JsonNode *alk_api_exec_audit_result(const AlkApiExecTally *t, const AlkTaskResult *result,
+                                    const GError *error);
+/* The exec duration metric of an exec that ended. */
+void alk_api_exec_observe(AlkApi *api, const AlkApiExecTally *t);
+/* Appends what of d fits the daemon's budget for kept output
+ * (api.max_buffered_output_bytes, all answers) to out, counting it;
+ * FALSE when some was cut. */
+gboolean alk_api_output_keep(AlkApi *api, GByteArray *out, const guint8 *d, gsize len);
+/* Empties out, giving its bytes back to the budget. */
+void alk_api_output_drop(AlkApi *api, GByteArray *out);
+/* Writes what the task takes of *data from *off on; once all of it is in,
+ * closes the task's input and frees *data. Call again on writable. */
+void alk_api_task_feed(AlkTask *task, GBytes **data, gsize *off);
+/* Standard base64 with its padding, nothing else. */
+gboolean alk_api_base64_valid(const char *s);
 void alk_api_exec_ws_check(AlkApiReq *req);
 void alk_api_exec_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws);
 gboolean alk_api_files_put_start(AlkApiReq *req, GError **error);

@@ -8,7 +8,7 @@
  * paths are taken from the raw target, each segment decoded on its own. */
 #include <string.h>
 
-#include "alk-api-private.h"
+#include "alk-api-mcp.h"
 #include "alk-error.h"
 
 #define FILE_PATH_MAX 4096
@@ -85,6 +85,13 @@ static const AlkApiRoute routes[] = {
      .scope = READ,
      .handle = alk_api_console_get},
     {.method = "GET", .pattern = "/metrics", .scope = READ, .handle = alk_api_metrics_get},
+    /* MCP (alk-api-mcp.c): each tool checks its own scope */
+    {.method = "POST",
+     .pattern = "/mcp",
+     .scope = READ,
+     .body = ALK_API_BODY_JSON,
+     .handle = alk_api_mcp_post},
+    {.method = "DELETE", .pattern = "/mcp", .scope = READ, .handle = alk_api_mcp_delete},
 };
 #undef READ
 #undef WRITE

@@ -84,10 +84,22 @@ static gboolean not_admitted(const GError *error)
 	       g_error_matches(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE);
 }
 
+const AlkSandbox *alk_api_sandboxes_make(AlkApi *api, JsonObject *obj, GError **error)
+{
+	g_auto(AlkSandboxRequest) body = {0};
+	const AlkSandbox *sb;
+
+	if (!alk_request_from_json(obj, &body, error) ||
+	    (sb = alk_manager_create(api->manager, &body, error)) == NULL)
+		return NULL;
+	if (api->metrics != NULL)
+		alk_metrics_add(api->metrics, ALK_METRIC_CREATES, NULL, 1, NULL);
+	return sb;
+}
+
 void alk_api_sandboxes_create(AlkApiReq *req)
 {
 	const char *wait = alk_api_query(req, "wait");
-	g_auto(AlkSandboxRequest) body = {0};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonObject) obj = NULL;
 	g_autofree char *location = NULL;
@@ -96,10 +108,7 @@ void alk_api_sandboxes_create(AlkApiReq *req)
 	if (wait != NULL && g_strcmp0(wait, "ready") != 0) {
 		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "wait must be \"ready\"");
 	} else if ((obj = alk_api_req_json(req, &error)) != NULL &&
-	           alk_request_from_json(obj, &body, &error) &&
-	           (sb = alk_manager_create(req->api->manager, &body, &error)) != NULL) {
-		if (req->api->metrics != NULL)
-			alk_metrics_add(req->api->metrics, ALK_METRIC_CREATES, NULL, 1, NULL);
+	           (sb = alk_api_sandboxes_make(req->api, obj, &error)) != NULL) {
 		audit_create(req, sb);
 		location = g_strconcat("/v1/sandboxes/", sb->id, NULL);
 		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alk-api-private.h"
+#include "alk-api-mcp.h"
 #include "alk-error.h"
 #include "alk-json.h"
 
@@ -19,6 +19,7 @@
 /* The resources with hooks into the API's own life (alk-api-private.h). */
 static const AlkApiResource *const resources[] = {
     &alk_api_call_resource,
+    &alk_api_mcp_resource,
 };
 
 GPtrArray *alk_api_values(GHashTable *table)
