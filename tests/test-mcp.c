@@ -192,7 +192,8 @@ START_TEST(tool_arguments)
 	g_autofree char *cmd = g_strdup_printf("{%s,\"command\":\"ls | wc\",\"timeout_s\":5}", id);
 	g_autofree char *both = g_strdup_printf("{%s,\"argv\":[\"ls\"],\"command\":\"ls\"}", id);
 	g_autofree char *neither = g_strdup_printf("{%s}", id);
-	g_autofree char *extra = g_strdup_printf("{%s,\"argv\":[\"ls\"],\"user\":\"root\"}", id);
+	g_autofree char *extra = g_strdup_printf("{%s,\"argv\":[\"ls\"],\"shell\":\"bash\"}", id);
+	g_autofree char *user = g_strdup_printf("{%s,\"argv\":[\"ls\"],\"user\":\"root\"}", id);
 	g_autofree char *timeout = g_strdup_printf("{%s,\"argv\":[\"ls\"],\"timeout_s\":0}", id);
 	g_autofree char *typed = g_strdup_printf("{%s,\"argv\":\"ls\"}", id);
 	g_autofree char *rel = g_strdup_printf("{%s,\"path\":\"etc/passwd\"}", id);
@@ -208,6 +209,7 @@ START_TEST(tool_arguments)
 	ck_assert(!args_ok("exec", both));
 	ck_assert(!args_ok("exec", neither));
 	ck_assert(!args_ok("exec", extra));
+	ck_assert(args_ok("exec", user)); /* who it runs as: the profile decides */
 	ck_assert(!args_ok("exec", timeout));
 	ck_assert(!args_ok("exec", typed));
 	ck_assert(!args_ok("exec", "{\"sandbox\":\"short\",\"argv\":[\"ls\"]}"));

@@ -29,6 +29,7 @@ typedef struct {
 	char *stdin_text;
 	GHashTable *env;
 	char *cwd;
+	char *user;
 } ExecArgs;
 #define X(m) G_STRUCT_OFFSET(ExecArgs, m)
 static const AlkJsonField exec_fields[] = {
@@ -39,6 +40,7 @@ static const AlkJsonField exec_fields[] = {
     {"stdin", ALK_JSON_STRING, X(stdin_text), FALSE, 0, 0, 0},
     {"env", ALK_JSON_STRING_MAP, X(env), FALSE, 0, ALK_PROTO_MAX_ENV, ARG_MAX_BYTES},
     {"cwd", ALK_JSON_STRING, X(cwd), FALSE, 1, PATH_MAX_BYTES, 0},
+    {"user", ALK_JSON_STRING, X(user), FALSE, 1, ALK_PROTO_USER_MAX, 0},
     ALK_MCP_FIELDS_END,
 };
 #undef X
@@ -50,6 +52,7 @@ static const AlkMcpDoc exec_docs[] = {
     {"text given on standard input (default: none)", NULL},
     {"environment variables, NAME: VALUE", NULL},
     {"working directory, an absolute path", NULL},
+    {"who it runs as: a user name or UID[:GID] (default: the image's default user)", NULL},
 };
 
 static gboolean exec_check(gpointer data, GError **error)
@@ -166,6 +169,7 @@ static void exec_run(AlkMcpCall *call, gpointer data)
 	}
 	x->body.env = a->env;
 	x->body.cwd = a->cwd;
+	x->body.user = a->user;
 	x->body.timeout_s = a->timeout_s;
 	alk_mcp_call_set_sandbox(call, a->sandbox);
 	if (alk_api_exec_message(&x->body, &msg, &error) && a->stdin_text != NULL) {
