@@ -463,4 +463,5 @@ def table(r):
     print(f"\nnotes: {json.dumps(r['notes'])}; {r['elapsed_s']} s")
 
 
-main()
+if __name__ == "__main__":
+    main()
