@@ -55,6 +55,9 @@ image_dir = {IMAGE_DIR}
 template_dir = {TEMPLATE_DIR}
 max_sandboxes = {PAR + 4}
 {extra_daemon}
+[profile:development]
+# the NDJSON stream of MB MiB is not cut at the default 64 MiB
+output_cap_bytes = {max(MB, 64) * 2 << 20}
 [api]
 socket = {self.sock}
 socket_group = root
@@ -355,6 +358,7 @@ def warm_ready(rounds):
 def main():
     initrd, kernel = sys.argv[1], sys.argv[2]
     t_start = time.monotonic()
+    load_start = os.getloadavg()[0]
     r, missing, notes = {}, [], {}
     base = []
 
@@ -431,7 +435,8 @@ def main():
     r["quick"] = QUICK
     r["elapsed_s"] = round(time.monotonic() - t_start, 1)
     r["machine"] = {"kernel": os.uname().release, "cpus": os.cpu_count(), "virt_type": "qemu",
-                    "date": time.strftime("%Y-%m-%d", time.gmtime())}
+                    "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                    "loadavg_start": load_start, "loadavg_end": os.getloadavg()[0]}
     if AS_JSON:
         print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()},
                          indent=1))
@@ -468,7 +473,7 @@ def table(r):
         print(f"| {label} | {f(b) if b else '—'} | {f(a)} | {ratio(a, b) if b else '—'} |")
     for m in r["missing"]:
         print(f"\nmissing: {m}")
-    print(f"\nnotes: {json.dumps(r['notes'])}; {r['elapsed_s']} s")
+    print(f"\nnotes: {json.dumps(r['notes'])}; {r['elapsed_s']} s; {json.dumps(r['machine'])}")
 
 
 if __name__ == "__main__":

@@ -25,9 +25,11 @@ struct _AlkAudit {
 	GMutex commit_lock; /* one sync at a time: the head follows the log */
 	GCond commit_done;  /* a sync's disk work ended */
 	int fd;
-	int dir_fd; /* the head's directory, fsynced after each rename */
+	int dir_fd;  /* the head's directory, fsynced once the head is made */
+	int head_fd; /* opened at the first head written */
+	gsize head_len;
+	gboolean head_new; /* opened (maybe created) and its directory not synced */
 	char *head_path;
-	char *head_tmp;
 	gboolean sync;
 	GBytes *key;       /* keyed chaining (HMAC-SHA256), or NULL */
 	guint64 seq;       /* of the last line, 0 when the log is empty */
@@ -110,41 +112,56 @@ static gboolean read_tail(int fd, GBytes *key, off_t size, AuditTail *tail, GErr
 	return TRUE;
 }
 
-/* The head names the last line written (write, rename); it is made
+/* The head names the last line written. It is rewritten in place (one
+ * pwrite(2) at offset 0), not replaced by a rename: replacing frees the old
+ * file's blocks, and on a filesystem mounted with discard that waits for
+ * the device on every line. The head's text only grows with seq; a shorter
+ * one (a log emptied and restarted) is cut to its length after. It is made
  * durable by the group commit (sync_head), not here. */
 static gboolean write_head(AlkAudit *self, guint64 seq, const char *hash, GError **error)
 {
 	g_autofree char *text = alk_audit_head_format(seq, hash, self->key != NULL);
 	gsize len = strlen(text);
-	int fd = open(self->head_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	gboolean ok;
+	struct stat st;
 
-	if (fd < 0)
-		return set_io_error(error, "cannot create", self->head_tmp);
-	ok = write(fd, text, len) == (ssize_t)len;
-	if (close(fd) != 0)
-		ok = FALSE;
-	if (!ok || rename(self->head_tmp, self->head_path) != 0) {
-		set_io_error(error, "cannot write", self->head_path);
-		unlink(self->head_tmp);
-		return FALSE;
+	if (self->head_fd < 0) {
+		self->head_fd = open(self->head_path,
+		                     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (self->head_fd < 0)
+			return set_io_error(error, "cannot open", self->head_path);
+		if (fstat(self->head_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "audit: %s is not a regular file", self->head_path);
+			close(self->head_fd);
+			self->head_fd = -1;
+			return FALSE;
+		}
+		self->head_len = (gsize)st.st_size;
+		self->head_new = TRUE; /* its directory entry may be new */
 	}
+	if (pwrite(self->head_fd, text, len, 0) != (gssize)len ||
+	    (self->head_len > len && ftruncate(self->head_fd, (off_t)len) != 0))
+		return set_io_error(error, "cannot write", self->head_path);
+	self->head_len = len;
 	return TRUE;
 }
 
-/* The head file in place and its directory entry, to disk. */
+/* The head's bytes (and, once, its directory entry) to disk. */
 static gboolean sync_head(AlkAudit *self, GError **error)
 {
-	int fd = open(self->head_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	gboolean ok;
+	int fd;
+	gboolean dir;
 
+	g_mutex_lock(&self->lock);
+	fd = self->head_fd;
+	dir = self->head_new;
+	self->head_new = FALSE;
+	g_mutex_unlock(&self->lock);
 	if (fd < 0)
-		return set_io_error(error, "cannot open", self->head_path);
-	ok = fsync(fd) == 0;
-	close(fd);
-	if (!ok)
+		return TRUE;
+	if (fdatasync(fd) != 0)
 		return set_io_error(error, "cannot sync", self->head_path);
-	if (fsync(self->dir_fd) != 0)
+	if (dir && fsync(self->dir_fd) != 0)
 		return set_io_error(error, "cannot sync the directory of", self->head_path);
 	return TRUE;
 }
@@ -174,9 +191,9 @@ static gboolean write_line(AlkAudit *self, const GString *line, GError **error)
 /* ---- group commit ----
  *
  * A line is written at once (one write(2)) and so is the head naming it
- * (written, renamed: no disk wait). Making them durable is a sync scheduled
+ * (one pwrite(2): no disk wait). Making them durable is a sync scheduled
  * in the owner's main context and run in a thread: fdatasync of the log,
- * then fsync of the head in place and of its directory. Every line written
+ * then fdatasync of the head (and, once, fsync of its directory). Every line written
  * before a sync starts is covered by it; lines written meanwhile wait for
  * the next one, which is scheduled when it ends. The head on disk may name
  * a line written during the sync; with ext4's ordered data that line
@@ -568,9 +585,9 @@ AlkAudit *alk_audit_open_keyed(const char *log_path, const char *head_path, gboo
 	self->key = key != NULL ? g_bytes_ref(key) : NULL;
 	self->fd = -1;
 	self->dir_fd = -1;
+	self->head_fd = -1;
 	self->sync = sync;
 	self->head_path = g_strdup(head_path);
-	self->head_tmp = g_strconcat(head_path, ".tmp", NULL);
 	/* what the log holds at open is as durable as it will be; a
 	 * chain-break line written at open is synced before the first answer */
 	if (!open_files(self, log_path, &size, error) ||
@@ -624,10 +641,11 @@ void alk_audit_free(AlkAudit *self)
 		close(self->fd);
 	if (self->dir_fd >= 0)
 		close(self->dir_fd);
-	self->fd = self->dir_fd = -1;
+	if (self->head_fd >= 0)
+		close(self->head_fd);
+	self->fd = self->dir_fd = self->head_fd = -1;
 	g_clear_pointer(&self->key, g_bytes_unref);
 	g_clear_pointer(&self->head_path, g_free);
-	g_clear_pointer(&self->head_tmp, g_free);
 	g_clear_pointer(&self->chain_break, g_free);
 	audit_unref(self);
 }

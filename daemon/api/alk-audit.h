@@ -17,11 +17,10 @@ typedef struct _AlkAudit AlkAudit;
  * recording both sides is appended, and alk_audit_get_chain_break()
  * then describes it.
  *
- * The head is rewritten (written, renamed) after each line. sync: lines
- * and head are made durable by group commit (below): fdatasync of the log,
- * fsync of the head and of its directory, once for every line written
- * meanwhile. Without sync (tests) nothing is synced. The thread-default
- * main context at open is where syncs are scheduled and waiters called. */
+ * The head is rewritten in place after each line. sync: lines and head
+ * are made durable by group commit (below): fdatasync of the log, then of
+ * the head, once for every line written meanwhile. Without sync (tests) nothing is synced. The
+ * thread-default main context at open is where syncs are scheduled and waiters called. */
 AlkAudit *alk_audit_open(const char *log_path, const char *head_path, gboolean sync,
                          GError **error);
 /* The same with keyed chaining (alk-audit-line.h) when key is not NULL. A log
