@@ -54,6 +54,8 @@ run_dir = {self.dir}/run
 image_dir = {IMAGE_DIR}
 template_dir = {TEMPLATE_DIR}
 max_sandboxes = {PAR + 4}
+# 16 TCG boots at once on 2 loaded cores can take minutes: measured, not cut
+boot_timeout_s = 900
 {extra_daemon}
 [profile:development]
 # the NDJSON stream of MB MiB is not cut at the default 64 MiB
@@ -283,6 +285,15 @@ def parallel(fn, args):
     return out
 
 
+def try_create(d):
+    def create(_):
+        try:
+            return d.create()
+        except Exception as e:  # counted by the caller
+            return e
+    return create
+
+
 def api_load(d, path, conns, seconds):
     out = subprocess.run([f"{BUILD}/bench/alk-load", d.sock, path, str(conns), str(seconds)],
                          capture_output=True, text=True)
@@ -397,16 +408,24 @@ def main():
 
         log(f"{PAR} creates at once")
         t = time.monotonic()
-        ids = parallel(lambda _: d.create(), range(PAR))
+        ids = parallel(try_create(d), range(PAR))
         r[f"concurrent{PAR}_all_ready_s"] = time.monotonic() - t
+        failed = [x for x in ids if isinstance(x, Exception)]
+        ids = [x for x in ids if not isinstance(x, Exception)]
+        if failed:
+            # a boot that fails under load is a result too: said, not hidden
+            r[f"concurrent{PAR}_all_ready_s"] = None
+            missing.append(f"concurrent{PAR}_all_ready_s: {len(failed)} of {PAR} creates "
+                           f"failed, first: {str(failed[0])[:300]}")
         time.sleep(2)
         r["daemon_rss_kb"] = d.rss_kb()
         rss = [idle_rss_mb(s) for s in ids]
-        notes["sandboxes_for_daemon_rss"] = PAR
+        notes["sandboxes_for_daemon_rss"] = len(ids)
         notes["host_rss_mb_mean_of_concurrent"] = statistics.mean([x for x in rss if x])
         log(f"API load: GET /v1/sandboxes with {IDLE} idle sandboxes, 16 connections")
         parallel(d.delete, ids[IDLE:])
         ids = ids[:IDLE]
+        notes["idle_sandboxes_for_api"] = len(ids)
         load = api_load(d, "/v1/sandboxes", 16, LOAD_S)
         r["api_rps"], r["api_p99_ms"] = load["rps"], load["p99_ms"]
         notes["api_p50_ms"] = load["p50_ms"]
