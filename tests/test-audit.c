@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The audit log writer: line format, hostile args and fields, the chain
- * across restarts and chain breaks, one writer, failed writes. */
+ * across restarts and chain breaks, one writer, failed writes, group
+ * commit (one sync for many lines, waiters after their sync, a failed
+ * sync failing every waiter). */
 #include <check.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -434,7 +436,238 @@ START_TEST(test_sync_on)
 
 	ck_assert_ptr_nonnull(audit);
 	alk_test_append_n(audit, 3);
+	ck_assert(alk_audit_flush(audit, &error));
+	ck_assert(alk_audit_is_durable(audit, 3));
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
 	ck_assert_uint_eq(alk_test_verify(alk_test_head).lines, 3);
+}
+END_TEST
+
+/* The head is rewritten in place (a rename frees blocks: a discard wait per
+ * line on some mounts); a shorter text (seq 12 -> 1) leaves no old bytes. */
+START_TEST(test_head_in_place)
+{
+	g_autoptr(GPtrArray) lines = NULL;
+	g_autofree char *head = NULL;
+	g_autofree char *want = NULL;
+	g_autofree char *last = NULL;
+	struct stat before, after;
+
+	alk_test_make_log(12);
+	ck_assert_int_eq(stat(alk_test_head, &before), 0);
+	{
+		g_autoptr(AlkAudit) audit = alk_test_open_log();
+		alk_test_append_n(audit, 3);
+	}
+	ck_assert_int_eq(stat(alk_test_head, &after), 0);
+	ck_assert_uint_eq(before.st_ino, after.st_ino);
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+	g_remove(alk_test_log);
+	alk_test_assert_chain_break("log is empty", 1);
+	lines = alk_test_read_lines();
+	ck_assert_uint_lt(lines->len, 10);
+	last = alk_test_hash_of(lines->pdata[lines->len - 1]);
+	want = g_strdup_printf("%u %s\n", lines->len, last);
+	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
+	ck_assert_str_eq(head, want);
+}
+END_TEST
+
+/* ---- group commit ---- */
+
+/* A sync the test sees and steers: counts, may hold until released, may
+ * fail. Runs in the writer's worker thread. */
+typedef struct {
+	GMutex lock;
+	GCond cond;
+	guint entered;  /* syncs begun */
+	guint returned; /* syncs ended */
+	gboolean hold;  /* a sync waits until this is FALSE */
+	gboolean fail;
+} SyncProbe;
+
+static gboolean probe_sync(int fd, gpointer data, GError **error)
+{
+	SyncProbe *p = data;
+	gboolean fail;
+
+	g_mutex_lock(&p->lock);
+	p->entered++;
+	g_cond_broadcast(&p->cond);
+	while (p->hold)
+		g_cond_wait(&p->cond, &p->lock);
+	fail = p->fail;
+	g_mutex_unlock(&p->lock);
+	if (!fail && fdatasync(fd) != 0)
+		fail = TRUE;
+	if (fail)
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "audit: cannot sync log: EIO (test)");
+	g_mutex_lock(&p->lock);
+	p->returned++;
+	g_cond_broadcast(&p->cond);
+	g_mutex_unlock(&p->lock);
+	return !fail;
+}
+
+static guint probe_get(SyncProbe *p, const guint *field)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+	return *field;
+}
+
+static void probe_release(SyncProbe *p)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+	p->hold = FALSE;
+	g_cond_broadcast(&p->cond);
+}
+
+typedef struct {
+	SyncProbe *probe;
+	guint calls;
+	guint syncs_returned; /* when called */
+	GError *error;
+} Waited;
+
+static void on_waited(const GError *error, gpointer data)
+{
+	Waited *w = data;
+
+	w->calls++;
+	w->syncs_returned = probe_get(w->probe, &w->probe->returned);
+	if (error != NULL && w->error == NULL)
+		w->error = g_error_copy(error);
+}
+
+/* Iterates the default context until *field (read under p's lock when p
+ * is given) reaches want, or a deadline. */
+static void spin_until(SyncProbe *p, const guint *field, guint want)
+{
+	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	guint now;
+
+	while ((now = p != NULL ? probe_get(p, field) : *field) < want &&
+	       g_get_monotonic_time() < deadline) {
+		if (!g_main_context_iteration(NULL, FALSE))
+			g_usleep(1000);
+	}
+	ck_assert_uint_ge(now, want);
+}
+
+static AlkAudit *open_synced(SyncProbe *p)
+{
+	g_autoptr(GError) error = NULL;
+	AlkAudit *audit = alk_audit_open(alk_test_log, alk_test_head, TRUE, &error);
+
+	ck_assert_msg(audit != NULL, "%s", error != NULL ? error->message : "");
+	g_mutex_init(&p->lock);
+	g_cond_init(&p->cond);
+	alk_audit_set_sync_func(audit, probe_sync, p);
+	return audit;
+}
+
+START_TEST(test_group_one_sync)
+{
+	SyncProbe p = {0};
+	AlkAudit *audit = open_synced(&p);
+	Waited w = {.probe = &p};
+	g_autofree char *head = NULL;
+	g_autofree char *want = NULL;
+	g_autoptr(GPtrArray) lines = NULL;
+
+	alk_test_append_n(audit, 20);
+	/* appending syncs nothing: a reader's line costs no disk wait */
+	ck_assert_uint_eq(probe_get(&p, &p.entered), 0);
+	ck_assert(!alk_audit_is_durable(audit, 20));
+	alk_audit_when_durable(audit, 20, on_waited, &w);
+	ck_assert_uint_eq(w.calls, 0);
+	spin_until(NULL, &w.calls, 1);
+	ck_assert_ptr_null(w.error);
+	ck_assert_uint_eq(probe_get(&p, &p.entered), 1);
+	ck_assert(alk_audit_is_durable(audit, 20));
+	/* the head names line 20 (written with the line, synced with it) */
+	lines = alk_test_read_lines();
+	ck_assert_uint_eq(lines->len, 20);
+	want = alk_test_hash_of(lines->pdata[19]);
+	ck_assert(g_file_get_contents(alk_test_head, &head, NULL, NULL));
+	ck_assert_msg(g_str_has_prefix(head, "20 ") && strstr(head, want) != NULL, "%s", head);
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+	/* a line already durable: the waiter runs at once */
+	alk_audit_when_durable(audit, 5, on_waited, &w);
+	ck_assert_uint_eq(w.calls, 2);
+	alk_audit_free(audit);
+	ck_assert_uint_eq(probe_get(&p, &p.entered), 1);
+}
+END_TEST
+
+START_TEST(test_group_waiter_after_its_sync)
+{
+	SyncProbe p = {.hold = TRUE};
+	AlkAudit *audit = open_synced(&p);
+	Waited first = {.probe = &p}, second = {.probe = &p};
+	gint64 deadline;
+
+	alk_test_append_n(audit, 1);
+	alk_audit_when_durable(audit, 1, on_waited, &first);
+	/* the sync of line 1 starts and is held */
+	spin_until(&p, &p.entered, 1);
+	/* line 2 is written while it runs: not covered by it */
+	alk_test_append_n(audit, 1);
+	alk_audit_when_durable(audit, 2, on_waited, &second);
+	deadline = g_get_monotonic_time() + G_USEC_PER_SEC / 5;
+	while (g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, FALSE);
+	ck_assert_uint_eq(first.calls, 0);
+	ck_assert(!alk_audit_is_durable(audit, 1));
+	probe_release(&p);
+	spin_until(NULL, &first.calls, 1);
+	ck_assert_uint_eq(first.syncs_returned, 1);
+	ck_assert_ptr_null(first.error);
+	/* the second waiter needed a second sync */
+	spin_until(NULL, &second.calls, 1);
+	ck_assert_uint_eq(second.syncs_returned, 2);
+	ck_assert_uint_eq(probe_get(&p, &p.entered), 2);
+	ck_assert_ptr_null(second.error);
+	alk_audit_free(audit);
+	ck_assert_int_eq(alk_test_verify(alk_test_head).problem, ALK_AUDIT_PROBLEM_NONE);
+}
+END_TEST
+
+START_TEST(test_group_failed_sync_fails_all)
+{
+	SyncProbe p = {.fail = TRUE};
+	AlkAudit *audit = open_synced(&p);
+	Waited w[3] = {{.probe = &p}, {.probe = &p}, {.probe = &p}};
+	Waited late = {.probe = &p};
+	g_autoptr(GError) error = NULL;
+
+	for (guint i = 0; i < 3; i++) {
+		alk_test_append_n(audit, 1);
+		alk_audit_when_durable(audit, i + 1, on_waited, &w[i]);
+	}
+	spin_until(NULL, &w[2].calls, 1);
+	for (guint i = 0; i < 3; i++) {
+		ck_assert_uint_eq(w[i].calls, 1);
+		ck_assert(g_error_matches(w[i].error, ALK_ERROR, ALK_ERROR_IO));
+		ck_assert_msg(strstr(w[i].error->message, "a sync failed") != NULL &&
+		                  strstr(w[i].error->message, "EIO (test)") != NULL,
+		              "%s", w[i].error->message);
+		g_clear_error(&w[i].error);
+	}
+	/* and stays failed: a retried fdatasync proves nothing */
+	g_mutex_lock(&p.lock);
+	p.fail = FALSE;
+	g_mutex_unlock(&p.lock);
+	alk_test_append_n(audit, 1);
+	alk_audit_when_durable(audit, 4, on_waited, &late);
+	ck_assert_uint_eq(late.calls, 1);
+	ck_assert(g_error_matches(late.error, ALK_ERROR, ALK_ERROR_IO));
+	g_clear_error(&late.error);
+	ck_assert(!alk_audit_is_durable(audit, 1));
+	ck_assert(!alk_audit_flush(audit, &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_IO));
+	ck_assert_uint_eq(probe_get(&p, &p.entered), 1);
+	alk_audit_free(audit);
 }
 END_TEST
 
@@ -464,6 +697,15 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_open_refuses_odd_files);
 	tcase_add_test(tc, test_short_write_rolled_back);
 	tcase_add_test(tc, test_sync_on);
+	tcase_add_test(tc, test_head_in_place);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("group commit");
+	tcase_add_checked_fixture(tc, alk_test_audit_setup, alk_test_audit_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_group_one_sync);
+	tcase_add_test(tc, test_group_waiter_after_its_sync);
+	tcase_add_test(tc, test_group_failed_sync_fails_all);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -82,6 +82,29 @@ START_TEST(test_render_validates)
 }
 END_TEST
 
+/* TCG's translation cache is capped; KVM has none: no <tcg> there */
+START_TEST(test_tcg_tb_cache)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *tcg = render(&s, &error);
+	g_autofree char *kvm = NULL;
+	const char *features;
+
+	ck_assert_msg(tcg != NULL, "%s", error ? error->message : "?");
+	features = strstr(tcg, "<features>");
+	ck_assert_ptr_nonnull(features);
+	ck_assert_ptr_nonnull(strstr(features, "<tb-cache unit='MiB'>"));
+	ck_assert(strstr(features, "<tcg>") < strstr(features, "</features>"));
+	ck_assert(validates(tcg));
+	s.virt_type = "kvm";
+	kvm = render(&s, &error);
+	ck_assert_msg(kvm != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(kvm, "<tcg>") == NULL && strstr(kvm, "tb-cache") == NULL);
+	ck_assert(validates(kvm));
+}
+END_TEST
+
 START_TEST(test_memtune_optional)
 {
 	AlkDomainSpec s = spec();
@@ -214,6 +237,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_render_validates);
 	tcase_add_test(tc, test_memtune_optional);
+	tcase_add_test(tc, test_tcg_tb_cache);
 	tcase_add_test(tc, test_interface);
 	tcase_add_test(tc, test_values_are_escaped);
 	tcase_add_test(tc, test_bad_specs_refused);

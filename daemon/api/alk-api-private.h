@@ -143,9 +143,10 @@ struct _AlkApiReq {
 	AlkScope scope;
 	gboolean authed; /* the caller is known: its refusals are audited in full */
 	gint64 start_us;
-	guint status;  /* as answered */
-	gboolean done; /* finished, stolen or disconnected: msg is not ours to use */
-	gboolean held; /* paused, with a ref on msg */
+	guint status;            /* as answered */
+	gboolean done;           /* finished, stolen or disconnected: msg is not ours to use */
+	gboolean held;           /* paused, with a ref on msg */
+	gboolean awaiting_audit; /* answered; the answer waits for its audit lines' sync */
 	gboolean aborted;
 	GByteArray *body;
 	guint64 body_len;

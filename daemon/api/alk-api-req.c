@@ -276,7 +276,7 @@ void alk_api_req_abort_all(AlkApi *api)
 
 	for (guint i = 0; i < reqs->len; i++) {
 		AlkApiReq *req = g_ptr_array_index(reqs, i);
-		if (!run_abort(req) && req->held && !req->streaming)
+		if (!run_abort(req) && req->held && !req->streaming && !req->awaiting_audit)
 			alk_api_reply_error(req, error);
 	}
 }
@@ -289,8 +289,83 @@ static const char *phrase(guint status)
 	return status == 431 ? "Request Header Fields Too Large" : soup_status_get_phrase(status);
 }
 
+/* ---- answers that wait for the audit log ----
+ *
+ * The answer to a request that may change something (any method but GET
+ * and HEAD: create, exec, delete, files, TTL, network) goes out once every
+ * audit line written so far, its own among them, is on disk (alk-audit.h:
+ * group commit). Reads never wait. A failed sync is logged and the answer
+ * goes out all the same: what it answers has happened. */
+
+typedef struct {
+	AlkApiReq *req;
+	guint status;
+	char *content_type;
+	char *body;
+	gsize len;
+	gboolean stream_end; /* the end of a streamed answer, not a body */
+} Durable;
+
+static void set_response_now(AlkApiReq *req, guint status, const char *content_type, char *body,
+                             gsize len);
+static void stream_end_now(AlkApiReq *req);
+
+static void on_durable(const GError *error, gpointer data)
+{
+	Durable *d = data;
+
+	if (error != NULL)
+		g_warning("%s (answering %s %s all the same)", error->message, d->req->method,
+		          d->req->path);
+	d->req->awaiting_audit = FALSE;
+	if (d->stream_end)
+		stream_end_now(d->req);
+	else
+		set_response_now(d->req, d->status, d->content_type, d->body, d->len);
+	g_free(d->content_type);
+	g_free(d);
+}
+
+/* TRUE: the answer waits (held) for the sync of the audit lines so far. */
+static gboolean wait_for_audit(AlkApiReq *req, guint status, const char *content_type, char *body,
+                               gsize len)
+{
+	AlkAudit *audit = req->api->audit;
+	guint64 seq = audit != NULL ? alk_audit_get_seq(audit) : 0;
+	Durable *d;
+
+	if (audit == NULL || req->done || req->method == NULL || strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0 || alk_audit_is_durable(audit, seq))
+		return FALSE;
+	d = g_new0(Durable, 1);
+	d->req = req;
+	d->status = status;
+	d->content_type = g_strdup(content_type);
+	d->body = body;
+	d->len = len;
+	d->stream_end = content_type == NULL;
+	disarm(req);
+	req->awaiting_audit = TRUE;
+	if (!req->held)
+		alk_api_req_hold(req);
+	alk_audit_when_durable(audit, seq, on_durable, d);
+	return TRUE;
+}
+
 static void set_response(AlkApiReq *req, guint status, const char *content_type, char *body,
                          gsize len)
+{
+	/* its answer is decided already, only waiting for the audit's sync */
+	if (req->awaiting_audit) {
+		g_free(body);
+		return;
+	}
+	if (!wait_for_audit(req, status, content_type, body, len))
+		set_response_now(req, status, content_type, body, len);
+}
+
+static void set_response_now(AlkApiReq *req, guint status, const char *content_type, char *body,
+                             gsize len)
 {
 	disarm(req);
 	if (!req->aborted)
@@ -475,6 +550,14 @@ void alk_api_req_stream_write(AlkApiReq *req, const void *data, gsize len)
 }
 
 void alk_api_req_stream_end(AlkApiReq *req)
+{
+	if (req->awaiting_audit)
+		return;
+	if (!wait_for_audit(req, 0, NULL, NULL, 0))
+		stream_end_now(req);
+}
+
+static void stream_end_now(AlkApiReq *req)
 {
 	disarm(req);
 	if (!req->done)

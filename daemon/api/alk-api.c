@@ -380,6 +380,10 @@ void alk_api_free(AlkApi *api)
 	if (api == NULL)
 		return;
 	alk_api_stop_accepting(api);
+	/* answers still waiting for their audit lines' sync go out now, while
+	 * their requests exist */
+	if (api->audit != NULL)
+		alk_audit_flush(api->audit, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(resources); i++) {
 		if (resources[i]->api_free != NULL)
 			resources[i]->api_free(api);

@@ -13,17 +13,38 @@
 #include "alk-audit-line.h"
 #include "alk-error.h"
 
+typedef struct {
+	guint64 seq;
+	AlkAuditDurableFunc func;
+	gpointer data;
+} Waiter;
+
 struct _AlkAudit {
-	GMutex lock;
+	gint ref;           /* the owner's, and one per scheduled or running sync */
+	GMutex lock;        /* everything below but what commit_lock guards */
+	GMutex commit_lock; /* one sync at a time: the head follows the log */
+	GCond commit_done;  /* a sync's disk work ended */
 	int fd;
-	int dir_fd; /* the head's directory, fsynced after each rename */
+	int dir_fd;  /* the head's directory, fsynced once the head is made */
+	int head_fd; /* opened at the first head written */
+	gsize head_len;
+	gboolean head_new; /* opened (maybe created) and its directory not synced */
 	char *head_path;
-	char *head_tmp;
 	gboolean sync;
 	GBytes *key;       /* keyed chaining (HMAC-SHA256), or NULL */
 	guint64 seq;       /* of the last line, 0 when the log is empty */
 	char hash[65];     /* of the last line, zeros when the log is empty */
 	char *chain_break; /* why the chain broke at open, NULL if it did not */
+	/* group commit (sync only) */
+	GMainContext *context; /* where syncs are scheduled and waiters called */
+	gboolean scheduled;    /* a sync is scheduled or running */
+	gboolean busy;         /* a sync's disk work runs in a thread */
+	gboolean closed;       /* alk_audit_free() ran: schedule nothing more */
+	guint64 durable;       /* every line up to this seq is on disk */
+	GError *sync_error;    /* a sync failed: nothing after durable ever is */
+	GQueue waiters;        /* Waiter *, in the order of their seq */
+	AlkAuditSyncFunc sync_func;
+	gpointer sync_data;
 };
 
 /* The log's last line, as found at open */
@@ -91,24 +112,56 @@ static gboolean read_tail(int fd, GBytes *key, off_t size, AuditTail *tail, GErr
 	return TRUE;
 }
 
-static gboolean write_head(AlkAudit *self, GError **error)
+/* The head names the last line written. It is rewritten in place (one
+ * pwrite(2) at offset 0), not replaced by a rename: replacing frees the old
+ * file's blocks, and on a filesystem mounted with discard that waits for
+ * the device on every line. The head's text only grows with seq; a shorter
+ * one (a log emptied and restarted) is cut to its length after. It is made
+ * durable by the group commit (sync_head), not here. */
+static gboolean write_head(AlkAudit *self, guint64 seq, const char *hash, GError **error)
 {
-	g_autofree char *text = alk_audit_head_format(self->seq, self->hash, self->key != NULL);
+	g_autofree char *text = alk_audit_head_format(seq, hash, self->key != NULL);
 	gsize len = strlen(text);
-	int fd = open(self->head_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	gboolean ok;
+	struct stat st;
 
-	if (fd < 0)
-		return set_io_error(error, "cannot create", self->head_tmp);
-	ok = write(fd, text, len) == (ssize_t)len && (!self->sync || fsync(fd) == 0);
-	if (close(fd) != 0)
-		ok = FALSE;
-	if (!ok || rename(self->head_tmp, self->head_path) != 0) {
-		set_io_error(error, "cannot write", self->head_path);
-		unlink(self->head_tmp);
-		return FALSE;
+	if (self->head_fd < 0) {
+		self->head_fd = open(self->head_path,
+		                     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		if (self->head_fd < 0)
+			return set_io_error(error, "cannot open", self->head_path);
+		if (fstat(self->head_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "audit: %s is not a regular file", self->head_path);
+			close(self->head_fd);
+			self->head_fd = -1;
+			return FALSE;
+		}
+		self->head_len = (gsize)st.st_size;
+		self->head_new = TRUE; /* its directory entry may be new */
 	}
-	if (self->sync && fsync(self->dir_fd) != 0)
+	if (pwrite(self->head_fd, text, len, 0) != (gssize)len ||
+	    (self->head_len > len && ftruncate(self->head_fd, (off_t)len) != 0))
+		return set_io_error(error, "cannot write", self->head_path);
+	self->head_len = len;
+	return TRUE;
+}
+
+/* The head's bytes (and, once, its directory entry) to disk. */
+static gboolean sync_head(AlkAudit *self, GError **error)
+{
+	int fd;
+	gboolean dir;
+
+	g_mutex_lock(&self->lock);
+	fd = self->head_fd;
+	dir = self->head_new;
+	self->head_new = FALSE;
+	g_mutex_unlock(&self->lock);
+	if (fd < 0)
+		return TRUE;
+	if (fdatasync(fd) != 0)
+		return set_io_error(error, "cannot sync", self->head_path);
+	if (dir && fsync(self->dir_fd) != 0)
 		return set_io_error(error, "cannot sync the directory of", self->head_path);
 	return TRUE;
 }
@@ -132,10 +185,215 @@ static gboolean write_line(AlkAudit *self, const GString *line, GError **error)
 		errno = saved;
 		return set_io_error(error, "cannot append to", "log");
 	}
-	if (self->sync && fdatasync(self->fd) != 0)
-		return set_io_error(error, "cannot sync", "log");
 	return TRUE;
 }
+
+/* ---- group commit ----
+ *
+ * A line is written at once (one write(2)) and so is the head naming it
+ * (one pwrite(2): no disk wait). Making them durable is a sync scheduled
+ * in the owner's main context and run in a thread: fdatasync of the log,
+ * then fdatasync of the head (and, once, fsync of its directory). Every line written
+ * before a sync starts is covered by it; lines written meanwhile wait for
+ * the next one, which is scheduled when it ends. The head on disk may name
+ * a line written during the sync; with ext4's ordered data that line
+ * reaches the disk no later than the head; elsewhere a crash can leave a
+ * head ahead of the log, which the next open records as a chain break. */
+
+static void audit_unref(AlkAudit *self);
+
+static gboolean default_sync(int fd, gpointer data, GError **error)
+{
+	if (fdatasync(fd) == 0)
+		return TRUE;
+	return set_io_error(error, "cannot sync", "log");
+}
+
+/* The disk work of one sync, up to line seq whose hash is hash. */
+static gboolean commit(AlkAudit *self, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->commit_lock);
+
+	if (!self->sync_func(self->fd, self->sync_data, error))
+		return FALSE;
+	return sync_head(self, error);
+}
+
+/* Under lock: the waiters the state allows to run now, in order. */
+static GSList *take_ready(AlkAudit *self)
+{
+	GSList *ready = NULL;
+
+	while (!g_queue_is_empty(&self->waiters)) {
+		Waiter *w = g_queue_peek_head(&self->waiters);
+		if (self->sync_error == NULL && w->seq > self->durable)
+			break;
+		ready = g_slist_prepend(ready, g_queue_pop_head(&self->waiters));
+	}
+	return g_slist_reverse(ready);
+}
+
+/* Not under lock. */
+static void run_ready(AlkAudit *self, GSList *ready, const GError *error)
+{
+	for (GSList *l = ready; l != NULL; l = l->next) {
+		Waiter *w = l->data;
+		w->func(error, w->data);
+	}
+	g_slist_free_full(ready, g_free);
+}
+
+/* Under lock: after a sync, its error (or NULL) recorded. */
+static void settle(AlkAudit *self, guint64 seq, const GError *error)
+{
+	if (error == NULL)
+		self->durable = MAX(self->durable, seq);
+	else if (self->sync_error == NULL)
+		self->sync_error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_IO,
+		                "audit log: a sync failed, lines after seq %" G_GUINT64_FORMAT
+		                " are not known to be on disk (restart airlockd): %s",
+		                self->durable, error->message);
+}
+
+typedef struct {
+	AlkAudit *self;
+	guint64 seq;
+} SyncTarget;
+
+static void sync_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+	SyncTarget *t = data;
+	AlkAudit *self = t->self;
+	GError *error = NULL;
+	gboolean ok = commit(self, &error);
+
+	g_mutex_lock(&self->lock);
+	self->busy = FALSE;
+	g_cond_broadcast(&self->commit_done);
+	g_mutex_unlock(&self->lock);
+	if (ok)
+		g_task_return_boolean(task, TRUE);
+	else
+		g_task_return_error(task, error);
+}
+
+static void schedule_sync(AlkAudit *self);
+
+static void on_synced(GObject *source, GAsyncResult *res, gpointer data)
+{
+	AlkAudit *self = data;
+	SyncTarget *t = g_task_get_task_data(G_TASK(res));
+	g_autoptr(GError) error = NULL;
+	GSList *ready;
+
+	g_task_propagate_boolean(G_TASK(res), &error);
+	g_mutex_lock(&self->lock);
+	self->scheduled = FALSE;
+	settle(self, t->seq, error);
+	ready = take_ready(self);
+	if (self->seq > self->durable)
+		schedule_sync(self);
+	g_mutex_unlock(&self->lock);
+	run_ready(self, ready, self->sync_error);
+	audit_unref(self);
+}
+
+static gboolean on_sync_due(gpointer data)
+{
+	AlkAudit *self = data;
+	g_autoptr(GTask) task = NULL;
+	SyncTarget *t;
+
+	g_mutex_lock(&self->lock);
+	if (self->closed || self->sync_error != NULL || self->seq <= self->durable) {
+		self->scheduled = FALSE;
+		g_mutex_unlock(&self->lock);
+		audit_unref(self);
+		return G_SOURCE_REMOVE;
+	}
+	t = g_new0(SyncTarget, 1);
+	t->self = self;
+	t->seq = self->seq;
+	self->busy = TRUE;
+	g_mutex_unlock(&self->lock);
+	/* the scheduled reference goes to the task */
+	task = g_task_new(NULL, NULL, on_synced, self);
+	g_task_set_task_data(task, t, g_free);
+	g_task_run_in_thread(task, sync_thread);
+	return G_SOURCE_REMOVE;
+}
+
+/* Under lock: a sync for the lines written so far, unless one is due. */
+static void schedule_sync(AlkAudit *self)
+{
+	GSource *src;
+
+	if (self->scheduled || self->closed || self->sync_error != NULL)
+		return;
+	self->scheduled = TRUE;
+	g_atomic_int_inc(&self->ref);
+	src = g_idle_source_new();
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, on_sync_due, self, NULL);
+	g_source_set_static_name(src, "alk-audit-sync");
+	g_source_attach(src, self->context);
+	g_source_unref(src);
+}
+
+void alk_audit_when_durable(AlkAudit *self, guint64 seq, AlkAuditDurableFunc func, gpointer data)
+{
+	Waiter *w = g_new0(Waiter, 1);
+	GSList *ready;
+
+	w->seq = seq;
+	w->func = func;
+	w->data = data;
+	g_mutex_lock(&self->lock);
+	g_queue_push_tail(&self->waiters, w);
+	ready = take_ready(self);
+	g_mutex_unlock(&self->lock);
+	run_ready(self, ready, self->sync_error);
+}
+
+gboolean alk_audit_is_durable(AlkAudit *self, guint64 seq)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+	return self->sync_error == NULL && seq <= self->durable;
+}
+
+gboolean alk_audit_flush(AlkAudit *self, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	SyncTarget t;
+	GSList *ready;
+
+	g_mutex_lock(&self->lock);
+	t.seq = self->seq;
+	if (self->sync_error == NULL && t.seq > self->durable) {
+		g_mutex_unlock(&self->lock);
+		commit(self, &local);
+		g_mutex_lock(&self->lock);
+		settle(self, t.seq, local);
+	}
+	ready = take_ready(self);
+	g_mutex_unlock(&self->lock);
+	run_ready(self, ready, self->sync_error);
+	if (self->sync_error != NULL) {
+		g_propagate_error(error, g_error_copy(self->sync_error));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void alk_audit_set_sync_func(AlkAudit *self, AlkAuditSyncFunc func, gpointer data)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->commit_lock);
+	self->sync_func = func != NULL ? func : default_sync;
+	self->sync_data = data;
+}
+
+/* ---- appending ---- */
 
 static gboolean append_locked(AlkAudit *self, const char *caller, const char *action,
                               const char *sandbox, JsonNode *args, JsonNode *result, GError **error)
@@ -155,7 +413,11 @@ static gboolean append_locked(AlkAudit *self, const char *caller, const char *ac
 		return FALSE;
 	self->seq++;
 	memcpy(self->hash, hash, sizeof(hash));
-	return write_head(self, error);
+	if (!self->sync)
+		self->durable = self->seq;
+	else
+		schedule_sync(self);
+	return write_head(self, self->seq, self->hash, error);
 }
 
 gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action,
@@ -266,6 +528,7 @@ static gboolean resume_chain(AlkAudit *self, const char *head_path, off_t size, 
 	/* an emptied log starts again at seq 1: verify then sees a clean chain
 	 * whose first line records the break */
 	self->seq = tail.parsed ? tail.info.seq : (tail.present && head_ok ? head.seq : 0);
+	self->durable = self->seq;
 	memcpy(self->hash, tail.present ? tail.hash : ALK_AUDIT_ZERO_HASH, 65);
 	self->chain_break = chain_break_reason(&tail, &head, head_error);
 	if (self->chain_break != NULL)
@@ -312,15 +575,23 @@ AlkAudit *alk_audit_open_keyed(const char *log_path, const char *head_path, gboo
 	g_autoptr(AlkAudit) self = g_new0(AlkAudit, 1);
 	off_t size = 0;
 
+	self->ref = 1;
 	g_mutex_init(&self->lock);
+	g_mutex_init(&self->commit_lock);
+	g_cond_init(&self->commit_done);
+	g_queue_init(&self->waiters);
+	self->context = g_main_context_ref_thread_default();
+	self->sync_func = default_sync;
 	self->key = key != NULL ? g_bytes_ref(key) : NULL;
 	self->fd = -1;
 	self->dir_fd = -1;
+	self->head_fd = -1;
 	self->sync = sync;
 	self->head_path = g_strdup(head_path);
-	self->head_tmp = g_strconcat(head_path, ".tmp", NULL);
+	/* what the log holds at open is as durable as it will be; a
+	 * chain-break line written at open is synced before the first answer */
 	if (!open_files(self, log_path, &size, error) ||
-	    !resume_chain(self, head_path, size, error)) {
+	    !resume_chain(self, head_path, size, error) || !alk_audit_flush(self, error)) {
 		g_prefix_error(error, "opening the audit log: ");
 		return NULL;
 	}
@@ -337,20 +608,46 @@ guint64 alk_audit_get_seq(const AlkAudit *self)
 	return self->seq;
 }
 
+static void audit_unref(AlkAudit *self)
+{
+	if (!g_atomic_int_dec_and_test(&self->ref))
+		return;
+	g_main_context_unref(self->context);
+	g_clear_error(&self->sync_error);
+	g_queue_clear_full(&self->waiters, g_free);
+	g_mutex_clear(&self->lock);
+	g_mutex_clear(&self->commit_lock);
+	g_cond_clear(&self->commit_done);
+	g_free(self);
+}
+
 void alk_audit_free(AlkAudit *self)
 {
+	g_autoptr(GError) error = NULL;
+
 	if (self == NULL)
 		return;
+	/* the last lines and their head, then no sync any more: a scheduled
+	 * one finds the log closed, waiters left are never called */
+	if (self->fd >= 0 && self->sync && !alk_audit_flush(self, &error))
+		g_warning("%s", error->message);
+	g_mutex_lock(&self->lock);
+	self->closed = TRUE;
+	while (self->busy)
+		g_cond_wait(&self->commit_done, &self->lock);
+	g_queue_clear_full(&self->waiters, g_free);
+	g_mutex_unlock(&self->lock);
 	if (self->fd >= 0)
 		close(self->fd);
 	if (self->dir_fd >= 0)
 		close(self->dir_fd);
-	g_mutex_clear(&self->lock);
+	if (self->head_fd >= 0)
+		close(self->head_fd);
+	self->fd = self->dir_fd = self->head_fd = -1;
 	g_clear_pointer(&self->key, g_bytes_unref);
-	g_free(self->head_path);
-	g_free(self->head_tmp);
-	g_free(self->chain_break);
-	g_free(self);
+	g_clear_pointer(&self->head_path, g_free);
+	g_clear_pointer(&self->chain_break, g_free);
+	audit_unref(self);
 }
 
 /* ---- the throttle ---- */

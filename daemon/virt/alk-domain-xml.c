@@ -178,7 +178,9 @@ char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec,
 		return NULL;
 	vars = spec_vars(spec);
 	if (!add_fragment(template_dir, vars, "memtune", spec->hard_limit_mib != 0, error) ||
-	    !add_fragment(template_dir, vars, "interface", spec->tap != NULL, error))
+	    !add_fragment(template_dir, vars, "interface", spec->tap != NULL, error) ||
+	    /* KVM has no translation cache; TCG's is capped (tcg.xml) */
+	    !add_fragment(template_dir, vars, "tcg", strcmp(spec->virt_type, "qemu") == 0, error))
 		return NULL;
 	return render_file(template_dir, "domain.xml", vars, error);
 }
