@@ -347,7 +347,7 @@ class Sandbox:
 
     def _exec_body(self, argv: Sequence[str], stdin: bytes | str | None,
                    timeout_s: int | None, env: Mapping[str, str] | None,
-                   cwd: str | None) -> tuple[bytes, float]:
+                   cwd: str | None, user: str | None = None) -> tuple[bytes, float]:
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv is a list of strings; for a shell line use "
                             "['/bin/sh', '-c', LINE]")
@@ -356,6 +356,8 @@ class Sandbox:
             body["env"] = dict(env)
         if cwd is not None:
             body["cwd"] = cwd
+        if user is not None:
+            body["user"] = str(user)
         if stdin is not None:
             if isinstance(stdin, str):
                 stdin = stdin.encode("utf-8")
@@ -375,15 +377,18 @@ class Sandbox:
 
     def exec(self, argv: Sequence[str], stdin: bytes | str | None = None,
              timeout_s: int | None = None, env: Mapping[str, str] | None = None,
-             cwd: str | None = None) -> ExecResult:
+             cwd: str | None = None, user: str | None = None) -> ExecResult:
         """Runs ``argv`` in the sandbox and waits until it ends.
 
         ``stdin`` (bytes or str) is fed to the process, then EOF; ``timeout_s`` kills
         its process group (default: the profile's ``exec_timeout_s``); ``env`` adds
-        variables; ``cwd`` is absolute (default /). A non-zero exit is not an error:
-        look at :attr:`ExecResult.exit_code`. A program that is not there is
+        variables; ``cwd`` is absolute (default / for root, the user's home for a
+        user); ``user`` is who it runs as, a name or ``"UID[:GID]"`` (default: the
+        image's default user; root where the profile forbids it is
+        :class:`Forbidden`). A non-zero exit is not an error: look at
+        :attr:`ExecResult.exit_code`. A program that is not there is
         :class:`InvalidRequest`."""
-        data, wait = self._exec_body(argv, stdin, timeout_s, env, cwd)
+        data, wait = self._exec_body(argv, stdin, timeout_s, env, cwd, user)
         obj = self.client._json("POST", self._base + "/exec", raw=data,
                                 content_type="application/json", sandbox_scoped=True,
                                 timeout=wait)
@@ -391,7 +396,7 @@ class Sandbox:
 
     def exec_stream(self, argv: Sequence[str], stdin: bytes | str | None = None,
                     timeout_s: int | None = None, env: Mapping[str, str] | None = None,
-                    cwd: str | None = None) -> ExecStream:
+                    cwd: str | None = None, user: str | None = None) -> ExecStream:
         """Like :meth:`exec`, but returns an :class:`ExecStream` as soon as the process
         has started; iterate it for the output as it is produced, then the result::
 
@@ -402,7 +407,7 @@ class Sandbox:
             print(stream.result.exit_code)
 
         An exec that cannot start raises here, before anything is iterated."""
-        data, wait = self._exec_body(argv, stdin, timeout_s, env, cwd)
+        data, wait = self._exec_body(argv, stdin, timeout_s, env, cwd, user)
         c = self.client
         r = c._send("POST", self._base + "/exec", raw=data, content_type="application/json",
                     accept="application/x-ndjson", sandbox_scoped=True, timeout=wait)

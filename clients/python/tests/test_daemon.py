@@ -88,6 +88,13 @@ class Shared(unittest.TestCase):
         self.assertEqual(r.stdout, data + "|vé|".encode())
         self.assertEqual(r.stderr, b"/tmp\n")
 
+    def test_exec_user(self):
+        r = self.sb.exec(["/bin/sh", "-c", "grep -E '^(Uid|NoNewPrivs)' /proc/self/status | "
+                          "tr -s '\\t' ' '"], user="1000:1000")
+        self.assertEqual(r.stdout, b"Uid: 1000 1000 1000 1000\nNoNewPrivs: 1\n")
+        with self.assertRaises(airlock.InvalidRequest):
+            self.sb.exec(["id"], user="Not A User")
+
     def test_exec_signal(self):
         r = self.sb.exec(["/bin/sh", "-c", "kill -9 $$"])
         self.assertEqual((r.exit_code, r.signal), (None, 9))
