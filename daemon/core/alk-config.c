@@ -38,6 +38,9 @@ static const AlkProfile builtin_profiles[] = {
         .output_cap_bytes = 64 * MIB,
         .max_execs = 16,
         .network_modes = ALL_NETS,
+        .display = TRUE,
+        .max_display_width = 1920,
+        .max_display_height = 1200,
     },
     {
         .name = (char *)"staging",
@@ -57,6 +60,9 @@ static const AlkProfile builtin_profiles[] = {
         .output_cap_bytes = 32 * MIB,
         .max_execs = 12,
         .network_modes = ALL_NETS,
+        .display = TRUE,
+        .max_display_width = 1920,
+        .max_display_height = 1200,
     },
     {
         .name = (char *)"production",
@@ -76,6 +82,9 @@ static const AlkProfile builtin_profiles[] = {
         .output_cap_bytes = 16 * MIB,
         .max_execs = 8,
         .network_modes = ALK_NET_FLAG(ALK_NET_NONE),
+        .display = FALSE,
+        .max_display_width = 1280,
+        .max_display_height = 800,
     },
 };
 
@@ -89,6 +98,7 @@ typedef enum {
 	KEY_NET_MODES, /* guint, ALK_NET_FLAG() set */
 	KEY_ACCOUNT,   /* char *, a user or group name: [a-z_][a-z0-9_-]{0,31} */
 	KEY_LISTEN,    /* char *, "" or what alk_config_parse_listen() takes */
+	KEY_BOOL,      /* gboolean, true or false */
 } AlkKeyType;
 
 typedef struct {
@@ -170,6 +180,11 @@ static const AlkConfigKey profile_keys[] = {
     {"output_cap_bytes", KEY_UINT64, P(output_cap_bytes), 1024, 1024 * MIB},
     {"max_execs", KEY_UINT, P(max_execs), 1, 1024},
     {"network_modes", KEY_NET_MODES, P(network_modes), 0, 0},
+    {"display", KEY_BOOL, P(display), 0, 0},
+    {"max_display_width", KEY_UINT, P(max_display_width), ALK_DISPLAY_MIN_WIDTH,
+     ALK_DISPLAY_MAX_WIDTH},
+    {"max_display_height", KEY_UINT, P(max_display_height), ALK_DISPLAY_MIN_HEIGHT,
+     ALK_DISPLAY_MAX_HEIGHT},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -482,6 +497,18 @@ static gboolean read_net_modes(GKeyFile *kf, const char *group, const AlkConfigK
 	return TRUE;
 }
 
+static gboolean read_bool(GKeyFile *kf, const char *group, const AlkConfigKey *k, gboolean *out,
+                          GError **error)
+{
+	g_autofree char *raw = g_key_file_get_value(kf, group, k->name, NULL);
+
+	g_strstrip(raw);
+	if (g_strcmp0(raw, "true") != 0 && g_strcmp0(raw, "false") != 0)
+		return key_error(error, group, k->name, "'%s' is not true or false", raw);
+	*out = g_strcmp0(raw, "true") == 0;
+	return TRUE;
+}
+
 static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k, gpointer target,
                          GError **error)
 {
@@ -506,6 +533,8 @@ static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k,
 		return read_virt_type(kf, group, k, dest, error);
 	case KEY_NET_MODES:
 		return read_net_modes(kf, group, k, dest, error);
+	case KEY_BOOL:
+		return read_bool(kf, group, k, dest, error);
 	default:
 		g_assert_not_reached();
 	}
