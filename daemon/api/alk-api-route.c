@@ -84,6 +84,16 @@ static const AlkApiRoute routes[] = {
      .pattern = "/v1/sandboxes/{id}/console",
      .scope = READ,
      .handle = alk_api_console_get},
+    {.method = "GET",
+     .pattern = "/v1/sandboxes/{id}/screen",
+     .scope = READ,
+     .query = "width height",
+     .handle = alk_api_screen_get},
+    {.method = "POST",
+     .pattern = "/v1/sandboxes/{id}/computer",
+     .scope = WRITE,
+     .body = ALK_API_BODY_JSON,
+     .handle = alk_api_computer_post},
     {.method = "GET", .pattern = "/metrics", .scope = READ, .handle = alk_api_metrics_get},
 };
 #undef READ

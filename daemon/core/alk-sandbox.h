@@ -61,7 +61,9 @@ struct AlkSandbox {
 	char *build;        /* its image's build when it was made (replaced pool members) */
 	guint execs;        /* execs in flight */
 	guint missed_pings; /* in a row: the agent stopped answering (unhealthy) */
-	gpointer priv;      /* the manager's */
+	gboolean cursor_known; /* where input last put the pointer (screen pixels) */
+	guint cursor_x, cursor_y;
+	gpointer priv; /* the manager's */
 };
 
 AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *run_root);
