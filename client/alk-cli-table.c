@@ -282,25 +282,70 @@ static char *cell_usable(JsonObject *img)
 	return err != NULL ? g_strconcat("no: ", err, NULL) : g_strdup("no");
 }
 
+/* "debian bookworm +python3,git", "oci REF@sha256:0123456789ab", "minimal" */
+static char *cell_source(JsonObject *img)
+{
+	JsonObject *src = alk_cli_json_object(img, "source");
+	const char *kind = src != NULL ? alk_cli_json_string(src, "kind") : NULL;
+	JsonArray *pkgs = src != NULL ? alk_cli_json_array(src, "packages") : NULL;
+	g_autoptr(GString) out = NULL;
+
+	if (kind == NULL)
+		return g_strdup("-");
+	out = g_string_new(kind);
+	if (g_strcmp0(kind, "debian") == 0) {
+		const char *suite = alk_cli_json_string(src, "suite");
+		g_string_append_printf(out, " %s", suite != NULL ? suite : "?");
+		for (guint i = 0; pkgs != NULL && i < json_array_get_length(pkgs); i++) {
+			JsonNode *n = json_array_get_element(pkgs, i);
+			if (JSON_NODE_TYPE(n) == JSON_NODE_VALUE &&
+			    json_node_get_value_type(n) == G_TYPE_STRING)
+				g_string_append_printf(out, "%s%s", i == 0 ? " +" : ",",
+				                       json_node_get_string(n));
+		}
+	} else if (g_strcmp0(kind, "oci") == 0) {
+		const char *ref = alk_cli_json_string(src, "reference");
+		const char *digest = alk_cli_json_string(src, "digest");
+		g_string_append_printf(out, " %s", ref != NULL ? ref : "?");
+		if (digest != NULL && strlen(digest) > 19)
+			g_string_append_printf(out, "@%.19s", digest);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static char *cell_bytes_mib(JsonObject *obj, const char *name)
+{
+	gint64 v = 0;
+
+	if (!alk_cli_json_int(obj, name, &v) || v < 0)
+		return g_strdup("-");
+	return alk_cli_format_mib(((guint64)v + 1024 * 1024 - 1) / (1024 * 1024));
+}
+
 static void add_image(AlkCliTable *t, JsonObject *img, GDateTime *now)
 {
 	g_autofree char *name = cell_string(img, "name");
+	g_autofree char *build = cell_string(img, "build_id");
 	g_autofree char *kernel = cell_string(img, "kernel_version");
-	g_autofree char *agent = cell_string(img, "agent_version");
+	const char *u = alk_cli_json_string(img, "default_user");
+	gboolean broken = alk_cli_json_string(img, "error") != NULL;
+	const char *user = broken ? "-" : u != NULL ? u : "root";
+	g_autofree char *source = cell_source(img);
+	g_autofree char *disk = cell_bytes_mib(img, "rootfs_bytes");
 	g_autofree char *rootfs = cell_mib(img, "rootfs_virtual_mib");
 	g_autofree char *age = cell_age(img, "built_at", now);
 	g_autofree char *built =
 	    g_strcmp0(age, "-") == 0 ? g_strdup("-") : g_strconcat(age, " ago", NULL);
 	g_autofree char *usable = cell_usable(img);
-	const char *row[] = {name, kernel, agent, rootfs, built, usable, NULL};
+	const char *row[] = {name, kernel, user, source, disk, rootfs, built, build, usable, NULL};
 
 	alk_cli_table_add(t, row);
 }
 
 char *alk_cli_format_images(JsonArray *images, GDateTime *now)
 {
-	static const char *const headers[] = {"NAME",  "KERNEL", "AGENT", "ROOTFS",
-	                                      "BUILT", "USABLE", NULL};
+	static const char *const headers[] = {"NAME",   "KERNEL", "USER",  "SOURCE", "SIZE",
+	                                      "ROOTFS", "BUILT",  "BUILD", "USABLE", NULL};
 	g_autoptr(AlkCliTable) t = alk_cli_table_new(headers);
 	guint n = images != NULL ? json_array_get_length(images) : 0;
 

@@ -20,4 +20,5 @@ typedef enum {
 	ALK_ERROR_IO,          /* host file system or socket failure */
 	ALK_ERROR_GUEST,       /* the agent reported an error */
 	ALK_ERROR_ENDED,       /* the sandbox ended while the task ran */
+	ALK_ERROR_FULL,        /* no room for another sandbox here (max_sandboxes) */
 } AlkError;

@@ -31,7 +31,42 @@ static const AlkField exec_fields[] = {
     ALK_FIELD(6, ALK_K_U64, 0, AlkMsgExec, output_cap, 0, 0),
     ALK_REPEATED(7, ALK_K_RLIMIT, 0, ALK_PROTO_MAX_RLIMITS, AlkMsgExec, rlimits, nrlimits),
     ALK_FIELD(8, ALK_K_U32, 0, AlkMsgExec, out_window, 0, ALK_U32_MAX),
+    ALK_FIELD(9, ALK_K_STR, 0, AlkMsgExec, user, 0, 0),
+    ALK_FIELD(10, ALK_K_U32, 0, AlkMsgExec, no_new_privs, 0, 1),
+    ALK_FIELD(11, ALK_K_U32, 0, AlkMsgExec, drop_caps, 0, 1),
 };
+
+static int digits(const char *s, size_t n)
+{
+	if (n == 0 || n > 10)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int alk_proto_user_valid(const char *user)
+{
+	const char *colon = strchr(user, ':');
+	size_t n = strlen(user);
+
+	if (n == 0 || n > ALK_PROTO_USER_MAX)
+		return 0;
+	if (colon != NULL)
+		return digits(user, (size_t)(colon - user)) &&
+		       digits(colon + 1, n - (size_t)(colon - user) - 1);
+	if (digits(user, n))
+		return 1;
+	if (!((user[0] >= 'a' && user[0] <= 'z') || user[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		char c = user[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
 
 /* Two entries for one resource would make the result depend on order. */
 static int exec_check(const void *m)
@@ -42,6 +77,8 @@ static int exec_check(const void *m)
 		for (uint32_t j = i + 1; j < e->nrlimits; j++)
 			if (e->rlimits[i].resource == e->rlimits[j].resource)
 				return ALK_PROTO_E_VALUE;
+	if (e->user != NULL && !alk_proto_user_valid(e->user))
+		return ALK_PROTO_E_VALUE;
 	return ALK_PROTO_OK;
 }
 

@@ -89,7 +89,7 @@ typedef struct {
 	int (*check)(const void *m);
 } AlkSchema;
 
-#define ALK_MAX_FIELDS 8
+#define ALK_MAX_FIELDS 16
 #define ALK_U32_MAX ((int64_t)UINT32_MAX)
 #define ALK_FIELD_DEF(t, k, req, type, member, l, h, d, sd)                                        \
 	{                                                                                          \

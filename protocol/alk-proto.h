@@ -234,8 +234,16 @@ typedef struct {
 	uint64_t output_cap; /* bytes of stdout+stderr forwarded; 0: no cap */
 	AlkRlimit rlimits[ALK_PROTO_MAX_RLIMITS];
 	uint32_t nrlimits;
-	uint32_t out_window; /* 0: none; else output bytes beyond the host's CREDIT */
+	uint32_t out_window;   /* 0: none; else output bytes beyond the host's CREDIT */
+	const char *user;      /* NULL: root; a name in the guest's /etc/passwd, or UID[:GID] */
+	uint32_t no_new_privs; /* 0/1: PR_SET_NO_NEW_PRIVS before exec */
+	uint32_t drop_caps;    /* 0/1: empty capability sets (for a root exec) */
 } AlkMsgExec;
+
+/* A user name for EXEC's user: [a-z_][a-z0-9_-]{0,31} (Debian's
+ * useradd), or digits for a uid, with :digits for a gid. */
+#define ALK_PROTO_USER_MAX 32
+int alk_proto_user_valid(const char *user);
 
 typedef struct {
 	uint32_t pid;

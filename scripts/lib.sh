@@ -10,7 +10,9 @@ ALK_PACKAGES=(
 	linux-image-cloud-amd64 busybox-static musl-tools e2fsprogs cpio
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml python3-setuptools python3-pip python3-wheel
-	nftables iproute2 tini libgdk-pixbuf-2.0-dev
+	nftables libnftables-dev iproute2 tini
+	mmdebstrap skopeo umoci zstd linux-image-amd64
+	libgdk-pixbuf-2.0-dev
 )
 
 alk_log() { printf '==> %s\n' "$*" >&2; }

@@ -23,7 +23,7 @@
 #define START_TIMEOUT_S 90
 #define STOP_TIMEOUT_S 30
 
-static guint16 free_port(void)
+guint16 alk_test_free_port(void)
 {
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(in);
@@ -162,7 +162,7 @@ AlkTestDaemon *alk_test_daemon_start(const char *extra, GError **error)
 	d->socket_path = g_build_filename(d->dir, "api.sock", NULL);
 	d->log_path = g_build_filename(d->dir, "airlockd.log", NULL);
 	d->audit_path = g_build_filename(d->dir, "audit.jsonl", NULL);
-	d->port = free_port();
+	d->port = alk_test_free_port();
 	d->tcp_url = g_strdup_printf("http://127.0.0.1:%u", d->port);
 	if (!write_tokens(d, error) || !write_config(d, extra, error) || !spawn(d, error) ||
 	    !wait_healthy(d, error)) {

@@ -33,6 +33,9 @@ typedef struct {
 	int exit_status;  /* waitpid status, once exited */
 } AlkTestDaemon;
 
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+guint16 alk_test_free_port(void);
+
 /* extra: more configuration text, appended to the generated file (may
  * repeat a group header, not a key it sets: see alk-test-daemon.c; except
  * virt_type, left out when extra sets it). Waits

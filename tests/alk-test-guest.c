@@ -121,7 +121,14 @@ static void image_info_clear(ImageInfo *i)
 /* Minimal image.json reader for the harness (the daemon has the real one). */
 static gboolean image_info_load(const char *image, ImageInfo *info, GError **error)
 {
-	g_autofree char *dir = g_build_filename(alk_test_image_dir(), image, NULL);
+	/* the current build's own directory (images/airlock-image's layout), so that a
+	 * rebuild under a running guest leaves its backing file alone */
+	g_autofree char *current = g_build_filename(alk_test_image_dir(), image, "current", NULL);
+	g_autofree char *dir = realpath(current, NULL);
+	if (dir == NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_IO, "%s: %s", current, g_strerror(errno));
+		return FALSE;
+	}
 	g_autofree char *json = g_build_filename(dir, "image.json", NULL);
 	g_autofree char *text = NULL;
 	g_autoptr(GRegex) re = g_regex_new("\"cmdline\"\\s*:\\s*\"([^\"]*)\"", 0, 0, NULL);

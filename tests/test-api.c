@@ -605,6 +605,70 @@ START_TEST(warm_pool)
 }
 END_TEST
 
+static guint16 agent_port;
+
+static void node_setup(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *extra = NULL;
+
+	agent_port = alk_test_free_port();
+	extra = g_strdup_printf("[api]\nrequest_timeout_s = 4\n[daemon]\nmax_sandboxes = 1\n"
+	                        "[cluster]\nnode = 0a\nagent_listen = 127.0.0.1:%u\n",
+	                        agent_port);
+	alk_test_api_daemon = alk_test_daemon_start(extra, &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+/* The agent-check line: "N%" and the connection closed. */
+static guint agent_check(void)
+{
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	g_autoptr(GError) error = NULL;
+	char buf[64] = "";
+	gsize n = 0;
+	guint64 pct = 0;
+	char *end = NULL;
+
+	conn = g_socket_client_connect_to_host(client, "127.0.0.1", agent_port, NULL, &error);
+	ck_assert_msg(conn != NULL, "agent port: %s", error ? error->message : "?");
+	ck_assert(g_input_stream_read_all(g_io_stream_get_input_stream(G_IO_STREAM(conn)), buf,
+	                                  sizeof(buf) - 1, &n, NULL, &error));
+	buf[n] = '\0';
+	pct = g_ascii_strtoull(buf, &end, 10);
+	ck_assert_msg(end != buf && g_str_equal(end, "%\n") && pct <= 100, "'%s'", buf);
+	return (guint)pct;
+}
+
+/* One node of a cluster: its tag in every id, another node's ids refused as
+ * not here, its capacity on the agent-check port, and a create it cannot
+ * admit answered 503 + X-Airlock-Full before any side effect. */
+START_TEST(cluster_node)
+{
+	g_autofree char *id = NULL;
+
+	ck_assert_uint_ge(agent_check(), 1);
+	id = alk_test_api_create(NULL);
+	ck_assert_msg(g_str_has_prefix(id, "0a"), "%s", id);
+	ck_assert_uint_eq(agent_check(), 0);
+	g_autoptr(AlkTestResponse) full = alk_test_api_call("POST", "/v1/sandboxes", "{}");
+	alk_test_api_assert_error(full, 503, "limit_exceeded");
+	ck_assert_str_eq(alk_test_response_header(full, "X-Airlock-Full"), "1");
+	g_autoptr(JsonObject) list = alk_test_api_expect("GET", "/v1/sandboxes", NULL, 200);
+	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(list, "sandboxes")), 1);
+	g_autoptr(AlkTestResponse) other =
+	    alk_test_api_call("GET", "/v1/sandboxes/0b0123456789", NULL);
+	alk_test_api_assert_error(other, 404, "not_found");
+	ck_assert(strstr((const char *)other->body->data, "node 0b's") != NULL);
+	/* a create that fails for the request itself is not retried elsewhere */
+	g_autoptr(AlkTestResponse) bad = alk_test_api_call("POST", "/v1/sandboxes", "{\"cpus\":0}");
+	alk_test_api_assert_error(bad, 400, "invalid_request");
+	ck_assert(alk_test_response_header(bad, "X-Airlock-Full") == NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api");
@@ -622,6 +686,7 @@ int main(void)
 	alk_test_api_add(s, "sigterm_leaves_sandboxes", sigterm_leaves_sandboxes, NULL, NULL);
 	alk_test_api_add(s, "pause_resume", pause_resume, NULL, NULL);
 	alk_test_api_add(s, "warm_pool", warm_pool, pool_setup, NULL);
+	alk_test_api_add(s, "cluster_node", cluster_node, node_setup, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

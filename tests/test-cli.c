@@ -729,6 +729,17 @@ START_TEST(test_images_profiles)
 	g_autoptr(JsonObject) images = object(
 	    "{\"images\":[{\"name\":\"minimal\",\"kernel_version\":\"6.1.0\",\"agent_version\":"
 	    "\"0.1.0\",\"rootfs_virtual_mib\":1024,\"built_at\":\"2026-11-25T01:30:05Z\","
+	    "\"build_id\":\"20261125T013005Z-0123abcd\",\"rootfs_bytes\":5000000,"
+	    "\"default_user\":null,\"source\":{\"kind\":\"minimal\"},"
+	    "\"usable\":true,\"error\":null},{\"name\":\"py\",\"kernel_version\":\"6.1.0\","
+	    "\"rootfs_virtual_mib\":2048,\"built_at\":\"2026-11-27T01:00:05Z\",\"build_id\":"
+	    "\"20261127T010005Z-89abcdef\",\"rootfs_bytes\":300000000,\"default_user\":\"agent\","
+	    "\"source\":{\"kind\":\"debian\",\"suite\":\"bookworm\",\"packages\":[\"python3\","
+	    "\"git\"]},\"usable\":true,\"error\":null},{\"name\":\"app\",\"kernel_version\":"
+	    "\"6.1.0\",\"rootfs_virtual_mib\":512,\"built_at\":\"2026-11-27T01:30:00Z\","
+	    "\"build_id\":\"20261127T013000Z-00000000\",\"rootfs_bytes\":1048576,"
+	    "\"source\":{\"kind\":\"oci\",\"reference\":\"app.tar\",\"digest\":\"sha256:"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"},"
 	    "\"usable\":true,\"error\":null},{\"name\":\"broken\",\"usable\":false,"
 	    "\"error\":\"no kernel\"}]}");
 	g_autoptr(JsonObject) profiles = object(
@@ -740,9 +751,17 @@ START_TEST(test_images_profiles)
 	g_autofree char *a = alk_cli_format_images(alk_cli_json_array(images, "images"), now);
 	g_autofree char *b = alk_cli_format_profiles(profiles);
 
-	ck_assert_str_eq(a, "NAME     KERNEL  AGENT  ROOTFS  BUILT   USABLE\n"
-	                    "minimal  6.1.0   0.1.0  1G      2d ago  yes\n"
-	                    "broken   -       -      -       -       no: no kernel\n");
+	ck_assert_str_eq(
+	    a, "NAME     KERNEL  USER   SOURCE                           SIZE  ROOTFS  BUILT    "
+	       "BUILD                      USABLE\n"
+	       "minimal  6.1.0   root   minimal                          5M    1G      2d ago   "
+	       "20261125T013005Z-0123abcd  yes\n"
+	       "py       6.1.0   agent  debian bookworm +python3,git     287M  2G      30m ago  "
+	       "20261127T010005Z-89abcdef  yes\n"
+	       "app      6.1.0   root   oci app.tar@sha256:0123456789ab  1M    512M    5s ago   "
+	       "20261127T013000Z-00000000  yes\n"
+	       "broken   -       -      -                                -     -       -        "
+	       "-                          no: no kernel\n");
 	ck_assert_str_eq(b, "NAME                   CPUS  MEMORY   DISK   TTL    EXEC-TIMEOUT  "
 	                    "NETWORK\n"
 	                    "development (default)  1/4   512M/4G  2G/8G  1h/1d  10m/1h        "

@@ -258,6 +258,24 @@ START_TEST(pool_keys)
 }
 END_TEST
 
+START_TEST(cluster_group)
+{
+	g_autoptr(AlkConfig) none = load("");
+	g_autoptr(AlkConfig) c = load("[cluster]\nnode = 0a\nagent_listen = 127.0.0.1:8421\n");
+
+	ck_assert_str_eq(none->cluster.node, "");
+	ck_assert_str_eq(c->cluster.node, "0a");
+	ck_assert_str_eq(c->cluster.agent_listen, "127.0.0.1:8421");
+	assert_config_error("[cluster]\nnode = 00\n", "cluster.node: '00' is not two lowercase");
+	assert_config_error("[cluster]\nnode = 0A\n", "cluster.node");
+	assert_config_error("[cluster]\nnode = 7\n", "cluster.node");
+	assert_config_error("[cluster]\nnode = zz\n", "cluster.node");
+	assert_config_error("[cluster]\nnode = 0a1\n", "cluster.node");
+	assert_config_error("[cluster]\nagent_listen = nowhere\n", "cluster.agent_listen");
+	assert_config_error("[cluster]\netcd = x\n", "cluster");
+}
+END_TEST
+
 START_TEST(network_group)
 {
 	g_autoptr(AlkConfig) d = load("");
@@ -440,6 +458,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, names_and_modes);
 	tcase_add_test(tc, network_group);
 	tcase_add_test(tc, pool_keys);
+	tcase_add_test(tc, cluster_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

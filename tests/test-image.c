@@ -10,8 +10,12 @@
 #include "alk-image.h"
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define BUILD "20261202T031500Z-0123abcd"
 #define JSON                                                                                       \
-	"{\n  \"format_version\":1,\n  \"name\":\"minimal\",\n  \"arch\":\"x86_64\",\n"            \
+	"{\n  \"format_version\":2,\n  \"name\":\"minimal\",\n  \"arch\":\"x86_64\",\n"            \
+	"  \"build_id\":\"" BUILD "\",\n  \"default_user\":\"agent\",\n"                           \
+	"  \"source\":{\"kind\":\"debian\",\"suite\":\"bookworm\",\"packages\":[\"python3\"]},\n"  \
+	"  \"exec\":{\"env\":[\"A=1\"],\"cwd\":\"/srv\",\"argv\":[\"/bin/sh\"]},\n"                \
 	"  \"kernel\":\"vmlinuz\",\n  \"initrd\":\"initrd.img\",\n"                                \
 	"  \"rootfs\":\"rootfs.qcow2\",\n  \"rootfs_virtual_mib\":64,\n"                           \
 	"  \"cmdline\":\"console=ttyS0 panic=-1 quiet root=/dev/vda rw\",\n"                       \
@@ -20,7 +24,8 @@
 	"  \"build_stamp\":\"" SHA "\"\n}\n"
 
 static char *root;  /* the image_dir of each test */
-static char *image; /* root/minimal */
+static char *top;   /* root/minimal */
+static char *image; /* root/minimal/builds/BUILD, where `current` points */
 
 static char *path_in(const char *file)
 {
@@ -75,8 +80,11 @@ static void setup(void)
 	root = g_dir_make_tmp("alk-image-XXXXXX", NULL);
 	ck_assert_ptr_nonnull(root);
 	ck_assert_int_eq(g_chmod(root, 0755), 0);
-	image = g_build_filename(root, "minimal", NULL);
-	ck_assert_int_eq(g_mkdir(image, 0755), 0);
+	top = g_build_filename(root, "minimal", NULL);
+	image = g_build_filename(top, "builds", BUILD, NULL);
+	ck_assert_int_eq(g_mkdir_with_parents(image, 0755), 0);
+	g_autofree char *current = g_build_filename(top, "current", NULL);
+	ck_assert_int_eq(symlink("builds/" BUILD, current), 0);
 	write_json(NULL, NULL);
 	write_file("vmlinuz", "kernel", 0444);
 	write_file("initrd.img", "initrd", 0644);
@@ -89,6 +97,7 @@ static void teardown(void)
 
 	ck_assert(g_spawn_command_line_sync(argv0, NULL, NULL, NULL, NULL));
 	g_clear_pointer(&image, g_free);
+	g_clear_pointer(&top, g_free);
 	g_clear_pointer(&root, g_free);
 }
 
@@ -198,8 +207,8 @@ START_TEST(json_fields)
 	assert_refused(ALK_ERROR_INVALID, "field 'rootfs_virtual_mib'");
 	write_json("\"rootfs_virtual_mib\":64", "\"rootfs_virtual_mib\":18446744073709551680");
 	assert_refused(ALK_ERROR_INVALID, "64-bit range");
-	write_json("\"format_version\":1", "\"format_version\":2");
-	assert_refused(ALK_ERROR_INVALID, "field 'format_version' is 2");
+	write_json("\"format_version\":2", "\"format_version\":1");
+	assert_refused(ALK_ERROR_INVALID, "field 'format_version' is 1");
 	write_json("\"kernel\":\"vmlinuz\"", "\"kernel\":[\"vmlinuz\"]");
 	assert_refused(ALK_ERROR_INVALID, "field 'kernel' must be a string");
 	write_json("\"arch\":\"x86_64\",", "\"arch\":\"x86_64\",\"stamp\":\"x\",");
@@ -329,7 +338,7 @@ START_TEST(kernel_and_dir)
 	ck_assert_ptr_null(alk_image_load_owned(root, "minimal", geteuid() + 1, &error));
 	ck_assert_ptr_nonnull(strstr(error->message, "must be owned by uid"));
 	g_clear_error(&error);
-	ck_assert_int_eq(symlink(image, link), 0);
+	ck_assert_int_eq(symlink(top, link), 0);
 	ck_assert_ptr_null(alk_image_load_owned(root, "linked", geteuid(), &error));
 	ck_assert_ptr_nonnull(strstr(error->message, "not a directory"));
 }
@@ -355,7 +364,7 @@ START_TEST(scan)
 	ck_assert_str_eq(a->name, "README");
 	ck_assert_ptr_nonnull(strstr(a->error, "image name"));
 	ck_assert_str_eq(b->name, "bad");
-	ck_assert_ptr_nonnull(strstr(b->error, "image 'bad': image.json"));
+	ck_assert_ptr_nonnull(strstr(b->error, "image 'bad': current: missing"));
 	ck_assert_ptr_null(b->kernel);
 	ck_assert_str_eq(c->name, "minimal");
 	ck_assert_ptr_null(c->error);
@@ -370,6 +379,104 @@ START_TEST(scan)
 		g_autoptr(GPtrArray) as_root = alk_image_scan(root, NULL);
 		ck_assert_int_eq(as_root->len, 3);
 	}
+}
+END_TEST
+
+START_TEST(build_ids)
+{
+	ck_assert(alk_image_build_id_is_valid("20261202T031500Z-0123abcd"));
+	const char *bad[] = {"",
+	                     "20261202T031500Z-0123abc",
+	                     "20261202T031500Z-0123abcde",
+	                     "20261202T031500Z-0123ABCD",
+	                     "20261202t031500Z-0123abcd",
+	                     "2026120xT031500Z-0123abcd",
+	                     "20261202T031500Z_0123abcd",
+	                     "../../../../../../../etc00",
+	                     NULL};
+	for (guint i = 0; bad[i] != NULL; i++)
+		ck_assert_msg(!alk_image_build_id_is_valid(bad[i]), "%s", bad[i]);
+	ck_assert(!alk_image_build_id_is_valid(NULL));
+}
+END_TEST
+
+/* The loader follows `current` once, by its exact text, and hands out the
+ * build's own paths; nothing else under the image may be a symlink. */
+static void relink(const char *target)
+{
+	g_autofree char *current = g_build_filename(top, "current", NULL);
+
+	g_unlink(current);
+	if (target != NULL)
+		ck_assert_int_eq(symlink(target, current), 0);
+}
+
+START_TEST(layout_current)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *builds = g_build_filename(top, "builds", NULL);
+	g_autofree char *moved = g_build_filename(root, "elsewhere", NULL);
+	g_autofree char *current = g_build_filename(top, "current", NULL);
+
+	relink(NULL);
+	assert_refused(ALK_ERROR_INVALID, "current: missing");
+	relink(image); /* absolute: not the exact text */
+	assert_refused(ALK_ERROR_INVALID, "must point to builds/<build id>");
+	relink("builds/" BUILD "/");
+	assert_refused(ALK_ERROR_INVALID, "must point to builds/<build id>");
+	relink("./builds/" BUILD);
+	assert_refused(ALK_ERROR_INVALID, "must point to builds/<build id>");
+	relink("builds/20261202T031500Z-ffffffff");
+	assert_refused(ALK_ERROR_INVALID, "No such file");
+	ck_assert(g_file_set_contents(current, "builds/" BUILD, -1, NULL));
+	assert_refused(ALK_ERROR_INVALID, "current: not a symlink");
+	relink("builds/" BUILD);
+	/* builds itself a symlink to a copy elsewhere: refused */
+	ck_assert_int_eq(g_rename(builds, moved), 0);
+	ck_assert_int_eq(symlink(moved, builds), 0);
+	assert_refused(ALK_ERROR_INVALID, "not a directory (symlinks are not followed)");
+	g_unlink(builds);
+	ck_assert_int_eq(g_rename(moved, builds), 0);
+	/* the build's json must name that build */
+	write_json("\"build_id\":\"" BUILD, "\"build_id\":\"20261202T031500Z-00000000");
+	assert_refused(ALK_ERROR_INVALID, "field 'build_id' does not match");
+	write_json(NULL, NULL);
+	g_autoptr(AlkImage) img = load(&error);
+	ck_assert_msg(img != NULL, "%s", error != NULL ? error->message : "");
+	ck_assert_str_eq(img->build_id, BUILD);
+	ck_assert(g_str_has_suffix(img->rootfs, "/builds/" BUILD "/rootfs.qcow2"));
+	ck_assert_int_ge(img->rootfs_fd, 0);
+}
+END_TEST
+
+START_TEST(json_source)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkImage) img = load(&error);
+
+	ck_assert_msg(img != NULL, "%s", error != NULL ? error->message : "");
+	ck_assert_str_eq(img->default_user, "agent");
+	ck_assert_str_eq(img->source_kind, "debian");
+	ck_assert_str_eq(img->source_suite, "bookworm");
+	ck_assert_str_eq(img->source_packages[0], "python3");
+	ck_assert_str_eq(img->exec_env[0], "A=1");
+	ck_assert_str_eq(img->exec_cwd, "/srv");
+	ck_assert_str_eq(img->exec_argv[0], "/bin/sh");
+	ck_assert_ptr_null(img->exec_user);
+	write_json("\"kind\":\"debian\"", "\"kind\":\"rpm\"");
+	assert_refused(ALK_ERROR_INVALID, "'source.kind' must be");
+	write_json("\"kind\":\"debian\",\"suite\":\"bookworm\",", "\"kind\":\"debian\",");
+	assert_refused(ALK_ERROR_INVALID, "needs 'source.suite'");
+	write_json("\"kind\":\"debian\",\"suite\":\"bookworm\",\"packages\":[\"python3\"]",
+	           "\"kind\":\"oci\",\"reference\":\"x.tar\",\"digest\":\"sha256:12\"");
+	assert_refused(ALK_ERROR_INVALID, "source: field 'digest'");
+	write_json("\"kind\":\"debian\",\"suite\":\"bookworm\",\"packages\":[\"python3\"]",
+	           "\"kind\":\"minimal\",\"x\":1");
+	assert_refused(ALK_ERROR_INVALID, "source: unknown field 'x'");
+	write_json("\"default_user\":\"agent\"", "\"default_user\":\"../root\"");
+	assert_refused(ALK_ERROR_INVALID, "field 'default_user'");
+	write_json("\"cwd\":\"/srv\"", "\"cwd\":7");
+	assert_refused(ALK_ERROR_INVALID, "exec: field 'cwd'");
 }
 END_TEST
 
@@ -390,6 +497,9 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, base_not_a_file);
 	tcase_add_test(tc, kernel_and_dir);
 	tcase_add_test(tc, scan);
+	tcase_add_test(tc, build_ids);
+	tcase_add_test(tc, layout_current);
+	tcase_add_test(tc, json_source);
 	suite_add_tcase(s, tc);
 	return s;
 }

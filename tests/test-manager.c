@@ -50,19 +50,27 @@ static void run(const char *const *argv)
 	              "%s: %s", argv[0], error ? error->message : "?");
 }
 
-/* An image the manager accepts: its files are never booted. */
-static char *make_image(const char *root)
+/* An image the manager accepts (images/airlock-image's layout): its files are
+ * never booted. */
+/* A build of image tiny, made current: its files are never booted. */
+static void make_build(const char *root, const char *id)
 {
-	g_autofree char *dir = g_build_filename(root, "image", "tiny", NULL);
+	g_autofree char *top = g_build_filename(root, "image", "tiny", NULL);
+	g_autofree char *dir = g_build_filename(top, "builds", id, NULL);
+	g_autofree char *current = g_build_filename(top, "current", NULL);
+	g_autofree char *next = g_build_filename(top, ".current-new", NULL);
+	g_autofree char *target = g_strconcat("builds/", id, NULL);
 	g_autofree char *rootfs = g_build_filename(dir, "rootfs.qcow2", NULL);
 	const char *qemu_img[] = {"qemu-img", "create", "-q", "-f", "qcow2", rootfs, "64M", NULL};
-	const char *json =
-	    "{\"format_version\":1,\"name\":\"tiny\",\"arch\":\"x86_64\",\"kernel\":\"vmlinuz\","
+	g_autofree char *json = g_strdup_printf(
+	    "{\"format_version\":2,\"name\":\"tiny\",\"arch\":\"x86_64\",\"kernel\":\"vmlinuz\","
 	    "\"initrd\":\"initrd.img\",\"rootfs\":\"rootfs.qcow2\",\"rootfs_virtual_mib\":64,"
 	    "\"cmdline\":\"quiet\",\"kernel_version\":\"0\",\"agent_version\":\"airlock-agent\","
 	    "\"agent_sha256\":\"" /* 64 hex */
 	    "0000000000000000000000000000000000000000000000000000000000000000\","
-	    "\"built_at\":\"2026-01-01T00:00:00Z\"}";
+	    "\"built_at\":\"2026-01-01T00:00:00Z\",\"build_id\":\"%s\","
+	    "\"source\":{\"kind\":\"minimal\"}}",
+	    id);
 	const char *files[] = {"vmlinuz", "initrd.img", "image.json"};
 
 	ck_assert_int_eq(g_mkdir_with_parents(dir, 0755), 0);
@@ -73,6 +81,16 @@ static char *make_image(const char *root)
 	}
 	run(qemu_img);
 	ck_assert_int_eq(g_chmod(rootfs, 0444), 0);
+	/* switched as the builder does: a new link renamed over the old */
+	ck_assert_int_eq(symlink(target, next), 0);
+	ck_assert_int_eq(rename(next, current), 0);
+}
+
+#define FIRST_BUILD "20260101T000000Z-00000000"
+
+static char *make_image(const char *root)
+{
+	make_build(root, FIRST_BUILD);
 	return g_build_filename(root, "image", NULL);
 }
 
@@ -874,20 +892,11 @@ START_TEST(test_pool_makes_room)
 }
 END_TEST
 
+#define SECOND_BUILD "20260202T000000Z-00000001"
+
 static void rebuild_image(void)
 {
-	g_autofree char *json = g_build_filename(f.root, "image", "tiny", "image.json", NULL);
-	g_autofree char *text = NULL;
-	g_autofree char *again = NULL;
-	char *at;
-
-	ck_assert(g_file_get_contents(json, &text, NULL, NULL));
-	at = strstr(text, "2026-01-01T00:00:00Z");
-	ck_assert(at != NULL);
-	memcpy(at, "2026-02-02", 10);
-	ck_assert_int_eq(g_chmod(json, 0644), 0);
-	ck_assert(g_file_set_contents(json, text, -1, NULL));
-	ck_assert_int_eq(g_chmod(json, 0444), 0);
+	make_build(f.root, SECOND_BUILD);
 }
 
 static gboolean pool_of_build(gpointer data)
@@ -918,8 +927,74 @@ START_TEST(test_pool_replaced_on_rebuild)
 	sb = alk_manager_create(f.m, &(AlkSandboxRequest){0}, &error);
 	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
 	ck_assert(!sb->warm);
-	ck_assert_str_eq(sb->build, "2026-02-02T00:00:00Z");
-	ck_assert(loop_until(pool_of_build, "2026-02-02T00:00:00Z", WAIT_S));
+	ck_assert_str_eq(sb->build, SECOND_BUILD);
+	ck_assert(loop_until(pool_of_build, SECOND_BUILD, WAIT_S));
+}
+END_TEST
+
+/* ---- a node of a cluster ---- */
+
+START_TEST(test_capacity_and_full)
+{
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+	g_autoptr(GError) error = NULL;
+
+	restart_with("max_sandboxes = 2\n");
+	ck_assert_uint_ge(alk_manager_capacity_pct(f.m), 1);
+	a = create_ready();
+	ck_assert_uint_le(alk_manager_capacity_pct(f.m), 50);
+	b = create_ready();
+	ck_assert_uint_eq(alk_manager_capacity_pct(f.m), 0);
+	/* refused as full, before anything is made */
+	ck_assert(alk_manager_create(f.m, &(AlkSandboxRequest){0}, &error) == NULL);
+	ck_assert_msg(g_error_matches(error, ALK_ERROR, ALK_ERROR_FULL), "%s", error->message);
+	ck_assert_uint_eq(alk_test_fake_virt_count(f.fake), 2);
+	ck_assert(alk_manager_destroy(f.m, a, NULL));
+	assert_gone(a);
+	ck_assert_uint_ge(alk_manager_capacity_pct(f.m), 1);
+	/* without libvirt there is no room at all */
+	alk_test_fake_virt_set_connected(f.fake, FALSE);
+	ck_assert_uint_eq(alk_manager_capacity_pct(f.m), 0);
+	alk_test_fake_virt_set_connected(f.fake, TRUE);
+}
+END_TEST
+
+START_TEST(test_node_tag)
+{
+	g_autofree char *id = NULL;
+	g_autoptr(GError) error = NULL;
+
+	alk_manager_free(f.m);
+	alk_config_free(f.config);
+	f.config = config_with("");
+	g_free(f.config->cluster.node);
+	f.config->cluster.node = g_strdup("0a");
+	start_manager();
+	id = create_ready();
+	ck_assert_msg(g_str_has_prefix(id, "0a"), "%s", id);
+	/* another node's id: not here, and said so */
+	ck_assert(alk_manager_lookup(f.m, "0b0000000000", &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_NOT_FOUND));
+	ck_assert_msg(strstr(error->message, "node 0b's, this is node 0a") != NULL, "%s",
+	              error->message);
+	g_clear_error(&error);
+	/* the same host under another tag while it holds a sandbox: refused */
+	alk_manager_free(f.m);
+	g_free(f.config->cluster.node);
+	f.config->cluster.node = g_strdup("0c");
+	f.m = alk_test_fake_virt_manager(f.fake, f.config);
+	alk_manager_set_net_backend(f.m, &alk_test_fake_net_ops, f.net);
+	ck_assert(!alk_manager_start(f.m, &error));
+	ck_assert_msg(strstr(error->message, "does not carry this node's tag") != NULL, "%s",
+	              error->message);
+	g_clear_error(&error);
+	/* back under its own tag it adopts the sandbox */
+	alk_manager_free(f.m);
+	g_free(f.config->cluster.node);
+	f.config->cluster.node = g_strdup("0a");
+	start_manager();
+	ck_assert_msg(wait_for(id, ALK_SANDBOX_READY) == NULL, "not adopted");
 }
 END_TEST
 
@@ -953,6 +1028,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pool_adopted_after_restart);
 	tcase_add_test(tc, test_pool_makes_room);
 	tcase_add_test(tc, test_pool_replaced_on_rebuild);
+	tcase_add_test(tc, test_capacity_and_full);
+	tcase_add_test(tc, test_node_tag);
 	suite_add_tcase(s, tc);
 	return s;
 }

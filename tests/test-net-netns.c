@@ -231,6 +231,9 @@ START_TEST(lifecycle)
 	ck_assert(shows(egress_ns, "ip -o addr show", "10.213.0.5/30"));
 	ck_assert(shows(ns_a, "nft list tables", "table inet airlock"));
 	ck_assert(shows(ns_a, "nft list table inet airlock", "192.0.2.1 . 443"));
+	/* the in-process steps wrote the namespace's own sysctls, not the host's */
+	ck_assert(shows(ns_a, "cat /proc/sys/net/ipv4/ip_forward", "1"));
+	ck_assert(shows(ns_a, "cat /proc/sys/net/ipv6/conf/all/disable_ipv6", "1"));
 	table = alk_nft_egress_table(INSTANCE);
 	ck_assert(shows(egress_ns, "nft list tables", table));
 	ck_assert(!link_in(NULL, ns_a, NULL)); /* the uplink's end is in the egress namespace */
@@ -297,6 +300,48 @@ START_TEST(crash_reconcile)
 }
 END_TEST
 
+/* nft and sysctl steps run in-process, in their namespace: a ruleset nft
+ * refuses fails the plan with nft's words, a sysctl that does not exist
+ * with its name, and a key that is not a plain name never runs at all. */
+START_TEST(in_process_steps)
+{
+	g_autoptr(AlkNetPlan) bad_key = alk_net_plan_new();
+	AlkNetPlan *plan;
+	g_autoptr(GError) error = NULL;
+
+	REQUIRE_ROOT();
+	ck_assert(shf("ip netns add ", ns_b));
+	plan = alk_net_plan_new();
+	alk_net_plan_sysctl(plan, ns_b, "net.ipv4.ip_forward", "1");
+	alk_net_plan_nft(
+	    plan, ns_b,
+	    "table inet t {\n chain c {\n  type filter hook input priority 0;\n }\n}\n");
+	ck_assert_msg(run_plan(plan, &error), "%s", error ? error->message : "");
+	ck_assert(shows(ns_b, "cat /proc/sys/net/ipv4/ip_forward", "1"));
+	ck_assert(shows(ns_b, "nft list tables", "table inet t"));
+	ck_assert(!shows(NULL, "nft list tables", "table inet t")); /* not the host's */
+	plan = alk_net_plan_new();
+	alk_net_plan_nft(plan, ns_b, "table inet t {\n chain c {\n  tipe filter;\n }\n}\n");
+	ck_assert(!run_plan(plan, &error));
+	ck_assert_msg(strstr(error->message, "nft -f - in ") != NULL &&
+	                  strstr(error->message, "Error:") != NULL,
+	              "%s", error->message);
+	g_clear_error(&error);
+	plan = alk_net_plan_new();
+	alk_net_plan_sysctl(plan, ns_b, "net.ipv4.no_such_key", "1");
+	ck_assert(!run_plan(plan, &error));
+	ck_assert_msg(strstr(error->message, "sysctl net.ipv4.no_such_key=1") != NULL, "%s",
+	              error->message);
+	g_clear_error(&error);
+	alk_net_plan_sysctl(bad_key, ns_b, "../../../etc/passwd", "1");
+	alk_net_plan_sysctl(bad_key, ns_b, "net.ipv4.ip_forward", "1; reboot");
+	ck_assert(!run_plan(g_steal_pointer(&bad_key), &error));
+	ck_assert_msg(strstr(error->message, "bad sysctl ../../../etc/passwd=1") != NULL, "%s",
+	              error->message);
+	ck_assert(shf("ip netns del ", ns_b));
+}
+END_TEST
+
 START_TEST(async_invalid)
 {
 	g_autoptr(GError) error = NULL;
@@ -323,6 +368,7 @@ static Suite *netns_suite(void)
 	tcase_add_test(tc, lifecycle);
 	tcase_add_test(tc, crash_reconcile);
 	tcase_add_test(tc, async_invalid);
+	tcase_add_test(tc, in_process_steps);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -294,6 +294,9 @@ START_TEST(test_rt_exec_defaults)
 	ck_assert_uint_eq(g.stdin_mode, ALK_STDIN_NULL);
 	ck_assert_uint_eq(g.output_cap, 0);
 	ck_assert_uint_eq(g.nrlimits, 0);
+	ck_assert_ptr_null(g.user);
+	ck_assert_uint_eq(g.no_new_privs, 0);
+	ck_assert_uint_eq(g.drop_caps, 0);
 }
 END_TEST
 
@@ -916,6 +919,43 @@ START_TEST(test_bad_exec_values)
 	alk_put_bytes(&pw, 7, rl, 12);
 	alk_put_bytes(&pw, 7, rl, 12);
 	ck_assert_int_eq(exec_decode_pay(), ALK_PROTO_E_VALUE); /* same resource twice */
+	/* who it runs as: a plain name or numbers, nothing else */
+	exec_bad(9, "Root", 5, ALK_PROTO_E_VALUE);
+	exec_bad(9, "a b", 4, ALK_PROTO_E_VALUE);
+	exec_bad(9, "../x", 5, ALK_PROTO_E_VALUE);
+	exec_bad(9, "1000:", 6, ALK_PROTO_E_VALUE);
+	exec_bad(9, ":1000", 6, ALK_PROTO_E_VALUE);
+	exec_bad(9, "12345678901", 12, ALK_PROTO_E_VALUE);
+	exec_bad(9, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 34, ALK_PROTO_E_VALUE);
+	exec_bad(9, "", 1, ALK_PROTO_E_VALUE);
+	exec_bad(10, two, 4, ALK_PROTO_E_VALUE); /* no_new_privs is a bool */
+	exec_bad(11, two, 4, ALK_PROTO_E_VALUE); /* drop_caps too */
+}
+END_TEST
+
+START_TEST(test_rt_exec_user)
+{
+	AlkMsgExec m, g;
+	AlkFrameHeader h;
+	const uint8_t *p;
+	const char *const ok[] = {"agent", "_apt", "www-data", "1000", "1000:100", "0:0"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		m.argv[0] = "id";
+		m.argc = 1;
+		m.user = ok[i];
+		m.no_new_privs = 1;
+		m.drop_caps = i % 2;
+		p = deliver(frame, alk_msg_exec_encode(frame, sizeof(frame), 7, &m), &h);
+		ck_assert_int_eq(alk_msg_exec_decode(p, h.len, &g), ALK_PROTO_OK);
+		ck_assert_str_eq(g.user, ok[i]);
+		ck_assert_uint_eq(g.no_new_privs, 1);
+		ck_assert_uint_eq(g.drop_caps, i % 2);
+	}
+	/* the encoder refuses what the decoder would */
+	m.user = "not valid";
+	ck_assert_int_lt(alk_msg_exec_encode(frame, sizeof(frame), 7, &m), 0);
 }
 END_TEST
 
@@ -1381,6 +1421,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_rt_sync);
 	tcase_add_test(tc, test_rt_exec);
 	tcase_add_test(tc, test_rt_exec_defaults);
+	tcase_add_test(tc, test_rt_exec_user);
 	tcase_add_test(tc, test_rt_exec_max_counts);
 	tcase_add_test(tc, test_rt_started);
 	tcase_add_test(tc, test_rt_data);

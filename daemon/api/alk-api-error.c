@@ -26,6 +26,9 @@ static const AlkApiErrorRow rows[] = {
     {TRUE, ALK_API_ERROR_URI_TOO_LONG, 414, "uri_too_long"},
     {TRUE, ALK_API_ERROR_MEDIA_TYPE, 415, "unsupported_media_type"},
     {FALSE, ALK_ERROR_LIMIT, 429, "limit_exceeded"},
+    /* at capacity: in a cluster the create answers 503 + X-Airlock-Full instead
+     * (alk-api-sandboxes.c), so that the proxy tries another node */
+    {FALSE, ALK_ERROR_FULL, 429, "limit_exceeded"},
     {TRUE, ALK_API_ERROR_HEAD_TOO_LARGE, 431, "headers_too_large"},
     {FALSE, ALK_ERROR_FAILED, 500, "internal"},
     {FALSE, ALK_ERROR_PROTOCOL, 500, "internal"},

@@ -85,8 +85,9 @@ struct _AlkApi {
 	gid_t group; /* api.socket_group, (gid_t)-1 when it does not exist */
 	SoupServer *server;
 	GSocketService *service;
-	char *socket_path; /* bound here: removed at the end */
-	GHashTable *conns; /* AlkApiConn *, a ref each */
+	GSocketService *agent_service; /* [cluster] agent_listen: the proxy's agent-check */
+	char *socket_path;             /* bound here: removed at the end */
+	GHashTable *conns;             /* AlkApiConn *, a ref each */
 	AlkApiCount pools[ALK_API_POOLS];
 	GHashTable *peers;     /* AlkApiConn.peer -> AlkApiCount *, of open connections */
 	AlkApiConn *accepting; /* during soup_server_accept_iostream() */
@@ -249,6 +250,8 @@ void alk_api_req_abort_all(AlkApi *api);
 void alk_api_reply_json(AlkApiReq *req, guint status, JsonNode *node);
 void alk_api_reply_builder(AlkApiReq *req, guint status, JsonBuilder *b);
 void alk_api_reply_error(AlkApiReq *req, const GError *error);
+/* The same error body (its code from the error) under another status. */
+void alk_api_reply_error_status(AlkApiReq *req, guint status, const GError *error);
 void alk_api_reply_text(AlkApiReq *req, guint status, const char *content_type, char *text,
                         gsize len);
 /* Answers error on a connection whose request body is still coming: the

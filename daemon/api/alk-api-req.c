@@ -325,8 +325,12 @@ void alk_api_reply_builder(AlkApiReq *req, guint status, JsonBuilder *b)
 
 void alk_api_reply_error(AlkApiReq *req, const GError *error)
 {
+	alk_api_reply_error_status(req, alk_api_error_status(error), error);
+}
+
+void alk_api_reply_error_status(AlkApiReq *req, guint status, const GError *error)
+{
 	char *text = alk_api_error_json(error);
-	guint status = alk_api_error_status(error);
 
 	SoupMessageHeaders *h =
 	    req->done ? NULL : soup_server_message_get_response_headers(req->msg);

@@ -75,6 +75,15 @@ static void audit_create(AlkApiReq *req, const AlkSandbox *sb)
 	alk_api_audit(req->api, req->caller, "sandbox.create", sb->id, NULL, node);
 }
 
+/* A create this node cannot admit and another might: no room, no such
+ * image here, libvirt away. Refused before any side effect. */
+static gboolean not_admitted(const GError *error)
+{
+	return g_error_matches(error, ALK_ERROR, ALK_ERROR_FULL) ||
+	       g_error_matches(error, ALK_ERROR, ALK_ERROR_NOT_FOUND) ||
+	       g_error_matches(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE);
+}
+
 void alk_api_sandboxes_create(AlkApiReq *req)
 {
 	const char *wait = alk_api_query(req, "wait");
@@ -99,6 +108,14 @@ void alk_api_sandboxes_create(AlkApiReq *req)
 			add_wait(req, sb->id, ALK_SANDBOX_READY);
 		else
 			reply_sandbox(req, SOUP_STATUS_CREATED, sb, NULL);
+		return;
+	}
+	if (req->api->config->cluster.node[0] != '\0' && not_admitted(error)) {
+		/* nothing was made: the proxy may try another node (it says 429
+		 * when none can) */
+		soup_message_headers_replace(soup_server_message_get_response_headers(req->msg),
+		                             "X-Airlock-Full", "1");
+		alk_api_reply_error_status(req, SOUP_STATUS_SERVICE_UNAVAILABLE, error);
 		return;
 	}
 	alk_api_reply_error(req, error);

@@ -166,7 +166,8 @@ static GSocket *bind_unix(AlkApi *api, GError **error)
 	return g_socket_listen(sock, error) ? g_steal_pointer(&sock) : NULL;
 }
 
-static GSocket *bind_tcp(AlkApi *api, GError **error)
+/* A TCP listener on listen ("ADDRESS:PORT", the config key's value). */
+static GSocket *bind_tcp(const char *listen, GError **error)
 {
 	g_autofree char *host = NULL;
 	guint16 port = 0;
@@ -174,7 +175,7 @@ static GSocket *bind_tcp(AlkApi *api, GError **error)
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GSocket) sock = NULL;
 
-	if (!alk_config_parse_listen(api->config->api.listen, &host, &port, error))
+	if (!alk_config_parse_listen(listen, &host, &port, error))
 		return NULL;
 	inet = g_inet_address_new_from_string(host);
 	addr = g_inet_socket_address_new(inet, port);
@@ -185,11 +186,40 @@ static GSocket *bind_tcp(AlkApi *api, GError **error)
 	g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
 	if (!g_socket_listen(sock, error))
 		return NULL;
-	if (!g_inet_address_get_is_loopback(inet))
-		g_warning("api.listen %s is not a loopback address: bearer tokens and data "
-		          "cross the network unencrypted",
-		          api->config->api.listen);
 	return g_steal_pointer(&sock);
+}
+
+/* HAProxy's agent-check: one line, the share of capacity left ("37%"),
+ * then the connection closes. Nothing is read: the proxy sends nothing. */
+static gboolean on_agent_check(GSocketService *service, GSocketConnection *conn, GObject *src,
+                               gpointer data)
+{
+	AlkApi *api = data;
+	g_autofree char *line = g_strdup_printf("%u%%\n", alk_manager_capacity_pct(api->manager));
+	GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+
+	/* a few bytes into a new socket's empty buffer: this does not block */
+	g_output_stream_write_all(out, line, strlen(line), NULL, NULL, NULL);
+	g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	return TRUE;
+}
+
+static gboolean listen_agent_check(AlkApi *api, GError **error)
+{
+	g_autoptr(GSocket) sock = NULL;
+
+	if (api->config->cluster.agent_listen[0] == '\0')
+		return TRUE;
+	sock = bind_tcp(api->config->cluster.agent_listen, error);
+	api->agent_service = g_socket_service_new();
+	if (sock == NULL || !g_socket_listener_add_socket(G_SOCKET_LISTENER(api->agent_service),
+	                                                  sock, NULL, error)) {
+		g_prefix_error(error,
+		               "cluster.agent_listen %s: ", api->config->cluster.agent_listen);
+		return FALSE;
+	}
+	g_signal_connect(api->agent_service, "incoming", G_CALLBACK(on_agent_check), api);
+	return TRUE;
 }
 
 gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
@@ -208,13 +238,19 @@ gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service), local, NULL, error))
 		return FALSE;
 	if (api->config->api.listen[0] != '\0') {
-		tcp = bind_tcp(api, error);
+		tcp = bind_tcp(api->config->api.listen, error);
 		if (tcp == NULL || !g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service),
 		                                                 tcp, NULL, error)) {
 			g_prefix_error(error, "api.listen %s: ", api->config->api.listen);
 			return FALSE;
 		}
+		if (!alk_config_listen_is_loopback(api->config->api.listen))
+			g_warning("api.listen %s is not a loopback address: bearer tokens and data "
+			          "cross the network unencrypted",
+			          api->config->api.listen);
 	}
+	if (!listen_agent_check(api, error))
+		return FALSE;
 	g_socket_service_start(api->service);
 	return TRUE;
 }
@@ -224,6 +260,10 @@ void alk_api_stop_accepting(AlkApi *api)
 	if (api->service != NULL) {
 		g_socket_service_stop(api->service);
 		g_socket_listener_close(G_SOCKET_LISTENER(api->service));
+	}
+	if (api->agent_service != NULL) {
+		g_socket_service_stop(api->agent_service);
+		g_socket_listener_close(G_SOCKET_LISTENER(api->agent_service));
 	}
 	if (api->socket_path != NULL)
 		g_unlink(api->socket_path);
@@ -348,6 +388,7 @@ void alk_api_free(AlkApi *api)
 	alk_api_conn_close_all(api);
 	forget_requests(api);
 	g_clear_object(&api->service);
+	g_clear_object(&api->agent_service);
 	g_clear_object(&api->server);
 	g_hash_table_destroy(api->conns);
 	g_hash_table_destroy(api->peers);

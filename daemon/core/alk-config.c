@@ -159,6 +159,12 @@ static const AlkConfigKey net_keys[] = {
     {"deny", KEY_STRING, D(net.deny), 0, 4096},
     {NULL, 0, 0, 0, 0},
 };
+/* node's form is checked in check_cluster() */
+static const AlkConfigKey cluster_keys[] = {
+    {"node", KEY_STRING, D(cluster.node), 0, 2},
+    {"agent_listen", KEY_LISTEN, D(cluster.agent_listen), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
 #undef D
 
 /* Ranges are sanity bounds; the real guard is each default <= its ceiling. */
@@ -242,6 +248,18 @@ static gboolean account_is_valid(const char *name)
 	return TRUE;
 }
 
+gboolean alk_config_listen_is_loopback(const char *s)
+{
+	g_autofree char *address = NULL;
+	g_autoptr(GInetAddress) inet = NULL;
+	guint16 port = 0;
+
+	if (!alk_config_parse_listen(s, &address, &port, NULL))
+		return FALSE;
+	inet = g_inet_address_new_from_string(address);
+	return inet != NULL && g_inet_address_get_is_loopback(inet);
+}
+
 gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, GError **error)
 {
 	g_autofree char *host = NULL;
@@ -310,6 +328,8 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->default_profile);
 	g_free(c->default_image);
 	g_free(c->pool_spec);
+	g_free(c->cluster.node);
+	g_free(c->cluster.agent_listen);
 	g_clear_pointer(&c->pool, g_array_unref);
 	g_free(c->api.socket);
 	g_free(c->api.socket_group);
@@ -334,6 +354,8 @@ static AlkConfig *config_new_default(void)
 	c->virt_type = ALK_VIRT_AUTO;
 	c->max_sandboxes = 16;
 	c->pool_spec = g_strdup("");
+	c->cluster.node = g_strdup("");
+	c->cluster.agent_listen = g_strdup("");
 	c->pool = g_array_new(FALSE, TRUE, sizeof(AlkPoolKey));
 	c->host_cpus = g_get_num_processors();
 	c->state_dir = g_strdup("/var/lib/airlock");
@@ -603,14 +625,17 @@ static gboolean read_groups(GKeyFile *kf, AlkConfig *c, GError **error)
 		} else if (g_strcmp0(groups[i], "network") == 0) {
 			if (!read_group(kf, groups[i], net_keys, c, error))
 				return FALSE;
+		} else if (g_strcmp0(groups[i], "cluster") == 0) {
+			if (!read_group(kf, groups[i], cluster_keys, c, error))
+				return FALSE;
 		} else if (g_str_has_prefix(groups[i], "profile:")) {
 			AlkProfile *p = profile_for_group(c, groups[i], error);
 			if (p == NULL || !read_group(kf, groups[i], profile_keys, p, error))
 				return FALSE;
 		} else {
 			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-			            "[%s]: unknown group (expected [daemon], [api], [network] or "
-			            "[profile:NAME])",
+			            "[%s]: unknown group (expected [daemon], [api], [network], "
+			            "[cluster] or [profile:NAME])",
 			            groups[i]);
 			return FALSE;
 		}
@@ -765,9 +790,27 @@ static gboolean check_pool(AlkConfig *c, GError **error)
 	return TRUE;
 }
 
+/* Two lowercase hex digits, not 00 (an id's first byte must say a node). */
+static gboolean check_cluster(const AlkClusterConfig *cl, GError **error)
+{
+	const char *n = cl->node;
+
+	if (n[0] == '\0')
+		return TRUE;
+	if (strlen(n) != 2 || !g_ascii_isxdigit(n[0]) || !g_ascii_isxdigit(n[1]) ||
+	    g_ascii_isupper(n[0]) || g_ascii_isupper(n[1]) || strcmp(n, "00") == 0) {
+		g_autofree char *shown = g_strescape(n, NULL);
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "cluster.node: '%s' is not two lowercase hex digits from 01 to ff",
+		            shown);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean check_config(AlkConfig *c, GError **error)
 {
-	if (!check_net(&c->net, error))
+	if (!check_net(&c->net, error) || !check_cluster(&c->cluster, error))
 		return FALSE;
 	for (guint i = 0; i < c->profiles->len; i++) {
 		if (!check_profile(g_ptr_array_index(c->profiles, i), error))

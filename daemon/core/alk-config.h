@@ -96,6 +96,12 @@ typedef struct {
 
 #define ALK_POOL_KEYS_MAX 16
 
+/* [cluster]: this daemon as one node of many behind a proxy (docs/cluster.md). */
+typedef struct {
+	char *node;         /* two hex digits 01-ff: every sandbox id starts with them; "": alone */
+	char *agent_listen; /* "ADDRESS:PORT" answering the proxy's agent-check; "": none */
+} AlkClusterConfig;
+
 typedef struct {
 	char *libvirt_uri;
 	AlkVirtType virt_type;
@@ -114,6 +120,7 @@ typedef struct {
 	                      * ones in name order */
 	AlkApiConfig api;
 	AlkNetConfig net;
+	AlkClusterConfig cluster;
 	guint host_cpus; /* online CPUs, read at load: no sandbox gets more CPU time */
 } AlkConfig;
 
@@ -139,6 +146,8 @@ const char *alk_net_mode_to_string(AlkNetMode mode);
 /* Splits an [api] listen value, "192.0.2.1:8420" or "[::1]:8420": an IP
  * address literal (no host names: nothing is resolved) and a port 1..65535. */
 gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, GError **error);
+/* Whether a valid listen value names a loopback address. */
+gboolean alk_config_listen_is_loopback(const char *s);
 
 /* Parses "none", "isolated" or "allowlist". */
 gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out);

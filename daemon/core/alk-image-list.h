@@ -11,7 +11,19 @@ typedef struct {
 	char *kernel_version;
 	char *agent_version;
 	guint64 rootfs_virtual_mib;
+	guint64 rootfs_bytes; /* the base's size on disk */
 	char *built_at;
+	char *build_id;
+	char *default_user; /* NULL: root */
+	char *source_kind;  /* minimal, debian, oci */
+	char *source_suite;
+	char **source_packages;
+	char *source_reference;
+	char *source_digest;
+	char **exec_env; /* recorded exec defaults (OCI); NULL when absent */
+	char *exec_cwd;
+	char *exec_user;
+	char **exec_argv;
 } AlkImageInfo;
 
 void alk_image_info_free(AlkImageInfo *info);

@@ -151,7 +151,7 @@ static gboolean check_capacity(AlkManager *m, GError **error)
 	}
 	/* warm pool members make room for a create that needs it */
 	if (alk_manager_count_live(m) >= m->config->max_sandboxes && !alk_slot_pool_evict(m)) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FULL,
 		            "at capacity: %u sandboxes running (max_sandboxes)",
 		            m->config->max_sandboxes);
 		return FALSE;
@@ -177,9 +177,12 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	char id[ALK_SANDBOX_ID_LEN + 1];
 	AlkSandbox *sb;
 
-	do
+	do {
 		alk_sandbox_new_id(id);
-	while (alk_slot_lookup(m, id) != NULL);
+		/* in a cluster the first byte names the node (its tag) */
+		if (m->config->cluster.node[0] != '\0')
+			memcpy(id, m->config->cluster.node, 2);
+	} while (alk_slot_lookup(m, id) != NULL);
 	sb = alk_sandbox_new(id, m->config->state_dir, m->config->run_dir);
 	sb->instance = g_strdup(m->config->state_dir);
 	sb->image = g_strdup(image->name);

@@ -110,7 +110,7 @@ void alk_slot_add_labels(AlkSandbox *sb, GHashTable *labels);
  * replaced). */
 static inline const char *alk_image_build(const AlkImage *image)
 {
-	return image->build_stamp != NULL ? image->build_stamp : image->built_at;
+	return image->build_id != NULL ? image->build_id : image->built_at;
 }
 
 /* alk-manager-pool.c: the warm pool ([daemon] pool). */

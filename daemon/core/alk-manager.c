@@ -12,6 +12,7 @@
 
 #include "alk-domain-xml.h"
 #include "alk-error.h"
+#include "alk-image-builds.h"
 #include "alk-overlay.h"
 #include "alk-virt-real.h"
 
@@ -139,7 +140,7 @@ AlkSlot *alk_slot_add(AlkManager *m, AlkSandbox *sb)
 
 /* ---- waiting ---- */
 
-static gboolean not_found(const char *id, GError **error);
+static gboolean not_here(AlkManager *m, const char *id, GError **error);
 
 struct AlkManagerWait {
 	AlkSlot *slot;
@@ -193,7 +194,7 @@ gboolean alk_manager_wait(AlkManager *m, const char *id, AlkSandboxState until,
 
 	*wait = NULL;
 	if (slot == NULL)
-		return not_found(id, error);
+		return not_here(m, id, error);
 	if (settled(slot->sb, until, &why)) {
 		func(slot->sb, why, user_data);
 		return TRUE;
@@ -247,6 +248,7 @@ void alk_slot_remove_files(AlkManager *m, const char *id)
 	g_autofree char *run = g_build_filename(m->config->run_dir, "sandboxes", id, NULL);
 	rm_tree(state);
 	rm_tree(run);
+	alk_image_builds_sweep_async(m->config->image_dir); /* its image build may be free now */
 }
 
 static gboolean make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, GError **error)
@@ -760,11 +762,29 @@ static gboolean not_found(const char *id, GError **error)
 	return FALSE;
 }
 
+/* In a cluster: ids of another node's tag are never here. */
+static gboolean other_node(AlkManager *m, const char *id)
+{
+	const char *node = m->config->cluster.node;
+
+	return node[0] != '\0' && alk_sandbox_id_valid(id) && strncmp(id, node, 2) != 0;
+}
+
+static gboolean not_here(AlkManager *m, const char *id, GError **error)
+{
+	if (!other_node(m, id))
+		return not_found(id, error);
+	g_set_error(error, ALK_ERROR, ALK_ERROR_NOT_FOUND,
+	            "no sandbox %s here: its id is node %.2s's, this is node %s", id, id,
+	            m->config->cluster.node);
+	return FALSE;
+}
+
 const AlkSandbox *alk_manager_lookup(AlkManager *m, const char *id, GError **error)
 {
 	AlkSlot *slot = alk_slot_lookup(m, id);
 	if (slot == NULL) {
-		not_found(id, error);
+		not_here(m, id, error);
 		return NULL;
 	}
 	return slot->sb;
@@ -805,7 +825,7 @@ gboolean alk_manager_destroy(AlkManager *m, const char *id, GError **error)
 {
 	AlkSlot *slot = alk_slot_lookup(m, id);
 	if (slot == NULL)
-		return not_found(id, error);
+		return not_here(m, id, error);
 	if (!alk_sandbox_is_live(slot->sb)) {
 		if (slot->end == ALK_END_DONE)
 			alk_slot_forget(slot);
@@ -832,7 +852,7 @@ gboolean alk_manager_set_ttl(AlkManager *m, const char *id, guint64 ttl_s, GErro
 {
 	AlkSlot *slot = alk_slot_lookup(m, id);
 	if (slot == NULL)
-		return not_found(id, error);
+		return not_here(m, id, error);
 	if (slot->sb->state != ALK_SANDBOX_READY && slot->sb->state != ALK_SANDBOX_BOOTING &&
 	    slot->sb->state != ALK_SANDBOX_CREATING && slot->sb->state != ALK_SANDBOX_PAUSED) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_CONFLICT, "sandbox %s is %s", id,
@@ -984,6 +1004,27 @@ static void choose_virt_type(AlkManager *m)
 	}
 }
 
+/* A host switches to cluster mode (or to another tag) only while it holds
+ * no sandboxes: every id it serves must carry its tag. */
+static gboolean check_tags(AlkManager *m, GError **error)
+{
+	g_autoptr(GPtrArray) all = alk_manager_list(m);
+
+	for (guint i = 0; i < all->len; i++) {
+		const AlkSandbox *sb = g_ptr_array_index(all, i);
+
+		if (other_node(m, sb->id)) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "cluster.node %s: sandbox %s does not carry this node's tag; "
+			            "a host joins a cluster (or changes its tag) only with no "
+			            "sandboxes: delete them first",
+			            m->config->cluster.node, sb->id);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 gboolean alk_manager_start(AlkManager *m, GError **error)
 {
 	static const AlkVirtOpsEvents ev = {.stopped = on_stopped, .connection = on_connection};
@@ -999,7 +1040,7 @@ gboolean alk_manager_start(AlkManager *m, GError **error)
 	/* the probe's domain starts only once the loop runs: reconcile's
 	 * listing, now, never sees it */
 	choose_virt_type(m);
-	if (!alk_manager_reconcile(m, error))
+	if (!alk_manager_reconcile(m, error) || !check_tags(m, error))
 		return FALSE;
 	alk_manager_pool_start(m);
 	return TRUE;

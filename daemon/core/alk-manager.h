@@ -91,6 +91,12 @@ void alk_manager_set_network_async(AlkManager *m, const char *id, const char *co
                                    GAsyncReadyCallback cb, gpointer user_data);
 gboolean alk_manager_set_network_finish(AlkManager *m, GAsyncResult *res, GError **error);
 
+/* The share of this daemon's capacity a proxy may still place creates on,
+ * 0-100: free sandbox slots (ready warm pool members count as free; a pool
+ * with none ready halves the figure), bounded by the host's available
+ * memory; 0 when full or without libvirt. */
+guint alk_manager_capacity_pct(AlkManager *m);
+
 /* The warm pool, a key at a time: members ready to be handed out and
  * members still starting. */
 typedef struct {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alk-error.h"
+#include "alk-image-builds.h"
 #include "alk-manager-private.h"
 
 #define ADOPT_TIMEOUT_S 30
@@ -152,6 +153,7 @@ static void sweep(AlkManager *m)
 	alk_manager_net_sweep(m);
 	sweep_dir(m, m->config->state_dir);
 	sweep_dir(m, m->config->run_dir);
+	alk_image_builds_sweep_async(m->config->image_dir);
 	g_message("reconcile: done");
 }
 

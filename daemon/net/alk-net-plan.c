@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-net-plan.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alk-error.h"
 #include "alk-netns.h"
@@ -9,11 +13,23 @@
 /* what an error message keeps of a command's stderr */
 #define STDERR_MAX 200
 
+/* How a step runs: a command, or in-process in its namespace (argv is
+ * still the command it stands for, for the rendered plan and errors). */
+typedef enum {
+	STEP_COMMAND,
+	STEP_NFT,    /* input through libnftables */
+	STEP_SYSCTL, /* key=value written to /proc/sys */
+} StepKind;
+
 typedef struct {
 	char **argv;
 	char *input;       /* its stdin; NULL: none */
 	gboolean may_fail; /* e.g. removing what may already be gone */
 	char *if_exists;   /* run only if this path exists then; NULL: always */
+	StepKind kind;
+	char *ns;    /* STEP_NFT, STEP_SYSCTL: its namespace; NULL: the daemon's */
+	char *key;   /* STEP_SYSCTL */
+	char *value; /* STEP_SYSCTL */
 } Step;
 
 struct AlkNetPlan {
@@ -31,6 +47,9 @@ static void step_free(Step *step)
 	g_strfreev(step->argv);
 	g_free(step->input);
 	g_free(step->if_exists);
+	g_free(step->ns);
+	g_free(step->key);
+	g_free(step->value);
 	g_free(step);
 }
 
@@ -123,24 +142,41 @@ void alk_net_plan_netns_del(AlkNetPlan *plan, const char *name)
 void alk_net_plan_nft(AlkNetPlan *plan, const char *ns, const char *text)
 {
 	g_autoptr(GStrvBuilder) b = NULL;
+	Step *step;
 
 	if (!plan_ns_ok(plan, ns))
 		return;
 	b = in_ns(ns);
 	g_strv_builder_addv(b, (const char *[]){"nft", "-f", "-", NULL});
-	plan_add(plan, b, text, FALSE);
+	step = plan_add(plan, b, text, FALSE);
+	step->kind = STEP_NFT;
+	step->ns = g_strdup(ns);
 }
 
 void alk_net_plan_sysctl(AlkNetPlan *plan, const char *ns, const char *key, const char *value)
 {
 	g_autoptr(GStrvBuilder) b = NULL;
 	g_autofree char *kv = g_strdup_printf("%s=%s", key, value);
+	Step *step;
 
 	if (!plan_ns_ok(plan, ns))
 		return;
+	/* a key names a file under /proc/sys: dots and plain names only */
+	if (key[0] == '.' || strstr(key, "..") != NULL ||
+	    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_.") != strlen(key) ||
+	    strspn(value, "0123456789") != strlen(value) || value[0] == '\0') {
+		if (plan->error == NULL)
+			g_set_error(&plan->error, ALK_ERROR, ALK_ERROR_INVALID, "bad sysctl %s",
+			            kv);
+		return;
+	}
 	b = in_ns(ns);
 	g_strv_builder_addv(b, (const char *[]){"sysctl", "-q", "-w", kv, NULL});
-	plan_add(plan, b, NULL, FALSE);
+	step = plan_add(plan, b, NULL, FALSE);
+	step->kind = STEP_SYSCTL;
+	step->ns = g_strdup(ns);
+	step->key = g_strdup(key);
+	step->value = g_strdup(value);
 }
 
 /* ---- rendering ---- */
@@ -250,6 +286,81 @@ static void step_done(GObject *source, GAsyncResult *res, gpointer data)
 	run_next(g_steal_pointer(&task));
 }
 
+/* ---- in-process steps: fewer processes per networked create ---- */
+
+/* The ruleset through libnftables, as `nft -f -` would load it (one
+ * transaction). Runs in the step's namespace. */
+static gboolean load_nft(gpointer data, GError **error)
+{
+	const Step *step = data;
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int rc;
+
+	if (nft == NULL) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "nft: cannot start libnftables");
+		return FALSE;
+	}
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	rc = nft_run_cmd_from_buffer(nft, step->input);
+	if (rc != 0) {
+		g_autofree char *msg = g_strndup(nft_ctx_get_error_buffer(nft), STDERR_MAX);
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "nft -f -%s%s: %s",
+		            step->ns != NULL ? " in " : "", step->ns != NULL ? step->ns : "",
+		            *g_strstrip(msg) != '\0' ? msg : "failed");
+	}
+	nft_ctx_free(nft);
+	return rc == 0;
+}
+
+/* /proc/sys/KEY (dots as slashes) of the namespace the thread is in. */
+static gboolean write_sysctl(gpointer data, GError **error)
+{
+	const Step *step = data;
+	g_autofree char *rel = g_strdup(step->key);
+	g_autofree char *path = NULL;
+	gsize len = strlen(step->value);
+	int fd;
+	gboolean ok;
+
+	g_strdelimit(rel, ".", '/');
+	path = g_build_filename("/proc/sys", rel, NULL);
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	ok = fd >= 0 && write(fd, step->value, len) == (ssize_t)len;
+	if (!ok)
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "sysctl %s=%s: %s", step->key,
+		            step->value, g_strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void in_process_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	Step *step = data;
+	GError *error = NULL;
+
+	if (alk_netns_run_in(step->ns, step->kind == STEP_NFT ? load_nft : write_sysctl, step,
+	                     &error))
+		g_task_return_boolean(task, TRUE);
+	else
+		g_task_return_error(task, error);
+}
+
+static void in_process_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	Run *run = g_task_get_task_data(task);
+	Step *step = g_ptr_array_index(run->plan->steps, run->next - 1);
+	g_autoptr(GError) error = NULL;
+
+	if (!g_task_propagate_boolean(G_TASK(res), &error) && !step->may_fail) {
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	run_next(g_steal_pointer(&task));
+}
+
 /* The next step that is to run, or NULL at the end. */
 static Step *next_step(Run *run)
 {
@@ -274,6 +385,15 @@ static void run_next(GTask *task)
 	if (step == NULL) {
 		g_task_return_boolean(task, TRUE);
 		g_object_unref(task);
+		return;
+	}
+	if (step->kind != STEP_COMMAND) {
+		/* the step stays the plan's until the plan is freed, after this */
+		GTask *sub = g_task_new(NULL, g_task_get_cancellable(task), in_process_done, task);
+
+		g_task_set_task_data(sub, step, NULL);
+		g_task_run_in_thread(sub, in_process_thread);
+		g_object_unref(sub);
 		return;
 	}
 	argv = step_argv(step);
