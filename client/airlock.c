@@ -77,6 +77,23 @@ static const AlkVerb verbs[] = {
      "                       [IPV6[/LEN]][:PORT] (repeatable, at most 64)\n"
      "  --none               allow nothing\n"},
     {"logs", alk_cmd_logs, "show a sandbox's serial console", "usage: airlock logs ID\n"},
+    {"screenshot", alk_cmd_screenshot, "save a sandbox's screen as PNG",
+     "usage: airlock screenshot [--width W] [--height H] ID FILE\n\n"
+     "Saves the screen of a sandbox created with a display to FILE (- for stdout),\n"
+     "scaled to W x H when asked (one of them: the aspect ratio is kept). Prints the\n"
+     "real screen's size.\n\n"
+     "  --width W, --height H   1..4096 pixels\n"},
+    {"computer", alk_cmd_computer, "move, click, type or press keys on a sandbox's screen",
+     "usage: airlock computer [--scale WxH] [--screenshot FILE] ID ACTION [ARG…]\n\n"
+     "Actions: move X Y | click [X Y] | double-click [X Y] | right-click [X Y] |\n"
+     "middle-click [X Y] | drag X1 Y1 X2 Y2 [X Y…] | scroll up|down|left|right [N] |\n"
+     "key CHORD |\n"
+     "key-down CHORD | key-up CHORD | type TEXT | wait MS | cursor | screenshot\n\n"
+     "CHORD is xdotool's: ctrl+shift+t, Return, KP_0, alt+F4. TEXT is typed on a US\n"
+     "layout (a character it lacks is an error); put it after -- if it starts with -.\n\n"
+     "  --scale WxH          coordinates (and --screenshot) in a W x H view of the screen\n"
+     "  --screenshot FILE    save the screen after the action (the screenshot action's\n"
+     "                       picture) to FILE\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",
      "usage: airlock profiles\n\nLimits are shown as default/maximum.\n"},

@@ -491,6 +491,72 @@ START_TEST(test_rm_ttl_parse)
 }
 END_TEST
 
+static void assert_computer(const char *argv, const char *want)
+{
+	g_auto(GStrv) w = words(argv);
+	g_auto(AlkComputerCmd) c = {0};
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(alk_cmd_computer_parse(g_strv_length(w), w, &c, &error), "%s: %s", argv,
+	              error ? error->message : "?");
+	ck_assert_str_eq(c.body, want);
+}
+
+static void assert_computer_error(const char *argv, const char *want)
+{
+	g_auto(GStrv) w = words(argv);
+	g_auto(AlkComputerCmd) c = {0};
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(!alk_cmd_computer_parse(g_strv_length(w), w, &c, &error), "%s accepted",
+	              argv);
+	ck_assert_msg(strstr(error->message, want) != NULL, "'%s' lacks '%s'", error->message,
+	              want);
+}
+
+START_TEST(test_screen_parse)
+{
+	g_auto(GStrv) shot = words("--width 640 0123456789ab /tmp/s.png");
+	g_auto(GStrv) shot_big = words("--width 5000 0123456789ab /tmp/s.png");
+	g_auto(GStrv) shot_short = words("0123456789ab");
+	AlkScreenshotCmd s;
+
+	ck_assert(alk_cmd_screenshot_parse(g_strv_length(shot), shot, &s, NULL));
+	ck_assert(s.width == 640 && s.height == 0);
+	ck_assert_str_eq(s.file, "/tmp/s.png");
+	ck_assert(!alk_cmd_screenshot_parse(g_strv_length(shot_big), shot_big, &s, NULL));
+	ck_assert(!alk_cmd_screenshot_parse(1, shot_short, &s, NULL));
+	assert_computer("0123456789ab move 10 20",
+	                "{\"actions\":[{\"action\":\"move\",\"x\":10,\"y\":20}]}");
+	assert_computer("--scale 360x200 0123456789ab double-click 5 6",
+	                "{\"actions\":[{\"action\":\"click\",\"count\":2,\"x\":5,\"y\":6}],"
+	                "\"scale_to\":{\"width\":360,\"height\":200}}");
+	assert_computer("0123456789ab right-click",
+	                "{\"actions\":[{\"action\":\"click\",\"button\":\"right\"}]}");
+	assert_computer("0123456789ab key ctrl+shift+t",
+	                "{\"actions\":[{\"action\":\"key\",\"keys\":\"ctrl+shift+t\"}]}");
+	assert_computer("0123456789ab scroll up 3",
+	                "{\"actions\":[{\"action\":\"scroll\",\"dy\":-3,\"dx\":0}]}");
+	assert_computer("0123456789ab drag 1 2 3 4",
+	                "{\"actions\":[{\"action\":\"drag\",\"path\":[[1,2],[3,4]]}]}");
+	assert_computer("0123456789ab type -- -rf",
+	                "{\"actions\":[{\"action\":\"type\",\"text\":\"-rf\"}]}");
+	assert_computer("--screenshot /tmp/x.png 0123456789ab wait 100",
+	                "{\"actions\":[{\"action\":\"wait\",\"ms\":100}],\"screenshot\":true}");
+	assert_computer_error("0123456789ab fly", "unknown action 'fly'");
+	assert_computer_error("0123456789ab move 10", "wrong number of arguments");
+	assert_computer_error("0123456789ab click 10", "wrong number of arguments");
+	assert_computer_error("0123456789ab drag 1 2 3", "wrong number of arguments");
+	assert_computer_error("0123456789ab move -1 2", "");
+	assert_computer_error("0123456789ab scroll up 51", "");
+	assert_computer_error("0123456789ab scroll sideways", "up, down, left or right");
+	assert_computer_error("--scale 360 0123456789ab cursor", "WIDTHxHEIGHT");
+	assert_computer_error("0123456789ab screenshot", "needs --screenshot FILE");
+	assert_computer_error("nope cursor", "");
+	assert_computer_error("0123456789ab", "usage");
+}
+END_TEST
+
 START_TEST(test_pause_parse)
 {
 	g_auto(GStrv) ok = words("0123456789ab");
@@ -861,6 +927,7 @@ static Suite *suite(void)
 	tcase_add_test(verbs, test_cp_parse);
 	tcase_add_test(verbs, test_cp_parse_errors);
 	tcase_add_test(verbs, test_rm_ttl_parse);
+	tcase_add_test(verbs, test_screen_parse);
 	tcase_add_test(verbs, test_pause_parse);
 	tcase_add_test(verbs, test_audit_parse);
 	tcase_add_test(verbs, test_net_parse);
