@@ -23,7 +23,8 @@ typedef struct {
 	"  --allow ENTRY        allowlist entry: HOST[:PORT], *.HOST, IP[/LEN][:PORT], …\n"      \
 	"                       (repeatable, at most 64; needs --network allowlist)\n"             \
 	"  --ttl SECONDS        lifetime; the sandbox is destroyed after it\n"                     \
-	"  --label KEY=VALUE    label (repeatable; key [a-z0-9_.-]{1,63})\n"
+	"  --label KEY=VALUE    label (repeatable; key [a-z0-9_.-]{1,63})\n"                       \
+	"  --display WxH        a screen, keyboard and mouse (screenshot, computer)\n"
 
 #define EXEC_OPTIONS                                                                               \
 	"  --timeout SECONDS    kill the command after this long (exit status 124)\n"              \

@@ -49,6 +49,8 @@ typedef struct {
 	guint64 ttl_s;
 	GPtrArray *allow;   /* char * */
 	GHashTable *labels; /* key -> value */
+	guint64 display_w;  /* --display WxH; 0: none */
+	guint64 display_h;
 } AlkCreateOpts;
 
 extern const AlkCliOption alk_create_options[];

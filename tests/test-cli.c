@@ -332,7 +332,8 @@ START_TEST(test_create_parse)
 {
 	g_auto(GStrv) argv = words("--image minimal --profile staging --cpus 2 --memory 1024 "
 	                           "--disk 4096 --ttl 600 --label team=ml --label b=x=y "
-	                           "--network allowlist --allow pypi.org:443 --allow 10.0.0.1");
+	                           "--network allowlist --allow pypi.org:443 --allow 10.0.0.1 "
+	                           "--display 1024x768");
 	g_auto(AlkCreateOpts) o = {0};
 	g_auto(AlkCliArgs) args = {0};
 	g_autofree char *body = NULL;
@@ -344,7 +345,8 @@ START_TEST(test_create_parse)
 	ck_assert_str_eq(body, "{\"image\":\"minimal\",\"profile\":\"staging\",\"cpus\":2,"
 	                       "\"memory_mib\":1024,\"disk_mib\":4096,\"ttl_s\":600,"
 	                       "\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\","
-	                       "\"10.0.0.1\"]},\"labels\":{\"b\":\"x=y\",\"team\":\"ml\"}}");
+	                       "\"10.0.0.1\"]},\"labels\":{\"b\":\"x=y\",\"team\":\"ml\"},"
+	                       "\"display\":{\"width\":1024,\"height\":768}}");
 }
 END_TEST
 
@@ -366,6 +368,8 @@ START_TEST(test_create_parse_errors)
 	create_fails("minimal", "unexpected argument 'minimal'");
 	create_fails("-- ls", "unexpected argument '--'");
 	create_fails("--cpus 0", "between 1");
+	create_fails("--display 1024", "WIDTHxHEIGHT");
+	create_fails("--display 0x768", "WIDTHxHEIGHT");
 	create_fails("--cpus 1025", "between 1");
 	create_fails("--cpus two", "whole number");
 	create_fails("--memory 63", "between 64");
