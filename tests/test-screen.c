@@ -278,6 +278,18 @@ static void assert_refusals(const char *id)
 		g_string_append_c(text, 'a');
 	g_string_append(text, "\"}]}");
 	big = g_string_free(g_steal_pointer(&text), FALSE);
+	/* each text fits, but all of it would be too many injections to plan */
+	g_autoptr(GString) many = g_string_new("{\"actions\":[");
+	for (guint k = 0; k < 3; k++) {
+		g_string_append_printf(many, "%s{\"action\":\"type\",\"delay_ms\":1,\"text\":\"",
+		                       k > 0 ? "," : "");
+		for (guint i = 0; i < 4096; i++)
+			g_string_append_c(many, 'b');
+		g_string_append(many, "\"}");
+	}
+	g_string_append(many, "]}");
+	g_autoptr(AlkTestResponse) too_many = alk_test_api_call("POST", path, many->str);
+	alk_test_api_assert_error(too_many, 400, "invalid_request");
 	for (guint i = 0; i <= G_N_ELEMENTS(bad); i++) {
 		g_autoptr(AlkTestResponse) r =
 		    alk_test_api_call("POST", path, i < G_N_ELEMENTS(bad) ? bad[i] : big);

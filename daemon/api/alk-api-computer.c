@@ -22,7 +22,9 @@
 #define CLICKS_MAX 3
 #define SCROLL_MAX 50 /* wheel steps each way */
 #define HOLD_MAX 4
+#define STEPS_MAX 20000 /* injections and pauses of a batch: its plan's memory */
 #define ABSENT G_MININT64
+G_STATIC_ASSERT(HOLD_MAX <= ALK_INPUT_CHORD_MAX && ALK_INPUT_CHORD_MAX <= ALK_INPUT_BATCH_MAX);
 
 /* ---- the actions as read ---------------------------------------------------------------- */
 
@@ -247,7 +249,7 @@ typedef enum { S_EVENTS, S_PAUSE, S_SCREENSHOT, S_CURSOR } StepKind;
 typedef struct {
 	StepKind kind;
 	guint action; /* index in the batch; G_MAXUINT: the final screenshot */
-	AlkInputEvent ev[ALK_INPUT_BATCH_MAX];
+	AlkInputEvent ev[ALK_INPUT_CHORD_MAX]; /* a chord at most */
 	guint n;
 	guint ms;
 	AlkScreenshotArea area;
@@ -735,6 +737,11 @@ static gboolean make_plan(Op *op, guint sw, guint sh, GError **error)
 		p->action = i;
 		if (!plan_action(p, g_ptr_array_index(op->reads, i), error))
 			return FALSE;
+		if (p->steps->len > STEPS_MAX)
+			return plan_error(
+			    p, error,
+			    "the batch needs more than %d injections and pauses: split it",
+			    STEPS_MAX);
 	}
 	if (op->want_shot) {
 		Step *s;
