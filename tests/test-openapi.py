@@ -330,6 +330,7 @@ def exercise(d, spec):
           body={"actions": [{"action": "move", "x": 10, "y": 10}, {"action": "cursor_position"},
                             {"action": "screenshot"}],
                 "screenshot": True, "scale_to": {"width": 360, "height": 200}})
+    check("POST", C, disp + "/computer", 200, body={"actions": [{"action": "wait", "ms": 1}]})
     check("POST", C, disp + "/computer", 400, body={"actions": [{"action": "key", "keys": "?!"}]})
     check("POST", C, disp + "/computer", 403, body={"actions": []}, tcp=True, token=d.read_token)
     check("DELETE", S, disp, 202)
