@@ -195,6 +195,15 @@ static void assert_typing(const char *id)
 		ck_assert_msg(g_get_monotonic_time() < deadline, "/tmp/k holds '%s'", k);
 		g_usleep(100 * 1000);
 	}
+	/* audited: the actions, the typed text only as its length and hash */
+	g_autofree char *audit = NULL;
+	g_autofree char *sum =
+	    g_compute_checksum_for_string(G_CHECKSUM_SHA256, "echo $((6*7)) > /tmp/k", -1);
+	ck_assert(g_file_get_contents(alk_test_api_d()->audit_path, &audit, NULL, NULL));
+	ck_assert(strstr(audit, "\"action\":\"sandbox.computer\"") != NULL);
+	ck_assert(strstr(audit, sum) != NULL);
+	ck_assert(strstr(audit, "\"text_bytes\":22") != NULL);
+	ck_assert(strstr(audit, "6*7") == NULL);
 }
 
 /* a move in a 360x200 view and a click: the tablet reports the real

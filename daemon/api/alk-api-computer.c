@@ -708,6 +708,16 @@ static gboolean read_body(Op *op, JsonObject *obj, GError **error)
 		            "1..%d actions (or none with screenshot: true)", ACTIONS_MAX);
 		return FALSE;
 	}
+	json_builder_begin_object(b);
+	alk_json_add_bool(b, "screenshot", op->want_shot);
+	if (op->scale_w != 0) {
+		json_builder_set_member_name(b, "scale_to");
+		json_builder_begin_object(b);
+		alk_json_add_int(b, "width", op->scale_w);
+		alk_json_add_int(b, "height", op->scale_h);
+		json_builder_end_object(b);
+	}
+	json_builder_set_member_name(b, "actions");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < n; i++) {
 		Read *r = g_new0(Read, 1);
@@ -720,6 +730,7 @@ static gboolean read_body(Op *op, JsonObject *obj, GError **error)
 		audit_action(b, r);
 	}
 	json_builder_end_array(b);
+	json_builder_end_object(b);
 	op->args = json_builder_get_root(b);
 	return TRUE;
 }
