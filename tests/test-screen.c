@@ -164,6 +164,23 @@ static void assert_size_and_change(const char *id)
 	ck_assert_uint_eq(png_height(full), sh);
 	ck_assert_uint_eq(png_width(half), 360);
 	ck_assert_uint_eq(png_height(half), (sh * 360 + sw / 2) / sw);
+	/* a region of a 360x200 view, at the real screen's resolution (a zoom) */
+	g_autofree char *path = computer_path(id);
+	g_autoptr(JsonObject) zoom = alk_test_api_expect(
+	    "POST", path,
+	    "{\"scale_to\":{\"width\":360,\"height\":200},\"actions\":[{\"action\":"
+	    "\"screenshot\",\"region\":{\"x\":10,\"y\":20,\"width\":100,\"height\":50}}]}",
+	    200);
+	JsonObject *z = json_object_get_object_member(
+	    json_array_get_object_element(json_object_get_array_member(zoom, "results"), 0),
+	    "screenshot");
+	ck_assert_int_eq(json_object_get_int_member(z, "width"), 100 * sw / 360);
+	ck_assert_int_eq(json_object_get_int_member(z, "height"), 50 * sh / 200);
+	g_autoptr(AlkTestResponse) off = alk_test_api_call(
+	    "POST", path,
+	    "{\"scale_to\":{\"width\":360,\"height\":200},\"actions\":[{\"action\":"
+	    "\"screenshot\",\"region\":{\"x\":300,\"y\":0,\"width\":100,\"height\":50}}]}");
+	alk_test_api_assert_error(off, 400, "invalid_request");
 	/* the console prints: the screen changes */
 	g_free(sh_text(id, "seq 1000 1040 > /dev/tty1"));
 	for (;;) {

@@ -135,10 +135,26 @@ static const struct {
 };
 
 typedef struct {
+	gint64 x, y, w, h;
+} Region;
+
+typedef struct {
 	Kind kind;
-	Action a;
+	Action a;     /* a.region is borrowed from the body: read into region at once */
 	GArray *path; /* drag: gint64 x, y, x, y, ... */
+	gboolean has_region;
+	Region region;
 } Read;
+
+#define RG(f) G_STRUCT_OFFSET(Region, f)
+static const AlkJsonField region_fields[] = {
+    {"x", ALK_JSON_INT, RG(x), TRUE, 0, G_MAXINT32, 0},
+    {"y", ALK_JSON_INT, RG(y), TRUE, 0, G_MAXINT32, 0},
+    {"width", ALK_JSON_INT, RG(w), TRUE, 1, G_MAXINT32, 0},
+    {"height", ALK_JSON_INT, RG(h), TRUE, 1, G_MAXINT32, 0},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+#undef RG
 
 static void read_clear(Read *r)
 {
@@ -233,6 +249,16 @@ static gboolean read_action(JsonNode *node, Read *r, GError **error)
 	if (!alk_json_read_object(obj, kinds[r->kind].fields, &r->a, error)) {
 		read_clear(r);
 		return FALSE;
+	}
+	if (r->a.region != NULL) {
+		gboolean ok = alk_json_read_object(r->a.region, region_fields, &r->region, error);
+		r->a.region = NULL; /* the body goes before the plan is made */
+		r->has_region = TRUE;
+		if (!ok) {
+			g_prefix_error(error, "region: ");
+			read_clear(r);
+			return FALSE;
+		}
 	}
 	if ((r->a.x == ABSENT) != (r->a.y == ABSENT)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "x and y go together");
@@ -488,30 +514,26 @@ static gboolean plan_type(Plan *p, const Action *a, GError **error)
 }
 
 /* a screenshot's region {x, y, width, height} in the client's space */
-static gboolean plan_region(Plan *p, JsonObject *region, AlkScreenshotArea *area, GError **error)
+static gboolean plan_region(Plan *p, const Region *r, AlkScreenshotArea *area, GError **error)
 {
-	struct {
-		gint64 x, y, w, h;
-	} r = {0};
-	static const AlkJsonField fields[] = {
-	    {"x", ALK_JSON_INT, 0, TRUE, 0, G_MAXINT32, 0},
-	    {"y", ALK_JSON_INT, sizeof(gint64), TRUE, 0, G_MAXINT32, 0},
-	    {"width", ALK_JSON_INT, 2 * sizeof(gint64), TRUE, 1, G_MAXINT32, 0},
-	    {"height", ALK_JSON_INT, 3 * sizeof(gint64), TRUE, 1, G_MAXINT32, 0},
-	    {NULL, 0, 0, FALSE, 0, 0, 0},
-	};
-	guint x0, y0, x1, y1;
-	g_autoptr(GError) local = NULL;
+	guint w = p->scale_w != 0 ? p->scale_w : p->sw;
+	guint h = p->scale_h != 0 ? p->scale_h : p->sh;
+	guint x0, y0;
 
-	if (!alk_json_read_object(region, fields, &r, &local))
-		return plan_error(p, error, "region: %s", local->message);
-	if (!point(p, r.x, r.y, &x0, &y0, error) ||
-	    !point(p, r.x + r.w - 1, r.y + r.h - 1, &x1, &y1, error))
+	if (!point(p, r->x, r->y, &x0, &y0, error))
 		return FALSE;
+	if (r->x + r->w > w || r->y + r->h > h)
+		return plan_error(p, error,
+		                  "region %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+		                  " at (%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+		                  ") is not within the "
+		                  "%ux%u screen",
+		                  r->w, r->h, r->x, r->y, w, h);
+	/* the real pixels the region covers, its last ones whole */
 	area->rx = x0;
 	area->ry = y0;
-	area->rw = x1 - x0 + 1;
-	area->rh = y1 - y0 + 1;
+	area->rw = (guint)(((guint64)(r->x + r->w) * p->sw + w - 1) / w) - x0;
+	area->rh = (guint)(((guint64)(r->y + r->h) * p->sh + h - 1) / h) - y0;
 	return TRUE; /* at the region's real resolution: a zoom */
 }
 
@@ -550,9 +572,9 @@ static gboolean plan_action(Plan *p, const Read *r, GError **error)
 		return add_pause(p, a->ms, error);
 	case A_SCREENSHOT: {
 		AlkScreenshotArea area = {.width = p->scale_w, .height = p->scale_h};
-		if (a->region != NULL && !plan_region(p, a->region, &area, error))
+		if (r->has_region && !plan_region(p, &r->region, &area, error))
 			return FALSE;
-		if (a->region != NULL)
+		if (r->has_region)
 			area.width = area.height = 0;
 		s = add_step(p, S_SCREENSHOT);
 		s->area = area;
