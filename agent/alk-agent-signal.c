@@ -68,7 +68,8 @@ static void signal_reap(AlkAgent *a)
 		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
 		if (pid <= 0)
 			return;
-		alk_exec_reaped(a, pid, status, (uint64_t)ru.ru_maxrss);
+		if (!alk_tty_reaped(a, pid))
+			alk_exec_reaped(a, pid, status, (uint64_t)ru.ru_maxrss);
 	}
 }
 

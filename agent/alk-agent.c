@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	agent_nonce(a->nonce);
 	alk_log("version %s started%s", ALK_VERSION, a->pid1 ? " as PID 1" : "");
+	alk_tty_start(a);
 	if (alk_port_open(a) == 0)
 		while (!a->quit)
 			loop_once(a);

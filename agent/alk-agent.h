@@ -171,6 +171,9 @@ typedef struct {
 	bool dead_used[ALK_AGENT_DEAD_IDS];
 	unsigned dead_next;
 	uint64_t exec_serial;
+	pid_t tty_pid; /* the shell on tty1 (alk-agent-tty.c); 0: none */
+	uint64_t tty_started_ms;
+	unsigned tty_quick; /* its exits right after starting */
 } AlkAgent;
 
 /* alk-agent.c: shared helpers */
@@ -296,5 +299,10 @@ void alk_fatal(AlkAgent *a, const char *fmt, ...) __attribute__((noreturn, forma
 /* alk-agent-signal.c: signals through a signalfd */
 int alk_signal_setup(void);
 void alk_signal_child_reset(void);
+
+/* alk-agent-tty.c: a root shell on tty1 when the machine has a display */
+void alk_tty_start(AlkAgent *a);
+/* true when pid was that shell (restarted unless it keeps dying) */
+bool alk_tty_reaped(AlkAgent *a, pid_t pid);
 void alk_signal_ready(AlkAgent *a);
 void alk_signal_wait(AlkAgent *a, int ms);

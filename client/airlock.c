@@ -23,7 +23,8 @@ typedef struct {
 	"  --allow ENTRY        allowlist entry: HOST[:PORT], *.HOST, IP[/LEN][:PORT], …\n"      \
 	"                       (repeatable, at most 64; needs --network allowlist)\n"             \
 	"  --ttl SECONDS        lifetime; the sandbox is destroyed after it\n"                     \
-	"  --label KEY=VALUE    label (repeatable; key [a-z0-9_.-]{1,63})\n"
+	"  --label KEY=VALUE    label (repeatable; key [a-z0-9_.-]{1,63})\n"                       \
+	"  --display WxH        a screen, keyboard and mouse (screenshot, computer)\n"
 
 #define EXEC_OPTIONS                                                                               \
 	"  --timeout SECONDS    kill the command after this long (exit status 124)\n"              \
@@ -94,6 +95,23 @@ static const AlkVerb verbs[] = {
      "line) and forwards each message to the daemon's /mcp endpoint over the usual\n"
      "connection (--socket, or --url with --token), carrying its Mcp-Session-Id.\n"
      "For MCP hosts such as Claude Desktop and Claude Code: docs/clients/mcp.md.\n"},
+    {"screenshot", alk_cmd_screenshot, "save a sandbox's screen as PNG",
+     "usage: airlock screenshot [--width W] [--height H] ID FILE\n\n"
+     "Saves the screen of a sandbox created with a display to FILE (- for stdout),\n"
+     "scaled to W x H when asked (one of them: the aspect ratio is kept). Prints the\n"
+     "real screen's size.\n\n"
+     "  --width W, --height H   1..4096 pixels\n"},
+    {"computer", alk_cmd_computer, "move, click, type or press keys on a sandbox's screen",
+     "usage: airlock computer [--scale WxH] [--screenshot FILE] ID ACTION [ARG…]\n\n"
+     "Actions: move X Y | click [X Y] | double-click [X Y] | right-click [X Y] |\n"
+     "middle-click [X Y] | drag X1 Y1 X2 Y2 [X Y…] | scroll up|down|left|right [N] |\n"
+     "key CHORD | key-down CHORD | key-up CHORD | type TEXT | wait MS | cursor |\n"
+     "screenshot\n\n"
+     "CHORD is xdotool's: ctrl+shift+t, Return, KP_0, alt+F4. TEXT is typed on a US\n"
+     "layout (a character it lacks is an error); put it after -- if it starts with -.\n\n"
+     "  --scale WxH          coordinates (and --screenshot) in a W x H view of the screen\n"
+     "  --screenshot FILE    save the screen after the action (the screenshot action's\n"
+     "                       picture) to FILE\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",
      "usage: airlock profiles\n\nLimits are shown as default/maximum.\n"},

@@ -60,6 +60,18 @@ static gboolean set_ttl(gpointer owner, const char *value, GError **error)
 	return set_uint(&O(owner)->ttl_s, "TTL (seconds)", value, 1, ALK_CLI_TTL_MAX, error);
 }
 
+/* WIDTHxHEIGHT; the profile decides the rest */
+static gboolean set_display(gpointer owner, const char *value, GError **error)
+{
+	g_auto(GStrv) wh = g_strsplit(value, "x", 3);
+
+	if (g_strv_length(wh) != 2 ||
+	    !alk_cli_parse_uint("width", wh[0], 1, 4096, &O(owner)->display_w, NULL) ||
+	    !alk_cli_parse_uint("height", wh[1], 1, 4096, &O(owner)->display_h, NULL))
+		return alk_cli_usage_error(error, "WIDTHxHEIGHT, each 1..4096");
+	return TRUE;
+}
+
 static gboolean set_network(gpointer owner, const char *value, GError **error)
 {
 	if (O(owner)->network != NULL)
@@ -107,7 +119,8 @@ const AlkCliOption alk_create_options[] = {
     {"cpus", 0, TRUE, set_cpus},   {"memory", 0, TRUE, set_memory},
     {"disk", 0, TRUE, set_disk},   {"network", 0, TRUE, set_network},
     {"allow", 0, TRUE, set_allow}, {"ttl", 0, TRUE, set_ttl},
-    {"label", 0, TRUE, set_label}, {NULL, 0, FALSE, NULL},
+    {"label", 0, TRUE, set_label}, {"display", 0, TRUE, set_display},
+    {NULL, 0, FALSE, NULL},
 };
 
 void alk_create_opts_clear(AlkCreateOpts *o)
@@ -118,6 +131,7 @@ void alk_create_opts_clear(AlkCreateOpts *o)
 	g_clear_pointer(&o->allow, g_ptr_array_unref);
 	g_clear_pointer(&o->labels, g_hash_table_unref);
 	o->cpus = o->memory_mib = o->disk_mib = o->ttl_s = 0;
+	o->display_w = o->display_h = 0;
 }
 
 gboolean alk_create_opts_check(const AlkCreateOpts *o, GError **error)
@@ -165,6 +179,13 @@ char *alk_create_opts_to_json(const AlkCreateOpts *o)
 		add_network(b, o);
 	if (o->labels != NULL)
 		alk_json_add_map(b, "labels", o->labels);
+	if (o->display_w != 0) {
+		json_builder_set_member_name(b, "display");
+		json_builder_begin_object(b);
+		add_uint(b, "width", o->display_w);
+		add_uint(b, "height", o->display_h);
+		json_builder_end_object(b);
+	}
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	return alk_json_to_string(root);

@@ -23,6 +23,8 @@ int alk_cmd_resume(AlkCli *cli, int argc, char **argv);
 int alk_cmd_net(AlkCli *cli, int argc, char **argv);
 int alk_cmd_logs(AlkCli *cli, int argc, char **argv);
 int alk_cmd_mcp(AlkCli *cli, int argc, char **argv);
+int alk_cmd_screenshot(AlkCli *cli, int argc, char **argv);
+int alk_cmd_computer(AlkCli *cli, int argc, char **argv);
 int alk_cmd_images(AlkCli *cli, int argc, char **argv);
 int alk_cmd_profiles(AlkCli *cli, int argc, char **argv);
 int alk_cmd_health(AlkCli *cli, int argc, char **argv);
@@ -49,6 +51,8 @@ typedef struct {
 	guint64 ttl_s;
 	GPtrArray *allow;   /* char * */
 	GHashTable *labels; /* key -> value */
+	guint64 display_w;  /* --display WxH; 0: none */
+	guint64 display_h;
 } AlkCreateOpts;
 
 extern const AlkCliOption alk_create_options[];
@@ -217,3 +221,25 @@ typedef char *(*AlkCliFormat)(JsonObject *doc);
 
 /* GET path: with --json the answer verbatim, else format(answer). */
 int alk_cli_show(AlkCli *cli, const char *path, AlkCliFormat format);
+
+/* ---- screenshot and computer (alk-cmd-screen.c) ---------------------------------------------- */
+
+typedef struct {
+	const char *id;   /* borrowed from argv */
+	const char *file; /* "-": stdout */
+	guint width, height;
+	gboolean json;
+} AlkScreenshotCmd;
+gboolean alk_cmd_screenshot_parse(int argc, char **argv, AlkScreenshotCmd *out, GError **error);
+
+typedef struct {
+	const char *id;        /* borrowed from argv */
+	char *body;            /* the request's JSON */
+	const char *shot_file; /* --screenshot FILE */
+	gboolean shot_action;  /* ACTION is screenshot: its picture goes there */
+	guint scale_w, scale_h;
+	gboolean json;
+} AlkComputerCmd;
+void alk_computer_cmd_clear(AlkComputerCmd *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkComputerCmd, alk_computer_cmd_clear)
+gboolean alk_cmd_computer_parse(int argc, char **argv, AlkComputerCmd *out, GError **error);

@@ -414,6 +414,28 @@ static gboolean fake_versions_sync(gpointer ctx, char **hypervisor, char **libra
 	return TRUE;
 }
 
+/* No screen to show: the real one is proven with real guests (test-screen) */
+static void fake_screenshot(gpointer ctx, const char *name, GAsyncReadyCallback cb,
+                            gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
+	g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_FAILED, "fake: %s has no screen", name);
+}
+
+/* QEMU's answer to anything: nothing happened, successfully */
+static void fake_monitor(gpointer ctx, const char *name, const char *command,
+                         GAsyncReadyCallback cb, gpointer user_data)
+{
+	AlkTestFakeVirt *f = ctx;
+	g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
+
+	if (!g_hash_table_contains(f->domains, name)) {
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "fake: no %s", name);
+		return;
+	}
+	g_task_return_pointer(task, g_strdup("{\"return\":{}}"), g_free);
+}
+
 const AlkVirtOps alk_test_fake_virt_ops = {
     .open = fake_open,
     .is_connected = fake_is_connected,
@@ -427,6 +449,8 @@ const AlkVirtOps alk_test_fake_virt_ops = {
     .destroy_sync = fake_destroy_sync,
     .versions_sync = fake_versions_sync,
     .free = NULL, /* the test's */
+    .screenshot = fake_screenshot,
+    .monitor = fake_monitor,
 };
 
 /* ---- the test's side ---- */

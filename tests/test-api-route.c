@@ -407,11 +407,13 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 19);
+	ck_assert_uint_eq(n, 21);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
 	/* MCP: each tool checks its own scope (alk-api-mcp-tools.c) */
 	ck_assert(strstr(text, "POST /mcp read\n") != NULL);
 	ck_assert(strstr(text, "DELETE /mcp read\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/screen read\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/computer write\n") != NULL);
 	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/pause write\n") != NULL);
 	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/resume write\n") != NULL);
 	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/network write\n") != NULL);
@@ -495,7 +497,8 @@ START_TEST(sandbox_network_json)
 	ck_assert(
 	    strstr(whole, "},\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\"") !=
 	    NULL);
-	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"adopted\":false") != NULL);
+	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"display\":null,"
+	                        "\"adopted\":false") != NULL);
 }
 END_TEST
 

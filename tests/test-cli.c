@@ -380,7 +380,8 @@ START_TEST(test_create_parse)
 {
 	g_auto(GStrv) argv = words("--image minimal --profile staging --cpus 2 --memory 1024 "
 	                           "--disk 4096 --ttl 600 --label team=ml --label b=x=y "
-	                           "--network allowlist --allow pypi.org:443 --allow 10.0.0.1");
+	                           "--network allowlist --allow pypi.org:443 --allow 10.0.0.1 "
+	                           "--display 1024x768");
 	g_auto(AlkCreateOpts) o = {0};
 	g_auto(AlkCliArgs) args = {0};
 	g_autofree char *body = NULL;
@@ -392,7 +393,8 @@ START_TEST(test_create_parse)
 	ck_assert_str_eq(body, "{\"image\":\"minimal\",\"profile\":\"staging\",\"cpus\":2,"
 	                       "\"memory_mib\":1024,\"disk_mib\":4096,\"ttl_s\":600,"
 	                       "\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\","
-	                       "\"10.0.0.1\"]},\"labels\":{\"b\":\"x=y\",\"team\":\"ml\"}}");
+	                       "\"10.0.0.1\"]},\"labels\":{\"b\":\"x=y\",\"team\":\"ml\"},"
+	                       "\"display\":{\"width\":1024,\"height\":768}}");
 }
 END_TEST
 
@@ -414,6 +416,8 @@ START_TEST(test_create_parse_errors)
 	create_fails("minimal", "unexpected argument 'minimal'");
 	create_fails("-- ls", "unexpected argument '--'");
 	create_fails("--cpus 0", "between 1");
+	create_fails("--display 1024", "WIDTHxHEIGHT");
+	create_fails("--display 0x768", "WIDTHxHEIGHT");
 	create_fails("--cpus 1025", "between 1");
 	create_fails("--cpus two", "whole number");
 	create_fails("--memory 63", "between 64");
@@ -536,6 +540,72 @@ START_TEST(test_rm_ttl_parse)
 	ck_assert_uint_eq(ttl_s, 3600);
 	ck_assert(!alk_cmd_ttl_parse(2, ttl_bad, &id, &ttl_s, &json, NULL));
 	ck_assert(!alk_cmd_ttl_parse(1, ttl_short, &id, &ttl_s, &json, NULL));
+}
+END_TEST
+
+static void assert_computer(const char *argv, const char *want)
+{
+	g_auto(GStrv) w = words(argv);
+	g_auto(AlkComputerCmd) c = {0};
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(alk_cmd_computer_parse(g_strv_length(w), w, &c, &error), "%s: %s", argv,
+	              error ? error->message : "?");
+	ck_assert_str_eq(c.body, want);
+}
+
+static void assert_computer_error(const char *argv, const char *want)
+{
+	g_auto(GStrv) w = words(argv);
+	g_auto(AlkComputerCmd) c = {0};
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(!alk_cmd_computer_parse(g_strv_length(w), w, &c, &error), "%s accepted",
+	              argv);
+	ck_assert_msg(strstr(error->message, want) != NULL, "'%s' lacks '%s'", error->message,
+	              want);
+}
+
+START_TEST(test_screen_parse)
+{
+	g_auto(GStrv) shot = words("--width 640 0123456789ab /tmp/s.png");
+	g_auto(GStrv) shot_big = words("--width 5000 0123456789ab /tmp/s.png");
+	g_auto(GStrv) shot_short = words("0123456789ab");
+	AlkScreenshotCmd s;
+
+	ck_assert(alk_cmd_screenshot_parse(g_strv_length(shot), shot, &s, NULL));
+	ck_assert(s.width == 640 && s.height == 0);
+	ck_assert_str_eq(s.file, "/tmp/s.png");
+	ck_assert(!alk_cmd_screenshot_parse(g_strv_length(shot_big), shot_big, &s, NULL));
+	ck_assert(!alk_cmd_screenshot_parse(1, shot_short, &s, NULL));
+	assert_computer("0123456789ab move 10 20",
+	                "{\"actions\":[{\"action\":\"move\",\"x\":10,\"y\":20}]}");
+	assert_computer("--scale 360x200 0123456789ab double-click 5 6",
+	                "{\"actions\":[{\"action\":\"click\",\"count\":2,\"x\":5,\"y\":6}],"
+	                "\"scale_to\":{\"width\":360,\"height\":200}}");
+	assert_computer("0123456789ab right-click",
+	                "{\"actions\":[{\"action\":\"click\",\"button\":\"right\"}]}");
+	assert_computer("0123456789ab key ctrl+shift+t",
+	                "{\"actions\":[{\"action\":\"key\",\"keys\":\"ctrl+shift+t\"}]}");
+	assert_computer("0123456789ab scroll up 3",
+	                "{\"actions\":[{\"action\":\"scroll\",\"dy\":-3,\"dx\":0}]}");
+	assert_computer("0123456789ab drag 1 2 3 4",
+	                "{\"actions\":[{\"action\":\"drag\",\"path\":[[1,2],[3,4]]}]}");
+	assert_computer("0123456789ab type -- -rf",
+	                "{\"actions\":[{\"action\":\"type\",\"text\":\"-rf\"}]}");
+	assert_computer("--screenshot /tmp/x.png 0123456789ab wait 100",
+	                "{\"actions\":[{\"action\":\"wait\",\"ms\":100}],\"screenshot\":true}");
+	assert_computer_error("0123456789ab fly", "unknown action 'fly'");
+	assert_computer_error("0123456789ab move 10", "wrong number of arguments");
+	assert_computer_error("0123456789ab click 10", "wrong number of arguments");
+	assert_computer_error("0123456789ab drag 1 2 3", "wrong number of arguments");
+	assert_computer_error("0123456789ab move -1 2", "");
+	assert_computer_error("0123456789ab scroll up 51", "");
+	assert_computer_error("0123456789ab scroll sideways", "up, down, left or right");
+	assert_computer_error("--scale 360 0123456789ab cursor", "WIDTHxHEIGHT");
+	assert_computer_error("0123456789ab screenshot", "needs --screenshot FILE");
+	assert_computer_error("nope cursor", "");
+	assert_computer_error("0123456789ab", "usage");
 }
 END_TEST
 
@@ -911,6 +981,7 @@ static Suite *suite(void)
 	tcase_add_test(verbs, test_cp_parse);
 	tcase_add_test(verbs, test_cp_parse_errors);
 	tcase_add_test(verbs, test_rm_ttl_parse);
+	tcase_add_test(verbs, test_screen_parse);
 	tcase_add_test(verbs, test_pause_parse);
 	tcase_add_test(verbs, test_audit_parse);
 	tcase_add_test(verbs, test_net_parse);

@@ -85,6 +85,8 @@ START_TEST(builtin_profiles)
 	ck_assert(prod->cpu_quota_pct == 50 && prod->io_bytes_sec > 0 && prod->io_iops > 0);
 	ck_assert(prod->max_execs == 8);
 	ck_assert_uint_eq(prod->network_modes, ALK_NET_FLAG(ALK_NET_NONE));
+	ck_assert(dev->display && stg->display && !prod->display);
+	ck_assert(dev->max_display_width == 1920 && dev->max_display_height == 1200);
 	/* staging sits between the two */
 	ck_assert(stg->max_cpus <= dev->max_cpus && stg->max_cpus >= prod->max_cpus);
 	ck_assert(stg->max_ttl_s < dev->max_ttl_s && stg->max_ttl_s > prod->max_ttl_s);
@@ -105,8 +107,14 @@ START_TEST(overrides)
 	                              "[profile:production]\n"
 	                              "cpus = 2\n"
 	                              "network_modes = none; allowlist;\n"
-	                              "io_iops = 0\n");
+	                              "io_iops = 0\n"
+	                              "display = true\n"
+	                              "max_display_width = 1024\n");
 	const AlkProfile *prod = alk_config_profile(c, "production");
+
+	ck_assert(prod->display);
+	ck_assert_int_eq(prod->max_display_width, 1024);
+	ck_assert_int_eq(prod->max_display_height, 800);
 
 	ck_assert_str_eq(c->libvirt_uri, "qemu+unix:///system?socket=/x");
 	ck_assert_int_eq(c->virt_type, ALK_VIRT_QEMU);
@@ -139,6 +147,7 @@ START_TEST(custom_profiles)
 	ck_assert_int_eq(ci->max_cpus, 1);
 	ck_assert_int_eq(ci->max_memory_mib, prod->max_memory_mib);
 	ck_assert_uint_eq(ci->network_modes, prod->network_modes);
+	ck_assert(!ci->display);
 	ck_assert_int_eq(ci->cpu_quota_pct, prod->cpu_quota_pct);
 	ck_assert_int_eq(alk_config_profile(c, "a_1")->max_ttl_s, 60);
 }
@@ -210,6 +219,11 @@ START_TEST(bad_strings)
 	                    "profile:staging.network_modes: 'bridge' is not one of");
 	assert_config_error("[profile:staging]\nnetwork_modes =\n",
 	                    "profile:staging.network_modes: needs at least one");
+	assert_config_error("[profile:staging]\ndisplay = yes\n",
+	                    "profile:staging.display: 'yes' is not true or false");
+	assert_config_error("[profile:staging]\nmax_display_width = 8000\n",
+	                    "profile:staging.max_display_width: '8000' is out of range");
+	assert_config_error("[profile:staging]\nmax_display_height = 100\n", "max_display_height");
 }
 END_TEST
 

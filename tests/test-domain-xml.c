@@ -157,6 +157,35 @@ START_TEST(test_interface)
 }
 END_TEST
 
+START_TEST(test_display)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *none = render(&s, &error);
+	g_autofree char *xml = NULL;
+
+	ck_assert(strstr(none, "<video>") == NULL && strstr(none, "<input") == NULL);
+	s.display_width = 1024;
+	s.display_height = 768;
+	xml = render(&s, &error);
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(xml, "<resolution x='1024' y='768'/>") != NULL);
+	ck_assert(strstr(xml, "<input type='tablet' bus='virtio'/>") != NULL);
+	ck_assert(strstr(xml, "<input type='keyboard' bus='virtio'/>") != NULL);
+	/* no listener of any kind: screenshots and input need none */
+	ck_assert(strstr(xml, "<graphics") == NULL);
+	ck_assert(validates(xml));
+	static const guint bad[][2] = {{1024, 0}, {0, 768}, {100, 768}, {1024, 100}, {8000, 768}};
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *refused = NULL;
+		s.display_width = bad[i][0];
+		s.display_height = bad[i][1];
+		refused = render(&s, NULL);
+		ck_assert_msg(refused == NULL, "%ux%u accepted", bad[i][0], bad[i][1]);
+	}
+}
+END_TEST
+
 START_TEST(test_values_are_escaped)
 {
 	AlkDomainSpec s = spec();
@@ -239,6 +268,7 @@ int main(void)
 	tcase_add_test(tc, test_memtune_optional);
 	tcase_add_test(tc, test_tcg_tb_cache);
 	tcase_add_test(tc, test_interface);
+	tcase_add_test(tc, test_display);
 	tcase_add_test(tc, test_values_are_escaped);
 	tcase_add_test(tc, test_bad_specs_refused);
 	tcase_add_test(tc, test_template_fill);

@@ -645,6 +645,87 @@ static GError *pause_now(const char *id, gboolean pause)
 	return op.error;
 }
 
+/* ---- screen and input (the fake has no screen; QEMU's answers are its) ---- */
+
+static void op_input(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Op *op = data;
+	op->done = TRUE;
+	op->ok = alk_manager_input_finish(f.m, res, &op->error);
+}
+
+static void op_shot(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Op *op = data;
+	g_autoptr(AlkScreenshot) shot = alk_manager_screenshot_finish(f.m, res, &op->error);
+	op->done = TRUE;
+	op->ok = shot != NULL;
+}
+
+static GError *input_now(const char *id, const AlkInputEvent *ev, guint n)
+{
+	Op op = {0};
+
+	alk_manager_input_async(f.m, id, ev, n, op_input, &op);
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	ck_assert(op.ok == (op.error == NULL));
+	return op.error;
+}
+
+static GError *shot_now(const char *id)
+{
+	Op op = {0};
+
+	alk_manager_screenshot_async(f.m, id, NULL, op_shot, &op);
+	ck_assert(loop_until(op_done, &op, WAIT_S));
+	return op.error;
+}
+
+START_TEST(test_screen_and_input)
+{
+	g_autofree char *plain = create_ready();
+	AlkSandboxRequest req = {.display_width = 1024, .display_height = 768};
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb = alk_manager_create(f.m, &req, &error);
+	g_autofree char *id = NULL;
+	const AlkInputEvent move = {.kind = ALK_INPUT_ABS, .x = 100, .y = 200, .px = 3, .py = 7};
+
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "?");
+	id = g_strdup(sb->id);
+	/* not ready yet, or without a display: refused, saying why */
+	error = input_now(id, &move, 1);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&error);
+	error = wait_for(id, ALK_SANDBOX_READY);
+	ck_assert(error == NULL);
+	error = input_now(plain, &move, 1);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	ck_assert_msg(strstr(error->message, "has no display") != NULL, "%s", error->message);
+	g_clear_error(&error);
+	error = shot_now(plain);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&error);
+	error = input_now("0123456789ab", &move, 1);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_NOT_FOUND));
+	g_clear_error(&error);
+	error = input_now(id, &move, 0);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
+	g_clear_error(&error);
+	/* a move lands: the sandbox knows where the pointer is */
+	sb = alk_manager_lookup(f.m, id, NULL);
+	ck_assert(!sb->cursor_known);
+	ck_assert(input_now(id, &move, 1) == NULL);
+	sb = alk_manager_lookup(f.m, id, NULL);
+	ck_assert(sb->cursor_known && sb->cursor_x == 3 && sb->cursor_y == 7);
+	/* the backend's failure is the call's */
+	error = shot_now(id);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_FAILED));
+	ck_assert(alk_manager_destroy(f.m, id, NULL) && alk_manager_destroy(f.m, plain, NULL));
+	assert_gone(id);
+	assert_gone(plain);
+}
+END_TEST
+
 static void exec_output(AlkTask *task, int stream, const guint8 *data, gsize len,
                         gpointer user_data)
 {
@@ -1131,6 +1212,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_network_setup_fails);
 	tcase_add_test(tc, test_network_adopted);
 	tcase_add_test(tc, test_pause_resume);
+	tcase_add_test(tc, test_screen_and_input);
 	tcase_add_test(tc, test_pause_refused_while_busy);
 	tcase_add_test(tc, test_delete_while_paused);
 	tcase_add_test(tc, test_paused_adopted);

@@ -333,6 +333,23 @@ def exercise(d, spec):
     check("PUT", N, base + "/network", 400, body={"allow": ["a" * 262]})
     check("PUT", N, "/v1/sandboxes/0123456789ab/network", 404, body={"allow": []})
     check("PUT", N, base + "/network", 403, body={"allow": []}, tcp=True, token=d.read_token)
+    # screen and input: this sandbox has no display; a second one has
+    C = S + "/computer"
+    check("GET", S + "/screen", base + "/screen", 409)
+    check("POST", C, base + "/computer", 409, body={"actions": [{"action": "key", "keys": "a"}]})
+    _, body, _ = check("POST", "/v1/sandboxes", "/v1/sandboxes?wait=ready", 201,
+                       body={"display": {"width": 1024, "height": 768}, "ttl_s": 600})
+    disp = "/v1/sandboxes/" + json.loads(body)["id"]
+    check("GET", S + "/screen", disp + "/screen?width=320", 200)
+    check("GET", S + "/screen", disp + "/screen?width=0", 400)
+    check("POST", C, disp + "/computer", 200,
+          body={"actions": [{"action": "move", "x": 10, "y": 10}, {"action": "cursor_position"},
+                            {"action": "screenshot"}],
+                "screenshot": True, "scale_to": {"width": 360, "height": 200}})
+    check("POST", C, disp + "/computer", 200, body={"actions": [{"action": "wait", "ms": 1}]})
+    check("POST", C, disp + "/computer", 400, body={"actions": [{"action": "key", "keys": "?!"}]})
+    check("POST", C, disp + "/computer", 403, body={"actions": []}, tcp=True, token=d.read_token)
+    check("DELETE", S, disp, 202)
     check("DELETE", S, base, 202)
     check("POST", E, base + "/exec", None, body={"argv": ["/bin/true"]})
     deadline = time.monotonic() + 120

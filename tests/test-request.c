@@ -300,6 +300,45 @@ START_TEST(resolve_network)
 }
 END_TEST
 
+START_TEST(resolve_display)
+{
+	AlkSandboxRequest req = {0};
+	AlkLimits limits;
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(from_json("{\"display\":{\"width\":1024,\"height\":768}}", &req, &error));
+	ck_assert(req.display_width == 1024 && req.display_height == 768);
+	ck_assert_msg(alk_request_resolve(config, &req, &limits, &error), "%s",
+	              error ? error->message : "");
+	ck_assert_int_eq(limits.display_width, 1024);
+	ck_assert_int_eq(limits.display_height, 768);
+	req.display_width = 1928;
+	assert_resolve_error(&req, ALK_ERROR_LIMIT, "display width 1928 exceeds the development");
+	req.display_width = 1024;
+	req.display_height = 1300;
+	assert_resolve_error(&req, ALK_ERROR_LIMIT, "display height 1300 exceeds");
+	req.display_height = 100;
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "at least 320x200");
+	req.display_width = 1023;
+	req.display_height = 768;
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "a multiple of 8");
+	req.display_width = 1024;
+	req.profile = (char *)"production";
+	assert_resolve_error(&req, ALK_ERROR_LIMIT,
+	                     "a display is not allowed by the production profile");
+	req.profile = (char *)"tiny"; /* custom profiles start from production */
+	assert_resolve_error(&req, ALK_ERROR_LIMIT, "not allowed by the tiny profile");
+	/* no display asked: none given */
+	memset(&req, 0, sizeof req);
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	ck_assert_int_eq(limits.display_width, 0);
+	assert_json_error("{\"display\":{\"width\":1024}}", "height");
+	assert_json_error("{\"display\":{\"width\":1024,\"height\":768,\"depth\":8}}", "depth");
+	assert_json_error("{\"display\":{\"width\":-1,\"height\":768}}", "width");
+	assert_json_error("{\"display\":true}", "display");
+}
+END_TEST
+
 START_TEST(resolve_labels)
 {
 	g_autoptr(GHashTable) labels =
@@ -421,6 +460,7 @@ static Suite *request_suite(void)
 	tcase_add_test(resolve, resolve_profile_and_minimums);
 	tcase_add_test(resolve, resolve_network);
 	tcase_add_test(resolve, resolve_labels);
+	tcase_add_test(resolve, resolve_display);
 	tcase_add_test(resolve, resolve_host_cpus);
 	tcase_add_test(resolve, limits_later);
 	tcase_add_test(resolve, end_to_end);

@@ -178,7 +178,9 @@ static AlkSandbox *full_sandbox(void)
 	                         .max_exec_timeout_s = 600,
 	                         .output_cap_bytes = 1 << 22,
 	                         .max_execs = 5,
-	                         .network = ALK_NET_ALLOWLIST};
+	                         .network = ALK_NET_ALLOWLIST,
+	                         .display_width = 1280,
+	                         .display_height = 800};
 	g_strlcpy(sb->limits.profile, "staging", sizeof(sb->limits.profile));
 	g_hash_table_insert(sb->labels, g_strdup("team"), g_strdup("infra"));
 	g_hash_table_insert(sb->labels, g_strdup("run"), g_strdup("42"));
@@ -222,6 +224,8 @@ START_TEST(test_record_round_trip)
 	ck_assert_uint_eq(b->limits.output_cap_bytes, a->limits.output_cap_bytes);
 	ck_assert_uint_eq(b->limits.max_execs, a->limits.max_execs);
 	ck_assert_int_eq(b->limits.network, a->limits.network);
+	ck_assert_uint_eq(b->limits.display_width, 1280);
+	ck_assert_uint_eq(b->limits.display_height, 800);
 	ck_assert_uint_eq(g_hash_table_size(b->labels), 2);
 	ck_assert_str_eq(g_hash_table_lookup(b->labels, "team"), "infra");
 	ck_assert_str_eq(g_hash_table_lookup(b->labels, "run"), "42");

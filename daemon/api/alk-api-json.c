@@ -68,6 +68,15 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	alk_json_add_map(b, "labels", sb->labels);
 	add_limits(b, &sb->limits);
 	alk_api_json_add_network(b, sb);
+	json_builder_set_member_name(b, "display");
+	if (sb->limits.display_width == 0) {
+		json_builder_add_null_value(b);
+	} else {
+		json_builder_begin_object(b);
+		alk_json_add_int(b, "width", sb->limits.display_width);
+		alk_json_add_int(b, "height", sb->limits.display_height);
+		json_builder_end_object(b);
+	}
 	alk_json_add_bool(b, "adopted", sb->adopted);
 	alk_json_add_bool(b, "warm", sb->warm);
 	alk_json_add_int(b, "execs_running", sb->execs);

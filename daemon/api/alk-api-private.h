@@ -440,6 +440,12 @@ void alk_api_resume_post(AlkApiReq *req);
 void alk_api_network_put(AlkApiReq *req);
 void alk_api_console_get(AlkApiReq *req);
 void alk_api_metrics_get(AlkApiReq *req);
+/* alk-api-screen.c: GET .../screen, and what /computer shares of it */
+void alk_api_screen_get(AlkApiReq *req);
+void alk_api_screen_reply(AlkApiReq *req, const AlkScreenshot *shot);
+gboolean alk_api_screen_side(const char *text, const char *what, guint *out, GError **error);
+/* alk-api-computer.c: POST .../computer */
+void alk_api_computer_post(AlkApiReq *req);
 /* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,
  * ALK_METRIC_DNS_QUERIES) of the live networked sandboxes among these. */
 void alk_api_metrics_sandboxes(GString *out, GPtrArray *sandboxes);

@@ -34,6 +34,9 @@ static void add_profile(JsonBuilder *b, const AlkProfile *p)
 	alk_json_add_int(b, "output_cap_bytes", (gint64)p->output_cap_bytes);
 	alk_json_add_int(b, "max_execs", p->max_execs);
 	add_network_modes(b, p->network_modes);
+	alk_json_add_bool(b, "display", p->display);
+	alk_json_add_int(b, "max_display_width", p->max_display_width);
+	alk_json_add_int(b, "max_display_height", p->max_display_height);
 	json_builder_end_object(b);
 }
 

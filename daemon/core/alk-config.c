@@ -39,6 +39,9 @@ static const AlkProfile builtin_profiles[] = {
         .max_execs = 16,
         .network_modes = ALL_NETS,
         .allow_root = TRUE,
+        .display = TRUE,
+        .max_display_width = 1920,
+        .max_display_height = 1200,
     },
     {
         .name = (char *)"staging",
@@ -59,6 +62,9 @@ static const AlkProfile builtin_profiles[] = {
         .max_execs = 12,
         .network_modes = ALL_NETS,
         .allow_root = TRUE,
+        .display = TRUE,
+        .max_display_width = 1920,
+        .max_display_height = 1200,
     },
     {
         .name = (char *)"production",
@@ -80,6 +86,9 @@ static const AlkProfile builtin_profiles[] = {
         .network_modes = ALK_NET_FLAG(ALK_NET_NONE),
         .allow_root = FALSE,
         .no_new_privs = TRUE,
+        .display = FALSE,
+        .max_display_width = 1280,
+        .max_display_height = 800,
     },
 };
 
@@ -183,6 +192,11 @@ static const AlkConfigKey profile_keys[] = {
     {"network_modes", KEY_NET_MODES, P(network_modes), 0, 0},
     {"allow_root", KEY_BOOL, P(allow_root), 0, 0},
     {"no_new_privs", KEY_BOOL, P(no_new_privs), 0, 0},
+    {"display", KEY_BOOL, P(display), 0, 0},
+    {"max_display_width", KEY_UINT, P(max_display_width), ALK_DISPLAY_MIN_WIDTH,
+     ALK_DISPLAY_MAX_WIDTH},
+    {"max_display_height", KEY_UINT, P(max_display_height), ALK_DISPLAY_MIN_HEIGHT,
+     ALK_DISPLAY_MAX_HEIGHT},
     {NULL, 0, 0, 0, 0},
 };
 

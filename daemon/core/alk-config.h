@@ -23,6 +23,13 @@ typedef enum {
 	ALK_NET_ALLOWLIST,
 } AlkNetMode;
 
+/* The screen sizes a sandbox's display may have (libvirt's video
+ * <resolution>), whatever a profile says. */
+#define ALK_DISPLAY_MIN_WIDTH 320
+#define ALK_DISPLAY_MIN_HEIGHT 200
+#define ALK_DISPLAY_MAX_WIDTH 3840
+#define ALK_DISPLAY_MAX_HEIGHT 2160
+
 /* AlkProfile.network_modes is a set of these bits. */
 #define ALK_NET_FLAG(mode) (1u << (mode))
 
@@ -48,6 +55,9 @@ typedef struct {
 	guint network_modes;      /* ALK_NET_FLAG() set, never empty */
 	gboolean allow_root;      /* execs may run as root (uid 0) */
 	gboolean no_new_privs;    /* every exec gets no_new_privs, root's too */
+	gboolean display;         /* a sandbox may ask for a screen (display: {width, height}) */
+	guint max_display_width;  /* the largest screen it may ask for */
+	guint max_display_height;
 } AlkProfile;
 
 /* [api]: the REST server's sockets, credentials, limits and audit log. */

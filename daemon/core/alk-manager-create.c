@@ -36,6 +36,8 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	    .qemu_gid = m->qemu_gid,
 	    .tap = alk_slot_net_tap(slot),
 	    .mac = alk_slot_net_mac(slot),
+	    .display_width = sb->limits.display_width,
+	    .display_height = sb->limits.display_height,
 	};
 	return alk_domain_xml_render(m->config->template_dir, &spec, error);
 }

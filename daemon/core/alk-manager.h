@@ -8,9 +8,11 @@
 #include <gio/gio.h>
 
 #include "alk-config.h"
+#include "alk-input.h"
 #include "alk-proto.h"
 #include "alk-request.h"
 #include "alk-sandbox.h"
+#include "alk-screen.h"
 #include "alk-task.h"
 
 typedef struct AlkManager AlkManager;
@@ -147,3 +149,23 @@ char *alk_manager_console(AlkManager *m, const char *id, gsize max_bytes, GError
 /* Stops every timer and channel without touching the sandboxes: what a
  * daemon does when it exits (they are adopted on the next start). */
 void alk_manager_detach(AlkManager *m);
+
+/* A sandbox's screen (it has a display, and is ready or paused): what to
+ * return of it. All 0: the whole screen at its real size. */
+typedef struct {
+	guint width, height;  /* scale to this (one 0: keep the aspect ratio) */
+	guint rx, ry, rw, rh; /* a region of the real screen first; rw 0: all of it */
+} AlkScreenshotArea;
+/* Errors: NOT_FOUND, CONFLICT (no display, not running), UNAVAILABLE
+ * (libvirt away), INVALID (a size or region out of bounds), FAILED. */
+void alk_manager_screenshot_async(AlkManager *m, const char *id, const AlkScreenshotArea *area,
+                                  GAsyncReadyCallback cb, gpointer user_data);
+AlkScreenshot *alk_manager_screenshot_finish(AlkManager *m, GAsyncResult *res, GError **error);
+
+/* Input events to a ready sandbox's display, in one input-send-event (a
+ * press and its release belong in separate calls: the tablet merges them).
+ * Errors as for screenshots; FAILED when QEMU refuses them. */
+#define ALK_INPUT_BATCH_MAX 16
+void alk_manager_input_async(AlkManager *m, const char *id, const AlkInputEvent *events, guint n,
+                             GAsyncReadyCallback cb, gpointer user_data);
+gboolean alk_manager_input_finish(AlkManager *m, GAsyncResult *res, GError **error);

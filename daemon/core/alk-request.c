@@ -24,6 +24,7 @@ void alk_request_clear(AlkSandboxRequest *req)
 typedef struct {
 	AlkSandboxRequest req;
 	JsonObject *network;
+	JsonObject *display;
 } AlkCreateBody;
 
 typedef struct {
@@ -43,6 +44,14 @@ static const AlkJsonField create_fields[] = {
     {"ttl_s", ALK_JSON_UINT, B(req.ttl_s), FALSE, 1, G_MAXINT64, 0},
     {"network", ALK_JSON_OBJECT, B(network), FALSE, 0, 0, 0},
     {"labels", ALK_JSON_STRING_MAP, B(req.labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
+    {"display", ALK_JSON_OBJECT, B(display), FALSE, 0, 0, 0},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+static const AlkJsonField display_fields[] = {
+    {"width", ALK_JSON_UINT, G_STRUCT_OFFSET(AlkSandboxRequest, display_width), TRUE, 1, G_MAXINT64,
+     0},
+    {"height", ALK_JSON_UINT, G_STRUCT_OFFSET(AlkSandboxRequest, display_height), TRUE, 1,
+     G_MAXINT64, 0},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
 #undef B
@@ -78,11 +87,17 @@ static gboolean read_network(JsonObject *obj, AlkSandboxRequest *req, GError **e
 
 gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError **error)
 {
-	AlkCreateBody body = {{0}, NULL};
+	AlkCreateBody body = {{0}, NULL, NULL};
 
 	if (!alk_json_read_object(obj, create_fields, &body, error))
 		return FALSE;
 	if (body.network != NULL && !read_network(body.network, &body.req, error)) {
+		alk_request_clear(&body.req);
+		return FALSE;
+	}
+	if (body.display != NULL &&
+	    !alk_json_read_object(body.display, display_fields, &body.req, error)) {
+		g_prefix_error(error, "display: ");
 		alk_request_clear(&body.req);
 		return FALSE;
 	}
@@ -216,6 +231,37 @@ static gboolean check_network(const AlkProfile *p, const AlkSandboxRequest *req,
 	return TRUE;
 }
 
+/* A screen only where the profile allows one, within its ceiling and
+ * within what a virtual GPU offers. */
+static gboolean pick_display(const AlkProfile *p, const AlkSandboxRequest *req, AlkLimits *l,
+                             GError **error)
+{
+	guint64 w = req->display_width;
+	guint64 h = req->display_height;
+
+	if (w == 0 && h == 0)
+		return TRUE;
+	if (!p->display) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "a display is not allowed by the %s profile", p->name);
+		return FALSE;
+	}
+	if (w > p->max_display_width)
+		return limit_error(p, "display width", w, p->max_display_width, error);
+	if (h > p->max_display_height)
+		return limit_error(p, "display height", h, p->max_display_height, error);
+	if (w < ALK_DISPLAY_MIN_WIDTH || h < ALK_DISPLAY_MIN_HEIGHT || w % 8 != 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "display %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT
+		            ": at least %dx%d, the width a multiple of 8",
+		            w, h, ALK_DISPLAY_MIN_WIDTH, ALK_DISPLAY_MIN_HEIGHT);
+		return FALSE;
+	}
+	l->display_width = (guint)w;
+	l->display_height = (guint)h;
+	return TRUE;
+}
+
 /* vCPUs at the profile's quota may not promise more CPU time than the host
  * has: the excess would only slow every sandbox down. */
 static gboolean check_host_cpus(const AlkConfig *config, const AlkLimits *l, GError **error)
@@ -255,7 +301,8 @@ gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *r
 		return FALSE;
 	}
 	if (!check_image(req->image, error) || !check_labels(req->labels, error) ||
-	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error))
+	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error) ||
+	    !pick_display(p, req, &l, error))
 		return FALSE;
 	copy_profile(p, &l);
 	if (!check_host_cpus(config, &l, error))

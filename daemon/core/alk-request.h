@@ -28,9 +28,11 @@ typedef struct {
 	guint64 memory_mib;
 	guint64 disk_mib;
 	guint64 ttl_s;
-	AlkNetMode network; /* ALK_NET_NONE unless asked */
-	char **allow;       /* allowlist entries (network issue); NULL: none */
-	GHashTable *labels; /* string -> string; NULL: none */
+	AlkNetMode network;    /* ALK_NET_NONE unless asked */
+	char **allow;          /* allowlist entries (network issue); NULL: none */
+	GHashTable *labels;    /* string -> string; NULL: none */
+	guint64 display_width; /* display: {width, height}; 0: no display */
+	guint64 display_height;
 } AlkSandboxRequest;
 
 /* What a sandbox gets: plain data, so it can be copied into the sandbox record. */
@@ -50,16 +52,17 @@ typedef struct {
 	guint64 output_cap_bytes;
 	guint max_execs;
 	AlkNetMode network;
+	guint display_width; /* the screen's mode offered to the guest; 0: no display */
+	guint display_height;
 } AlkLimits;
 
 void alk_request_clear(AlkSandboxRequest *req);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkSandboxRequest, alk_request_clear)
 
 /* Reads the DESIGN.md body {image, profile, cpus, memory_mib, disk_mib,
- * network:{mode, allow:[...]}, ttl_s, labels:{}} into *out (ALK_ERROR_INVALID),
- * which it overwrites: pass a zeroed or cleared request.
- * Only the shape and plain ranges are checked here; alk_request_resolve()
- * applies the profile. */
+ * network:{mode, allow:[...]}, ttl_s, labels:{}, display:{width, height}} into *out
+ * (ALK_ERROR_INVALID), which it overwrites: pass a zeroed or cleared request. Only the shape and
+ * plain ranges are checked here; alk_request_resolve() applies the profile. */
 gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError **error);
 
 /* Checks req against its profile and fills *out with the effective limits.

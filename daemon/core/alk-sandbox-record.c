@@ -20,6 +20,10 @@ static void add_limits(JsonBuilder *b, const AlkLimits *l)
 	alk_json_add_int(b, "hard_limit_mib", (gint64)l->hard_limit_mib);
 	alk_json_add_string(b, "network", alk_net_mode_to_string(l->network));
 	alk_limits_add_json(b, l);
+	if (l->display_width != 0) {
+		alk_json_add_int(b, "display_width", l->display_width);
+		alk_json_add_int(b, "display_height", l->display_height);
+	}
 	json_builder_end_object(b);
 }
 
@@ -125,6 +129,7 @@ typedef struct {
 	char *profile, *network;
 	guint64 cpus, memory_mib, hard_limit_mib, disk_mib, cpu_quota_pct, io_bytes_sec, io_iops;
 	guint64 ttl_s, max_ttl_s, exec_timeout_s, max_exec_timeout_s, output_cap_bytes, max_execs;
+	guint64 display_width, display_height;
 } Limits;
 
 #define L(f) G_STRUCT_OFFSET(Limits, f)
@@ -148,6 +153,8 @@ static const AlkJsonField limit_fields[] = {
     LU(max_exec_timeout_s, 0, G_MAXINT64),
     LU(output_cap_bytes, 0, G_MAXINT64),
     LU(max_execs, 1, 4096),
+    {"display_width", ALK_JSON_UINT, L(display_width), FALSE, 320, 3840, 0},
+    {"display_height", ALK_JSON_UINT, L(display_height), FALSE, 200, 2160, 0},
     {NULL},
 };
 
@@ -157,6 +164,10 @@ static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
 	gboolean ok = alk_json_read_object(obj, limit_fields, &l, error);
 	AlkNetMode net;
 
+	if (ok && (l.display_width == 0) != (l.display_height == 0)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "limits: half a display");
+		ok = FALSE;
+	}
 	if (ok && !alk_net_mode_from_string(l.network, &net)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "limits.network: unknown mode");
 		ok = FALSE;
@@ -175,7 +186,9 @@ static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
 		                   .max_exec_timeout_s = l.max_exec_timeout_s,
 		                   .output_cap_bytes = l.output_cap_bytes,
 		                   .max_execs = (guint)l.max_execs,
-		                   .network = net};
+		                   .network = net,
+		                   .display_width = (guint)l.display_width,
+		                   .display_height = (guint)l.display_height};
 		g_strlcpy(out->profile, l.profile, sizeof(out->profile));
 	}
 	alk_json_fields_clear(limit_fields, &l);

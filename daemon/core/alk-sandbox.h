@@ -63,9 +63,11 @@ struct AlkSandbox {
 	char **exec_env;    /* its image's exec defaults (an OCI config's Env, WorkingDir, */
 	char *exec_cwd;     /* Entrypoint + Cmd): under an exec's own; NULL: none */
 	char **exec_argv;
-	guint execs;        /* execs in flight */
-	guint missed_pings; /* in a row: the agent stopped answering (unhealthy) */
-	gpointer priv;      /* the manager's */
+	guint execs;           /* execs in flight */
+	guint missed_pings;    /* in a row: the agent stopped answering (unhealthy) */
+	gboolean cursor_known; /* where input last put the pointer (screen pixels) */
+	guint cursor_x, cursor_y;
+	gpointer priv; /* the manager's */
 };
 
 AlkSandbox *alk_sandbox_new(const char *id, const char *state_root, const char *run_root);

@@ -6,7 +6,8 @@
  *
  * Every async operation completes once, on the main loop, with a GTask:
  * a boolean for create, destroy, resume, suspend and set_record (read it with
- * alk_virt_ops_finish), a GPtrArray of AlkVirtOpsDomain for list. While the
+ * alk_virt_ops_finish), a GPtrArray of AlkVirtOpsDomain for list, a GBytes
+ * for screenshot, a string for monitor. While the
  * connection is away, operations fail at once with ALK_ERROR_UNAVAILABLE. */
 #pragma once
 
@@ -66,6 +67,13 @@ typedef struct {
 	gboolean (*versions_sync)(gpointer ctx, char **hypervisor, char **library, GError **error);
 	/* Frees ctx when the manager goes; NULL: ctx is not the manager's. */
 	void (*free)(gpointer ctx);
+	/* The domain's screen as PNG (a GBytes: alk_virt_ops_bytes_finish). */
+	void (*screenshot)(gpointer ctx, const char *name, GAsyncReadyCallback cb,
+	                   gpointer user_data);
+	/* One QMP command (JSON text) to the domain's QEMU; its reply text
+	 * (alk_virt_ops_text_finish). */
+	void (*monitor)(gpointer ctx, const char *name, const char *command, GAsyncReadyCallback cb,
+	                gpointer user_data);
 } AlkVirtOps;
 
 static inline gboolean alk_virt_ops_finish(GAsyncResult *res, GError **error)
@@ -75,6 +83,16 @@ static inline gboolean alk_virt_ops_finish(GAsyncResult *res, GError **error)
 
 /* A GPtrArray of AlkVirtOpsDomain, or NULL with error. */
 static inline GPtrArray *alk_virt_ops_list_finish(GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+static inline GBytes *alk_virt_ops_bytes_finish(GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+static inline char *alk_virt_ops_text_finish(GAsyncResult *res, GError **error)
 {
 	return g_task_propagate_pointer(G_TASK(res), error);
 }

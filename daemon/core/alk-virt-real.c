@@ -2,6 +2,8 @@
 /* The real backend: libvirt, through daemon/virt/alk-virt.h. */
 #include "alk-virt-real.h"
 
+#include <stdlib.h>
+
 #include "alk-virt.h"
 
 typedef struct {
@@ -149,6 +151,48 @@ static gboolean real_versions_sync(gpointer ctx, char **hypervisor, char **libra
 	return alk_virt_versions_sync(((Real *)ctx)->virt, hypervisor, library, error);
 }
 
+/* virt's results as the table's: the same values, read from res only */
+static void forward_bytes(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	GError *error = NULL;
+	GBytes *png = alk_virt_screenshot_finish(NULL, res, &error);
+
+	if (png == NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_pointer(task, png, (GDestroyNotify)g_bytes_unref);
+}
+
+static void real_screenshot(gpointer ctx, const char *name, GAsyncReadyCallback cb,
+                            gpointer user_data)
+{
+	alk_virt_screenshot_async(((Real *)ctx)->virt, name, forward_bytes,
+	                          g_task_new(NULL, NULL, cb, user_data));
+}
+
+static void forward_text(GObject *src, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	GError *error = NULL;
+	char *reply = alk_virt_monitor_finish(NULL, res, &error);
+
+	if (reply == NULL) {
+		g_task_return_error(task, error);
+	} else {
+		/* libvirt's malloc'ed text, as GLib's */
+		g_task_return_pointer(task, g_strdup(reply), g_free);
+		free(reply);
+	}
+}
+
+static void real_monitor(gpointer ctx, const char *name, const char *command,
+                         GAsyncReadyCallback cb, gpointer user_data)
+{
+	alk_virt_monitor_async(((Real *)ctx)->virt, name, command, forward_text,
+	                       g_task_new(NULL, NULL, cb, user_data));
+}
+
 static void real_free(gpointer ctx)
 {
 	Real *r = ctx;
@@ -170,6 +214,8 @@ const AlkVirtOps alk_virt_real_ops = {
     .destroy_sync = real_destroy_sync,
     .versions_sync = real_versions_sync,
     .free = real_free,
+    .screenshot = real_screenshot,
+    .monitor = real_monitor,
 };
 
 gpointer alk_virt_real_new(const char *uri)

@@ -70,9 +70,21 @@ static gboolean check_nic(const AlkDomainSpec *s, GError **error)
 	return ok;
 }
 
+/* both 0 (no display) or a mode a virtual GPU offers */
+static gboolean check_display(const AlkDomainSpec *s, GError **error)
+{
+	gboolean none = s->display_width == 0 && s->display_height == 0;
+
+	if (none || (s->display_width >= 320 && s->display_width <= 3840 &&
+	             s->display_height >= 200 && s->display_height <= 2160))
+		return TRUE;
+	g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: display size out of range");
+	return FALSE;
+}
+
 static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 {
-	if (s->tap != NULL && !check_nic(s, error))
+	if ((s->tap != NULL && !check_nic(s, error)) || !check_display(s, error))
 		return FALSE;
 	if (s->name == NULL || !g_str_has_prefix(s->name, "airlock-") || strlen(s->name) > 64) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: bad name");
@@ -142,6 +154,8 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 		set_str(vars, "tap", s->tap);
 		set_str(vars, "mac", s->mac);
 	}
+	set_u64(vars, "display_width", s->display_width);
+	set_u64(vars, "display_height", s->display_height);
 	return vars;
 }
 
@@ -180,7 +194,8 @@ char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec,
 	if (!add_fragment(template_dir, vars, "memtune", spec->hard_limit_mib != 0, error) ||
 	    !add_fragment(template_dir, vars, "interface", spec->tap != NULL, error) ||
 	    /* KVM has no translation cache; TCG's is capped (tcg.xml) */
-	    !add_fragment(template_dir, vars, "tcg", strcmp(spec->virt_type, "qemu") == 0, error))
+	    !add_fragment(template_dir, vars, "tcg", strcmp(spec->virt_type, "qemu") == 0, error) ||
+	    !add_fragment(template_dir, vars, "display", spec->display_width != 0, error))
 		return NULL;
 	return render_file(template_dir, "domain.xml", vars, error);
 }

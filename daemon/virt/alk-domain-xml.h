@@ -24,8 +24,10 @@ typedef struct {
 	const char *record; /* the sandbox record (JSON text) for <metadata> */
 	guint qemu_uid;     /* QEMU runs as this user and group: never root */
 	guint qemu_gid;
-	const char *tap; /* the NIC's tap device; NULL: no NIC at all */
-	const char *mac; /* its MAC, "52:54:00:xx:xx:xx" */
+	const char *tap;     /* the NIC's tap device; NULL: no NIC at all */
+	const char *mac;     /* its MAC, "52:54:00:xx:xx:xx" */
+	guint display_width; /* a GPU with this mode, a tablet and a keyboard; 0: none */
+	guint display_height;
 } AlkDomainSpec;
 
 #define ALK_CPU_PERIOD_US 100000

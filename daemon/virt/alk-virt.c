@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "alk-virt.h"
 
+#include <errno.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <stdlib.h>
 
 #include "alk-error.h"
 
@@ -262,7 +265,7 @@ typedef struct {
 	char *arg;
 	gboolean paused;
 	char *prefix;
-	char *record;
+	char *record;    /* set_record's record, monitor's command */
 	const void *how; /* resume or suspend: a RunState */
 } Call;
 
@@ -588,4 +591,107 @@ GPtrArray *alk_virt_list_sync(AlkVirt *v, GError **error)
 		return NULL;
 	}
 	return list_domains(v->conn, v->prefix, error);
+}
+
+/* ---- screen and input ---- */
+
+/* A screenshot is the GPU's framebuffer as PNG: a few MiB at 4K. More is a
+ * QEMU gone wrong, not a picture. */
+#define SCREENSHOT_MAX (64 * 1024 * 1024)
+
+static int screenshot_sink(virStreamPtr st, const char *buf, size_t n, void *opaque)
+{
+	GByteArray *out = opaque;
+	if (out->len + n > SCREENSHOT_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	g_byte_array_append(out, (const guint8 *)buf, (guint)n);
+	return (int)n; /* all of it taken */
+}
+
+static GBytes *take_screenshot(virConnectPtr conn, const char *name, GError **error)
+{
+	virDomainPtr dom = virDomainLookupByName(conn, name);
+	virStreamPtr st = NULL;
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autofree char *mime = NULL;
+	gboolean ok = FALSE;
+
+	if (dom == NULL || (st = virStreamNew(conn, 0)) == NULL) {
+		set_virt_error(error, "taking a screenshot");
+	} else if ((mime = virDomainScreenshot(dom, st, 0, 0)) == NULL ||
+	           virStreamRecvAll(st, screenshot_sink, out) < 0) {
+		set_virt_error(error, "taking a screenshot");
+		virStreamAbort(st);
+	} else if (g_strcmp0(mime, "image/png") != 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED, "screenshot: %s, not PNG", mime);
+		virStreamFinish(st);
+	} else {
+		ok = virStreamFinish(st) == 0;
+		if (!ok)
+			set_virt_error(error, "taking a screenshot");
+	}
+	if (st != NULL)
+		virStreamFree(st);
+	if (dom != NULL)
+		virDomainFree(dom);
+	return ok ? g_byte_array_free_to_bytes(g_steal_pointer(&out)) : NULL;
+}
+
+static void screenshot_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	Call *c = data;
+	GError *error = NULL;
+	GBytes *png = take_screenshot(c->conn, c->arg, &error);
+
+	if (png == NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_pointer(task, png, (GDestroyNotify)g_bytes_unref);
+}
+
+void alk_virt_screenshot_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
+                               gpointer user_data)
+{
+	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
+	if (task != NULL)
+		g_task_run_in_thread(task, screenshot_thread);
+}
+
+GBytes *alk_virt_screenshot_finish(AlkVirt *v, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+static void monitor_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	Call *c = data;
+	GError *error = NULL;
+	virDomainPtr dom = virDomainLookupByName(c->conn, c->arg);
+	char *reply = NULL;
+
+	if (dom == NULL || virDomainQemuMonitorCommand(dom, c->record, &reply, 0) < 0)
+		set_virt_error(&error, "sending input");
+	if (dom != NULL)
+		virDomainFree(dom);
+	if (error != NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_pointer(task, reply, free);
+}
+
+void alk_virt_monitor_async(AlkVirt *v, const char *name, const char *command,
+                            GAsyncReadyCallback cb, gpointer user_data)
+{
+	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
+	if (task == NULL)
+		return;
+	((Call *)g_task_get_task_data(task))->record = g_strdup(command);
+	g_task_run_in_thread(task, monitor_thread);
+}
+
+char *alk_virt_monitor_finish(AlkVirt *v, GAsyncResult *res, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(res), error);
 }

@@ -85,3 +85,16 @@ GPtrArray *alk_virt_list_sync(AlkVirt *v, GError **error);
 gboolean alk_virt_destroy_sync(AlkVirt *v, const char *name, GError **error);
 /* The hypervisor's (QEMU's) and libvirt's versions, "major.minor.micro". */
 gboolean alk_virt_versions_sync(AlkVirt *v, char **hypervisor, char **library, GError **error);
+
+/* The domain's screen as PNG (virDomainScreenshot: the primary GPU's
+ * console, whatever it shows; no graphics listener needed). */
+void alk_virt_screenshot_async(AlkVirt *v, const char *name, GAsyncReadyCallback cb,
+                               gpointer user_data);
+GBytes *alk_virt_screenshot_finish(AlkVirt *v, GAsyncResult *res, GError **error);
+
+/* One QMP command (JSON text) to the domain's QEMU through libvirt-qemu
+ * (the domain is marked "tainted"); returns QEMU's reply text. For input:
+ * libvirt has no pointer API. */
+void alk_virt_monitor_async(AlkVirt *v, const char *name, const char *command,
+                            GAsyncReadyCallback cb, gpointer user_data);
+char *alk_virt_monitor_finish(AlkVirt *v, GAsyncResult *res, GError **error);

@@ -20,8 +20,11 @@ ALK_CMDLINE="console=ttyS0 panic=-1 quiet cryptomgr.notests root=/dev/vda rw"
 # Modules the initramfs loads, in this order (dependencies first as modprobe
 # resolves them; built-in ones are skipped: the cloud kernel has ext4 built in,
 # the generic one as a module).
+# virtio_input and evdev: a display's tablet and keyboard (/dev/input/event*);
+# the PS/2 keyboard (i8042, atkbd) is built into both kernels.
 ALK_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-	virtio_console virtio_blk failover net_failover virtio_net pvpanic_mmio ext4)
+	virtio_console virtio_blk failover net_failover virtio_net pvpanic_mmio ext4
+	virtio_input evdev)
 ALK_INITRD_APPLETS=(sh mount umount insmod sleep echo cat poweroff switch_root tail)
 
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
