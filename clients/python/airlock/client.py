@@ -446,7 +446,7 @@ class Sandbox:
         """A PNG of the screen (``GET /v1/sandboxes/{id}/screen``), scaled to ``width`` x
         ``height`` when given.
 
-        Needs a daemon with display support and a sandbox created with a display; a daemon
+        Needs a sandbox created with a display (else :class:`Conflict`); a daemon
         without the endpoint raises :class:`EndpointNotAvailable`."""
         query = {k: str(int(v)) for k, v in (("width", width), ("height", height))
                  if v is not None}
@@ -571,7 +571,8 @@ class Airlock:
                 ttl_s: int | None = None, profile: str | None = None,
                 allow: Sequence[str] | None = None, cpus: int | None = None,
                 memory_mib: int | None = None, disk_mib: int | None = None,
-                labels: Mapping[str, str] | None = None) -> Sandbox:
+                labels: Mapping[str, str] | None = None,
+                display: tuple[int, int] | None = None) -> Sandbox:
         """Creates a sandbox and waits until it is ready::
 
             with client.sandbox(image="minimal", ttl_s=600) as sb:
@@ -590,6 +591,9 @@ class Airlock:
                            ("cpus", cpus), ("memory_mib", memory_mib), ("disk_mib", disk_mib)):
             if value is not None:
                 body[key] = value
+        if display is not None:
+            width, height = display
+            body["display"] = {"width": int(width), "height": int(height)}
         if isinstance(network, Mapping):
             body["network"] = dict(network)
         elif network is not None or allow is not None:

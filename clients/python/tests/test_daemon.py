@@ -188,12 +188,32 @@ class Shared(unittest.TestCase):
         with self.assertRaises(airlock.PayloadTooLarge):
             self.client.sandbox(labels={"pad": "x" * (9 << 20)})
 
-    def test_display_endpoints_missing(self):
-        # this daemon has no display support yet (issue 12): a typed, clear error
-        with self.assertRaisesRegex(airlock.EndpointNotAvailable, "display support"):
+    def test_display_needs_display(self):
+        # a sandbox created without a display has no screen: a typed, clear error
+        with self.assertRaisesRegex(airlock.Conflict, "no display"):
             self.sb.screenshot()
-        with self.assertRaisesRegex(airlock.EndpointNotAvailable, "display support"):
-            self.sb.computer([{"action": "mouse_move", "x": 1, "y": 1}])
+        with self.assertRaisesRegex(airlock.Conflict, "no display"):
+            self.sb.computer([{"action": "move", "x": 1, "y": 1}])
+
+    def test_display(self):
+        with self.client.sandbox(display=(800, 600), ttl_s=600) as sb:
+            shot = sb.screenshot()
+            self.assertTrue(shot.png.startswith(b"\x89PNG"))
+            self.assertGreater(shot.width, 0)
+            half = sb.screenshot(width=shot.width // 2, height=shot.height // 2)
+            self.assertEqual((half.width, half.height), (shot.width // 2, shot.height // 2))
+            # keys typed from the hypervisor reach the console's shell
+            sb.computer([{"action": "type", "text": "echo $((6*7)) > /tmp/k"},
+                         {"action": "key", "keys": "Return"}])
+            deadline = time.monotonic() + 60
+            while True:
+                r = sb.exec(["/bin/sh", "-c", "cat /tmp/k 2>/dev/null"], user="0")
+                if r.stdout == b"42\n" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)  # the shell runs what was typed on its own time
+            self.assertEqual(r.stdout, b"42\n")
+            with self.assertRaises(airlock.InvalidRequest):
+                sb.computer([{"action": "key", "keys": "NoSuchKey"}])
 
     def test_console(self):
         self.assertIn(b"airlock-agent", self.sb.console())
