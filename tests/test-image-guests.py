@@ -259,29 +259,11 @@ class Daemon:
     def images(self):
         return {i["name"]: i for i in json.loads(run(self.cli("--json", "images")).stdout)["images"]}
 
-    def exec_json(self, sid, body):
-        """POST /v1/sandboxes/ID/exec on the unix socket, body as given: the result."""
-        import http.client
-        import socket as sk
-
-        class Conn(http.client.HTTPConnection):
-            def __init__(self, path):
-                super().__init__("localhost", timeout=120)
-                self.path_ = path
-
-            def connect(self):
-                self.sock = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
-                self.sock.settimeout(120)
-                self.sock.connect(self.path_)
-
-        c = Conn(self.sock)
-        c.request("POST", "/v1/sandboxes/%s/exec" % sid, json.dumps(body),
-                  {"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        check(r.status == 200, "exec %r: %d %s" % (body, r.status, data))
-        return json.loads(data)
+    def client_sandbox(self, sid):
+        """The sandbox through the Python client (clients/python) on the unix socket."""
+        sys.path.insert(0, os.path.join(ARGS.source, "clients", "python"))
+        import airlock
+        return airlock.Airlock(socket=self.sock).attach(sid)
 
     def rm(self, sid):
         run(self.cli("rm", "-f", sid))
@@ -361,10 +343,11 @@ def case_oci(image_dir, work):
             check(a[2] == "1234:1234", "%s: owner lost: %r" % (image, a))
             check(s[3] == "4755", "%s: setuid lost: %r" % (image, s))
             # the config's defaults: no argv runs Cmd; Env, WorkingDir and User apply
-            res = d.exec_json(sid, {})
-            check(res.get("stdout") == "hi\n", "%s: Cmd gave %r" % (image, res))
-            res = d.exec_json(sid, {"argv": ["/bin/sh", "-c", "echo $GREETING; pwd; id -u"]})
-            check(res.get("stdout") == "hello from oci\n/srv\n1234\n",
+            sb = d.client_sandbox(sid)
+            res = sb.exec(None)
+            check(res.stdout == b"hi\n", "%s: Cmd gave %r" % (image, res))
+            res = sb.exec(["/bin/sh", "-c", "echo $GREETING; pwd; id -u"])
+            check(res.stdout == b"hello from oci\n/srv\n1234\n",
                   "%s: Env/WorkingDir/User gave %r" % (image, res))
             d.rm(sid)
     finally:

@@ -345,13 +345,14 @@ class Sandbox:
             pass
         self._destroyed = True
 
-    def _exec_body(self, argv: Sequence[str], stdin: bytes | str | None,
+    def _exec_body(self, argv: Sequence[str] | None, stdin: bytes | str | None,
                    timeout_s: int | None, env: Mapping[str, str] | None,
                    cwd: str | None, user: str | None = None) -> tuple[bytes, float]:
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv is a list of strings; for a shell line use "
                             "['/bin/sh', '-c', LINE]")
-        body: dict[str, Any] = {"argv": [str(a) for a in argv]}
+        # None: the image's default command (an OCI image's Entrypoint + Cmd)
+        body: dict[str, Any] = {} if argv is None else {"argv": [str(a) for a in argv]}
         if env is not None:
             body["env"] = dict(env)
         if cwd is not None:
@@ -375,10 +376,11 @@ class Sandbox:
                                                                         MAX_REQUEST_BYTES))
         return data, max(self.client.timeout or 0, float(effective) + EXEC_MARGIN_S)
 
-    def exec(self, argv: Sequence[str], stdin: bytes | str | None = None,
+    def exec(self, argv: Sequence[str] | None, stdin: bytes | str | None = None,
              timeout_s: int | None = None, env: Mapping[str, str] | None = None,
              cwd: str | None = None, user: str | None = None) -> ExecResult:
-        """Runs ``argv`` in the sandbox and waits until it ends.
+        """Runs ``argv`` in the sandbox and waits until it ends (``None``: the image's
+        default command).
 
         ``stdin`` (bytes or str) is fed to the process, then EOF; ``timeout_s`` kills
         its process group (default: the profile's ``exec_timeout_s``); ``env`` adds
@@ -394,7 +396,7 @@ class Sandbox:
                                 timeout=wait)
         return _result(obj, "POST /v1/sandboxes/%s/exec" % self.id)
 
-    def exec_stream(self, argv: Sequence[str], stdin: bytes | str | None = None,
+    def exec_stream(self, argv: Sequence[str] | None, stdin: bytes | str | None = None,
                     timeout_s: int | None = None, env: Mapping[str, str] | None = None,
                     cwd: str | None = None, user: str | None = None) -> ExecStream:
         """Like :meth:`exec`, but returns an :class:`ExecStream` as soon as the process
