@@ -112,7 +112,7 @@ START_TEST(test_discard)
 {
 	AlkTestCore *t = core(NULL);
 	g_autofree char *base =
-	    g_build_filename(alk_test_image_dir(), "minimal", "rootfs.qcow2", NULL);
+	    g_build_filename(alk_test_image_dir(), "minimal", "current", "rootfs.qcow2", NULL);
 	g_autofree char *before = sha256_file(base);
 	g_autofree char *marker =
 	    g_strdup_printf("airlock-marker-%08x%08x", g_random_int(), g_random_int());
@@ -317,7 +317,7 @@ static void check_shared_files(void)
 	const char *names[] = {"vmlinuz", "initrd.img", "rootfs.qcow2"};
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
 		g_autofree char *path =
-		    g_build_filename(alk_test_image_dir(), "minimal", names[i], NULL);
+		    g_build_filename(alk_test_image_dir(), "minimal", "current", names[i], NULL);
 		struct stat st;
 		ck_assert_int_eq(stat(path, &st), 0);
 		ck_assert_msg(st.st_uid == 0 && st.st_gid == 0, "%s is owned by %u:%u", path,
