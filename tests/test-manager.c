@@ -854,6 +854,26 @@ START_TEST(test_paused_adopted)
 }
 END_TEST
 
+START_TEST(test_paused_ends)
+{
+	g_autofree char *a = create_ready();
+	g_autofree char *b = create_ready();
+	g_autofree char *dom = g_strconcat("airlock-", b, NULL);
+	g_autoptr(GError) error = NULL;
+
+	/* the TTL runs on while paused: it ends a paused sandbox like any other */
+	ck_assert(pause_now(a, TRUE) == NULL);
+	ck_assert(alk_manager_set_ttl(f.m, a, 1, &error));
+	g_clear_error(&(GError *){wait_for(a, ALK_SANDBOX_DESTROYED)});
+	assert_gone(a);
+	/* QEMU dying under a paused sandbox fails it, and nothing is left */
+	ck_assert(pause_now(b, TRUE) == NULL);
+	ck_assert(alk_test_fake_virt_stop(f.fake, dom, ALK_VIRT_OPS_STOPPED_FAILED));
+	ck_assert(loop_until(gone, b, WAIT_S));
+	ck_assert_int_eq(alk_manager_lookup(f.m, b, NULL)->state, ALK_SANDBOX_FAILED);
+}
+END_TEST
+
 /* ---- the warm pool ---- */
 
 /* The manager again, under a configuration with these [daemon] lines. */
@@ -1216,6 +1236,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pause_refused_while_busy);
 	tcase_add_test(tc, test_delete_while_paused);
 	tcase_add_test(tc, test_paused_adopted);
+	tcase_add_test(tc, test_paused_ends);
 	tcase_add_test(tc, test_pool_hands_out_once);
 	tcase_add_test(tc, test_pool_adopted_after_restart);
 	tcase_add_test(tc, test_pool_makes_room);
