@@ -237,6 +237,42 @@ START_TEST(test_agent_restart)
 }
 END_TEST
 
+/* A connection QEMU takes and drops while the channel connects (as when
+ * a rebooting guest's QEMU goes, or is slow to start) is not the end:
+ * the channel keeps trying until its deadline and serves the agent that
+ * comes next on the same socket. */
+START_TEST(test_connection_dropped_while_connecting)
+{
+	Fixture f = {.conn = -1};
+	g_autoptr(AlkChannel) ch = NULL;
+	gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	struct pollfd pfd;
+	guint tick;
+	Run r;
+
+	ch = open_channel(&f, NULL);
+	close(f.conn);
+	f.conn = -1;
+	/* the channel notices the hang-up and connects again */
+	pfd = (struct pollfd){.fd = f.listener, .events = POLLIN};
+	tick = g_timeout_add(50, wake, NULL);
+	while (poll(&pfd, 1, 0) == 0 && g_get_monotonic_time() < end)
+		g_main_context_iteration(NULL, TRUE);
+	g_source_remove(tick);
+	ck_assert_msg(pfd.revents & POLLIN, "no second connection");
+	ck_assert_msg(f.states == 0, "the channel reported a state change: %d", f.state);
+	f.conn = accept(f.listener, NULL, NULL);
+	ck_assert_int_ge(f.conn, 0);
+	f.agent = start_agent(f.conn);
+	wait_ready(&f);
+	start_sh(ch, "echo served", &r);
+	ck_assert(loop_until(is_done, &r));
+	ck_assert_str_eq(r.out->str, "served\n");
+	g_string_free(r.out, TRUE);
+	fixture_clear(&f);
+}
+END_TEST
+
 /* A held exec (its consumer is behind) stops only its own output, in the
  * guest, within the window: another exec of the same channel runs to its
  * end meanwhile, and the held one completes once let go. */
@@ -655,6 +691,7 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_agent_restart);
 	tcase_add_test(tc, test_garbage_fails_open);
+	tcase_add_test(tc, test_connection_dropped_while_connecting);
 	tcase_add_test(tc, test_held_exec_holds_only_itself);
 	tcase_add_test(tc, test_window_overrun_fails_the_exec);
 	tcase_add_test(tc, test_tty_exec_and_resize);

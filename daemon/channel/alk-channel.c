@@ -278,10 +278,22 @@ static gboolean consume(AlkChannel *ch, gsize len)
 	return TRUE;
 }
 
+static gboolean on_tick(gpointer data);
+
 static void lost(AlkChannel *ch, const char *why)
 {
 	g_autoptr(GError) error =
 	    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "agent connection lost: %s", why);
+
+	if (ch->state == ALK_CHANNEL_CONNECTING) {
+		/* QEMU may take a connection and then go (a guest that reboots
+		 * ends its QEMU) or be restarting it: keep trying until the
+		 * open's deadline, which says why if it passes */
+		disconnect(ch);
+		alk_channel_ops_fail_all(ch, error);
+		ch->tick = g_timeout_add(TICK_MS, on_tick, ch);
+		return;
+	}
 	drop(ch, ch->state == ALK_CHANNEL_READY ? ALK_CHANNEL_LOST : ALK_CHANNEL_CLOSED, error);
 }
 
