@@ -205,6 +205,9 @@ static char *end_reason(const char *id)
 				continue;
 			o = json_node_get_object(json_parser_get_root(p));
 			r = json_object_get_object_member(o, "result");
+			/* no reason: the whole result, to say what happened instead */
+			if (json_object_get_string_member_with_default(r, "reason", NULL) == NULL)
+				return json_to_string(json_object_get_member(o, "result"), FALSE);
 			return g_strdup(json_object_get_string_member(r, "reason"));
 		}
 		g_usleep(200000);

@@ -634,6 +634,8 @@ static void net_configured(AlkSlot *slot, GError *error)
 		became_ready(slot);
 }
 
+static const char *guest_end_text(AlkSandbox *sb);
+
 static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error, gpointer data)
 {
 	AlkSlot *slot = data;
@@ -648,9 +650,14 @@ static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *erro
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_BOOTING) {
 		alk_slot_fail(slot, g_error_copy(error));
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_READY) {
-		alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
-		                                "the guest agent stopped answering: %s",
-		                                error ? error->message : "closed"));
+		/* a guest that ended itself, when libvirt has not said so yet */
+		const char *ended = guest_end_text(sb);
+		if (ended != NULL)
+			alk_slot_end(slot, ended);
+		else
+			alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+			                                "the guest agent stopped answering: %s",
+			                                error ? error->message : "closed"));
 	} else if (state == ALK_CHANNEL_LOST && sb->state == ALK_SANDBOX_READY) {
 		/* QEMU may be going (its stop event ends the sandbox) or the
 		 * agent restarted: reconnect for a while before giving up */
@@ -684,8 +691,9 @@ static const char *stop_text(AlkVirtOpsStop reason)
 }
 
 /* libvirt reports a guest's reset (on_reboot=destroy) as a shutdown like
- * any other; the kernel's last words on the console tell them apart. */
-static const char *shutdown_text(AlkSandbox *sb)
+ * any other; the kernel's last words on the console tell them apart.
+ * NULL when the guest did not end itself. */
+static const char *guest_end_text(AlkSandbox *sb)
 {
 	g_autofree char *tail = alk_slot_console_tail(sb, CONSOLE_TAIL, NULL);
 	const char *last = NULL;
@@ -694,7 +702,14 @@ static const char *shutdown_text(AlkSandbox *sb)
 		last = p;
 	if (last != NULL && g_str_has_prefix(last, "reboot: Restarting system"))
 		return "the guest rebooted (a sandbox ends when its guest reboots)";
-	return stop_text(ALK_VIRT_OPS_STOPPED_SHUTDOWN);
+	if (last != NULL && g_str_has_prefix(last, "reboot: Power down"))
+		return stop_text(ALK_VIRT_OPS_STOPPED_SHUTDOWN);
+	return NULL;
+}
+
+static const char *shutdown_text(AlkSandbox *sb)
+{
+	return guest_end_text(sb) ?: stop_text(ALK_VIRT_OPS_STOPPED_SHUTDOWN);
 }
 
 static void on_stopped(const char *name, AlkVirtOpsStop reason, gpointer data)
