@@ -109,6 +109,36 @@ void alk_init_setup(AlkAgent *a)
 	reboot(RB_DISABLE_CAD);
 }
 
+/*
+ * An image's session (the desktop's X server and clients) is started by us,
+ * not by an init system: /etc/airlock/session, if present and executable, runs
+ * once at boot as root in a session of its own, with stdio on /dev/null (it
+ * logs where it likes); the image then has no root shell on tty1. It is reaped like any orphan; it
+ * is the image's job to drop privileges for what it starts as the default user.
+ */
+bool alk_init_session(void)
+{
+	static const char path[] = "/etc/airlock/session";
+	if (access(path, X_OK) != 0)
+		return false;
+	pid_t pid = fork();
+	if (pid != 0) {
+		if (pid < 0)
+			alk_log("cannot start %s: %s", path, strerror(errno));
+		return true;
+	}
+	alk_signal_child_reset();
+	setsid();
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execl(path, path, (char *)NULL);
+	_exit(127);
+}
+
 /* Waits until every process is gone or the grace ends. */
 static void init_reap_until(AlkAgent *a, uint64_t deadline)
 {

@@ -279,7 +279,10 @@ int main(int argc, char **argv)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	agent_nonce(a->nonce);
 	alk_log("version %s started%s", ALK_VERSION, a->pid1 ? " as PID 1" : "");
-	alk_tty_start(a);
+	/* An image with a session of its own (the desktop) owns the screen:
+	 * no root shell on tty1 there. */
+	if (!a->pid1 || !alk_init_session())
+		alk_tty_start(a);
 	if (alk_port_open(a) == 0)
 		while (!a->quit)
 			loop_once(a);

@@ -293,6 +293,7 @@ int alk_net_link_up(int sock, const char *ifname);
 
 /* alk-agent-init.c: PID 1 duties */
 void alk_init_setup(AlkAgent *a);
+bool alk_init_session(void);
 void alk_init_poweroff(AlkAgent *a) __attribute__((noreturn));
 void alk_fatal(AlkAgent *a, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 

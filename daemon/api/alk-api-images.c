@@ -26,6 +26,8 @@ static void add_source(JsonBuilder *b, const AlkImageInfo *image)
 	if (g_strcmp0(image->source_kind, "debian") == 0) {
 		alk_json_add_string(b, "suite", image->source_suite);
 		alk_json_add_strv(b, "packages", (const char *const *)image->source_packages);
+		if (image->source_flavour != NULL)
+			alk_json_add_string(b, "flavour", image->source_flavour);
 	} else if (g_strcmp0(image->source_kind, "oci") == 0) {
 		alk_json_add_string(b, "reference", image->source_reference);
 		alk_json_add_string(b, "digest", image->source_digest);

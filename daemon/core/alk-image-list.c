@@ -19,6 +19,7 @@ void alk_image_info_free(AlkImageInfo *info)
 	g_free(info->source_kind);
 	g_free(info->source_suite);
 	g_strfreev(info->source_packages);
+	g_free(info->source_flavour);
 	g_free(info->source_reference);
 	g_free(info->source_digest);
 	g_strfreev(info->exec_env);
@@ -33,6 +34,7 @@ static void take_source(AlkImageInfo *info, AlkImage *image)
 	info->source_kind = g_steal_pointer(&image->source_kind);
 	info->source_suite = g_steal_pointer(&image->source_suite);
 	info->source_packages = g_steal_pointer(&image->source_packages);
+	info->source_flavour = g_steal_pointer(&image->source_flavour);
 	info->source_reference = g_steal_pointer(&image->source_reference);
 	info->source_digest = g_steal_pointer(&image->source_digest);
 	info->exec_env = g_steal_pointer(&image->exec_env);

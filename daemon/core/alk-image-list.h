@@ -18,6 +18,7 @@ typedef struct {
 	char *source_kind;  /* minimal, debian, oci */
 	char *source_suite;
 	char **source_packages;
+	char *source_flavour; /* debian: "desktop", or NULL */
 	char *source_reference;
 	char *source_digest;
 	char **exec_env; /* recorded exec defaults (OCI); NULL when absent */

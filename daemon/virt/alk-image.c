@@ -32,6 +32,7 @@ typedef struct {
 	char *kind;
 	char *suite;
 	char **packages;
+	char *flavour;
 	char *reference;
 	char *digest;
 } AlkSourceJson;
@@ -94,6 +95,7 @@ static const AlkJsonField source_fields[] = {
     {"kind", ALK_JSON_STRING, S(kind), TRUE, 1, 16, 0},
     {"suite", ALK_JSON_STRING, S(suite), FALSE, 1, 64, 0},
     {"packages", ALK_JSON_STRING_ARRAY, S(packages), FALSE, 0, 1024, 128},
+    {"flavour", ALK_JSON_STRING, S(flavour), FALSE, 1, 32, 0},
     {"reference", ALK_JSON_STRING, S(reference), FALSE, 1, 4096, 0},
     {"digest", ALK_JSON_STRING, S(digest), FALSE, 71, 71, 0},
     {NULL, 0, 0, FALSE, 0, 0, 0},
@@ -131,6 +133,7 @@ void alk_image_free(AlkImage *image)
 	g_free(image->default_user);
 	g_free(image->source_kind);
 	g_free(image->source_suite);
+	g_free(image->source_flavour);
 	g_strfreev(image->source_packages);
 	g_free(image->source_reference);
 	g_free(image->source_digest);
@@ -533,6 +536,7 @@ static AlkImage *image_new(const char *dir, const char *name, AlkImageJson *j)
 	image->source_kind = g_steal_pointer(&j->src.kind);
 	image->source_suite = g_steal_pointer(&j->src.suite);
 	image->source_packages = g_steal_pointer(&j->src.packages);
+	image->source_flavour = g_steal_pointer(&j->src.flavour);
 	image->source_reference = g_steal_pointer(&j->src.reference);
 	image->source_digest = g_steal_pointer(&j->src.digest);
 	image->exec_env = g_steal_pointer(&j->ex.env);

@@ -42,6 +42,7 @@ typedef struct {
 	char *source_kind;      /* "minimal", "debian" or "oci" */
 	char *source_suite;     /* debian */
 	char **source_packages; /* debian: the extra packages asked for */
+	char *source_flavour;   /* debian: the recipe built on it ("desktop"), or NULL */
 	char *source_reference; /* oci: what was imported */
 	char *source_digest;    /* oci: its manifest digest */
 	char **exec_env;        /* exec defaults recorded from an OCI config ("K=V"); */

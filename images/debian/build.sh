@@ -4,6 +4,7 @@
 # The airlock "debian" image recipe, as images/airlock-image runs it:
 #   build.sh --stamp|--stage DIR --agent PATH [--suite S] [--packages P,...]
 #            [--user NAME] [--size MIB] [--kernel cloud|generic]
+#            [--modules M,...] [--overlay DIR --flavour NAME]
 #
 # A Debian root from packages with mmdebstrap (--variant=apt: Essential
 # packages, apt, and what --packages names), fetched through the mirrors the
@@ -11,6 +12,10 @@
 # /sbin/airlock-agent, PID 1 (no systemd); a non-root user (default `agent`,
 # uid 1000, home /home/agent) recorded as the image's default user; the host's
 # kernel of the chosen flavour with our initramfs (images/lib/init.in).
+# Recipes built on this one (images/desktop) add initramfs modules (--modules,
+# with their dependencies), a tree of files copied over the
+# root as root-owned (--overlay) and their name in the image's source
+# (--flavour).
 set -euo pipefail
 umask 022
 export LC_ALL=C
@@ -20,6 +25,7 @@ HERE=$(dirname "$(realpath -e "${BASH_SOURCE[0]}")")
 . "$HERE/../lib/common.sh"
 
 AGENT='' MODE='' STAGE='' SUITE=bookworm PACKAGES='' USER_NAME=agent SIZE='' KERNEL=cloud
+MODULES='' OVERLAY='' FLAVOUR=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) AGENT=$2; shift 2 ;;
@@ -30,6 +36,9 @@ while [ $# -gt 0 ]; do
 	--user) [ $# -ge 2 ] || die "--user needs a name"; USER_NAME=$2; shift 2 ;;
 	--size) [ $# -ge 2 ] || die "--size needs MiB"; SIZE=$2; shift 2 ;;
 	--kernel) [ $# -ge 2 ] || die "--kernel needs cloud or generic"; KERNEL=$2; shift 2 ;;
+	--modules) [ $# -ge 2 ] || die "--modules needs a list"; MODULES=$2; shift 2 ;;
+	--overlay) [ $# -ge 2 ] || die "--overlay needs a directory"; OVERLAY=$2; shift 2 ;;
+	--flavour) [ $# -ge 2 ] || die "--flavour needs a name"; FLAVOUR=$2; shift 2 ;;
 	*) die "unknown argument '$1' (debian: --suite --packages --user --size --kernel)" ;;
 	esac
 done
@@ -41,6 +50,13 @@ if ! [[ $USER_NAME =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || [ "$USER_NAME" = root ]; th
 fi
 [ -z "$SIZE" ] || [[ $SIZE =~ ^[1-9][0-9]{0,6}$ ]] || die "--size must be MiB, 1 to 9999999"
 case $KERNEL in cloud | generic) ;; *) die "--kernel must be cloud or generic" ;; esac
+[[ $MODULES =~ ^([a-z0-9_]{1,64}(,[a-z0-9_]{1,64})*)?$ ]] || die "invalid --modules '$MODULES'"
+[ -z "$OVERLAY" ] || [ -d "$OVERLAY" ] || die "--overlay '$OVERLAY' is not a directory"
+[[ $FLAVOUR =~ ^([a-z][a-z0-9-]{0,31})?$ ]] || die "invalid --flavour '$FLAVOUR'"
+if [ -n "$MODULES" ]; then
+	IFS=, read -r -a EXTRA_MODULES <<<"$MODULES"
+	ALK_MODULES+=("${EXTRA_MODULES[@]}")
+fi
 # Debian package names (policy 5.6.1), sorted and deduplicated: the stamp must
 # not depend on the order they were given in.
 PKGS=()
@@ -63,6 +79,12 @@ if [ "$MODE" = stamp ]; then
 	printf 'suite=%s\npackages=%s\nuser=%s\nsize=%s\nkernel=%s\n' "$SUITE" "${PKGS[*]}" \
 		"$USER_NAME" "$SIZE" "$KERNEL"
 	printf 'mirror=%s\n' "$MIRRORS"
+	printf 'modules=%s\nflavour=%s\n' "$MODULES" "$FLAVOUR"
+	if [ -n "$OVERLAY" ]; then
+		(cd "$OVERLAY" && find . -print0 | LC_ALL=C sort -z |
+			xargs -0 stat -c '%n %a %F' && find . -type f -print0 | LC_ALL=C sort -z |
+			xargs -0 -r sha256sum) | sed 's/^/overlay /'
+	fi
 	common_stamp
 	exit 0
 fi
@@ -98,6 +120,10 @@ cat >"$R/etc/hosts" <<'EOF'
 127.0.1.1	airlock
 ::1	localhost ip6-localhost ip6-loopback
 EOF
+if [ -n "$OVERLAY" ]; then
+	log "debian: files from $OVERLAY"
+	cp -rT --preserve=mode --no-preserve=ownership -- "$OVERLAY" "$R"
+fi
 # No init system: the agent is PID 1 (docs/images.md says what that means).
 rm -f -- "$R/etc/machine-id"
 : >"$R/etc/machine-id"
@@ -108,6 +134,8 @@ install -m 0644 "$VMLINUZ" "$STAGE/vmlinuz"
 log "debian: root filesystem ($(du -sm "$R" | cut -f1) MiB of files)"
 make_rootfs "$R" "$STAGE/rootfs.qcow2" 256 "$SIZE"
 rm -rf --one-file-system -- "$R"
-SRC=$(python3 -c 'import json, sys; print(json.dumps({"kind": "debian", "suite": sys.argv[1],
-      "packages": sys.argv[2:]}))' "$SUITE" "${PKGS[@]}")
+SRC=$(python3 -c 'import json, sys; s = {"kind": "debian", "suite": sys.argv[2],
+      "packages": sys.argv[3:]}
+if sys.argv[1]: s["flavour"] = sys.argv[1]
+print(json.dumps(s))' "$FLAVOUR" "$SUITE" "${PKGS[@]}")
 write_recipe "$STAGE/recipe.json" "$SRC" "{\"default_user\":\"$USER_NAME\"}"
