@@ -112,6 +112,11 @@ static const AlkVerb verbs[] = {
      "  --scale WxH          coordinates (and --screenshot) in a W x H view of the screen\n"
      "  --screenshot FILE    save the screen after the action (the screenshot action's\n"
      "                       picture) to FILE\n"},
+    {"watch", alk_cmd_watch, "print a link to watch a sandbox's screen from a browser",
+     "usage: airlock watch ID\n\n"
+     "Asks for a watch ticket (good for one viewer, for 60 s) and prints the viewer\n"
+     "page's URL with it: open it in a browser to see the screen live, read-only.\n"
+     "Over the unix socket it prints the path, to open on the daemon's TCP listener.\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",
      "usage: airlock profiles\n\nLimits are shown as default/maximum.\n"},

@@ -19,6 +19,7 @@ int alk_cmd_rm(AlkCli *cli, int argc, char **argv);
 int alk_cmd_run(AlkCli *cli, int argc, char **argv);
 int alk_cmd_ttl(AlkCli *cli, int argc, char **argv);
 int alk_cmd_pause(AlkCli *cli, int argc, char **argv);
+int alk_cmd_watch(AlkCli *cli, int argc, char **argv);
 int alk_cmd_resume(AlkCli *cli, int argc, char **argv);
 int alk_cmd_net(AlkCli *cli, int argc, char **argv);
 int alk_cmd_logs(AlkCli *cli, int argc, char **argv);

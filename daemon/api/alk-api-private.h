@@ -56,6 +56,17 @@ typedef struct {
 typedef struct _AlkApiReq AlkApiReq;
 typedef struct _AlkApiAttached AlkApiAttached;
 typedef struct _AlkApiCall AlkApiCall;
+typedef struct _AlkWatch AlkWatch;
+
+/* Who may call a route: the caller (a bearer token, or the unix socket's
+ * peer), nobody in particular (a static page), or whoever shows a watch
+ * ticket in the query (alk-api-watch.c: browsers' WebSockets carry no
+ * Authorization header). */
+typedef enum {
+	ALK_API_AUTH_CALLER,
+	ALK_API_AUTH_NONE,
+	ALK_API_AUTH_TICKET,
+} AlkApiAuth;
 
 typedef enum {
 	ALK_API_BODY_NONE,   /* any body is read and dropped, within max_body_bytes */
@@ -67,6 +78,7 @@ typedef struct {
 	const char *method;
 	const char *pattern; /* segments; "{id}" one, "{path}" the rest */
 	AlkScope scope;
+	AlkApiAuth auth;
 	AlkApiBody body;
 	const char *query; /* allowed query keys, space separated; NULL: none */
 	void (*handle)(AlkApiReq *req);
@@ -100,6 +112,7 @@ struct _AlkApi {
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
 	guint64 buffered_output;
 	struct _AlkMcpSessions *mcp; /* MCP sessions (alk-api-mcp.c), made when first used */
+	AlkWatch *watch;             /* watch tickets and viewers (alk-api-watch.c), the same */
 	AlkAuditThrottle *refusals;  /* audit lines of requests refused unauthenticated */
 	guint refusals_timer;        /* writes their summaries */
 };
@@ -446,6 +459,16 @@ void alk_api_screen_reply(AlkApiReq *req, const AlkScreenshot *shot);
 gboolean alk_api_screen_side(const char *text, const char *what, guint *out, GError **error);
 /* alk-api-computer.c: POST .../computer */
 void alk_api_computer_post(AlkApiReq *req);
+/* alk-api-watch.c: POST and GET .../watch, the tickets; alk-api-watch-ws.c:
+ * GET .../screen/ws */
+extern const AlkApiResource alk_api_watch_resource;
+void alk_api_watch_post(AlkApiReq *req);
+void alk_api_watch_page(AlkApiReq *req);
+/* A route whose auth is not ALK_API_AUTH_CALLER: the ticket in query (the
+ * raw query string), spent; sets caller and scope. Errors: UNAUTHORIZED. */
+gboolean alk_api_watch_auth(AlkApiReq *req, const char *query, GError **error);
+void alk_api_watch_ws_check(AlkApiReq *req);
+void alk_api_watch_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws);
 /* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,
  * ALK_METRIC_DNS_QUERIES) of the live networked sandboxes among these. */
 void alk_api_metrics_sandboxes(GString *out, GPtrArray *sandboxes);

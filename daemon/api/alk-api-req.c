@@ -723,6 +723,24 @@ static gboolean check_websocket(AlkApiReq *req, GError **error)
 
 /* ---- libsoup's stages ---- */
 
+/* The caller's credentials, then the route; except that a route which takes
+ * no credentials or a watch ticket is known by the route itself. */
+static gboolean auth_and_route(AlkApiReq *req, GUri *uri, GError **error)
+{
+	g_autoptr(GError) route_error = NULL;
+
+	if (alk_api_route(req, alk_api_conn_request_line(req->conn), &route_error) &&
+	    req->route->auth != ALK_API_AUTH_CALLER)
+		return alk_api_watch_auth(req, g_uri_get_query(uri), error);
+	if (!alk_api_auth(req, error))
+		return FALSE;
+	if (route_error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&route_error));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
                           GHashTable *unused, gpointer data)
 {
@@ -742,9 +760,7 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 		alk_api_req_refuse(req, error);
 		return;
 	}
-	if (alk_api_auth(req, &error) &&
-	    alk_api_route(req, alk_api_conn_request_line(req->conn), &error) &&
-	    alk_api_auth_scope(req, &error) &&
+	if (auth_and_route(req, uri, &error) && alk_api_auth_scope(req, &error) &&
 	    alk_api_parse_query(req, g_uri_get_query(uri), &error) &&
 	    check_websocket(req, &error) && check_body(req, &error) &&
 	    (req->route->start == NULL || req->route->start(req, &error)))

@@ -20,6 +20,7 @@
 static const AlkApiResource *const resources[] = {
     &alk_api_call_resource,
     &alk_api_mcp_resource,
+    &alk_api_watch_resource,
 };
 
 GPtrArray *alk_api_values(GHashTable *table)
