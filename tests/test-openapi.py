@@ -349,6 +349,17 @@ def exercise(d, spec):
     check("POST", C, disp + "/computer", 200, body={"actions": [{"action": "wait", "ms": 1}]})
     check("POST", C, disp + "/computer", 400, body={"actions": [{"action": "key", "keys": "?!"}]})
     check("POST", C, disp + "/computer", 403, body={"actions": []}, tcp=True, token=d.read_token)
+    # watching: a ticket (read scope), the page (no credentials), the stream's refusals
+    W = S + "/watch"
+    check("POST", W, base + "/watch", 409)
+    check("POST", W, "/v1/sandboxes/0123456789ab/watch", 404)
+    _, body, _ = check("POST", W, disp + "/watch", 201, tcp=True, token=d.read_token)
+    ticket = json.loads(body)["ticket"]
+    check("GET", W, disp + "/watch", 200, tcp=True)
+    SW = S + "/screen/ws"
+    check("GET", SW, disp + "/screen/ws", 401, tcp=True)
+    check("GET", SW, disp + "/screen/ws?ticket=" + "0" * 64, 401, tcp=True)
+    check("GET", SW, "/v1/sandboxes/0123456789ab/screen/ws?ticket=" + ticket, 401, tcp=True)
     check("DELETE", S, disp, 202)
     check("DELETE", S, base, 202)
     check("POST", E, base + "/exec", None, body={"argv": ["/bin/true"]})

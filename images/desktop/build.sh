@@ -14,7 +14,7 @@
 set -euo pipefail
 HERE=$(dirname "$(realpath -e "${BASH_SOURCE[0]}")")
 
-DESKTOP_PACKAGES=xserver-xorg-core,xserver-xorg-input-libinput,openbox,xterm,xfonts-base
+DESKTOP_PACKAGES=xserver-xorg-core,xserver-xorg-input-evdev,openbox,xterm,xfonts-base
 DESKTOP_PACKAGES+=,x11-utils,x11-xserver-utils,fonts-dejavu-core,firefox-esr,procps
 ARGS=()
 while [ $# -gt 0 ]; do

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Watching a screen (docs/guide.md, "Watching"), against a real airlockd and
+ * a real guest of the minimal image with a display (its root shell on tty1
+ * is the screen): tickets are single-use and bound to their sandbox, the
+ * stream sends a PNG frame, a new one when the console changes and none
+ * while it does not, at most fps a second, takes no input, and a viewer
+ * that does not read gets few frames, not a growing queue. */
+#include <check.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "alk-test-api.h"
+#include "alk-test-daemon.h"
+#include "alk-test-http.h"
+
+#define DISPLAY "{\"display\":{\"width\":1024,\"height\":768}}"
+
+typedef struct {
+	SoupWebsocketConnection *ws;
+	GError *error;
+	guint frames, texts;
+	gboolean bad_frame; /* a binary message that is not a PNG */
+	gint64 last_frame_us;
+	gboolean closed;
+	gushort code;
+} View;
+
+static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data)
+{
+	View *v = data;
+	gsize len = 0;
+	const guint8 *d = g_bytes_get_data(msg, &len);
+
+	if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+		v->texts++;
+		return;
+	}
+	if (len < 8 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0)
+		v->bad_frame = TRUE;
+	v->frames++;
+	v->last_frame_us = g_get_monotonic_time();
+}
+
+static void on_closed(SoupWebsocketConnection *ws, gpointer data)
+{
+	View *v = data;
+	v->closed = TRUE;
+	v->code = soup_websocket_connection_get_close_code(ws);
+}
+
+static void connected(GObject *src, GAsyncResult *res, gpointer data)
+{
+	View *v = data;
+	v->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &v->error);
+	if (v->ws != NULL) {
+		g_signal_connect(v->ws, "message", G_CALLBACK(on_message), v);
+		g_signal_connect(v->ws, "closed", G_CALLBACK(on_closed), v);
+	}
+}
+
+/* over TCP, as a browser would, with no Authorization header */
+static gboolean view_open(View *v, const char *id, const char *ticket, const char *extra)
+{
+	g_autoptr(SoupSession) s = soup_session_new();
+	g_autofree char *url =
+	    g_strdup_printf("ws://127.0.0.1:%u/v1/sandboxes/%s/screen/ws?ticket=%s%s",
+	                    alk_test_api_d()->port, id, ticket, extra);
+	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
+
+	memset(v, 0, sizeof(*v));
+	soup_session_websocket_connect_async(s, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+	                                     connected, v);
+	while (v->ws == NULL && v->error == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return v->ws != NULL;
+}
+
+static void view_clear(View *v)
+{
+	if (v->ws != NULL) {
+		g_signal_handlers_disconnect_by_data(v->ws, v);
+		if (soup_websocket_connection_get_state(v->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+			soup_websocket_connection_close(v->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+	}
+	g_clear_object(&v->ws);
+	g_clear_error(&v->error);
+}
+
+/* Runs the loop until frames reaches n or seconds passed. */
+static void wait_frames(View *v, guint n, guint seconds)
+{
+	gint64 deadline = alk_test_deadline(seconds);
+	while (v->frames < n && !v->closed && g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+}
+
+/* Runs the loop for seconds (a bounded wait in which nothing must come). */
+static void run_for(guint seconds)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+	while (g_get_monotonic_time() < end)
+		g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+}
+
+static char *ticket(const char *id)
+{
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/watch", id);
+	g_autoptr(JsonObject) r = alk_test_api_expect("POST", path, NULL, 201);
+	const char *page = json_object_get_string_member(r, "watch_path");
+
+	ck_assert_int_eq(json_object_get_int_member(r, "expires_in_s"), 60);
+	ck_assert(g_str_has_suffix(page, json_object_get_string_member(r, "ticket")));
+	return g_strdup(json_object_get_string_member(r, "ticket"));
+}
+
+static void sh(const char *id, const char *cmd)
+{
+	g_autoptr(JsonObject) r = alk_test_api_sh(id, cmd);
+	ck_assert_int_eq(json_object_get_int_member(r, "exit_code"), 0);
+}
+
+/* the root shell on tty1 has drawn its prompt: its stdin is the tty */
+static void quiet_console(const char *id)
+{
+	gint64 deadline = alk_test_deadline(60);
+	for (;;) {
+		g_autoptr(JsonObject) r = alk_test_api_sh(
+		    id, "for p in /proc/[0-9]*; do [ \"$(readlink $p/fd/0)\" = /dev/tty1 ] && "
+		        "exit 0; done; exit 1");
+		if (json_object_get_int_member(r, "exit_code") == 0)
+			break;
+		ck_assert(g_get_monotonic_time() < deadline);
+		g_usleep(200 * 1000);
+	}
+	/* no blinking cursor: an unchanged console is an unchanged picture */
+	sh(id, "printf '\\033[?25l\\033[?1c' > /dev/tty1; setterm --blank 0 >/dev/null 2>&1; true");
+}
+
+START_TEST(tickets)
+{
+	g_autofree char *id = alk_test_api_create(DISPLAY);
+	g_autofree char *t = ticket(id);
+	g_autofree char *other = ticket(id);
+	g_autofree char *ws = g_strdup_printf("/v1/sandboxes/%s/screen/ws?ticket=%s", id, t);
+	g_autofree char *page = g_strdup_printf("/v1/sandboxes/%s/watch", id);
+	g_autofree char *wrong =
+	    g_strdup_printf("/v1/sandboxes/0123456789ab/screen/ws?ticket=%s", other);
+	g_autofree char *bogus = g_strdup_printf("/v1/sandboxes/%s/screen/ws?ticket=%064d", id, 0);
+	g_autofree char *none = g_strdup_printf("/v1/sandboxes/%s/screen/ws", id);
+	g_autofree char *bad_fps =
+	    g_strdup_printf("/v1/sandboxes/%s/screen/ws?ticket=%s&fps=0", id, ticket(id));
+	g_autoptr(AlkTestResponse) p = alk_test_api_call("GET", page, NULL);
+	View v;
+
+	alk_test_api_assert_error(
+	    alk_test_api_call("POST", "/v1/sandboxes/0123456789ab/watch", NULL), 404, "not_found");
+	ck_assert_uint_eq(p->status, 200);
+	ck_assert(g_str_has_prefix(alk_test_response_header(p, "content-type"), "text/html"));
+	ck_assert(strstr(alk_test_response_header(p, "content-security-policy"),
+	                 "default-src 'none'") != NULL);
+	ck_assert(g_strstr_len((char *)p->body->data, p->body->len, "http") == NULL);
+	/* no ticket, an unknown one, another sandbox's: 401, and that spends it */
+	alk_test_api_assert_error(alk_test_api_call("GET", none, NULL), 401, "unauthorized");
+	alk_test_api_assert_error(alk_test_api_call("GET", bogus, NULL), 401, "unauthorized");
+	alk_test_api_assert_error(alk_test_api_call("GET", wrong, NULL), 401, "unauthorized");
+	ck_assert(!view_open(&v, id, other, ""));
+	view_clear(&v);
+	alk_test_api_assert_error(alk_test_api_call("GET", bad_fps, NULL), 400, "invalid_request");
+	/* a good one works once */
+	ck_assert_msg(view_open(&v, id, t, ""), "%s", v.error ? v.error->message : "");
+	wait_frames(&v, 1, 120);
+	ck_assert_uint_ge(v.frames, 1);
+	view_clear(&v);
+	ck_assert(!view_open(&v, id, t, ""));
+	view_clear(&v);
+	alk_test_api_assert_error(alk_test_api_call("GET", ws, NULL), 401, "unauthorized");
+}
+END_TEST
+
+START_TEST(stream)
+{
+	g_autofree char *id = alk_test_api_create(DISPLAY);
+	g_autofree char *t = NULL;
+	guint before;
+	View v;
+
+	quiet_console(id);
+	t = ticket(id);
+	ck_assert_msg(view_open(&v, id, t, "&fps=2"), "%s", v.error ? v.error->message : "");
+	wait_frames(&v, 1, 120);
+	ck_assert_uint_eq(v.frames, 1);
+	ck_assert_uint_eq(v.texts, 1); /* the size, before the first frame */
+	/* unchanged: nothing within 3 s (6 ticks at 2 fps) */
+	run_for(3);
+	ck_assert_uint_eq(v.frames, 1);
+	/* the console changes: a new frame */
+	sh(id, "echo watched > /dev/tty1");
+	wait_frames(&v, 2, 60);
+	ck_assert_uint_eq(v.frames, 2);
+	/* always changing for 6 s: at most 2 a second (and one for the tick in hand) */
+	before = v.frames;
+	gint64 t0 = g_get_monotonic_time();
+	g_autoptr(JsonObject) busy = alk_test_api_sh(
+	    id,
+	    "end=$(($(cut -d. -f1 /proc/uptime) + 6)); "
+	    "while [ $(cut -d. -f1 /proc/uptime) -lt $end ]; do echo $RANDOM > /dev/tty1; done");
+	(void)busy;
+	run_for(1);
+	double secs = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+	ck_assert_msg(v.frames - before <= (guint)(2 * secs) + 2, "%u frames in %.1f s",
+	              v.frames - before, secs);
+	ck_assert_uint_ge(v.frames - before, 2);
+	ck_assert(!v.bad_frame);
+	/* read-only: input ends the stream */
+	soup_websocket_connection_send_text(v.ws, "{\"actions\":[{\"action\":\"click\"}]}");
+	alk_test_iterate_until(&v.closed, 30);
+	ck_assert(v.closed);
+	ck_assert_uint_eq(v.code, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+	view_clear(&v);
+}
+END_TEST
+
+START_TEST(slow_viewer)
+{
+	g_autofree char *id = alk_test_api_create(DISPLAY);
+	g_autofree char *t = ticket(id);
+	View v;
+
+	ck_assert_msg(view_open(&v, id, t, "&fps=10"), "%s", v.error ? v.error->message : "");
+	wait_frames(&v, 1, 120);
+	guint64 rss0 = alk_test_daemon_rss_kib(alk_test_api_d());
+	/* 15 s of a changing console while this viewer reads nothing (the exec
+	 * runs in this thread, the loop does not), then the screen rests */
+	g_autoptr(JsonObject) busy = alk_test_api_sh(
+	    id, "end=$(($(cut -d. -f1 /proc/uptime) + 15)); "
+	        "while [ $(cut -d. -f1 /proc/uptime) -lt $end ]; do ls -l /bin > /dev/tty1; done");
+	(void)busy;
+	guint64 rss1 = alk_test_daemon_rss_kib(alk_test_api_d());
+	guint stalled = v.frames;
+	/* what was queued for it arrives now; then only the few new ones */
+	gint64 quiet_from = g_get_monotonic_time();
+	for (;;) {
+		guint n = v.frames;
+		run_for(2);
+		if (v.frames == n || g_get_monotonic_time() - quiet_from > 60 * G_USEC_PER_SEC)
+			break;
+	}
+	/* up to 150 frames were due; the daemon kept only what its socket buffer
+	 * and one frame in hand hold */
+	ck_assert_msg(v.frames - stalled <= 20, "%u frames were queued for a stalled viewer",
+	              v.frames - stalled);
+	ck_assert_msg(rss1 < rss0 + 32 * 1024,
+	              "airlockd grew from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " KiB", rss0,
+	              rss1);
+	ck_assert(!v.closed);
+	view_clear(&v);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("watch");
+	SRunner *sr;
+	int failed;
+
+	alk_test_api_add(s, "tickets", tickets, NULL, NULL);
+	alk_test_api_add(s, "stream", stream, NULL, NULL);
+	alk_test_api_add(s, "slow_viewer", slow_viewer, NULL, NULL);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
