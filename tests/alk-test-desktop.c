@@ -48,6 +48,7 @@ char *alk_test_desktop_sh(const char *id, const char *cmd)
 
 char *alk_test_desktop_create(void)
 {
+	gint64 t0 = g_get_monotonic_time();
 	char *id = alk_test_api_create("{\"image\":\"desktop\",\"memory_mib\":1024,"
 	                               "\"display\":" ALK_TEST_DESKTOP_DISPLAY "}");
 	gint64 deadline = alk_test_deadline(DESKTOP_BOOT_S);
@@ -56,8 +57,11 @@ char *alk_test_desktop_create(void)
 	for (;;) {
 		g_autoptr(JsonObject) r =
 		    desktop_exec(id, "xwininfo -name xterm | grep -q 'Map State: IsViewable'");
-		if (json_object_get_int_member(r, "exit_code") == 0)
+		if (json_object_get_int_member(r, "exit_code") == 0) {
+			g_printerr("desktop %s: create to xterm mapped in %.1f s\n", id,
+			           (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
 			return id;
+		}
 		if (g_get_monotonic_time() > deadline) {
 			g_autoptr(JsonObject) log = desktop_exec(
 			    id, "cat /run/airlock-session.log; tail -n 30 /run/Xorg.0.log");

@@ -26,6 +26,10 @@ START_TEST(session_and_input)
 	ck_assert_msg(g_strstr_len(dpy, -1, "1024x768") != NULL, "%s", dpy);
 	ck_assert_msg(g_strstr_len(gpu, -1, "card0") != NULL, "%s", gpu);
 	ck_assert_uint_ge(alk_test_png_colours(shot, 16), 16);
+	/* to look at by eye: ALK_TEST_DESKTOP_SHOT=FILE */
+	if (g_getenv("ALK_TEST_DESKTOP_SHOT") != NULL)
+		g_file_set_contents(g_getenv("ALK_TEST_DESKTOP_SHOT"), g_bytes_get_data(shot, NULL),
+		                    (gssize)g_bytes_get_size(shot), NULL);
 	alk_test_desktop_xterm_centre(id, &x, &y);
 	actions =
 	    g_strdup_printf("{\"actions\":[{\"action\":\"click\",\"x\":%d,\"y\":%d},"

@@ -243,7 +243,8 @@ START_TEST(slow_viewer)
 	              v.error ? v.error->message : "");
 	wait_frames(&v, 1, 120);
 	guint64 rss0 = alk_test_daemon_rss_kib(alk_test_api_d());
-	/* 15 s of a changing console while this viewer reads nothing (the exec
+	/* 15 s of a changing console while this viewer (on the unix socket)
+	 * reads nothing (the exec
 	 * runs in this thread, the loop does not), then the screen rests */
 	g_autoptr(JsonObject) busy = alk_test_api_sh(
 	    id, "end=$(($(cut -d. -f1 /proc/uptime) + 15)); "
@@ -263,10 +264,14 @@ START_TEST(slow_viewer)
 	 * and one frame in hand hold */
 	ck_assert_msg(v.frames - stalled <= 20, "%u frames were queued for a stalled viewer",
 	              v.frames - stalled);
-	ck_assert_msg(rss1 < rss0 + 32 * 1024,
+	/* under ASan ($ALK_TEST_SANITIZED) freed memory stays in its quarantine:
+	 * the count of frames is the check there */
+	ck_assert_msg(g_getenv("ALK_TEST_SANITIZED") != NULL || rss1 < rss0 + 32 * 1024,
 	              "airlockd grew from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT " KiB", rss0,
 	              rss1);
-	ck_assert(!v.closed);
+	/* and, reading nothing for longer than request_timeout_s (4 s here), it
+	 * was dropped */
+	ck_assert(v.closed);
 	view_clear(&v);
 }
 END_TEST
