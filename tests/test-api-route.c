@@ -407,7 +407,9 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 21);
+	guint uncredentialed = 0;
+
+	ck_assert_uint_eq(n, 24);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
 	/* MCP: each tool checks its own scope (alk-api-mcp-tools.c) */
 	ck_assert(strstr(text, "POST /mcp read\n") != NULL);
@@ -420,9 +422,21 @@ START_TEST(route_table)
 	ck_assert(strstr(text, "PUT /v1/sandboxes/{id}/files/{path} write\n") != NULL);
 	for (guint i = 0; i < n; i++) {
 		ck_assert_ptr_nonnull(routes[i].handle);
+		/* only the browser's watch routes take no caller's credentials:
+		 * the page (static) and the stream (a ticket), both read-only */
+		if (routes[i].auth != ALK_API_AUTH_CALLER) {
+			uncredentialed++;
+			ck_assert_str_eq(routes[i].method, "GET");
+			ck_assert(routes[i].scope == ALK_SCOPE_READ);
+			ck_assert(g_str_has_suffix(routes[i].pattern, "/watch") ||
+			          (g_str_has_suffix(routes[i].pattern, "/screen/ws") &&
+			           routes[i].auth == ALK_API_AUTH_TICKET));
+		}
 		ck_assert(routes[i].scope == ALK_SCOPE_READ ||
 		          g_strcmp0(routes[i].method, "GET") != 0 || routes[i].websocket != NULL);
 	}
+	ck_assert_uint_eq(uncredentialed, 2);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/watch read\n") != NULL);
 }
 END_TEST
 
