@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alk-test-api.h"
+#include "alk-test-cli.h"
 #include "alk-test-daemon.h"
 #include "alk-test-http.h"
 
@@ -179,6 +180,28 @@ START_TEST(tickets)
 	ck_assert(!view_open(&v, id, other, ""));
 	view_clear(&v);
 	alk_test_api_assert_error(alk_test_api_call("GET", bad_fps, NULL), 400, "invalid_request");
+	/* airlock watch: over TCP the page's URL; over the socket its path */
+	{
+		g_auto(AlkTestCli) tcp = {0};
+		g_auto(AlkTestCli) local = {0};
+		g_autofree char *url = g_strdup_printf(
+		    "http://127.0.0.1:%u/v1/sandboxes/%s/watch#ticket=", alk_test_api_d()->port,
+		    id);
+		g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/watch#ticket=", id);
+
+		alk_test_cli_set_socket(alk_test_api_d()->socket_path);
+		alk_test_cli_runf(&tcp, 60, "--url http://127.0.0.1:%u --token %s watch %s",
+		                  alk_test_api_d()->port, alk_test_api_d()->read_token, id);
+		alk_test_cli_runf(&local, 60, "watch %s", id);
+		ck_assert_msg(tcp.status == 0, "%s", tcp.err_text);
+		ck_assert_msg(g_str_has_prefix(tcp.out_text, url), "%s", tcp.out_text);
+		ck_assert_msg(local.status == 0, "%s", local.err_text);
+		ck_assert_msg(g_str_has_prefix(local.out_text, path), "%s", local.out_text);
+		/* the printed ticket opens the stream */
+		g_autofree char *printed = g_strndup(tcp.out_text + strlen(url), 64);
+		ck_assert(view_open(&v, id, printed, ""));
+		view_clear(&v);
+	}
 	/* a good one works once */
 	ck_assert_msg(view_open(&v, id, t, ""), "%s", v.error ? v.error->message : "");
 	wait_frames(&v, 1, 120);
