@@ -464,6 +464,17 @@ def case_hostile(image_dir, work):
             r = builder(image_dir, "import", bad, os.path.join(work, "liar"), ok=False)
             check(r.returncode != 0 and "invalid image name" in r.stderr, "name %r: %s" % (bad, r.stderr))
         check(not os.path.exists(os.path.join(image_dir, "a")), "a/b made a directory")
+        # the options recipes built on debian pass (images/desktop), and what
+        # the desktop recipe keeps to itself: refused before anything is built
+        for args, why in ((("debian", "x", "--modules", "a;b"), "invalid --modules"),
+                          (("debian", "x", "--modules", "virtio_gpu,"), "invalid --modules"),
+                          (("debian", "x", "--overlay", "/nonexistent"), "is not a directory"),
+                          (("debian", "x", "--flavour", "X Y"), "invalid --flavour"),
+                          (("desktop", "x", "--kernel", "cloud"), "sets --kernel itself"),
+                          (("desktop", "x", "--overlay", "/tmp"), "sets --overlay itself")):
+            r = builder(image_dir, "build", *args, ok=False)
+            check(r.returncode != 0 and why in r.stderr, "%r: %s" % (args, r.stderr))
+        check(not os.path.exists(os.path.join(image_dir, "x")), "a refused recipe left x")
     finally:
         shutil.rmtree("/tmp/%s-dir" % TAG, ignore_errors=True)
     print("hostile: ok")
