@@ -8,7 +8,7 @@
  * at a time; a press and its release are always separate calls. */
 #include <string.h>
 
-#include "alk-api-private.h"
+#include "alk-api-computer.h"
 #include "alk-error.h"
 #include "alk-json.h"
 
@@ -637,9 +637,14 @@ static void audit_action(JsonBuilder *b, const Read *r)
 	json_builder_end_object(b);
 }
 
-typedef struct {
-	AlkApi *api;    /* NULL once the API went */
-	AlkApiReq *req; /* NULL once the request went */
+struct AlkApiComputerRun {
+	AlkApi *api; /* NULL once cancelled */
+	AlkApiComputerDone done;
+	gpointer data;
+	gboolean cancelled; /* done is not called; freed when the manager answers */
+	gboolean ending;    /* in done: a cancel now is too late, and ignored */
+	guint idle;         /* answers early, an error found before anything ran */
+	GError *early;
 	char *id;
 	char *caller;
 	gint64 start_us;
@@ -654,7 +659,8 @@ typedef struct {
 	JsonArray *results; /* one object per action */
 	AlkScreenshot *final;
 	char *shot_sha256; /* of the last screenshot */
-} Op;
+};
+typedef AlkApiComputerRun Op;
 
 static void read_free(Read *r)
 {
@@ -665,6 +671,8 @@ static void read_free(Read *r)
 static void op_free(Op *op)
 {
 	g_clear_handle_id(&op->timer, g_source_remove);
+	g_clear_handle_id(&op->idle, g_source_remove);
+	g_clear_error(&op->early);
 	g_free(op->id);
 	g_free(op->caller);
 	g_ptr_array_unref(op->reads);
@@ -821,10 +829,11 @@ static void add_shot_json(JsonBuilder *b, const AlkScreenshot *shot)
 	json_builder_end_object(b);
 }
 
-static void reply(Op *op)
+/* the answer: {results, screen, screenshot} */
+static JsonObject *result_object(Op *op)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	AlkApiReq *req = op->req;
+	g_autoptr(JsonNode) root = NULL;
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "results");
@@ -840,23 +849,20 @@ static void reply(Op *op)
 	else
 		json_builder_add_null_value(b);
 	json_builder_end_object(b);
-	op->req = NULL;
-	alk_api_req_detach(req);
-	alk_api_reply_builder(req, SOUP_STATUS_OK, b);
+	root = json_builder_get_root(b);
+	return json_object_ref(json_node_get_object(root));
 }
 
-/* Ends the batch: answered (error NULL: the results), audited, freed. */
+/* Ends the batch: audited, its caller told (error NULL: the results), freed. */
 static void finish(Op *op, GError *error)
 {
+	g_autoptr(JsonObject) result = NULL;
+
 	audit(op, error);
-	if (op->req != NULL && error != NULL) {
-		AlkApiReq *req = op->req;
-		op->req = NULL;
-		alk_api_req_detach(req);
-		alk_api_reply_error(req, error);
-	} else if (op->req != NULL) {
-		reply(op);
-	}
+	if (error == NULL)
+		result = result_object(op);
+	op->ending = TRUE;
+	op->done(result, error, op->data);
 	g_clear_error(&error);
 	op_free(op);
 }
@@ -883,8 +889,8 @@ static void run(Op *op);
 static void step_done(Op *op, GError *error)
 {
 	op->waiting = FALSE;
-	if (op->req == NULL || op->api == NULL) {
-		/* the client left (audited then): stop here */
+	if (op->cancelled) {
+		/* audited then: stop here */
 		g_clear_error(&error);
 		op_free(op);
 		return;
@@ -912,7 +918,7 @@ static void shot_done(GObject *src, GAsyncResult *res, gpointer data)
 	GError *error = NULL;
 	AlkScreenshot *shot = alk_manager_screenshot_finish(NULL, res, &error);
 
-	if (shot != NULL && op->req != NULL) {
+	if (shot != NULL && !op->cancelled) {
 		const Step *s = &g_array_index(op->plan.steps, Step, op->next);
 		JsonObject *o = result_of(op, s);
 		gsize len = 0;
@@ -1002,7 +1008,7 @@ static void sized(GObject *src, GAsyncResult *res, gpointer data)
 	g_autoptr(AlkScreenshot) shot = alk_manager_screenshot_finish(NULL, res, &error);
 
 	op->waiting = FALSE;
-	if (op->req == NULL || op->api == NULL) {
+	if (op->cancelled) {
 		g_clear_error(&error);
 		op_free(op);
 		return;
@@ -1014,23 +1020,91 @@ static void sized(GObject *src, GAsyncResult *res, gpointer data)
 	run(op);
 }
 
-static void on_abort(AlkApiReq *req, gpointer data)
+static gboolean early_done(gpointer data)
 {
 	Op *op = data;
+
+	op->idle = 0;
+	op->ending = TRUE;
+	op->done(NULL, op->early, op->data);
+	op_free(op);
+	return G_SOURCE_REMOVE;
+}
+
+AlkApiComputerRun *alk_api_computer_run(AlkApi *api, const char *sandbox_id, JsonObject *batch,
+                                        const char *actor, AlkApiComputerDone done, gpointer data)
+{
+	Op *op = g_new0(Op, 1);
+
+	op->api = api;
+	op->done = done;
+	op->data = data;
+	op->id = g_strdup(sandbox_id);
+	op->caller = g_strdup(actor);
+	op->reads = g_ptr_array_new_with_free_func((GDestroyNotify)read_free);
+	op->results = json_array_new();
+	op->start_us = g_get_monotonic_time();
+	if (alk_manager_lookup(api->manager, sandbox_id, &op->early) == NULL ||
+	    !read_body(op, batch, &op->early)) {
+		/* refused before anything ran, and not audited here: the
+		 * caller's refusal is; told from the main loop, never from
+		 * within this call */
+		op->idle = g_idle_add(early_done, op);
+		return op;
+	}
+	op->waiting = TRUE;
+	/* the real screen's size first: everything is checked against it */
+	alk_manager_screenshot_async(api->manager, op->id, NULL, sized, op);
+	return op;
+}
+
+void alk_api_computer_run_cancel(AlkApiComputerRun *op)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (op == NULL || op->ending || op->cancelled)
+		return;
+	if (op->idle != 0) {
+		op_free(op);
+		return;
+	}
+	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+	                    "cancelled: the caller left or airlockd is stopping");
+	audit(op, error);
+	op->cancelled = TRUE;
+	op->api = NULL;
+	if (!op->waiting)
+		op_free(op); /* a pause's timer, or nothing, was all it had */
+}
+
+/* ---- POST /v1/sandboxes/{id}/computer ------------------------------------------------------ */
+
+static void post_done(JsonObject *result, const GError *error, gpointer data)
+{
+	AlkApiReq *req = data;
+	g_autoptr(JsonNode) node = NULL;
+
+	alk_api_req_detach(req);
+	if (error != NULL) {
+		alk_api_reply_error(req, error);
+		return;
+	}
+	node = json_node_init_object(json_node_alloc(), result);
+	alk_api_reply_json(req, SOUP_STATUS_OK, node);
+}
+
+static void on_abort(AlkApiReq *req, gpointer data)
+{
 	g_autoptr(GError) error =
 	    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "%s",
 	                req->aborted ? "the client left" : "airlockd is stopping");
 
 	alk_api_req_detach(req);
-	op->req = NULL;
-	audit(op, error);
-	op->api = NULL;
+	alk_api_computer_run_cancel(data);
 	if (req->aborted)
 		alk_api_req_release(req);
 	else
 		alk_api_reply_error(req, error);
-	if (!op->waiting)
-		op_free(op); /* a pause's timer, or nothing, was all it had */
 }
 
 static const AlkApiReqHooks computer_hooks = {.abort = on_abort};
@@ -1039,28 +1113,15 @@ void alk_api_computer_post(AlkApiReq *req)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonObject) obj = alk_api_req_json(req, &error);
-	Op *op;
+	AlkApiComputerRun *run;
 
-	if (obj == NULL || alk_api_req_sandbox(req, &error) == NULL) {
+	if (obj == NULL) {
 		alk_api_reply_error(req, error);
 		return;
 	}
-	op = g_new0(Op, 1);
-	op->reads = g_ptr_array_new_with_free_func((GDestroyNotify)read_free);
-	op->results = json_array_new();
-	if (!read_body(op, obj, &error)) {
-		op_free(op);
-		alk_api_reply_error(req, error);
-		return;
-	}
-	op->api = req->api;
-	op->req = req;
-	op->id = g_strdup(req->id);
-	op->caller = g_strdup(req->caller != NULL ? req->caller : req->conn->peer);
-	op->start_us = g_get_monotonic_time();
-	op->waiting = TRUE;
 	alk_api_req_hold(req);
-	alk_api_req_attach(req, op, NULL, &computer_hooks);
-	/* the real screen's size first: everything is checked against it */
-	alk_manager_screenshot_async(req->api->manager, op->id, NULL, sized, op);
+	run = alk_api_computer_run(req->api, req->id, obj,
+	                           req->caller != NULL ? req->caller : req->conn->peer, post_done,
+	                           req);
+	alk_api_req_attach(req, run, NULL, &computer_hooks);
 }

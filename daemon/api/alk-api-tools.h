@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The models' tool calls, forwarded unchanged: the shared contract of the
+ * tool endpoints (POST .../tools/anthropic, MCP, ...) and the Anthropic
+ * computer tool (alk-api-tools-computer.c). Private to daemon/api. */
+#pragma once
+
+#include "alk-api-private.h"
+
+/* content: a JSON array of Anthropic tool_result content blocks
+ * ({"type":"text","text":...} and {"type":"image","source":{"type":"base64",
+ * "media_type":"image/png","data":...}}), borrowed: ref it to keep it.
+ * Called exactly once, from the main loop (never from within the call that
+ * started it), unless cancelled first. */
+typedef void (*AlkApiToolDone)(JsonArray *content, gboolean is_error, gpointer data);
+typedef struct AlkApiToolCall AlkApiToolCall;
+
+/* The computer tool's input (a tool_use block's "input": {action, …} of
+ * computer_20250124 or computer_20251124) on the sandbox for actor. */
+AlkApiToolCall *alk_api_tool_anthropic_computer(AlkApi *api, const char *sandbox_id,
+                                                JsonObject *input, const char *actor,
+                                                AlkApiToolDone done, gpointer data);
+/* done is never called after this; NULL or from within done: nothing. */
+void alk_api_tool_call_cancel(AlkApiToolCall *call);
+
+/* The "computer" entry of GET .../tools/anthropic/definitions; version
+ * "computer_20250124" or "computer_20251124". Errors: ALK_ERROR_INVALID
+ * (another version), the sandbox's lookup's, and a sandbox without a
+ * display. */
+JsonObject *alk_api_tool_anthropic_computer_definition(AlkApi *api, const char *sandbox_id,
+                                                       const char *version, GError **error);
