@@ -12,15 +12,15 @@
 #include "alk-error.h"
 #include "alk-json.h"
 
-#define ACTIONS_MAX 100
-#define TEXT_MAX 4096             /* bytes of one type action */
-#define PATH_POINTS_MAX 256       /* of one drag */
-#define WAIT_MAX_MS 10000         /* one wait */
+#define ACTIONS_MAX ALK_API_COMPUTER_ACTIONS_MAX
+#define TEXT_MAX ALK_API_COMPUTER_TEXT_MAX
+#define PATH_POINTS_MAX 256 /* of one drag */
+#define WAIT_MAX_MS ALK_API_COMPUTER_WAIT_MAX_MS
 #define BATCH_PAUSE_MAX_MS 120000 /* waits and typing delays of a batch */
 #define TYPE_DELAY_MS 8           /* between typed characters, unless asked */
 #define TYPE_DELAY_MAX_MS 1000
 #define CLICKS_MAX 3
-#define SCROLL_MAX 50 /* wheel steps each way */
+#define SCROLL_MAX ALK_API_COMPUTER_SCROLL_MAX
 #define HOLD_MAX 4
 #define STEPS_MAX 20000 /* injections and pauses of a batch: its plan's memory */
 #define ABSENT G_MININT64
@@ -266,6 +266,127 @@ static gboolean read_action(JsonNode *node, Read *r, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* ---- the schema of the actions, from the same tables ------------------------------------- */
+
+static void schema_range(JsonBuilder *b, const char *lo, const char *hi, gint64 min, gint64 max)
+{
+	alk_json_add_int(b, lo, min);
+	alk_json_add_int(b, hi, max);
+}
+
+static void schema_field(JsonBuilder *b, const AlkJsonField *f, const char *kind)
+{
+	json_builder_set_member_name(b, f->name);
+	json_builder_begin_object(b);
+	if (strcmp(f->name, "action") == 0) {
+		alk_json_add_string(b, "const", kind);
+	} else if (f->type == ALK_JSON_STRING) {
+		alk_json_add_string(b, "type", "string");
+		schema_range(b, "minLength", "maxLength", f->min, f->max);
+	} else if (f->type == ALK_JSON_INT || f->type == ALK_JSON_UINT) {
+		alk_json_add_string(b, "type", "integer");
+		schema_range(b, "minimum", "maximum", f->min, f->max);
+	} else if (f->type == ALK_JSON_STRING_ARRAY) {
+		alk_json_add_string(b, "type", "array");
+		schema_range(b, "minItems", "maxItems", f->min, f->max);
+		json_builder_set_member_name(b, "items");
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "string");
+		alk_json_add_int(b, "maxLength", (gint64)f->item_max);
+		json_builder_end_object(b);
+	} else if (f->type == ALK_JSON_OBJECT) {
+		/* the one object of an action: a screenshot's region */
+		alk_json_add_string(b, "type", "object");
+		json_builder_set_member_name(b, "properties");
+		json_builder_begin_object(b);
+		for (const AlkJsonField *r = region_fields; r->name != NULL; r++)
+			schema_field(b, r, kind);
+		json_builder_end_object(b);
+		alk_json_add_strv(b, "required",
+		                  (const char *const[]){"x", "y", "width", "height", NULL});
+		alk_json_add_bool(b, "additionalProperties", FALSE);
+	}
+	json_builder_end_object(b);
+}
+
+static void schema_path(JsonBuilder *b)
+{
+	json_builder_set_member_name(b, "path");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	schema_range(b, "minItems", "maxItems", 2, PATH_POINTS_MAX);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	schema_range(b, "minItems", "maxItems", 2, 2);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "integer");
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+}
+
+JsonNode *alk_api_computer_actions_schema(void)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	alk_json_add_int(b, "maxItems", ACTIONS_MAX);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "oneOf");
+	json_builder_begin_array(b);
+	for (guint k = 0; k < G_N_ELEMENTS(kinds); k++) {
+		g_autoptr(GPtrArray) required = g_ptr_array_new();
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "object");
+		json_builder_set_member_name(b, "properties");
+		json_builder_begin_object(b);
+		for (const AlkJsonField *f = kinds[k].fields; f->name != NULL; f++) {
+			schema_field(b, f, kinds[k].name);
+			if (f->required)
+				g_ptr_array_add(required, (gpointer)f->name);
+		}
+		if (k == A_DRAG) {
+			schema_path(b);
+			g_ptr_array_add(required, "path");
+		}
+		json_builder_end_object(b);
+		g_ptr_array_add(required, NULL);
+		alk_json_add_strv(b, "required", (const char *const *)required->pdata);
+		alk_json_add_bool(b, "additionalProperties", FALSE);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+JsonNode *alk_api_computer_scale_schema(void)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "object");
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < 2; i++) {
+		json_builder_set_member_name(b, i == 0 ? "width" : "height");
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "integer");
+		schema_range(b, "minimum", "maximum", 1, ALK_SCREEN_MAX_SIDE);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+	alk_json_add_strv(b, "required", (const char *const[]){"width", "height", NULL});
+	alk_json_add_bool(b, "additionalProperties", FALSE);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
 }
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -647,6 +768,7 @@ struct AlkApiComputerRun {
 	GError *early;
 	char *id;
 	char *caller;
+	char *tool; /* the tool call it runs for, audited; NULL: a batch as such */
 	gint64 start_us;
 	GPtrArray *reads; /* Read * */
 	JsonNode *args;
@@ -675,6 +797,7 @@ static void op_free(Op *op)
 	g_clear_error(&op->early);
 	g_free(op->id);
 	g_free(op->caller);
+	g_free(op->tool);
 	g_ptr_array_unref(op->reads);
 	if (op->args != NULL)
 		json_node_unref(op->args);
@@ -739,6 +862,8 @@ static gboolean read_body(Op *op, JsonObject *obj, GError **error)
 		return FALSE;
 	}
 	json_builder_begin_object(b);
+	if (op->tool != NULL)
+		alk_json_add_string(b, "tool", op->tool);
 	alk_json_add_bool(b, "screenshot", op->want_shot);
 	if (op->scale_w != 0) {
 		json_builder_set_member_name(b, "scale_to");
@@ -1034,9 +1159,17 @@ static gboolean early_done(gpointer data)
 AlkApiComputerRun *alk_api_computer_run(AlkApi *api, const char *sandbox_id, JsonObject *batch,
                                         const char *actor, AlkApiComputerDone done, gpointer data)
 {
+	return alk_api_computer_run_tool(api, sandbox_id, batch, actor, NULL, done, data);
+}
+
+AlkApiComputerRun *alk_api_computer_run_tool(AlkApi *api, const char *sandbox_id, JsonObject *batch,
+                                             const char *actor, const char *tool,
+                                             AlkApiComputerDone done, gpointer data)
+{
 	Op *op = g_new0(Op, 1);
 
 	op->api = api;
+	op->tool = g_strdup(tool);
 	op->done = done;
 	op->data = data;
 	op->id = g_strdup(sandbox_id);

@@ -6,6 +6,12 @@
 
 #include "alk-api-private.h"
 
+/* A batch's limits */
+#define ALK_API_COMPUTER_ACTIONS_MAX 100
+#define ALK_API_COMPUTER_TEXT_MAX 4096     /* bytes of one type action */
+#define ALK_API_COMPUTER_WAIT_MAX_MS 10000 /* one wait */
+#define ALK_API_COMPUTER_SCROLL_MAX 50     /* wheel steps each way */
+
 typedef struct AlkApiComputerRun AlkApiComputerRun;
 
 /* result: the same JSON object POST /computer answers ({results, screen,
@@ -25,7 +31,18 @@ typedef void (*AlkApiComputerDone)(JsonObject *result, const GError *error, gpoi
  * called, or cancelled) before the API is freed. */
 AlkApiComputerRun *alk_api_computer_run(AlkApi *api, const char *sandbox_id, JsonObject *batch,
                                         const char *actor, AlkApiComputerDone done, gpointer data);
+/* The same for a model's tool call: tool (say "anthropic.computer:left_click")
+ * joins the audit line's arguments. */
+AlkApiComputerRun *alk_api_computer_run_tool(AlkApi *api, const char *sandbox_id, JsonObject *batch,
+                                             const char *actor, const char *tool,
+                                             AlkApiComputerDone done, gpointer data);
 /* Stops the run where it is (no further step starts; its audit line says
  * it was cancelled). done is never called after this. Calling it from
  * within done, or with NULL, does nothing. */
 void alk_api_computer_run_cancel(AlkApiComputerRun *run);
+
+/* JSON Schemas of a batch's "actions" (one object schema per action, from
+ * the tables the runner reads them with) and "scale_to", for callers that
+ * show them (the MCP computer tool's inputSchema). */
+JsonNode *alk_api_computer_actions_schema(void);
+JsonNode *alk_api_computer_scale_schema(void);

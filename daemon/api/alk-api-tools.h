@@ -28,3 +28,19 @@ void alk_api_tool_call_cancel(AlkApiToolCall *call);
  * display. */
 JsonObject *alk_api_tool_anthropic_computer_definition(AlkApi *api, const char *sandbox_id,
                                                        const char *version, GError **error);
+
+/* ---- shared by the tool endpoints (alk-api-tools-computer.c) ---- */
+/* {"type":"text","text":text} and {"type":"image","source":{"type":"base64",
+ * "media_type":"image/png","data":png_b64}} */
+JsonObject *alk_api_tool_text(const char *text);
+JsonObject *alk_api_tool_image(const char *png_b64);
+
+/* The model's space of a screen of width x height (pure): fitted within
+ * 1024x768 or 1280x800, whichever aspect ratio is nearer, keeping its own
+ * ratio and never scaled up; 0x0 stays 0x0. */
+void alk_api_tool_computer_space(guint width, guint height, guint *w, guint *h);
+/* The runner's batch ({actions, screenshot, scale_to}) of a computer tool
+ * input in a space_w x space_h space (pure): *verb the input's action.
+ * Errors: ALK_ERROR_INVALID naming what is wrong. */
+JsonObject *alk_api_tool_anthropic_batch(JsonObject *input, guint space_w, guint space_h,
+                                         const char **verb, GError **error);
