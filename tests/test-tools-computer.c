@@ -6,6 +6,7 @@
 
 #include "alk-api-tools.h"
 #include "alk-error.h"
+#include "alk-input.h"
 #include "alk-json.h"
 
 START_TEST(space)
@@ -150,6 +151,182 @@ START_TEST(anthropic_refusals)
 }
 END_TEST
 
+static char *openai_of(const char *item, guint w, guint h, GError **error)
+{
+	g_autoptr(JsonObject) in = alk_json_parse_object(item, strlen(item), 65536, 8, NULL);
+	g_autoptr(JsonObject) batch = NULL;
+	g_autoptr(JsonNode) node = NULL;
+	g_autoptr(JsonArray) acked = NULL;
+	g_autofree char *call_id = NULL;
+	g_autofree char *label = NULL;
+
+	ck_assert_msg(in != NULL, "not JSON: %s", item);
+	batch = alk_api_tool_openai_batch(in, w, h, &call_id, &acked, &label, error);
+	if (batch == NULL)
+		return NULL;
+	ck_assert_str_eq(call_id, "c1");
+	ck_assert(g_str_has_prefix(label, "openai.computer_call:"));
+	node = json_node_init_object(json_node_alloc(), batch);
+	return alk_json_to_string(node);
+}
+
+#define CALL(a) "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"action\":" a "}"
+#define SHOT "\"screenshot\":true"
+
+START_TEST(openai_keys)
+{
+	static const char *const cases[][2] = {
+	    {"ENTER", "ENTER"},
+	    {"enter", "enter"},
+	    {"CTRL", "CTRL"},
+	    {"ARROWLEFT", "ARROWLEFT"},
+	    {"ESC", "ESC"},
+	    {"CMD", "CMD"},
+	    {"A", "a"},
+	    {"/", "/"},
+	    {"+", "+"},
+	    {"SPACE", "SPACE"},
+	    {"PRINTSCREEN", "Print"},
+	    {"F5", "F5"},
+	};
+	char buf[2];
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const char *k = alk_api_tool_openai_key(cases[i][0], buf);
+		ck_assert_msg(k != NULL && strcmp(k, cases[i][1]) == 0, "%s: %s", cases[i][0],
+		              k != NULL ? k : "NULL");
+		const char *keys[ALK_INPUT_CHORD_MAX];
+		guint n = 0;
+		ck_assert_msg(alk_input_chord(k, keys, &n, NULL), "%s", k);
+	}
+	ck_assert(alk_api_tool_openai_key("NOKEY", buf) == NULL);
+	ck_assert(alk_api_tool_openai_key("ctrl+a", buf) == NULL);
+	ck_assert(alk_api_tool_openai_key("", buf) == NULL);
+}
+END_TEST
+
+START_TEST(openai_batches)
+{
+	static const char *const cases[][2] = {
+	    {CALL("{\"type\":\"click\",\"button\":\"wheel\",\"x\":1,\"y\":2}"),
+	     "{\"actions\":[{\"x\":1,\"y\":2,\"action\":\"click\",\"button\":\"middle\"}]," SHOT
+	     "}"},
+	    {CALL("{\"type\":\"double_click\",\"x\":1,\"y\":2}"),
+	     "{\"actions\":[{\"x\":1,\"y\":2,\"action\":\"click\",\"button\":\"left\","
+	     "\"count\":2}]," SHOT "}"},
+	    {CALL("{\"type\":\"keypress\",\"keys\":[\"CTRL\",\"A\"]}"),
+	     "{\"actions\":[{\"action\":\"key\",\"keys\":\"CTRL+a\"}]," SHOT "}"},
+	    {CALL("{\"type\":\"scroll\",\"x\":5,\"y\":6,\"scroll_x\":0,\"scroll_y\":250}"),
+	     "{\"actions\":[{\"x\":5,\"y\":6,\"action\":\"scroll\",\"dy\":3}]," SHOT "}"},
+	    {CALL("{\"type\":\"scroll\",\"x\":5,\"y\":6,\"scroll_x\":-1,\"scroll_y\":0}"),
+	     "{\"actions\":[{\"x\":5,\"y\":6,\"action\":\"scroll\",\"dx\":-1}]," SHOT "}"},
+	    {CALL("{\"type\":\"drag\",\"path\":[{\"x\":1,\"y\":2},{\"x\":3,\"y\":4}]}"),
+	     "{\"actions\":[{\"action\":\"drag\",\"path\":[[1,2],[3,4]]}]," SHOT "}"},
+	    {CALL("{\"type\":\"move\",\"x\":1,\"y\":2,\"keys\":[\"SHIFT\"]}"),
+	     "{\"actions\":[{\"x\":1,\"y\":2,\"hold\":[\"SHIFT\"],\"action\":\"move\"}]," SHOT "}"},
+	    {CALL("{\"type\":\"keypress\",\"keys\":[\"CTRL\",\"+\"]}"),
+	     "{\"actions\":[{\"action\":\"key\",\"keys\":\"CTRL++\"}]," SHOT "}"},
+	    {CALL("{\"type\":\"type\",\"text\":\"hi\"}"),
+	     "{\"actions\":[{\"action\":\"type\",\"text\":\"hi\"}]," SHOT "}"},
+	    {CALL("{\"type\":\"wait\"}"),
+	     "{\"actions\":[{\"action\":\"wait\",\"ms\":1000}]," SHOT "}"},
+	    {CALL("{\"type\":\"screenshot\"}"), "{\"actions\":[]," SHOT "}"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *got = openai_of(cases[i][0], 0, 0, &error);
+		ck_assert_msg(got != NULL, "%s: %s", cases[i][0], error->message);
+		ck_assert_msg(strcmp(got, cases[i][1]) == 0, "%s:\n%s\nnot\n%s", cases[i][0], got,
+		              cases[i][1]);
+	}
+	/* a list, in a declared space */
+	g_autoptr(GError) error = NULL;
+	g_autofree char *list = openai_of(
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"actions\":[{\"type\":\"move\","
+	    "\"x\":1,\"y\":2},{\"type\":\"screenshot\"}]}",
+	    1024, 768, &error);
+	ck_assert_str_eq(list, "{\"actions\":[{\"x\":1,\"y\":2,\"action\":\"move\"}]," SHOT
+	                       ",\"scale_to\":{\"width\":1024,\"height\":768}}");
+}
+END_TEST
+
+START_TEST(openai_refusals)
+{
+	static const char *const bad[] = {
+	    "{\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"}}",
+	    "{\"type\":\"message\",\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"}}",
+	    "{\"type\":\"computer_call\",\"action\":{\"type\":\"screenshot\"}}",
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\"}",
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"},"
+	    "\"actions\":[]}",
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"},"
+	    "\"bogus\":1}",
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"actions\":[7]}",
+	    CALL("[]"),
+	    CALL("{}"),
+	    CALL("{\"type\":\"fly\"}"),
+	    CALL("{\"type\":\"click\",\"x\":1}"),
+	    CALL("{\"type\":\"click\",\"x\":1,\"y\":\"2\"}"),
+	    CALL("{\"type\":\"click\",\"x\":1,\"y\":2,\"button\":\"thumb\"}"),
+	    CALL("{\"type\":\"click\",\"x\":1,\"y\":2,\"text\":\"a\"}"),
+	    CALL("{\"type\":\"keypress\"}"),
+	    CALL("{\"type\":\"keypress\",\"keys\":[]}"),
+	    CALL("{\"type\":\"keypress\",\"keys\":[\"NOKEY\"]}"),
+	    CALL("{\"type\":\"keypress\",\"keys\":[3]}"),
+	    CALL("{\"type\":\"keypress\",\"keys\":\"ENTER\"}"),
+	    CALL("{\"type\":\"keypress\",\"keys\":[\"+\",\"CTRL\"]}"),
+	    CALL("{\"type\":\"type\"}"),
+	    CALL("{\"type\":\"type\",\"text\":\"\"}"),
+	    CALL("{\"type\":\"scroll\",\"x\":1,\"y\":2,\"scroll_y\":999999}"),
+	    CALL("{\"type\":\"drag\",\"path\":[{\"x\":1,\"y\":2}]}"),
+	    CALL("{\"type\":\"drag\",\"path\":[{\"x\":1,\"y\":2},[3,4]]}"),
+	    CALL("{\"type\":\"drag\",\"path\":[{\"x\":1,\"y\":2},{\"x\":1,\"y\":2,\"z\":3}]}"),
+	    CALL("{\"type\":\"wait\",\"ms\":999999}"),
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"},"
+	    "\"pending_safety_checks\":[{\"code\":\"x\"}]}",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *got = openai_of(bad[i], 0, 0, &error);
+		ck_assert_msg(got == NULL, "accepted %s as %s", bad[i], got);
+		ck_assert_msg(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID), "%s: %s",
+		              bad[i], error->message);
+	}
+}
+END_TEST
+
+/* pending checks run only when the caller acknowledged each; only what
+ * it acknowledged comes back */
+START_TEST(openai_safety_checks)
+{
+	const char *pending =
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"},"
+	    "\"pending_safety_checks\":[{\"id\":\"sc1\",\"code\":\"malicious_instructions\","
+	    "\"message\":\"m\"}]}";
+	const char *acked =
+	    "{\"type\":\"computer_call\",\"call_id\":\"c1\",\"action\":{\"type\":\"screenshot\"},"
+	    "\"pending_safety_checks\":[{\"id\":\"sc1\",\"code\":\"malicious_instructions\","
+	    "\"message\":\"m\"}],\"acknowledged_safety_checks\":[{\"id\":\"sc1\"}]}";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) in = alk_json_parse_object(acked, strlen(acked), 65536, 8, NULL);
+	g_autoptr(JsonObject) batch = NULL;
+	g_autoptr(JsonArray) back = NULL;
+	g_autofree char *call_id = NULL;
+	g_autofree char *label = NULL;
+
+	ck_assert(openai_of(pending, 0, 0, &error) == NULL);
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	ck_assert(strstr(error->message, "sc1") != NULL);
+	batch = alk_api_tool_openai_batch(in, 0, 0, &call_id, &back, &label, NULL);
+	ck_assert(batch != NULL);
+	ck_assert_int_eq(json_array_get_length(back), 1);
+	ck_assert_str_eq(
+	    json_object_get_string_member(json_array_get_object_element(back, 0), "id"), "sc1");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tools-computer");
@@ -160,6 +337,10 @@ int main(void)
 	tcase_add_test(tc, space);
 	tcase_add_test(tc, anthropic_batches);
 	tcase_add_test(tc, anthropic_refusals);
+	tcase_add_test(tc, openai_keys);
+	tcase_add_test(tc, openai_batches);
+	tcase_add_test(tc, openai_refusals);
+	tcase_add_test(tc, openai_safety_checks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

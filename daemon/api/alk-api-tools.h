@@ -44,3 +44,17 @@ void alk_api_tool_computer_space(guint width, guint height, guint *w, guint *h);
  * Errors: ALK_ERROR_INVALID naming what is wrong. */
 JsonObject *alk_api_tool_anthropic_batch(JsonObject *input, guint space_w, guint space_h,
                                          const char **verb, GError **error);
+
+/* ---- OpenAI (alk-api-tools-openai.c) ---- */
+/* An OpenAI key name (ENTER, CTRL, ARROWLEFT, ESC, CMD, "A", ...; any case)
+ * as a key name of alk-input's (a single character in buf, lowercased);
+ * NULL for no key. */
+const char *alk_api_tool_openai_key(const char *name, char buf[2]);
+/* The runner's batch of a computer_call item (pure), in a space_w x
+ * space_h space (0: the real screen): *call_id, the caller's
+ * *acknowledged_safety_checks (NULL: none) and the audit's *label. Errors:
+ * ALK_ERROR_INVALID, ALK_ERROR_CONFLICT (a pending safety check the
+ * caller did not acknowledge). */
+JsonObject *alk_api_tool_openai_batch(JsonObject *item, guint space_w, guint space_h,
+                                      char **call_id, JsonArray **acknowledged, char **label,
+                                      GError **error);
