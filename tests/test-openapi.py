@@ -360,6 +360,18 @@ def exercise(d, spec):
     check("GET", SW, disp + "/screen/ws", 401, tcp=True)
     check("GET", SW, disp + "/screen/ws?ticket=" + "0" * 64, 401, tcp=True)
     check("GET", SW, "/v1/sandboxes/0123456789ab/screen/ws?ticket=" + ticket, 401, tcp=True)
+    O = S + "/tools/openai"
+    call = {"type": "computer_call", "call_id": "call_1", "action": {"type": "move", "x": 5, "y": 5}}
+    check("POST", O, disp + "/tools/openai", 200, body=call)
+    check("POST", O, disp + "/tools/openai?width=640&height=480", 200,
+          body={**call, "pending_safety_checks": [{"id": "sc", "code": "c", "message": "m"}],
+                "acknowledged_safety_checks": [{"id": "sc", "code": "c", "message": "m"}]})
+    check("POST", O, disp + "/tools/openai", 409,
+          body={**call, "pending_safety_checks": [{"id": "sc", "code": "c", "message": "m"}]})
+    check("POST", O, disp + "/tools/openai", 400, body={**call, "action": {"type": "fly"}})
+    check("POST", O, base + "/tools/openai", 409, body=call)
+    check("POST", O, "/v1/sandboxes/0123456789ab/tools/openai", 404, body=call)
+    check("POST", O, disp + "/tools/openai", 403, body=call, tcp=True, token=d.read_token)
     check("DELETE", S, disp, 202)
     check("DELETE", S, base, 202)
     check("POST", E, base + "/exec", None, body={"argv": ["/bin/true"]})

@@ -111,6 +111,12 @@ static const AlkApiRoute routes[] = {
      .query = "ticket fps width height",
      .handle = alk_api_watch_ws_check,
      .websocket = alk_api_watch_ws_open},
+    {.method = "POST",
+     .pattern = "/v1/sandboxes/{id}/tools/openai",
+     .scope = WRITE,
+     .body = ALK_API_BODY_JSON,
+     .query = "width height",
+     .handle = alk_api_tools_openai_post},
     {.method = "GET", .pattern = "/metrics", .scope = READ, .handle = alk_api_metrics_get},
     /* MCP (alk-api-mcp.c): each tool checks its own scope */
     {.method = "POST",
