@@ -210,6 +210,21 @@ START_TEST(tickets)
 	ck_assert(!view_open(&v, id, t, ""));
 	view_clear(&v);
 	alk_test_api_assert_error(alk_test_api_call("GET", ws, NULL), 401, "unauthorized");
+	/* the sandbox goes: its stream ends normally */
+	{
+		g_autofree char *last = ticket(id);
+		g_autofree char *sb = g_strdup_printf("/v1/sandboxes/%s", id);
+		g_autoptr(AlkTestResponse) del = NULL;
+
+		ck_assert(view_open(&v, id, last, ""));
+		wait_frames(&v, 1, 120);
+		del = alk_test_api_call("DELETE", sb, NULL);
+		ck_assert_uint_eq(del->status, 202);
+		alk_test_iterate_until(&v.closed, 120);
+		ck_assert(v.closed);
+		ck_assert_uint_eq(v.code, SOUP_WEBSOCKET_CLOSE_NORMAL);
+		view_clear(&v);
+	}
 }
 END_TEST
 
