@@ -102,7 +102,7 @@ static void run_end(Run *r, gboolean is_error, const char *why)
 {
 	AlkToolCall *call = r->call;
 	g_autoptr(GString) text = g_string_new(r->notes->str);
-	g_autofree char *out = g_utf8_make_valid((const char *)r->out->data, r->out->len);
+	g_autofree char *out = alk_tool_text(r->out->data, r->out->len);
 
 	/* the caller took it from its shell: a run ends once */
 
@@ -396,7 +396,7 @@ static void bash_go(AlkToolCall *call, BashInput *in)
 	}
 	if (st->shell->stray->len > 0) {
 		g_autofree char *stray =
-		    g_utf8_make_valid((const char *)st->shell->stray->data, st->shell->stray->len);
+		    alk_tool_text(st->shell->stray->data, st->shell->stray->len);
 		g_string_append_printf(
 		    notes, "[output since the last command]\n%s\n[this command]\n", stray);
 		g_byte_array_set_size(st->shell->stray, 0);

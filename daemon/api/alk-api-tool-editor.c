@@ -217,7 +217,7 @@ static void ed_done(AlkTask *task, const AlkTaskResult *result, gpointer data)
 		return;
 	}
 	if (result->exit->exit_code != 0) {
-		g_autofree char *err = g_utf8_make_valid((const char *)ed->err->data, ed->err->len);
+		g_autofree char *err = alk_tool_text(ed->err->data, ed->err->len);
 		g_strchomp(err);
 		ed_fail(ed, "%s: %s", ed->call->name,
 		        err[0] != '\0' ? err : "the sandbox refused the operation");

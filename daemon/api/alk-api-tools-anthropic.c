@@ -116,6 +116,11 @@ void alk_tool_call_hold(AlkToolCall *call, void (*cancel)(gpointer op), gpointer
 	call->op = op;
 }
 
+char *alk_tool_text(const guint8 *data, gsize len)
+{
+	return len > 0 ? g_utf8_make_valid((const char *)data, (gssize)len) : g_strdup("");
+}
+
 void alk_tool_call_text(AlkToolCall *call, const char *text)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();

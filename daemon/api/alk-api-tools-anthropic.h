@@ -58,6 +58,9 @@ gboolean alk_tool_call_input(AlkToolCall *call, const AlkJsonField *fields, gpoi
 void alk_tool_call_audit_text(AlkToolCall *call, const char *key, const char *value);
 void alk_tool_call_audit_secret(AlkToolCall *call, const char *key, const char *data, gsize len);
 
+/* Output as text: invalid UTF-8 repaired (U+FFFD); len 0 gives "". */
+char *alk_tool_text(const guint8 *data, gsize len);
+
 /* The tools. */
 void alk_tool_bash_run(AlkToolCall *call);
 void alk_tool_editor_run(AlkToolCall *call, gboolean undo);
