@@ -36,7 +36,7 @@ static JsonObject *tool(const char *id, const char *name, const char *input)
 	return r;
 }
 
-/* The result's text (its content blocks' texts, joined). */
+/* The result's text (its text blocks' texts, joined; images left out). */
 static char *text_of(JsonObject *r)
 {
 	JsonArray *content = json_object_get_array_member(r, "content");
@@ -44,8 +44,11 @@ static char *text_of(JsonObject *r)
 
 	for (guint i = 0; i < json_array_get_length(content); i++) {
 		JsonObject *c = json_array_get_object_element(content, i);
-		ck_assert_str_eq(json_object_get_string_member(c, "type"), "text");
-		g_string_append(s, json_object_get_string_member(c, "text"));
+		const char *type = json_object_get_string_member(c, "type");
+
+		ck_assert(g_str_equal(type, "text") || g_str_equal(type, "image"));
+		if (g_str_equal(type, "text"))
+			g_string_append(s, json_object_get_string_member(c, "text"));
 	}
 	return g_string_free(s, FALSE);
 }
@@ -111,7 +114,8 @@ START_TEST(bash_session)
 	    bash(id, "mkdir -p /tmp/w && cd /tmp/w && export FOO=bar; X=1", FALSE);
 	g_autofree char *kept = bash(id, "pwd; echo \"$FOO $X\"", FALSE);
 	g_autofree char *job = bash(id, "sleep 600 & echo $! > /tmp/job", FALSE);
-	g_autofree char *alive = bash(id, "kill -0 $! && [ $! = $(cat /tmp/job) ] && echo alive", FALSE);
+	g_autofree char *alive =
+	    bash(id, "kill -0 $! && [ $! = $(cat /tmp/job) ] && echo alive", FALSE);
 	g_autofree char *failed = bash(id, "echo out; echo err >&2; false", TRUE);
 	g_autofree char *syntax = bash(id, "if then fi (", TRUE);
 	g_autofree char *after = bash(id, "pwd", FALSE);
@@ -437,6 +441,63 @@ START_TEST(audit)
 }
 END_TEST
 
+/* computer, forwarded to the batch runner: the definition in the model's
+ * space, a screenshot as an image block, typed text reaching the guest's
+ * console shell (read back with the bash tool), a bad action is_error. */
+START_TEST(computer)
+{
+	g_autofree char *id = alk_test_api_create("{\"display\":{\"width\":1024,\"height\":768}}");
+	g_autofree char *path = tools_path(id);
+	g_autofree char *defs_path =
+	    g_strdup_printf("%s/definitions?computer=computer_20251124", path);
+	g_autoptr(AlkTestResponse) defs = alk_test_api_call("GET", defs_path, NULL);
+	g_autofree char *dt = g_strndup((const char *)defs->body->data, defs->body->len);
+
+	ck_assert_uint_eq(defs->status, 200);
+	assert_has(dt, "\"type\":\"computer_20251124\",\"name\":\"computer\"");
+	assert_has(dt, "\"display_width_px\":1024,\"display_height_px\":768");
+
+	g_autoptr(JsonObject) shot = tool(id, "computer", "{\"action\":\"screenshot\"}");
+	JsonArray *content = json_object_get_array_member(shot, "content");
+	gboolean image = FALSE;
+	for (guint i = 0; i < json_array_get_length(content); i++) {
+		JsonObject *c = json_array_get_object_element(content, i);
+		if (g_str_equal(json_object_get_string_member(c, "type"), "image")) {
+			JsonObject *src = json_object_get_object_member(c, "source");
+			ck_assert_str_eq(json_object_get_string_member(src, "media_type"),
+			                 "image/png");
+			ck_assert(g_str_has_prefix(json_object_get_string_member(src, "data"),
+			                           "iVBORw0KGgo"));
+			image = TRUE;
+		}
+	}
+	ck_assert(!json_object_get_boolean_member(shot, "is_error"));
+	ck_assert(image);
+
+	/* the console's shell reads what is typed; the file it writes is read back */
+	gint64 deadline = alk_test_deadline(120);
+	for (;;) {
+		g_autofree char *typed =
+		    run(id, "computer",
+		        "{\"action\":\"type\",\"text\":\"echo $((6*7)) > /tmp/k\\n\"}", FALSE);
+		g_autofree char *k = bash(id, "sleep 1; cat /tmp/k 2>/dev/null; true", FALSE);
+		if (g_str_equal(k, "42\n"))
+			break;
+		ck_assert_msg(g_get_monotonic_time() < deadline,
+		              "typed text never reached the shell");
+	}
+	g_autofree char *bad = run(id, "computer", "{\"action\":\"levitate\"}", TRUE);
+	g_autofree char *off =
+	    run(id, "computer", "{\"action\":\"left_click\",\"coordinate\":[5000,5000]}", TRUE);
+	assert_has(bad, "levitate");
+
+	/* without a display: is_error, and no computer among the definitions */
+	g_autofree char *plain = alk_test_api_create("{}");
+	g_autofree char *none = run(plain, "computer", "{\"action\":\"screenshot\"}", TRUE);
+	assert_has(none, "display");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tools-anthropic");
@@ -448,6 +509,7 @@ int main(void)
 	alk_test_api_add(s, "editor", editor, setup, NULL);
 	alk_test_api_add(s, "envelopes", envelopes, setup, NULL);
 	alk_test_api_add(s, "audit", audit, setup, NULL);
+	alk_test_api_add(s, "computer", computer, setup, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alk-api-tools-anthropic.h"
+#include "alk-api-tools.h"
 #include "alk-error.h"
 #include "alk-json.h"
 
@@ -193,6 +194,7 @@ static AlkToolCall *call_new(Batch *b, const Block *blk)
 
 	call->api = b->api;
 	call->sandbox = b->sandbox;
+	call->caller = b->caller;
 	call->name = blk->name;
 	call->input = blk->input;
 	call->content = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
@@ -272,6 +274,40 @@ static void run_editor_old(AlkToolCall *call)
 	alk_tool_editor_run(call, TRUE);
 }
 
+/* computer: helper "computer"'s runner (alk-api-tools.h), which audits
+ * the input it injects as sandbox.computer lines of its own */
+static void computer_done(JsonArray *content, gboolean is_error, gpointer data)
+{
+	AlkToolCall *call = data;
+
+	for (guint i = 0; i < json_array_get_length(content); i++)
+		g_ptr_array_add(call->content, json_node_copy(json_array_get_element(content, i)));
+	alk_tool_call_done(call, is_error);
+}
+
+static void computer_cancel(gpointer op)
+{
+	alk_api_tool_call_cancel(op);
+}
+
+static void run_computer(AlkToolCall *call)
+{
+	JsonNode *action = json_object_get_member(call->input, "action");
+	JsonNode *text = json_object_get_member(call->input, "text");
+	AlkApiToolCall *tc;
+
+	if (action != NULL && JSON_NODE_HOLDS_VALUE(action) &&
+	    json_node_get_value_type(action) == G_TYPE_STRING)
+		alk_tool_call_audit_text(call, "action", json_node_get_string(action));
+	if (text != NULL && JSON_NODE_HOLDS_VALUE(text) &&
+	    json_node_get_value_type(text) == G_TYPE_STRING)
+		alk_tool_call_audit_secret(call, "text", json_node_get_string(text),
+		                           strlen(json_node_get_string(text)));
+	tc = alk_api_tool_anthropic_computer(call->api, call->sandbox, call->input, call->caller,
+	                                     computer_done, call);
+	alk_tool_call_hold(call, computer_cancel, tc);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(AlkToolCall *call);
@@ -279,6 +315,7 @@ static const struct {
     {"bash", alk_tool_bash_run},
     {"str_replace_based_edit_tool", run_editor_new},
     {"str_replace_editor", run_editor_old},
+    {"computer", run_computer},
 };
 
 static void dispatch(AlkToolCall *call)
@@ -290,8 +327,8 @@ static void dispatch(AlkToolCall *call)
 		}
 	}
 	alk_tool_call_fail(call,
-	                   "unknown tool '%s': this sandbox runs bash, str_replace_based_edit_tool "
-	                   "and str_replace_editor",
+	                   "unknown tool '%s': the tools are bash, str_replace_based_edit_tool, "
+	                   "str_replace_editor and (for a sandbox with a display) computer",
 	                   call->name);
 }
 
@@ -494,19 +531,27 @@ static void add_tool(JsonBuilder *b, const char *type, const char *name)
 void alk_api_tools_anthropic_definitions(AlkApiReq *req)
 {
 	const char *editor = alk_api_query(req, "editor");
+	const char *computer = alk_api_query(req, "computer");
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) screen = NULL;
+	const AlkSandbox *sb;
 
 	if (editor == NULL)
 		editor = "20250728";
-	if (!g_str_equal(editor, "20250728") && !g_str_equal(editor, "20250124")) {
+	if (computer == NULL)
+		computer = "computer_20250124";
+	if (!g_str_equal(editor, "20250728") && !g_str_equal(editor, "20250124"))
 		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
 		                    "editor: 20250728 (str_replace_based_edit_tool) or 20250124 "
 		                    "(str_replace_editor)");
-		alk_api_reply_error(req, error);
-		return;
-	}
-	if (alk_api_req_sandbox(req, &error) == NULL) {
+	else if (!g_str_equal(computer, "computer_20250124") &&
+	         !g_str_equal(computer, "computer_20251124"))
+		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
+		                    "computer: computer_20250124 or computer_20251124");
+	if (error != NULL || (sb = alk_api_req_sandbox(req, &error)) == NULL ||
+	    (sb->limits.display_width > 0 && (screen = alk_api_tool_anthropic_computer_definition(
+	                                          req->api, req->id, computer, &error)) == NULL)) {
 		alk_api_reply_error(req, error);
 		return;
 	}
@@ -516,6 +561,10 @@ void alk_api_tools_anthropic_definitions(AlkApiReq *req)
 		add_tool(b, "text_editor_20250728", "str_replace_based_edit_tool");
 	else
 		add_tool(b, "text_editor_20250124", "str_replace_editor");
+	if (screen != NULL) {
+		JsonNode *node = json_node_init_object(json_node_alloc(), screen);
+		json_builder_add_value(b, node);
+	}
 	json_builder_end_array(b);
 	alk_api_reply_builder(req, SOUP_STATUS_OK, b);
 }

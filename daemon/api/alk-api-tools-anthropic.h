@@ -24,6 +24,7 @@ typedef struct _AlkToolCall AlkToolCall;
 struct _AlkToolCall {
 	AlkApi *api;
 	const char *sandbox; /* the request's {id} */
+	const char *caller;  /* the request's, for audit lines of its own */
 	const char *name;    /* the block's tool name */
 	JsonObject *input;   /* the block's input, borrowed for the call */
 	JsonBuilder *audit;  /* inside an object: the tool adds what it was asked */
