@@ -447,7 +447,7 @@ static void replace_read(Ed *ed, int status)
 	const char *old = ed->in.old_str;
 	g_autoptr(GString) at_lines = g_string_new(NULL);
 	const char *first = NULL;
-	guint count = 0;
+	guint count = 0, shown = 0, last_line = 0;
 
 	if (ed->out->len > 0 && ed->out->data[0] == 'D') {
 		ed_fail(ed, "%s: %s is a directory", ed->call->name, ed->in.path);
@@ -456,11 +456,13 @@ static void replace_read(Ed *ed, int status)
 	if (!take_text(ed))
 		return;
 	for (const char *p = strstr(ed->text, old); p != NULL; p = strstr(p + strlen(old), old)) {
+		guint line = line_at(ed->text, (gsize)(p - ed->text));
+
 		if (first == NULL)
 			first = p;
-		if (count < 20)
-			g_string_append_printf(at_lines, "%s%u", count > 0 ? ", " : "",
-			                       line_at(ed->text, (gsize)(p - ed->text)));
+		if (line != last_line && shown++ < 20)
+			g_string_append_printf(at_lines, "%s%u", count > 0 ? ", " : "", line);
+		last_line = line;
 		count++;
 	}
 	if (count == 0) {
@@ -472,7 +474,7 @@ static void replace_read(Ed *ed, int status)
 		ed_fail(ed,
 		        "No replacement was made: old_str appears %u times in %s (at lines %s%s); "
 		        "it must appear exactly once: give more context.",
-		        count, ed->in.path, at_lines->str, count > 20 ? ", …" : "");
+		        count, ed->in.path, at_lines->str, shown > 20 ? ", …" : "");
 		return;
 	}
 	{
