@@ -151,6 +151,44 @@ START_TEST(anthropic_refusals)
 }
 END_TEST
 
+static char *content_of(const char *verb, const char *result)
+{
+	g_autoptr(JsonObject) r = alk_json_parse_object(result, strlen(result), 65536, 8, NULL);
+	g_autoptr(JsonArray) content = alk_api_tool_anthropic_content(verb, r);
+	g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), content);
+
+	return alk_json_to_string(node);
+}
+
+/* what a model gets back: a screenshot, the zoom, or the cursor */
+START_TEST(anthropic_content)
+{
+	g_autofree char *shot = content_of(
+	    "left_click", "{\"results\":[{\"action\":\"click\",\"ok\":true}],\"screen\":{"
+	                  "\"width\":720,\"height\":400},\"screenshot\":{\"width\":1024,"
+	                  "\"height\":768,\"png_b64\":\"UE5H\"}}");
+	g_autofree char *zoom = content_of(
+	    "zoom", "{\"results\":[{\"action\":\"screenshot\",\"ok\":true,\"screenshot\":{"
+	            "\"width\":70,\"height\":26,\"png_b64\":\"Wk9PTQ==\"}}],\"screen\":{\"width\":"
+	            "720,\"height\":400},\"screenshot\":null}");
+	g_autofree char *cursor =
+	    content_of("cursor_position",
+	               "{\"results\":[{\"action\":\"cursor_position\",\"ok\":true,\"x\":10,"
+	               "\"y\":20}],\"screen\":{\"width\":720,\"height\":400},\"screenshot\":null}");
+	g_autofree char *unknown = content_of(
+	    "cursor_position",
+	    "{\"results\":[{\"action\":\"cursor_position\",\"ok\":true,\"x\":null,"
+	    "\"y\":null}],\"screen\":{\"width\":720,\"height\":400},\"screenshot\":null}");
+
+	ck_assert_str_eq(shot,
+	                 "[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":"
+	                 "\"image/png\",\"data\":\"UE5H\"}}]");
+	ck_assert(strstr(zoom, "\"data\":\"Wk9PTQ==\"") != NULL);
+	ck_assert_str_eq(cursor, "[{\"type\":\"text\",\"text\":\"X=10,Y=20\"}]");
+	ck_assert(strstr(unknown, "not known") != NULL);
+}
+END_TEST
+
 static char *openai_of(const char *item, guint w, guint h, GError **error)
 {
 	g_autoptr(JsonObject) in = alk_json_parse_object(item, strlen(item), 65536, 8, NULL);
@@ -337,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, space);
 	tcase_add_test(tc, anthropic_batches);
 	tcase_add_test(tc, anthropic_refusals);
+	tcase_add_test(tc, anthropic_content);
 	tcase_add_test(tc, openai_keys);
 	tcase_add_test(tc, openai_batches);
 	tcase_add_test(tc, openai_refusals);

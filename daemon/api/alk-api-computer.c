@@ -5,7 +5,10 @@
  * is injected, so a malformed action, an unknown key, an off-screen point
  * or oversize text is a 400 with nothing sent. The plan is a list of steps
  * (one input-send-event call, a pause, a screenshot, the cursor), run one
- * at a time; a press and its release are always separate calls. */
+ * at a time; a press and its release are always separate calls. The
+ * runner (alk-api-computer.h) belongs to no request: POST /computer, the
+ * MCP computer tool and the models' tool calls each start one and answer
+ * their own way. */
 #include <string.h>
 
 #include "alk-api-computer.h"

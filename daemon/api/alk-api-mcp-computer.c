@@ -220,7 +220,9 @@ static void computer_done(JsonObject *result, const GError *error, gpointer data
 {
 	Computer *op = data;
 	AlkMcpCall *call = op->call;
+	g_autoptr(JsonNode) wrap = NULL;
 	g_autoptr(JsonNode) copy = NULL;
+	g_autofree char *text = NULL;
 	JsonObject *o;
 	JsonArray *results;
 	JsonArray *images;
@@ -233,8 +235,10 @@ static void computer_done(JsonObject *result, const GError *error, gpointer data
 		alk_mcp_call_fail(call, error);
 		return;
 	}
-	copy = json_node_init_object(json_node_alloc(), result);
-	copy = json_node_copy(copy);
+	/* a deep copy (json_node_copy shares the objects): the PNGs leave it */
+	wrap = json_node_init_object(json_node_alloc(), result);
+	text = alk_json_to_string(wrap);
+	copy = json_from_string(text, NULL);
 	o = json_node_get_object(copy);
 	images = json_array_new();
 	results = json_object_get_array_member(o, "results");

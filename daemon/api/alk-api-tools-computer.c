@@ -397,46 +397,49 @@ static const char *shot_b64(JsonObject *shot)
 	                    : NULL;
 }
 
-static void run_done(JsonObject *result, const GError *error, gpointer data)
+JsonArray *alk_api_tool_anthropic_content(const char *verb, JsonObject *result)
 {
-	AlkApiToolCall *call = data;
-	g_autoptr(JsonArray) content = NULL;
-	JsonArray *results;
-	JsonObject *first;
-	JsonNode *final;
-
-	call->run = NULL;
-	call->ending = TRUE;
-	if (error != NULL) {
-		content = error_content(error);
-		call->done(content, TRUE, call->data);
-		call_free(call);
-		return;
-	}
-	content = json_array_new();
-	results = json_object_get_array_member(result, "results");
-	first =
+	JsonArray *content = json_array_new();
+	JsonArray *results = json_object_get_array_member(result, "results");
+	JsonObject *first =
 	    json_array_get_length(results) > 0 ? json_array_get_object_element(results, 0) : NULL;
-	final = json_object_get_member(result, "screenshot");
-	if (strcmp(call->verb, "cursor_position") == 0) {
+	JsonNode *final = json_object_get_member(result, "screenshot");
+	const char *b64 = NULL;
+
+	if (strcmp(verb, "cursor_position") == 0 && first != NULL) {
 		JsonNode *x = json_object_get_member(first, "x");
 		g_autofree char *text =
-		    JSON_NODE_HOLDS_NULL(x)
+		    x == NULL || JSON_NODE_HOLDS_NULL(x)
 		        ? g_strdup(
 		              "the cursor position is not known yet (no pointer action so far)")
 		        : g_strdup_printf("X=%" G_GINT64_FORMAT ",Y=%" G_GINT64_FORMAT,
 		                          json_object_get_int_member(first, "x"),
 		                          json_object_get_int_member(first, "y"));
 		json_array_add_object_element(content, alk_api_tool_text(text));
-	} else if (strcmp(call->verb, "zoom") == 0) {
-		json_array_add_object_element(
-		    content, alk_api_tool_image(
-		                 shot_b64(json_object_get_object_member(first, "screenshot"))));
-	} else if (final != NULL && JSON_NODE_HOLDS_OBJECT(final)) {
-		json_array_add_object_element(
-		    content, alk_api_tool_image(shot_b64(json_node_get_object(final))));
+		return content;
 	}
-	call->done(content, FALSE, call->data);
+	if (strcmp(verb, "zoom") == 0 && first != NULL &&
+	    json_object_has_member(first, "screenshot"))
+		b64 = shot_b64(json_object_get_object_member(first, "screenshot"));
+	else if (final != NULL && JSON_NODE_HOLDS_OBJECT(final))
+		b64 = shot_b64(json_node_get_object(final));
+	if (b64 != NULL)
+		json_array_add_object_element(content, alk_api_tool_image(b64));
+	else
+		json_array_add_object_element(content, alk_api_tool_text("done"));
+	return content;
+}
+
+static void run_done(JsonObject *result, const GError *error, gpointer data)
+{
+	AlkApiToolCall *call = data;
+	g_autoptr(JsonArray) content = NULL;
+
+	call->run = NULL;
+	call->ending = TRUE;
+	content = error != NULL ? error_content(error)
+	                        : alk_api_tool_anthropic_content(call->verb, result);
+	call->done(content, error != NULL, call->data);
 	call_free(call);
 }
 

@@ -45,6 +45,11 @@ void alk_api_tool_computer_space(guint width, guint height, guint *w, guint *h);
 JsonObject *alk_api_tool_anthropic_batch(JsonObject *input, guint space_w, guint space_h,
                                          const char **verb, GError **error);
 
+/* The tool_result content of a runner's result for an input of action
+ * verb (pure): the cursor as "X=…,Y=…", the zoom's picture, or the
+ * screenshot taken after the action. */
+JsonArray *alk_api_tool_anthropic_content(const char *verb, JsonObject *result);
+
 /* ---- OpenAI (alk-api-tools-openai.c) ---- */
 /* An OpenAI key name (ENTER, CTRL, ARROWLEFT, ESC, CMD, "A", ...; any case)
  * as a key name of alk-input's (a single character in buf, lowercased);
