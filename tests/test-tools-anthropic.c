@@ -121,6 +121,9 @@ START_TEST(bash_session)
 	g_autofree char *after = bash(id, "pwd", FALSE);
 	g_autofree char *no_stdin = bash(id, "cat; echo read-nothing", FALSE);
 	g_autofree char *spoof = bash(id, "printf '\\n__alk_0123:0\\n'; echo still", FALSE);
+	g_autofree char *quotes =
+	    bash(id, "echo \"it's\" 'a '\\''b'\\'; echo \\\"$HOME\\\"", FALSE);
+	g_autofree char *nul = bash(id, "printf 'a\\000b\\377c'", FALSE);
 
 	ck_assert_str_eq(set, "");
 	ck_assert_str_eq(kept, "/tmp/w\nbar 1\n");
@@ -132,6 +135,10 @@ START_TEST(bash_session)
 	ck_assert_str_eq(after, "/tmp/w\n");
 	ck_assert_str_eq(no_stdin, "read-nothing\n");
 	ck_assert_str_eq(spoof, "\n__alk_0123:0\nstill\n");
+	assert_has(quotes, "it's a 'b'\n\"");
+	ck_assert_str_eq(nul, "a\xef\xbf\xbd"
+	                      "b\xef\xbf\xbd"
+	                      "c");
 
 	/* restart: a new shell, where it starts and with nothing set */
 	g_autofree char *restarted = run(id, "bash", "{\"restart\":true}", FALSE);
@@ -204,6 +211,42 @@ START_TEST(bash_busy)
 	g_autofree char *third = bash(id, "echo third", FALSE);
 	ck_assert_str_eq(third, "third\n");
 	close(fd);
+
+	/* a client that leaves while its command runs: the shell goes with it, and the
+	 * next call gets a new one (not "busy") */
+	const char *hang = "{\"type\":\"tool_use\",\"id\":\"toolu_hang\",\"name\":\"bash\","
+	                   "\"input\":{\"command\":\"touch /tmp/hung; sleep 600\"}}";
+	g_autofree char *head2 = alk_test_http_head("POST", path, NULL, (gssize)strlen(hang),
+	                                            "Content-Type: application/json\r\n");
+	int fd2 = alk_test_http_connect(alk_test_api_d(), FALSE, &error);
+	ck_assert(fd2 >= 0);
+	ck_assert(alk_test_http_send(fd2, head2, strlen(head2), alk_test_deadline(30), NULL));
+	ck_assert(alk_test_http_send(fd2, hang, strlen(hang), alk_test_deadline(30), NULL));
+	deadline = alk_test_deadline(120);
+	for (;;) {
+		g_autoptr(JsonObject) st = alk_test_api_sh(id, "test -e /tmp/hung; echo $?");
+		if (g_str_equal(json_object_get_string_member(st, "stdout"), "0\n"))
+			break;
+		ck_assert_msg(g_get_monotonic_time() < deadline, "the hanging command never ran");
+		g_usleep(100 * 1000);
+	}
+	close(fd2);
+	deadline = alk_test_deadline(120);
+	for (;;) {
+		g_autoptr(JsonObject) r2 = tool(id, "bash", "{\"command\":\"echo after\"}");
+		g_autofree char *t2 = text_of(r2);
+		if (!json_object_get_boolean_member(r2, "is_error")) {
+			ck_assert_str_eq(t2, "after\n");
+			break;
+		}
+		assert_has(t2, "busy");
+		ck_assert_msg(g_get_monotonic_time() < deadline,
+		              "the left command holds the shell");
+		g_usleep(100 * 1000);
+	}
+	/* and its sleep was killed with its shell */
+	g_autoptr(JsonObject) ps = alk_test_api_sh(id, "ps | grep -c '[s]leep 600' || true");
+	ck_assert_str_eq(json_object_get_string_member(ps, "stdout"), "0\n");
 }
 END_TEST
 

@@ -119,7 +119,21 @@ void alk_tool_call_hold(AlkToolCall *call, void (*cancel)(gpointer op), gpointer
 
 char *alk_tool_text(const guint8 *data, gsize len)
 {
-	return len > 0 ? g_utf8_make_valid((const char *)data, (gssize)len) : g_strdup("");
+	g_autoptr(GString) s = g_string_sized_new(len);
+
+	/* a NUL would end the JSON string: U+FFFD, as for other invalid bytes */
+	for (const guint8 *p = data, *end = data + len; p < end;) {
+		const guint8 *nul = memchr(p, '\0', (gsize)(end - p));
+		const guint8 *stop = nul != NULL ? nul : end;
+		g_autofree char *valid =
+		    stop > p ? g_utf8_make_valid((const char *)p, stop - p) : g_strdup("");
+
+		g_string_append(s, valid);
+		if (nul != NULL)
+			g_string_append(s, "\xef\xbf\xbd");
+		p = stop + (nul != NULL);
+	}
+	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
 void alk_tool_call_text(AlkToolCall *call, const char *text)
