@@ -171,6 +171,37 @@ START_TEST(bash_session)
 }
 END_TEST
 
+static void setup_small_cap(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	alk_test_api_daemon =
+	    alk_test_daemon_start("[profile:development]\noutput_cap_bytes = 1048576\n", &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+/* The shell's output counts against the sandbox's output cap: it is
+ * restarted before a command could reach it, and a command that reaches it
+ * ends with the shell at once (no waiting for a marker that cannot come). */
+START_TEST(bash_cap)
+{
+	g_autofree char *id = alk_test_api_create("{}");
+	g_autofree char *one = bash(id, "head -c 700000 /dev/zero | tr '\\0' b; echo", FALSE);
+	g_autofree char *two = bash(id, "echo two", FALSE);
+	g_autofree char *three = bash(id, "head -c 3000000 /dev/zero | tr '\\0' c; echo", TRUE);
+	g_autofree char *four = bash(id, "echo four", FALSE);
+
+	assert_has(one, "bytes of output cut here");
+	assert_has(two, "a new shell");
+	assert_has(two, "two\n");
+	assert_has(three, "output cap");
+	/* not the timeout's doing (120 s here) */
+	ck_assert(strstr(three, "timed out") == NULL);
+	assert_has(four, "four\n");
+}
+END_TEST
+
 /* A second call while a command runs is refused, not queued. */
 START_TEST(bash_busy)
 {
@@ -549,6 +580,7 @@ int main(void)
 
 	alk_test_api_add(s, "bash_session", bash_session, setup, NULL);
 	alk_test_api_add(s, "bash_busy", bash_busy, setup, NULL);
+	alk_test_api_add(s, "bash_cap", bash_cap, setup_small_cap, NULL);
 	alk_test_api_add(s, "editor", editor, setup, NULL);
 	alk_test_api_add(s, "envelopes", envelopes, setup, NULL);
 	alk_test_api_add(s, "audit", audit, setup, NULL);

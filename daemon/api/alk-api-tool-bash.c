@@ -39,6 +39,7 @@ struct _AlkToolShell {
 	guint64 cap;
 	GByteArray *stray; /* output while no command ran */
 	Run *run;
+	guint capped; /* its output reached the cap: it goes, from the loop */
 };
 
 struct _Run {
@@ -86,6 +87,7 @@ void alk_tool_bash_free(AlkToolShell *sh)
 		return;
 	r = sh->run;
 	sh->run = NULL;
+	g_clear_handle_id(&sh->capped, g_source_remove);
 	g_clear_pointer(&sh->task, alk_task_cancel);
 	if (sh->state != NULL && sh->state->shell == sh)
 		sh->state->shell = NULL;
@@ -201,6 +203,20 @@ static void run_finish(Run *r, int status)
 
 /* ---- the shell's task ---- */
 
+static gboolean on_capped(gpointer data)
+{
+	AlkToolShell *sh = data;
+	g_autofree char *why =
+	    g_strdup_printf("bash: the shell's output reached the sandbox's output cap "
+	                    "(output_cap_bytes, %" G_GUINT64_FORMAT " bytes); the shell was "
+	                    "restarted (its directory, variables and background jobs are gone)",
+	                    sh->cap);
+
+	sh->capped = 0;
+	shell_lost(sh, why);
+	return G_SOURCE_REMOVE;
+}
+
 static void shell_output(AlkTask *task, int stream, const guint8 *d, gsize len, gpointer data)
 {
 	AlkToolShell *sh = data;
@@ -208,6 +224,9 @@ static void shell_output(AlkTask *task, int stream, const guint8 *d, gsize len, 
 	int status = 0;
 
 	sh->seen += len;
+	/* the agent forwards nothing past the cap: no marker would come */
+	if (sh->cap > 0 && sh->seen >= sh->cap && sh->capped == 0)
+		sh->capped = g_idle_add(on_capped, sh);
 	if (r == NULL) {
 		gsize room = STRAY_MAX - MIN(sh->stray->len, STRAY_MAX);
 		g_byte_array_append(sh->stray, d, (guint)MIN(len, room));
