@@ -17,7 +17,9 @@
  * bytes before the marker), the rest counted in a note. One command at a
  * time per sandbox: a call while another runs is refused (is_error), not
  * queued. The shell lives at most the profile's max_exec_timeout_s and
- * ends with its sandbox. */
+ * ends with its sandbox; its output of all commands counts against the
+ * sandbox's output cap, so it is replaced before a command could reach
+ * that, and one that does ends with it. */
 #include <string.h>
 
 #include "alk-api-tools-anthropic.h"
