@@ -402,6 +402,49 @@ START_TEST(editor)
 }
 END_TEST
 
+/* The undo history keeps the last 32 edits of a sandbox. */
+START_TEST(editor_undo_bound)
+{
+	g_autofree char *id = alk_test_api_create("{}");
+	g_autofree char *path = tools_path(id);
+	g_autoptr(GString) edits = g_string_new("[");
+	g_autoptr(GString) undos = g_string_new("[");
+	g_autofree char *made =
+	    run(id, old, "{\"command\":\"create\",\"path\":\"/tmp/u\",\"file_text\":\"\"}", FALSE);
+
+	for (guint i = 0; i < 33; i++) {
+		g_string_append_printf(edits,
+		                       "%s{\"type\":\"tool_use\",\"id\":\"e%u\",\"name\":\"%s\","
+		                       "\"input\":{\"command\":\"insert\",\"path\":\"/tmp/u\","
+		                       "\"insert_line\":0,\"new_str\":\"%u\"}}",
+		                       i > 0 ? "," : "", i, old, i);
+		g_string_append_printf(undos,
+		                       "%s{\"type\":\"tool_use\",\"id\":\"u%u\",\"name\":\"%s\","
+		                       "\"input\":{\"command\":\"undo_edit\",\"path\":\"/tmp/u\"}}",
+		                       i > 0 ? "," : "", i, old);
+	}
+	g_string_append(edits, "]");
+	g_string_append(undos, "]");
+	g_autoptr(AlkTestResponse) e = alk_test_api_call("POST", path, edits->str);
+	g_autoptr(AlkTestResponse) u = alk_test_api_call("POST", path, undos->str);
+	g_autoptr(JsonParser) p = json_parser_new();
+
+	ck_assert_uint_eq(e->status, 200);
+	ck_assert_uint_eq(u->status, 200);
+	ck_assert(json_parser_load_from_data(p, (const char *)u->body->data, u->body->len, NULL));
+	JsonArray *list = json_node_get_array(json_parser_get_root(p));
+	ck_assert_uint_eq(json_array_get_length(list), 33);
+	for (guint i = 0; i < 33; i++) {
+		JsonObject *o = json_array_get_object_element(list, i);
+		ck_assert_msg(json_object_get_boolean_member(o, "is_error") == (i == 32), "undo %u",
+		              i);
+	}
+	/* the first edit's undo was dropped: the file keeps its first line */
+	g_autofree char *left = guest_file(id, "/tmp/u");
+	ck_assert_str_eq(left, "0\n");
+}
+END_TEST
+
 static void assert_400(const char *id, const char *body)
 {
 	g_autofree char *path = tools_path(id);
@@ -582,6 +625,7 @@ int main(void)
 	alk_test_api_add(s, "bash_busy", bash_busy, setup, NULL);
 	alk_test_api_add(s, "bash_cap", bash_cap, setup_small_cap, NULL);
 	alk_test_api_add(s, "editor", editor, setup, NULL);
+	alk_test_api_add(s, "editor_undo_bound", editor_undo_bound, setup, NULL);
 	alk_test_api_add(s, "envelopes", envelopes, setup, NULL);
 	alk_test_api_add(s, "audit", audit, setup, NULL);
 	alk_test_api_add(s, "computer", computer, setup, NULL);
