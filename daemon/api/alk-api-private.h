@@ -100,7 +100,7 @@ struct _AlkApi {
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
 	guint64 buffered_output;
 	struct _AlkMcpSessions *mcp; /* MCP sessions (alk-api-mcp.c), made when first used */
-	GHashTable *tools; /* sandbox id -> AlkToolState (alk-api-tools-anthropic.c) */
+	GHashTable *tools;           /* sandbox id -> AlkToolState (alk-api-tools-anthropic.c) */
 	AlkAuditThrottle *refusals;  /* audit lines of requests refused unauthenticated */
 	guint refusals_timer;        /* writes their summaries */
 };
