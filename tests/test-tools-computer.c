@@ -141,6 +141,9 @@ START_TEST(anthropic_refusals)
 		ck_assert_msg(got == NULL, "accepted %s as %s", bad[i], got);
 		ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID));
 	}
+	g_autoptr(GError) none = NULL;
+	ck_assert(alk_api_tool_anthropic_batch(NULL, 1024, 768, NULL, &none) == NULL);
+	ck_assert(g_error_matches(none, ALK_ERROR, ALK_ERROR_INVALID));
 	/* oversize text */
 	g_autoptr(GString) big = g_string_new("{\"action\":\"type\",\"text\":\"");
 	for (guint i = 0; i < 4097; i++)

@@ -200,6 +200,10 @@ JsonObject *alk_api_tool_anthropic_batch(JsonObject *input, guint space_w, guint
 	gboolean shot = TRUE;
 
 	json_object_set_array_member(batch, "actions", actions);
+	if (input == NULL) {
+		invalid(error, "the input must be an object");
+		return NULL;
+	}
 	/* duration is a number, which the table has no type for */
 	for (GList *l = json_object_get_members(input), *m = l; m != NULL; m = m->next) {
 		if (strcmp(m->data, "duration") != 0)
