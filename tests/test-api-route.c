@@ -409,7 +409,11 @@ START_TEST(route_table)
 
 	guint uncredentialed = 0;
 
-	ck_assert_uint_eq(n, 25);
+	ck_assert_uint_eq(n, 27);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/anthropic write\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/tools/anthropic/definitions read\n") !=
+	          NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/openai write\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
 	/* MCP: each tool checks its own scope (alk-api-mcp-tools.c) */
 	ck_assert(strstr(text, "POST /mcp read\n") != NULL);
