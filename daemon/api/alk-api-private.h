@@ -345,6 +345,9 @@ typedef struct {
 	/* alk_api_free(): work still in the manager's hands must complete
 	 * without touching the API. */
 	void (*api_free)(AlkApi *api);
+	/* a sandbox ended (destroyed or failed): what the resource keeps for it
+	 * goes */
+	void (*sandbox_ended)(AlkApi *api, const AlkSandbox *sb);
 } AlkApiResource;
 extern const AlkApiResource alk_api_call_resource;
 

@@ -354,8 +354,12 @@ void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 	gboolean failed =
 	    sb->state == ALK_SANDBOX_FAILED && GPOINTER_TO_INT(seen) != ALK_SANDBOX_FAILED + 1;
 
-	if (failed || sb->state == ALK_SANDBOX_DESTROYED)
+	if (failed || sb->state == ALK_SANDBOX_DESTROYED) {
 		audit_end(api, sb);
+		for (guint i = 0; i < G_N_ELEMENTS(resources); i++)
+			if (resources[i]->sandbox_ended != NULL)
+				resources[i]->sandbox_ended(api, sb);
+	}
 	remember_state(api, sb);
 	if (api->metrics != NULL) {
 		if (failed)
