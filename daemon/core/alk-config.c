@@ -42,6 +42,8 @@ static const AlkProfile builtin_profiles[] = {
         .display = TRUE,
         .max_display_width = 1920,
         .max_display_height = 1200,
+        .max_workspace_mib = 16384,
+        .tmpfs_mib = 256,
     },
     {
         .name = (char *)"staging",
@@ -65,6 +67,8 @@ static const AlkProfile builtin_profiles[] = {
         .display = TRUE,
         .max_display_width = 1920,
         .max_display_height = 1200,
+        .max_workspace_mib = 8192,
+        .tmpfs_mib = 128,
     },
     {
         .name = (char *)"production",
@@ -89,6 +93,10 @@ static const AlkProfile builtin_profiles[] = {
         .display = FALSE,
         .max_display_width = 1280,
         .max_display_height = 800,
+        .root_readonly = TRUE,
+        .workspace_mib = 1024,
+        .max_workspace_mib = 4096,
+        .tmpfs_mib = 64,
     },
 };
 
@@ -103,6 +111,7 @@ typedef enum {
 	KEY_BOOL,      /* gboolean, true or false */
 	KEY_ACCOUNT,   /* char *, a user or group name: [a-z_][a-z0-9_-]{0,31} */
 	KEY_LISTEN,    /* char *, "" or what alk_config_parse_listen() takes */
+	KEY_ROOT,      /* gboolean root_readonly: "writable" or "readonly" */
 } AlkKeyType;
 
 typedef struct {
@@ -197,6 +206,11 @@ static const AlkConfigKey profile_keys[] = {
      ALK_DISPLAY_MAX_WIDTH},
     {"max_display_height", KEY_UINT, P(max_display_height), ALK_DISPLAY_MIN_HEIGHT,
      ALK_DISPLAY_MAX_HEIGHT},
+    {"root", KEY_ROOT, P(root_readonly), 0, 0},
+    {"workspace_mib", KEY_UINT64, P(workspace_mib), 0, 16777216},
+    {"max_workspace_mib", KEY_UINT64, P(max_workspace_mib), 0, 16777216},
+    /* ALK_FS_TMPFS_MIB_MAX of the protocol */
+    {"tmpfs_mib", KEY_UINT, P(tmpfs_mib), 1, 65536},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -213,6 +227,7 @@ static const struct {
     {P(disk_mib), P(max_disk_mib), KEY_UINT64, "disk_mib", "max_disk_mib"},
     {P(ttl_s), P(max_ttl_s), KEY_UINT64, "ttl_s", "max_ttl_s"},
     {P(exec_timeout_s), P(max_exec_timeout_s), KEY_UINT64, "exec_timeout_s", "max_exec_timeout_s"},
+    {P(workspace_mib), P(max_workspace_mib), KEY_UINT64, "workspace_mib", "max_workspace_mib"},
 };
 #undef P
 
@@ -541,6 +556,30 @@ static gboolean read_bool(GKeyFile *kf, const char *group, const AlkConfigKey *k
 	return TRUE;
 }
 
+static gboolean read_root(GKeyFile *kf, const char *group, const AlkConfigKey *k, gboolean *out,
+                          GError **error)
+{
+	g_autofree char *text = g_key_file_get_value(kf, group, k->name, NULL);
+
+	g_strstrip(text);
+	if (!alk_root_mode_from_string(text, out)) {
+		g_autofree char *shown = g_strescape(text, NULL);
+		return key_error(error, group, k->name, "'%s' is not writable or readonly", shown);
+	}
+	return TRUE;
+}
+
+gboolean alk_root_mode_from_string(const char *s, gboolean *readonly)
+{
+	if (g_strcmp0(s, "readonly") == 0)
+		*readonly = TRUE;
+	else if (g_strcmp0(s, "writable") == 0)
+		*readonly = FALSE;
+	else
+		return FALSE;
+	return TRUE;
+}
+
 static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k, gpointer target,
                          GError **error)
 {
@@ -567,6 +606,8 @@ static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k,
 		return read_net_modes(kf, group, k, dest, error);
 	case KEY_BOOL:
 		return read_bool(kf, group, k, dest, error);
+	case KEY_ROOT:
+		return read_root(kf, group, k, dest, error);
 	default:
 		g_assert_not_reached();
 	}

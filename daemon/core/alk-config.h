@@ -58,6 +58,10 @@ typedef struct {
 	gboolean display;         /* a sandbox may ask for a screen (display: {width, height}) */
 	guint max_display_width;  /* the largest screen it may ask for */
 	guint max_display_height;
+	gboolean root_readonly;    /* root: readonly (TRUE) or writable */
+	guint64 workspace_mib;     /* a /workspace disk of this size; 0: none */
+	guint64 max_workspace_mib; /* the largest one a request may ask for; 0: none at all */
+	guint tmpfs_mib;           /* a read-only root's /tmp, /var/tmp and /run: each this size */
 } AlkProfile;
 
 /* [api]: the REST server's sockets, credentials, limits and audit log. */
@@ -150,6 +154,9 @@ const char *alk_net_mode_to_string(AlkNetMode mode);
 gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, GError **error);
 /* Whether a valid listen value names a loopback address. */
 gboolean alk_config_listen_is_loopback(const char *s);
+
+/* Parses a root mode, "writable" or "readonly". */
+gboolean alk_root_mode_from_string(const char *s, gboolean *readonly);
 
 /* Parses "none", "isolated" or "allowlist". */
 gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out);

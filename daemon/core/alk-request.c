@@ -7,6 +7,7 @@
 #include "alk-error.h"
 #include "alk-image.h"
 #include "alk-json.h"
+#include "alk-proto.h"
 
 void alk_request_clear(AlkSandboxRequest *req)
 {
@@ -16,6 +17,8 @@ void alk_request_clear(AlkSandboxRequest *req)
 	g_clear_pointer(&req->profile, g_free);
 	g_clear_pointer(&req->allow, g_strfreev);
 	g_clear_pointer(&req->labels, g_hash_table_unref);
+	g_clear_pointer(&req->root, g_free);
+	g_clear_pointer(&req->readonly_paths, g_strfreev);
 	memset(req, 0, sizeof *req);
 }
 
@@ -25,6 +28,7 @@ typedef struct {
 	AlkSandboxRequest req;
 	JsonObject *network;
 	JsonObject *display;
+	guint64 workspace_mib; /* G_MAXUINT64 while absent */
 } AlkCreateBody;
 
 typedef struct {
@@ -45,6 +49,10 @@ static const AlkJsonField create_fields[] = {
     {"network", ALK_JSON_OBJECT, B(network), FALSE, 0, 0, 0},
     {"labels", ALK_JSON_STRING_MAP, B(req.labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
     {"display", ALK_JSON_OBJECT, B(display), FALSE, 0, 0, 0},
+    {"root", ALK_JSON_STRING, B(req.root), FALSE, 1, 16, 0},
+    {"workspace_mib", ALK_JSON_UINT, B(workspace_mib), FALSE, 0, G_MAXINT64, 0},
+    {"readonly_paths", ALK_JSON_STRING_ARRAY, B(req.readonly_paths), FALSE, 0,
+     ALK_FS_RO_PATHS_MAX, ALK_FS_PATH_MAX},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
 static const AlkJsonField display_fields[] = {
@@ -87,10 +95,12 @@ static gboolean read_network(JsonObject *obj, AlkSandboxRequest *req, GError **e
 
 gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError **error)
 {
-	AlkCreateBody body = {{0}, NULL, NULL};
+	AlkCreateBody body = {{0}, NULL, NULL, G_MAXUINT64};
 
 	if (!alk_json_read_object(obj, create_fields, &body, error))
 		return FALSE;
+	if (body.workspace_mib != G_MAXUINT64)
+		body.req.workspace_mib = body.workspace_mib == 0 ? ALK_WORKSPACE_NONE : body.workspace_mib;
 	if (body.network != NULL && !read_network(body.network, &body.req, error)) {
 		alk_request_clear(&body.req);
 		return FALSE;
@@ -262,6 +272,52 @@ static gboolean pick_display(const AlkProfile *p, const AlkSandboxRequest *req, 
 	return TRUE;
 }
 
+/* A request may make the root read-only, never writable where the
+ * profile makes it read-only; the workspace within the profile's ceiling. */
+static gboolean pick_fs(const AlkProfile *p, const AlkSandboxRequest *req, AlkLimits *l,
+                        GError **error)
+{
+	gboolean readonly = p->root_readonly;
+
+	if (req->root != NULL && !alk_root_mode_from_string(req->root, &readonly)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "root must be writable or readonly");
+		return FALSE;
+	}
+	if (p->root_readonly && !readonly) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "a writable root is not allowed by the %s profile", p->name);
+		return FALSE;
+	}
+	l->root_readonly = readonly;
+	l->tmpfs_mib = p->tmpfs_mib;
+	if (req->workspace_mib == ALK_WORKSPACE_NONE) {
+		l->workspace_mib = 0;
+		return TRUE;
+	}
+	if (req->workspace_mib != 0 && p->max_workspace_mib == 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "a workspace is not allowed by the %s profile", p->name);
+		return FALSE;
+	}
+	return pick(p, "workspace_mib", req->workspace_mib, p->workspace_mib, ALK_WORKSPACE_MIB_MIN,
+	            p->max_workspace_mib, &l->workspace_mib, error);
+}
+
+static gboolean check_readonly_paths(char **paths, GError **error)
+{
+	for (guint i = 0; paths != NULL && paths[i] != NULL; i++) {
+		if (alk_proto_mount_path_valid(paths[i]))
+			continue;
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "readonly_paths: '%s' is not an absolute path of at most %d bytes "
+		            "without empty, '.' or '..' components, or is /, or is under /proc, "
+		            "/sys or /dev",
+		            g_utf8_validate(paths[i], -1, NULL) ? paths[i] : "…", ALK_FS_PATH_MAX);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* vCPUs at the profile's quota may not promise more CPU time than the host
  * has: the excess would only slow every sandbox down. */
 static gboolean check_host_cpus(const AlkConfig *config, const AlkLimits *l, GError **error)
@@ -302,7 +358,8 @@ gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *r
 	}
 	if (!check_image(req->image, error) || !check_labels(req->labels, error) ||
 	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error) ||
-	    !pick_display(p, req, &l, error))
+	    !pick_display(p, req, &l, error) || !pick_fs(p, req, &l, error) ||
+	    !check_readonly_paths(req->readonly_paths, error))
 		return FALSE;
 	copy_profile(p, &l);
 	if (!check_host_cpus(config, &l, error))
@@ -356,4 +413,7 @@ void alk_limits_add_json(JsonBuilder *b, const AlkLimits *l)
 	alk_json_add_int(b, "max_exec_timeout_s", (gint64)l->max_exec_timeout_s);
 	alk_json_add_int(b, "output_cap_bytes", (gint64)l->output_cap_bytes);
 	alk_json_add_int(b, "max_execs", l->max_execs);
+	alk_json_add_string(b, "root", l->root_readonly ? "readonly" : "writable");
+	alk_json_add_int(b, "tmpfs_mib", l->tmpfs_mib);
+	alk_json_add_int(b, "workspace_mib", (gint64)l->workspace_mib);
 }
