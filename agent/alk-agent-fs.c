@@ -198,6 +198,12 @@ void alk_fs_config(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 		return;
 	}
 	a->fs_configured = true;
+	/* --port or --fd: a test on a host, whose mounts are not ours to change */
+	if (a->port.mode != ALK_PORT_DISCOVER) {
+		alk_log("FS_CONFIG: not on a guest's virtio port: nothing mounted");
+		alk_send_ack(a, ALK_MSG_OK, h->id, 0);
+		return;
+	}
 	if (fs_apply(&m->fs, &f) < 0) {
 		alk_log("FS_CONFIG: %s: %s", f.what, f.errnum ? strerror(f.errnum) : "failed");
 		if (f.errnum != 0)

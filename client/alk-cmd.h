@@ -40,6 +40,7 @@ gboolean alk_cmd_parse_plain(AlkCli *cli, int argc, char **argv, guint n_ids, co
 
 #define ALK_CLI_LABELS_MAX 32
 #define ALK_CLI_ALLOW_MAX 64
+#define ALK_CLI_RO_PATHS_MAX 16 /* the daemon's ALK_FS_RO_PATHS_MAX */
 
 typedef struct {
 	char *image;
@@ -53,6 +54,10 @@ typedef struct {
 	GHashTable *labels; /* key -> value */
 	guint64 display_w;  /* --display WxH; 0: none */
 	guint64 display_h;
+	char *root;              /* --root writable|readonly; NULL: the profile's */
+	gboolean workspace_set;  /* --workspace MIB given (0: none) */
+	guint64 workspace_mib;
+	GPtrArray *ro_paths;     /* --readonly-path P…; NULL: none */
 } AlkCreateOpts;
 
 extern const AlkCliOption alk_create_options[];

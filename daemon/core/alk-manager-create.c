@@ -15,6 +15,7 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	AlkSandbox *sb = slot->sb;
 	AlkManager *m = slot->m;
 	g_autofree char *record = alk_sandbox_record_to_json(sb);
+	g_autofree char *workspace_base = alk_slot_fs_workspace_base(slot);
 	AlkDomainSpec spec = {
 	    .name = sb->domain,
 	    .virt_type = m->virt_type,
@@ -38,6 +39,8 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	    .mac = alk_slot_net_mac(slot),
 	    .display_width = sb->limits.display_width,
 	    .display_height = sb->limits.display_height,
+	    .workspace = sb->workspace,
+	    .workspace_base = workspace_base,
 	};
 	return alk_domain_xml_render(m->config->template_dir, &spec, error);
 }
@@ -120,6 +123,19 @@ static void start_domain(AlkSlot *slot, GError *error)
 	                          alk_slot_ref(slot, NULL));
 }
 
+/* The root's overlay and the workspace's, if any, are there. */
+static void disks_made(AlkSlot *slot, GError *error)
+{
+	if (error != NULL) {
+		alk_slot_fail(slot, error);
+		return;
+	}
+	if (alk_slot_net_wanted(slot))
+		alk_slot_net_prepare(slot, start_domain);
+	else
+		start_domain(slot, NULL);
+}
+
 static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree AlkSlotRef *ref = data;
@@ -136,10 +152,7 @@ static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 		alk_slot_fail(slot, error);
 		return;
 	}
-	if (alk_slot_net_wanted(slot))
-		alk_slot_net_prepare(slot, start_domain);
-	else
-		start_domain(slot, NULL);
+	alk_slot_fs_prepare(slot, disks_made);
 }
 
 static gboolean check_capacity(AlkManager *m, GError **error)
@@ -197,6 +210,10 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	    : image->exec_user != NULL && alk_proto_user_valid(image->exec_user) ? image->exec_user
 	                                                                         : NULL);
 	sb->net.allow = g_strdupv(req->allow);
+	if (req->readonly_paths != NULL && req->readonly_paths[0] != NULL)
+		sb->readonly_paths = g_strdupv(req->readonly_paths);
+	if (limits->workspace_mib != 0)
+		sb->workspace = g_build_filename(sb->state_dir, "workspace.qcow2", NULL);
 	alk_slot_add_labels(sb, req->labels);
 	return sb;
 }

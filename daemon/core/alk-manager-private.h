@@ -173,6 +173,17 @@ gboolean alk_manager_reconcile(AlkManager *m, GError **error);
 /* The manager stops: destroys in flight finish without it. */
 void alk_manager_reconcile_abandon(AlkManager *m);
 
+/* alk-manager-fs.c: the workspace disk and FS_CONFIG */
+char *alk_manager_disk_base_dir(AlkManager *m);
+/* Whether the guest's layout differs from the image's own (FS_CONFIG). */
+gboolean alk_slot_fs_wanted(AlkSlot *slot);
+/* Makes the workspace's overlay (its base first, once per size) while the
+ * files resource is MAKING; next(slot, NULL) at once when there is none. */
+void alk_slot_fs_prepare(AlkSlot *slot, AlkSlotNext next);
+/* The workspace's base, or NULL without a workspace. */
+char *alk_slot_fs_workspace_base(AlkSlot *slot);
+void alk_slot_fs_configure(AlkSlot *slot, AlkSlotNext next);
+
 /* alk-manager-net.c: each step ends in next(), unless the manager let go of
  * the sandbox meanwhile */
 gboolean alk_slot_net_wanted(AlkSlot *slot);

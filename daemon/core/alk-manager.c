@@ -622,7 +622,7 @@ static void became_ready(AlkSlot *slot)
 	alk_slot_start_pings(slot);
 }
 
-static void net_configured(AlkSlot *slot, GError *error)
+static void fs_configured(AlkSlot *slot, GError *error)
 {
 	if (slot->sb->state != ALK_SANDBOX_BOOTING) {
 		g_clear_error(&error);
@@ -634,6 +634,16 @@ static void net_configured(AlkSlot *slot, GError *error)
 		became_ready(slot);
 }
 
+/* The network first: NET_CONFIG may write /etc/resolv.conf, which a
+ * read-only root would refuse. */
+static void net_configured(AlkSlot *slot, GError *error)
+{
+	if (slot->sb->state != ALK_SANDBOX_BOOTING || error != NULL || !alk_slot_fs_wanted(slot))
+		fs_configured(slot, error);
+	else
+		alk_slot_fs_configure(slot, fs_configured);
+}
+
 static const char *guest_end_text(AlkSandbox *sb);
 
 static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error, gpointer data)
@@ -642,9 +652,11 @@ static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *erro
 	AlkSandbox *sb = slot->sb;
 
 	if (state == ALK_CHANNEL_READY && sb->state == ALK_SANDBOX_BOOTING) {
-		/* an adopted guest has its address already */
+		/* an adopted guest has its address and its mounts already */
 		if (slot->net != NULL && !sb->adopted)
 			alk_slot_net_configure(slot, net_configured);
+		else if (!sb->adopted)
+			net_configured(slot, NULL);
 		else
 			became_ready(slot);
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_BOOTING) {

@@ -110,7 +110,9 @@ static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 	return check_path("kernel", s->kernel, error) && check_path("initrd", s->initrd, error) &&
 	       check_path("overlay", s->overlay, error) && check_path("base", s->base, error) &&
 	       check_path("console log", s->console_log, error) &&
-	       check_path("agent socket", s->agent_socket, error);
+	       check_path("agent socket", s->agent_socket, error) &&
+	       (s->workspace == NULL || (check_path("workspace", s->workspace, error) &&
+	                                 check_path("workspace base", s->workspace_base, error)));
 }
 
 static void set_u64(GHashTable *vars, const char *key, guint64 v)
@@ -156,6 +158,10 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	}
 	set_u64(vars, "display_width", s->display_width);
 	set_u64(vars, "display_height", s->display_height);
+	if (s->workspace != NULL) {
+		set_str(vars, "workspace", s->workspace);
+		set_str(vars, "workspace_base", s->workspace_base);
+	}
 	return vars;
 }
 
@@ -195,7 +201,8 @@ char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec,
 	    !add_fragment(template_dir, vars, "interface", spec->tap != NULL, error) ||
 	    /* KVM has no translation cache; TCG's is capped (tcg.xml) */
 	    !add_fragment(template_dir, vars, "tcg", strcmp(spec->virt_type, "qemu") == 0, error) ||
-	    !add_fragment(template_dir, vars, "display", spec->display_width != 0, error))
+	    !add_fragment(template_dir, vars, "display", spec->display_width != 0, error) ||
+	    !add_fragment(template_dir, vars, "workspace", spec->workspace != NULL, error))
 		return NULL;
 	return render_file(template_dir, "domain.xml", vars, error);
 }

@@ -28,6 +28,8 @@ typedef struct {
 	const char *mac;     /* its MAC, "52:54:00:xx:xx:xx" */
 	guint display_width; /* a GPU with this mode, a tablet and a keyboard; 0: none */
 	guint display_height;
+	const char *workspace;      /* a second disk, this overlay; NULL: none */
+	const char *workspace_base; /* its base */
 } AlkDomainSpec;
 
 #define ALK_CPU_PERIOD_US 100000
