@@ -151,12 +151,18 @@ static gboolean set_ro_path(gpointer owner, const char *value, GError **error)
 }
 
 const AlkCliOption alk_create_options[] = {
-    {"image", 0, TRUE, set_image}, {"profile", 0, TRUE, set_profile},
-    {"cpus", 0, TRUE, set_cpus},   {"memory", 0, TRUE, set_memory},
-    {"disk", 0, TRUE, set_disk},   {"network", 0, TRUE, set_network},
-    {"allow", 0, TRUE, set_allow}, {"ttl", 0, TRUE, set_ttl},
-    {"label", 0, TRUE, set_label}, {"display", 0, TRUE, set_display},
-    {"root", 0, TRUE, set_root},   {"workspace", 0, TRUE, set_workspace},
+    {"image", 0, TRUE, set_image},
+    {"profile", 0, TRUE, set_profile},
+    {"cpus", 0, TRUE, set_cpus},
+    {"memory", 0, TRUE, set_memory},
+    {"disk", 0, TRUE, set_disk},
+    {"network", 0, TRUE, set_network},
+    {"allow", 0, TRUE, set_allow},
+    {"ttl", 0, TRUE, set_ttl},
+    {"label", 0, TRUE, set_label},
+    {"display", 0, TRUE, set_display},
+    {"root", 0, TRUE, set_root},
+    {"workspace", 0, TRUE, set_workspace},
     {"readonly-path", 0, TRUE, set_ro_path},
     {NULL, 0, FALSE, NULL},
 };

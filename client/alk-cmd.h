@@ -54,10 +54,10 @@ typedef struct {
 	GHashTable *labels; /* key -> value */
 	guint64 display_w;  /* --display WxH; 0: none */
 	guint64 display_h;
-	char *root;              /* --root writable|readonly; NULL: the profile's */
-	gboolean workspace_set;  /* --workspace MIB given (0: none) */
+	char *root;             /* --root writable|readonly; NULL: the profile's */
+	gboolean workspace_set; /* --workspace MIB given (0: none) */
 	guint64 workspace_mib;
-	GPtrArray *ro_paths;     /* --readonly-path P…; NULL: none */
+	GPtrArray *ro_paths; /* --readonly-path P…; NULL: none */
 } AlkCreateOpts;
 
 extern const AlkCliOption alk_create_options[];

@@ -207,7 +207,8 @@ int alk_proto_mount_path_valid(const char *path)
 		size_t len = next ? (size_t)(next - c - 1) : strlen(c + 1);
 
 		/* c points at a '/': the component is c+1 .. c+len */
-		if (len == 0 || (len == 1 && c[1] == '.') || (len == 2 && c[1] == '.' && c[2] == '.'))
+		if (len == 0 || (len == 1 && c[1] == '.') ||
+		    (len == 2 && c[1] == '.' && c[2] == '.'))
 			return 0;
 		if (next == NULL)
 			break;

@@ -96,7 +96,8 @@ static gboolean net_cancelled(GCancellable *cancel, gpointer data)
 	NetCall *call = data;
 
 	call->done = TRUE;
-	call->error = g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "%scancelled", call->kind->prefix);
+	call->error =
+	    g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "%scancelled", call->kind->prefix);
 	alk_channel_op_cancel(call->op); /* frees call */
 	return G_SOURCE_REMOVE;
 }

@@ -113,8 +113,8 @@ void alk_slot_fs_configure(AlkSlot *slot, AlkSlotNext next)
 	    .owner = sb->default_user,
 	};
 
-	for (guint i = 0; sb->readonly_paths != NULL && sb->readonly_paths[i] != NULL &&
-	                  i < ALK_FS_RO_PATHS_MAX;
+	for (guint i = 0;
+	     sb->readonly_paths != NULL && sb->readonly_paths[i] != NULL && i < ALK_FS_RO_PATHS_MAX;
 	     i++)
 		cfg.readonly_paths[cfg.nreadonly_paths++] = sb->readonly_paths[i];
 	alk_channel_fs_config_async(slot->channel, &cfg, NULL, configured,

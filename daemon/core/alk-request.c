@@ -51,8 +51,8 @@ static const AlkJsonField create_fields[] = {
     {"display", ALK_JSON_OBJECT, B(display), FALSE, 0, 0, 0},
     {"root", ALK_JSON_STRING, B(req.root), FALSE, 1, 16, 0},
     {"workspace_mib", ALK_JSON_UINT, B(workspace_mib), FALSE, 0, G_MAXINT64, 0},
-    {"readonly_paths", ALK_JSON_STRING_ARRAY, B(req.readonly_paths), FALSE, 0,
-     ALK_FS_RO_PATHS_MAX, ALK_FS_PATH_MAX},
+    {"readonly_paths", ALK_JSON_STRING_ARRAY, B(req.readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
+     ALK_FS_PATH_MAX},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
 static const AlkJsonField display_fields[] = {
@@ -100,7 +100,8 @@ gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError *
 	if (!alk_json_read_object(obj, create_fields, &body, error))
 		return FALSE;
 	if (body.workspace_mib != G_MAXUINT64)
-		body.req.workspace_mib = body.workspace_mib == 0 ? ALK_WORKSPACE_NONE : body.workspace_mib;
+		body.req.workspace_mib =
+		    body.workspace_mib == 0 ? ALK_WORKSPACE_NONE : body.workspace_mib;
 	if (body.network != NULL && !read_network(body.network, &body.req, error)) {
 		alk_request_clear(&body.req);
 		return FALSE;
@@ -280,7 +281,8 @@ static gboolean pick_fs(const AlkProfile *p, const AlkSandboxRequest *req, AlkLi
 	gboolean readonly = p->root_readonly;
 
 	if (req->root != NULL && !alk_root_mode_from_string(req->root, &readonly)) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "root must be writable or readonly");
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "root must be writable or readonly");
 		return FALSE;
 	}
 	if (p->root_readonly && !readonly) {

@@ -62,7 +62,8 @@ typedef struct {
 	AlkNetMode network;
 	guint display_width; /* the screen's mode offered to the guest; 0: no display */
 	guint display_height;
-	gboolean root_readonly; /* / read-only in the guest, tmpfs of tmpfs_mib on /tmp, /run, /var/tmp */
+	gboolean root_readonly; /* / read-only in the guest, tmpfs of tmpfs_mib on /tmp, /run,
+	                           /var/tmp */
 	guint tmpfs_mib;
 	guint64 workspace_mib; /* a disk at /workspace; 0: none */
 } AlkLimits;

@@ -239,7 +239,8 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "default_user: not a user name");
 		ok = FALSE;
 	} else if (!paths_valid(r.readonly_paths)) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "readonly_paths: not a mount path");
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "readonly_paths: not a mount path");
 		ok = FALSE;
 	} else {
 		ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error) &&

@@ -62,8 +62,8 @@ struct AlkSandbox {
 	char *default_user; /* its image's: who an exec runs as unless it says; NULL: root */
 	char **readonly_paths; /* bound read-only in the guest (FS_CONFIG); NULL: none */
 	char *workspace;       /* its workspace disk's overlay, in the state dir; NULL: none */
-	char **exec_env;    /* its image's exec defaults (an OCI config's Env, WorkingDir, */
-	char *exec_cwd;     /* Entrypoint + Cmd): under an exec's own; NULL: none */
+	char **exec_env;       /* its image's exec defaults (an OCI config's Env, WorkingDir, */
+	char *exec_cwd;        /* Entrypoint + Cmd): under an exec's own; NULL: none */
 	char **exec_argv;
 	guint execs;           /* execs in flight */
 	guint missed_pings;    /* in a row: the agent stopped answering (unhealthy) */

@@ -15,8 +15,9 @@ static gboolean run(const char *what, const char *const *argv, GError **error)
 	g_autofree char *err = NULL;
 	gint status = 0;
 
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-	                  NULL, NULL, NULL, &err, &status, error)) {
+	if (!g_spawn_sync(NULL, (char **)argv, NULL,
+	                  G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+	                  &status, error)) {
 		g_prefix_error(error, "%s: ", what);
 		return FALSE;
 	}
@@ -37,10 +38,17 @@ static gboolean make_base(const char *dir, guint64 mib, const char *path, GError
 	g_autofree char *tmp = g_strdup_printf("%s.%d.tmp", path, (int)getpid());
 	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "M", mib);
 	const char *mkraw[] = {"qemu-img", "create", "-q", "-f", "raw", raw, size, NULL};
-	const char *mkfs[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-E",
-	                      "lazy_itable_init=0,lazy_journal_init=0,root_owner=0:0", raw, NULL};
-	const char *convert[] = {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, tmp,
-	                         NULL};
+	const char *mkfs[] = {"mkfs.ext4",
+	                      "-q",
+	                      "-F",
+	                      "-m",
+	                      "0",
+	                      "-E",
+	                      "lazy_itable_init=0,lazy_journal_init=0,root_owner=0:0",
+	                      raw,
+	                      NULL};
+	const char *convert[] = {"qemu-img", "convert", "-q", "-f", "raw",
+	                         "-O",       "qcow2",   raw,  tmp,  NULL};
 	gboolean ok;
 
 	if (g_mkdir_with_parents(dir, 0755) < 0) {
