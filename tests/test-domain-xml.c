@@ -186,6 +186,30 @@ START_TEST(test_display)
 }
 END_TEST
 
+START_TEST(test_workspace)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *none = render(&s, &error);
+	g_autofree char *xml = NULL;
+	g_autofree char *relative = NULL;
+
+	ck_assert(strstr(none, "vdb") == NULL && strstr(none, "<serial>") == NULL);
+	s.workspace = "/var/lib/airlock/sandboxes/0123456789ab/workspace.qcow2";
+	s.workspace_base = "/var/lib/airlock/disk-bases/ext4-64M.qcow2";
+	xml = render(&s, &error);
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(xml, "<target dev='vdb' bus='virtio'/>") != NULL);
+	ck_assert(strstr(xml, "<serial>alk-workspace</serial>") != NULL);
+	ck_assert(strstr(xml, "<source file='/var/lib/airlock/disk-bases/ext4-64M.qcow2'/>") !=
+	          NULL);
+	ck_assert(validates(xml));
+	s.workspace_base = "disk-bases/ext4-64M.qcow2";
+	relative = render(&s, NULL);
+	ck_assert(relative == NULL);
+}
+END_TEST
+
 START_TEST(test_values_are_escaped)
 {
 	AlkDomainSpec s = spec();
@@ -265,6 +289,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_render_validates);
+	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_memtune_optional);
 	tcase_add_test(tc, test_tcg_tb_cache);
 	tcase_add_test(tc, test_interface);
