@@ -157,6 +157,33 @@ static int fs_tmpfs(const FsTmp *t, uint32_t mib, FsFail *f)
 	return 0;
 }
 
+/* A read-only one with noload: ext4 replays no journal, so not a byte is
+ * written; the disk is read-only for QEMU too. A writable one is given to
+ * the owner, as the workspace is. */
+static int fs_volume(const AlkMsgFsConfig *c, uint32_t i, FsFail *f)
+{
+	char dev[300], serial[32];
+	int ro = (c->volumes_readonly >> i) & 1;
+	uid_t uid;
+	gid_t gid;
+
+	snprintf(serial, sizeof(serial), ALK_FS_VOLUME_SERIAL, (unsigned)i);
+	if (fs_find_disk(serial, dev, sizeof(dev)) < 0)
+		return fs_fail(f, ENODEV, "no disk with serial %s", serial);
+	if (fs_mkdirs(c->volumes[i], 0755) < 0)
+		return fs_fail(f, errno, "mkdir %s", c->volumes[i]);
+	if (mount(dev, c->volumes[i], "ext4", MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0),
+	          ro ? "noload" : NULL) < 0)
+		return fs_fail(f, errno, "mounting a volume on %s", c->volumes[i]);
+	if (ro)
+		return 0;
+	if (fs_owner(c->owner, &uid, &gid, f) < 0)
+		return -1;
+	if (chown(c->volumes[i], uid, gid) < 0)
+		return fs_fail(f, errno, "chown %s", c->volumes[i]);
+	return 0;
+}
+
 /* mount(2) follows links: a path that is one is bound where it leads. */
 static int fs_readonly(const char *path, FsFail *f)
 {
@@ -173,6 +200,9 @@ static int fs_apply(const AlkMsgFsConfig *c, FsFail *f)
 		return -1;
 	for (size_t i = 0; c->tmpfs_mib != 0 && i < sizeof(fs_tmps) / sizeof(fs_tmps[0]); i++)
 		if (fs_tmpfs(&fs_tmps[i], c->tmpfs_mib, f) < 0)
+			return -1;
+	for (uint32_t i = 0; i < c->nvolumes; i++)
+		if (fs_volume(c, i, f) < 0)
 			return -1;
 	for (uint32_t i = 0; i < c->nreadonly_paths; i++)
 		if (fs_readonly(c->readonly_paths[i], f) < 0)

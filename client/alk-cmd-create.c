@@ -2,12 +2,13 @@
 /* airlock create [--image I] [--profile P] [--cpus N] [--memory MIB]
  *                [--disk MIB] [--network MODE] [--allow HOST[:PORT]]…
  *                [--ttl S] [--label K=V]… [--root writable|readonly]
- *                [--workspace MIB] [--readonly-path PATH]…
+ *                [--workspace MIB] [--readonly-path PATH]… [--volume NAME:PATH[:rw]]…
  * POST /v1/sandboxes?wait=ready with a progress line; prints the ID. */
 #include "alk-cmd.h"
 
 #include "alk-cli-table.h"
 #include "alk-json.h"
+#include "alk-name.h"
 
 #define O(owner) ((AlkCreateOpts *)(owner))
 
@@ -150,6 +151,25 @@ static gboolean set_ro_path(gpointer owner, const char *value, GError **error)
 	return TRUE;
 }
 
+/* NAME:PATH, read-only unless :rw follows */
+static gboolean set_volume(gpointer owner, const char *value, GError **error)
+{
+	AlkCreateOpts *o = owner;
+	g_auto(GStrv) parts = g_strsplit(value, ":", 4);
+	guint n = g_strv_length(parts);
+
+	if (n < 2 || n > 3 || !alk_volume_name_is_valid(parts[0]) || parts[1][0] != '/' ||
+	    (n == 3 && g_strcmp0(parts[2], "rw") != 0 && g_strcmp0(parts[2], "ro") != 0))
+		return alk_cli_usage_error(error, "NAME:PATH[:rw|:ro], NAME [a-z0-9_-]{1,%d}",
+		                           ALK_VOLUME_NAME_MAX);
+	if (o->volumes == NULL)
+		o->volumes = g_ptr_array_new_with_free_func(g_free);
+	if (o->volumes->len >= ALK_CLI_VOLUMES_MAX)
+		return alk_cli_usage_error(error, "at most %d volumes", ALK_CLI_VOLUMES_MAX);
+	g_ptr_array_add(o->volumes, g_strdup(value));
+	return TRUE;
+}
+
 const AlkCliOption alk_create_options[] = {
     {"image", 0, TRUE, set_image},
     {"profile", 0, TRUE, set_profile},
@@ -164,6 +184,7 @@ const AlkCliOption alk_create_options[] = {
     {"root", 0, TRUE, set_root},
     {"workspace", 0, TRUE, set_workspace},
     {"readonly-path", 0, TRUE, set_ro_path},
+    {"volume", 0, TRUE, set_volume},
     {NULL, 0, FALSE, NULL},
 };
 
@@ -176,6 +197,7 @@ void alk_create_opts_clear(AlkCreateOpts *o)
 	g_clear_pointer(&o->labels, g_hash_table_unref);
 	g_clear_pointer(&o->root, g_free);
 	g_clear_pointer(&o->ro_paths, g_ptr_array_unref);
+	g_clear_pointer(&o->volumes, g_ptr_array_unref);
 	o->workspace_set = FALSE;
 	o->workspace_mib = 0;
 	o->cpus = o->memory_mib = o->disk_mib = o->ttl_s = 0;
@@ -221,6 +243,20 @@ static void add_fs(JsonBuilder *b, const AlkCreateOpts *o)
 			paths[i] = g_ptr_array_index(o->ro_paths, i);
 		alk_json_add_strv(b, "readonly_paths", paths);
 	}
+	if (o->volumes == NULL)
+		return;
+	json_builder_set_member_name(b, "volumes");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < o->volumes->len; i++) {
+		g_auto(GStrv) parts = g_strsplit(g_ptr_array_index(o->volumes, i), ":", 3);
+
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "name", parts[0]);
+		alk_json_add_string(b, "path", parts[1]);
+		alk_json_add_bool(b, "readonly", g_strcmp0(parts[2], "rw") != 0);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
 }
 
 char *alk_create_opts_to_json(const AlkCreateOpts *o)

@@ -187,6 +187,8 @@ static const AlkField fs_config_fields[] = {
     ALK_FIELD(4, ALK_K_STR, 0, AlkMsgFsConfig, owner, 0, 0),
     ALK_REPEATED(5, ALK_K_PATH, 0, ALK_FS_RO_PATHS_MAX, AlkMsgFsConfig, readonly_paths,
                  nreadonly_paths),
+    ALK_REPEATED(6, ALK_K_PATH, 0, ALK_FS_VOLUMES_MAX, AlkMsgFsConfig, volumes, nvolumes),
+    ALK_FIELD(7, ALK_K_U32, 0, AlkMsgFsConfig, volumes_readonly, 0, (1u << ALK_FS_VOLUMES_MAX) - 1),
 };
 
 static int prefix_is(const char *path, const char *dir)
@@ -226,6 +228,12 @@ static int fs_config_check(const void *m)
 	for (uint32_t i = 0; i < c->nreadonly_paths; i++)
 		if (!alk_proto_mount_path_valid(c->readonly_paths[i]))
 			return ALK_PROTO_E_VALUE;
+	for (uint32_t i = 0; i < c->nvolumes; i++)
+		if (!alk_proto_mount_path_valid(c->volumes[i]))
+			return ALK_PROTO_E_VALUE;
+	/* a bit for a volume that is not there */
+	if ((c->volumes_readonly >> c->nvolumes) != 0)
+		return ALK_PROTO_E_VALUE;
 	return ALK_PROTO_OK;
 }
 

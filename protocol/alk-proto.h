@@ -41,6 +41,9 @@
 /* The virtio serial numbers of the extra disks, as /sys/block/vdX/serial. */
 #define ALK_FS_WORKSPACE_SERIAL "alk-workspace"
 #define ALK_FS_WORKSPACE_PATH "/workspace"
+/* named volumes: the i-th has serial "alk-vol<i>" */
+#define ALK_FS_VOLUMES_MAX 8
+#define ALK_FS_VOLUME_SERIAL "alk-vol%u"
 /* A tty exec's window size (EXEC, RESIZE), in character cells. */
 #define ALK_TTY_SIZE_MIN 1
 #define ALK_TTY_SIZE_MAX 1000
@@ -331,6 +334,9 @@ typedef struct {
 	const char *owner;      /* the workspace's owner: a user name or UID[:GID]; NULL: root */
 	const char *readonly_paths[ALK_FS_RO_PATHS_MAX + 1]; /* bind-remounted read-only */
 	uint32_t nreadonly_paths;
+	const char *volumes[ALK_FS_VOLUMES_MAX + 1]; /* mount points; the i-th: serial alk-vol<i> */
+	uint32_t nvolumes;
+	uint32_t volumes_readonly; /* bit i: the i-th is mounted read-only (ro,noload) */
 } AlkMsgFsConfig;
 
 /* A path FS_CONFIG may mount on or bind: absolute, at most

@@ -44,6 +44,7 @@ static const AlkProfile builtin_profiles[] = {
         .max_display_height = 1200,
         .max_workspace_mib = 16384,
         .tmpfs_mib = 256,
+        .volumes = ALK_VOLUMES_WRITABLE,
     },
     {
         .name = (char *)"staging",
@@ -69,6 +70,7 @@ static const AlkProfile builtin_profiles[] = {
         .max_display_height = 1200,
         .max_workspace_mib = 8192,
         .tmpfs_mib = 128,
+        .volumes = ALK_VOLUMES_WRITABLE,
     },
     {
         .name = (char *)"production",
@@ -97,6 +99,7 @@ static const AlkProfile builtin_profiles[] = {
         .workspace_mib = 1024,
         .max_workspace_mib = 4096,
         .tmpfs_mib = 64,
+        .volumes = ALK_VOLUMES_READONLY,
     },
 };
 
@@ -112,6 +115,7 @@ typedef enum {
 	KEY_ACCOUNT,   /* char *, a user or group name: [a-z_][a-z0-9_-]{0,31} */
 	KEY_LISTEN,    /* char *, "" or what alk_config_parse_listen() takes */
 	KEY_ROOT,      /* gboolean root_readonly: "writable" or "readonly" */
+	KEY_VOLUMES,   /* AlkVolumesMode: "none", "readonly" or "writable" */
 } AlkKeyType;
 
 typedef struct {
@@ -211,6 +215,7 @@ static const AlkConfigKey profile_keys[] = {
     {"max_workspace_mib", KEY_UINT64, P(max_workspace_mib), 0, 16777216},
     /* ALK_FS_TMPFS_MIB_MAX of the protocol */
     {"tmpfs_mib", KEY_UINT, P(tmpfs_mib), 1, 65536},
+    {"volumes", KEY_VOLUMES, P(volumes), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -233,6 +238,13 @@ static const struct {
 
 static const char *const virt_type_names[] = {"auto", "kvm", "qemu"};
 static const char *const net_mode_names[] = {"none", "isolated", "allowlist"};
+static const char *const volumes_mode_names[] = {"none", "readonly", "writable"};
+
+const char *alk_volumes_mode_to_string(AlkVolumesMode mode)
+{
+	return (guint)mode < G_N_ELEMENTS(volumes_mode_names) ? volumes_mode_names[mode]
+	                                                      : "unknown";
+}
 
 const char *alk_virt_type_to_string(AlkVirtType type)
 {
@@ -569,6 +581,23 @@ static gboolean read_root(GKeyFile *kf, const char *group, const AlkConfigKey *k
 	return TRUE;
 }
 
+static gboolean read_volumes(GKeyFile *kf, const char *group, const AlkConfigKey *k,
+                             AlkVolumesMode *out, GError **error)
+{
+	g_autofree char *raw = g_key_file_get_value(kf, group, k->name, NULL);
+
+	g_strstrip(raw);
+	for (guint i = 0; i < G_N_ELEMENTS(volumes_mode_names); i++) {
+		if (g_strcmp0(raw, volumes_mode_names[i]) == 0) {
+			*out = (AlkVolumesMode)i;
+			return TRUE;
+		}
+	}
+	g_autofree char *shown = g_strescape(raw, NULL);
+	return key_error(error, group, k->name, "'%s' is not one of none, readonly, writable",
+	                 shown);
+}
+
 gboolean alk_root_mode_from_string(const char *s, gboolean *readonly)
 {
 	if (g_strcmp0(s, "readonly") == 0)
@@ -608,6 +637,8 @@ static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k,
 		return read_bool(kf, group, k, dest, error);
 	case KEY_ROOT:
 		return read_root(kf, group, k, dest, error);
+	case KEY_VOLUMES:
+		return read_volumes(kf, group, k, dest, error);
 	default:
 		g_assert_not_reached();
 	}

@@ -20,7 +20,7 @@ gboolean alk_slot_fs_wanted(AlkSlot *slot)
 {
 	const AlkSandbox *sb = slot->sb;
 
-	return sb->limits.root_readonly || sb->limits.workspace_mib != 0 ||
+	return sb->limits.root_readonly || sb->limits.workspace_mib != 0 || sb->nvolumes != 0 ||
 	       (sb->readonly_paths != NULL && sb->readonly_paths[0] != NULL);
 }
 
@@ -117,6 +117,11 @@ void alk_slot_fs_configure(AlkSlot *slot, AlkSlotNext next)
 	     sb->readonly_paths != NULL && sb->readonly_paths[i] != NULL && i < ALK_FS_RO_PATHS_MAX;
 	     i++)
 		cfg.readonly_paths[cfg.nreadonly_paths++] = sb->readonly_paths[i];
+	for (guint i = 0; i < sb->nvolumes && i < ALK_FS_VOLUMES_MAX; i++) {
+		cfg.volumes[cfg.nvolumes++] = sb->volumes[i].path;
+		if (sb->volumes[i].readonly)
+			cfg.volumes_readonly |= 1u << i;
+	}
 	alk_channel_fs_config_async(slot->channel, &cfg, NULL, configured,
 	                            alk_slot_ref(slot, next));
 }

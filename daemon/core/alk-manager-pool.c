@@ -123,7 +123,7 @@ AlkSlot *alk_slot_pool_take(AlkManager *m, const AlkSandboxRequest *req, const A
 
 	/* a member's mounts are made at its boot */
 	if (limits->network != ALK_NET_NONE || key_named(m, key) == NULL ||
-	    (req->readonly_paths != NULL && req->readonly_paths[0] != NULL) ||
+	    (req->readonly_paths != NULL && req->readonly_paths[0] != NULL) || req->nvolumes != 0 ||
 	    (build = current_build(m, image)) == NULL)
 		return NULL;
 	all = alk_manager_list(m); /* oldest first */

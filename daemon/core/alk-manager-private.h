@@ -55,6 +55,7 @@ struct AlkManager {
 	guint pool_failures; /* members that failed in a row: the refill backs off */
 	AlkManagerWatch watch;
 	gpointer watch_data;
+	GHashTable *volumes_making; /* names of volumes being made (alk-volume.c) */
 };
 
 #define ALK_SLOT(sb) ((AlkSlot *)(sb)->priv)
@@ -172,6 +173,10 @@ void alk_manager_probe_kvm_abandon(AlkManager *m);
 gboolean alk_manager_reconcile(AlkManager *m, GError **error);
 /* The manager stops: destroys in flight finish without it. */
 void alk_manager_reconcile_abandon(AlkManager *m);
+
+/* alk-volume.c: a volume's qcow2; whether req's volumes exist and are free */
+char *alk_manager_volume_path(AlkManager *m, const char *name);
+gboolean alk_manager_volumes_check(AlkManager *m, const AlkSandboxRequest *req, GError **error);
 
 /* alk-manager-fs.c: the workspace disk and FS_CONFIG */
 char *alk_manager_disk_base_dir(AlkManager *m);

@@ -100,6 +100,7 @@ void alk_manager_free(AlkManager *m)
 	g_ptr_array_unref(m->drops);
 	g_array_unref(m->virt_waiters);
 	g_hash_table_unref(m->slots);
+	g_clear_pointer(&m->volumes_making, g_hash_table_unref);
 	if (m->virt_ops->free != NULL)
 		m->virt_ops->free(m->virt_ctx);
 	if (m->net_ops->free != NULL)
@@ -350,6 +351,8 @@ AlkEndStep alk_end_next_step(const AlkHold res[ALK_RES_N], gboolean libvirt_up)
 		case ALK_RES_DOMAIN:
 			return libvirt_up ? ALK_END_STEP_DESTROY_DOMAIN
 			                  : ALK_END_STEP_AWAIT_LIBVIRT;
+		case ALK_RES_VOLUMES:
+			return ALK_END_STEP_RELEASE_VOLUMES;
 		case ALK_RES_NETWORK:
 			return ALK_END_STEP_DELETE_NETWORK;
 		case ALK_RES_FILES:
@@ -449,6 +452,10 @@ void alk_slot_step(AlkSlot *slot)
 			/* the retry timer, if any, finds libvirt away again */
 			slot->end = slot->retry != 0 ? ALK_END_RETRY : ALK_END_LIBVIRT;
 			return;
+		case ALK_END_STEP_RELEASE_VOLUMES:
+			/* QEMU, which had them open, is gone: another may attach them */
+			slot->res[ALK_RES_VOLUMES] = ALK_HOLD_NONE;
+			break;
 		case ALK_END_STEP_DELETE_NETWORK:
 			slot->end = ALK_END_NETWORK;
 			slot->res[ALK_RES_NETWORK] = ALK_HOLD_FREEING;

@@ -29,7 +29,14 @@ typedef struct {
 	JsonObject *network;
 	JsonObject *display;
 	guint64 workspace_mib; /* G_MAXUINT64 while absent */
+	JsonArray *volumes;
 } AlkCreateBody;
+
+typedef struct {
+	char *name;
+	char *path;
+	gboolean readonly;
+} AlkVolumeBody;
 
 typedef struct {
 	char *mode;
@@ -53,8 +60,17 @@ static const AlkJsonField create_fields[] = {
     {"workspace_mib", ALK_JSON_UINT, B(workspace_mib), FALSE, 0, G_MAXINT64, 0},
     {"readonly_paths", ALK_JSON_STRING_ARRAY, B(req.readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
      ALK_FS_PATH_MAX},
+    {"volumes", ALK_JSON_OBJECT_ARRAY, B(volumes), FALSE, 0, ALK_VOLUMES_PER_SANDBOX, 0},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
+#define V(member) G_STRUCT_OFFSET(AlkVolumeBody, member)
+static const AlkJsonField volume_fields[] = {
+    {"name", ALK_JSON_STRING, V(name), TRUE, 1, ALK_VOLUME_NAME_MAX, 0},
+    {"path", ALK_JSON_STRING, V(path), TRUE, 1, ALK_FS_PATH_MAX, 0},
+    {"readonly", ALK_JSON_BOOL, V(readonly), FALSE, 0, 0, 0},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+#undef V
 static const AlkJsonField display_fields[] = {
     {"width", ALK_JSON_UINT, G_STRUCT_OFFSET(AlkSandboxRequest, display_width), TRUE, 1, G_MAXINT64,
      0},
@@ -93,15 +109,42 @@ static gboolean read_network(JsonObject *obj, AlkSandboxRequest *req, GError **e
 	return ok;
 }
 
+/* Read-only unless it says readonly: false. Names and paths are checked
+ * in alk_request_resolve(), with the rest of what the profile decides. */
+static gboolean read_volumes(JsonArray *array, AlkSandboxRequest *req, GError **error)
+{
+	for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+		AlkVolumeBody v = {NULL, NULL, TRUE};
+		AlkVolumeAttach *a = &req->volumes[req->nvolumes];
+		JsonObject *obj = json_array_get_object_element(array, i);
+
+		if (!alk_json_read_object(obj, volume_fields, &v, error)) {
+			alk_json_fields_clear(volume_fields, &v);
+			g_prefix_error(error, "volumes[%u]: ", i);
+			return FALSE;
+		}
+		g_strlcpy(a->name, v.name, sizeof a->name);
+		g_strlcpy(a->path, v.path, sizeof a->path);
+		a->readonly = v.readonly;
+		req->nvolumes++;
+		alk_json_fields_clear(volume_fields, &v);
+	}
+	return TRUE;
+}
+
 gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError **error)
 {
-	AlkCreateBody body = {{0}, NULL, NULL, G_MAXUINT64};
+	AlkCreateBody body = {{0}, NULL, NULL, G_MAXUINT64, NULL};
 
 	if (!alk_json_read_object(obj, create_fields, &body, error))
 		return FALSE;
 	if (body.workspace_mib != G_MAXUINT64)
 		body.req.workspace_mib =
 		    body.workspace_mib == 0 ? ALK_WORKSPACE_NONE : body.workspace_mib;
+	if (!read_volumes(body.volumes, &body.req, error)) {
+		alk_request_clear(&body.req);
+		return FALSE;
+	}
 	if (body.network != NULL && !read_network(body.network, &body.req, error)) {
 		alk_request_clear(&body.req);
 		return FALSE;
@@ -320,6 +363,41 @@ static gboolean check_readonly_paths(char **paths, GError **error)
 	return TRUE;
 }
 
+/* The profile says whether volumes may be attached and whether writable;
+ * whether they exist and are free is the manager's (alk-volume.c). */
+static gboolean check_volumes(const AlkProfile *p, const AlkSandboxRequest *req, GError **error)
+{
+	for (guint i = 0; i < req->nvolumes; i++) {
+		const AlkVolumeAttach *a = &req->volumes[i];
+
+		if (!alk_volume_name_is_valid(a->name) || !alk_proto_mount_path_valid(a->path)) {
+			g_set_error(
+			    error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "volumes[%u]: the name must be [a-z0-9_-]{1,%d} and the path as "
+			    "readonly_paths'",
+			    i, ALK_VOLUME_NAME_MAX);
+			return FALSE;
+		}
+		for (guint j = 0; j < i; j++) {
+			if (g_strcmp0(req->volumes[j].name, a->name) == 0 ||
+			    g_strcmp0(req->volumes[j].path, a->path) == 0) {
+				g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+				            "volumes[%u]: volume %s or path %s given twice", i,
+				            a->name, a->path);
+				return FALSE;
+			}
+		}
+		if (p->volumes == ALK_VOLUMES_NONE ||
+		    (!a->readonly && p->volumes != ALK_VOLUMES_WRITABLE)) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+			            "%s volumes are not allowed by the %s profile",
+			            a->readonly ? "attaching" : "writable", p->name);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 /* vCPUs at the profile's quota may not promise more CPU time than the host
  * has: the excess would only slow every sandbox down. */
 static gboolean check_host_cpus(const AlkConfig *config, const AlkLimits *l, GError **error)
@@ -361,7 +439,7 @@ gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *r
 	if (!check_image(req->image, error) || !check_labels(req->labels, error) ||
 	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error) ||
 	    !pick_display(p, req, &l, error) || !pick_fs(p, req, &l, error) ||
-	    !check_readonly_paths(req->readonly_paths, error))
+	    !check_readonly_paths(req->readonly_paths, error) || !check_volumes(p, req, error))
 		return FALSE;
 	copy_profile(p, &l);
 	if (!check_host_cpus(config, &l, error))

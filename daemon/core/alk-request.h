@@ -11,6 +11,15 @@
 #include "alk-name.h" /* the label limits */
 
 #define ALK_MEMORY_MIB_MIN 64
+/* named volumes one sandbox may attach */
+#define ALK_VOLUMES_PER_SANDBOX 8
+
+/* One attachment of a named volume: plain data, copied into the record. */
+typedef struct {
+	char name[ALK_VOLUME_NAME_MAX + 1];
+	char path[256]; /* where the guest mounts it: alk_proto_mount_path_valid() */
+	gboolean readonly;
+} AlkVolumeAttach;
 /* ext4 with a journal wants a few MiB at least */
 #define ALK_WORKSPACE_MIB_MIN 16
 
@@ -38,6 +47,8 @@ typedef struct {
 	char *root;            /* "writable" or "readonly"; NULL: the profile's */
 	guint64 workspace_mib; /* 0: the profile's; ALK_WORKSPACE_NONE: no workspace */
 	char **readonly_paths; /* bound read-only in the guest; NULL: none */
+	AlkVolumeAttach volumes[ALK_VOLUMES_PER_SANDBOX];
+	guint nvolumes;
 } AlkSandboxRequest;
 
 /* A request's workspace_mib: 0 in JSON, no workspace. */

@@ -52,6 +52,8 @@ char *alk_sandbox_record_to_json(const AlkSandbox *sb)
 		alk_json_add_string(b, "default_user", sb->default_user);
 	if (sb->readonly_paths != NULL)
 		alk_json_add_strv(b, "readonly_paths", (const char *const *)sb->readonly_paths);
+	if (sb->nvolumes != 0)
+		alk_sandbox_add_volumes_json(b, sb);
 	if (sb->limits.network != ALK_NET_NONE) {
 		json_builder_set_member_name(b, "net");
 		json_builder_begin_object(b);
@@ -75,6 +77,7 @@ typedef struct {
 	char *pool, *build, *default_user;
 	gboolean warm;
 	char **readonly_paths;
+	JsonArray *volumes;
 } Record;
 
 #define R(f) G_STRUCT_OFFSET(Record, f)
@@ -95,6 +98,7 @@ static const AlkJsonField record_fields[] = {
     {"default_user", ALK_JSON_STRING, R(default_user), FALSE, 1, ALK_PROTO_USER_MAX, 0},
     {"readonly_paths", ALK_JSON_STRING_ARRAY, R(readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
      ALK_FS_PATH_MAX},
+    {"volumes", ALK_JSON_OBJECT_ARRAY, R(volumes), FALSE, 0, ALK_VOLUMES_PER_SANDBOX, 0},
     {NULL},
 };
 
@@ -214,6 +218,59 @@ static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
 	return ok;
 }
 
+void alk_sandbox_add_volumes_json(JsonBuilder *b, const AlkSandbox *sb)
+{
+	json_builder_set_member_name(b, "volumes");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < sb->nvolumes; i++) {
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "name", sb->volumes[i].name);
+		alk_json_add_string(b, "path", sb->volumes[i].path);
+		alk_json_add_bool(b, "readonly", sb->volumes[i].readonly);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+typedef struct {
+	char *name, *path;
+	gboolean readonly;
+} Volume;
+
+#define VF(f) G_STRUCT_OFFSET(Volume, f)
+static const AlkJsonField volume_fields[] = {
+    {"name", ALK_JSON_STRING, VF(name), TRUE, 1, ALK_VOLUME_NAME_MAX, 0},
+    {"path", ALK_JSON_STRING, VF(path), TRUE, 2, ALK_FS_PATH_MAX, 0},
+    {"readonly", ALK_JSON_BOOL, VF(readonly), TRUE, 0, 0, 0},
+    {NULL},
+};
+
+/* what a restarted daemon must know to keep the one-writer rule */
+static gboolean volumes_from(JsonArray *array, AlkSandbox *sb, GError **error)
+{
+	for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+		Volume v = {0};
+		gboolean ok = alk_json_read_object(json_array_get_object_element(array, i),
+		                                   volume_fields, &v, error) &&
+		              alk_volume_name_is_valid(v.name) &&
+		              alk_proto_mount_path_valid(v.path);
+
+		if (ok) {
+			g_strlcpy(sb->volumes[i].name, v.name, sizeof sb->volumes[i].name);
+			g_strlcpy(sb->volumes[i].path, v.path, sizeof sb->volumes[i].path);
+			sb->volumes[i].readonly = v.readonly;
+			sb->nvolumes = i + 1;
+		} else if (error != NULL && *error == NULL) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "volumes[%u]: bad name or path", i);
+		}
+		alk_json_fields_clear(volume_fields, &v);
+		if (!ok)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean paths_valid(char **paths)
 {
 	for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
@@ -244,7 +301,7 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		ok = FALSE;
 	} else {
 		ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error) &&
-		     net_from(r.net, &sb->net, error);
+		     net_from(r.net, &sb->net, error) && volumes_from(r.volumes, sb, error);
 	}
 	if (ok) {
 		g_free(sb->instance);
