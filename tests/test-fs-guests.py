@@ -14,6 +14,11 @@ airlockd of this test's own.
     writable  the default profile keeps a writable root and no workspace
     failure   a read-only path that does not exist fails the create, saying so
     hostile   bad root, workspace_mib and readonly_paths are refused (400, 429)
+    volumes   through the CLI: a volume written by one sandbox is read by the next;
+              a read-only attachment cannot be written even by root (EROFS, the
+              block device read-only for QEMU); a second writer, or a writer
+              while a reader holds it, gets 409; rm of an attached volume 409;
+              hostile names, sizes and attachments 400/404/429
 """
 import argparse
 import http.client
@@ -61,9 +66,18 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def post(d, path, body):
+def get(d, path):
     c = UnixHTTP(d.sock)
-    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    c.request("GET", path)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, json.loads(data) if data else None
+
+
+def post(d, path, body, method="POST"):
+    c = UnixHTTP(d.sock)
+    c.request(method, path, json.dumps(body), {"Content-Type": "application/json"})
     r = c.getresponse()
     data = r.read()
     c.close()
@@ -178,12 +192,92 @@ def case_hostile(d):
             "a refused create left a sandbox")
 
 
+def holders(d, name):
+    status, v = get(d, "/v1/volumes/" + name)
+    G.check(status == 200, "GET volume %s: %d %s" % (name, status, v))
+    return v["writable_by"], v["readonly_by"]
+
+
+def case_volumes(d):
+    G.run(d.cli("volume", "create", "data", "--size", "64"))
+    ls = json.loads(G.run(d.cli("--json", "volume", "ls")).stdout)["volumes"]
+    G.check([v["name"] for v in ls] == ["data"] and ls[0]["size_mib"] == 64, "ls: %s" % ls)
+    G.check("data" in G.run(d.cli("volume", "ls")).stdout, "volume ls lacks data")
+    p = G.run(d.cli("volume", "create", "data", "--size", "64"), ok=False)
+    G.check(p.returncode != 0 and "exists" in p.stderr, "a second create: %s" % p.stderr)
+    # one sandbox writes it
+    a = create(d, "--volume", "data:/data:rw")
+    G.check(holders(d, "data") == ([a], []), "holders: %s" % (holders(d, "data"),))
+    sh(d, a, "echo hello > /data/f && sync")
+    G.check(" /data ext4 rw" in sh(d, a, "cat /proc/mounts").stdout, "/data not rw ext4")
+    # while it holds it: no second writer, no reader (409), no rm (409)
+    for ro in (False, True):
+        status, answer = post(d, "/v1/sandboxes", {"image": "minimal", "volumes": [
+            {"name": "data", "path": "/data", "readonly": ro}]})
+        G.check(status == 409 and "attached writable to sandbox " + a in
+                answer["error"]["message"], "readonly=%s beside a writer: %d %s" %
+                (ro, status, answer))
+    p = G.run(d.cli("volume", "rm", "data"), ok=False)
+    G.check(p.returncode != 0 and "attached" in p.stderr, "rm while attached: %s" % p.stderr)
+    d.rm(a)
+    G.wait_for(lambda: holders(d, "data") == ([], []), "data released by " + a)
+    # the next reads it, read-only even for root: the block device refuses
+    b = create(d, "--volume", "data:/data")
+    c = create(d, "--volume", "data:/srv/data:ro")
+    G.check(holders(d, "data") == ([], sorted([b, c])) or
+            sorted(holders(d, "data")[1]) == sorted([b, c]), "two readers")
+    G.check(sh(d, b, "cat /data/f").stdout == "hello\n", "b cannot read what a wrote")
+    G.check(sh(d, c, "cat /srv/data/f").stdout == "hello\n", "c cannot read what a wrote")
+    refused(d, b, "touch /data/x", "Read-only file system")
+    refused(d, b, "mount -o remount,rw /data", "")
+    p = sh(d, b, "dev=$(awk '$2 == \"/data\" {print $1}' /proc/mounts); "
+           "dd if=/dev/zero of=$dev bs=512 count=1 conv=notrunc", ok=False)
+    G.check(p.returncode != 0, "root wrote the read-only volume's device: %s" % p.stdout)
+    G.check(sh(d, c, "cat /srv/data/f").stdout == "hello\n", "the volume changed")
+    status, answer = post(d, "/v1/sandboxes", {"image": "minimal", "volumes": [
+        {"name": "data", "path": "/data", "readonly": False}]})
+    G.check(status == 409 and "read-only" in answer["error"]["message"],
+            "a writer beside readers: %d %s" % (status, answer))
+    d.rm(b)
+    d.rm(c)
+    G.wait_for(lambda: holders(d, "data") == ([], []), "data released")
+    G.run(d.cli("volume", "rm", "data"))
+    G.check(json.loads(G.run(d.cli("--json", "volume", "ls")).stdout)["volumes"] == [],
+            "the volume is still listed")
+    # hostile input
+    for body, want in [({"name": "../x", "size_mib": 64}, 400), ({"name": "A", "size_mib": 64}, 400),
+                       ({"name": "", "size_mib": 64}, 400), ({"name": "x" * 33, "size_mib": 64}, 400),
+                       ({"name": "x", "size_mib": 0}, 400), ({"name": "x", "size_mib": 2 ** 40}, 400),
+                       ({"name": "x"}, 400), ({"name": "x", "size_mib": "64"}, 400),
+                       ({"name": "x", "size_mib": 64, "extra": 1}, 400)]:
+        status, answer = post(d, "/v1/volumes", body)
+        G.check(status == want, "volume %s: %d %s" % (body, status, answer))
+    G.run(d.cli("volume", "create", "v2", "--size", "16"))
+    vol = lambda **kw: dict({"name": "v2", "path": "/v"}, **kw)
+    for vols, want, profile in [
+            ([vol(name="../v2")], 400, None), ([vol(path="v")], 400, None),
+            ([vol(path="/proc/v")], 400, None), ([vol(path="/")], 400, None),
+            ([vol(path="/a/../v")], 400, None), ([vol(), vol()], 400, None),
+            ([vol(path="/v%d" % i) for i in range(9)], 400, None),
+            ([vol(name="nosuch")], 404, None), ([vol(readonly=False)], 429, "production"),
+            ([vol(readonly="yes")], 400, None), ("v2", 400, None)]:
+        body = {"image": "minimal", "volumes": vols}
+        if profile:
+            body["profile"] = profile
+        status, answer = post(d, "/v1/sandboxes", body)
+        G.check(status == want, "volumes %s: %d %s" % (vols, status, answer))
+    status, _ = post(d, "/v1/volumes/v2", {}, method="DELETE")
+    G.check(status == 200, "DELETE v2: %d" % status)
+    status, _ = get(d, "/v1/volumes/v2")
+    G.check(status == 404, "v2 still there")
+
+
 def main():
     global ARGS, G
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--source", default=os.path.dirname(HERE))
-    ap.add_argument("case", choices=["readonly", "writable", "failure", "hostile"])
+    ap.add_argument("case", choices=["readonly", "writable", "failure", "hostile", "volumes"])
     ARGS = ap.parse_args()
     ARGS.build = os.path.abspath(ARGS.build)
     if os.geteuid() != 0:
