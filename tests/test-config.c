@@ -249,6 +249,10 @@ START_TEST(fs_keys)
 	    "[profile:x]\nworkspace_mib = 5000\n",
 	    "profile:x.workspace_mib: default 5000 is above max_workspace_mib 4096");
 	assert_config_error("[profile:x]\ntmpfs_mib = 0\n", "profile:x.tmpfs_mib");
+	ck_assert_int_eq(alk_config_profile(c, "development")->volumes, ALK_VOLUMES_WRITABLE);
+	ck_assert_int_eq(alk_config_profile(c, "production")->volumes, ALK_VOLUMES_READONLY);
+	assert_config_error("[profile:x]\nvolumes = rw\n",
+	                    "profile:x.volumes: 'rw' is not one of none, readonly, writable");
 	assert_config_error("[profile:x]\ntmpfs_mib = 65537\n", "profile:x.tmpfs_mib");
 }
 END_TEST

@@ -207,6 +207,25 @@ START_TEST(test_workspace)
 	s.workspace_base = "disk-bases/ext4-64M.qcow2";
 	relative = render(&s, NULL);
 	ck_assert(relative == NULL);
+	/* named volumes: the read-only one read-only for QEMU */
+	g_autofree char *vols = NULL;
+	s.workspace = NULL;
+	s.volumes[0] = "/var/lib/airlock/volumes/data.qcow2";
+	s.volumes[1] = "/var/lib/airlock/volumes/ref.qcow2";
+	s.volume_readonly[1] = TRUE;
+	s.nvolumes = 2;
+	vols = render(&s, &error);
+	ck_assert_msg(vols != NULL, "%s", error ? error->message : "?");
+	const char *v0 = strstr(vols, "<serial>alk-vol0</serial>");
+	const char *v1 = strstr(vols, "<serial>alk-vol1</serial>");
+	ck_assert(v0 != NULL && v1 != NULL && v0 < v1);
+	/* the only <readonly/> is the second volume's */
+	ck_assert(strstr(vols, "<readonly/>") > v1 &&
+	          strstr(vols, "<readonly/>") < strstr(v1, "</disk>"));
+	ck_assert(strstr(vols, "<target dev='vdd' bus='virtio'/>") != NULL);
+	ck_assert(validates(vols));
+	s.nvolumes = ALK_DOMAIN_VOLUMES_MAX + 1;
+	ck_assert(render(&s, NULL) == NULL);
 }
 END_TEST
 

@@ -1258,6 +1258,24 @@ START_TEST(test_bad_fs_config)
 	pay_begin();
 	alk_put_u32(&pw, 9, 1);
 	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_FIELD);
+	/* volumes: paths as readonly_paths, read-only bits only for volumes there */
+	pay_begin();
+	alk_put_str(&pw, 6, "/data");
+	alk_put_u32(&pw, 7, 1);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_OK);
+	ck_assert(g.nvolumes == 1 && g.volumes_readonly == 1);
+	ck_assert_str_eq(g.volumes[0], "/data");
+	pay_begin();
+	alk_put_str(&pw, 6, "/data");
+	alk_put_u32(&pw, 7, 2);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	alk_put_str(&pw, 6, "/proc/x");
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	for (int i = 0; i <= ALK_FS_VOLUMES_MAX; i++)
+		alk_put_str(&pw, 6, "/v");
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_COUNT);
 	/* the encoder refuses what the decoder would */
 	m.readonly_paths[0] = "/proc/sys";
 	m.nreadonly_paths = 1;

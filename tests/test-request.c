@@ -398,6 +398,56 @@ START_TEST(resolve_fs)
 }
 END_TEST
 
+START_TEST(resolve_volumes)
+{
+	g_auto(AlkSandboxRequest) req = {0};
+	AlkLimits limits;
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(from_json("{\"volumes\":[{\"name\":\"data\",\"path\":\"/data\"},"
+	                    "{\"name\":\"ref\",\"path\":\"/srv/ref\",\"readonly\":false}]}",
+	                    &req, &error));
+	ck_assert_uint_eq(req.nvolumes, 2);
+	ck_assert(req.volumes[0].readonly && !req.volumes[1].readonly); /* read-only by default */
+	ck_assert_str_eq(req.volumes[1].path, "/srv/ref");
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	/* production: read-only ones only; tiny (custom, from production) too */
+	req.profile = g_strdup("production");
+	assert_resolve_error(&req, ALK_ERROR_LIMIT,
+	                     "writable volumes are not allowed by the production profile");
+	req.volumes[1].readonly = TRUE;
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	g_strlcpy(req.volumes[1].name, "data", sizeof req.volumes[1].name);
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "given twice");
+	g_strlcpy(req.volumes[1].name, "ref", sizeof req.volumes[1].name);
+	g_strlcpy(req.volumes[1].path, "/data", sizeof req.volumes[1].path);
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "given twice");
+	static const char *const paths[] = {"data", "/", "/proc/x", "/a/../b", "/a/"};
+	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
+		g_strlcpy(req.volumes[1].path, paths[i], sizeof req.volumes[1].path);
+		assert_resolve_error(&req, ALK_ERROR_INVALID, "volumes[1]");
+	}
+	g_strlcpy(req.volumes[1].path, "/ref", sizeof req.volumes[1].path);
+	g_strlcpy(req.volumes[1].name, "Ref", sizeof req.volumes[1].name);
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "volumes[1]: the name");
+	alk_request_clear(&req);
+	assert_json_error("{\"volumes\":{}}", "volumes");
+	assert_json_error("{\"volumes\":[\"data\"]}", "item 0 must be an object");
+	assert_json_error("{\"volumes\":[{\"name\":\"d\"}]}", "path");
+	assert_json_error("{\"volumes\":[{\"name\":\"d\",\"path\":\"/d\",\"x\":1}]}", "x");
+	assert_json_error("{\"volumes\":[{\"name\":\"d\",\"path\":\"/d\",\"readonly\":1}]}",
+	                  "readonly");
+	assert_json_error("{\"volumes\":[{\"name\":\"\",\"path\":\"/d\"}]}", "name");
+	GString *many = g_string_new("{\"volumes\":[");
+	for (int i = 0; i <= ALK_VOLUMES_PER_SANDBOX; i++)
+		g_string_append_printf(many, "%s{\"name\":\"v%d\",\"path\":\"/v%d\"}", i ? "," : "",
+		                       i, i);
+	g_string_append(many, "]}");
+	assert_json_error(many->str, "volumes");
+	g_string_free(many, TRUE);
+}
+END_TEST
+
 START_TEST(resolve_labels)
 {
 	g_autoptr(GHashTable) labels =
@@ -522,6 +572,7 @@ static Suite *request_suite(void)
 	tcase_add_test(resolve, resolve_display);
 	tcase_add_test(resolve, resolve_host_cpus);
 	tcase_add_test(resolve, resolve_fs);
+	tcase_add_test(resolve, resolve_volumes);
 	tcase_add_test(resolve, limits_later);
 	tcase_add_test(resolve, end_to_end);
 	suite_add_tcase(s, resolve);
