@@ -7,8 +7,9 @@
  *      root directory given to the owner;
  *   2. /tmp, /var/tmp and /run as tmpfs of a capped size (an existing
  *      tmpfs there is resized, keeping what it holds);
- *   3. each read-only path bound onto itself and remounted read-only;
- *   4. / remounted read-only.
+ *   3. the named volumes (by serial), read-only ones ro,noload;
+ *   4. each read-only path bound onto itself and remounted read-only;
+ *   5. / remounted read-only.
  * A failure stops there and is answered with ERROR: the host fails the
  * create, so a half-applied layout is never used.
  */

@@ -492,7 +492,7 @@ START_TEST(test_volume_parse)
 	    {"create --size 64", "NAME"},     {"create ../x --size 64", "[a-z0-9_-]"},
 	    {"create x --size 0", "between"}, {"rm", "NAME"},
 	    {"rm x --size 1", "no --size"},   {"ls x", "nothing more"},
-	    {"mv a", "unknown action"},     {"create x --size 99999999", "between"},
+	    {"mv a", "unknown action"},       {"create x --size 99999999", "between"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {

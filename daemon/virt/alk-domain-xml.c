@@ -216,8 +216,7 @@ static gboolean add_volumes(const char *template_dir, GHashTable *vars, const Al
 		g_hash_table_insert(vars, g_strdup("volume_dev"), g_strdup_printf("vd%c", 'c' + i));
 		g_hash_table_insert(vars, g_strdup("volume_serial"),
 		                    g_strdup_printf("alk-vol%u", i));
-		if (!add_fragment(template_dir, vars, "readonly", s->volume_readonly[i],
-		                  error) ||
+		if (!add_fragment(template_dir, vars, "readonly", s->volume_readonly[i], error) ||
 		    (xml = render_file(template_dir, "volume.xml", vars, error)) == NULL)
 			return FALSE;
 		g_string_append(all, xml);
