@@ -14,6 +14,9 @@ airlockd of this test's own.
     writable  the default profile keeps a writable root and no workspace
     failure   a read-only path that does not exist fails the create, saying so
     hostile   bad root, workspace_mib and readonly_paths are refused (400, 429)
+    owner     an OCI image whose user is app (uid 1234): /workspace is app's and
+              app can write it; a read-only root and a read-only /srv (app's own
+              directory) refuse app's writes
     volumes   through the CLI: a volume written by one sandbox is read by the next;
               a read-only attachment cannot be written even by root (EROFS, the
               block device read-only for QEMU); a second writer, or a writer
@@ -25,8 +28,10 @@ import http.client
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 
 ARGS = None
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,8 +89,8 @@ def post(d, path, body, method="POST"):
     return r.status, json.loads(data) if data else None
 
 
-def create(d, *args, ok=True):
-    p = G.run(d.cli("create", "--image", "minimal", *args), ok=ok)
+def create(d, *args, ok=True, image="minimal"):
+    p = G.run(d.cli("create", "--image", image, *args), ok=ok)
     return p if not ok else p.stdout.strip().split()[-1]
 
 
@@ -192,6 +197,19 @@ def case_hostile(d):
             "a refused create left a sandbox")
 
 
+def case_owner(d):
+    sid = create(d, "--root", "readonly", "--workspace", "32", "--readonly-path", "/srv",
+                 image="app")
+    G.check(sh(d, sid, "id -u").stdout.strip() == "1234", "execs do not run as app")
+    G.check(sh(d, sid, "stat -c %u:%g /workspace").stdout.strip() == "1234:1234",
+            "/workspace is not the default user's")
+    sh(d, sid, "echo mine > /workspace/f && test -O /workspace/f")
+    refused(d, sid, "touch /srv/x", "Read-only file system")
+    refused(d, sid, "touch /bin/x", "Read-only file system")
+    sh(d, sid, "echo t > /tmp/t")
+    d.rm(sid)
+
+
 def holders(d, name):
     status, v = get(d, "/v1/volumes/" + name)
     G.check(status == 200, "GET volume %s: %d %s" % (name, status, v))
@@ -277,7 +295,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--source", default=os.path.dirname(HERE))
-    ap.add_argument("case", choices=["readonly", "writable", "failure", "hostile", "volumes"])
+    ap.add_argument("case",
+                    choices=["readonly", "writable", "failure", "hostile", "volumes", "owner"])
     ARGS = ap.parse_args()
     ARGS.build = os.path.abspath(ARGS.build)
     if os.geteuid() != 0:
@@ -288,11 +307,25 @@ def main():
     if not os.path.isdir(os.path.join(image_dir, "minimal")):
         print("skipped: no minimal image in %s" % image_dir)
         sys.exit(77)
+    own = None
+    if ARGS.case == "owner":
+        # an image of our own, beside nothing else: an OCI import (its user: app)
+        own = tempfile.mkdtemp(prefix="alk-fsimg-")
+        os.chmod(own, 0o755)
+        work = tempfile.mkdtemp(prefix="alk-fswork-")
+        try:
+            G.good_layout(os.path.join(work, "layout"))
+            G.builder(own, "import", "app", os.path.join(work, "layout"))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        image_dir = own
     d = G.Daemon(image_dir, extra=PROFILE)
     try:
         globals()["case_" + ARGS.case](d)
     finally:
         d.stop()
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 if __name__ == "__main__":
