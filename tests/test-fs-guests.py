@@ -237,6 +237,11 @@ def case_volumes(d):
                 (ro, status, answer))
     p = G.run(d.cli("volume", "rm", "data"), ok=False)
     G.check(p.returncode != 0 and "attached" in p.stderr, "rm while attached: %s" % p.stderr)
+    # why a reader beside a writer is refused: QEMU's image locking would refuse it too
+    qcow2 = os.path.join(d.dir, "state", "volumes", "data.qcow2")
+    p = G.run(["qemu-io", "-r", "-c", "read 0 512", qcow2], ok=False)
+    G.check(p.returncode != 0 and 'Failed to get shared "write" lock' in p.stderr + p.stdout,
+            "a read-only opener beside the writer: %s%s" % (p.stdout, p.stderr))
     d.rm(a)
     G.wait_for(lambda: holders(d, "data") == ([], []), "data released by " + a)
     # the next reads it, read-only even for root: the block device refuses
