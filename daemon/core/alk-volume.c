@@ -168,7 +168,7 @@ GPtrArray *alk_manager_volumes_list(AlkManager *m, GError **error)
 /* ---- making ---- */
 
 typedef struct {
-	AlkManager *m;
+	GHashTable *making; /* the manager's volumes_making, held: the job may outlive it */
 	char *name;
 	char *dir;
 	char *bases;
@@ -181,7 +181,8 @@ typedef struct {
 
 static void job_free(Job *j)
 {
-	g_hash_table_remove(j->m->volumes_making, j->name);
+	g_hash_table_remove(j->making, j->name);
+	g_hash_table_unref(j->making);
 	g_free(j->name);
 	g_free(j->dir);
 	g_free(j->bases);
@@ -295,7 +296,7 @@ void alk_manager_volume_create_async(AlkManager *m, const char *name, guint64 si
 		return;
 	}
 	j = g_new0(Job, 1);
-	j->m = m;
+	j->making = g_hash_table_ref(m->volumes_making);
 	j->name = g_strdup(name);
 	j->dir = volumes_dir(m);
 	j->bases = alk_manager_disk_base_dir(m);
