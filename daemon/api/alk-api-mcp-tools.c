@@ -93,6 +93,8 @@ typedef struct {
 	char **allow;
 	guint64 ttl_s, cpus, memory_mib, disk_mib;
 	GHashTable *labels;
+	char *root;
+	char **readonly_paths;
 } CreateArgs;
 
 #define C(m) G_STRUCT_OFFSET(CreateArgs, m)
@@ -106,9 +108,13 @@ static const AlkJsonField create_fields[] = {
     {"memory_mib", ALK_JSON_UINT, C(memory_mib), FALSE, ALK_MEMORY_MIB_MIN, 1048576, 0},
     {"disk_mib", ALK_JSON_UINT, C(disk_mib), FALSE, 1, 16777216, 0},
     {"labels", ALK_JSON_STRING_MAP, C(labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
+    {"root", ALK_JSON_STRING, C(root), FALSE, 1, 16, 0},
+    {"readonly_paths", ALK_JSON_STRING_ARRAY, C(readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
+     ALK_FS_PATH_MAX},
     ALK_MCP_FIELDS_END,
 };
 #undef C
+static const char *const root_modes[] = {"writable", "readonly", NULL};
 static const char *const net_modes[] = {"none", "isolated", "allowlist", NULL};
 static const AlkMcpDoc create_docs[] = {
     {"image name (default: the daemon's default image)", NULL},
@@ -120,6 +126,10 @@ static const AlkMcpDoc create_docs[] = {
     {"memory in MiB (within the profile)", NULL},
     {"root disk size in MiB (within the profile)", NULL},
     {"labels, KEY: VALUE", NULL},
+    {"writable or readonly (a read-only root, /tmp, /var/tmp, /run on capped tmpfs; default: "
+     "the profile's)",
+     root_modes},
+    {"absolute paths bound read-only in the guest (for non-root users)", NULL},
 };
 
 static gboolean create_check(gpointer data, GError **error)
@@ -167,6 +177,10 @@ static JsonObject *create_body(CreateArgs *a)
 		json_object_set_array_member(net, "allow", strv_array(a->allow));
 		json_object_set_object_member(o, "network", net);
 	}
+	if (a->root != NULL)
+		json_object_set_string_member(o, "root", a->root);
+	if (a->readonly_paths != NULL)
+		json_object_set_array_member(o, "readonly_paths", strv_array(a->readonly_paths));
 	if (a->labels != NULL) {
 		JsonObject *labels = json_object_new();
 		GHashTableIter it;
