@@ -187,6 +187,18 @@ static gboolean check_string_array(const AlkJsonField *f, JsonNode *node, GError
 	return TRUE;
 }
 
+static gboolean check_array(const AlkJsonField *f, JsonNode *node, GError **error)
+{
+	guint n;
+
+	if (!JSON_NODE_HOLDS_ARRAY(node))
+		return type_error(f, "an array", node, error);
+	n = json_array_get_length(json_node_get_array(node));
+	if (n < f->min || (f->max > 0 && n > f->max))
+		return count_error(f, "items", n, error);
+	return TRUE;
+}
+
 static gboolean check_map_member(const AlkJsonField *f, const char *key, JsonNode *value,
                                  GError **error)
 {
@@ -252,6 +264,8 @@ static gboolean check_field(const AlkJsonField *f, JsonNode *node, GError **erro
 		return check_string_map(f, node, error);
 	case ALK_JSON_OBJECT:
 		return JSON_NODE_HOLDS_OBJECT(node) || type_error(f, "an object", node, error);
+	case ALK_JSON_ARRAY:
+		return check_array(f, node, error);
 	case ALK_JSON_OBJECT_ARRAY:
 		return check_object_array(f, node, error);
 	default:
@@ -338,6 +352,7 @@ static void store_field(const AlkJsonField *f, JsonNode *node, gpointer out)
 	case ALK_JSON_OBJECT:
 		*(JsonObject **)dest = json_node_get_object(node);
 		break;
+	case ALK_JSON_ARRAY:
 	case ALK_JSON_OBJECT_ARRAY:
 		*(JsonArray **)dest = json_node_get_array(node);
 		break;
@@ -378,6 +393,7 @@ void alk_json_fields_clear(const AlkJsonField *fields, gpointer out_struct)
 		case ALK_JSON_OBJECT:
 			*(JsonObject **)dest = NULL;
 			break;
+		case ALK_JSON_ARRAY:
 		case ALK_JSON_OBJECT_ARRAY:
 			*(JsonArray **)dest = NULL;
 			break;
