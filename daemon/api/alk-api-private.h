@@ -377,6 +377,10 @@ void alk_api_call_audit(AlkApiCall *call, const char *action, JsonNode *args, Js
 
 void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
+void alk_api_volumes_list(AlkApiReq *req);
+void alk_api_volumes_get(AlkApiReq *req);
+void alk_api_volumes_create(AlkApiReq *req);
+void alk_api_volumes_delete(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
 void alk_api_sandboxes_list(AlkApiReq *req);
 void alk_api_sandboxes_create(AlkApiReq *req);

@@ -342,6 +342,9 @@ static void audit_end(AlkApi *api, const AlkSandbox *sb)
 	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);
 	if (sb->limits.network != ALK_NET_NONE)
 		alk_api_json_add_network(b, sb);
+	/* the attachments it lets go (released once its domain is gone) */
+	if (sb->nvolumes != 0)
+		alk_sandbox_add_volumes_json(b, sb);
 	json_builder_end_object(b);
 	result = json_builder_get_root(b);
 	alk_api_audit(api, "airlockd", "sandbox.end", sb->id, NULL, result);
