@@ -118,6 +118,11 @@ static const AlkVerb verbs[] = {
      "page's URL with it: open it in a browser to see the screen live, read-only.\n"
      "Over the unix socket it prints the path, to open on the daemon's TCP listener.\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
+    {"volume", alk_cmd_volume, "make, list and remove named volumes",
+     "usage: airlock volume create NAME --size MIB | volume ls | volume rm NAME\n\n"
+     "A volume is an empty ext4 disk kept under the daemon's state directory until removed;\n"
+     "sandboxes attach it at create (create --volume NAME:PATH[:rw]). Making and\n"
+     "removing one needs admin scope; rm of an attached volume is refused.\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",
      "usage: airlock profiles\n\nLimits are shown as default/maximum.\n"},
     {"health", alk_cmd_health, "show the daemon's health (exit 1 unless ok)",

@@ -409,7 +409,12 @@ START_TEST(route_table)
 
 	guint uncredentialed = 0;
 
-	ck_assert_uint_eq(n, 27);
+	ck_assert_uint_eq(n, 31);
+	/* volumes: listed with read, made and removed by the operator */
+	ck_assert(strstr(text, "GET /v1/volumes read\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/volumes admin\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/volumes/{name} read\n") != NULL);
+	ck_assert(strstr(text, "DELETE /v1/volumes/{name} admin\n") != NULL);
 	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/anthropic write\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/tools/anthropic/definitions read\n") !=
 	          NULL);
@@ -515,8 +520,8 @@ START_TEST(sandbox_network_json)
 	ck_assert(
 	    strstr(whole, "},\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\"") !=
 	    NULL);
-	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"display\":null,"
-	                        "\"adopted\":false") != NULL);
+	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"volumes\":[],"
+	                        "\"display\":null,\"adopted\":false") != NULL);
 }
 END_TEST
 

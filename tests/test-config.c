@@ -229,6 +229,36 @@ START_TEST(bad_strings)
 }
 END_TEST
 
+START_TEST(fs_keys)
+{
+	g_autoptr(AlkConfig) c = alk_config_load_data("[profile:ws]\nroot = writable\n"
+	                                              "workspace_mib = 32\ntmpfs_mib = 8\n",
+	                                              -1, NULL);
+	const AlkProfile *p;
+
+	ck_assert_ptr_nonnull(c);
+	p = alk_config_profile(c, "ws");
+	ck_assert(!p->root_readonly && p->workspace_mib == 32 && p->tmpfs_mib == 8);
+	/* the rest from production: a ceiling of 4096 */
+	ck_assert_uint_eq(p->max_workspace_mib, 4096);
+	p = alk_config_profile(c, "production");
+	ck_assert(p->root_readonly && p->workspace_mib == 1024);
+	p = alk_config_profile(c, "development");
+	ck_assert(!p->root_readonly && p->workspace_mib == 0);
+	assert_config_error("[profile:x]\nroot = ro\n",
+	                    "profile:x.root: 'ro' is not writable or readonly");
+	assert_config_error(
+	    "[profile:x]\nworkspace_mib = 5000\n",
+	    "profile:x.workspace_mib: default 5000 is above max_workspace_mib 4096");
+	assert_config_error("[profile:x]\ntmpfs_mib = 0\n", "profile:x.tmpfs_mib");
+	ck_assert_int_eq(alk_config_profile(c, "development")->volumes, ALK_VOLUMES_WRITABLE);
+	ck_assert_int_eq(alk_config_profile(c, "production")->volumes, ALK_VOLUMES_READONLY);
+	assert_config_error("[profile:x]\nvolumes = rw\n",
+	                    "profile:x.volumes: 'rw' is not one of none, readonly, writable");
+	assert_config_error("[profile:x]\ntmpfs_mib = 65537\n", "profile:x.tmpfs_mib");
+}
+END_TEST
+
 START_TEST(pool_keys)
 {
 	g_autoptr(AlkConfig) none = load("[daemon]\n");
@@ -482,6 +512,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, names_and_modes);
 	tcase_add_test(tc, network_group);
 	tcase_add_test(tc, pool_keys);
+	tcase_add_test(tc, fs_keys);
 	tcase_add_test(tc, cluster_group);
 	tcase_add_test(tc, root_and_privileges);
 	suite_add_tcase(s, tc);

@@ -358,6 +358,9 @@ typedef struct {
 	/* alk_api_free(): work still in the manager's hands must complete
 	 * without touching the API. */
 	void (*api_free)(AlkApi *api);
+	/* a sandbox ended (destroyed or failed): what the resource keeps for it
+	 * goes */
+	void (*sandbox_ended)(AlkApi *api, const AlkSandbox *sb);
 } AlkApiResource;
 extern const AlkApiResource alk_api_call_resource;
 
@@ -387,6 +390,10 @@ void alk_api_call_audit(AlkApiCall *call, const char *action, JsonNode *args, Js
 
 void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
+void alk_api_volumes_list(AlkApiReq *req);
+void alk_api_volumes_get(AlkApiReq *req);
+void alk_api_volumes_create(AlkApiReq *req);
+void alk_api_volumes_delete(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
 void alk_api_sandboxes_list(AlkApiReq *req);
 void alk_api_sandboxes_create(AlkApiReq *req);

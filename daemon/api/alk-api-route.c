@@ -16,10 +16,25 @@
 
 #define READ ALK_SCOPE_READ
 #define WRITE ALK_SCOPE_WRITE
+#define ADMIN ALK_SCOPE_ADMIN
 static const AlkApiRoute routes[] = {
     {.method = "GET", .pattern = "/v1/health", .scope = READ, .handle = alk_api_health_get},
     {.method = "GET", .pattern = "/v1/images", .scope = READ, .handle = alk_api_images_get},
     {.method = "GET", .pattern = "/v1/profiles", .scope = READ, .handle = alk_api_profiles_get},
+    {.method = "GET", .pattern = "/v1/volumes", .scope = READ, .handle = alk_api_volumes_list},
+    {.method = "POST",
+     .pattern = "/v1/volumes",
+     .scope = ADMIN,
+     .body = ALK_API_BODY_JSON,
+     .handle = alk_api_volumes_create},
+    {.method = "GET",
+     .pattern = "/v1/volumes/{name}",
+     .scope = READ,
+     .handle = alk_api_volumes_get},
+    {.method = "DELETE",
+     .pattern = "/v1/volumes/{name}",
+     .scope = ADMIN,
+     .handle = alk_api_volumes_delete},
     {.method = "GET",
      .pattern = "/v1/sandboxes",
      .scope = READ,
@@ -138,6 +153,7 @@ static const AlkApiRoute routes[] = {
 };
 #undef READ
 #undef WRITE
+#undef ADMIN
 
 const AlkApiRoute *alk_api_routes(guint *n)
 {
@@ -231,7 +247,8 @@ static gboolean match(const AlkApiRoute *r, GStrv segs, guint *path_at, char **i
 		}
 		if (segs[i] == NULL)
 			return FALSE;
-		if (g_strcmp0(pat[i], "{id}") == 0)
+		/* a sandbox's id or a volume's name, checked by its handler */
+		if (g_strcmp0(pat[i], "{id}") == 0 || g_strcmp0(pat[i], "{name}") == 0)
 			*id = segs[i];
 		else if (g_strcmp0(pat[i], segs[i]) != 0)
 			return FALSE;

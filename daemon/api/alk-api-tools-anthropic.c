@@ -104,9 +104,19 @@ static void forget_states(AlkApi *api)
 	g_clear_pointer(&api->tools, g_hash_table_destroy);
 }
 
+/* Its undo history goes with it; a shell still winding down is swept later */
+static void sandbox_ended(AlkApi *api, const AlkSandbox *sb)
+{
+	AlkToolState *st = api->tools != NULL ? g_hash_table_lookup(api->tools, sb->id) : NULL;
+
+	if (st != NULL && st->shell == NULL)
+		g_hash_table_remove(api->tools, sb->id);
+}
+
 const AlkApiResource alk_api_tools_resource = {
     .name = "anthropic tools",
     .api_free = forget_states,
+    .sandbox_ended = sandbox_ended,
 };
 
 /* ---- a call ---- */
