@@ -128,6 +128,7 @@ typedef union {
 	AlkMsgError error;
 	AlkMsgNetConfig net_config;
 	AlkMsgResize resize;
+	AlkMsgRenew renew;
 } AlkMsgAny;
 
 /* Linux RLIMIT_CPU (0) .. RLIMIT_RTTIME (15). */

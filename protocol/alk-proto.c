@@ -72,11 +72,13 @@ static const char *const type_names[] = {
     [ALK_MSG_NET_CONFIG] = "NET_CONFIG",
     [ALK_MSG_CREDIT] = "CREDIT",
     [ALK_MSG_RESIZE] = "RESIZE",
+    [ALK_MSG_RENEW] = "RENEW",
 };
 
 int alk_proto_type_known(int type)
 {
-	return type >= ALK_MSG_HELLO && type <= ALK_MSG_TYPE_MAX;
+	/* a reserved number between the known ones has no name */
+	return type >= ALK_MSG_HELLO && type <= ALK_MSG_TYPE_MAX && type_names[type] != NULL;
 }
 
 const char *alk_proto_type_name(int type)
