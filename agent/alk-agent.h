@@ -124,6 +124,7 @@ typedef union {
 	AlkMsgError error;
 	AlkMsgNetConfig net;
 	AlkMsgResize resize;
+	AlkMsgRenew renew;
 } AlkHostMsg;
 
 /* The one NET_CONFIG: waiting for its NIC, then what was applied. */
@@ -174,6 +175,7 @@ typedef struct {
 	pid_t tty_pid; /* the shell on tty1 (alk-agent-tty.c); 0: none */
 	uint64_t tty_started_ms;
 	unsigned tty_quick; /* its exits right after starting */
+	bool renew_dry;     /* --renew-dry: RENEW touches neither clock nor pool */
 } AlkAgent;
 
 /* alk-agent.c: shared helpers */
@@ -290,6 +292,9 @@ int alk_net_timeout(const AlkAgent *a, int cur, uint64_t now);
 void alk_net_abort(AlkAgent *a);
 /* Sets IFF_UP on ifname: 0 or an errno. */
 int alk_net_link_up(int sock, const char *ifname);
+
+/* alk-agent-renew.c: RENEW, a restored clone's new identity */
+void alk_renew(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
 
 /* alk-agent-init.c: PID 1 duties */
 void alk_init_setup(AlkAgent *a);

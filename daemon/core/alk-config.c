@@ -130,6 +130,7 @@ static const AlkConfigKey daemon_keys[] = {
     {"default_image", KEY_NAME, D(default_image), 0, 0},
     /* its form is checked in check_pool() */
     {"pool", KEY_STRING, D(pool_spec), 0, 1024},
+    {"restore", KEY_BOOL, D(restore), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 

@@ -118,6 +118,7 @@ typedef struct {
 	char *default_image;
 	char *pool_spec;     /* "IMAGE/PROFILE:N,…" as written; "": no pool */
 	GArray *pool;        /* AlkPoolKey, parsed from pool_spec */
+	gboolean restore;    /* boot once, restore many (alk-manager-restore.c) */
 	GPtrArray *profiles; /* AlkProfile *: development, staging, production, then custom
 	                      * ones in name order */
 	AlkApiConfig api;
