@@ -76,8 +76,11 @@ void alk_renew(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m)
 		return;
 	}
 	memcpy(a->nonce, nonce, sizeof(nonce));
-	alk_log(a->renew_dry ? "renewed (dry: clock and pool left alone): new nonce"
-	                     : "renewed: clock set, random pool reseeded, new nonce");
+	/* the nonce only tells boots apart (no secret): logged so that a
+	 * clone's identity can be checked from its console */
+	alk_log("renewed%s: nonce %02x%02x%02x%02x%02x%02x%02x%02x",
+	        a->renew_dry ? " (dry: clock and pool left alone)" : ": clock set, pool reseeded",
+	        nonce[0], nonce[1], nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
 	alk_send_ack(a, ALK_MSG_OK, h->id, r->entropy.len);
 	alk_send_hello(a);
 }
