@@ -72,42 +72,63 @@ END_TEST
 static const char *step_name(AlkEndStep s)
 {
 	static const char *const names[] = {"wait",           "destroy_domain", "await_libvirt",
-	                                    "delete_network", "remove_files",   "finish"};
+	                                    "delete_network", "remove_files",   "release_template",
+	                                    "finish"};
 	return names[s];
 }
 
 START_TEST(test_end_rows)
 {
-	/* the rows a sandbox's end goes through, in order: domain, network, files */
+	/* the rows a sandbox's end goes through, in order: domain, network,
+	 * files, a clone's template */
 	static const struct {
-		AlkHold d, n, f;
+		AlkHold d, n, f, t;
 		gboolean up;
 		AlkEndStep want;
 	} rows[] = {
 	    /* a ready networked sandbox is deleted */
-	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DESTROY_DOMAIN},
-	    {ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DELETE_NETWORK},
-	    {ALK_HOLD_NONE, ALK_HOLD_FREEING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, TRUE, ALK_END_STEP_REMOVE_FILES},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, TRUE, ALK_END_STEP_FINISH},
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
+	     ALK_END_STEP_DESTROY_DOMAIN},
+	    {ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
+	     ALK_END_STEP_WAIT},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
+	     ALK_END_STEP_DELETE_NETWORK},
+	    {ALK_HOLD_NONE, ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
+	     ALK_END_STEP_WAIT},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
+	     ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, TRUE, ALK_END_STEP_FINISH},
 	    /* libvirt is away: the domain waits for it, nothing after it goes */
-	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, FALSE, ALK_END_STEP_AWAIT_LIBVIRT},
-	    {ALK_HOLD_HELD, ALK_HOLD_NONE, ALK_HOLD_NONE, FALSE, ALK_END_STEP_AWAIT_LIBVIRT},
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
+	     ALK_END_STEP_AWAIT_LIBVIRT},
+	    {ALK_HOLD_HELD, ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, FALSE,
+	     ALK_END_STEP_AWAIT_LIBVIRT},
 	    /* without a domain libvirt does not matter */
-	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, FALSE, ALK_END_STEP_DELETE_NETWORK},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, FALSE, ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
+	     ALK_END_STEP_DELETE_NETWORK},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
+	     ALK_END_STEP_REMOVE_FILES},
 	    /* deleted while its overlay, domain or allowlist is being made */
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_MAKING, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, FALSE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_MAKING, ALK_HOLD_NONE, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
+	     ALK_END_STEP_WAIT},
+	    /* a clone: its template goes last, after the overlay it backs */
+	    {ALK_HOLD_HELD, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE,
+	     ALK_END_STEP_DESTROY_DOMAIN},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE,
+	     ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, FALSE,
+	     ALK_END_STEP_RELEASE_TEMPLATE},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_MAKING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
 		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = rows[i].d,
 		                          [ALK_RES_NETWORK] = rows[i].n,
-		                          [ALK_RES_FILES] = rows[i].f};
+		                          [ALK_RES_FILES] = rows[i].f,
+		                          [ALK_RES_TEMPLATE] = rows[i].t};
 		AlkEndStep got = alk_end_next_step(res, rows[i].up);
 		ck_assert_msg(got == rows[i].want, "row %u: %s, want %s", i, step_name(got),
 		              step_name(rows[i].want));
@@ -118,9 +139,9 @@ END_TEST
 /* Over every combination of holds: what the end may never do. */
 START_TEST(test_end_never)
 {
-	for (guint code = 0; code < 4 * 4 * 4 * 2; code++) {
-		AlkHold res[ALK_RES_N] = {code % 4, code / 4 % 4, code / 16 % 4};
-		gboolean up = code / 64;
+	for (guint code = 0; code < 4 * 4 * 4 * 4 * 2; code++) {
+		AlkHold res[ALK_RES_N] = {code % 4, code / 4 % 4, code / 16 % 4, code / 64 % 4};
+		gboolean up = code / 256;
 		AlkEndStep got = alk_end_next_step(res, up);
 		gboolean making = FALSE, held = FALSE;
 
@@ -145,6 +166,12 @@ START_TEST(test_end_never)
 			ck_assert(res[ALK_RES_DOMAIN] == ALK_HOLD_NONE &&
 			          res[ALK_RES_NETWORK] == ALK_HOLD_NONE &&
 			          res[ALK_RES_FILES] == ALK_HOLD_HELD);
+		/* a frozen layer is let go only once no overlay on it is left */
+		if (got == ALK_END_STEP_RELEASE_TEMPLATE)
+			ck_assert(res[ALK_RES_DOMAIN] == ALK_HOLD_NONE &&
+			          res[ALK_RES_NETWORK] == ALK_HOLD_NONE &&
+			          res[ALK_RES_FILES] == ALK_HOLD_NONE &&
+			          res[ALK_RES_TEMPLATE] == ALK_HOLD_HELD);
 	}
 	ck_assert_str_eq(alk_end_name(ALK_END_DONE), "done");
 	ck_assert_str_eq(alk_hold_name(ALK_HOLD_FREEING), "freeing");
