@@ -224,6 +224,8 @@ START_TEST(bad_strings)
 	assert_config_error("[profile:staging]\nmax_display_width = 8000\n",
 	                    "profile:staging.max_display_width: '8000' is out of range");
 	assert_config_error("[profile:staging]\nmax_display_height = 100\n", "max_display_height");
+	assert_config_error("[daemon]\nrestore = on\n",
+	                    "daemon.restore: 'on' is not true or false");
 }
 END_TEST
 
