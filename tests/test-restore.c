@@ -200,6 +200,39 @@ START_TEST(test_clones)
 }
 END_TEST
 
+/* A networked clone: restored paused, its tap moved into its own namespace,
+ * then its address configured as after a cold boot (the NIC is the
+ * template's; the address, namespace and rules are the clone's). */
+START_TEST(test_networked_clone)
+{
+	const char *body = "{\"network\":{\"mode\":\"isolated\"}}";
+	g_autofree char *cold = alk_test_api_create(body);
+	g_autofree char *frozen = wait_template();
+	g_autofree char *a = alk_test_api_create(body);
+	g_autofree char *b = alk_test_api_create(body);
+	g_autofree char *ba = overlay_backing(a);
+	g_autofree char *bb = overlay_backing(b);
+	g_autofree char *na = renewed_nonce(a);
+	g_autofree char *nb = renewed_nonce(b);
+
+	ck_assert_str_eq(ba, frozen);
+	ck_assert_str_eq(bb, frozen);
+	ck_assert_msg(na != NULL && nb != NULL, "a clone did not renew");
+	ck_assert_str_ne(na, nb);
+	for (guint i = 0; i < 2; i++) {
+		const char *id = i == 0 ? a : b;
+		g_autofree char *addr = sh_out(id, "ip -o -4 addr show");
+		ck_assert_msg(strstr(addr, "10.254.254.2/30") != NULL, "%s: %s", id, addr);
+		/* isolated: nothing answers, not even the host's side of the link */
+		g_autoptr(JsonObject) r = alk_test_api_sh(id, "ping -c 1 -W 2 10.254.254.1");
+		ck_assert_int_ne(json_object_get_int_member(r, "exit_code"), 0);
+	}
+	delete_sandbox(a);
+	delete_sandbox(b);
+	delete_sandbox(cold);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("restore");
@@ -207,6 +240,7 @@ int main(void)
 	int failed;
 
 	alk_test_api_add(s, "clones", test_clones, restore_setup, NULL);
+	alk_test_api_add(s, "networked", test_networked_clone, restore_setup, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

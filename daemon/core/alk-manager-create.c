@@ -134,6 +134,8 @@ static void start_domain(AlkSlot *slot, GError *error)
 	/* virt_type=auto: the KVM probe still decides */
 	if (error == NULL && alk_slot_await_virt_type(slot, start_domain))
 		return;
+	if (error == NULL && slot->tpl != NULL && slot->net != NULL)
+		alk_slot_net_use_mac(slot, alk_template_mac(slot->tpl));
 	if (error == NULL)
 		xml = render_xml(slot, &error);
 	if (xml == NULL) {

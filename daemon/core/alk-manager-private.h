@@ -168,6 +168,8 @@ void alk_slot_template_release(AlkSlot *slot);
 void alk_slot_template_broken(AlkSlot *slot, const GError *error);
 const char *alk_template_frozen(const AlkTemplate *t);
 const char *alk_template_save_path(const AlkTemplate *t);
+/* The MAC of the template's NIC ("" when it has none). */
+const char *alk_template_mac(const AlkTemplate *t);
 gboolean alk_slot_is_template_maker(AlkSlot *slot);
 /* Its memory is being saved: the domain's stop is expected. */
 gboolean alk_slot_template_saving(AlkSlot *slot);
@@ -222,6 +224,10 @@ void alk_manager_reconcile_abandon(AlkManager *m);
 gboolean alk_slot_net_wanted(AlkSlot *slot);
 const char *alk_slot_net_tap(AlkSlot *slot);
 const char *alk_slot_net_mac(AlkSlot *slot);
+/* A restored clone's NIC is the template's: the guest's device state holds
+ * its MAC, which the XML and NET_CONFIG must name. Never on the wire beyond
+ * the sandbox's own namespace. */
+void alk_slot_net_use_mac(AlkSlot *slot, const char *mac);
 void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next);
 void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next);
 void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next);

@@ -66,6 +66,7 @@ struct AlkTemplate {
 	guint clones;   /* slots holding it (ALK_RES_TEMPLATE) */
 	gboolean stale; /* no longer handed out: deleted when no clone holds it */
 	int build_fd;   /* on the image build's base: the sweep keeps the build */
+	char mac[18];   /* its NIC's, "" without one */
 };
 
 static char *restore_key(AlkManager *m, const AlkImage *image, const AlkLimits *l)
@@ -173,6 +174,10 @@ static void template_make(AlkManager *m, AlkTemplate *t, const AlkImage *image,
 		return;
 	}
 	l.ttl_s = 0;
+	/* a NIC, nothing beyond it: the guest's device is what clones need,
+	 * whatever their mode (their NET_CONFIG and rules are their own) */
+	if (l.network != ALK_NET_NONE)
+		l.network = ALK_NET_ISOLATED;
 	slot = alk_slot_create(m, &req, &l, ALK_TEMPLATE_MAKER, &error);
 	if (slot == NULL) {
 		template_failed(t, error);
@@ -212,9 +217,7 @@ AlkTemplate *alk_slot_template_pick(AlkManager *m, const AlkImage *image, const 
 	g_autofree char *key = NULL;
 	AlkTemplate *t;
 
-	/* a networked clone would need the template's NIC: not yet */
-	if (!m->config->restore || m->virt_type == NULL || limits->network != ALK_NET_NONE ||
-	    !m->virt_ops->is_connected(m->virt_ctx))
+	if (!m->config->restore || m->virt_type == NULL || !m->virt_ops->is_connected(m->virt_ctx))
 		return NULL;
 	drop_older_builds(m, image);
 	key = restore_key(m, image, limits);
@@ -263,6 +266,11 @@ const char *alk_template_frozen(const AlkTemplate *t)
 const char *alk_template_save_path(const AlkTemplate *t)
 {
 	return t->save_path;
+}
+
+const char *alk_template_mac(const AlkTemplate *t)
+{
+	return t->mac;
 }
 
 /* A restore failed: its shape boots cold from now on, until a new template. */
@@ -377,6 +385,7 @@ void alk_slot_template_maker_ready(AlkSlot *slot)
 		return;
 	}
 	t->state = TPL_SAVING;
+	g_strlcpy(t->mac, alk_slot_net_mac(slot) ?: "", sizeof(t->mac));
 	alk_slot_stop_pings(slot);
 	g_clear_pointer(&slot->channel, alk_channel_free);
 	slot->res[ALK_RES_DOMAIN] = ALK_HOLD_MAKING;

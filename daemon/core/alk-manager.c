@@ -652,8 +652,9 @@ static const char *guest_end_text(AlkSandbox *sb);
 
 void alk_slot_booted(AlkSlot *slot)
 {
-	/* an adopted guest has its address already */
-	if (slot->net != NULL && !slot->sb->adopted)
+	/* an adopted guest has its address already; a template's maker gets
+	 * none (its clones get theirs) */
+	if (slot->net != NULL && !slot->sb->adopted && !alk_slot_is_template_maker(slot))
 		alk_slot_net_configure(slot, net_configured);
 	else
 		became_ready(slot);
