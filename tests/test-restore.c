@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "alk-test-api.h"
+#include "alk-test-inet.h"
 
 #define RESTORE_EXTRA "[daemon]\nrestore = true\n[api]\nrequest_timeout_s = 4\n"
 /* a template boots beside the first create: generous on a loaded host */
@@ -23,6 +24,33 @@ static void restore_setup(void)
 	alk_test_api_daemon = alk_test_daemon_start(RESTORE_EXTRA, &error);
 	if (alk_test_api_daemon == NULL)
 		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+static AlkTestInet *inet;
+
+/* A daemon whose egress is the test's own "internet" (alk-test-inet.h). */
+static void inet_setup(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *extra = NULL;
+
+	inet = alk_test_inet_new(&error);
+	if (inet == NULL) {
+		g_printerr("test internet: %s\n", error->message);
+		return;
+	}
+	extra = g_strdup_printf("[daemon]\nrestore = true\n[api]\nrequest_timeout_s = 30\n"
+	                        "[network]\negress_netns = %s\ndns_upstream = %s\n",
+	                        alk_test_inet_router(inet), ALK_TEST_INET_DNS_ADDR);
+	alk_test_api_daemon = alk_test_daemon_start(extra, &error);
+	if (alk_test_api_daemon == NULL)
+		g_printerr("airlockd did not start: %s\n", error->message);
+}
+
+static void inet_teardown(void)
+{
+	alk_test_api_teardown();
+	g_clear_pointer(&inet, alk_test_inet_free);
 }
 
 /* The one template's frozen layer (NULL while there is none). */
@@ -233,6 +261,28 @@ START_TEST(test_networked_clone)
 }
 END_TEST
 
+/* An allowlist clone: its own rules and resolver, as a cold boot's. */
+START_TEST(test_allowlist_clone)
+{
+	const char *body = "{\"network\":{\"mode\":\"allowlist\",\"allow\":[\"allowed.test:80\"]}}";
+	g_autofree char *cold = alk_test_api_create(body);
+	g_autofree char *frozen = wait_template();
+	g_autofree char *a = alk_test_api_create(body);
+	g_autofree char *ba = overlay_backing(a);
+	g_autofree char *ok = NULL;
+	g_autoptr(JsonObject) denied = NULL;
+
+	ck_assert_msg(inet != NULL, "no test internet (see above)");
+	ck_assert_str_eq(ba, frozen);
+	ok = sh_out(a, "timeout 5 wget -q -O - http://allowed.test/");
+	ck_assert_msg(strstr(ok, "allowed-80") != NULL, "%s", ok);
+	denied = alk_test_api_sh(a, "timeout 5 wget -q -O - http://denied.test/");
+	ck_assert_int_ne(json_object_get_int_member(denied, "exit_code"), 0);
+	delete_sandbox(a);
+	delete_sandbox(cold);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("restore");
@@ -241,6 +291,7 @@ int main(void)
 
 	alk_test_api_add(s, "clones", test_clones, restore_setup, NULL);
 	alk_test_api_add(s, "networked", test_networked_clone, restore_setup, NULL);
+	alk_test_api_add(s, "allowlist", test_allowlist_clone, inet_setup, inet_teardown);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -48,6 +48,7 @@ struct AlkSlot {
 	AlkTemplate *tpl;   /* a clone: the template it holds (ALK_RES_TEMPLATE) */
 	AlkRenew renew;
 	guint8 renew_nonce[ALK_PROTO_NONCE_SIZE]; /* the template's, seen before RENEW */
+	gboolean renew_greeted;                   /* the channel had a HELLO when RENEW went */
 };
 
 struct AlkManager {

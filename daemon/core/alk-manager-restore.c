@@ -445,9 +445,13 @@ gboolean alk_slot_renew_step(AlkSlot *slot)
 	case ALK_RENEW_DONE:
 		return FALSE;
 	case ALK_RENEW_NEEDED:
-		if (!ready || hello == NULL)
+		if (!ready)
 			return TRUE;
-		memcpy(slot->renew_nonce, hello->nonce, sizeof(slot->renew_nonce));
+		/* an agent saved while it believed a host connected does not greet
+		 * a new one: the SYNC it answered made the channel ready */
+		slot->renew_greeted = hello != NULL;
+		if (hello != NULL)
+			memcpy(slot->renew_nonce, hello->nonce, sizeof(slot->renew_nonce));
 		if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy)) {
 			alk_slot_fail(slot, g_error_new(ALK_ERROR, ALK_ERROR_IO,
 			                                "no entropy for the clone: %s",
@@ -466,8 +470,13 @@ gboolean alk_slot_renew_step(AlkSlot *slot)
 	case ALK_RENEW_SENT:
 		return TRUE;
 	case ALK_RENEW_ACKED:
-		if (!ready || hello == NULL ||
-		    memcmp(hello->nonce, slot->renew_nonce, sizeof(slot->renew_nonce)) == 0)
+		/* after a HELLO, the fresh one is an agent restart to the channel:
+		 * LOST, then READY under the new nonce; wait for it, so that no
+		 * request fails in between. Without one, the fresh HELLO is the
+		 * channel's first, and the OK proves the renewal. */
+		if (slot->renew_greeted &&
+		    (!ready || hello == NULL ||
+		     memcmp(hello->nonce, slot->renew_nonce, sizeof(slot->renew_nonce)) == 0))
 			return TRUE;
 		slot->renew = ALK_RENEW_DONE;
 		alk_slot_booted(slot);
