@@ -94,6 +94,12 @@ static const AlkApiRoute routes[] = {
      .scope = WRITE,
      .body = ALK_API_BODY_JSON,
      .handle = alk_api_computer_post},
+    {.method = "POST",
+     .pattern = "/v1/sandboxes/{id}/tools/openai",
+     .scope = WRITE,
+     .body = ALK_API_BODY_JSON,
+     .query = "width height",
+     .handle = alk_api_tools_openai_post},
     {.method = "GET", .pattern = "/metrics", .scope = READ, .handle = alk_api_metrics_get},
     /* MCP (alk-api-mcp.c): each tool checks its own scope */
     {.method = "POST",
