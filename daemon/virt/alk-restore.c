@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -204,6 +206,12 @@ static gboolean splice_all(int in, loff_t off, guint64 len, int out)
 static gpointer feed_thread(gpointer data)
 {
 	AlkRestoreFeed *f = data;
+	sigset_t pipe_sig;
+
+	/* a reader that went away is EPIPE here, never a signal to the process */
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
 	int out = feed_open(f);
 	int in = open(f->save_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	gsize hlen;
