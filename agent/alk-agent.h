@@ -124,6 +124,7 @@ typedef union {
 	AlkMsgError error;
 	AlkMsgNetConfig net;
 	AlkMsgResize resize;
+	AlkMsgFsConfig fs;
 	AlkMsgRenew renew;
 } AlkHostMsg;
 
@@ -168,6 +169,7 @@ typedef struct {
 	AlkExec execs[ALK_AGENT_MAX_EXECS];
 	AlkXfer xfers[ALK_AGENT_MAX_XFERS];
 	AlkNet net;
+	bool fs_configured; /* FS_CONFIG came this boot (alk-agent-fs.c) */
 	uint32_t dead_ids[ALK_AGENT_DEAD_IDS];
 	bool dead_used[ALK_AGENT_DEAD_IDS];
 	unsigned dead_next;
@@ -178,7 +180,7 @@ typedef struct {
 	/* the boot's stamps for HELLO (CLOCK_BOOTTIME ms, 0: unknown): the
 	 * initramfs's /init start, root mounted, root grown; the agent's start */
 	uint32_t boot_initramfs_ms, boot_root_ms, boot_grown_ms, boot_init_ms;
-	bool renew_dry;     /* --renew-dry: RENEW touches neither clock nor pool */
+	bool renew_dry; /* --renew-dry: RENEW touches neither clock nor pool */
 } AlkAgent;
 
 /* alk-agent.c: shared helpers */
@@ -288,6 +290,9 @@ AlkXfer *alk_xfer_find(AlkAgent *a, uint32_t id);
 void alk_xfer_abort(AlkXfer *x);
 /* Streams FILE_GET data until the queue reaches its high-water mark. */
 void alk_file_pump(AlkAgent *a);
+
+/* alk-agent-fs.c: FS_CONFIG */
+void alk_fs_config(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
 
 /* alk-agent-net.c: NET_CONFIG */
 void alk_net_config(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);

@@ -113,6 +113,11 @@ static const AlkVerb verbs[] = {
      "  --screenshot FILE    save the screen after the action (the screenshot action's\n"
      "                       picture) to FILE\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
+    {"volume", alk_cmd_volume, "make, list and remove named volumes",
+     "usage: airlock volume create NAME --size MIB | volume ls | volume rm NAME\n\n"
+     "A volume is an empty ext4 disk kept under the daemon's state directory until removed;\n"
+     "sandboxes attach it at create (create --volume NAME:PATH[:rw]). Making and\n"
+     "removing one needs admin scope; rm of an attached volume is refused.\n"},
     {"profiles", alk_cmd_profiles, "list profiles and their limits",
      "usage: airlock profiles\n\nLimits are shown as default/maximum.\n"},
     {"health", alk_cmd_health, "show the daemon's health (exit 1 unless ok)",

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* airlock create [--image I] [--profile P] [--cpus N] [--memory MIB]
  *                [--disk MIB] [--network MODE] [--allow HOST[:PORT]]…
- *                [--ttl S] [--label K=V]…
+ *                [--ttl S] [--label K=V]… [--root writable|readonly]
+ *                [--workspace MIB] [--readonly-path PATH]… [--volume NAME:PATH[:rw]]…
  * POST /v1/sandboxes?wait=ready with a progress line; prints the ID. */
 #include "alk-cmd.h"
 
 #include "alk-cli-table.h"
 #include "alk-json.h"
+#include "alk-name.h"
 
 #define O(owner) ((AlkCreateOpts *)(owner))
 
@@ -114,12 +116,75 @@ static gboolean set_label(gpointer owner, const char *value, GError **error)
 	return TRUE;
 }
 
+static gboolean set_root(gpointer owner, const char *value, GError **error)
+{
+	if (O(owner)->root != NULL)
+		return alk_cli_usage_error(error, "given twice");
+	if (g_strcmp0(value, "writable") != 0 && g_strcmp0(value, "readonly") != 0)
+		return alk_cli_usage_error(error, "writable or readonly");
+	O(owner)->root = g_strdup(value);
+	return TRUE;
+}
+
+/* 0: no workspace, even where the profile gives one */
+static gboolean set_workspace(gpointer owner, const char *value, GError **error)
+{
+	if (O(owner)->workspace_set)
+		return alk_cli_usage_error(error, "given twice");
+	O(owner)->workspace_set = TRUE;
+	return alk_cli_parse_uint("workspace (MiB)", value, 0, ALK_CLI_DISK_MIB_MAX,
+	                          &O(owner)->workspace_mib, error);
+}
+
+/* the daemon checks the path's form (one rule, alk_proto_mount_path_valid) */
+static gboolean set_ro_path(gpointer owner, const char *value, GError **error)
+{
+	AlkCreateOpts *o = owner;
+
+	if (value[0] != '/')
+		return alk_cli_usage_error(error, "'%s' is not an absolute path", value);
+	if (o->ro_paths == NULL)
+		o->ro_paths = g_ptr_array_new_with_free_func(g_free);
+	if (o->ro_paths->len >= ALK_CLI_RO_PATHS_MAX)
+		return alk_cli_usage_error(error, "at most %d paths", ALK_CLI_RO_PATHS_MAX);
+	g_ptr_array_add(o->ro_paths, g_strdup(value));
+	return TRUE;
+}
+
+/* NAME:PATH, read-only unless :rw follows */
+static gboolean set_volume(gpointer owner, const char *value, GError **error)
+{
+	AlkCreateOpts *o = owner;
+	g_auto(GStrv) parts = g_strsplit(value, ":", 4);
+	guint n = g_strv_length(parts);
+
+	if (n < 2 || n > 3 || !alk_volume_name_is_valid(parts[0]) || parts[1][0] != '/' ||
+	    (n == 3 && g_strcmp0(parts[2], "rw") != 0 && g_strcmp0(parts[2], "ro") != 0))
+		return alk_cli_usage_error(error, "NAME:PATH[:rw|:ro], NAME [a-z0-9_-]{1,%d}",
+		                           ALK_VOLUME_NAME_MAX);
+	if (o->volumes == NULL)
+		o->volumes = g_ptr_array_new_with_free_func(g_free);
+	if (o->volumes->len >= ALK_CLI_VOLUMES_MAX)
+		return alk_cli_usage_error(error, "at most %d volumes", ALK_CLI_VOLUMES_MAX);
+	g_ptr_array_add(o->volumes, g_strdup(value));
+	return TRUE;
+}
+
 const AlkCliOption alk_create_options[] = {
-    {"image", 0, TRUE, set_image}, {"profile", 0, TRUE, set_profile},
-    {"cpus", 0, TRUE, set_cpus},   {"memory", 0, TRUE, set_memory},
-    {"disk", 0, TRUE, set_disk},   {"network", 0, TRUE, set_network},
-    {"allow", 0, TRUE, set_allow}, {"ttl", 0, TRUE, set_ttl},
-    {"label", 0, TRUE, set_label}, {"display", 0, TRUE, set_display},
+    {"image", 0, TRUE, set_image},
+    {"profile", 0, TRUE, set_profile},
+    {"cpus", 0, TRUE, set_cpus},
+    {"memory", 0, TRUE, set_memory},
+    {"disk", 0, TRUE, set_disk},
+    {"network", 0, TRUE, set_network},
+    {"allow", 0, TRUE, set_allow},
+    {"ttl", 0, TRUE, set_ttl},
+    {"label", 0, TRUE, set_label},
+    {"display", 0, TRUE, set_display},
+    {"root", 0, TRUE, set_root},
+    {"workspace", 0, TRUE, set_workspace},
+    {"readonly-path", 0, TRUE, set_ro_path},
+    {"volume", 0, TRUE, set_volume},
     {NULL, 0, FALSE, NULL},
 };
 
@@ -130,6 +195,11 @@ void alk_create_opts_clear(AlkCreateOpts *o)
 	g_clear_pointer(&o->network, g_free);
 	g_clear_pointer(&o->allow, g_ptr_array_unref);
 	g_clear_pointer(&o->labels, g_hash_table_unref);
+	g_clear_pointer(&o->root, g_free);
+	g_clear_pointer(&o->ro_paths, g_ptr_array_unref);
+	g_clear_pointer(&o->volumes, g_ptr_array_unref);
+	o->workspace_set = FALSE;
+	o->workspace_mib = 0;
 	o->cpus = o->memory_mib = o->disk_mib = o->ttl_s = 0;
 	o->display_w = o->display_h = 0;
 }
@@ -161,6 +231,34 @@ static void add_uint(JsonBuilder *b, const char *name, guint64 value)
 		alk_json_add_int(b, name, (gint64)value);
 }
 
+static void add_fs(JsonBuilder *b, const AlkCreateOpts *o)
+{
+	if (o->root != NULL)
+		alk_json_add_string(b, "root", o->root);
+	if (o->workspace_set)
+		alk_json_add_int(b, "workspace_mib", (gint64)o->workspace_mib);
+	if (o->ro_paths != NULL) {
+		g_autofree const char **paths = g_new0(const char *, o->ro_paths->len + 1);
+		for (guint i = 0; i < o->ro_paths->len; i++)
+			paths[i] = g_ptr_array_index(o->ro_paths, i);
+		alk_json_add_strv(b, "readonly_paths", paths);
+	}
+	if (o->volumes == NULL)
+		return;
+	json_builder_set_member_name(b, "volumes");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < o->volumes->len; i++) {
+		g_auto(GStrv) parts = g_strsplit(g_ptr_array_index(o->volumes, i), ":", 3);
+
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "name", parts[0]);
+		alk_json_add_string(b, "path", parts[1]);
+		alk_json_add_bool(b, "readonly", g_strcmp0(parts[2], "rw") != 0);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
 char *alk_create_opts_to_json(const AlkCreateOpts *o)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -186,6 +284,7 @@ char *alk_create_opts_to_json(const AlkCreateOpts *o)
 		add_uint(b, "height", o->display_h);
 		json_builder_end_object(b);
 	}
+	add_fs(b, o);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	return alk_json_to_string(root);

@@ -26,6 +26,7 @@ int alk_cmd_mcp(AlkCli *cli, int argc, char **argv);
 int alk_cmd_screenshot(AlkCli *cli, int argc, char **argv);
 int alk_cmd_computer(AlkCli *cli, int argc, char **argv);
 int alk_cmd_images(AlkCli *cli, int argc, char **argv);
+int alk_cmd_volume(AlkCli *cli, int argc, char **argv);
 int alk_cmd_profiles(AlkCli *cli, int argc, char **argv);
 int alk_cmd_health(AlkCli *cli, int argc, char **argv);
 int alk_cmd_version(AlkCli *cli, int argc, char **argv);
@@ -40,6 +41,8 @@ gboolean alk_cmd_parse_plain(AlkCli *cli, int argc, char **argv, guint n_ids, co
 
 #define ALK_CLI_LABELS_MAX 32
 #define ALK_CLI_ALLOW_MAX 64
+#define ALK_CLI_RO_PATHS_MAX 16 /* the daemon's ALK_FS_RO_PATHS_MAX */
+#define ALK_CLI_VOLUMES_MAX 8   /* the daemon's ALK_VOLUMES_PER_SANDBOX */
 
 typedef struct {
 	char *image;
@@ -53,6 +56,11 @@ typedef struct {
 	GHashTable *labels; /* key -> value */
 	guint64 display_w;  /* --display WxH; 0: none */
 	guint64 display_h;
+	char *root;             /* --root writable|readonly; NULL: the profile's */
+	gboolean workspace_set; /* --workspace MIB given (0: none) */
+	guint64 workspace_mib;
+	GPtrArray *ro_paths; /* --readonly-path P…; NULL: none */
+	GPtrArray *volumes;  /* --volume NAME:PATH[:rw|:ro]…, as given; NULL: none */
 } AlkCreateOpts;
 
 extern const AlkCliOption alk_create_options[];
@@ -213,6 +221,17 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkAuditCmd, alk_audit_cmd_clear)
 /* "verify [--head FILE | --no-head] [--key FILE] [FILE]"; the head defaults to FILE with
  * .jsonl replaced by .head (the daemon's pair). */
 gboolean alk_cmd_audit_parse(int argc, char **argv, AlkAuditCmd *out, GError **error);
+
+/* ---- volume ---------------------------------------------------------------------------------- */
+
+typedef struct {
+	const char *action; /* create, ls, rm; borrowed from argv */
+	const char *name;
+	guint64 size_mib;
+	gboolean json;
+} AlkVolumeCmd;
+
+gboolean alk_cmd_volume_parse(int argc, char **argv, AlkVolumeCmd *c, GError **error);
 
 /* ---- shared by the verbs that only show something ------------------------------------------- */
 

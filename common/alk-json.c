@@ -144,6 +144,26 @@ static gboolean check_string(const AlkJsonField *f, JsonNode *node, GError **err
 	                       (gsize)MAX(f->max, 0), error);
 }
 
+/* each item is read by the caller's own table: here only its kind and the count */
+static gboolean check_object_array(const AlkJsonField *f, JsonNode *node, GError **error)
+{
+	if (!JSON_NODE_HOLDS_ARRAY(node))
+		return type_error(f, "an array of objects", node, error);
+	JsonArray *array = json_node_get_array(node);
+	guint n = json_array_get_length(array);
+	if (n < f->min || n > f->max)
+		return count_error(f, "items", n, error);
+	for (guint i = 0; i < n; i++) {
+		if (!JSON_NODE_HOLDS_OBJECT(json_array_get_element(array, i))) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "field '%s': item %u must be an object, not %s", f->name, i,
+			            node_kind(json_array_get_element(array, i)));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 static gboolean check_string_array(const AlkJsonField *f, JsonNode *node, GError **error)
 {
 	if (!JSON_NODE_HOLDS_ARRAY(node))
@@ -246,6 +266,8 @@ static gboolean check_field(const AlkJsonField *f, JsonNode *node, GError **erro
 		return JSON_NODE_HOLDS_OBJECT(node) || type_error(f, "an object", node, error);
 	case ALK_JSON_ARRAY:
 		return check_array(f, node, error);
+	case ALK_JSON_OBJECT_ARRAY:
+		return check_object_array(f, node, error);
 	default:
 		g_assert_not_reached();
 	}
@@ -331,6 +353,7 @@ static void store_field(const AlkJsonField *f, JsonNode *node, gpointer out)
 		*(JsonObject **)dest = json_node_get_object(node);
 		break;
 	case ALK_JSON_ARRAY:
+	case ALK_JSON_OBJECT_ARRAY:
 		*(JsonArray **)dest = json_node_get_array(node);
 		break;
 	}
@@ -371,6 +394,7 @@ void alk_json_fields_clear(const AlkJsonField *fields, gpointer out_struct)
 			*(JsonObject **)dest = NULL;
 			break;
 		case ALK_JSON_ARRAY:
+		case ALK_JSON_OBJECT_ARRAY:
 			*(JsonArray **)dest = NULL;
 			break;
 		case ALK_JSON_INT:

@@ -45,6 +45,7 @@ typedef enum {
 	ALK_JSON_OBJECT,       /* JsonObject *, borrowed from the object read */
 	ALK_JSON_ARRAY,        /* JsonArray *, borrowed; min..max: count (max 0: no limit);
 	                        * its items are the caller's to check */
+	ALK_JSON_OBJECT_ARRAY, /* JsonArray * of objects, borrowed; min..max: count */
 } AlkJsonType;
 
 /* One member of a JSON object and where it lands in a C struct. A table is an

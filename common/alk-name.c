@@ -17,6 +17,11 @@ gboolean alk_name_is_valid(const char *name, gsize max)
 	return TRUE;
 }
 
+gboolean alk_volume_name_is_valid(const char *name)
+{
+	return alk_name_is_valid(name, ALK_VOLUME_NAME_MAX);
+}
+
 gboolean alk_label_key_is_valid(const char *key)
 {
 	gsize len = strlen(key);

@@ -10,6 +10,9 @@
 #define ALK_PROFILE_NAME_MAX 32
 #define ALK_IMAGE_NAME_MAX 32
 
+/* named volumes (/v1/volumes) */
+#define ALK_VOLUME_NAME_MAX 32
+
 /* a sandbox's labels */
 #define ALK_LABELS_MAX 32
 #define ALK_LABEL_KEY_MAX 63
@@ -21,6 +24,10 @@
 
 /* [a-z0-9_-]{1,max}: safe as a file name, a config group and in JSON. */
 gboolean alk_name_is_valid(const char *name, gsize max);
+
+/* TRUE if name is a volume name: [a-z0-9_-]{1,ALK_VOLUME_NAME_MAX}, safe as
+ * a file name under the state directory. */
+gboolean alk_volume_name_is_valid(const char *name);
 
 /* TRUE if key is a label key: [a-z0-9_.-]{1,ALK_LABEL_KEY_MAX}. */
 gboolean alk_label_key_is_valid(const char *key);

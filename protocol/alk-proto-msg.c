@@ -185,6 +185,63 @@ static const AlkField resize_fields[] = {
     ALK_FIELD(2, ALK_K_U32, 1, AlkMsgResize, cols, ALK_TTY_SIZE_MIN, ALK_TTY_SIZE_MAX),
 };
 
+static const AlkField fs_config_fields[] = {
+    ALK_FIELD(1, ALK_K_U32, 0, AlkMsgFsConfig, root_readonly, 0, 1),
+    ALK_FIELD(2, ALK_K_U32, 0, AlkMsgFsConfig, tmpfs_mib, 0, ALK_FS_TMPFS_MIB_MAX),
+    ALK_FIELD(3, ALK_K_U32, 0, AlkMsgFsConfig, workspace, 0, 1),
+    ALK_FIELD(4, ALK_K_STR, 0, AlkMsgFsConfig, owner, 0, 0),
+    ALK_REPEATED(5, ALK_K_PATH, 0, ALK_FS_RO_PATHS_MAX, AlkMsgFsConfig, readonly_paths,
+                 nreadonly_paths),
+    ALK_REPEATED(6, ALK_K_PATH, 0, ALK_FS_VOLUMES_MAX, AlkMsgFsConfig, volumes, nvolumes),
+    ALK_FIELD(7, ALK_K_U32, 0, AlkMsgFsConfig, volumes_readonly, 0, (1u << ALK_FS_VOLUMES_MAX) - 1),
+};
+
+static int prefix_is(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int alk_proto_mount_path_valid(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n < 2 || n > ALK_FS_PATH_MAX || path[0] != '/' || path[n - 1] == '/')
+		return 0;
+	for (const char *c = path; *c != '\0';) {
+		const char *next = strchr(c + 1, '/');
+		size_t len = next ? (size_t)(next - c - 1) : strlen(c + 1);
+
+		/* c points at a '/': the component is c+1 .. c+len */
+		if (len == 0 || (len == 1 && c[1] == '.') ||
+		    (len == 2 && c[1] == '.' && c[2] == '.'))
+			return 0;
+		if (next == NULL)
+			break;
+		c = next;
+	}
+	return !prefix_is(path, "/proc") && !prefix_is(path, "/sys") && !prefix_is(path, "/dev");
+}
+
+static int fs_config_check(const void *m)
+{
+	const AlkMsgFsConfig *c = m;
+
+	if (c->owner != NULL && !alk_proto_user_valid(c->owner))
+		return ALK_PROTO_E_VALUE;
+	for (uint32_t i = 0; i < c->nreadonly_paths; i++)
+		if (!alk_proto_mount_path_valid(c->readonly_paths[i]))
+			return ALK_PROTO_E_VALUE;
+	for (uint32_t i = 0; i < c->nvolumes; i++)
+		if (!alk_proto_mount_path_valid(c->volumes[i]))
+			return ALK_PROTO_E_VALUE;
+	/* a bit for a volume that is not there */
+	if ((c->volumes_readonly >> c->nvolumes) != 0)
+		return ALK_PROTO_E_VALUE;
+	return ALK_PROTO_OK;
+}
+
 static const AlkField renew_fields[] = {
     ALK_FIELD(1, ALK_K_BYTES, 1, AlkMsgRenew, entropy, 0, ALK_RENEW_ENTROPY_MAX),
     ALK_FIELD(2, ALK_K_U64, 1, AlkMsgRenew, realtime_s, 0, 0),
@@ -256,6 +313,8 @@ static const AlkSchema file_info_schema = ALK_SCHEMA(file_info_fields, AlkMsgFil
 static const AlkSchema file_any_schema = ALK_SCHEMA(file_any_fields, AlkMsgFile, NULL);
 static const AlkSchema error_schema = ALK_SCHEMA(error_fields, AlkMsgError, NULL);
 static const AlkSchema resize_schema = ALK_SCHEMA(resize_fields, AlkMsgResize, NULL);
+static const AlkSchema fs_config_schema =
+    ALK_SCHEMA(fs_config_fields, AlkMsgFsConfig, fs_config_check);
 static const AlkSchema renew_schema = ALK_SCHEMA(renew_fields, AlkMsgRenew, renew_check);
 static const AlkSchema net_config_schema =
     ALK_SCHEMA(net_config_fields, AlkMsgNetConfig, net_config_check);
@@ -344,6 +403,11 @@ int alk_msg_resize_decode(const uint8_t *p, size_t n, AlkMsgResize *m)
 int alk_msg_renew_decode(const uint8_t *p, size_t n, AlkMsgRenew *m)
 {
 	return alk_schema_decode_into(&renew_schema, p, n, m);
+}
+
+int alk_msg_fs_config_decode(const uint8_t *p, size_t n, AlkMsgFsConfig *m)
+{
+	return alk_schema_decode_into(&fs_config_schema, p, n, m);
 }
 
 int alk_msg_empty_decode(const uint8_t *p, size_t n)
@@ -439,6 +503,11 @@ long alk_msg_resize_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgRe
 long alk_msg_renew_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgRenew *m)
 {
 	return alk_schema_encode(out, cap, ALK_MSG_RENEW, id, &renew_schema, m);
+}
+
+long alk_msg_fs_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgFsConfig *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_FS_CONFIG, id, &fs_config_schema, m);
 }
 
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id)

@@ -128,6 +128,7 @@ typedef union {
 	AlkMsgError error;
 	AlkMsgNetConfig net_config;
 	AlkMsgResize resize;
+	AlkMsgFsConfig fs_config;
 	AlkMsgRenew renew;
 } AlkMsgAny;
 

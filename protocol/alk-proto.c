@@ -72,12 +72,13 @@ static const char *const type_names[] = {
     [ALK_MSG_NET_CONFIG] = "NET_CONFIG",
     [ALK_MSG_CREDIT] = "CREDIT",
     [ALK_MSG_RESIZE] = "RESIZE",
+    [ALK_MSG_FS_CONFIG] = "FS_CONFIG",
     [ALK_MSG_RENEW] = "RENEW",
 };
 
 int alk_proto_type_known(int type)
 {
-	/* a reserved number between the known ones has no name */
+	/* the numbers may have gaps: each range is some feature's */
 	return type >= ALK_MSG_HELLO && type <= ALK_MSG_TYPE_MAX && type_names[type] != NULL;
 }
 

@@ -34,6 +34,16 @@
 #define ALK_NET_PREFIX_MAX 30
 #define ALK_NET_MTU_MIN 576
 #define ALK_NET_MTU_MAX 9000
+/* FS_CONFIG limits */
+#define ALK_FS_TMPFS_MIB_MAX 65536u /* each of /tmp, /run, /var/tmp */
+#define ALK_FS_RO_PATHS_MAX 16
+#define ALK_FS_PATH_MAX 255 /* bytes of one mount path */
+/* The virtio serial numbers of the extra disks, as /sys/block/vdX/serial. */
+#define ALK_FS_WORKSPACE_SERIAL "alk-workspace"
+#define ALK_FS_WORKSPACE_PATH "/workspace"
+/* named volumes: the i-th has serial "alk-vol<i>" */
+#define ALK_FS_VOLUMES_MAX 8
+#define ALK_FS_VOLUME_SERIAL "alk-vol%u"
 /* A tty exec's window size (EXEC, RESIZE), in character cells. */
 #define ALK_TTY_SIZE_MIN 1
 #define ALK_TTY_SIZE_MAX 1000
@@ -60,6 +70,7 @@
 #define ALK_CAP_NET (1u << 4)    /* understands NET_CONFIG */
 #define ALK_CAP_CREDIT (1u << 5) /* honours out_window/window and CREDIT */
 #define ALK_CAP_PTY (1u << 6)    /* EXEC tty, RESIZE */
+#define ALK_CAP_FS (1u << 7)     /* understands FS_CONFIG */
 #define ALK_CAP_RENEW (1u << 8)  /* RENEW: a restored clone's new identity */
 
 typedef enum {
@@ -88,7 +99,8 @@ typedef enum {
 	ALK_MSG_NET_CONFIG = 23, /* host -> agent, new request id */
 	ALK_MSG_CREDIT = 24,     /* host -> agent: output bytes taken so far */
 	ALK_MSG_RESIZE = 25,     /* host -> agent: a tty exec's window size */
-	/* 26-29: reserved */
+	ALK_MSG_FS_CONFIG = 26,  /* host -> agent, new request id: mounts, once per boot */
+	/* 27-29: reserved */
 	ALK_MSG_RENEW = 30, /* host -> agent, new request id: entropy, clock, new nonce */
 	/* 31-33: reserved for restore */
 	ALK_MSG_TYPE_MAX = 30,
@@ -336,6 +348,25 @@ typedef struct {
 	uint32_t mtu;                         /* ALK_NET_MTU_MIN..MAX */
 } AlkMsgNetConfig;
 
+/* The guest's filesystem layout, applied once per boot before the host
+ * calls the sandbox ready (docs/protocol.md, 7.7). */
+typedef struct {
+	uint32_t root_readonly; /* 0/1: / remounted read-only once the rest is set up */
+	uint32_t tmpfs_mib;     /* 0: leave /tmp, /run, /var/tmp; else tmpfs of this size each */
+	uint32_t workspace;     /* 0/1: the disk ALK_FS_WORKSPACE_SERIAL at ALK_FS_WORKSPACE_PATH */
+	const char *owner;      /* the workspace's owner: a user name or UID[:GID]; NULL: root */
+	const char *readonly_paths[ALK_FS_RO_PATHS_MAX + 1]; /* bind-remounted read-only */
+	uint32_t nreadonly_paths;
+	const char *volumes[ALK_FS_VOLUMES_MAX + 1]; /* mount points; the i-th: serial alk-vol<i> */
+	uint32_t nvolumes;
+	uint32_t volumes_readonly; /* bit i: the i-th is mounted read-only (ro,noload) */
+} AlkMsgFsConfig;
+
+/* A path FS_CONFIG may mount on or bind: absolute, at most
+ * ALK_FS_PATH_MAX bytes, not "/" itself, no empty, "." or ".." component
+ * and no trailing '/', and not under /proc, /sys or /dev. */
+int alk_proto_mount_path_valid(const char *path);
+
 /* Decoders: 0 or a negative AlkProtoStatus. The payload must be exactly
  * one message of that type; unknown tags are rejected. */
 int alk_msg_hello_decode(const uint8_t *p, size_t n, AlkMsgHello *m);
@@ -355,6 +386,7 @@ int alk_msg_file_decode_type(int type, const uint8_t *p, size_t n, AlkMsgFile *m
 int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m);
 int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m);
 int alk_msg_resize_decode(const uint8_t *p, size_t n, AlkMsgResize *m);
+int alk_msg_fs_config_decode(const uint8_t *p, size_t n, AlkMsgFsConfig *m);
 int alk_msg_renew_decode(const uint8_t *p, size_t n, AlkMsgRenew *m);
 /* STDIN_EOF, FILE_END, SHUTDOWN: the payload must be empty (ALK_PROTO_E_FIELD). */
 int alk_msg_empty_decode(const uint8_t *p, size_t n);
@@ -377,6 +409,7 @@ long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, 
                           const char *message);
 long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgNetConfig *m);
 long alk_msg_resize_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgResize *m);
+long alk_msg_fs_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgFsConfig *m);
 long alk_msg_renew_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgRenew *m);
 /* A frame with an empty payload: STDIN_EOF, FILE_END, SHUTDOWN. */
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id);

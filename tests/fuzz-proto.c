@@ -306,6 +306,33 @@ static void fuzz_resize(const uint8_t *p, size_t n, uint32_t id)
 	same_bytes(r, alk_msg_resize_encode(out2, sizeof(out2), id, &b));
 }
 
+/* What the agent mounts: every path passed the one rule, every read-only
+ * bit names a volume that is there. */
+static void fuzz_fs_config(const uint8_t *p, size_t n, uint32_t id)
+{
+	AlkMsgFsConfig a, b;
+	const uint8_t *q;
+	uint32_t len;
+	long r;
+
+	if (alk_msg_fs_config_decode(p, n, &a) != ALK_PROTO_OK)
+		return;
+	CHECK(a.nreadonly_paths <= ALK_FS_RO_PATHS_MAX && a.nvolumes <= ALK_FS_VOLUMES_MAX);
+	for (uint32_t i = 0; i < a.nreadonly_paths; i++)
+		CHECK(alk_proto_mount_path_valid(a.readonly_paths[i]));
+	for (uint32_t i = 0; i < a.nvolumes; i++)
+		CHECK(alk_proto_mount_path_valid(a.volumes[i]));
+	CHECK((a.volumes_readonly >> a.nvolumes) == 0);
+	CHECK(a.owner == NULL || alk_proto_user_valid(a.owner));
+	r = alk_msg_fs_config_encode(out1, sizeof(out1), id, &a);
+	q = reparse(r, ALK_MSG_FS_CONFIG, id, n, &len);
+	CHECK(q != NULL);
+	CHECK(alk_msg_fs_config_decode(q, len, &b) == ALK_PROTO_OK);
+	CHECK(a.nreadonly_paths == b.nreadonly_paths && a.nvolumes == b.nvolumes &&
+	      a.volumes_readonly == b.volumes_readonly && a.tmpfs_mib == b.tmpfs_mib);
+	same_bytes(r, alk_msg_fs_config_encode(out2, sizeof(out2), id, &b));
+}
+
 static void fuzz_renew(const uint8_t *p, size_t n, uint32_t id)
 {
 	AlkMsgRenew a, b;
@@ -346,6 +373,7 @@ static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 	fuzz_error(p, n, id);
 	fuzz_net_config(p, n, id);
 	fuzz_resize(p, n, id);
+	fuzz_fs_config(p, n, id);
 	fuzz_renew(p, n, id);
 	CHECK((alk_msg_empty_decode(p, n) == ALK_PROTO_OK) == (n == 0));
 }

@@ -407,7 +407,16 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 21);
+	ck_assert_uint_eq(n, 28);
+	/* volumes: listed with read, made and removed by the operator */
+	ck_assert(strstr(text, "GET /v1/volumes read\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/volumes admin\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/volumes/{name} read\n") != NULL);
+	ck_assert(strstr(text, "DELETE /v1/volumes/{name} admin\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/anthropic write\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/tools/anthropic/definitions read\n") !=
+	          NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/openai write\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
 	/* MCP: each tool checks its own scope (alk-api-mcp-tools.c) */
 	ck_assert(strstr(text, "POST /mcp read\n") != NULL);
@@ -497,8 +506,8 @@ START_TEST(sandbox_network_json)
 	ck_assert(
 	    strstr(whole, "},\"network\":{\"mode\":\"allowlist\",\"allow\":[\"pypi.org:443\"") !=
 	    NULL);
-	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"display\":null,"
-	                        "\"adopted\":false") != NULL);
+	ck_assert(strstr(whole, "\"dns_refused\":9223372036854775807}},\"volumes\":[],"
+	                        "\"display\":null,\"adopted\":false") != NULL);
 }
 END_TEST
 

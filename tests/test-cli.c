@@ -442,6 +442,82 @@ START_TEST(test_create_parse_errors)
 }
 END_TEST
 
+START_TEST(test_create_parse_fs)
+{
+	g_auto(GStrv) argv = words("--root readonly --workspace 0 --readonly-path /etc "
+	                           "--readonly-path /usr --volume data:/data --volume ref:/ref:rw");
+	g_auto(AlkCreateOpts) o = {0};
+	g_auto(AlkCliArgs) args = {0};
+	g_autofree char *body = NULL;
+	g_autoptr(GError) error = NULL;
+
+	ck_assert_msg(alk_cmd_create_parse(g_strv_length(argv), argv, &o, &args, &error), "%s",
+	              error ? error->message : "");
+	body = alk_create_opts_to_json(&o);
+	ck_assert_str_eq(body, "{\"root\":\"readonly\",\"workspace_mib\":0,"
+	                       "\"readonly_paths\":[\"/etc\",\"/usr\"],\"volumes\":["
+	                       "{\"name\":\"data\",\"path\":\"/data\",\"readonly\":true},"
+	                       "{\"name\":\"ref\",\"path\":\"/ref\",\"readonly\":false}]}");
+	create_fails("--root ro", "writable or readonly");
+	create_fails("--root readonly --root writable", "given twice");
+	create_fails("--workspace -1", "whole number");
+	create_fails("--workspace 1 --workspace 2", "given twice");
+	create_fails("--readonly-path etc", "not an absolute path");
+	create_fails("--volume data", "NAME:PATH");
+	create_fails("--volume Data:/d", "NAME:PATH");
+	create_fails("--volume data:d", "NAME:PATH");
+	create_fails("--volume data:/d:rx", "NAME:PATH");
+	create_fails("--volume a:/1 --volume b:/2 --volume c:/3 --volume d:/4 --volume e:/5 "
+	             "--volume f:/6 --volume g:/7 --volume h:/8 --volume i:/9",
+	             "at most 8 volumes");
+}
+END_TEST
+
+START_TEST(test_volume_parse)
+{
+	static const struct {
+		const char *args;
+		const char *action, *name;
+		guint64 size;
+	} good[] = {
+	    {"create data --size 64", "create", "data", 64},
+	    {"ls", "ls", NULL, 0},
+	    {"--json ls", "ls", NULL, 0},
+	    {"rm data", "rm", "data", 0},
+	};
+	static const struct {
+		const char *args, *part;
+	} bad[] = {
+	    {"", "expected create"},          {"create data", "needs --size"},
+	    {"create --size 64", "NAME"},     {"create ../x --size 64", "[a-z0-9_-]"},
+	    {"create x --size 0", "between"}, {"rm", "NAME"},
+	    {"rm x --size 1", "no --size"},   {"ls x", "nothing more"},
+	    {"mv a", "unknown action"},       {"create x --size 99999999", "between"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_auto(GStrv) argv = words(good[i].args);
+		AlkVolumeCmd c = {0};
+		g_autoptr(GError) error = NULL;
+
+		ck_assert_msg(alk_cmd_volume_parse(g_strv_length(argv), argv, &c, &error), "%s: %s",
+		              good[i].args, error ? error->message : "");
+		ck_assert_str_eq(c.action, good[i].action);
+		ck_assert_pstr_eq(c.name, good[i].name);
+		ck_assert_uint_eq(c.size_mib, good[i].size);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_auto(GStrv) argv = words(bad[i].args);
+		AlkVolumeCmd c = {0};
+		g_autoptr(GError) error = NULL;
+
+		ck_assert_msg(!alk_cmd_volume_parse(g_strv_length(argv), argv, &c, &error), "%s",
+		              bad[i].args);
+		assert_usage(error, bad[i].part);
+	}
+}
+END_TEST
+
 START_TEST(test_run_parse)
 {
 	g_auto(GStrv) argv = words("--rm --image minimal -e X=1 --timeout 5 -- uname -a");
@@ -977,6 +1053,8 @@ static Suite *suite(void)
 	tcase_add_test(verbs, test_exec_result);
 	tcase_add_test(verbs, test_create_parse);
 	tcase_add_test(verbs, test_create_parse_errors);
+	tcase_add_test(verbs, test_create_parse_fs);
+	tcase_add_test(verbs, test_volume_parse);
 	tcase_add_test(verbs, test_run_parse);
 	tcase_add_test(verbs, test_cp_parse);
 	tcase_add_test(verbs, test_cp_parse_errors);

@@ -185,6 +185,8 @@ START_TEST(bad_numbers)
 	assert_config_error("[daemon]\nmax_sandboxes = 0\n",
 	                    "daemon.max_sandboxes: '0' is out of range, allowed 1..1024");
 	assert_config_error("[daemon]\nmax_sandboxes = 1025\n", "out of range, allowed 1..1024");
+	assert_config_error("[api]\nbash_timeout_s = 0\n",
+	                    "api.bash_timeout_s: '0' is out of range");
 	assert_config_error("[daemon]\nboot_timeout_s = 4\n", "daemon.boot_timeout_s");
 	assert_config_error("[daemon]\nboot_timeout_s = 3601\n", "allowed 5..3600");
 	assert_config_error("[profile:staging]\nmemory_mib = 18446744073709551616\n",
@@ -226,6 +228,36 @@ START_TEST(bad_strings)
 	assert_config_error("[profile:staging]\nmax_display_height = 100\n", "max_display_height");
 	assert_config_error("[daemon]\nrestore = on\n",
 	                    "daemon.restore: 'on' is not true or false");
+}
+END_TEST
+
+START_TEST(fs_keys)
+{
+	g_autoptr(AlkConfig) c = alk_config_load_data("[profile:ws]\nroot = writable\n"
+	                                              "workspace_mib = 32\ntmpfs_mib = 8\n",
+	                                              -1, NULL);
+	const AlkProfile *p;
+
+	ck_assert_ptr_nonnull(c);
+	p = alk_config_profile(c, "ws");
+	ck_assert(!p->root_readonly && p->workspace_mib == 32 && p->tmpfs_mib == 8);
+	/* the rest from production: a ceiling of 4096 */
+	ck_assert_uint_eq(p->max_workspace_mib, 4096);
+	p = alk_config_profile(c, "production");
+	ck_assert(p->root_readonly && p->workspace_mib == 1024);
+	p = alk_config_profile(c, "development");
+	ck_assert(!p->root_readonly && p->workspace_mib == 0);
+	assert_config_error("[profile:x]\nroot = ro\n",
+	                    "profile:x.root: 'ro' is not writable or readonly");
+	assert_config_error(
+	    "[profile:x]\nworkspace_mib = 5000\n",
+	    "profile:x.workspace_mib: default 5000 is above max_workspace_mib 4096");
+	assert_config_error("[profile:x]\ntmpfs_mib = 0\n", "profile:x.tmpfs_mib");
+	ck_assert_int_eq(alk_config_profile(c, "development")->volumes, ALK_VOLUMES_WRITABLE);
+	ck_assert_int_eq(alk_config_profile(c, "production")->volumes, ALK_VOLUMES_READONLY);
+	assert_config_error("[profile:x]\nvolumes = rw\n",
+	                    "profile:x.volumes: 'rw' is not one of none, readonly, writable");
+	assert_config_error("[profile:x]\ntmpfs_mib = 65537\n", "profile:x.tmpfs_mib");
 }
 END_TEST
 
@@ -359,14 +391,16 @@ START_TEST(api_group)
 	ck_assert_uint_eq(d->api.max_file_bytes, 1024 * 1024 * 1024);
 	ck_assert_uint_eq(d->api.max_connections, 64);
 	ck_assert_uint_eq(d->api.request_timeout_s, 30);
+	ck_assert_uint_eq(d->api.bash_timeout_s, 120);
 	ck_assert_str_eq(d->api.audit_log, "/var/lib/airlock/audit.jsonl");
 	ck_assert_str_eq(d->api.audit_head, "/var/lib/airlock/audit.head");
 
-	g_autoptr(AlkConfig) c = load("[api]\nsocket = /tmp/a.sock\nsocket_group = wheel\n"
-	                              "listen = 127.0.0.1:8420\ntokens_file = /tmp/tok\n"
-	                              "max_body_bytes = 1024\nmax_file_bytes = 5\n"
-	                              "max_connections = 2\nrequest_timeout_s = 3\n"
-	                              "audit_log = /tmp/a.jsonl\naudit_head = /tmp/a.head\n");
+	g_autoptr(AlkConfig) c =
+	    load("[api]\nsocket = /tmp/a.sock\nsocket_group = wheel\n"
+	         "listen = 127.0.0.1:8420\ntokens_file = /tmp/tok\n"
+	         "max_body_bytes = 1024\nmax_file_bytes = 5\n"
+	         "max_connections = 2\nrequest_timeout_s = 3\nbash_timeout_s = 7\n"
+	         "audit_log = /tmp/a.jsonl\naudit_head = /tmp/a.head\n");
 	ck_assert_str_eq(c->api.socket, "/tmp/a.sock");
 	ck_assert_str_eq(c->api.socket_group, "wheel");
 	ck_assert_str_eq(c->api.listen, "127.0.0.1:8420");
@@ -374,6 +408,7 @@ START_TEST(api_group)
 	ck_assert_uint_eq(c->api.max_file_bytes, 5);
 	ck_assert_uint_eq(c->api.max_connections, 2);
 	ck_assert_uint_eq(c->api.request_timeout_s, 3);
+	ck_assert_uint_eq(c->api.bash_timeout_s, 7);
 	ck_assert_str_eq(c->api.audit_head, "/tmp/a.head");
 	g_autoptr(AlkConfig) v6 = load("[api]\nlisten = [::1]:1\n");
 	ck_assert_str_eq(v6->api.listen, "[::1]:1");
@@ -479,6 +514,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, names_and_modes);
 	tcase_add_test(tc, network_group);
 	tcase_add_test(tc, pool_keys);
+	tcase_add_test(tc, fs_keys);
 	tcase_add_test(tc, cluster_group);
 	tcase_add_test(tc, root_and_privileges);
 	suite_add_tcase(s, tc);

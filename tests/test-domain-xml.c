@@ -186,6 +186,49 @@ START_TEST(test_display)
 }
 END_TEST
 
+START_TEST(test_workspace)
+{
+	AlkDomainSpec s = spec();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *none = render(&s, &error);
+	g_autofree char *xml = NULL;
+	g_autofree char *relative = NULL;
+
+	ck_assert(strstr(none, "vdb") == NULL && strstr(none, "<serial>") == NULL);
+	s.workspace = "/var/lib/airlock/sandboxes/0123456789ab/workspace.qcow2";
+	s.workspace_base = "/var/lib/airlock/disk-bases/ext4-64M.qcow2";
+	xml = render(&s, &error);
+	ck_assert_msg(xml != NULL, "%s", error ? error->message : "?");
+	ck_assert(strstr(xml, "<target dev='vdb' bus='virtio'/>") != NULL);
+	ck_assert(strstr(xml, "<serial>alk-workspace</serial>") != NULL);
+	ck_assert(strstr(xml, "<source file='/var/lib/airlock/disk-bases/ext4-64M.qcow2'/>") !=
+	          NULL);
+	ck_assert(validates(xml));
+	s.workspace_base = "disk-bases/ext4-64M.qcow2";
+	relative = render(&s, NULL);
+	ck_assert(relative == NULL);
+	/* named volumes: the read-only one read-only for QEMU */
+	g_autofree char *vols = NULL;
+	s.workspace = NULL;
+	s.volumes[0] = "/var/lib/airlock/volumes/data.qcow2";
+	s.volumes[1] = "/var/lib/airlock/volumes/ref.qcow2";
+	s.volume_readonly[1] = TRUE;
+	s.nvolumes = 2;
+	vols = render(&s, &error);
+	ck_assert_msg(vols != NULL, "%s", error ? error->message : "?");
+	const char *v0 = strstr(vols, "<serial>alk-vol0</serial>");
+	const char *v1 = strstr(vols, "<serial>alk-vol1</serial>");
+	ck_assert(v0 != NULL && v1 != NULL && v0 < v1);
+	/* the only <readonly/> is the second volume's */
+	ck_assert(strstr(vols, "<readonly/>") > v1 &&
+	          strstr(vols, "<readonly/>") < strstr(v1, "</disk>"));
+	ck_assert(strstr(vols, "<target dev='vdd' bus='virtio'/>") != NULL);
+	ck_assert(validates(vols));
+	s.nvolumes = ALK_DOMAIN_VOLUMES_MAX + 1;
+	ck_assert(render(&s, NULL) == NULL);
+}
+END_TEST
+
 START_TEST(test_values_are_escaped)
 {
 	AlkDomainSpec s = spec();
@@ -265,6 +308,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_render_validates);
+	tcase_add_test(tc, test_workspace);
 	tcase_add_test(tc, test_memtune_optional);
 	tcase_add_test(tc, test_tcg_tb_cache);
 	tcase_add_test(tc, test_interface);

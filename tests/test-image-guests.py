@@ -187,7 +187,8 @@ def archive_of(layout, out):
 # --- a daemon of our own ---------------------------------------------------------
 
 class Daemon:
-    def __init__(self, image_dir):
+    def __init__(self, image_dir, extra=""):
+        """extra: more of airlockd.conf (profiles, say), after [api]."""
         self.dir = tempfile.mkdtemp(prefix="alk-imgtest-")
         os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "api.sock")
@@ -208,6 +209,7 @@ class Daemon:
                     "audit_head = %s/audit.head\n"
                     % (state, rund, image_dir, os.path.join(ARGS.source, "xml-templates"),
                        self.sock, port, self.dir, self.dir, self.dir))
+            f.write(extra)
         self.conf = conf
         self.log = open(os.path.join(self.dir, "airlockd.log"), "a")
         self.start()

@@ -11,6 +11,7 @@
 #include "alk-manager.h"
 #include "alk-test-fake-net.h"
 #include "alk-test-fake-virt.h"
+#include "alk-volume.h"
 
 #define WAIT_S 20
 
@@ -367,6 +368,109 @@ START_TEST(test_adopt_after_restart)
 	ck_assert_msg(error == NULL, "%s", error ? error->message : "");
 	ck_assert(alk_manager_destroy(f.m, id, NULL));
 	assert_gone(id);
+}
+END_TEST
+
+/* ---- named volumes ---- */
+
+static void volume_made(GObject *src, GAsyncResult *res, gpointer data)
+{
+	*(GAsyncResult **)data = g_object_ref(res);
+}
+
+static gboolean have_result(gpointer data)
+{
+	return *(GAsyncResult **)data != NULL;
+}
+
+static void make_volume(const char *name)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkVolumeInfo) v = NULL;
+
+	alk_manager_volume_create_async(f.m, name, 16, volume_made, &res);
+	ck_assert(loop_until(have_result, &res, WAIT_S));
+	v = alk_manager_volume_create_finish(f.m, res, &error);
+	ck_assert_msg(v != NULL, "%s", error ? error->message : "?");
+	ck_assert_uint_eq(v->size_mib, 16);
+}
+
+static const AlkSandbox *create_with_volume(const char *name, gboolean readonly, GError **error)
+{
+	AlkSandboxRequest req = {0};
+
+	g_strlcpy(req.volumes[0].name, name, sizeof req.volumes[0].name);
+	g_strlcpy(req.volumes[0].path, "/data", sizeof req.volumes[0].path);
+	req.volumes[0].readonly = readonly;
+	req.nvolumes = 1;
+	return alk_manager_create(f.m, &req, error);
+}
+
+static void assert_refused(const char *name, gboolean readonly, gint code)
+{
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(create_with_volume(name, readonly, &error) == NULL);
+	ck_assert_msg(g_error_matches(error, ALK_ERROR, code), "%s", error->message);
+}
+
+static guint holders(const char *name)
+{
+	g_autoptr(AlkVolumeInfo) v = alk_manager_volume_get(f.m, name, NULL);
+
+	return v->writers->len + v->readers->len;
+}
+
+/* One writer, kept across a restart, released once its domain is gone. */
+START_TEST(test_volumes_one_writer)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *id = NULL;
+	g_autofree char *id2 = NULL;
+	g_autofree char *id3 = NULL;
+	const AlkSandbox *sb;
+
+	make_volume("data");
+	sb = create_with_volume("data", FALSE, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "");
+	id = g_strdup(sb->id);
+	/* claimed at create, before the guest runs */
+	assert_refused("data", FALSE, ALK_ERROR_CONFLICT);
+	assert_refused("data", TRUE, ALK_ERROR_CONFLICT);
+	assert_refused("nosuch", TRUE, ALK_ERROR_NOT_FOUND);
+	ck_assert(!alk_manager_volume_delete(f.m, "data", &error));
+	ck_assert(g_error_matches(error, ALK_ERROR, ALK_ERROR_CONFLICT));
+	g_clear_error(&error);
+	error = wait_for(id, ALK_SANDBOX_READY);
+	ck_assert_msg(error == NULL, "%s", error ? error->message : "");
+	/* a restarted manager reads the claim back from the record */
+	alk_manager_detach(f.m);
+	g_clear_pointer(&f.m, alk_manager_free);
+	start_manager();
+	ck_assert(alk_manager_lookup(f.m, id, NULL) != NULL);
+	ck_assert_uint_eq(holders("data"), 1);
+	assert_refused("data", TRUE, ALK_ERROR_CONFLICT);
+	/* its end lets go */
+	ck_assert(alk_manager_destroy(f.m, id, NULL));
+	assert_gone(id);
+	ck_assert_uint_eq(holders("data"), 0);
+	/* readers together, the volume kept through it all */
+	sb = create_with_volume("data", TRUE, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "");
+	id2 = g_strdup(sb->id);
+	sb = create_with_volume("data", TRUE, &error);
+	ck_assert_msg(sb != NULL, "%s", error ? error->message : "");
+	id3 = g_strdup(sb->id);
+	ck_assert_uint_eq(holders("data"), 2);
+	assert_refused("data", FALSE, ALK_ERROR_CONFLICT);
+	ck_assert(alk_manager_destroy(f.m, id2, NULL));
+	ck_assert(alk_manager_destroy(f.m, id3, NULL));
+	assert_gone(id2);
+	assert_gone(id3);
+	ck_assert_uint_eq(holders("data"), 0);
+	ck_assert(alk_manager_volume_delete(f.m, "data", &error));
+	ck_assert(alk_manager_volume_get(f.m, "data", NULL) == NULL);
 }
 END_TEST
 
@@ -1363,6 +1467,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_destroy_retried);
 	tcase_add_test(tc, test_destroy_while_libvirt_away);
 	tcase_add_test(tc, test_adopt_after_restart);
+	tcase_add_test(tc, test_volumes_one_writer);
 	tcase_add_test(tc, test_guest_stops);
 	tcase_add_test(tc, test_guest_powers_off);
 	tcase_add_test(tc, test_vanished_while_away);

@@ -167,7 +167,7 @@ END_TEST
 START_TEST(test_names)
 {
 	for (int t = ALK_MSG_HELLO; t <= ALK_MSG_TYPE_MAX; t++) {
-		if (t > ALK_MSG_RESIZE && t < ALK_MSG_RENEW) {
+		if (t > ALK_MSG_FS_CONFIG && t < ALK_MSG_RENEW) {
 			/* reserved numbers are unknown */
 			ck_assert(!alk_proto_type_known(t));
 			continue;
@@ -1229,6 +1229,110 @@ START_TEST(test_encode_bad_net_config)
 }
 END_TEST
 
+START_TEST(test_rt_fs_config)
+{
+	AlkMsgFsConfig m = {.root_readonly = 1,
+	                    .tmpfs_mib = 64,
+	                    .workspace = 1,
+	                    .owner = "agent",
+	                    .readonly_paths = {"/etc", "/usr/lib"},
+	                    .nreadonly_paths = 2};
+	AlkMsgFsConfig g;
+	AlkFrameHeader h;
+	const uint8_t *p;
+	long n;
+
+	n = alk_msg_fs_config_encode(frame, sizeof(frame), 7, &m);
+	ck_assert_int_gt(n, 0);
+	p = deliver(frame, n, &h);
+	ck_assert_uint_eq(h.type, ALK_MSG_FS_CONFIG);
+	ck_assert_str_eq(alk_proto_type_name(h.type), "FS_CONFIG");
+	memset(&g, 0, sizeof(g));
+	ck_assert_int_eq(alk_msg_fs_config_decode(p, h.len, &g), ALK_PROTO_OK);
+	ck_assert(g.root_readonly == 1 && g.tmpfs_mib == 64 && g.workspace == 1);
+	ck_assert_str_eq(g.owner, "agent");
+	ck_assert_uint_eq(g.nreadonly_paths, 2);
+	ck_assert_str_eq(g.readonly_paths[0], "/etc");
+	ck_assert_str_eq(g.readonly_paths[1], "/usr/lib");
+	/* all at their defaults: an empty payload, read back as nothing to do */
+	memset(&m, 0, sizeof(m));
+	n = alk_msg_fs_config_encode(frame, sizeof(frame), 8, &m);
+	ck_assert_int_eq(n, ALK_PROTO_HEADER_SIZE);
+	p = deliver(frame, n, &h);
+	memset(&g, 0xff, sizeof(g));
+	ck_assert_int_eq(alk_msg_fs_config_decode(p, h.len, &g), ALK_PROTO_OK);
+	ck_assert(g.root_readonly == 0 && g.tmpfs_mib == 0 && g.workspace == 0 && g.owner == NULL &&
+	          g.nreadonly_paths == 0);
+}
+END_TEST
+
+static int fs_decode_path(const char *path)
+{
+	AlkMsgFsConfig g;
+
+	pay_begin();
+	alk_put_str(&pw, 5, path);
+	return alk_msg_fs_config_decode(pay, pw.len, &g);
+}
+
+START_TEST(test_bad_fs_config)
+{
+	static const char *const bad[] = {"etc",     "/",     "/..",      "/a/../b",
+	                                  "/a/./b",  "/a//b", "/a/",      "/proc",
+	                                  "/proc/1", "/sys",  "/dev/sda", "//etc"};
+	AlkMsgFsConfig m = {0}, g;
+	char longer[ALK_FS_PATH_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(fs_decode_path(bad[i]) < 0, "%s accepted", bad[i]);
+	ck_assert_int_eq(fs_decode_path("/procs"), ALK_PROTO_OK);
+	ck_assert_int_eq(fs_decode_path("/etc/..x"), ALK_PROTO_OK);
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[0] = '/';
+	longer[sizeof(longer) - 1] = '\0';
+	ck_assert_int_eq(fs_decode_path(longer), ALK_PROTO_E_VALUE);
+	/* too many paths, a bad owner, out-of-range numbers */
+	pay_begin();
+	for (int i = 0; i <= ALK_FS_RO_PATHS_MAX; i++)
+		alk_put_str(&pw, 5, "/etc");
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_COUNT);
+	pay_begin();
+	alk_put_str(&pw, 4, "Root;rm");
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	alk_put_u32(&pw, 1, 2);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	alk_put_u32(&pw, 2, ALK_FS_TMPFS_MIB_MAX + 1);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	alk_put_u32(&pw, 9, 1);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_FIELD);
+	/* volumes: paths as readonly_paths, read-only bits only for volumes there */
+	pay_begin();
+	alk_put_str(&pw, 6, "/data");
+	alk_put_u32(&pw, 7, 1);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_OK);
+	ck_assert(g.nvolumes == 1 && g.volumes_readonly == 1);
+	ck_assert_str_eq(g.volumes[0], "/data");
+	pay_begin();
+	alk_put_str(&pw, 6, "/data");
+	alk_put_u32(&pw, 7, 2);
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	alk_put_str(&pw, 6, "/proc/x");
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_VALUE);
+	pay_begin();
+	for (int i = 0; i <= ALK_FS_VOLUMES_MAX; i++)
+		alk_put_str(&pw, 6, "/v");
+	ck_assert_int_eq(alk_msg_fs_config_decode(pay, pw.len, &g), ALK_PROTO_E_COUNT);
+	/* the encoder refuses what the decoder would */
+	m.readonly_paths[0] = "/proc/sys";
+	m.nreadonly_paths = 1;
+	ck_assert_int_eq(alk_msg_fs_config_encode(frame, sizeof(frame), 1, &m), ALK_PROTO_E_VALUE);
+}
+END_TEST
+
 START_TEST(test_bad_out_untouched)
 {
 	AlkMsgExec *g = calloc(1, sizeof(*g));
@@ -1581,6 +1685,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_bad_net_config);
 	tcase_add_test(tc, test_encode_bad_net_config);
 	tcase_add_test(tc, test_bad_out_untouched);
+	tcase_add_test(tc, test_rt_fs_config);
+	tcase_add_test(tc, test_bad_fs_config);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decoder");

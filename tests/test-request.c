@@ -339,6 +339,115 @@ START_TEST(resolve_display)
 }
 END_TEST
 
+START_TEST(resolve_fs)
+{
+	g_auto(AlkSandboxRequest) req = {0};
+	AlkLimits limits;
+	g_autoptr(GError) error = NULL;
+
+	/* development (the default): writable, no workspace */
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	ck_assert(!limits.root_readonly && limits.workspace_mib == 0);
+	/* production: read-only with a workspace, which 0 takes away */
+	ck_assert(from_json("{\"profile\":\"production\"}", &req, &error));
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	ck_assert(limits.root_readonly && limits.workspace_mib == 1024 && limits.tmpfs_mib == 64);
+	alk_request_clear(&req);
+	ck_assert(from_json("{\"profile\":\"production\",\"workspace_mib\":0}", &req, &error));
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	ck_assert_uint_eq(limits.workspace_mib, 0);
+	alk_request_clear(&req);
+	ck_assert(from_json("{\"profile\":\"production\",\"root\":\"writable\"}", &req, &error));
+	assert_resolve_error(&req, ALK_ERROR_LIMIT,
+	                     "a writable root is not allowed by the production profile");
+	alk_request_clear(&req);
+	ck_assert(from_json("{\"profile\":\"production\",\"workspace_mib\":4097}", &req, &error));
+	assert_resolve_error(&req, ALK_ERROR_LIMIT, "workspace_mib 4097 exceeds the production");
+	alk_request_clear(&req);
+	ck_assert(from_json("{\"workspace_mib\":8,\"root\":\"readonly\"}", &req, &error));
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "workspace_mib 8 is below the minimum");
+	req.workspace_mib = 64;
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	ck_assert(limits.root_readonly && limits.workspace_mib == 64);
+	req.root = g_strdup("rw");
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "root must be writable or readonly");
+	alk_request_clear(&req);
+	/* hostile paths: one rule (alk_proto_mount_path_valid), one message */
+	static const char *const bad[] = {"../etc",    "etc",    "/",    "/proc",
+	                                  "/proc/sys", "/sys/x", "/dev", "/a/../b",
+	                                  "/a/./b",    "/a//b",  "/a/",  "/.."};
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		req.readonly_paths = g_new0(char *, 2);
+		req.readonly_paths[0] = g_strdup(bad[i]);
+		assert_resolve_error(&req, ALK_ERROR_INVALID, "readonly_paths: '");
+		alk_request_clear(&req);
+	}
+	ck_assert(
+	    from_json("{\"readonly_paths\":[\"/etc\",\"/usr/lib\",\"/devices\"]}", &req, &error));
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	alk_request_clear(&req);
+	assert_json_error("{\"readonly_paths\":[\"/1\",\"/2\",\"/3\",\"/4\",\"/5\",\"/6\","
+	                  "\"/7\",\"/8\",\"/9\",\"/10\",\"/11\",\"/12\",\"/13\",\"/14\","
+	                  "\"/15\",\"/16\",\"/17\"]}",
+	                  "readonly_paths");
+	assert_json_error("{\"readonly_paths\":\"/etc\"}", "readonly_paths");
+	assert_json_error("{\"readonly_paths\":[1]}", "readonly_paths");
+	assert_json_error("{\"root\":true}", "root");
+	assert_json_error("{\"workspace_mib\":-1}", "workspace_mib");
+	assert_json_error("{\"workspace_mib\":\"1\"}", "workspace_mib");
+}
+END_TEST
+
+START_TEST(resolve_volumes)
+{
+	g_auto(AlkSandboxRequest) req = {0};
+	AlkLimits limits;
+	g_autoptr(GError) error = NULL;
+
+	ck_assert(from_json("{\"volumes\":[{\"name\":\"data\",\"path\":\"/data\"},"
+	                    "{\"name\":\"ref\",\"path\":\"/srv/ref\",\"readonly\":false}]}",
+	                    &req, &error));
+	ck_assert_uint_eq(req.nvolumes, 2);
+	ck_assert(req.volumes[0].readonly && !req.volumes[1].readonly); /* read-only by default */
+	ck_assert_str_eq(req.volumes[1].path, "/srv/ref");
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	/* production: read-only ones only; tiny (custom, from production) too */
+	req.profile = g_strdup("production");
+	assert_resolve_error(&req, ALK_ERROR_LIMIT,
+	                     "writable volumes are not allowed by the production profile");
+	req.volumes[1].readonly = TRUE;
+	ck_assert(alk_request_resolve(config, &req, &limits, &error));
+	g_strlcpy(req.volumes[1].name, "data", sizeof req.volumes[1].name);
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "given twice");
+	g_strlcpy(req.volumes[1].name, "ref", sizeof req.volumes[1].name);
+	g_strlcpy(req.volumes[1].path, "/data", sizeof req.volumes[1].path);
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "given twice");
+	static const char *const paths[] = {"data", "/", "/proc/x", "/a/../b", "/a/"};
+	for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
+		g_strlcpy(req.volumes[1].path, paths[i], sizeof req.volumes[1].path);
+		assert_resolve_error(&req, ALK_ERROR_INVALID, "volumes[1]");
+	}
+	g_strlcpy(req.volumes[1].path, "/ref", sizeof req.volumes[1].path);
+	g_strlcpy(req.volumes[1].name, "Ref", sizeof req.volumes[1].name);
+	assert_resolve_error(&req, ALK_ERROR_INVALID, "volumes[1]: the name");
+	alk_request_clear(&req);
+	assert_json_error("{\"volumes\":{}}", "volumes");
+	assert_json_error("{\"volumes\":[\"data\"]}", "item 0 must be an object");
+	assert_json_error("{\"volumes\":[{\"name\":\"d\"}]}", "path");
+	assert_json_error("{\"volumes\":[{\"name\":\"d\",\"path\":\"/d\",\"x\":1}]}", "x");
+	assert_json_error("{\"volumes\":[{\"name\":\"d\",\"path\":\"/d\",\"readonly\":1}]}",
+	                  "readonly");
+	assert_json_error("{\"volumes\":[{\"name\":\"\",\"path\":\"/d\"}]}", "name");
+	GString *many = g_string_new("{\"volumes\":[");
+	for (int i = 0; i <= ALK_VOLUMES_PER_SANDBOX; i++)
+		g_string_append_printf(many, "%s{\"name\":\"v%d\",\"path\":\"/v%d\"}", i ? "," : "",
+		                       i, i);
+	g_string_append(many, "]}");
+	assert_json_error(many->str, "volumes");
+	g_string_free(many, TRUE);
+}
+END_TEST
+
 START_TEST(resolve_labels)
 {
 	g_autoptr(GHashTable) labels =
@@ -462,6 +571,8 @@ static Suite *request_suite(void)
 	tcase_add_test(resolve, resolve_labels);
 	tcase_add_test(resolve, resolve_display);
 	tcase_add_test(resolve, resolve_host_cpus);
+	tcase_add_test(resolve, resolve_fs);
+	tcase_add_test(resolve, resolve_volumes);
 	tcase_add_test(resolve, limits_later);
 	tcase_add_test(resolve, end_to_end);
 	suite_add_tcase(s, resolve);

@@ -71,67 +71,87 @@ END_TEST
 
 static const char *step_name(AlkEndStep s)
 {
-	static const char *const names[] = {"wait",           "destroy_domain", "await_libvirt",
-	                                    "delete_network", "remove_files",   "release_template",
-	                                    "finish"};
+	static const char *const names[] = {
+	    "wait",           "destroy_domain", "await_libvirt",    "release_volumes",
+	    "delete_network", "remove_files",   "release_template", "finish"};
 	return names[s];
 }
 
 START_TEST(test_end_rows)
 {
-	/* the rows a sandbox's end goes through, in order: domain, network,
-	 * files, a clone's template */
+	/* the rows a sandbox's end goes through, in order: domain, network, files */
 	static const struct {
-		AlkHold d, n, f, t;
+		AlkHold d, n, f;
 		gboolean up;
 		AlkEndStep want;
 	} rows[] = {
 	    /* a ready networked sandbox is deleted */
-	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
-	     ALK_END_STEP_DESTROY_DOMAIN},
-	    {ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
-	     ALK_END_STEP_WAIT},
-	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
-	     ALK_END_STEP_DELETE_NETWORK},
-	    {ALK_HOLD_NONE, ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
-	     ALK_END_STEP_WAIT},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE,
-	     ALK_END_STEP_REMOVE_FILES},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, TRUE, ALK_END_STEP_FINISH},
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DESTROY_DOMAIN},
+	    {ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DELETE_NETWORK},
+	    {ALK_HOLD_NONE, ALK_HOLD_FREEING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, TRUE, ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, TRUE, ALK_END_STEP_FINISH},
 	    /* libvirt is away: the domain waits for it, nothing after it goes */
-	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
-	     ALK_END_STEP_AWAIT_LIBVIRT},
-	    {ALK_HOLD_HELD, ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, FALSE,
-	     ALK_END_STEP_AWAIT_LIBVIRT},
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, FALSE, ALK_END_STEP_AWAIT_LIBVIRT},
+	    {ALK_HOLD_HELD, ALK_HOLD_NONE, ALK_HOLD_NONE, FALSE, ALK_END_STEP_AWAIT_LIBVIRT},
 	    /* without a domain libvirt does not matter */
-	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
-	     ALK_END_STEP_DELETE_NETWORK},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
-	     ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, FALSE, ALK_END_STEP_DELETE_NETWORK},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, FALSE, ALK_END_STEP_REMOVE_FILES},
 	    /* deleted while its overlay, domain or allowlist is being made */
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_MAKING, ALK_HOLD_NONE, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_NONE, TRUE, ALK_END_STEP_WAIT},
-	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_NONE, FALSE,
-	     ALK_END_STEP_WAIT},
-	    /* a clone: its template goes last, after the overlay it backs */
-	    {ALK_HOLD_HELD, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE,
-	     ALK_END_STEP_DESTROY_DOMAIN},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE,
-	     ALK_END_STEP_REMOVE_FILES},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, FALSE,
-	     ALK_END_STEP_RELEASE_TEMPLATE},
-	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_MAKING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_MAKING, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_MAKING, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_HELD, ALK_HOLD_MAKING, ALK_HOLD_HELD, FALSE, ALK_END_STEP_WAIT},
+	};
+	/* with volumes: released once the domain is gone, before the rest */
+	static const struct {
+		AlkHold d, v, f;
+		gboolean up;
+		AlkEndStep want;
+	} vrows[] = {
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DESTROY_DOMAIN},
+	    {ALK_HOLD_FREEING, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, FALSE, ALK_END_STEP_AWAIT_LIBVIRT},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_RELEASE_VOLUMES},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, FALSE, ALK_END_STEP_RELEASE_VOLUMES},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, TRUE, ALK_END_STEP_REMOVE_FILES},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
 		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = rows[i].d,
 		                          [ALK_RES_NETWORK] = rows[i].n,
-		                          [ALK_RES_FILES] = rows[i].f,
-		                          [ALK_RES_TEMPLATE] = rows[i].t};
+		                          [ALK_RES_FILES] = rows[i].f};
 		AlkEndStep got = alk_end_next_step(res, rows[i].up);
 		ck_assert_msg(got == rows[i].want, "row %u: %s, want %s", i, step_name(got),
 		              step_name(rows[i].want));
+	}
+	/* a clone: its template goes last, after the overlay it backs */
+	static const struct {
+		AlkHold d, f, t;
+		gboolean up;
+		AlkEndStep want;
+	} trows[] = {
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DESTROY_DOMAIN},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, FALSE, ALK_END_STEP_RELEASE_TEMPLATE},
+	    {ALK_HOLD_NONE, ALK_HOLD_MAKING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(trows); i++) {
+		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = trows[i].d,
+		                          [ALK_RES_FILES] = trows[i].f,
+		                          [ALK_RES_TEMPLATE] = trows[i].t};
+		AlkEndStep got = alk_end_next_step(res, trows[i].up);
+		ck_assert_msg(got == trows[i].want, "template row %u: %s, want %s", i,
+		              step_name(got), step_name(trows[i].want));
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(vrows); i++) {
+		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = vrows[i].d,
+		                          [ALK_RES_VOLUMES] = vrows[i].v,
+		                          [ALK_RES_FILES] = vrows[i].f};
+		AlkEndStep got = alk_end_next_step(res, vrows[i].up);
+		ck_assert_msg(got == vrows[i].want, "volume row %u: %s, want %s", i, step_name(got),
+		              step_name(vrows[i].want));
 	}
 }
 END_TEST
@@ -139,9 +159,14 @@ END_TEST
 /* Over every combination of holds: what the end may never do. */
 START_TEST(test_end_never)
 {
-	for (guint code = 0; code < 4 * 4 * 4 * 4 * 2; code++) {
-		AlkHold res[ALK_RES_N] = {code % 4, code / 4 % 4, code / 16 % 4, code / 64 % 4};
-		gboolean up = code / 256;
+	G_STATIC_ASSERT(ALK_RES_N == 5);
+	for (guint code = 0; code < 4 * 4 * 4 * 4 * 4 * 2; code++) {
+		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = code % 4,
+		                          [ALK_RES_VOLUMES] = code / 4 % 4,
+		                          [ALK_RES_NETWORK] = code / 16 % 4,
+		                          [ALK_RES_FILES] = code / 64 % 4,
+		                          [ALK_RES_TEMPLATE] = code / 256 % 4};
+		gboolean up = code / 1024;
 		AlkEndStep got = alk_end_next_step(res, up);
 		gboolean making = FALSE, held = FALSE;
 
@@ -158,6 +183,10 @@ START_TEST(test_end_never)
 			ck_assert(up && res[ALK_RES_DOMAIN] == ALK_HOLD_HELD);
 		if (got == ALK_END_STEP_AWAIT_LIBVIRT)
 			ck_assert(!up && res[ALK_RES_DOMAIN] == ALK_HOLD_HELD);
+		/* a volume is free for another sandbox only once its QEMU is gone */
+		if (got == ALK_END_STEP_RELEASE_VOLUMES)
+			ck_assert(res[ALK_RES_DOMAIN] == ALK_HOLD_NONE &&
+			          res[ALK_RES_VOLUMES] == ALK_HOLD_HELD);
 		/* the namespace outlives the domain (its tap), the files both */
 		if (got == ALK_END_STEP_DELETE_NETWORK)
 			ck_assert(res[ALK_RES_DOMAIN] == ALK_HOLD_NONE &&

@@ -104,6 +104,7 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	alk_json_add_map(b, "labels", sb->labels);
 	add_limits(b, &sb->limits);
 	alk_api_json_add_network(b, sb);
+	alk_sandbox_add_volumes_json(b, sb);
 	json_builder_set_member_name(b, "display");
 	if (sb->limits.display_width == 0) {
 		json_builder_add_null_value(b);

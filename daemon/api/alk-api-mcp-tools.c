@@ -94,6 +94,8 @@ typedef struct {
 	guint64 ttl_s, cpus, memory_mib, disk_mib;
 	GHashTable *labels;
 	JsonObject *display; /* borrowed: read when the tool starts */
+	char *root;
+	char **readonly_paths;
 } CreateArgs;
 
 #define C(m) G_STRUCT_OFFSET(CreateArgs, m)
@@ -108,9 +110,13 @@ static const AlkJsonField create_fields[] = {
     {"disk_mib", ALK_JSON_UINT, C(disk_mib), FALSE, 1, 16777216, 0},
     {"labels", ALK_JSON_STRING_MAP, C(labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
     {"display", ALK_JSON_OBJECT, C(display), FALSE, 0, 0, 0},
+    {"root", ALK_JSON_STRING, C(root), FALSE, 1, 16, 0},
+    {"readonly_paths", ALK_JSON_STRING_ARRAY, C(readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
+     ALK_FS_PATH_MAX},
     ALK_MCP_FIELDS_END,
 };
 #undef C
+static const char *const root_modes[] = {"writable", "readonly", NULL};
 static const char *const net_modes[] = {"none", "isolated", "allowlist", NULL};
 static const AlkMcpDoc create_docs[] = {
     {"image name (default: the daemon's default image)", NULL},
@@ -125,6 +131,10 @@ static const AlkMcpDoc create_docs[] = {
     {"a virtual screen, keyboard and mouse of this mode (within the profile), for the "
      "screenshot and computer tools",
      NULL},
+    {"writable or readonly (a read-only root, /tmp, /var/tmp, /run on capped tmpfs; default: "
+     "the profile's)",
+     root_modes},
+    {"absolute paths bound read-only in the guest (for non-root users)", NULL},
 };
 
 /* display: {width, height}, as POST /v1/sandboxes takes it (the profile
@@ -198,6 +208,10 @@ static JsonObject *create_body(CreateArgs *a)
 		json_object_set_array_member(net, "allow", strv_array(a->allow));
 		json_object_set_object_member(o, "network", net);
 	}
+	if (a->root != NULL)
+		json_object_set_string_member(o, "root", a->root);
+	if (a->readonly_paths != NULL)
+		json_object_set_array_member(o, "readonly_paths", strv_array(a->readonly_paths));
 	if (a->labels != NULL) {
 		JsonObject *labels = json_object_new();
 		GHashTableIter it;

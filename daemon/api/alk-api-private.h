@@ -100,6 +100,7 @@ struct _AlkApi {
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
 	guint64 buffered_output;
 	struct _AlkMcpSessions *mcp; /* MCP sessions (alk-api-mcp.c), made when first used */
+	GHashTable *tools;           /* sandbox id -> AlkToolState (alk-api-tools-anthropic.c) */
 	AlkAuditThrottle *refusals;  /* audit lines of requests refused unauthenticated */
 	guint refusals_timer;        /* writes their summaries */
 };
@@ -344,6 +345,9 @@ typedef struct {
 	/* alk_api_free(): work still in the manager's hands must complete
 	 * without touching the API. */
 	void (*api_free)(AlkApi *api);
+	/* a sandbox ended (destroyed or failed): what the resource keeps for it
+	 * goes */
+	void (*sandbox_ended)(AlkApi *api, const AlkSandbox *sb);
 } AlkApiResource;
 extern const AlkApiResource alk_api_call_resource;
 
@@ -373,6 +377,10 @@ void alk_api_call_audit(AlkApiCall *call, const char *action, JsonNode *args, Js
 
 void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
+void alk_api_volumes_list(AlkApiReq *req);
+void alk_api_volumes_get(AlkApiReq *req);
+void alk_api_volumes_create(AlkApiReq *req);
+void alk_api_volumes_delete(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
 void alk_api_sandboxes_list(AlkApiReq *req);
 void alk_api_sandboxes_create(AlkApiReq *req);
@@ -446,6 +454,9 @@ void alk_api_screen_reply(AlkApiReq *req, const AlkScreenshot *shot);
 gboolean alk_api_screen_side(const char *text, const char *what, guint *out, GError **error);
 /* alk-api-computer.c: POST .../computer (its runner: alk-api-computer.h) */
 void alk_api_computer_post(AlkApiReq *req);
+/* alk-api-tools-anthropic.c: POST .../tools/anthropic, GET …/definitions */
+void alk_api_tools_anthropic_post(AlkApiReq *req);
+void alk_api_tools_anthropic_definitions(AlkApiReq *req);
 /* alk-api-tools-openai.c: POST .../tools/openai */
 void alk_api_tools_openai_post(AlkApiReq *req);
 /* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,

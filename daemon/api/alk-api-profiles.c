@@ -37,6 +37,11 @@ static void add_profile(JsonBuilder *b, const AlkProfile *p)
 	alk_json_add_bool(b, "display", p->display);
 	alk_json_add_int(b, "max_display_width", p->max_display_width);
 	alk_json_add_int(b, "max_display_height", p->max_display_height);
+	alk_json_add_string(b, "root", p->root_readonly ? "readonly" : "writable");
+	alk_json_add_int(b, "workspace_mib", (gint64)p->workspace_mib);
+	alk_json_add_int(b, "max_workspace_mib", (gint64)p->max_workspace_mib);
+	alk_json_add_int(b, "tmpfs_mib", p->tmpfs_mib);
+	alk_json_add_string(b, "volumes", alk_volumes_mode_to_string(p->volumes));
 	json_builder_end_object(b);
 }
 

@@ -16,10 +16,25 @@
 
 #define READ ALK_SCOPE_READ
 #define WRITE ALK_SCOPE_WRITE
+#define ADMIN ALK_SCOPE_ADMIN
 static const AlkApiRoute routes[] = {
     {.method = "GET", .pattern = "/v1/health", .scope = READ, .handle = alk_api_health_get},
     {.method = "GET", .pattern = "/v1/images", .scope = READ, .handle = alk_api_images_get},
     {.method = "GET", .pattern = "/v1/profiles", .scope = READ, .handle = alk_api_profiles_get},
+    {.method = "GET", .pattern = "/v1/volumes", .scope = READ, .handle = alk_api_volumes_list},
+    {.method = "POST",
+     .pattern = "/v1/volumes",
+     .scope = ADMIN,
+     .body = ALK_API_BODY_JSON,
+     .handle = alk_api_volumes_create},
+    {.method = "GET",
+     .pattern = "/v1/volumes/{name}",
+     .scope = READ,
+     .handle = alk_api_volumes_get},
+    {.method = "DELETE",
+     .pattern = "/v1/volumes/{name}",
+     .scope = ADMIN,
+     .handle = alk_api_volumes_delete},
     {.method = "GET",
      .pattern = "/v1/sandboxes",
      .scope = READ,
@@ -95,6 +110,16 @@ static const AlkApiRoute routes[] = {
      .body = ALK_API_BODY_JSON,
      .handle = alk_api_computer_post},
     {.method = "POST",
+     .pattern = "/v1/sandboxes/{id}/tools/anthropic",
+     .scope = WRITE,
+     .body = ALK_API_BODY_JSON,
+     .handle = alk_api_tools_anthropic_post},
+    {.method = "GET",
+     .pattern = "/v1/sandboxes/{id}/tools/anthropic/definitions",
+     .scope = READ,
+     .query = "editor computer",
+     .handle = alk_api_tools_anthropic_definitions},
+    {.method = "POST",
      .pattern = "/v1/sandboxes/{id}/tools/openai",
      .scope = WRITE,
      .body = ALK_API_BODY_JSON,
@@ -111,6 +136,7 @@ static const AlkApiRoute routes[] = {
 };
 #undef READ
 #undef WRITE
+#undef ADMIN
 
 const AlkApiRoute *alk_api_routes(guint *n)
 {
@@ -204,7 +230,8 @@ static gboolean match(const AlkApiRoute *r, GStrv segs, guint *path_at, char **i
 		}
 		if (segs[i] == NULL)
 			return FALSE;
-		if (g_strcmp0(pat[i], "{id}") == 0)
+		/* a sandbox's id or a volume's name, checked by its handler */
+		if (g_strcmp0(pat[i], "{id}") == 0 || g_strcmp0(pat[i], "{name}") == 0)
 			*id = segs[i];
 		else if (g_strcmp0(pat[i], segs[i]) != 0)
 			return FALSE;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alk-api-mcp.h"
+#include "alk-api-tools-anthropic.h"
 #include "alk-error.h"
 #include "alk-json.h"
 
@@ -20,6 +21,7 @@
 static const AlkApiResource *const resources[] = {
     &alk_api_call_resource,
     &alk_api_mcp_resource,
+    &alk_api_tools_resource,
 };
 
 GPtrArray *alk_api_values(GHashTable *table)
@@ -340,6 +342,9 @@ static void audit_end(AlkApi *api, const AlkSandbox *sb)
 	alk_json_add_string(b, "error", sb->error != NULL ? sb->error->message : NULL);
 	if (sb->limits.network != ALK_NET_NONE)
 		alk_api_json_add_network(b, sb);
+	/* the attachments it lets go (released once its domain is gone) */
+	if (sb->nvolumes != 0)
+		alk_sandbox_add_volumes_json(b, sb);
 	json_builder_end_object(b);
 	result = json_builder_get_root(b);
 	alk_api_audit(api, "airlockd", "sandbox.end", sb->id, NULL, result);
@@ -352,8 +357,12 @@ void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 	gboolean failed =
 	    sb->state == ALK_SANDBOX_FAILED && GPOINTER_TO_INT(seen) != ALK_SANDBOX_FAILED + 1;
 
-	if (failed || sb->state == ALK_SANDBOX_DESTROYED)
+	if (failed || sb->state == ALK_SANDBOX_DESTROYED) {
 		audit_end(api, sb);
+		for (guint i = 0; i < G_N_ELEMENTS(resources); i++)
+			if (resources[i]->sandbox_ended != NULL)
+				resources[i]->sandbox_ended(api, sb);
+	}
 	remember_state(api, sb);
 	if (api->metrics != NULL) {
 		if (failed)

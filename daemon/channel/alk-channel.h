@@ -157,3 +157,10 @@ void alk_channel_net_config_async(AlkChannel *ch, const AlkMsgNetConfig *cfg, GC
                                   GAsyncReadyCallback cb, gpointer user_data);
 /* ch may have been freed since: it is only compared, never used. */
 gboolean alk_channel_net_config_finish(AlkChannel *ch, GAsyncResult *res, GError **error);
+
+/* FS_CONFIG (docs/protocol.md, 7.7): once per boot of a sandbox whose
+ * filesystem layout is not the image's own, after READY (and NET_CONFIG).
+ * Completes and fails as NET_CONFIG does (the capability is ALK_CAP_FS). */
+void alk_channel_fs_config_async(AlkChannel *ch, const AlkMsgFsConfig *cfg, GCancellable *cancel,
+                                 GAsyncReadyCallback cb, gpointer user_data);
+gboolean alk_channel_fs_config_finish(AlkChannel *ch, GAsyncResult *res, GError **error);

@@ -42,6 +42,9 @@ static const AlkProfile builtin_profiles[] = {
         .display = TRUE,
         .max_display_width = 1920,
         .max_display_height = 1200,
+        .max_workspace_mib = 16384,
+        .tmpfs_mib = 256,
+        .volumes = ALK_VOLUMES_WRITABLE,
     },
     {
         .name = (char *)"staging",
@@ -65,6 +68,9 @@ static const AlkProfile builtin_profiles[] = {
         .display = TRUE,
         .max_display_width = 1920,
         .max_display_height = 1200,
+        .max_workspace_mib = 8192,
+        .tmpfs_mib = 128,
+        .volumes = ALK_VOLUMES_WRITABLE,
     },
     {
         .name = (char *)"production",
@@ -89,6 +95,11 @@ static const AlkProfile builtin_profiles[] = {
         .display = FALSE,
         .max_display_width = 1280,
         .max_display_height = 800,
+        .root_readonly = TRUE,
+        .workspace_mib = 1024,
+        .max_workspace_mib = 4096,
+        .tmpfs_mib = 64,
+        .volumes = ALK_VOLUMES_READONLY,
     },
 };
 
@@ -103,6 +114,8 @@ typedef enum {
 	KEY_BOOL,      /* gboolean, true or false */
 	KEY_ACCOUNT,   /* char *, a user or group name: [a-z_][a-z0-9_-]{0,31} */
 	KEY_LISTEN,    /* char *, "" or what alk_config_parse_listen() takes */
+	KEY_ROOT,      /* gboolean root_readonly: "writable" or "readonly" */
+	KEY_VOLUMES,   /* AlkVolumesMode: "none", "readonly" or "writable" */
 } AlkKeyType;
 
 typedef struct {
@@ -150,6 +163,7 @@ static const AlkConfigKey api_keys[] = {
     {"max_unauthenticated_per_peer", KEY_UINT, D(api.max_unauthenticated_per_peer), 1, 65536},
     {"head_timeout_s", KEY_UINT, D(api.head_timeout_s), 1, 3600},
     {"request_timeout_s", KEY_UINT, D(api.request_timeout_s), 1, 3600},
+    {"bash_timeout_s", KEY_UINT, D(api.bash_timeout_s), 1, 86400},
     {"audit_log", KEY_PATH, D(api.audit_log), 0, 256},
     {"audit_head", KEY_PATH, D(api.audit_head), 0, 256},
     {"audit_key", KEY_PATH, D(api.audit_key), 0, 256},
@@ -198,6 +212,12 @@ static const AlkConfigKey profile_keys[] = {
      ALK_DISPLAY_MAX_WIDTH},
     {"max_display_height", KEY_UINT, P(max_display_height), ALK_DISPLAY_MIN_HEIGHT,
      ALK_DISPLAY_MAX_HEIGHT},
+    {"root", KEY_ROOT, P(root_readonly), 0, 0},
+    {"workspace_mib", KEY_UINT64, P(workspace_mib), 0, 16777216},
+    {"max_workspace_mib", KEY_UINT64, P(max_workspace_mib), 0, 16777216},
+    /* ALK_FS_TMPFS_MIB_MAX of the protocol */
+    {"tmpfs_mib", KEY_UINT, P(tmpfs_mib), 1, 65536},
+    {"volumes", KEY_VOLUMES, P(volumes), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -214,11 +234,19 @@ static const struct {
     {P(disk_mib), P(max_disk_mib), KEY_UINT64, "disk_mib", "max_disk_mib"},
     {P(ttl_s), P(max_ttl_s), KEY_UINT64, "ttl_s", "max_ttl_s"},
     {P(exec_timeout_s), P(max_exec_timeout_s), KEY_UINT64, "exec_timeout_s", "max_exec_timeout_s"},
+    {P(workspace_mib), P(max_workspace_mib), KEY_UINT64, "workspace_mib", "max_workspace_mib"},
 };
 #undef P
 
 static const char *const virt_type_names[] = {"auto", "kvm", "qemu"};
 static const char *const net_mode_names[] = {"none", "isolated", "allowlist"};
+static const char *const volumes_mode_names[] = {"none", "readonly", "writable"};
+
+const char *alk_volumes_mode_to_string(AlkVolumesMode mode)
+{
+	return (guint)mode < G_N_ELEMENTS(volumes_mode_names) ? volumes_mode_names[mode]
+	                                                      : "unknown";
+}
 
 const char *alk_virt_type_to_string(AlkVirtType type)
 {
@@ -386,6 +414,7 @@ static AlkConfig *config_new_default(void)
 	c->api.max_unauthenticated_per_peer = 8;
 	c->api.head_timeout_s = 10;
 	c->api.request_timeout_s = 30;
+	c->api.bash_timeout_s = 120;
 	c->api.audit_log = g_strdup("/var/lib/airlock/audit.jsonl");
 	c->api.audit_head = g_strdup("/var/lib/airlock/audit.head");
 	c->net.egress_netns = g_strdup("");
@@ -542,6 +571,47 @@ static gboolean read_bool(GKeyFile *kf, const char *group, const AlkConfigKey *k
 	return TRUE;
 }
 
+static gboolean read_root(GKeyFile *kf, const char *group, const AlkConfigKey *k, gboolean *out,
+                          GError **error)
+{
+	g_autofree char *text = g_key_file_get_value(kf, group, k->name, NULL);
+
+	g_strstrip(text);
+	if (!alk_root_mode_from_string(text, out)) {
+		g_autofree char *shown = g_strescape(text, NULL);
+		return key_error(error, group, k->name, "'%s' is not writable or readonly", shown);
+	}
+	return TRUE;
+}
+
+static gboolean read_volumes(GKeyFile *kf, const char *group, const AlkConfigKey *k,
+                             AlkVolumesMode *out, GError **error)
+{
+	g_autofree char *raw = g_key_file_get_value(kf, group, k->name, NULL);
+
+	g_strstrip(raw);
+	for (guint i = 0; i < G_N_ELEMENTS(volumes_mode_names); i++) {
+		if (g_strcmp0(raw, volumes_mode_names[i]) == 0) {
+			*out = (AlkVolumesMode)i;
+			return TRUE;
+		}
+	}
+	g_autofree char *shown = g_strescape(raw, NULL);
+	return key_error(error, group, k->name, "'%s' is not one of none, readonly, writable",
+	                 shown);
+}
+
+gboolean alk_root_mode_from_string(const char *s, gboolean *readonly)
+{
+	if (g_strcmp0(s, "readonly") == 0)
+		*readonly = TRUE;
+	else if (g_strcmp0(s, "writable") == 0)
+		*readonly = FALSE;
+	else
+		return FALSE;
+	return TRUE;
+}
+
 static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k, gpointer target,
                          GError **error)
 {
@@ -568,6 +638,10 @@ static gboolean read_key(GKeyFile *kf, const char *group, const AlkConfigKey *k,
 		return read_net_modes(kf, group, k, dest, error);
 	case KEY_BOOL:
 		return read_bool(kf, group, k, dest, error);
+	case KEY_ROOT:
+		return read_root(kf, group, k, dest, error);
+	case KEY_VOLUMES:
+		return read_volumes(kf, group, k, dest, error);
 	default:
 		g_assert_not_reached();
 	}

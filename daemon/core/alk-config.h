@@ -30,6 +30,13 @@ typedef enum {
 #define ALK_DISPLAY_MAX_WIDTH 3840
 #define ALK_DISPLAY_MAX_HEIGHT 2160
 
+/* What a profile lets a sandbox do with named volumes. */
+typedef enum {
+	ALK_VOLUMES_NONE,     /* attach none */
+	ALK_VOLUMES_READONLY, /* read-only attachments only */
+	ALK_VOLUMES_WRITABLE, /* read-only and writable ones */
+} AlkVolumesMode;
+
 /* AlkProfile.network_modes is a set of these bits. */
 #define ALK_NET_FLAG(mode) (1u << (mode))
 
@@ -58,6 +65,11 @@ typedef struct {
 	gboolean display;         /* a sandbox may ask for a screen (display: {width, height}) */
 	guint max_display_width;  /* the largest screen it may ask for */
 	guint max_display_height;
+	gboolean root_readonly;    /* root: readonly (TRUE) or writable */
+	guint64 workspace_mib;     /* a /workspace disk of this size; 0: none */
+	guint64 max_workspace_mib; /* the largest one a request may ask for; 0: none at all */
+	guint tmpfs_mib;           /* a read-only root's /tmp, /var/tmp and /run: each this size */
+	AlkVolumesMode volumes;    /* which attachments of named volumes it allows */
 } AlkProfile;
 
 /* [api]: the REST server's sockets, credentials, limits and audit log. */
@@ -76,6 +88,7 @@ typedef struct {
 	guint max_unauthenticated_per_peer; /* of those, from one peer */
 	guint head_timeout_s;    /* to send the whole head while the caller is not known */
 	guint request_timeout_s; /* to send a request head, or between body chunks */
+	guint bash_timeout_s; /* /tools/anthropic: one bash tool command, then its shell restarts */
 	char *audit_log;
 	char *audit_head;
 	char *audit_key; /* keyed chaining (HMAC-SHA256) with the key in this file; NULL: off */
@@ -151,6 +164,11 @@ const char *alk_net_mode_to_string(AlkNetMode mode);
 gboolean alk_config_parse_listen(const char *s, char **address, guint16 *port, GError **error);
 /* Whether a valid listen value names a loopback address. */
 gboolean alk_config_listen_is_loopback(const char *s);
+
+const char *alk_volumes_mode_to_string(AlkVolumesMode mode);
+
+/* Parses a root mode, "writable" or "readonly". */
+gboolean alk_root_mode_from_string(const char *s, gboolean *readonly);
 
 /* Parses "none", "isolated" or "allowlist". */
 gboolean alk_net_mode_from_string(const char *s, AlkNetMode *out);

@@ -18,6 +18,8 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	AlkSandbox *sb = slot->sb;
 	AlkManager *m = slot->m;
 	g_autofree char *record = alk_sandbox_record_to_json(sb);
+	g_autofree char *workspace_base = alk_slot_fs_workspace_base(slot);
+	g_auto(GStrv) volumes = g_new0(char *, ALK_VOLUMES_PER_SANDBOX + 1);
 	AlkDomainSpec spec = {
 	    .name = sb->domain,
 	    .virt_type = m->virt_type,
@@ -42,7 +44,17 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	    .mac = alk_slot_net_mac(slot),
 	    .display_width = sb->limits.display_width,
 	    .display_height = sb->limits.display_height,
+	    .workspace = sb->workspace,
+	    .workspace_base = workspace_base,
+	    .nvolumes = sb->nvolumes,
 	};
+
+	G_STATIC_ASSERT(ALK_VOLUMES_PER_SANDBOX <= ALK_DOMAIN_VOLUMES_MAX);
+	for (guint i = 0; i < sb->nvolumes; i++) {
+		volumes[i] = alk_manager_volume_path(m, sb->volumes[i].name);
+		spec.volumes[i] = volumes[i];
+		spec.volume_readonly[i] = sb->volumes[i].readonly;
+	}
 	return alk_domain_xml_render(m->config->template_dir, &spec, error);
 }
 
@@ -157,6 +169,19 @@ static void start_domain(AlkSlot *slot, GError *error)
 	                          alk_slot_ref(slot, NULL));
 }
 
+/* The root's overlay and the workspace's, if any, are there. */
+static void disks_made(AlkSlot *slot, GError *error)
+{
+	if (error != NULL) {
+		alk_slot_fail(slot, error);
+		return;
+	}
+	if (alk_slot_net_wanted(slot))
+		alk_slot_net_prepare(slot, start_domain);
+	else
+		start_domain(slot, NULL);
+}
+
 static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree AlkSlotRef *ref = data;
@@ -173,10 +198,7 @@ static void overlay_done(GObject *src, GAsyncResult *res, gpointer data)
 		alk_slot_fail(slot, error);
 		return;
 	}
-	if (alk_slot_net_wanted(slot))
-		alk_slot_net_prepare(slot, start_domain);
-	else
-		start_domain(slot, NULL);
+	alk_slot_fs_prepare(slot, disks_made);
 }
 
 static gboolean check_capacity(AlkManager *m, GError **error)
@@ -235,6 +257,12 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	    : image->exec_user != NULL && alk_proto_user_valid(image->exec_user) ? image->exec_user
 	                                                                         : NULL);
 	sb->net.allow = g_strdupv(req->allow);
+	if (req->readonly_paths != NULL && req->readonly_paths[0] != NULL)
+		sb->readonly_paths = g_strdupv(req->readonly_paths);
+	if (limits->workspace_mib != 0)
+		sb->workspace = g_build_filename(sb->state_dir, "workspace.qcow2", NULL);
+	memcpy(sb->volumes, req->volumes, sizeof sb->volumes);
+	sb->nvolumes = req->nvolumes;
 	alk_slot_add_labels(sb, req->labels);
 	return sb;
 }
@@ -259,6 +287,9 @@ AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkL
 		return NULL;
 	}
 	slot = alk_slot_add(m, sandbox_for(m, req, limits, image));
+	/* claimed at once: a second create in the same turn sees it */
+	if (slot->sb->nvolumes != 0)
+		slot->res[ALK_RES_VOLUMES] = ALK_HOLD_HELD;
 	if (pool != NULL) {
 		/* its TTL starts when it is handed out */
 		slot->sb->pool = g_strdup(pool);
@@ -273,8 +304,10 @@ AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkL
 		return NULL;
 	}
 	alk_slot_exec_defaults_take(slot, image);
-	/* a template's maker never restores from one */
-	if (g_strcmp0(pool, ALK_TEMPLATE_MAKER) != 0 &&
+	/* a template's maker never restores from one; a guest with a layout
+	 * of its own (read-only root, workspace, volumes: disks and mounts)
+	 * boots cold */
+	if (g_strcmp0(pool, ALK_TEMPLATE_MAKER) != 0 && !alk_slot_fs_wanted(slot) &&
 	    (tpl = alk_slot_template_pick(m, image, limits)) != NULL)
 		alk_slot_template_hold(slot, tpl);
 	slot->image = g_steal_pointer(&image);
@@ -292,7 +325,8 @@ const AlkSandbox *alk_manager_create(AlkManager *m, const AlkSandboxRequest *req
 	AlkLimits limits;
 	AlkSlot *slot;
 
-	if (!alk_request_resolve(m->config, req, &limits, error))
+	if (!alk_request_resolve(m->config, req, &limits, error) ||
+	    !alk_manager_volumes_check(m, req, error))
 		return NULL;
 	/* a warm one, if the pool has one of this shape */
 	if ((slot = alk_slot_pool_take(m, req, &limits)) != NULL)

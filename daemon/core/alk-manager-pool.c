@@ -78,7 +78,9 @@ static gboolean same_shape(const AlkLimits *a, const AlkLimits *b)
 {
 	return a->cpus == b->cpus && a->memory_mib == b->memory_mib && a->disk_mib == b->disk_mib &&
 	       a->cpu_quota_pct == b->cpu_quota_pct && a->io_bytes_sec == b->io_bytes_sec &&
-	       a->io_iops == b->io_iops && a->network == b->network;
+	       a->io_iops == b->io_iops && a->network == b->network &&
+	       a->root_readonly == b->root_readonly && a->tmpfs_mib == b->tmpfs_mib &&
+	       a->workspace_mib == b->workspace_mib;
 }
 
 /* The current build of image, or NULL (no such image now: warned). */
@@ -119,7 +121,9 @@ AlkSlot *alk_slot_pool_take(AlkManager *m, const AlkSandboxRequest *req, const A
 	g_autofree char *build = NULL;
 	g_autoptr(GPtrArray) all = NULL;
 
+	/* a member's mounts are made at its boot */
 	if (limits->network != ALK_NET_NONE || key_named(m, key) == NULL ||
+	    (req->readonly_paths != NULL && req->readonly_paths[0] != NULL) || req->nvolumes != 0 ||
 	    (build = current_build(m, image)) == NULL)
 		return NULL;
 	all = alk_manager_list(m); /* oldest first */

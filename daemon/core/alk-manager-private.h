@@ -73,7 +73,8 @@ struct AlkManager {
 	guint pool_failures; /* members that failed in a row: the refill backs off */
 	AlkManagerWatch watch;
 	gpointer watch_data;
-	GHashTable *templates; /* key -> AlkTemplate: alk-manager-restore.c */
+	GHashTable *volumes_making; /* names of volumes being made (alk-volume.c) */
+	GHashTable *templates;      /* key -> AlkTemplate: alk-manager-restore.c */
 };
 
 #define ALK_SLOT(sb) ((AlkSlot *)(sb)->priv)
@@ -219,6 +220,21 @@ void alk_manager_probe_kvm_abandon(AlkManager *m);
 gboolean alk_manager_reconcile(AlkManager *m, GError **error);
 /* The manager stops: destroys in flight finish without it. */
 void alk_manager_reconcile_abandon(AlkManager *m);
+
+/* alk-volume.c: a volume's qcow2; whether req's volumes exist and are free */
+char *alk_manager_volume_path(AlkManager *m, const char *name);
+gboolean alk_manager_volumes_check(AlkManager *m, const AlkSandboxRequest *req, GError **error);
+
+/* alk-manager-fs.c: the workspace disk and FS_CONFIG */
+char *alk_manager_disk_base_dir(AlkManager *m);
+/* Whether the guest's layout differs from the image's own (FS_CONFIG). */
+gboolean alk_slot_fs_wanted(AlkSlot *slot);
+/* Makes the workspace's overlay (its base first, once per size) while the
+ * files resource is MAKING; next(slot, NULL) at once when there is none. */
+void alk_slot_fs_prepare(AlkSlot *slot, AlkSlotNext next);
+/* The workspace's base, or NULL without a workspace. */
+char *alk_slot_fs_workspace_base(AlkSlot *slot);
+void alk_slot_fs_configure(AlkSlot *slot, AlkSlotNext next);
 
 /* alk-manager-net.c: each step ends in next(), unless the manager let go of
  * the sandbox meanwhile */

@@ -101,6 +101,7 @@ void alk_manager_free(AlkManager *m)
 	g_ptr_array_unref(m->drops);
 	g_array_unref(m->virt_waiters);
 	g_hash_table_unref(m->slots);
+	g_clear_pointer(&m->volumes_making, g_hash_table_unref);
 	alk_manager_restore_stop(m);
 	if (m->virt_ops->free != NULL)
 		m->virt_ops->free(m->virt_ctx);
@@ -352,6 +353,8 @@ AlkEndStep alk_end_next_step(const AlkHold res[ALK_RES_N], gboolean libvirt_up)
 		case ALK_RES_DOMAIN:
 			return libvirt_up ? ALK_END_STEP_DESTROY_DOMAIN
 			                  : ALK_END_STEP_AWAIT_LIBVIRT;
+		case ALK_RES_VOLUMES:
+			return ALK_END_STEP_RELEASE_VOLUMES;
 		case ALK_RES_NETWORK:
 			return ALK_END_STEP_DELETE_NETWORK;
 		case ALK_RES_FILES:
@@ -456,6 +459,10 @@ void alk_slot_step(AlkSlot *slot)
 			/* the retry timer, if any, finds libvirt away again */
 			slot->end = slot->retry != 0 ? ALK_END_RETRY : ALK_END_LIBVIRT;
 			return;
+		case ALK_END_STEP_RELEASE_VOLUMES:
+			/* QEMU, which had them open, is gone: another may attach them */
+			slot->res[ALK_RES_VOLUMES] = ALK_HOLD_NONE;
+			break;
 		case ALK_END_STEP_DELETE_NETWORK:
 			slot->end = ALK_END_NETWORK;
 			slot->res[ALK_RES_NETWORK] = ALK_HOLD_FREEING;
@@ -656,7 +663,7 @@ static void became_ready(AlkSlot *slot)
 	alk_slot_start_pings(slot);
 }
 
-static void net_configured(AlkSlot *slot, GError *error)
+static void fs_configured(AlkSlot *slot, GError *error)
 {
 	if (slot->sb->state != ALK_SANDBOX_BOOTING) {
 		g_clear_error(&error);
@@ -668,14 +675,30 @@ static void net_configured(AlkSlot *slot, GError *error)
 		became_ready(slot);
 }
 
+/* The network first: NET_CONFIG may write /etc/resolv.conf, which a
+ * read-only root would refuse. */
+static void net_configured(AlkSlot *slot, GError *error)
+{
+	if (slot->sb->state != ALK_SANDBOX_BOOTING || error != NULL || !alk_slot_fs_wanted(slot))
+		fs_configured(slot, error);
+	else
+		alk_slot_fs_configure(slot, fs_configured);
+}
+
 static const char *guest_end_text(AlkSandbox *sb);
 
 void alk_slot_booted(AlkSlot *slot)
 {
-	/* an adopted guest has its address already; a template's maker gets
-	 * none (its clones get theirs) */
-	if (slot->net != NULL && !slot->sb->adopted && !alk_slot_is_template_maker(slot))
+	AlkSandbox *sb = slot->sb;
+	/* a template's maker gets neither address nor mounts (its clones get
+	 * theirs) */
+	gboolean maker = alk_slot_is_template_maker(slot);
+
+	/* an adopted guest has its address and its mounts already */
+	if (slot->net != NULL && !sb->adopted && !maker)
 		alk_slot_net_configure(slot, net_configured);
+	else if (!sb->adopted && !maker)
+		net_configured(slot, NULL);
 	else
 		became_ready(slot);
 }

@@ -113,6 +113,9 @@ static gboolean adopt(AlkManager *m, const AlkVirtOpsDomain *d)
 	slot = alk_slot_add(m, g_steal_pointer(&sb));
 	slot->res[ALK_RES_DOMAIN] = ALK_HOLD_HELD;
 	slot->res[ALK_RES_FILES] = ALK_HOLD_HELD;
+	/* its record says what it holds: the one-writer rule holds after a restart */
+	if (slot->sb->nvolumes != 0)
+		slot->res[ALK_RES_VOLUMES] = ALK_HOLD_HELD;
 	alk_slot_exec_defaults_load(slot);
 	alk_sandbox_set_state(slot->sb, ALK_SANDBOX_BOOTING);
 	if (alk_slot_net_wanted(slot) && !alk_slot_net_adopt(slot, &error)) {

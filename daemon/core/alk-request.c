@@ -7,6 +7,7 @@
 #include "alk-error.h"
 #include "alk-image.h"
 #include "alk-json.h"
+#include "alk-proto.h"
 
 void alk_request_clear(AlkSandboxRequest *req)
 {
@@ -16,6 +17,8 @@ void alk_request_clear(AlkSandboxRequest *req)
 	g_clear_pointer(&req->profile, g_free);
 	g_clear_pointer(&req->allow, g_strfreev);
 	g_clear_pointer(&req->labels, g_hash_table_unref);
+	g_clear_pointer(&req->root, g_free);
+	g_clear_pointer(&req->readonly_paths, g_strfreev);
 	memset(req, 0, sizeof *req);
 }
 
@@ -25,7 +28,15 @@ typedef struct {
 	AlkSandboxRequest req;
 	JsonObject *network;
 	JsonObject *display;
+	guint64 workspace_mib; /* G_MAXUINT64 while absent */
+	JsonArray *volumes;
 } AlkCreateBody;
+
+typedef struct {
+	char *name;
+	char *path;
+	gboolean readonly;
+} AlkVolumeBody;
 
 typedef struct {
 	char *mode;
@@ -45,8 +56,21 @@ static const AlkJsonField create_fields[] = {
     {"network", ALK_JSON_OBJECT, B(network), FALSE, 0, 0, 0},
     {"labels", ALK_JSON_STRING_MAP, B(req.labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
     {"display", ALK_JSON_OBJECT, B(display), FALSE, 0, 0, 0},
+    {"root", ALK_JSON_STRING, B(req.root), FALSE, 1, 16, 0},
+    {"workspace_mib", ALK_JSON_UINT, B(workspace_mib), FALSE, 0, G_MAXINT64, 0},
+    {"readonly_paths", ALK_JSON_STRING_ARRAY, B(req.readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
+     ALK_FS_PATH_MAX},
+    {"volumes", ALK_JSON_OBJECT_ARRAY, B(volumes), FALSE, 0, ALK_VOLUMES_PER_SANDBOX, 0},
     {NULL, 0, 0, FALSE, 0, 0, 0},
 };
+#define V(member) G_STRUCT_OFFSET(AlkVolumeBody, member)
+static const AlkJsonField volume_fields[] = {
+    {"name", ALK_JSON_STRING, V(name), TRUE, 1, ALK_VOLUME_NAME_MAX, 0},
+    {"path", ALK_JSON_STRING, V(path), TRUE, 1, ALK_FS_PATH_MAX, 0},
+    {"readonly", ALK_JSON_BOOL, V(readonly), FALSE, 0, 0, 0},
+    {NULL, 0, 0, FALSE, 0, 0, 0},
+};
+#undef V
 static const AlkJsonField display_fields[] = {
     {"width", ALK_JSON_UINT, G_STRUCT_OFFSET(AlkSandboxRequest, display_width), TRUE, 1, G_MAXINT64,
      0},
@@ -85,12 +109,42 @@ static gboolean read_network(JsonObject *obj, AlkSandboxRequest *req, GError **e
 	return ok;
 }
 
+/* Read-only unless it says readonly: false. Names and paths are checked
+ * in alk_request_resolve(), with the rest of what the profile decides. */
+static gboolean read_volumes(JsonArray *array, AlkSandboxRequest *req, GError **error)
+{
+	for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+		AlkVolumeBody v = {NULL, NULL, TRUE};
+		AlkVolumeAttach *a = &req->volumes[req->nvolumes];
+		JsonObject *obj = json_array_get_object_element(array, i);
+
+		if (!alk_json_read_object(obj, volume_fields, &v, error)) {
+			alk_json_fields_clear(volume_fields, &v);
+			g_prefix_error(error, "volumes[%u]: ", i);
+			return FALSE;
+		}
+		g_strlcpy(a->name, v.name, sizeof a->name);
+		g_strlcpy(a->path, v.path, sizeof a->path);
+		a->readonly = v.readonly;
+		req->nvolumes++;
+		alk_json_fields_clear(volume_fields, &v);
+	}
+	return TRUE;
+}
+
 gboolean alk_request_from_json(JsonObject *obj, AlkSandboxRequest *out, GError **error)
 {
-	AlkCreateBody body = {{0}, NULL, NULL};
+	AlkCreateBody body = {{0}, NULL, NULL, G_MAXUINT64, NULL};
 
 	if (!alk_json_read_object(obj, create_fields, &body, error))
 		return FALSE;
+	if (body.workspace_mib != G_MAXUINT64)
+		body.req.workspace_mib =
+		    body.workspace_mib == 0 ? ALK_WORKSPACE_NONE : body.workspace_mib;
+	if (!read_volumes(body.volumes, &body.req, error)) {
+		alk_request_clear(&body.req);
+		return FALSE;
+	}
 	if (body.network != NULL && !read_network(body.network, &body.req, error)) {
 		alk_request_clear(&body.req);
 		return FALSE;
@@ -262,6 +316,88 @@ static gboolean pick_display(const AlkProfile *p, const AlkSandboxRequest *req, 
 	return TRUE;
 }
 
+/* A request may make the root read-only, never writable where the
+ * profile makes it read-only; the workspace within the profile's ceiling. */
+static gboolean pick_fs(const AlkProfile *p, const AlkSandboxRequest *req, AlkLimits *l,
+                        GError **error)
+{
+	gboolean readonly = p->root_readonly;
+
+	if (req->root != NULL && !alk_root_mode_from_string(req->root, &readonly)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "root must be writable or readonly");
+		return FALSE;
+	}
+	if (p->root_readonly && !readonly) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "a writable root is not allowed by the %s profile", p->name);
+		return FALSE;
+	}
+	l->root_readonly = readonly;
+	l->tmpfs_mib = p->tmpfs_mib;
+	if (req->workspace_mib == ALK_WORKSPACE_NONE) {
+		l->workspace_mib = 0;
+		return TRUE;
+	}
+	if (req->workspace_mib != 0 && p->max_workspace_mib == 0) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+		            "a workspace is not allowed by the %s profile", p->name);
+		return FALSE;
+	}
+	return pick(p, "workspace_mib", req->workspace_mib, p->workspace_mib, ALK_WORKSPACE_MIB_MIN,
+	            p->max_workspace_mib, &l->workspace_mib, error);
+}
+
+static gboolean check_readonly_paths(char **paths, GError **error)
+{
+	for (guint i = 0; paths != NULL && paths[i] != NULL; i++) {
+		if (alk_proto_mount_path_valid(paths[i]))
+			continue;
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "readonly_paths: '%s' is not an absolute path of at most %d bytes "
+		            "without empty, '.' or '..' components, or is /, or is under /proc, "
+		            "/sys or /dev",
+		            g_utf8_validate(paths[i], -1, NULL) ? paths[i] : "…", ALK_FS_PATH_MAX);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* The profile says whether volumes may be attached and whether writable;
+ * whether they exist and are free is the manager's (alk-volume.c). */
+static gboolean check_volumes(const AlkProfile *p, const AlkSandboxRequest *req, GError **error)
+{
+	for (guint i = 0; i < req->nvolumes; i++) {
+		const AlkVolumeAttach *a = &req->volumes[i];
+
+		if (!alk_volume_name_is_valid(a->name) || !alk_proto_mount_path_valid(a->path)) {
+			g_set_error(
+			    error, ALK_ERROR, ALK_ERROR_INVALID,
+			    "volumes[%u]: the name must be [a-z0-9_-]{1,%d} and the path as "
+			    "readonly_paths'",
+			    i, ALK_VOLUME_NAME_MAX);
+			return FALSE;
+		}
+		for (guint j = 0; j < i; j++) {
+			if (g_strcmp0(req->volumes[j].name, a->name) == 0 ||
+			    g_strcmp0(req->volumes[j].path, a->path) == 0) {
+				g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+				            "volumes[%u]: volume %s or path %s given twice", i,
+				            a->name, a->path);
+				return FALSE;
+			}
+		}
+		if (p->volumes == ALK_VOLUMES_NONE ||
+		    (!a->readonly && p->volumes != ALK_VOLUMES_WRITABLE)) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_LIMIT,
+			            "%s volumes are not allowed by the %s profile",
+			            a->readonly ? "attaching" : "writable", p->name);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 /* vCPUs at the profile's quota may not promise more CPU time than the host
  * has: the excess would only slow every sandbox down. */
 static gboolean check_host_cpus(const AlkConfig *config, const AlkLimits *l, GError **error)
@@ -302,7 +438,8 @@ gboolean alk_request_resolve(const AlkConfig *config, const AlkSandboxRequest *r
 	}
 	if (!check_image(req->image, error) || !check_labels(req->labels, error) ||
 	    !pick_sizes(p, req, &l, error) || !check_network(p, req, error) ||
-	    !pick_display(p, req, &l, error))
+	    !pick_display(p, req, &l, error) || !pick_fs(p, req, &l, error) ||
+	    !check_readonly_paths(req->readonly_paths, error) || !check_volumes(p, req, error))
 		return FALSE;
 	copy_profile(p, &l);
 	if (!check_host_cpus(config, &l, error))
@@ -356,4 +493,7 @@ void alk_limits_add_json(JsonBuilder *b, const AlkLimits *l)
 	alk_json_add_int(b, "max_exec_timeout_s", (gint64)l->max_exec_timeout_s);
 	alk_json_add_int(b, "output_cap_bytes", (gint64)l->output_cap_bytes);
 	alk_json_add_int(b, "max_execs", l->max_execs);
+	alk_json_add_string(b, "root", l->root_readonly ? "readonly" : "writable");
+	alk_json_add_int(b, "tmpfs_mib", l->tmpfs_mib);
+	alk_json_add_int(b, "workspace_mib", (gint64)l->workspace_mib);
 }

@@ -11,6 +11,17 @@
 #include "alk-name.h" /* the label limits */
 
 #define ALK_MEMORY_MIB_MIN 64
+/* named volumes one sandbox may attach */
+#define ALK_VOLUMES_PER_SANDBOX 8
+
+/* One attachment of a named volume: plain data, copied into the record. */
+typedef struct {
+	char name[ALK_VOLUME_NAME_MAX + 1];
+	char path[256]; /* where the guest mounts it: alk_proto_mount_path_valid() */
+	gboolean readonly;
+} AlkVolumeAttach;
+/* ext4 with a journal wants a few MiB at least */
+#define ALK_WORKSPACE_MIB_MIN 16
 
 /* memtune hard_limit caps the whole QEMU process, not just guest RAM: QEMU's
  * own heap, device state, the TCG translation cache and the pages of the
@@ -33,7 +44,15 @@ typedef struct {
 	GHashTable *labels;    /* string -> string; NULL: none */
 	guint64 display_width; /* display: {width, height}; 0: no display */
 	guint64 display_height;
+	char *root;            /* "writable" or "readonly"; NULL: the profile's */
+	guint64 workspace_mib; /* 0: the profile's; ALK_WORKSPACE_NONE: no workspace */
+	char **readonly_paths; /* bound read-only in the guest; NULL: none */
+	AlkVolumeAttach volumes[ALK_VOLUMES_PER_SANDBOX];
+	guint nvolumes;
 } AlkSandboxRequest;
+
+/* A request's workspace_mib: 0 in JSON, no workspace. */
+#define ALK_WORKSPACE_NONE G_MAXUINT64
 
 /* What a sandbox gets: plain data, so it can be copied into the sandbox record. */
 typedef struct {
@@ -54,6 +73,10 @@ typedef struct {
 	AlkNetMode network;
 	guint display_width; /* the screen's mode offered to the guest; 0: no display */
 	guint display_height;
+	gboolean root_readonly; /* / read-only in the guest, tmpfs of tmpfs_mib on /tmp, /run,
+	                           /var/tmp */
+	guint tmpfs_mib;
+	guint64 workspace_mib; /* a disk at /workspace; 0: none */
 } AlkLimits;
 
 void alk_request_clear(AlkSandboxRequest *req);

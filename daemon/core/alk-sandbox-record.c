@@ -50,6 +50,10 @@ char *alk_sandbox_record_to_json(const AlkSandbox *sb)
 		alk_json_add_string(b, "build", sb->build);
 	if (sb->default_user != NULL)
 		alk_json_add_string(b, "default_user", sb->default_user);
+	if (sb->readonly_paths != NULL)
+		alk_json_add_strv(b, "readonly_paths", (const char *const *)sb->readonly_paths);
+	if (sb->nvolumes != 0)
+		alk_sandbox_add_volumes_json(b, sb);
 	if (sb->limits.network != ALK_NET_NONE) {
 		json_builder_set_member_name(b, "net");
 		json_builder_begin_object(b);
@@ -72,6 +76,8 @@ typedef struct {
 	JsonObject *net;
 	char *pool, *build, *default_user;
 	gboolean warm;
+	char **readonly_paths;
+	JsonArray *volumes;
 } Record;
 
 #define R(f) G_STRUCT_OFFSET(Record, f)
@@ -90,6 +96,9 @@ static const AlkJsonField record_fields[] = {
     {"warm", ALK_JSON_BOOL, R(warm), FALSE, 0, 0, 0},
     {"build", ALK_JSON_STRING, R(build), FALSE, 1, 128, 0},
     {"default_user", ALK_JSON_STRING, R(default_user), FALSE, 1, ALK_PROTO_USER_MAX, 0},
+    {"readonly_paths", ALK_JSON_STRING_ARRAY, R(readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
+     ALK_FS_PATH_MAX},
+    {"volumes", ALK_JSON_OBJECT_ARRAY, R(volumes), FALSE, 0, ALK_VOLUMES_PER_SANDBOX, 0},
     {NULL},
 };
 
@@ -130,6 +139,8 @@ typedef struct {
 	guint64 cpus, memory_mib, hard_limit_mib, disk_mib, cpu_quota_pct, io_bytes_sec, io_iops;
 	guint64 ttl_s, max_ttl_s, exec_timeout_s, max_exec_timeout_s, output_cap_bytes, max_execs;
 	guint64 display_width, display_height;
+	char *root;
+	guint64 tmpfs_mib, workspace_mib;
 } Limits;
 
 #define L(f) G_STRUCT_OFFSET(Limits, f)
@@ -155,6 +166,10 @@ static const AlkJsonField limit_fields[] = {
     LU(max_execs, 1, 4096),
     {"display_width", ALK_JSON_UINT, L(display_width), FALSE, 320, 3840, 0},
     {"display_height", ALK_JSON_UINT, L(display_height), FALSE, 200, 2160, 0},
+    /* absent in the records of older daemons: a writable root, no workspace */
+    {"root", ALK_JSON_STRING, L(root), FALSE, 1, 16, 0},
+    {"tmpfs_mib", ALK_JSON_UINT, L(tmpfs_mib), FALSE, 0, 65536, 0},
+    {"workspace_mib", ALK_JSON_UINT, L(workspace_mib), FALSE, 0, G_MAXINT64, 0},
     {NULL},
 };
 
@@ -163,7 +178,12 @@ static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
 	Limits l = {0};
 	gboolean ok = alk_json_read_object(obj, limit_fields, &l, error);
 	AlkNetMode net;
+	gboolean readonly = FALSE;
 
+	if (ok && l.root != NULL && !alk_root_mode_from_string(l.root, &readonly)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "limits.root: unknown mode");
+		ok = FALSE;
+	}
 	if (ok && (l.display_width == 0) != (l.display_height == 0)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "limits: half a display");
 		ok = FALSE;
@@ -188,11 +208,75 @@ static gboolean limits_from(JsonObject *obj, AlkLimits *out, GError **error)
 		                   .max_execs = (guint)l.max_execs,
 		                   .network = net,
 		                   .display_width = (guint)l.display_width,
-		                   .display_height = (guint)l.display_height};
+		                   .display_height = (guint)l.display_height,
+		                   .root_readonly = readonly,
+		                   .tmpfs_mib = (guint)l.tmpfs_mib,
+		                   .workspace_mib = l.workspace_mib};
 		g_strlcpy(out->profile, l.profile, sizeof(out->profile));
 	}
 	alk_json_fields_clear(limit_fields, &l);
 	return ok;
+}
+
+void alk_sandbox_add_volumes_json(JsonBuilder *b, const AlkSandbox *sb)
+{
+	json_builder_set_member_name(b, "volumes");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < sb->nvolumes; i++) {
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "name", sb->volumes[i].name);
+		alk_json_add_string(b, "path", sb->volumes[i].path);
+		alk_json_add_bool(b, "readonly", sb->volumes[i].readonly);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+typedef struct {
+	char *name, *path;
+	gboolean readonly;
+} Volume;
+
+#define VF(f) G_STRUCT_OFFSET(Volume, f)
+static const AlkJsonField volume_fields[] = {
+    {"name", ALK_JSON_STRING, VF(name), TRUE, 1, ALK_VOLUME_NAME_MAX, 0},
+    {"path", ALK_JSON_STRING, VF(path), TRUE, 2, ALK_FS_PATH_MAX, 0},
+    {"readonly", ALK_JSON_BOOL, VF(readonly), TRUE, 0, 0, 0},
+    {NULL},
+};
+
+/* what a restarted daemon must know to keep the one-writer rule */
+static gboolean volumes_from(JsonArray *array, AlkSandbox *sb, GError **error)
+{
+	for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+		Volume v = {0};
+		gboolean ok = alk_json_read_object(json_array_get_object_element(array, i),
+		                                   volume_fields, &v, error) &&
+		              alk_volume_name_is_valid(v.name) &&
+		              alk_proto_mount_path_valid(v.path);
+
+		if (ok) {
+			g_strlcpy(sb->volumes[i].name, v.name, sizeof sb->volumes[i].name);
+			g_strlcpy(sb->volumes[i].path, v.path, sizeof sb->volumes[i].path);
+			sb->volumes[i].readonly = v.readonly;
+			sb->nvolumes = i + 1;
+		} else if (error != NULL && *error == NULL) {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "volumes[%u]: bad name or path", i);
+		}
+		alk_json_fields_clear(volume_fields, &v);
+		if (!ok)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean paths_valid(char **paths)
+{
+	for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+		if (!alk_proto_mount_path_valid(paths[i]))
+			return FALSE;
+	return TRUE;
 }
 
 gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError **error)
@@ -211,9 +295,13 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 	if (r.default_user != NULL && !alk_proto_user_valid(r.default_user)) {
 		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "default_user: not a user name");
 		ok = FALSE;
+	} else if (!paths_valid(r.readonly_paths)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "readonly_paths: not a mount path");
+		ok = FALSE;
 	} else {
 		ok = g_strcmp0(r.id, sb->id) == 0 && limits_from(r.limits, &limits, error) &&
-		     net_from(r.net, &sb->net, error);
+		     net_from(r.net, &sb->net, error) && volumes_from(r.volumes, sb, error);
 	}
 	if (ok) {
 		g_free(sb->instance);
@@ -232,6 +320,8 @@ gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError *
 		sb->default_user = g_steal_pointer(&r.default_user);
 		sb->warm = r.warm;
 		sb->limits = limits;
+		g_strfreev(sb->readonly_paths);
+		sb->readonly_paths = g_steal_pointer(&r.readonly_paths);
 		if (r.labels != NULL) {
 			g_hash_table_unref(sb->labels);
 			sb->labels = g_steal_pointer(&r.labels);

@@ -131,6 +131,8 @@ void alk_sandbox_free(AlkSandbox *sb)
 	g_free(sb->pool);
 	g_free(sb->build);
 	g_free(sb->default_user);
+	g_strfreev(sb->readonly_paths);
+	g_free(sb->workspace);
 	g_strfreev(sb->exec_env);
 	g_free(sb->exec_cwd);
 	g_strfreev(sb->exec_argv);

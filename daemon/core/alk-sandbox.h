@@ -91,8 +91,12 @@ struct AlkSandbox {
 	gboolean warm;      /* handed out from the warm pool */
 	char *build;        /* its image's build when it was made (replaced pool members) */
 	char *default_user; /* its image's: who an exec runs as unless it says; NULL: root */
-	char **exec_env;    /* its image's exec defaults (an OCI config's Env, WorkingDir, */
-	char *exec_cwd;     /* Entrypoint + Cmd): under an exec's own; NULL: none */
+	char **readonly_paths; /* bound read-only in the guest (FS_CONFIG); NULL: none */
+	char *workspace;       /* its workspace disk's overlay, in the state dir; NULL: none */
+	AlkVolumeAttach volumes[ALK_VOLUMES_PER_SANDBOX]; /* named volumes, from create on */
+	guint nvolumes;
+	char **exec_env; /* its image's exec defaults (an OCI config's Env, WorkingDir, */
+	char *exec_cwd;  /* Entrypoint + Cmd): under an exec's own; NULL: none */
 	char **exec_argv;
 	guint execs;           /* execs in flight */
 	guint missed_pings;    /* in a row: the agent stopped answering (unhealthy) */
@@ -121,4 +125,7 @@ const char *alk_sandbox_id_from_domain(const char *name);
 
 /* The record as JSON text, and back (checked field by field). */
 char *alk_sandbox_record_to_json(const AlkSandbox *sb);
+/* Its volumes as the "volumes" member of the object b is in: the record's
+ * and the API's. */
+void alk_sandbox_add_volumes_json(JsonBuilder *b, const AlkSandbox *sb);
 gboolean alk_sandbox_record_from_json(AlkSandbox *sb, const char *json, GError **error);

@@ -10,6 +10,7 @@
  * agent channel and the tasks over it end first, at once, in memory). */
 typedef enum {
 	ALK_RES_DOMAIN,   /* its libvirt domain (QEMU) */
+	ALK_RES_VOLUMES,  /* its claims on named volumes: released once QEMU is gone */
 	ALK_RES_NETWORK,  /* its namespace and everything in it */
 	ALK_RES_FILES,    /* its state and run directories, the overlay in them */
 	ALK_RES_TEMPLATE, /* a clone's restore template: its frozen layer backs the overlay */
@@ -42,6 +43,7 @@ typedef enum {
 	ALK_END_STEP_WAIT,             /* something settles first */
 	ALK_END_STEP_DESTROY_DOMAIN,   /* destroy the domain */
 	ALK_END_STEP_AWAIT_LIBVIRT,    /* the domain must go, libvirt is away */
+	ALK_END_STEP_RELEASE_VOLUMES,  /* let go of the volumes (in memory, at once) */
 	ALK_END_STEP_DELETE_NETWORK,   /* delete the namespace */
 	ALK_END_STEP_REMOVE_FILES,     /* remove the directories */
 	ALK_END_STEP_RELEASE_TEMPLATE, /* let go of the template (its layer may go) */

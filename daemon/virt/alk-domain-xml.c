@@ -82,6 +82,18 @@ static gboolean check_display(const AlkDomainSpec *s, GError **error)
 	return FALSE;
 }
 
+static gboolean check_volumes(const AlkDomainSpec *s, GError **error)
+{
+	if (s->nvolumes > ALK_DOMAIN_VOLUMES_MAX) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "domain: too many volumes");
+		return FALSE;
+	}
+	for (guint i = 0; i < s->nvolumes; i++)
+		if (!check_path("volume", s->volumes[i], error))
+			return FALSE;
+	return TRUE;
+}
+
 static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 {
 	if ((s->tap != NULL && !check_nic(s, error)) || !check_display(s, error))
@@ -111,7 +123,10 @@ static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 	       check_path("overlay", s->overlay, error) && check_path("base", s->base, error) &&
 	       (s->frozen == NULL || check_path("frozen layer", s->frozen, error)) &&
 	       check_path("console log", s->console_log, error) &&
-	       check_path("agent socket", s->agent_socket, error);
+	       check_path("agent socket", s->agent_socket, error) &&
+	       (s->workspace == NULL || (check_path("workspace", s->workspace, error) &&
+	                                 check_path("workspace base", s->workspace_base, error))) &&
+	       check_volumes(s, error);
 }
 
 static void set_u64(GHashTable *vars, const char *key, guint64 v)
@@ -159,6 +174,10 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	}
 	set_u64(vars, "display_width", s->display_width);
 	set_u64(vars, "display_height", s->display_height);
+	if (s->workspace != NULL) {
+		set_str(vars, "workspace", s->workspace);
+		set_str(vars, "workspace_base", s->workspace_base);
+	}
 	return vars;
 }
 
@@ -187,6 +206,29 @@ static gboolean add_fragment(const char *template_dir, GHashTable *vars, const c
 	return TRUE;
 }
 
+/* One volume.xml per attachment, into vars as "xml:volumes". */
+static gboolean add_volumes(const char *template_dir, GHashTable *vars, const AlkDomainSpec *s,
+                            GError **error)
+{
+	g_autoptr(GString) all = g_string_new(NULL);
+
+	for (guint i = 0; i < s->nvolumes; i++) {
+		g_autofree char *xml = NULL;
+
+		set_str(vars, "volume_path", s->volumes[i]);
+		g_hash_table_insert(vars, g_strdup("volume_dev"), g_strdup_printf("vd%c", 'c' + i));
+		g_hash_table_insert(vars, g_strdup("volume_serial"),
+		                    g_strdup_printf("alk-vol%u", i));
+		if (!add_fragment(template_dir, vars, "readonly", s->volume_readonly[i], error) ||
+		    (xml = render_file(template_dir, "volume.xml", vars, error)) == NULL)
+			return FALSE;
+		g_string_append(all, xml);
+	}
+	g_hash_table_insert(vars, g_strdup("xml:volumes"),
+	                    g_string_free(g_steal_pointer(&all), FALSE));
+	return TRUE;
+}
+
 char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec, GError **error)
 {
 	g_autoptr(GHashTable) vars = NULL;
@@ -199,6 +241,8 @@ char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec,
 	    /* KVM has no translation cache; TCG's is capped (tcg.xml) */
 	    !add_fragment(template_dir, vars, "tcg", strcmp(spec->virt_type, "qemu") == 0, error) ||
 	    !add_fragment(template_dir, vars, "display", spec->display_width != 0, error) ||
+	    !add_fragment(template_dir, vars, "workspace", spec->workspace != NULL, error) ||
+	    !add_volumes(template_dir, vars, spec, error) ||
 	    !add_fragment(template_dir, vars, "frozen", spec->frozen != NULL, error))
 		return NULL;
 	if (spec->frozen == NULL)

@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#define ALK_DOMAIN_VOLUMES_MAX 8
+
 typedef struct {
 	const char *name;       /* airlock-<id> */
 	const char *virt_type;  /* "qemu" or "kvm" */
@@ -29,6 +31,12 @@ typedef struct {
 	const char *mac;     /* its MAC, "52:54:00:xx:xx:xx" */
 	guint display_width; /* a GPU with this mode, a tablet and a keyboard; 0: none */
 	guint display_height;
+	const char *workspace;      /* a second disk, this overlay; NULL: none */
+	const char *workspace_base; /* its base */
+	/* named volumes: vdc, vdd, …, serial alk-vol<i> (ALK_FS_VOLUME_SERIAL) */
+	const char *volumes[ALK_DOMAIN_VOLUMES_MAX];
+	gboolean volume_readonly[ALK_DOMAIN_VOLUMES_MAX];
+	guint nvolumes;
 } AlkDomainSpec;
 
 #define ALK_CPU_PERIOD_US 100000

@@ -88,6 +88,23 @@ static void save_net_config(const char *dir)
 	save(dir, "net-config.bin", buf, alk_msg_net_config_encode(buf, sizeof(buf), 10, &net));
 }
 
+static void save_fs_config(const char *dir)
+{
+	AlkMsgFsConfig fs = {
+	    .root_readonly = 1,
+	    .tmpfs_mib = 64,
+	    .workspace = 1,
+	    .owner = "agent",
+	    .readonly_paths = {"/etc", "/usr/lib"},
+	    .nreadonly_paths = 2,
+	    .volumes = {"/data", "/ref"},
+	    .nvolumes = 2,
+	    .volumes_readonly = 2,
+	};
+
+	save(dir, "fs-config.bin", buf, alk_msg_fs_config_encode(buf, sizeof(buf), 12, &fs));
+}
+
 static void save_messages(const char *dir)
 {
 	AlkMsgHello hello = {
@@ -119,6 +136,7 @@ static void save_messages(const char *dir)
 	     alk_msg_error_encode(buf, sizeof(buf), 9, ALK_ERR_IO, 2, "No such file"));
 	save(dir, "file-end.bin", buf, alk_msg_empty_encode(buf, sizeof(buf), ALK_MSG_FILE_END, 8));
 	save_net_config(dir);
+	save_fs_config(dir);
 	save_exec_tty(dir);
 }
 
