@@ -1158,7 +1158,6 @@ static gboolean count_is(gpointer data)
 	return alk_test_fake_virt_count(f.fake) == GPOINTER_TO_UINT(data);
 }
 
-
 /* The frozen layers under state/templates now. */
 static guint frozen_layers(void)
 {
