@@ -6,6 +6,7 @@
 
 #include "alk-api.h"
 #include "alk-audit.h"
+#include "alk-cluster.h"
 #include "alk-tokens.h"
 
 /* HTTP refusals that are not ALK_ERROR codes; the code is the status. The
@@ -21,6 +22,7 @@ typedef enum {
 	ALK_API_ERROR_URI_TOO_LONG = 414,
 	ALK_API_ERROR_MEDIA_TYPE = 415,
 	ALK_API_ERROR_HEAD_TOO_LARGE = 431,
+	ALK_API_ERROR_CLUSTER = 503, /* etcd cannot be read: the cluster-wide views fail */
 } AlkApiError;
 
 /* The longest request line and request head accepted (414, 431): an audit
@@ -86,6 +88,7 @@ struct _AlkApi {
 	SoupServer *server;
 	GSocketService *service;
 	GSocketService *agent_service; /* [cluster] agent_listen: the proxy's agent-check */
+	AlkCluster *cluster;           /* [cluster] etcd: this node in etcd; NULL: none */
 	char *socket_path;             /* bound here: removed at the end */
 	GHashTable *conns;             /* AlkApiConn *, a ref each */
 	AlkApiCount pools[ALK_API_POOLS];
@@ -375,6 +378,12 @@ void alk_api_health_get(AlkApiReq *req);
 void alk_api_images_get(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
 void alk_api_sandboxes_list(AlkApiReq *req);
+/* ---- alk-api-cluster.c ---- */
+/* GET /v1/sandboxes of a clustered node (without ?scope=node): from etcd */
+void alk_api_cluster_list(AlkApiReq *req);
+void alk_api_cluster_get(AlkApiReq *req);
+/* Whether sb matches the request's label filters (alk-api-sandboxes.c) */
+gboolean alk_api_labels_match(AlkApiReq *req, JsonObject *labels);
 void alk_api_sandboxes_create(AlkApiReq *req);
 /* What a create does for every front end: the body {image, profile, …}
  * read (alk_request_from_json), the manager's create, the metric. */

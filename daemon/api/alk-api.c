@@ -64,6 +64,13 @@ AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, Alk
 	api->reqs = g_hash_table_new(NULL, NULL);
 	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	api->routes = alk_api_routes(&api->n_routes);
+	if (config->cluster.etcd[0] != '\0') {
+		g_autoptr(GError) error = NULL;
+		/* the config was checked: only a bad endpoint count is left */
+		api->cluster = alk_cluster_new(config, manager, audit, &error);
+		if (api->cluster == NULL)
+			g_warning("%s: this node stays out of etcd", error->message);
+	}
 	alk_api_req_setup(api);
 	return api;
 }
@@ -252,6 +259,12 @@ gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 	}
 	if (!listen_agent_check(api, error))
 		return FALSE;
+	if (api->cluster != NULL) {
+		g_autoptr(GPtrArray) all = alk_manager_list(api->manager);
+		for (guint i = 0; i < all->len; i++)
+			alk_api_sandbox_changed(api, g_ptr_array_index(all, i));
+		alk_cluster_start(api->cluster);
+	}
 	g_socket_service_start(api->service);
 	return TRUE;
 }
@@ -345,6 +358,20 @@ static void audit_end(AlkApi *api, const AlkSandbox *sb)
 	alk_api_audit(api, "airlockd", "sandbox.end", sb->id, NULL, result);
 }
 
+/* The sandbox's record in etcd: the API's Sandbox and its node; gone
+ * once destroyed. */
+static void publish(AlkApi *api, const AlkSandbox *sb)
+{
+	g_autoptr(JsonNode) record = NULL;
+
+	if (sb->state != ALK_SANDBOX_DESTROYED) {
+		record = alk_api_json_sandbox_node(sb, NULL);
+		json_object_set_string_member(json_node_get_object(record), "node",
+		                              api->config->cluster.node);
+	}
+	alk_cluster_publish(api->cluster, sb->id, record);
+}
+
 void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 {
 	gpointer seen = g_hash_table_lookup(api->states, sb->id);
@@ -355,6 +382,8 @@ void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 	if (failed || sb->state == ALK_SANDBOX_DESTROYED)
 		audit_end(api, sb);
 	remember_state(api, sb);
+	if (api->cluster != NULL && sb->pool == NULL)
+		publish(api, sb);
 	if (api->metrics != NULL) {
 		if (failed)
 			alk_metrics_add(
@@ -394,6 +423,7 @@ void alk_api_free(AlkApi *api)
 	forget_requests(api);
 	g_clear_object(&api->service);
 	g_clear_object(&api->agent_service);
+	g_clear_pointer(&api->cluster, alk_cluster_free);
 	g_clear_object(&api->server);
 	g_hash_table_destroy(api->conns);
 	g_hash_table_destroy(api->peers);

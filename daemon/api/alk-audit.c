@@ -608,6 +608,17 @@ guint64 alk_audit_get_seq(const AlkAudit *self)
 	return self->seq;
 }
 
+guint64 alk_audit_get_head(AlkAudit *self, char hash[65])
+{
+	guint64 seq;
+
+	g_mutex_lock(&self->lock);
+	seq = self->seq;
+	memcpy(hash, self->hash, 65);
+	g_mutex_unlock(&self->lock);
+	return seq;
+}
+
 static void audit_unref(AlkAudit *self)
 {
 	if (!g_atomic_int_dec_and_test(&self->ref))

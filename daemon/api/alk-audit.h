@@ -34,6 +34,10 @@ const char *alk_audit_get_chain_break(const AlkAudit *self);
 /* seq of the last line written, 0 for an empty log */
 guint64 alk_audit_get_seq(const AlkAudit *self);
 
+/* The chain's head: seq of the last line (returned) and its hash (64 hex,
+ * zeros for an empty log), read together: what an anchor records. */
+guint64 alk_audit_get_head(AlkAudit *self, char hash[65]);
+
 /* Appends one line with one write(2) and updates the head; with sync, a
  * sync covering it is scheduled: nothing here waits for the disk. caller (at most
  * 256 bytes) and action ([a-z0-9._-], 1..64) are required; sandbox may be

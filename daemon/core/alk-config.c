@@ -167,6 +167,9 @@ static const AlkConfigKey net_keys[] = {
 static const AlkConfigKey cluster_keys[] = {
     {"node", KEY_STRING, D(cluster.node), 0, 2},
     {"agent_listen", KEY_LISTEN, D(cluster.agent_listen), 0, 0},
+    {"etcd", KEY_STRING, D(cluster.etcd), 0, 1024},
+    {"advertise", KEY_STRING, D(cluster.advertise), 0, 256},
+    {"lease_ttl_s", KEY_UINT, D(cluster.lease_ttl_s), 3, 600},
     {NULL, 0, 0, 0, 0},
 };
 #undef D
@@ -336,6 +339,8 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->pool_spec);
 	g_free(c->cluster.node);
 	g_free(c->cluster.agent_listen);
+	g_free(c->cluster.etcd);
+	g_free(c->cluster.advertise);
 	g_clear_pointer(&c->pool, g_array_unref);
 	g_free(c->api.socket);
 	g_free(c->api.socket_group);
@@ -362,6 +367,9 @@ static AlkConfig *config_new_default(void)
 	c->pool_spec = g_strdup("");
 	c->cluster.node = g_strdup("");
 	c->cluster.agent_listen = g_strdup("");
+	c->cluster.etcd = g_strdup("");
+	c->cluster.advertise = g_strdup("");
+	c->cluster.lease_ttl_s = 10;
 	c->pool = g_array_new(FALSE, TRUE, sizeof(AlkPoolKey));
 	c->host_cpus = g_get_num_processors();
 	c->state_dir = g_strdup("/var/lib/airlock");
@@ -804,9 +812,32 @@ static gboolean check_pool(AlkConfig *c, GError **error)
 static gboolean check_cluster(const AlkClusterConfig *cl, GError **error)
 {
 	const char *n = cl->node;
+	g_auto(GStrv) urls = NULL;
 
-	if (n[0] == '\0')
+	if (n[0] == '\0') {
+		if (cl->etcd[0] != '\0') {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "cluster.etcd needs cluster.node: a node registers by its tag");
+			return FALSE;
+		}
 		return TRUE;
+	}
+	urls = g_strsplit(cl->etcd, ",", -1);
+	for (guint i = 0; cl->etcd[0] != '\0' && urls[i] != NULL; i++) {
+		g_autoptr(GUri) uri = g_uri_parse(g_strstrip(urls[i]), G_URI_FLAGS_NONE, NULL);
+		if (uri == NULL ||
+		    (g_strcmp0(g_uri_get_scheme(uri), "http") != 0 &&
+		     g_strcmp0(g_uri_get_scheme(uri), "https") != 0) ||
+		    g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0' ||
+		    (g_uri_get_path(uri)[0] != '\0' && strcmp(g_uri_get_path(uri), "/") != 0) ||
+		    g_uri_get_query(uri) != NULL || g_uri_get_userinfo(uri) != NULL) {
+			g_autofree char *shown = g_strescape(urls[i], NULL);
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "cluster.etcd: '%s' is not an http(s)://HOST:PORT endpoint",
+			            shown);
+			return FALSE;
+		}
+	}
 	if (strlen(n) != 2 || !g_ascii_isxdigit(n[0]) || !g_ascii_isxdigit(n[1]) ||
 	    g_ascii_isupper(n[0]) || g_ascii_isupper(n[1]) || strcmp(n, "00") == 0) {
 		g_autofree char *shown = g_strescape(n, NULL);

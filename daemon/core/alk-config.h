@@ -102,6 +102,9 @@ typedef struct {
 typedef struct {
 	char *node;         /* two hex digits 01-ff: every sandbox id starts with them; "": alone */
 	char *agent_listen; /* "ADDRESS:PORT" answering the proxy's agent-check; "": none */
+	char *etcd;         /* "http://HOST:PORT,..." etcd's JSON gateway; "": no etcd */
+	char *advertise;    /* the address the proxy reaches this node at; "": api.listen */
+	guint lease_ttl_s;  /* the node's etcd lease */
 } AlkClusterConfig;
 
 typedef struct {
