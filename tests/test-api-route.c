@@ -383,6 +383,7 @@ START_TEST(error_table)
 	    {TRUE, ALK_API_ERROR_HEAD_TOO_LARGE, 431, "headers_too_large"},
 	    {FALSE, ALK_ERROR_FAILED, 500, "internal"},
 	    {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
+	    {TRUE, ALK_API_ERROR_CLUSTER, 503, "cluster_unavailable"},
 	    {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
 	};
 	g_autoptr(GError) other = g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "x");
@@ -407,7 +408,8 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 21);
+	ck_assert_uint_eq(n, 22);
+	ck_assert(strstr(text, "GET /v1/cluster read\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
 	/* MCP: each tool checks its own scope (alk-api-mcp-tools.c) */
 	ck_assert(strstr(text, "POST /mcp read\n") != NULL);
