@@ -39,6 +39,9 @@ typedef enum {
  * only the audit log and the metrics ever see it). */
 #define ALK_API_STATUS_GONE 499
 
+/* The header a proxy puts its request id in (HAProxy's unique-id-header) */
+#define ALK_API_REQUEST_ID_HEADER "X-Request-Id"
+
 typedef struct _AlkApiConn AlkApiConn;
 
 /* Connections are counted per pool, each with api.max_connections: TCP
@@ -143,6 +146,8 @@ struct _AlkApiReq {
 	GPtrArray *query; /* key, value, key, value, ... */
 	char *allow;      /* a 405's Allow header: the path's methods */
 	char *caller;     /* "uid:0", "token:ci" */
+	char
+	    *request_id; /* the proxy's X-Request-Id (valid, TCP on a node of a cluster), or NULL */
 	AlkScope scope;
 	gboolean authed; /* the caller is known: its refusals are audited in full */
 	gint64 start_us;

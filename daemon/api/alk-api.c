@@ -64,6 +64,8 @@ AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, Alk
 	api->reqs = g_hash_table_new(NULL, NULL);
 	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	api->routes = alk_api_routes(&api->n_routes);
+	if (audit != NULL)
+		alk_audit_set_node(audit, config->cluster.node);
 	if (config->cluster.etcd[0] != '\0') {
 		g_autoptr(GError) error = NULL;
 		/* the config was checked: only a bad endpoint count is left */

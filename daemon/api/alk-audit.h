@@ -52,6 +52,15 @@ guint64 alk_audit_get_head(AlkAudit *self, char hash[65]);
 gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action,
                           const char *sandbox, JsonNode *args, JsonNode *result, GError **error);
 
+/* The same for a request: request_id (NULL: none) must be what
+ * alk_audit_request_id_valid() takes. */
+gboolean alk_audit_append_request(AlkAudit *self, const char *caller, const char *action,
+                                  const char *sandbox, const char *request_id, JsonNode *args,
+                                  JsonNode *result, GError **error);
+
+/* Every line from now on carries node (NULL or "": none). */
+void alk_audit_set_node(AlkAudit *self, const char *node);
+
 /* ---- group commit ----
  *
  * A sync covers every line written before it starts; lines written while
