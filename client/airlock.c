@@ -142,6 +142,8 @@ static char *global_usage(void)
 	                "  --url URL       the daemon's TCP listener, e.g. http://127.0.0.1:8420 "
 	                "(AIRLOCK_URL)\n"
 	                "  --token TOKEN   bearer token for --url (AIRLOCK_TOKEN)\n"
+	                "  --cacert FILE   CA certificates (PEM) an https:// daemon's certificate "
+	                "must chain to (AIRLOCK_CACERT)\n"
 	                "  --json          print the daemon's JSON instead of tables\n"
 	                "\n'airlock COMMAND --help' describes a command. See docs/cli.md.\n");
 	return g_string_free(s, FALSE);

@@ -92,6 +92,8 @@ struct _AlkApi {
 	GSocketService *service;
 	GSocketService *agent_service; /* [cluster] agent_listen: the proxy's agent-check */
 	AlkCluster *cluster;           /* [cluster] etcd: this node in etcd; NULL: none */
+	GTlsCertificate *tls;          /* daemon.tls_cert: TCP connections are TLS; NULL: plain */
+	GTlsDatabase *tls_clients;     /* daemon.tls_client_ca: mutual TLS; NULL: none */
 	char *socket_path;             /* bound here: removed at the end */
 	GHashTable *conns;             /* AlkApiConn *, a ref each */
 	AlkApiCount pools[ALK_API_POOLS];
@@ -118,7 +120,8 @@ struct _AlkApiConn {
 	GSocket *socket;
 	GInputStream *tap; /* weak: records the request line */
 	gboolean tcp;
-	char *peer;     /* "uid:1000", "tcp:127.0.0.1" */
+	GTlsConnection *tls; /* over sockconn, when daemon.tls_cert is set */
+	char *peer;          /* "uid:1000", "tcp:127.0.0.1" */
 	AlkScope scope; /* unix callers: by uid and group; 0: not allowed */
 	AlkApiPool pool;
 	gboolean counted; /* in its pool and its peer's count */

@@ -232,6 +232,32 @@ static gboolean listen_agent_check(AlkApi *api, GError **error)
 	return TRUE;
 }
 
+/* daemon.tls_cert, tls_key, tls_client_ca, read once at start (a new
+ * certificate takes a restart). */
+static gboolean load_tls(AlkApi *api, GError **error)
+{
+	const AlkConfig *c = api->config;
+
+	if (c->tls_cert[0] == '\0')
+		return TRUE;
+	if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED,
+		            "daemon.tls_cert: GLib has no TLS backend (install glib-networking)");
+		return FALSE;
+	}
+	api->tls = g_tls_certificate_new_from_files(c->tls_cert, c->tls_key, error);
+	if (api->tls == NULL) {
+		g_prefix_error(error, "daemon.tls_cert %s, tls_key %s: ", c->tls_cert, c->tls_key);
+		return FALSE;
+	}
+	if (c->tls_client_ca[0] != '\0' &&
+	    (api->tls_clients = g_tls_file_database_new(c->tls_client_ca, error)) == NULL) {
+		g_prefix_error(error, "daemon.tls_client_ca %s: ", c->tls_client_ca);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 {
 	g_autoptr(GSocket) local =
@@ -247,6 +273,8 @@ gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 	g_signal_connect(api->service, "incoming", G_CALLBACK(on_incoming), api);
 	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service), local, NULL, error))
 		return FALSE;
+	if (!load_tls(api, error))
+		return FALSE;
 	if (api->config->api.listen[0] != '\0') {
 		tcp = bind_tcp(api->config->api.listen, error);
 		if (tcp == NULL || !g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service),
@@ -254,7 +282,7 @@ gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 			g_prefix_error(error, "api.listen %s: ", api->config->api.listen);
 			return FALSE;
 		}
-		if (!alk_config_listen_is_loopback(api->config->api.listen))
+		if (!alk_config_listen_is_loopback(api->config->api.listen) && api->tls == NULL)
 			g_warning("api.listen %s is not a loopback address: bearer tokens and data "
 			          "cross the network unencrypted",
 			          api->config->api.listen);
@@ -426,6 +454,8 @@ void alk_api_free(AlkApi *api)
 	g_clear_object(&api->service);
 	g_clear_object(&api->agent_service);
 	g_clear_pointer(&api->cluster, alk_cluster_free);
+	g_clear_object(&api->tls);
+	g_clear_object(&api->tls_clients);
 	g_clear_object(&api->server);
 	g_hash_table_destroy(api->conns);
 	g_hash_table_destroy(api->peers);

@@ -124,6 +124,9 @@ static const AlkConfigKey daemon_keys[] = {
     {"run_dir", KEY_PATH, D(run_dir), 0, 64},
     {"image_dir", KEY_PATH, D(image_dir), 0, 256},
     {"template_dir", KEY_PATH, D(template_dir), 0, 256},
+    {"tls_cert", KEY_PATH, D(tls_cert), 0, 256},
+    {"tls_key", KEY_PATH, D(tls_key), 0, 256},
+    {"tls_client_ca", KEY_PATH, D(tls_client_ca), 0, 256},
     {"boot_timeout_s", KEY_UINT, D(boot_timeout_s), 5, 3600},
     {"kvm_probe_timeout_s", KEY_UINT, D(kvm_probe_timeout_s), 1, 600},
     {"default_profile", KEY_NAME, D(default_profile), 0, 0},
@@ -334,6 +337,9 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->run_dir);
 	g_free(c->image_dir);
 	g_free(c->template_dir);
+	g_free(c->tls_cert);
+	g_free(c->tls_key);
+	g_free(c->tls_client_ca);
 	g_free(c->default_profile);
 	g_free(c->default_image);
 	g_free(c->pool_spec);
@@ -376,6 +382,9 @@ static AlkConfig *config_new_default(void)
 	c->run_dir = g_strdup("/run/airlock");
 	c->image_dir = g_strdup("/var/lib/airlock/images");
 	c->template_dir = g_strdup(ALK_DATADIR "/xml-templates");
+	c->tls_cert = g_strdup("");
+	c->tls_key = g_strdup("");
+	c->tls_client_ca = g_strdup("");
 	c->boot_timeout_s = 120;
 	c->kvm_probe_timeout_s = 20;
 	c->default_profile = g_strdup("development");
@@ -853,6 +862,18 @@ static gboolean check_config(AlkConfig *c, GError **error)
 {
 	if (!check_net(&c->net, error) || !check_cluster(&c->cluster, error))
 		return FALSE;
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0') ||
+	    (c->tls_client_ca[0] != '\0' && c->tls_cert[0] == '\0')) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "daemon.tls_cert and daemon.tls_key go together, and tls_client_ca "
+		            "needs them");
+		return FALSE;
+	}
+	if (c->tls_cert[0] != '\0' && c->api.listen[0] == '\0') {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "daemon.tls_cert is for api.listen, which is not set");
+		return FALSE;
+	}
 	for (guint i = 0; i < c->profiles->len; i++) {
 		if (!check_profile(g_ptr_array_index(c->profiles, i), error))
 			return FALSE;

@@ -115,6 +115,11 @@ typedef struct {
 	char *run_dir;
 	char *image_dir;
 	char *template_dir;
+	/* TLS on api.listen: certificate and key (PEM); "" for both: plain HTTP.
+	 * tls_client_ca: clients must show a certificate it signed (mutual TLS) */
+	char *tls_cert;
+	char *tls_key;
+	char *tls_client_ca;
 	guint boot_timeout_s;
 	guint kvm_probe_timeout_s; /* virt_type=auto: how long a KVM test boot may take */
 	char *default_profile;
