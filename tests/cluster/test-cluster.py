@@ -34,6 +34,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -79,9 +80,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request(port, method, path, body=None, timeout=60, headers=None):
-    """(status, parsed JSON or text, headers); raises OSError on a broken connection"""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def tls_context(client_cert=True):
+    """the test CA's context; with the proxy's client certificate (the nodes ask for one)"""
+    ctx = ssl.create_default_context(cafile=PKI["ca"])
+    if client_cert:
+        ctx.load_cert_chain(PKI["proxy_pem"])
+    return ctx
+
+
+def request(port, method, path, body=None, timeout=60, headers=None, ctx=None):
+    """(status, parsed JSON or text, headers) over https (the proxy and the nodes alike
+    speak TLS; the nodes ask for the proxy's client certificate); raises OSError on a
+    broken connection"""
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                    context=ctx or tls_context())
     h = {"Authorization": "Bearer " + TOKEN}
     if body is not None:
         h["Content-Type"] = "application/json"
@@ -111,6 +123,44 @@ def wait_for(what, fn, deadline_s, every=0.25):
             last = e
         time.sleep(every)
     fail("%s: not within %d s (last: %r)" % (what, deadline_s, last))
+
+
+# --- a throwaway CA: the nodes' certificates, HAProxy's (client and server) ---
+
+PKI = {}
+
+
+def openssl(*args):
+    p = subprocess.run(["openssl"] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    check(p.returncode == 0, "openssl %s: %s" % (" ".join(args), p.stdout))
+
+
+def make_pki():
+    d = os.path.join(WORK, "pki")
+    os.makedirs(d)
+    j = lambda name: os.path.join(d, name)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", j("ca.key"),
+            "-out", j("ca.pem"), "-days", "2", "-subj", "/CN=airlock cluster test CA")
+    with open(j("san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for name in ("node", "proxy"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", j(name + ".key"),
+                "-out", j(name + ".csr"), "-subj", "/CN=" + name)
+        openssl("x509", "-req", "-in", j(name + ".csr"), "-CA", j("ca.pem"), "-CAkey",
+                j("ca.key"), "-CAcreateserial", "-out", j(name + ".crt"), "-days", "2",
+                "-extfile", j("san.ext"))
+        # HAProxy takes certificate and key in one file
+        with open(j(name + ".pem"), "w") as out:
+            for part in (name + ".crt", name + ".key"):
+                with open(j(part)) as f:
+                    out.write(f.read())
+    # a client certificate no CA of the test signed
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", j("evil.key"),
+            "-out", j("evil.crt"), "-days", "2", "-subj", "/CN=evil")
+    PKI.update(ca=j("ca.pem"), node_crt=j("node.crt"), node_key=j("node.key"),
+               proxy_pem=j("proxy.pem"), evil_crt=j("evil.crt"), evil_key=j("evil.key"))
+    os.chmod(d, 0o755)
 
 
 # --- etcd ---------------------------------------------------------------------
@@ -194,6 +244,9 @@ image_dir = {images}
 template_dir = {templates}
 max_sandboxes = 2
 boot_timeout_s = 240
+tls_cert = {crt}
+tls_key = {key}
+tls_client_ca = {ca}
 [api]
 socket = {d}/api.sock
 socket_group = root
@@ -207,7 +260,8 @@ agent_listen = 127.0.0.1:{agent}
 etcd = {etcd}
 lease_ttl_s = {ttl}
 """.format(state=n["state"], run=n["run"], d=d, api=n["api"], agent=n["agent"], tag=tag,
-           tokens=tokens, etcd=etcd, ttl=LEASE_TTL_S,
+           tokens=tokens, etcd=etcd, ttl=LEASE_TTL_S, crt=PKI["node_crt"],
+           key=PKI["node_key"], ca=PKI["ca"],
            images=os.environ.get("ALK_IMAGE_DIR", "/var/lib/airlock/images"),
            templates=os.environ.get("ALK_TEMPLATE_DIR",
                                     os.path.join(ARGS.source, "xml-templates"))))
@@ -267,6 +321,9 @@ def start_haproxy():
     with open(inv, "w") as f:
         f.write("# the one-machine cluster\nbind 127.0.0.1:%d\nstats-socket %s\n" % (PROXY, STATS))
         f.write("timeout-exec 10m\n")
+        # TLS for clients, mutual TLS to the nodes
+        f.write("bind-ssl %s\nnode-ca %s\nnode-crt %s\n" % (PKI["proxy_pem"], PKI["ca"],
+                                                            PKI["proxy_pem"]))
         for tag, n in sorted(NODES.items()):
             f.write("node %s 127.0.0.1:%d 127.0.0.1:%d\n" % (tag, n["api"], n["agent"]))
     out = os.path.join(WORK, "haproxy")
@@ -364,7 +421,45 @@ class LongExec(threading.Thread):
         self.ended.set()
 
 
+def tls_checks():
+    """a node speaks only TLS, and only to the holder of a certificate of its CA;
+    the CLI (--cacert) and the Python client (cafile) reach it through HAProxy"""
+    n = NODES["01"]
+    for what, ctx in (("no client certificate", tls_context(client_cert=False)),
+                      ("a certificate of another CA", None)):
+        if ctx is None:
+            ctx = tls_context(client_cert=False)
+            ctx.load_cert_chain(PKI["evil_crt"], PKI["evil_key"])
+        try:
+            st, _, _ = request(n["api"], "GET", "/v1/health", timeout=10, ctx=ctx)
+            fail("node 01 answered %d to a client with %s" % (st, what))
+        except (OSError, http.client.HTTPException):
+            pass
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", n["api"], timeout=10)
+        c.request("GET", "/v1/health", headers={"Authorization": "Bearer " + TOKEN})
+        st = c.getresponse().status
+        fail("node 01 answered plain HTTP with %d" % st)
+    except (OSError, http.client.HTTPException):
+        pass
+    env = dict(os.environ, AIRLOCK_TOKEN=TOKEN)
+    p = subprocess.run([ARGS.airlock, "--url", "https://127.0.0.1:%d" % PROXY, "--cacert",
+                        PKI["ca"], "--json", "ls"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, env=env)
+    check(p.returncode == 0, "airlock --cacert ls: %s%s" % (p.stdout, p.stderr))
+    p = subprocess.run([ARGS.airlock, "--url", "https://127.0.0.1:%d" % PROXY, "health"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    check(p.returncode != 0, "airlock trusted the test CA without --cacert")
+    sys.path.insert(0, os.path.join(ARGS.source, "clients", "python"))
+    import airlock
+    c = airlock.Airlock(url="https://127.0.0.1:%d" % PROXY, token=TOKEN, cafile=PKI["ca"])
+    check(c.health()["status"] in ("ok", "degraded"), "the Python client over https")
+    log("tls: nodes refuse plain HTTP and foreign certificates; CLI and Python client "
+        "verify HAProxy against the test CA")
+
+
 def scenario():
+    make_pki()
     tokens = write_tokens()
     start_etcd()
     for tag in ("01", "02", "03"):
@@ -372,6 +467,7 @@ def scenario():
     for tag in ("01", "02", "03"):
         start_node(NODES[tag])
     start_haproxy()
+    tls_checks()
 
     # 1. placement
     ids = {}
