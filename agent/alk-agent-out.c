@@ -117,6 +117,11 @@ void alk_send_hello(AlkAgent *a)
 	            ALK_CAP_PTY | ALK_CAP_CREDIT,
 	    .max_payload = ALK_PROTO_MAX_PAYLOAD,
 	    .agent_version = ALK_VERSION,
+	    .initramfs_ms = a->boot_initramfs_ms,
+	    .root_ms = a->boot_root_ms,
+	    .grown_ms = a->boot_grown_ms,
+	    .init_ms = a->boot_init_ms,
+	    .uptime_ms = alk_uptime_ms(),
 	};
 	memcpy(m.nonce, a->nonce, sizeof(m.nonce));
 	uint8_t *p = out_room(a);

@@ -24,6 +24,7 @@
 
 #define ALK_POLL_MAX (2 + 3 * ALK_AGENT_MAX_EXECS)
 #define ALK_GRND_NONBLOCK 0x0001
+#define ALK_GRND_INSECURE 0x0004 /* Linux >= 5.6 */
 
 typedef enum { REF_SIGNAL, REF_PORT, REF_STDIO, REF_STDIN } AlkRefKind;
 
@@ -48,6 +49,44 @@ void alk_log(const char *fmt, ...)
 	/* One write, so lines from a dying agent are not interleaved. */
 	ssize_t w = write(STDERR_FILENO, msg, strlen(msg));
 	(void)w;
+}
+
+uint32_t alk_uptime_ms(void)
+{
+	struct timespec ts;
+	uint64_t ms;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return 0;
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* The initramfs's stamps, "INITRAMFS,ROOT,GROWN" in ms (images/lib/init.in),
+ * taken out of the environment so that no exec inherits them. Anything
+ * malformed is dropped: they are only a report. */
+static void agent_boot_stamps(AlkAgent *a)
+{
+	const char *v = getenv("ALK_BOOT_MS");
+	uint32_t *out[3] = {&a->boot_initramfs_ms, &a->boot_root_ms, &a->boot_grown_ms};
+	uint32_t got[3];
+
+	a->boot_init_ms = alk_uptime_ms();
+	if (v == NULL)
+		return;
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		errno = 0;
+		unsigned long n = strtoul(v, &end, 10);
+		if (end == v || errno != 0 || n > UINT32_MAX || *end != (i < 2 ? ',' : '\0'))
+			goto done;
+		got[i] = (uint32_t)n;
+		v = end + 1;
+	}
+	for (int i = 0; i < 3; i++)
+		*out[i] = got[i];
+done:
+	unsetenv("ALK_BOOT_MS");
 }
 
 uint64_t alk_now_ms(void)
@@ -100,11 +139,15 @@ void alk_agent_abort_all(AlkAgent *a)
 }
 
 /* Per boot, so the host can tell a restarted agent from a reconnect. It
- * only has to be unique: /dev/urandom when the pool is not ready yet. */
+ * only has to be unique, never secret: when the pool is not ready yet,
+ * bytes that do not wait for it (since Linux 5.18 /dev/urandom waits too,
+ * about a second of jitter entropy under TCG). */
 static void agent_nonce(uint8_t *nonce)
 {
 	if (syscall(SYS_getrandom, nonce, ALK_PROTO_NONCE_SIZE, ALK_GRND_NONBLOCK) ==
-	    ALK_PROTO_NONCE_SIZE)
+	        ALK_PROTO_NONCE_SIZE ||
+	    syscall(SYS_getrandom, nonce, ALK_PROTO_NONCE_SIZE, ALK_GRND_INSECURE) ==
+	        ALK_PROTO_NONCE_SIZE)
 		return;
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, nonce, ALK_PROTO_NONCE_SIZE) : -1;
@@ -260,6 +303,7 @@ int main(int argc, char **argv)
 	/* Static: the decoder alone is a 64 KiB buffer. */
 	static AlkAgent agent;
 	AlkAgent *a = &agent;
+	agent_boot_stamps(a);
 	a->sigfd = -1;
 	a->port.fd = -1;
 	a->pid1 = getpid() == 1;

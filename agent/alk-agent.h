@@ -174,11 +174,16 @@ typedef struct {
 	pid_t tty_pid; /* the shell on tty1 (alk-agent-tty.c); 0: none */
 	uint64_t tty_started_ms;
 	unsigned tty_quick; /* its exits right after starting */
+	/* the boot's stamps for HELLO (CLOCK_BOOTTIME ms, 0: unknown): the
+	 * initramfs's /init start, root mounted, root grown; the agent's start */
+	uint32_t boot_initramfs_ms, boot_root_ms, boot_grown_ms, boot_init_ms;
 } AlkAgent;
 
 /* alk-agent.c: shared helpers */
 void alk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t alk_now_ms(void);
+/* CLOCK_BOOTTIME in ms, capped at UINT32_MAX */
+uint32_t alk_uptime_ms(void);
 /* First line of a small file, without its newline. */
 bool alk_read_line(const char *path, char *buf, size_t n);
 /* Ends every exec and transfer without a frame for any of them. */

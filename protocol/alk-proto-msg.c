@@ -16,6 +16,11 @@ static const AlkField hello_fields[] = {
     ALK_FIELD_DEF(4, ALK_K_U32, 0, AlkMsgHello, max_payload, 1024, ALK_U32_MAX,
                   ALK_PROTO_MAX_PAYLOAD, NULL),
     ALK_FIELD_DEF(5, ALK_K_STR, 0, AlkMsgHello, agent_version, 0, 0, 0, ""),
+    ALK_FIELD(6, ALK_K_U32, 0, AlkMsgHello, initramfs_ms, 0, ALK_U32_MAX),
+    ALK_FIELD(7, ALK_K_U32, 0, AlkMsgHello, root_ms, 0, ALK_U32_MAX),
+    ALK_FIELD(8, ALK_K_U32, 0, AlkMsgHello, grown_ms, 0, ALK_U32_MAX),
+    ALK_FIELD(9, ALK_K_U32, 0, AlkMsgHello, init_ms, 0, ALK_U32_MAX),
+    ALK_FIELD(10, ALK_K_U32, 0, AlkMsgHello, uptime_ms, 0, ALK_U32_MAX),
 };
 
 static const AlkField sync_fields[] = {

@@ -216,6 +216,14 @@ typedef struct {
 	uint8_t nonce[ALK_PROTO_NONCE_SIZE];
 	uint32_t max_payload;
 	const char *agent_version;
+	/* The guest's boot, in ms of its CLOCK_BOOTTIME (0: unknown): when the
+	 * initramfs's /init started, when it had the root mounted, when the
+	 * root was grown, when the agent started, and when this HELLO left. */
+	uint32_t initramfs_ms;
+	uint32_t root_ms;
+	uint32_t grown_ms;
+	uint32_t init_ms;
+	uint32_t uptime_ms;
 } AlkMsgHello;
 
 typedef struct {

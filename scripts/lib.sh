@@ -11,8 +11,8 @@ ALK_PACKAGES=(
 	libxml2-utils valgrind python3 python3-libvirt qemu-guest-agent
 	python3-jsonschema python3-yaml python3-setuptools python3-pip python3-wheel
 	nftables libnftables-dev iproute2 tini tmux nodejs
-	mmdebstrap skopeo umoci zstd linux-image-amd64
-	libgdk-pixbuf-2.0-dev
+	mmdebstrap skopeo umoci zstd lz4 xz-utils linux-image-amd64
+	libgdk-pixbuf-2.0-dev libnl-route-3-dev
 	etcd-server etcd-client haproxy glib-networking
 )
 # npm for the MCP SDK client of the mcp-daemon test and the OpenAPI linters: Debian's

@@ -132,6 +132,8 @@ static gboolean image_info_load(const char *image, ImageInfo *info, GError **err
 	g_autofree char *json = g_build_filename(dir, "image.json", NULL);
 	g_autofree char *text = NULL;
 	g_autoptr(GRegex) re = g_regex_new("\"cmdline\"\\s*:\\s*\"([^\"]*)\"", 0, 0, NULL);
+	g_autoptr(GRegex) kre = g_regex_new("\"kernel\"\\s*:\\s*\"([a-z.]+)\"", 0, 0, NULL);
+	g_autofree char *kernel = NULL;
 	g_autoptr(GMatchInfo) m = NULL;
 
 	if (!g_file_get_contents(json, &text, NULL, error))
@@ -141,7 +143,14 @@ static gboolean image_info_load(const char *image, ImageInfo *info, GError **err
 		return FALSE;
 	}
 	info->cmdline = g_match_info_fetch(m, 1);
-	info->kernel = g_build_filename(dir, "vmlinuz", NULL);
+	g_clear_pointer(&m, g_match_info_free);
+	/* vmlinux (the PVH ELF) or vmlinuz, as its build wrote it */
+	if (!g_regex_match(kre, text, 0, &m)) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "%s: no kernel", json);
+		return FALSE;
+	}
+	kernel = g_match_info_fetch(m, 1);
+	info->kernel = g_build_filename(dir, kernel, NULL);
 	info->initrd = g_build_filename(dir, "initrd.img", NULL);
 	info->rootfs = g_build_filename(dir, "rootfs.qcow2", NULL);
 	return TRUE;

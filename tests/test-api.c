@@ -52,6 +52,24 @@ START_TEST(roundtrip_unix)
 	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(net, "allow")), 0);
 	ck_assert(json_object_get_null_member(net, "address"));
 	ck_assert(json_object_get_null_member(net, "counters"));
+	/* where its cold boot went: the daemon's phases and the guest's own
+	 * (the image's initramfs and agent stamp HELLO), adding up */
+	JsonObject *boot = json_object_get_object_member(sb, "boot");
+	ck_assert(boot != NULL);
+	gint64 guest = json_object_get_int_member(boot, "guest_ms");
+	gint64 parts = 0;
+	static const char *const guest_parts[] = {"firmware_ms", "kernel_ms", "initramfs_ms",
+	                                          "grow_ms",     "agent_ms",  "switch_root_ms"};
+	for (guint i = 0; i < G_N_ELEMENTS(guest_parts); i++) {
+		ck_assert_msg(!json_object_get_null_member(boot, guest_parts[i]), "boot.%s is null",
+		              guest_parts[i]);
+		parts += json_object_get_int_member(boot, guest_parts[i]);
+	}
+	ck_assert_int_gt(json_object_get_int_member(boot, "kernel_ms"), 0);
+	/* each phase is rounded down on its own */
+	ck_assert_int_le(parts, guest);
+	ck_assert_int_ge(parts, guest - 6);
+	ck_assert_int_ge(json_object_get_int_member(boot, "total_ms"), guest);
 	g_autoptr(JsonObject) list =
 	    alk_test_api_expect("GET", "/v1/sandboxes?label=suite=api", NULL, 200);
 	ck_assert_int_eq(json_array_get_length(json_object_get_array_member(list, "sandboxes")), 1);

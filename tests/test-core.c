@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -314,7 +315,16 @@ END_TEST
 
 static void check_shared_files(void)
 {
-	const char *names[] = {"vmlinuz", "initrd.img", "rootfs.qcow2"};
+	g_autofree char *json =
+	    g_build_filename(alk_test_image_dir(), "minimal", "current", "image.json", NULL);
+	g_autoptr(JsonParser) p = json_parser_new();
+	const char *names[3] = {NULL, "initrd.img", "rootfs.qcow2"};
+
+	ck_assert_msg(json_parser_load_from_file(p, json, NULL), "%s", json);
+	/* vmlinux (the PVH ELF) or vmlinuz, as its build wrote it */
+	names[0] =
+	    json_object_get_string_member(json_node_get_object(json_parser_get_root(p)), "kernel");
+	ck_assert(names[0] != NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
 		g_autofree char *path =
 		    g_build_filename(alk_test_image_dir(), "minimal", "current", names[i], NULL);

@@ -342,6 +342,88 @@ START_TEST(in_process_steps)
 }
 END_TEST
 
+/* Link steps go through rtnetlink in their namespace: they do what the
+ * `ip` command they stand for would, and a link that is not there, a name
+ * too long, an address that is none, a namespace that is not there or
+ * badly named fail the plan with what was asked and the kernel's words. */
+START_TEST(link_steps)
+{
+	static const AlkNetLink bad[] = {
+	    {.op = ALK_NET_LINK_UP, .ifname = "nosuch0"},
+	    {.op = ALK_NET_LINK_UP, .ifname = "a-name-longer-than-ifnamsiz"},
+	    {.op = ALK_NET_LINK_ADDR, .ifname = "lo", .arg = "10.0.0.300/24"},
+	    {.op = ALK_NET_LINK_ROUTE, .arg = "not-an-address"},
+	    {.op = ALK_NET_LINK_VETH, .ifname = "tv0", .arg = "tv1", .peer_ns = "alnosuchns000"},
+	    {.op = ALK_NET_LINK_MOVE, .ifname = "lo", .peer_ns = "../../etc"},
+	    {.op = ALK_NET_LINK_DELETE, .ifname = "nosuch0"},
+	};
+	g_autoptr(GError) error = NULL;
+	AlkNetPlan *plan;
+
+	REQUIRE_ROOT();
+	shf("ip netns del ", ns_a); /* an earlier test's, if it left it */
+	ck_assert(shf("ip netns add ", ns_b));
+	ck_assert(shf("ip netns add ", ns_a));
+	plan = alk_net_plan_new();
+	alk_net_plan_ip_link(plan, ns_b, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = "lo"}, "link", "set",
+	                     "lo", "up", NULL);
+	alk_net_plan_ip_link(
+	    plan, ns_a, FALSE,
+	    &(AlkNetLink){
+	        .op = ALK_NET_LINK_VETH, .ifname = "alktv0", .arg = "eth0", .peer_ns = ns_b},
+	    "link", "add", "alktv0", "type", "veth", "peer", "name", "eth0", "netns", ns_b, NULL);
+	alk_net_plan_ip_link(
+	    plan, ns_a, FALSE,
+	    &(AlkNetLink){.op = ALK_NET_LINK_ADDR, .ifname = "alktv0", .arg = "10.213.1.1/30"},
+	    "addr", "add", "10.213.1.1/30", "dev", "alktv0", NULL);
+	alk_net_plan_ip_link(plan, ns_a, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = "alktv0"}, "link",
+	                     "set", "alktv0", "up", NULL);
+	alk_net_plan_ip_link(
+	    plan, ns_b, FALSE,
+	    &(AlkNetLink){.op = ALK_NET_LINK_ADDR, .ifname = "eth0", .arg = "10.213.1.2/30"},
+	    "addr", "add", "10.213.1.2/30", "dev", "eth0", NULL);
+	alk_net_plan_ip_link(plan, ns_b, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = "eth0"}, "link", "set",
+	                     "eth0", "up", NULL);
+	alk_net_plan_ip_link(plan, ns_b, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_ROUTE, .arg = "10.213.1.1"}, "route",
+	                     "add", "default", "via", "10.213.1.1", NULL);
+	ck_assert_msg(run_plan(plan, &error), "%s", error ? error->message : "");
+	ck_assert(shows(ns_b, "ip -o link show lo", "UP"));
+	ck_assert(shows(ns_b, "ip -o addr show dev eth0", "inet 10.213.1.2/30"));
+	ck_assert(shows(ns_b, "ip route show default", "default via 10.213.1.1 dev eth0"));
+	ck_assert(shows(ns_a, "ip -o addr show dev alktv0", "inet 10.213.1.1/30"));
+	/* the uplink works: the egress end answers a ping from inside */
+	ck_assert(
+	    shows(ns_b, "busybox ping -c 1 -W 5 10.213.1.1 >/dev/null && echo reached", "reached"));
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		plan = alk_net_plan_new();
+		alk_net_plan_ip_link(plan, ns_b, FALSE, &bad[i], "bad", NULL);
+		ck_assert_msg(!run_plan(plan, &error), "bad link step %u ran", i);
+		ck_assert_msg(strstr(error->message, "netlink ") != NULL ||
+		                  g_error_matches(error, ALK_ERROR, ALK_ERROR_INVALID),
+		              "%u: %s", i, error->message);
+		g_clear_error(&error);
+	}
+	/* a step that may fail (the teardown's delete of what is gone) does not */
+	plan = alk_net_plan_new();
+	alk_net_plan_ip_link(plan, ns_b, TRUE, &bad[G_N_ELEMENTS(bad) - 1], "link", "del", NULL);
+	ck_assert_msg(run_plan(plan, &error), "%s", error ? error->message : "");
+	/* the delete: the host end of the veth goes, and its peer with it */
+	plan = alk_net_plan_new();
+	alk_net_plan_ip_link(plan, ns_a, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_DELETE, .ifname = "alktv0"}, "link",
+	                     "del", "alktv0", NULL);
+	ck_assert_msg(run_plan(plan, &error), "%s", error ? error->message : "");
+	ck_assert(!shows(ns_a, "ip -o link", "alktv0"));
+	ck_assert(shf("ip netns del ", ns_b));
+	ck_assert(shf("ip netns del ", ns_a));
+}
+END_TEST
+
 START_TEST(async_invalid)
 {
 	g_autoptr(GError) error = NULL;
@@ -369,6 +451,7 @@ static Suite *netns_suite(void)
 	tcase_add_test(tc, crash_reconcile);
 	tcase_add_test(tc, async_invalid);
 	tcase_add_test(tc, in_process_steps);
+	tcase_add_test(tc, link_steps);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -209,12 +209,24 @@ START_TEST(test_rt_hello)
 	ck_assert_mem_eq(g.nonce, m.nonce, ALK_PROTO_NONCE_SIZE);
 	ck_assert_uint_eq(g.max_payload, 65536);
 	ck_assert_str_eq(g.agent_version, "0.1.0");
-	/* Without agent_version: the default is "". */
+	/* no boot stamps sent: all 0 (unknown) */
+	ck_assert_uint_eq(g.initramfs_ms + g.root_ms + g.grown_ms + g.init_ms + g.uptime_ms, 0);
+	/* Without agent_version: the default is "". With the boot's stamps. */
 	m.agent_version = NULL;
+	m.initramfs_ms = 900;
+	m.root_ms = 1100;
+	m.grown_ms = 1250;
+	m.init_ms = 1400;
+	m.uptime_ms = UINT32_MAX;
 	n = alk_msg_hello_encode(frame, sizeof(frame), &m);
 	p = deliver(frame, n, &h);
 	ck_assert_int_eq(alk_msg_hello_decode(p, h.len, &g), ALK_PROTO_OK);
 	ck_assert_str_eq(g.agent_version, "");
+	ck_assert_uint_eq(g.initramfs_ms, 900);
+	ck_assert_uint_eq(g.root_ms, 1100);
+	ck_assert_uint_eq(g.grown_ms, 1250);
+	ck_assert_uint_eq(g.init_ms, 1400);
+	ck_assert_uint_eq(g.uptime_ms, UINT32_MAX);
 }
 END_TEST
 

@@ -358,6 +358,75 @@ START_TEST(test_record_garbage)
 }
 END_TEST
 
+/* A boot's phases from its stamps: each host phase between its two
+ * stamps; the guest's split only when its stamps are in order and fit the
+ * host's view; nothing before ready. */
+START_TEST(test_boot_phases)
+{
+	const gint64 T = 1000000000; /* an arbitrary monotonic origin */
+	AlkSandboxBoot b = {
+	    .start_us = T,
+	    .domain_call_us = T + 40000,
+	    .domain_us = T + 240000,
+	    .running_us = T + 250000,
+	    .hello_us = T + 4250000,
+	    .ready_us = T + 4270000,
+	    .guest_initramfs_ms = 1500,
+	    .guest_root_ms = 2300,
+	    .guest_grown_ms = 2400,
+	    .guest_init_ms = 2500,
+	    .guest_hello_ms = 3000,
+	};
+	AlkSandboxBoot c;
+	AlkBootPhases p;
+
+	ck_assert(alk_sandbox_boot_phases(&b, &p));
+	ck_assert_int_eq(p.total, 4270);
+	ck_assert_int_eq(p.prepare, 40);
+	ck_assert_int_eq(p.libvirt, 200);
+	ck_assert_int_eq(p.attach, 10);
+	ck_assert_int_eq(p.guest, 4000);
+	ck_assert_int_eq(p.handshake, 20);
+	/* the kernel's clock started 3 s before HELLO: 1 s of firmware */
+	ck_assert_int_eq(p.firmware, 1000);
+	ck_assert_int_eq(p.kernel, 1500);
+	ck_assert_int_eq(p.initramfs, 800);
+	ck_assert_int_eq(p.grow, 100);
+	ck_assert_int_eq(p.switch_root, 100);
+	ck_assert_int_eq(p.agent, 500);
+	ck_assert_int_eq(p.firmware + p.kernel + p.initramfs + p.grow + p.switch_root + p.agent,
+	                 p.guest);
+
+	/* a guest whose stamps are out of order, or claim more time than the
+	 * host saw pass, keeps only the host's phases */
+	c = b;
+	c.guest_root_ms = 1000;
+	ck_assert(alk_sandbox_boot_phases(&c, &p));
+	ck_assert_int_eq(p.guest, 4000);
+	ck_assert_int_eq(p.firmware, -1);
+	ck_assert_int_eq(p.kernel, -1);
+	ck_assert_int_eq(p.agent, -1);
+	c = b;
+	c.guest_hello_ms = G_MAXUINT32;
+	ck_assert(alk_sandbox_boot_phases(&c, &p));
+	ck_assert_int_eq(p.firmware, -1);
+	/* an old agent: no stamps */
+	c = b;
+	c.guest_initramfs_ms = c.guest_root_ms = c.guest_grown_ms = c.guest_init_ms = 0;
+	c.guest_hello_ms = 0;
+	ck_assert(alk_sandbox_boot_phases(&c, &p));
+	ck_assert_int_eq(p.kernel, -1);
+
+	/* not ready yet, or adopted (no start): nothing */
+	c = b;
+	c.ready_us = 0;
+	ck_assert(!alk_sandbox_boot_phases(&c, &p));
+	c = b;
+	c.start_us = 0;
+	ck_assert(!alk_sandbox_boot_phases(&c, &p));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -373,6 +442,7 @@ int main(void)
 	tcase_add_test(tc, test_record_without_network);
 	tcase_add_test(tc, test_record_refused);
 	tcase_add_test(tc, test_record_garbage);
+	tcase_add_test(tc, test_boot_phases);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -56,6 +56,42 @@ void alk_api_json_add_network(JsonBuilder *b, const AlkSandbox *sb)
 	json_builder_end_object(b);
 }
 
+static void add_ms(JsonBuilder *b, const char *key, gint64 ms)
+{
+	json_builder_set_member_name(b, key);
+	if (ms < 0)
+		json_builder_add_null_value(b);
+	else
+		json_builder_add_int_value(b, ms);
+}
+
+/* Where a cold boot's time went (null: adopted, still booting, or handed
+ * out warm: its create did not boot it) */
+static void add_boot(JsonBuilder *b, const AlkSandbox *sb)
+{
+	AlkBootPhases p;
+
+	json_builder_set_member_name(b, "boot");
+	if (sb->warm || !alk_sandbox_boot_phases(&sb->boot, &p)) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	json_builder_begin_object(b);
+	add_ms(b, "total_ms", p.total);
+	add_ms(b, "prepare_ms", p.prepare);
+	add_ms(b, "libvirt_ms", p.libvirt);
+	add_ms(b, "attach_ms", p.attach);
+	add_ms(b, "guest_ms", p.guest);
+	add_ms(b, "firmware_ms", p.firmware);
+	add_ms(b, "kernel_ms", p.kernel);
+	add_ms(b, "initramfs_ms", p.initramfs);
+	add_ms(b, "grow_ms", p.grow);
+	add_ms(b, "switch_root_ms", p.switch_root);
+	add_ms(b, "agent_ms", p.agent);
+	add_ms(b, "handshake_ms", p.handshake);
+	json_builder_end_object(b);
+}
+
 void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *state)
 {
 	json_builder_begin_object(b);
@@ -79,6 +115,7 @@ void alk_api_json_sandbox(JsonBuilder *b, const AlkSandbox *sb, const char *stat
 	}
 	alk_json_add_bool(b, "adopted", sb->adopted);
 	alk_json_add_bool(b, "warm", sb->warm);
+	add_boot(b, sb);
 	alk_json_add_int(b, "execs_running", sb->execs);
 	/* ready and its agent answers its pings */
 	json_builder_set_member_name(b, "healthy");

@@ -30,7 +30,8 @@ struct AlkChannel {
 	guint64 sync_nonce;
 	gint64 sync_sent_us;
 	gboolean have_hello;
-	guint held; /* ops that hold input: nothing is read meanwhile */
+	gint64 hello_us; /* when the HELLO in hello came (monotonic) */
+	guint held;      /* ops that hold input: nothing is read meanwhile */
 	AlkMsgHello hello;
 	char agent_version[64];
 	guint refs;

@@ -116,6 +116,11 @@ const AlkMsgHello *alk_channel_get_hello(AlkChannel *ch)
 	return ch->have_hello ? &ch->hello : NULL;
 }
 
+gint64 alk_channel_get_hello_time(AlkChannel *ch)
+{
+	return ch->have_hello ? ch->hello_us : 0;
+}
+
 void alk_channel_hold_input(AlkChannel *ch, gboolean hold)
 {
 	ch->held = hold ? ch->held + 1 : ch->held - 1;
@@ -201,6 +206,7 @@ static void take_hello(AlkChannel *ch, const guint8 *p, gsize n)
 	ch->hello = m;
 	ch->hello.agent_version = ch->agent_version;
 	ch->have_hello = TRUE;
+	ch->hello_us = g_get_monotonic_time();
 	if (ch->state == ALK_CHANNEL_CONNECTING)
 		send_sync(ch);
 }

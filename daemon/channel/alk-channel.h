@@ -54,6 +54,8 @@ void alk_channel_close(AlkChannel *ch);
 AlkChannelState alk_channel_get_state(AlkChannel *ch);
 /* The agent's HELLO, once READY. */
 const AlkMsgHello *alk_channel_get_hello(AlkChannel *ch);
+/* When that HELLO came (g_get_monotonic_time()); 0 before any. */
+gint64 alk_channel_get_hello_time(AlkChannel *ch);
 
 /* ---- exec ---- */
 

@@ -57,6 +57,7 @@ static void domain_running(AlkSlot *slot, GError *error)
 		return;
 	}
 	alk_slot_set_state(slot, ALK_SANDBOX_BOOTING);
+	slot->sb->boot.running_us = g_get_monotonic_time();
 	alk_slot_open_channel(slot, g_get_monotonic_time() +
 	                                (gint64)slot->m->config->boot_timeout_s * G_USEC_PER_SEC);
 }
@@ -79,6 +80,7 @@ static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 		g_clear_error(&error);
 		return;
 	}
+	slot->sb->boot.domain_us = g_get_monotonic_time();
 	if (slot->net != NULL && slot->end == ALK_END_NONE)
 		alk_slot_net_attach(slot, domain_running); /* still being made */
 	else
@@ -116,6 +118,7 @@ static void start_domain(AlkSlot *slot, GError *error)
 		return;
 	}
 	slot->res[ALK_RES_DOMAIN] = ALK_HOLD_MAKING;
+	slot->sb->boot.domain_call_us = g_get_monotonic_time();
 	slot->m->virt_ops->create(slot->m->virt_ctx, xml, slot->net != NULL, domain_started,
 	                          alk_slot_ref(slot, NULL));
 }
@@ -189,6 +192,7 @@ static AlkSandbox *sandbox_for(AlkManager *m, const AlkSandboxRequest *req, cons
 	sb->profile = g_strdup(limits->profile);
 	sb->limits = *limits;
 	sb->created_at = g_get_real_time() / G_USEC_PER_SEC;
+	sb->boot.start_us = g_get_monotonic_time();
 	sb->deadline = sb->created_at + (gint64)limits->ttl_s;
 	sb->build = g_strdup(alk_image_build(image));
 	/* an OCI image's User when it is a name or numbers, else none */

@@ -612,8 +612,28 @@ void alk_slot_arm_ttl(AlkSlot *slot)
 
 /* ---- the agent channel ---- */
 
+/* The boot's last stamps: the HELLO's (the guest's own) and now. */
+static void stamp_ready(AlkSlot *slot)
+{
+	AlkSandboxBoot *b = &slot->sb->boot;
+	const AlkMsgHello *hello = alk_channel_get_hello(slot->channel);
+
+	if (b->start_us == 0 || slot->sb->adopted)
+		return;
+	b->ready_us = g_get_monotonic_time();
+	b->hello_us = alk_channel_get_hello_time(slot->channel);
+	if (hello == NULL)
+		return;
+	b->guest_initramfs_ms = hello->initramfs_ms;
+	b->guest_root_ms = hello->root_ms;
+	b->guest_grown_ms = hello->grown_ms;
+	b->guest_init_ms = hello->init_ms;
+	b->guest_hello_ms = hello->uptime_ms;
+}
+
 static void became_ready(AlkSlot *slot)
 {
+	stamp_ready(slot);
 	alk_slot_set_state(slot, ALK_SANDBOX_READY);
 	/* a warm pool member's TTL starts when it is handed out */
 	if (slot->sb->pool == NULL)

@@ -53,6 +53,42 @@ gboolean alk_sandbox_is_live(const AlkSandbox *sb)
 	return sb->state != ALK_SANDBOX_DESTROYED && sb->state != ALK_SANDBOX_FAILED;
 }
 
+static gint64 ms_between(gint64 from_us, gint64 to_us)
+{
+	return from_us != 0 && to_us >= from_us ? (to_us - from_us) / 1000 : -1;
+}
+
+gboolean alk_sandbox_boot_phases(const AlkSandboxBoot *b, AlkBootPhases *out)
+{
+	AlkBootPhases p;
+	gint64 kernel_start_us;
+
+	if (b->start_us == 0 || b->ready_us == 0 || b->hello_us == 0 || b->running_us == 0)
+		return FALSE;
+	p.total = ms_between(b->start_us, b->ready_us);
+	p.prepare = ms_between(b->start_us, b->domain_call_us);
+	p.libvirt = ms_between(b->domain_call_us, b->domain_us);
+	p.attach = ms_between(b->domain_us, b->running_us);
+	p.guest = ms_between(b->running_us, b->hello_us);
+	p.handshake = ms_between(b->hello_us, b->ready_us);
+	p.firmware = p.kernel = p.initramfs = p.grow = p.switch_root = p.agent = -1;
+	/* the guest's stamps, if they are in order and fit in the host's view
+	 * of the time between running and HELLO */
+	kernel_start_us = b->hello_us - (gint64)b->guest_hello_ms * 1000;
+	if (b->guest_initramfs_ms > 0 && b->guest_initramfs_ms <= b->guest_root_ms &&
+	    b->guest_root_ms <= b->guest_grown_ms && b->guest_grown_ms <= b->guest_init_ms &&
+	    b->guest_init_ms <= b->guest_hello_ms && kernel_start_us >= b->running_us) {
+		p.firmware = (kernel_start_us - b->running_us) / 1000;
+		p.kernel = b->guest_initramfs_ms;
+		p.initramfs = b->guest_root_ms - b->guest_initramfs_ms;
+		p.grow = b->guest_grown_ms - b->guest_root_ms;
+		p.switch_root = b->guest_init_ms - b->guest_grown_ms;
+		p.agent = b->guest_hello_ms - b->guest_init_ms;
+	}
+	*out = p;
+	return TRUE;
+}
+
 void alk_sandbox_new_id(char out[ALK_SANDBOX_ID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";

@@ -36,6 +36,37 @@ typedef struct {
 	guint64 dns_refused; /* queries refused: a name not allowed, a denied answer */
 } AlkSandboxNet;
 
+/* A cold boot's timeline, create to ready: host times are
+ * g_get_monotonic_time() (0: not reached; all 0 for an adopted sandbox),
+ * the guest's are the stamps of its agent's HELLO (its CLOCK_BOOTTIME in
+ * ms, 0: unknown; the guest's word, so only a report). */
+typedef struct {
+	gint64 start_us;       /* the create began */
+	gint64 domain_call_us; /* libvirt was asked for the domain */
+	gint64 domain_us;      /* libvirt's create returned: QEMU runs */
+	gint64 running_us;     /* the guest runs (networked: its tap moved) */
+	gint64 hello_us;       /* the agent's HELLO came */
+	gint64 ready_us;
+	guint32 guest_initramfs_ms, guest_root_ms, guest_grown_ms, guest_init_ms, guest_hello_ms;
+} AlkSandboxBoot;
+
+/* The boot's phases in ms (-1: not known): prepare (dirs, overlay,
+ * network, XML), libvirt (its create: QEMU's start), attach (the tap moved
+ * and the vCPUs resumed), guest (running to HELLO), and, when the guest's
+ * stamps are in order, guest split into firmware (up to the kernel's
+ * clock), kernel (to the initramfs), initramfs (modules, the disk),
+ * grow (the root's resize2fs), switch_root (to the agent's start) and
+ * agent (its start to HELLO); handshake (HELLO to ready: SYNC, network
+ * configuration). */
+typedef struct {
+	gint64 total, prepare, libvirt, attach, guest;
+	gint64 firmware, kernel, initramfs, grow, switch_root, agent;
+	gint64 handshake;
+} AlkBootPhases;
+
+/* FALSE (out untouched) until the sandbox was ready after a cold boot. */
+gboolean alk_sandbox_boot_phases(const AlkSandboxBoot *b, AlkBootPhases *out);
+
 struct AlkSandbox {
 	char id[ALK_SANDBOX_ID_LEN + 1];
 	char *domain; /* airlock-<id> */
@@ -67,6 +98,7 @@ struct AlkSandbox {
 	guint missed_pings;    /* in a row: the agent stopped answering (unhealthy) */
 	gboolean cursor_known; /* where input last put the pointer (screen pixels) */
 	guint cursor_x, cursor_y;
+	AlkSandboxBoot boot;
 	gpointer priv; /* the manager's */
 };
 

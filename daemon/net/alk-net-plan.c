@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alk-error.h"
+#include "alk-net-link.h"
 #include "alk-netns.h"
 
 /* what an error message keeps of a command's stderr */
@@ -19,6 +20,7 @@ typedef enum {
 	STEP_COMMAND,
 	STEP_NFT,    /* input through libnftables */
 	STEP_SYSCTL, /* key=value written to /proc/sys */
+	STEP_LINK,   /* rtnetlink (alk-net-link.c) */
 } StepKind;
 
 typedef struct {
@@ -27,9 +29,10 @@ typedef struct {
 	gboolean may_fail; /* e.g. removing what may already be gone */
 	char *if_exists;   /* run only if this path exists then; NULL: always */
 	StepKind kind;
-	char *ns;    /* STEP_NFT, STEP_SYSCTL: its namespace; NULL: the daemon's */
-	char *key;   /* STEP_SYSCTL */
-	char *value; /* STEP_SYSCTL */
+	char *ns;        /* STEP_NFT, STEP_SYSCTL: its namespace; NULL: the daemon's */
+	char *key;       /* STEP_SYSCTL */
+	char *value;     /* STEP_SYSCTL */
+	AlkNetLink link; /* STEP_LINK: its strings are the step's */
 } Step;
 
 struct AlkNetPlan {
@@ -50,6 +53,9 @@ static void step_free(Step *step)
 	g_free(step->ns);
 	g_free(step->key);
 	g_free(step->value);
+	g_free((char *)step->link.ifname);
+	g_free((char *)step->link.arg);
+	g_free((char *)step->link.peer_ns);
 	g_free(step);
 }
 
@@ -109,22 +115,49 @@ static GStrvBuilder *in_ns(const char *ns)
 	return b;
 }
 
-void alk_net_plan_ip(AlkNetPlan *plan, const char *ns, gboolean may_fail, ...)
+static Step *plan_ip_va(AlkNetPlan *plan, const char *ns, gboolean may_fail, va_list ap)
 {
 	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
 	const char *arg;
-	va_list ap;
 
 	if (!plan_ns_ok(plan, ns))
-		return;
+		return NULL;
 	g_strv_builder_add(b, "ip");
 	if (ns != NULL)
 		g_strv_builder_addv(b, (const char *[]){"-n", ns, NULL});
-	va_start(ap, may_fail);
 	while ((arg = va_arg(ap, const char *)) != NULL)
 		g_strv_builder_add(b, arg);
+	return plan_add(plan, b, NULL, may_fail);
+}
+
+void alk_net_plan_ip(AlkNetPlan *plan, const char *ns, gboolean may_fail, ...)
+{
+	va_list ap;
+
+	va_start(ap, may_fail);
+	plan_ip_va(plan, ns, may_fail, ap);
 	va_end(ap);
-	plan_add(plan, b, NULL, may_fail);
+}
+
+void alk_net_plan_ip_link(AlkNetPlan *plan, const char *ns, gboolean may_fail,
+                          const AlkNetLink *link, ...)
+{
+	Step *step;
+	va_list ap;
+
+	va_start(ap, link);
+	step = plan_ip_va(plan, ns, may_fail, ap);
+	va_end(ap);
+	if (step == NULL)
+		return;
+	if (link->peer_ns != NULL && !plan_ns_ok(plan, link->peer_ns))
+		return;
+	step->kind = STEP_LINK;
+	step->ns = g_strdup(ns);
+	step->link = (AlkNetLink){.op = link->op,
+	                          .ifname = g_strdup(link->ifname),
+	                          .arg = g_strdup(link->arg),
+	                          .peer_ns = g_strdup(link->peer_ns)};
 }
 
 void alk_net_plan_netns_del(AlkNetPlan *plan, const char *name)
@@ -335,13 +368,22 @@ static gboolean write_sysctl(gpointer data, GError **error)
 	return ok;
 }
 
+static gboolean apply_link(gpointer data, GError **error)
+{
+	const Step *step = data;
+
+	return alk_net_link_apply(&step->link, error);
+}
+
 static void in_process_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
 {
 	Step *step = data;
 	GError *error = NULL;
+	AlkNetnsFunc func = step->kind == STEP_NFT      ? load_nft
+	                    : step->kind == STEP_SYSCTL ? write_sysctl
+	                                                : apply_link;
 
-	if (alk_netns_run_in(step->ns, step->kind == STEP_NFT ? load_nft : write_sysctl, step,
-	                     &error))
+	if (alk_netns_run_in(step->ns, func, step, &error))
 		g_task_return_boolean(task, TRUE);
 	else
 		g_task_return_error(task, error);

@@ -2,7 +2,8 @@
 /* A plan: the commands (`ip`, `sysctl`, `nft -f -`) that make or remove a
  * piece of a sandbox's network, as data. Built by alk-net-recipe.c from what
  * it is given, rendered as text for tests (alk_net_plan_to_string()), run in
- * order with GSubprocess, stopping at the first failure.
+ * order, stopping at the first failure: nft, sysctl and link steps in-process
+ * (libnftables, /proc/sys, rtnetlink), the rest with GSubprocess.
  *
  * ns NULL in a step: the daemon's own namespace. A bad namespace name makes
  * the whole plan fail when run, before any command. */
@@ -10,6 +11,8 @@
 
 #include <gio/gio.h>
 #include <glib.h>
+
+#include "alk-net-link.h"
 
 typedef struct AlkNetPlan AlkNetPlan;
 
@@ -21,6 +24,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AlkNetPlan, alk_net_plan_free)
 /* `ip [-n NS] ARGS...` (NULL-terminated); may_fail: its failure is ignored */
 void alk_net_plan_ip(AlkNetPlan *plan, const char *ns, gboolean may_fail,
                      ...) G_GNUC_NULL_TERMINATED;
+/* The same, done in-process through rtnetlink as link says (alk-net-link.h)
+ * in NS: the `ip` arguments are what the step stands for in the rendered
+ * plan and in its errors. */
+void alk_net_plan_ip_link(AlkNetPlan *plan, const char *ns, gboolean may_fail,
+                          const AlkNetLink *link, ...) G_GNUC_NULL_TERMINATED;
 /* `ip netns del NAME`, skipped when /run/netns/NAME is not there when the
  * step runs (so removing may be asked blindly, yet a failure still shows) */
 void alk_net_plan_netns_del(AlkNetPlan *plan, const char *name);

@@ -29,14 +29,31 @@ static void uplink_steps(AlkNetPlan *plan, const AlkNetLayout *l)
 	alk_net_plan_sysctl(plan, eg, "net.ipv4.ip_forward", "1");
 	alk_net_plan_nft(plan, eg, egress_rules);
 	alk_net_plan_sysctl(plan, l->ns, "net.ipv4.ip_forward", "1");
-	alk_net_plan_ip(plan, eg, FALSE, "link", "add", l->ns, "type", "veth", "peer", "name",
-	                ALK_NETNS_UPLINK, "netns", l->ns, NULL);
-	alk_net_plan_ip(plan, eg, FALSE, "addr", "add", l->uplink_outer, "dev", l->ns, NULL);
-	alk_net_plan_ip(plan, eg, FALSE, "link", "set", l->ns, "up", NULL);
-	alk_net_plan_ip(plan, l->ns, FALSE, "addr", "add", l->uplink_inner, "dev", ALK_NETNS_UPLINK,
-	                NULL);
-	alk_net_plan_ip(plan, l->ns, FALSE, "link", "set", ALK_NETNS_UPLINK, "up", NULL);
-	alk_net_plan_ip(plan, l->ns, FALSE, "route", "add", "default", "via", l->uplink_via, NULL);
+	alk_net_plan_ip_link(plan, eg, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_VETH,
+	                                   .ifname = l->ns,
+	                                   .arg = ALK_NETNS_UPLINK,
+	                                   .peer_ns = l->ns},
+	                     "link", "add", l->ns, "type", "veth", "peer", "name", ALK_NETNS_UPLINK,
+	                     "netns", l->ns, NULL);
+	alk_net_plan_ip_link(
+	    plan, eg, FALSE,
+	    &(AlkNetLink){.op = ALK_NET_LINK_ADDR, .ifname = l->ns, .arg = l->uplink_outer}, "addr",
+	    "add", l->uplink_outer, "dev", l->ns, NULL);
+	alk_net_plan_ip_link(plan, eg, FALSE, &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = l->ns},
+	                     "link", "set", l->ns, "up", NULL);
+	alk_net_plan_ip_link(plan, l->ns, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_ADDR,
+	                                   .ifname = ALK_NETNS_UPLINK,
+	                                   .arg = l->uplink_inner},
+	                     "addr", "add", l->uplink_inner, "dev", ALK_NETNS_UPLINK, NULL);
+	alk_net_plan_ip_link(plan, l->ns, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = ALK_NETNS_UPLINK},
+	                     "link", "set", ALK_NETNS_UPLINK, "up", NULL);
+	alk_net_plan_ip_link(
+	    plan, l->ns, FALSE,
+	    &(AlkNetLink){.op = ALK_NET_LINK_ROUTE, .ifname = NULL, .arg = l->uplink_via}, "route",
+	    "add", "default", "via", l->uplink_via, NULL);
 }
 
 AlkNetPlan *alk_net_plan_setup(const AlkNetLayout *l, const AlkNetRules *rules, GError **error)
@@ -48,7 +65,9 @@ AlkNetPlan *alk_net_plan_setup(const AlkNetLayout *l, const AlkNetRules *rules, 
 		return NULL;
 	plan = alk_net_plan_new();
 	alk_net_plan_ip(plan, NULL, FALSE, "netns", "add", l->ns, NULL);
-	alk_net_plan_ip(plan, l->ns, FALSE, "link", "set", "lo", "up", NULL);
+	alk_net_plan_ip_link(plan, l->ns, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = "lo"}, "link", "set",
+	                     "lo", "up", NULL);
 	alk_net_plan_sysctl(plan, l->ns, "net.ipv6.conf.all.disable_ipv6", "1");
 	alk_net_plan_sysctl(plan, l->ns, "net.ipv6.conf.default.disable_ipv6", "1");
 	if (l->uplink >= 0)
@@ -61,9 +80,17 @@ AlkNetPlan *alk_net_plan_attach(const AlkNetLayout *l)
 {
 	AlkNetPlan *plan = alk_net_plan_new();
 
-	alk_net_plan_ip(plan, NULL, FALSE, "link", "set", "dev", l->tap, "netns", l->ns, NULL);
-	alk_net_plan_ip(plan, l->ns, FALSE, "addr", "add", l->gateway, "dev", l->tap, NULL);
-	alk_net_plan_ip(plan, l->ns, FALSE, "link", "set", "dev", l->tap, "up", NULL);
+	alk_net_plan_ip_link(
+	    plan, NULL, FALSE,
+	    &(AlkNetLink){.op = ALK_NET_LINK_MOVE, .ifname = l->tap, .arg = NULL, .peer_ns = l->ns},
+	    "link", "set", "dev", l->tap, "netns", l->ns, NULL);
+	alk_net_plan_ip_link(
+	    plan, l->ns, FALSE,
+	    &(AlkNetLink){.op = ALK_NET_LINK_ADDR, .ifname = l->tap, .arg = l->gateway}, "addr",
+	    "add", l->gateway, "dev", l->tap, NULL);
+	alk_net_plan_ip_link(plan, l->ns, FALSE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_UP, .ifname = l->tap}, "link", "set",
+	                     "dev", l->tap, "up", NULL);
 	return plan;
 }
 
@@ -98,7 +125,9 @@ AlkNetPlan *alk_net_plan_teardown(const AlkNetLayout *l)
 	AlkNetPlan *plan = alk_net_plan_new();
 
 	/* the host end goes first: a dying namespace frees its peer only later */
-	alk_net_plan_ip(plan, l->egress_ns, TRUE, "link", "del", "dev", l->ns, NULL);
+	alk_net_plan_ip_link(plan, l->egress_ns, TRUE,
+	                     &(AlkNetLink){.op = ALK_NET_LINK_DELETE, .ifname = l->ns}, "link",
+	                     "del", "dev", l->ns, NULL);
 	alk_net_plan_netns_del(plan, l->ns);
 	return plan;
 }

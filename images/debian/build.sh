@@ -104,7 +104,7 @@ rm -f -- "$R/etc/machine-id"
 
 log "debian: initramfs for kernel $KVER"
 build_initramfs "$STAGE" "$STAGE/initrd.img" /sbin/airlock-agent
-install -m 0644 "$VMLINUZ" "$STAGE/vmlinuz"
+install_kernel "$STAGE"
 log "debian: root filesystem ($(du -sm "$R" | cut -f1) MiB of files)"
 make_rootfs "$R" "$STAGE/rootfs.qcow2" 256 "$SIZE"
 rm -rf --one-file-system -- "$R"

@@ -7,7 +7,7 @@
 #
 # A recipe is run by airlock-image as
 #   RECIPE --stamp ARGS...          prints every input of the build (one per line)
-#   RECIPE --stage DIR ARGS...      writes vmlinuz, initrd.img, rootfs.qcow2 and
+#   RECIPE --stage DIR ARGS...      writes vmlinux (or vmlinuz), initrd.img, rootfs.qcow2 and
 #                                   recipe.json (the image.json members it knows)
 # into DIR; airlock-image does the rest (build id, image.json, the swap).
 
@@ -22,9 +22,10 @@ ALK_CMDLINE="console=ttyS0 panic=-1 quiet cryptomgr.notests root=/dev/vda rw"
 # the generic one as a module).
 # virtio_input and evdev: a display's tablet and keyboard (/dev/input/event*);
 # the PS/2 keyboard (i8042, atkbd) is built into both kernels.
+# virtio-rng: the domain's RNG, which readies the guest's random pool early.
 ALK_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 	virtio_console virtio_blk failover net_failover virtio_net pvpanic_mmio ext4
-	virtio_input evdev)
+	virtio_input evdev virtio-rng)
 ALK_INITRD_APPLETS=(sh mount umount insmod sleep echo cat poweroff switch_root tail)
 
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
@@ -114,6 +115,26 @@ pick_kernel() {
 	[ -r "$VMLINUZ" ] || die "cannot read $VMLINUZ"
 	[ -d "/lib/modules/$KVER" ] ||
 		die "kernel $KVER has no /lib/modules/$KVER: reinstall linux-image-$KVER"
+}
+
+# install_kernel STAGE: the kernel into STAGE, as the ELF vmlinux inside VMLINUZ
+# when it has a PVH entry note (Debian's kernels do): QEMU then loads the ELF
+# and enters it in 32-bit mode, with no real-mode setup and no decompression
+# (both slow under TCG), and the kernel's pages come from the page cache,
+# shared by every sandbox, instead of a copy each decompresses into its own
+# memory. Else VMLINUZ as it is. Sets KERNEL_FILE (image.json's "kernel").
+install_kernel() {
+	local stage=$1 rc=0
+	python3 "$ALK_HELPER" vmlinux "$VMLINUZ" "$stage/vmlinux" || rc=$?
+	case $rc in
+	0) KERNEL_FILE=vmlinux ;;
+	3)
+		KERNEL_FILE=vmlinuz
+		install -m 0644 "$VMLINUZ" "$stage/vmlinuz"
+		;;
+	*) exit 1 ;;
+	esac
+	chmod 0644 "$stage/$KERNEL_FILE"
 }
 
 # What the initramfs and the root disk depend on, for a recipe's --stamp.
@@ -223,11 +244,11 @@ put_agent() {
 # SIZE_MIB, KVER, the agent and the command line; EXTRA_JSON's members are added
 # (default_user, exec).
 write_recipe() {
-	R_SIZE=$SIZE_MIB R_KVER=$KVER R_AV=$(agent_version) R_SHA=$AGENT_SHA \
+	R_SIZE=$SIZE_MIB R_KVER=$KVER R_AV=$(agent_version) R_SHA=$AGENT_SHA R_KERNEL=${KERNEL_FILE:-vmlinuz} \
 		R_CMDLINE=$ALK_CMDLINE R_SRC=$2 R_EXTRA=${3:-'{}'} python3 -c '
 import json, os, sys
 e = os.environ
-r = {"rootfs_virtual_mib": int(e["R_SIZE"]), "cmdline": e["R_CMDLINE"],
+r = {"rootfs_virtual_mib": int(e["R_SIZE"]), "cmdline": e["R_CMDLINE"], "kernel": e["R_KERNEL"],
      "kernel_version": e["R_KVER"], "agent_version": e["R_AV"],
      "agent_sha256": e["R_SHA"], "source": json.loads(e["R_SRC"])}
 r.update(json.loads(e["R_EXTRA"]))

@@ -17,6 +17,8 @@ import json
 import os
 import re
 import stat
+import struct
+import subprocess
 import sys
 import time
 
@@ -233,6 +235,81 @@ def cmd_oci_config(layout, ref):
     print(json.dumps(out))
 
 
+# --- the kernel ----------------------------------------------------------------
+# A bzImage's payload is the compressed ELF vmlinux. Debian ships no tool that
+# takes it out (the kernel tree's scripts/extract-vmlinux scans for magics), so
+# the boot protocol's own header says where it is (payload_offset and
+# payload_length, protocol 2.08+) and Debian's decompressors unpack it.
+
+KERNEL_MAX = 512 * 1024 * 1024  # an unpacked vmlinux larger than this is refused
+DECOMPRESSORS = [  # magic, command (reads stdin, writes stdout)
+    (b"\x1f\x8b", ["gzip", "-dc"]),
+    (b"\xfd7zXZ\x00", ["xz", "-dc"]),
+    (b"\x02\x21\x4c\x18", ["lz4", "-dc"]),
+    (b"\x28\xb5\x2f\xfd", ["zstd", "-qdc"]),
+]
+XEN_ELFNOTE_PHYS32_ENTRY = 18
+
+
+def _pvh_entry(elf):
+    """Whether ELF (bytes, x86-64) has the PVH entry note QEMU enters by."""
+    if len(elf) < 64 or elf[:4] != b"\x7fELF" or elf[4] != 2 or elf[5] != 1:
+        return False
+    if struct.unpack_from("<H", elf, 0x12)[0] != 62:  # EM_X86_64
+        return False
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    if phentsize < 56 or phnum > 64 or phoff + phentsize * phnum > len(elf):
+        return False
+    for i in range(phnum):
+        ptype, _, off, _, _, filesz = struct.unpack_from("<IIQQQQ", elf, phoff + i * phentsize)
+        if ptype != 4 or off + filesz > len(elf):  # PT_NOTE
+            continue
+        p, end = off, off + filesz
+        while p + 12 <= end:
+            namesz, descsz, ntype = struct.unpack_from("<III", elf, p)
+            name = elf[p + 12:p + 12 + namesz].rstrip(b"\0")
+            if name == b"Xen" and ntype == XEN_ELFNOTE_PHYS32_ENTRY:
+                return True
+            p += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    return False
+
+
+def cmd_vmlinux(bzimage, out):
+    """Writes the bzImage's ELF vmlinux to OUT when it has a PVH entry;
+    exits 3 (and writes nothing) when the kernel cannot be entered so."""
+    data = open(bzimage, "rb").read()
+    if len(data) < 0x250 or data[0x202:0x206] != b"HdrS":
+        die("%s is not a bzImage" % bzimage)
+    version, = struct.unpack_from("<H", data, 0x206)
+    setup_sects = data[0x1F1] or 4
+    off, length = struct.unpack_from("<II", data, 0x248)
+    start = (setup_sects + 1) * 512 + off
+    if version < 0x208 or length <= 4 or start + length > len(data):
+        sys.exit(3)
+    # the kernel's build appends the unpacked size (32 bits, little-endian)
+    payload = data[start:start + length - 4]
+    size, = struct.unpack_from("<I", data, start + length - 4)
+    if size > KERNEL_MAX:
+        die("the unpacked kernel would be larger than %d MiB" % (KERNEL_MAX >> 20))
+    cmd = next((c for m, c in DECOMPRESSORS if payload.startswith(m)), None)
+    if cmd is None:
+        sys.exit(3)
+    try:
+        r = subprocess.run(cmd, input=payload, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        die("cannot unpack the kernel: %s is not installed" % cmd[0])
+    if r.returncode != 0:
+        die("cannot unpack the kernel with %s: %s" % (cmd[0], r.stderr.decode(errors="replace")))
+    elf = r.stdout
+    if len(elf) != size:
+        die("the unpacked kernel has %d bytes, its bzImage says %d" % (len(elf), size))
+    if not _pvh_entry(elf):
+        sys.exit(3)
+    with open(out, "wb") as f:
+        f.write(elf)
+
+
 # --- image.json ----------------------------------------------------------------
 
 def cmd_image_json(recipe, name, build_id, stamp):
@@ -242,7 +319,7 @@ def cmd_image_json(recipe, name, build_id, stamp):
         "name": name,
         "build_id": build_id,
         "arch": "x86_64",
-        "kernel": "vmlinuz",
+        "kernel": r.get("kernel", "vmlinuz"),
         "initrd": "initrd.img",
         "rootfs": "rootfs.qcow2",
     }
@@ -301,6 +378,7 @@ def main(argv):
         "oci-check": (cmd_oci_check, 4),
         "oci-config": (cmd_oci_config, 2),
         "image-json": (cmd_image_json, 4),
+        "vmlinux": (cmd_vmlinux, 2),
         "get": (cmd_get, 2),
     }
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:

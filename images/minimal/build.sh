@@ -126,6 +126,6 @@ umask 022
 EOF
 make_rootfs "$R" "$STAGE/rootfs.qcow2" "$BASE_MIB"
 rm -rf -- "$R"
-install -m 0644 "$VMLINUZ" "$STAGE/vmlinuz"
+install_kernel "$STAGE"
 
 write_recipe "$STAGE/recipe.json" '{"kind":"minimal"}'

@@ -126,7 +126,7 @@ put_agent "$R"
 
 log "import: initramfs and root filesystem"
 build_initramfs "$STAGE" "$STAGE/initrd.img" /sbin/airlock-agent
-install -m 0644 "$VMLINUZ" "$STAGE/vmlinuz"
+install_kernel "$STAGE"
 make_rootfs "$R" "$STAGE/rootfs.qcow2" 64 "$SIZE"
 CONF=$(python3 "$ALK_HELPER" oci-config "$W/layout" img)
 rm -rf --one-file-system -- "$W"
