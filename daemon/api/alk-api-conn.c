@@ -315,8 +315,8 @@ static void on_handshake(GObject *source, GAsyncResult *res, gpointer data)
 static gboolean start_tls(AlkApiConn *conn)
 {
 	g_autoptr(GError) error = NULL;
-	GIOStream *tls = g_tls_server_connection_new(G_IO_STREAM(conn->sockconn), conn->api->tls,
-	                                             &error);
+	GIOStream *tls =
+	    g_tls_server_connection_new(G_IO_STREAM(conn->sockconn), conn->api->tls, &error);
 
 	if (tls == NULL) {
 		g_warning("%s: TLS: %s", conn->peer, error->message);

@@ -520,6 +520,19 @@ static gboolean tick(gpointer data)
 	AlkCluster *c = data;
 	char hash[65];
 
+	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer id;
+
+	/* a failed sandbox is forgotten without a word (deleted, or pruned):
+	 * its record goes with it */
+	g_hash_table_iter_init(&it, c->records);
+	while (g_hash_table_iter_next(&it, &id, NULL)) {
+		if (alk_manager_lookup(c->manager, id, NULL) == NULL)
+			g_ptr_array_add(gone, g_strdup(id));
+	}
+	for (guint i = 0; i < gone->len; i++)
+		alk_cluster_publish(c, g_ptr_array_index(gone, i), NULL);
 	c->node_dirty = TRUE;
 	if (c->audit != NULL && alk_audit_get_head(c->audit, hash) != c->anchored_seq)
 		c->anchor_dirty = TRUE;

@@ -199,6 +199,25 @@ def start_etcd():
     log("etcd: 3 members up")
 
 
+def etcd_call(path, body):
+    for e in ETCD:
+        if e["proc"].poll() is not None:
+            continue
+        c = http.client.HTTPConnection("127.0.0.1", e["client"], timeout=10)
+        c.request("POST", path, body=json.dumps(body))
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        c.close()
+        check(r.status == 200, "etcd %s: %d %r" % (path, r.status, doc))
+        return doc
+    fail("no etcd member left")
+
+
+def b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
+
+
 def etcd_keys(prefix):
     import base64
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
@@ -500,6 +519,26 @@ def scenario():
     check(st == 200 and sorted(x["node"] for x in doc["nodes"]) == ["01", "02", "03"]
           and doc["tokens_drift"] == [], "GET /v1/cluster: %r" % doc)
     log("routing: every sandbox through HAProxy; every list holds all 6")
+
+    # garbage in etcd (a record of the wrong shape, a node's id under another's tag,
+    # not JSON at all) is left out of the views, never passed on
+    garbage = {"/airlock/v1/sandboxes/zz": "not json {",
+               "/airlock/v1/sandboxes/01aaaaaaaaaa": json.dumps(
+                   {"id": "01aaaaaaaaaa", "node": "02", "state": "ready",
+                    "created_at": "2026-01-01T00:00:00Z", "labels": {"test": "cluster"}}),
+               "/airlock/v1/sandboxes/03bbbbbbbbbb": json.dumps(
+                   {"id": "03bbbbbbbbbb", "node": "03", "state": 7,
+                    "created_at": "2026-01-01T00:00:00Z", "labels": {"test": "cluster"}}),
+               "/airlock/v1/nodes/99": "[1, 2]"}
+    for k, v in garbage.items():
+        etcd_call("/v3/kv/put", {"key": b64(k), "value": b64(v)})
+    check(cluster_list() == everyone, "garbage records reached the list")
+    st, doc, _ = request(PROXY, "GET", "/v1/cluster")
+    check(st == 200 and doc["bad_records"] == 1 and len(doc["nodes"]) == 3,
+          "garbage node records in GET /v1/cluster: %r" % doc)
+    for k in garbage:
+        etcd_call("/v3/kv/deleterange", {"key": b64(k)})
+    log("garbage records in etcd: left out of the list and of GET /v1/cluster")
 
     # 3. node 02 dies under load
     load = Load(ids["01"] + ids["03"])
