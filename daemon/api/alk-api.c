@@ -402,6 +402,33 @@ static void publish(AlkApi *api, const AlkSandbox *sb)
 	alk_cluster_publish(api->cluster, sb->id, record);
 }
 
+typedef struct {
+	void (*done)(gpointer);
+	gpointer data;
+} Finish;
+
+static gboolean finish_idle(gpointer p)
+{
+	Finish *f = p;
+	f->done(f->data);
+	g_free(f);
+	return G_SOURCE_REMOVE;
+}
+
+void alk_api_finish_cluster(AlkApi *api, void (*done)(gpointer), gpointer data)
+{
+	Finish *f;
+
+	if (api->cluster != NULL) {
+		alk_cluster_final_anchor(api->cluster, done, data);
+		return;
+	}
+	f = g_new0(Finish, 1);
+	f->done = done;
+	f->data = data;
+	g_idle_add(finish_idle, f);
+}
+
 void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 {
 	gpointer seen = g_hash_table_lookup(api->states, sb->id);

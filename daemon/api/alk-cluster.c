@@ -540,6 +540,79 @@ static gboolean tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+typedef struct {
+	void (*done)(gpointer);
+	gpointer data;
+	guint timer;
+	gint refs; /* the timer's and the write's */
+} Final;
+
+static void final_end(Final *f)
+{
+	if (f->done != NULL) {
+		void (*done)(gpointer) = f->done;
+		f->done = NULL;
+		g_clear_handle_id(&f->timer, g_source_remove);
+		done(f->data);
+	}
+	if (--f->refs == 0)
+		g_free(f);
+}
+
+static gboolean final_timeout(gpointer data)
+{
+	Final *f = data;
+
+	f->timer = 0;
+	g_message("cluster: the final audit anchor is not in etcd after %u s: stopping without",
+	          ALK_CLUSTER_FINAL_S);
+	final_end(f);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_final(JsonObject *answer, const GError *error, gpointer data)
+{
+	Final *f = data;
+
+	if (answer == NULL && f->done != NULL)
+		g_message("cluster: the final audit anchor: %s", error->message);
+	final_end(f);
+}
+
+void alk_cluster_final_anchor(AlkCluster *c, void (*done)(gpointer), gpointer data)
+{
+	Final *f = g_new0(Final, 1);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonBuilder) v = json_builder_new();
+	g_autoptr(JsonNode) value = NULL;
+	g_autoptr(JsonNode) body = NULL;
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree char *at = g_date_time_format_iso8601(now);
+	char hash[65];
+	guint64 seq;
+
+	f->done = done;
+	f->data = data;
+	f->refs = 2;
+	f->timer = g_timeout_add_seconds(ALK_CLUSTER_FINAL_S, final_timeout, f);
+	if (c->audit == NULL || !c->registered) {
+		f->refs--;
+		final_end(f);
+		return;
+	}
+	seq = alk_audit_get_head(c->audit, hash);
+	json_builder_begin_object(v);
+	alk_json_add_string(v, "node", c->config->cluster.node);
+	alk_json_add_int(v, "seq", (gint64)seq);
+	alk_json_add_string(v, "hash", hash);
+	alk_json_add_string(v, "time", at);
+	json_builder_end_object(v);
+	value = json_builder_get_root(v);
+	add_put(b, c->audit_key, value, 0);
+	body = json_builder_get_root(b);
+	alk_etcd_call(c->etcd, "/v3/kv/put", body, NULL, on_final, f);
+}
+
 void alk_cluster_start(AlkCluster *c)
 {
 	guint every = MAX(1, c->config->cluster.lease_ttl_s / 3);

@@ -79,6 +79,10 @@ AlkEtcd *alk_cluster_etcd(AlkCluster *c);
 /* The record of sb changed (record: the Sandbox JSON, NULL: it is gone):
  * written in the background, merged with any not yet written. */
 void alk_cluster_publish(AlkCluster *c, const char *id, JsonNode *record);
+/* The daemon stops: the audit anchor is written now, and done(data) runs
+ * once it is (or could not be) in etcd, within ALK_CLUSTER_FINAL_S. */
+#define ALK_CLUSTER_FINAL_S 3
+void alk_cluster_final_anchor(AlkCluster *c, void (*done)(gpointer), gpointer data);
 /* Whether the node holds its tag under a live lease (as far as it knows). */
 gboolean alk_cluster_registered(AlkCluster *c);
 /* sha256 hex of the tokens file as it is now ("" when there is none). */

@@ -616,13 +616,18 @@ def stop_nodes():
                                timeout=120)
             check(st == 200, "deleting %s: %d" % (s["id"], st))
     for tag, n in sorted(NODES.items()):
+        last = audit_lines(n)[-1]["seq"]
         n["proc"].terminate()
         try:
             rc = n["proc"].wait(120)
         except subprocess.TimeoutExpired:
             fail("node %s did not stop within 120 s of SIGTERM" % tag)
         check(rc == 0, "node %s exited %d" % (tag, rc))
-    log("every node stopped cleanly")
+        # its last anchor was written as it stopped: it covers every line before
+        rc, doc = verify(n, os.path.join(n["dir"], "audit.log"))
+        check(rc == 0 and doc["anchor"]["seq"] >= last,
+              "node %s's final anchor: %r (the log had %d lines at SIGTERM)" % (tag, doc, last))
+    log("every node stopped cleanly, its final audit anchor in etcd")
 
 
 def audit_lines(n):
