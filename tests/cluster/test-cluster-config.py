@@ -19,6 +19,7 @@ GOOD = """# two nodes
 bind 127.0.0.1:18000
 stats-socket /run/haproxy-test.sock
 timeout-exec 2h
+log 127.0.0.1:514
 node 01 10.0.0.1:8420 10.0.0.1:8421
 node 0a [fd00::2]:8420 [fd00::2]:8421
 """

@@ -375,6 +375,20 @@ def stats():
     return [dict(zip(head, r.split(","))) for r in rows[1:] if r]
 
 
+def create_weights():
+    """tag -> the weight HAProxy gives the node for creates (its agent's N%)"""
+    return {r["svname"][1:]: int(r["weight"] or 0) for r in stats()
+            if r["pxname"] == "create" and r["svname"] not in ("BACKEND", "FRONTEND")
+            and r["status"].startswith("UP")}
+
+
+def wait_creates_everywhere(tags):
+    """every node in tags takes creates: UP with a weight (libvirt there, room left);
+    a libvirtd another test restarts makes a node say 0% for a while"""
+    wait_for("nodes %s taking creates" % ",".join(tags),
+             lambda: all(create_weights().get(t, 0) > 0 for t in tags), 120)
+
+
 def servers_up(backend):
     return sorted(r["svname"] for r in stats()
                   if r["pxname"] == backend and r["svname"] not in ("BACKEND", "FRONTEND")
@@ -463,6 +477,17 @@ def tls_checks():
         fail("node 01 answered plain HTTP with %d" % st)
     except (OSError, http.client.HTTPException):
         pass
+    # a client that never starts its handshake is dropped by the head deadline
+    # (api.head_timeout_s, 10 s), not kept forever
+    with socket.create_connection(("127.0.0.1", n["api"]), timeout=60) as s:
+        start = time.monotonic()
+        try:
+            got = s.recv(1)
+        except (ConnectionResetError, socket.timeout) as e:
+            got = e
+        check(got == b"" or isinstance(got, ConnectionResetError),
+              "a silent TLS client was not dropped: %r" % (got,))
+        log("a silent client dropped after %.1f s" % (time.monotonic() - start))
     env = dict(os.environ, AIRLOCK_TOKEN=TOKEN)
     p = subprocess.run([ARGS.airlock, "--url", "https://127.0.0.1:%d" % PROXY, "--cacert",
                         PKI["ca"], "--json", "ls"], stdout=subprocess.PIPE,
@@ -489,6 +514,7 @@ def scenario():
         start_node(NODES[tag])
     start_haproxy()
     tls_checks()
+    wait_creates_everywhere(["01", "02", "03"])
 
     # 1. placement
     ids = {}
