@@ -167,6 +167,18 @@ static gboolean check_string_array(const AlkJsonField *f, JsonNode *node, GError
 	return TRUE;
 }
 
+static gboolean check_array(const AlkJsonField *f, JsonNode *node, GError **error)
+{
+	guint n;
+
+	if (!JSON_NODE_HOLDS_ARRAY(node))
+		return type_error(f, "an array", node, error);
+	n = json_array_get_length(json_node_get_array(node));
+	if (n < f->min || (f->max > 0 && n > f->max))
+		return count_error(f, "items", n, error);
+	return TRUE;
+}
+
 static gboolean check_map_member(const AlkJsonField *f, const char *key, JsonNode *value,
                                  GError **error)
 {
@@ -232,6 +244,8 @@ static gboolean check_field(const AlkJsonField *f, JsonNode *node, GError **erro
 		return check_string_map(f, node, error);
 	case ALK_JSON_OBJECT:
 		return JSON_NODE_HOLDS_OBJECT(node) || type_error(f, "an object", node, error);
+	case ALK_JSON_ARRAY:
+		return check_array(f, node, error);
 	default:
 		g_assert_not_reached();
 	}
@@ -316,6 +330,9 @@ static void store_field(const AlkJsonField *f, JsonNode *node, gpointer out)
 	case ALK_JSON_OBJECT:
 		*(JsonObject **)dest = json_node_get_object(node);
 		break;
+	case ALK_JSON_ARRAY:
+		*(JsonArray **)dest = json_node_get_array(node);
+		break;
 	}
 }
 
@@ -352,6 +369,9 @@ void alk_json_fields_clear(const AlkJsonField *fields, gpointer out_struct)
 			break;
 		case ALK_JSON_OBJECT:
 			*(JsonObject **)dest = NULL;
+			break;
+		case ALK_JSON_ARRAY:
+			*(JsonArray **)dest = NULL;
 			break;
 		case ALK_JSON_INT:
 		case ALK_JSON_UINT:

@@ -43,6 +43,8 @@ typedef enum {
 	ALK_JSON_STRING_MAP,   /* GHashTable * string -> string, owned; min..max: entries;
 	                        * item_max: bytes of each key and each value */
 	ALK_JSON_OBJECT,       /* JsonObject *, borrowed from the object read */
+	ALK_JSON_ARRAY,        /* JsonArray *, borrowed; min..max: count (max 0: no limit);
+	                        * its items are the caller's to check */
 } AlkJsonType;
 
 /* One member of a JSON object and where it lands in a C struct. A table is an

@@ -408,8 +408,12 @@ START_TEST(route_table)
 	guint n = 0;
 	const AlkApiRoute *routes = alk_api_routes(&n);
 
-	ck_assert_uint_eq(n, 22);
+	ck_assert_uint_eq(n, 25);
 	ck_assert(strstr(text, "GET /v1/cluster read\n") != NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/anthropic write\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/tools/anthropic/definitions read\n") !=
+	          NULL);
+	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/openai write\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/exec/ws write\n") != NULL);
 	/* MCP: each tool checks its own scope (alk-api-mcp-tools.c) */
 	ck_assert(strstr(text, "POST /mcp read\n") != NULL);

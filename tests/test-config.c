@@ -185,6 +185,8 @@ START_TEST(bad_numbers)
 	assert_config_error("[daemon]\nmax_sandboxes = 0\n",
 	                    "daemon.max_sandboxes: '0' is out of range, allowed 1..1024");
 	assert_config_error("[daemon]\nmax_sandboxes = 1025\n", "out of range, allowed 1..1024");
+	assert_config_error("[api]\nbash_timeout_s = 0\n",
+	                    "api.bash_timeout_s: '0' is out of range");
 	assert_config_error("[daemon]\nboot_timeout_s = 4\n", "daemon.boot_timeout_s");
 	assert_config_error("[daemon]\nboot_timeout_s = 3601\n", "allowed 5..3600");
 	assert_config_error("[profile:staging]\nmemory_mib = 18446744073709551616\n",
@@ -378,14 +380,16 @@ START_TEST(api_group)
 	ck_assert_uint_eq(d->api.max_file_bytes, 1024 * 1024 * 1024);
 	ck_assert_uint_eq(d->api.max_connections, 64);
 	ck_assert_uint_eq(d->api.request_timeout_s, 30);
+	ck_assert_uint_eq(d->api.bash_timeout_s, 120);
 	ck_assert_str_eq(d->api.audit_log, "/var/lib/airlock/audit.jsonl");
 	ck_assert_str_eq(d->api.audit_head, "/var/lib/airlock/audit.head");
 
-	g_autoptr(AlkConfig) c = load("[api]\nsocket = /tmp/a.sock\nsocket_group = wheel\n"
-	                              "listen = 127.0.0.1:8420\ntokens_file = /tmp/tok\n"
-	                              "max_body_bytes = 1024\nmax_file_bytes = 5\n"
-	                              "max_connections = 2\nrequest_timeout_s = 3\n"
-	                              "audit_log = /tmp/a.jsonl\naudit_head = /tmp/a.head\n");
+	g_autoptr(AlkConfig) c =
+	    load("[api]\nsocket = /tmp/a.sock\nsocket_group = wheel\n"
+	         "listen = 127.0.0.1:8420\ntokens_file = /tmp/tok\n"
+	         "max_body_bytes = 1024\nmax_file_bytes = 5\n"
+	         "max_connections = 2\nrequest_timeout_s = 3\nbash_timeout_s = 7\n"
+	         "audit_log = /tmp/a.jsonl\naudit_head = /tmp/a.head\n");
 	ck_assert_str_eq(c->api.socket, "/tmp/a.sock");
 	ck_assert_str_eq(c->api.socket_group, "wheel");
 	ck_assert_str_eq(c->api.listen, "127.0.0.1:8420");
@@ -393,6 +397,7 @@ START_TEST(api_group)
 	ck_assert_uint_eq(c->api.max_file_bytes, 5);
 	ck_assert_uint_eq(c->api.max_connections, 2);
 	ck_assert_uint_eq(c->api.request_timeout_s, 3);
+	ck_assert_uint_eq(c->api.bash_timeout_s, 7);
 	ck_assert_str_eq(c->api.audit_head, "/tmp/a.head");
 	g_autoptr(AlkConfig) v6 = load("[api]\nlisten = [::1]:1\n");
 	ck_assert_str_eq(v6->api.listen, "[::1]:1");

@@ -429,6 +429,36 @@ START_TEST(output_collections)
 }
 END_TEST
 
+/* ALK_JSON_ARRAY: any items (the caller checks them), a count in range */
+START_TEST(fields_array)
+{
+	static const AlkJsonField fields[] = {
+	    {"items", ALK_JSON_ARRAY, 0, TRUE, 1, 2, 0},
+	    {NULL, 0, 0, FALSE, 0, 0, 0},
+	};
+	static const char *const bad[] = {
+	    "{\"items\":{}}",      "{\"items\":\"x\"}", "{\"items\":[]}",
+	    "{\"items\":[1,2,3]}", "{\"items\":null}",  "{}",
+	};
+	const char *text = "{\"items\":[{\"a\":1},[2]]}";
+	g_autoptr(JsonObject) obj = alk_json_parse_object(text, strlen(text), MAX_LEN, 8, NULL);
+	JsonArray *items = NULL;
+
+	ck_assert(alk_json_read_object(obj, fields, &items, NULL));
+	ck_assert(items == json_object_get_array_member(obj, "items"));
+	alk_json_fields_clear(fields, &items);
+	ck_assert(items == NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(JsonObject) o =
+		    alk_json_parse_object(bad[i], strlen(bad[i]), MAX_LEN, 8, NULL);
+		ck_assert_msg(!alk_json_read_object(o, fields, &items, &error), "%s", bad[i]);
+		ck_assert(strstr(error->message, "'items'") != NULL);
+		ck_assert(items == NULL);
+	}
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -454,6 +484,7 @@ static Suite *json_suite(void)
 	tcase_add_test(fields_case, fields_types);
 	tcase_add_test(fields_case, fields_ranges);
 	tcase_add_test(fields_case, fields_replace_previous);
+	tcase_add_test(fields_case, fields_array);
 	suite_add_tcase(s, fields_case);
 	tcase_add_test(output_case, output_escapes);
 	tcase_add_test(output_case, output_collections);

@@ -262,6 +262,17 @@ START_TEST(sdk_client)
 	                           NULL, NULL, &status, &error),
 	              "%s", error ? error->message : "");
 	ck_assert_msg(g_spawn_check_wait_status(status, NULL), "the SDK client failed (see above)");
+	/* the computer tool's typing is audited as its length and hash only, by
+	 * the MCP call's line and the runner's */
+	g_autofree char *audit = NULL;
+	g_autofree char *sum =
+	    g_compute_checksum_for_string(G_CHECKSUM_SHA256, "echo $((6*7)) > /tmp/m", -1);
+	ck_assert(g_file_get_contents(D->audit_path, &audit, NULL, NULL));
+	ck_assert(strstr(audit, "\"action\":\"mcp.computer\"") != NULL);
+	ck_assert(strstr(audit, "\"action\":\"sandbox.computer\"") != NULL);
+	ck_assert(strstr(audit, "\"action\":\"mcp.screenshot\"") != NULL);
+	ck_assert(strstr(audit, sum) != NULL);
+	ck_assert(strstr(audit, "6*7") == NULL);
 }
 END_TEST
 

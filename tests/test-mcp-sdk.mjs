@@ -14,8 +14,9 @@ const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
 
-const TOOLS = ['exec', 'file_read', 'file_write', 'sandbox_create', 'sandbox_destroy',
-	'sandbox_inspect', 'sandbox_list', 'sandbox_pause', 'sandbox_resume', 'set_allowlist'];
+const TOOLS = ['computer', 'exec', 'file_read', 'file_write', 'sandbox_create', 'sandbox_destroy',
+	'sandbox_inspect', 'sandbox_list', 'sandbox_pause', 'sandbox_resume', 'screenshot',
+	'set_allowlist'];
 
 function http(token) {
 	return new StreamableHTTPClientTransport(new URL(process.env.ALK_TCP_URL + '/mcp'), {
@@ -117,6 +118,11 @@ async function task(client, label) {
 	assert.equal(allow.isError, true);
 	assert.match(allow.content[0].text, /conflict/);
 
+	// no display: the screen tools say so
+	const blind = await call(client, 'screenshot', { sandbox: sb.id });
+	assert.equal(blind.isError, true);
+	assert.match(blind.content[0].text, /display/);
+
 	// a failing tool is a result with isError, not a protocol error
 	const missing = await call(client, 'file_read', { sandbox: sb.id, path: '/no/such' });
 	assert.equal(missing.isError, true);
@@ -135,6 +141,71 @@ async function task(client, label) {
 	console.log(`${label}: ok`);
 }
 
+function isPng(item, width, height) {
+	assert.equal(item.type, 'image');
+	assert.equal(item.mimeType, 'image/png');
+	const png = Buffer.from(item.data, 'base64');
+	assert.ok(png.subarray(0, 8).equals(Buffer.from('\x89PNG\r\n\x1a\n', 'latin1')));
+	assert.equal(png.readUInt32BE(16), width);
+	assert.equal(png.readUInt32BE(20), height);
+}
+
+// screenshot and computer on a sandbox with a display: the minimal image's
+// root shell on tty1 takes the keys, and an exec sees what they typed
+async function screen(client) {
+	const sb = await ok(client, 'sandbox_create',
+		{ ttl_s: 600, display: { width: 1024, height: 768 }, labels: { test: 'screen' } });
+	const tty = 'for p in /proc/[0-9]*; do [ "$(readlink $p/fd/0)" = /dev/tty1 ] && echo yes; done; true';
+	for (const deadline = Date.now() + 60000; ;) {
+		if ((await ok(client, 'exec', { sandbox: sb.id, command: tty })).stdout.includes('yes'))
+			break;
+		assert.ok(Date.now() < deadline, 'no shell on tty1');
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	const r = await call(client, 'screenshot', { sandbox: sb.id, width: 640, height: 480 });
+	assert.equal(r.isError, false, JSON.stringify(r.content));
+	const shot = r.structuredContent;
+	assert.equal(shot.width, 640);
+	assert.equal(shot.height, 480);
+	assert.ok(shot.screen.width >= 320 && shot.screen.height >= 200);
+	isPng(r.content[0], 640, 480);
+	assert.match(r.content[1].text, new RegExp(`640x480 of the ${shot.screen.width}x${shot.screen.height} screen`));
+
+	const typed = await call(client, 'computer', {
+		sandbox: sb.id, screenshot: true, scale_to: { width: 640, height: 480 },
+		actions: [{ action: 'type', text: 'echo $((6*7)) > /tmp/m' }, { action: 'key', keys: 'Return' },
+			{ action: 'screenshot' }],
+	});
+	assert.equal(typed.isError, false, JSON.stringify(typed.content));
+	const res = JSON.parse(typed.content[0].text);
+	assert.equal(res.results.length, 3);
+	assert.ok(res.results.every((a) => a.ok));
+	assert.equal(res.results[2].screenshot.image, 0);
+	assert.equal(res.screenshot.image, 1);
+	assert.equal(typed.content.length, 3);
+	isPng(typed.content[1], 640, 480);
+	isPng(typed.content[2], 640, 480);
+	for (const deadline = Date.now() + 30000; ;) {
+		const k = await ok(client, 'exec', { sandbox: sb.id, command: 'cat /tmp/m 2>/dev/null; true' });
+		if (k.stdout === '42\n')
+			break;
+		assert.ok(Date.now() < deadline, `/tmp/m holds ${JSON.stringify(k.stdout)}`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	// refused whole: the runner's checks are tool errors; the schema's, protocol errors
+	const bad = await call(client, 'computer', {
+		sandbox: sb.id, actions: [{ action: 'type', text: 'touch /tmp/bad' }, { action: 'key', keys: 'nokey' }],
+	});
+	assert.equal(bad.isError, true);
+	assert.match(bad.content[0].text, /invalid_request.*action 1/);
+	await assert.rejects(call(client, 'computer', { sandbox: sb.id, actions: 'key a' }),
+		(e) => e.code === -32602);
+	const x = await ok(client, 'exec', { sandbox: sb.id, command: 'test -e /tmp/bad; echo $?' });
+	assert.equal(x.stdout, '1\n');
+	await ok(client, 'sandbox_destroy', { sandbox: sb.id });
+	console.log('screen: ok');
+}
+
 async function readOnly() {
 	const client = await connect(http(process.env.ALK_READ_TOKEN));
 	const r = await call(client, 'sandbox_create', {});
@@ -146,5 +217,10 @@ async function readOnly() {
 }
 
 await task(await connect(http(process.env.ALK_WRITE_TOKEN)), 'http');
+{
+	const client = await connect(http(process.env.ALK_WRITE_TOKEN));
+	await screen(client);
+	await client.close();
+}
 await task(await connect(stdio()), 'stdio');
 await readOnly();

@@ -220,6 +220,16 @@ START_TEST(tool_arguments)
 	ck_assert(!args_ok("file_write", w2));
 	ck_assert(!args_ok("file_write", mode));
 	ck_assert(args_ok("sandbox_create", "{}"));
+	ck_assert(args_ok("sandbox_create", "{\"display\":{\"width\":800,\"height\":600}}"));
+	ck_assert(!args_ok("sandbox_create", "{\"display\":[800,600]}"));
+	ck_assert(args_ok("screenshot", "{\"sandbox\":\"0123456789ab\",\"width\":640}"));
+	ck_assert(!args_ok("screenshot", "{\"sandbox\":\"0123456789ab\",\"width\":0}"));
+	ck_assert(!args_ok("screenshot", "{\"sandbox\":\"0123456789ab\",\"width\":9999}"));
+	/* the table checks the batch's shape; the runner every action */
+	ck_assert(args_ok("computer", "{\"sandbox\":\"0123456789ab\",\"actions\":[{}]}"));
+	ck_assert(!args_ok("computer", "{\"sandbox\":\"0123456789ab\",\"actions\":{}}"));
+	ck_assert(!args_ok("computer", "{\"sandbox\":\"0123456789ab\",\"screenshot\":1}"));
+	ck_assert(!args_ok("computer", "{\"sandbox\":\"0123456789ab\",\"bogus\":1}"));
 	ck_assert(args_ok("sandbox_create", "{\"network\":\"allowlist\",\"allow\":[\"a.b:443\"]}"));
 	ck_assert(!args_ok("sandbox_create", "{\"network\":\"bridged\"}"));
 	ck_assert(!args_ok("sandbox_create", "{\"allow\":[\"a.b\"]}"));
@@ -238,7 +248,7 @@ START_TEST(schemas)
 	g_autoptr(JsonNode) schema = alk_mcp_tool_schema(exec);
 	g_autofree char *text = alk_json_to_string(schema);
 
-	ck_assert_int_eq(json_array_get_length(tools), 10);
+	ck_assert_int_eq(json_array_get_length(tools), 12);
 	for (guint i = 0; i < json_array_get_length(tools); i++) {
 		JsonObject *t = json_array_get_object_element(tools, i);
 		JsonObject *s = json_object_get_object_member(t, "inputSchema");
@@ -251,6 +261,29 @@ START_TEST(schemas)
 	ck_assert(strstr(text, "\"maximum\":604800") != NULL);
 	ck_assert(strstr(text, "\"minLength\":12,\"maxLength\":12") != NULL);
 	ck_assert(strstr(text, "\"maxItems\":256") != NULL);
+
+	/* the computer tool's actions: one strict object schema per action */
+	g_autoptr(JsonNode) cs = alk_mcp_tool_schema(alk_mcp_tool_find("computer"));
+	JsonObject *props = json_object_get_object_member(json_node_get_object(cs), "properties");
+	JsonObject *actions = json_object_get_object_member(props, "actions");
+	JsonArray *one_of =
+	    json_object_get_array_member(json_object_get_object_member(actions, "items"), "oneOf");
+	g_autofree char *ctext = alk_json_to_string(cs);
+
+	ck_assert_str_eq(json_object_get_string_member(actions, "type"), "array");
+	ck_assert_int_eq(json_array_get_length(one_of), 13);
+	for (guint i = 0; i < json_array_get_length(one_of); i++) {
+		JsonObject *a = json_array_get_object_element(one_of, i);
+		ck_assert(!json_object_get_boolean_member(a, "additionalProperties"));
+		ck_assert(json_object_has_member(
+		    json_object_get_object_member(json_object_get_object_member(a, "properties"),
+		                                  "action"),
+		    "const"));
+	}
+	ck_assert(strstr(ctext, "{\"const\":\"type\"},\"text\":{\"type\":\"string\","
+	                        "\"minLength\":1,\"maxLength\":4096}") != NULL);
+	ck_assert(strstr(ctext, "\"required\":[\"action\",\"path\"]") != NULL);
+	ck_assert(strstr(ctext, "\"scale_to\":{\"type\":\"object\"") != NULL);
 }
 END_TEST
 

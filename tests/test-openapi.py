@@ -349,6 +349,18 @@ def exercise(d, spec):
     check("POST", C, disp + "/computer", 200, body={"actions": [{"action": "wait", "ms": 1}]})
     check("POST", C, disp + "/computer", 400, body={"actions": [{"action": "key", "keys": "?!"}]})
     check("POST", C, disp + "/computer", 403, body={"actions": []}, tcp=True, token=d.read_token)
+    O = S + "/tools/openai"
+    call = {"type": "computer_call", "call_id": "call_1", "action": {"type": "move", "x": 5, "y": 5}}
+    check("POST", O, disp + "/tools/openai", 200, body=call)
+    check("POST", O, disp + "/tools/openai?width=640&height=480", 200,
+          body={**call, "pending_safety_checks": [{"id": "sc", "code": "c", "message": "m"}],
+                "acknowledged_safety_checks": [{"id": "sc", "code": "c", "message": "m"}]})
+    check("POST", O, disp + "/tools/openai", 409,
+          body={**call, "pending_safety_checks": [{"id": "sc", "code": "c", "message": "m"}]})
+    check("POST", O, disp + "/tools/openai", 400, body={**call, "action": {"type": "fly"}})
+    check("POST", O, base + "/tools/openai", 409, body=call)
+    check("POST", O, "/v1/sandboxes/0123456789ab/tools/openai", 404, body=call)
+    check("POST", O, disp + "/tools/openai", 403, body=call, tcp=True, token=d.read_token)
     check("DELETE", S, disp, 202)
     check("DELETE", S, base, 202)
     check("POST", E, base + "/exec", None, body={"argv": ["/bin/true"]})

@@ -5,22 +5,25 @@
  * is injected, so a malformed action, an unknown key, an off-screen point
  * or oversize text is a 400 with nothing sent. The plan is a list of steps
  * (one input-send-event call, a pause, a screenshot, the cursor), run one
- * at a time; a press and its release are always separate calls. */
+ * at a time; a press and its release are always separate calls. The
+ * runner (alk-api-computer.h) belongs to no request: POST /computer, the
+ * MCP computer tool and the models' tool calls each start one and answer
+ * their own way. */
 #include <string.h>
 
-#include "alk-api-private.h"
+#include "alk-api-computer.h"
 #include "alk-error.h"
 #include "alk-json.h"
 
-#define ACTIONS_MAX 100
-#define TEXT_MAX 4096             /* bytes of one type action */
-#define PATH_POINTS_MAX 256       /* of one drag */
-#define WAIT_MAX_MS 10000         /* one wait */
+#define ACTIONS_MAX ALK_API_COMPUTER_ACTIONS_MAX
+#define TEXT_MAX ALK_API_COMPUTER_TEXT_MAX
+#define PATH_POINTS_MAX 256 /* of one drag */
+#define WAIT_MAX_MS ALK_API_COMPUTER_WAIT_MAX_MS
 #define BATCH_PAUSE_MAX_MS 120000 /* waits and typing delays of a batch */
 #define TYPE_DELAY_MS 8           /* between typed characters, unless asked */
 #define TYPE_DELAY_MAX_MS 1000
 #define CLICKS_MAX 3
-#define SCROLL_MAX 50 /* wheel steps each way */
+#define SCROLL_MAX ALK_API_COMPUTER_SCROLL_MAX
 #define HOLD_MAX 4
 #define STEPS_MAX 20000 /* injections and pauses of a batch: its plan's memory */
 #define ABSENT G_MININT64
@@ -266,6 +269,127 @@ static gboolean read_action(JsonNode *node, Read *r, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* ---- the schema of the actions, from the same tables ------------------------------------- */
+
+static void schema_range(JsonBuilder *b, const char *lo, const char *hi, gint64 min, gint64 max)
+{
+	alk_json_add_int(b, lo, min);
+	alk_json_add_int(b, hi, max);
+}
+
+static void schema_field(JsonBuilder *b, const AlkJsonField *f, const char *kind)
+{
+	json_builder_set_member_name(b, f->name);
+	json_builder_begin_object(b);
+	if (strcmp(f->name, "action") == 0) {
+		alk_json_add_string(b, "const", kind);
+	} else if (f->type == ALK_JSON_STRING) {
+		alk_json_add_string(b, "type", "string");
+		schema_range(b, "minLength", "maxLength", f->min, f->max);
+	} else if (f->type == ALK_JSON_INT || f->type == ALK_JSON_UINT) {
+		alk_json_add_string(b, "type", "integer");
+		schema_range(b, "minimum", "maximum", f->min, f->max);
+	} else if (f->type == ALK_JSON_STRING_ARRAY) {
+		alk_json_add_string(b, "type", "array");
+		schema_range(b, "minItems", "maxItems", f->min, f->max);
+		json_builder_set_member_name(b, "items");
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "string");
+		alk_json_add_int(b, "maxLength", (gint64)f->item_max);
+		json_builder_end_object(b);
+	} else if (f->type == ALK_JSON_OBJECT) {
+		/* the one object of an action: a screenshot's region */
+		alk_json_add_string(b, "type", "object");
+		json_builder_set_member_name(b, "properties");
+		json_builder_begin_object(b);
+		for (const AlkJsonField *r = region_fields; r->name != NULL; r++)
+			schema_field(b, r, kind);
+		json_builder_end_object(b);
+		alk_json_add_strv(b, "required",
+		                  (const char *const[]){"x", "y", "width", "height", NULL});
+		alk_json_add_bool(b, "additionalProperties", FALSE);
+	}
+	json_builder_end_object(b);
+}
+
+static void schema_path(JsonBuilder *b)
+{
+	json_builder_set_member_name(b, "path");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	schema_range(b, "minItems", "maxItems", 2, PATH_POINTS_MAX);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	schema_range(b, "minItems", "maxItems", 2, 2);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "integer");
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+}
+
+JsonNode *alk_api_computer_actions_schema(void)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	alk_json_add_int(b, "maxItems", ACTIONS_MAX);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "oneOf");
+	json_builder_begin_array(b);
+	for (guint k = 0; k < G_N_ELEMENTS(kinds); k++) {
+		g_autoptr(GPtrArray) required = g_ptr_array_new();
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "object");
+		json_builder_set_member_name(b, "properties");
+		json_builder_begin_object(b);
+		for (const AlkJsonField *f = kinds[k].fields; f->name != NULL; f++) {
+			schema_field(b, f, kinds[k].name);
+			if (f->required)
+				g_ptr_array_add(required, (gpointer)f->name);
+		}
+		if (k == A_DRAG) {
+			schema_path(b);
+			g_ptr_array_add(required, "path");
+		}
+		json_builder_end_object(b);
+		g_ptr_array_add(required, NULL);
+		alk_json_add_strv(b, "required", (const char *const *)required->pdata);
+		alk_json_add_bool(b, "additionalProperties", FALSE);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+JsonNode *alk_api_computer_scale_schema(void)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "object");
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < 2; i++) {
+		json_builder_set_member_name(b, i == 0 ? "width" : "height");
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "integer");
+		schema_range(b, "minimum", "maximum", 1, ALK_SCREEN_MAX_SIDE);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+	alk_json_add_strv(b, "required", (const char *const[]){"width", "height", NULL});
+	alk_json_add_bool(b, "additionalProperties", FALSE);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
 }
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -637,11 +761,17 @@ static void audit_action(JsonBuilder *b, const Read *r)
 	json_builder_end_object(b);
 }
 
-typedef struct {
-	AlkApi *api;    /* NULL once the API went */
-	AlkApiReq *req; /* NULL once the request went */
+struct AlkApiComputerRun {
+	AlkApi *api; /* NULL once cancelled */
+	AlkApiComputerDone done;
+	gpointer data;
+	gboolean cancelled; /* done is not called; freed when the manager answers */
+	gboolean ending;    /* in done: a cancel now is too late, and ignored */
+	guint idle;         /* answers early, an error found before anything ran */
+	GError *early;
 	char *id;
 	char *caller;
+	char *tool; /* the tool call it runs for, audited; NULL: a batch as such */
 	gint64 start_us;
 	GPtrArray *reads; /* Read * */
 	JsonNode *args;
@@ -654,7 +784,8 @@ typedef struct {
 	JsonArray *results; /* one object per action */
 	AlkScreenshot *final;
 	char *shot_sha256; /* of the last screenshot */
-} Op;
+};
+typedef AlkApiComputerRun Op;
 
 static void read_free(Read *r)
 {
@@ -665,8 +796,11 @@ static void read_free(Read *r)
 static void op_free(Op *op)
 {
 	g_clear_handle_id(&op->timer, g_source_remove);
+	g_clear_handle_id(&op->idle, g_source_remove);
+	g_clear_error(&op->early);
 	g_free(op->id);
 	g_free(op->caller);
+	g_free(op->tool);
 	g_ptr_array_unref(op->reads);
 	if (op->args != NULL)
 		json_node_unref(op->args);
@@ -731,6 +865,8 @@ static gboolean read_body(Op *op, JsonObject *obj, GError **error)
 		return FALSE;
 	}
 	json_builder_begin_object(b);
+	if (op->tool != NULL)
+		alk_json_add_string(b, "tool", op->tool);
 	alk_json_add_bool(b, "screenshot", op->want_shot);
 	if (op->scale_w != 0) {
 		json_builder_set_member_name(b, "scale_to");
@@ -821,10 +957,11 @@ static void add_shot_json(JsonBuilder *b, const AlkScreenshot *shot)
 	json_builder_end_object(b);
 }
 
-static void reply(Op *op)
+/* the answer: {results, screen, screenshot} */
+static JsonObject *result_object(Op *op)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	AlkApiReq *req = op->req;
+	g_autoptr(JsonNode) root = NULL;
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "results");
@@ -840,23 +977,20 @@ static void reply(Op *op)
 	else
 		json_builder_add_null_value(b);
 	json_builder_end_object(b);
-	op->req = NULL;
-	alk_api_req_detach(req);
-	alk_api_reply_builder(req, SOUP_STATUS_OK, b);
+	root = json_builder_get_root(b);
+	return json_object_ref(json_node_get_object(root));
 }
 
-/* Ends the batch: answered (error NULL: the results), audited, freed. */
+/* Ends the batch: audited, its caller told (error NULL: the results), freed. */
 static void finish(Op *op, GError *error)
 {
+	g_autoptr(JsonObject) result = NULL;
+
 	audit(op, error);
-	if (op->req != NULL && error != NULL) {
-		AlkApiReq *req = op->req;
-		op->req = NULL;
-		alk_api_req_detach(req);
-		alk_api_reply_error(req, error);
-	} else if (op->req != NULL) {
-		reply(op);
-	}
+	if (error == NULL)
+		result = result_object(op);
+	op->ending = TRUE;
+	op->done(result, error, op->data);
 	g_clear_error(&error);
 	op_free(op);
 }
@@ -883,8 +1017,8 @@ static void run(Op *op);
 static void step_done(Op *op, GError *error)
 {
 	op->waiting = FALSE;
-	if (op->req == NULL || op->api == NULL) {
-		/* the client left (audited then): stop here */
+	if (op->cancelled) {
+		/* audited then: stop here */
 		g_clear_error(&error);
 		op_free(op);
 		return;
@@ -912,7 +1046,7 @@ static void shot_done(GObject *src, GAsyncResult *res, gpointer data)
 	GError *error = NULL;
 	AlkScreenshot *shot = alk_manager_screenshot_finish(NULL, res, &error);
 
-	if (shot != NULL && op->req != NULL) {
+	if (shot != NULL && !op->cancelled) {
 		const Step *s = &g_array_index(op->plan.steps, Step, op->next);
 		JsonObject *o = result_of(op, s);
 		gsize len = 0;
@@ -1002,7 +1136,7 @@ static void sized(GObject *src, GAsyncResult *res, gpointer data)
 	g_autoptr(AlkScreenshot) shot = alk_manager_screenshot_finish(NULL, res, &error);
 
 	op->waiting = FALSE;
-	if (op->req == NULL || op->api == NULL) {
+	if (op->cancelled) {
 		g_clear_error(&error);
 		op_free(op);
 		return;
@@ -1014,23 +1148,99 @@ static void sized(GObject *src, GAsyncResult *res, gpointer data)
 	run(op);
 }
 
-static void on_abort(AlkApiReq *req, gpointer data)
+static gboolean early_done(gpointer data)
 {
 	Op *op = data;
+
+	op->idle = 0;
+	op->ending = TRUE;
+	op->done(NULL, op->early, op->data);
+	op_free(op);
+	return G_SOURCE_REMOVE;
+}
+
+AlkApiComputerRun *alk_api_computer_run(AlkApi *api, const char *sandbox_id, JsonObject *batch,
+                                        const char *actor, AlkApiComputerDone done, gpointer data)
+{
+	return alk_api_computer_run_tool(api, sandbox_id, batch, actor, NULL, done, data);
+}
+
+AlkApiComputerRun *alk_api_computer_run_tool(AlkApi *api, const char *sandbox_id, JsonObject *batch,
+                                             const char *actor, const char *tool,
+                                             AlkApiComputerDone done, gpointer data)
+{
+	Op *op = g_new0(Op, 1);
+
+	op->api = api;
+	op->tool = g_strdup(tool);
+	op->done = done;
+	op->data = data;
+	op->id = g_strdup(sandbox_id);
+	op->caller = g_strdup(actor);
+	op->reads = g_ptr_array_new_with_free_func((GDestroyNotify)read_free);
+	op->results = json_array_new();
+	op->start_us = g_get_monotonic_time();
+	if (alk_manager_lookup(api->manager, sandbox_id, &op->early) == NULL ||
+	    !read_body(op, batch, &op->early)) {
+		/* refused before anything ran, and not audited here: the
+		 * caller's refusal is; told from the main loop, never from
+		 * within this call */
+		op->idle = g_idle_add(early_done, op);
+		return op;
+	}
+	op->waiting = TRUE;
+	/* the real screen's size first: everything is checked against it */
+	alk_manager_screenshot_async(api->manager, op->id, NULL, sized, op);
+	return op;
+}
+
+void alk_api_computer_run_cancel(AlkApiComputerRun *op)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (op == NULL || op->ending || op->cancelled)
+		return;
+	if (op->idle != 0) {
+		op_free(op);
+		return;
+	}
+	error = g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE,
+	                    "cancelled: the caller left or airlockd is stopping");
+	audit(op, error);
+	op->cancelled = TRUE;
+	op->api = NULL;
+	if (!op->waiting)
+		op_free(op); /* a pause's timer, or nothing, was all it had */
+}
+
+/* ---- POST /v1/sandboxes/{id}/computer ------------------------------------------------------ */
+
+static void post_done(JsonObject *result, const GError *error, gpointer data)
+{
+	AlkApiReq *req = data;
+	g_autoptr(JsonNode) node = NULL;
+
+	alk_api_req_detach(req);
+	if (error != NULL) {
+		alk_api_reply_error(req, error);
+		return;
+	}
+	node = json_node_init_object(json_node_alloc(), result);
+	alk_api_reply_json(req, SOUP_STATUS_OK, node);
+}
+
+static void on_abort(AlkApiReq *req, gpointer data)
+{
 	g_autoptr(GError) error =
 	    g_error_new(ALK_ERROR, ALK_ERROR_UNAVAILABLE, "%s",
 	                req->aborted ? "the client left" : "airlockd is stopping");
 
 	alk_api_req_detach(req);
-	op->req = NULL;
-	audit(op, error);
-	op->api = NULL;
+	alk_api_computer_run_cancel(data);
 	if (req->aborted)
 		alk_api_req_release(req);
 	else
 		alk_api_reply_error(req, error);
-	if (!op->waiting)
-		op_free(op); /* a pause's timer, or nothing, was all it had */
 }
 
 static const AlkApiReqHooks computer_hooks = {.abort = on_abort};
@@ -1039,28 +1249,15 @@ void alk_api_computer_post(AlkApiReq *req)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonObject) obj = alk_api_req_json(req, &error);
-	Op *op;
+	AlkApiComputerRun *run;
 
-	if (obj == NULL || alk_api_req_sandbox(req, &error) == NULL) {
+	if (obj == NULL) {
 		alk_api_reply_error(req, error);
 		return;
 	}
-	op = g_new0(Op, 1);
-	op->reads = g_ptr_array_new_with_free_func((GDestroyNotify)read_free);
-	op->results = json_array_new();
-	if (!read_body(op, obj, &error)) {
-		op_free(op);
-		alk_api_reply_error(req, error);
-		return;
-	}
-	op->api = req->api;
-	op->req = req;
-	op->id = g_strdup(req->id);
-	op->caller = g_strdup(req->caller != NULL ? req->caller : req->conn->peer);
-	op->start_us = g_get_monotonic_time();
-	op->waiting = TRUE;
 	alk_api_req_hold(req);
-	alk_api_req_attach(req, op, NULL, &computer_hooks);
-	/* the real screen's size first: everything is checked against it */
-	alk_manager_screenshot_async(req->api->manager, op->id, NULL, sized, op);
+	run = alk_api_computer_run(req->api, req->id, obj,
+	                           req->caller != NULL ? req->caller : req->conn->peer, post_done,
+	                           req);
+	alk_api_req_attach(req, run, NULL, &computer_hooks);
 }

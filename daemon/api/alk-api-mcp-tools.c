@@ -93,6 +93,7 @@ typedef struct {
 	char **allow;
 	guint64 ttl_s, cpus, memory_mib, disk_mib;
 	GHashTable *labels;
+	JsonObject *display; /* borrowed: read when the tool starts */
 } CreateArgs;
 
 #define C(m) G_STRUCT_OFFSET(CreateArgs, m)
@@ -106,6 +107,7 @@ static const AlkJsonField create_fields[] = {
     {"memory_mib", ALK_JSON_UINT, C(memory_mib), FALSE, ALK_MEMORY_MIB_MIN, 1048576, 0},
     {"disk_mib", ALK_JSON_UINT, C(disk_mib), FALSE, 1, 16777216, 0},
     {"labels", ALK_JSON_STRING_MAP, C(labels), FALSE, 0, ALK_LABELS_MAX, ALK_LABEL_VALUE_MAX},
+    {"display", ALK_JSON_OBJECT, C(display), FALSE, 0, 0, 0},
     ALK_MCP_FIELDS_END,
 };
 #undef C
@@ -120,7 +122,36 @@ static const AlkMcpDoc create_docs[] = {
     {"memory in MiB (within the profile)", NULL},
     {"root disk size in MiB (within the profile)", NULL},
     {"labels, KEY: VALUE", NULL},
+    {"a virtual screen, keyboard and mouse of this mode (within the profile), for the "
+     "screenshot and computer tools",
+     NULL},
 };
+
+/* display: {width, height}, as POST /v1/sandboxes takes it (the profile
+ * caps the size when the sandbox is made) */
+static JsonNode *create_schema(const char *field)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	if (strcmp(field, "display") != 0)
+		return NULL;
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "object");
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < 2; i++) {
+		json_builder_set_member_name(b, i == 0 ? "width" : "height");
+		json_builder_begin_object(b);
+		alk_json_add_string(b, "type", "integer");
+		alk_json_add_int(b, "minimum", 1);
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+	alk_json_add_strv(b, "required", (const char *const[]){"width", "height", NULL});
+	alk_json_add_bool(b, "additionalProperties", FALSE);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
 
 static gboolean create_check(gpointer data, GError **error)
 {
@@ -176,6 +207,8 @@ static JsonObject *create_body(CreateArgs *a)
 			json_object_set_string_member(labels, k, v);
 		json_object_set_object_member(o, "labels", labels);
 	}
+	if (a->display != NULL)
+		json_object_set_object_member(o, "display", json_object_ref(a->display));
 	return o;
 }
 
@@ -352,6 +385,7 @@ static const AlkMcpTool tool_sandbox_create = {
     .size = sizeof(CreateArgs),
     .check = create_check,
     .run = create_run,
+    .field_schema = create_schema,
 };
 
 static const AlkMcpTool tool_sandbox_list = {
@@ -425,9 +459,10 @@ static const AlkMcpTool tool_set_allowlist = {
 };
 
 static const AlkMcpTool *const tools[] = {
-    &tool_sandbox_create,     &tool_sandbox_list,   &tool_sandbox_inspect, &tool_sandbox_destroy,
-    &tool_sandbox_pause,      &tool_sandbox_resume, &alk_mcp_tool_exec,    &alk_mcp_tool_file_read,
-    &alk_mcp_tool_file_write, &tool_set_allowlist,
+    &tool_sandbox_create,  &tool_sandbox_list,       &tool_sandbox_inspect,
+    &tool_sandbox_destroy, &tool_sandbox_pause,      &tool_sandbox_resume,
+    &alk_mcp_tool_exec,    &alk_mcp_tool_file_read,  &alk_mcp_tool_file_write,
+    &tool_set_allowlist,   &alk_mcp_tool_screenshot, &alk_mcp_tool_computer,
 };
 #undef READ
 #undef WRITE
@@ -473,16 +508,26 @@ static void add_string_schema(JsonBuilder *b, gsize max)
 }
 
 /* One property's schema, from its field row. */
-static void add_property(JsonBuilder *b, const AlkJsonField *f, const AlkMcpDoc *doc)
+static void add_property(JsonBuilder *b, const AlkMcpTool *tool, const AlkJsonField *f,
+                         const AlkMcpDoc *doc)
 {
 	static const char *const types[] = {
 	    [ALK_JSON_STRING] = "string",      [ALK_JSON_INT] = "integer",
 	    [ALK_JSON_UINT] = "integer",       [ALK_JSON_BOOL] = "boolean",
 	    [ALK_JSON_STRING_ARRAY] = "array", [ALK_JSON_STRING_MAP] = "object",
-	    [ALK_JSON_OBJECT] = "object",
+	    [ALK_JSON_OBJECT] = "object",      [ALK_JSON_ARRAY] = "array",
 	};
+	JsonNode *own = tool->field_schema != NULL ? tool->field_schema(f->name) : NULL;
 
 	json_builder_set_member_name(b, f->name);
+	if (own != NULL) {
+		/* its owner's schema, with the description */
+		if (doc != NULL && doc->description != NULL)
+			json_object_set_string_member(json_node_get_object(own), "description",
+			                              doc->description);
+		json_builder_add_value(b, own);
+		return;
+	}
 	json_builder_begin_object(b);
 	alk_json_add_string(b, "type", types[f->type]);
 	if (doc != NULL && doc->description != NULL)
@@ -493,7 +538,7 @@ static void add_property(JsonBuilder *b, const AlkJsonField *f, const AlkMcpDoc 
 		add_range(b, "minLength", "maxLength", f);
 	else if (f->type == ALK_JSON_INT || f->type == ALK_JSON_UINT)
 		add_range(b, "minimum", "maximum", f);
-	else if (f->type == ALK_JSON_STRING_ARRAY)
+	else if (f->type == ALK_JSON_STRING_ARRAY || f->type == ALK_JSON_ARRAY)
 		add_range(b, "minItems", "maxItems", f);
 	else if (f->type == ALK_JSON_STRING_MAP)
 		add_range(b, "minProperties", "maxProperties", f);
@@ -517,7 +562,7 @@ JsonNode *alk_mcp_tool_schema(const AlkMcpTool *tool)
 	json_builder_set_member_name(b, "properties");
 	json_builder_begin_object(b);
 	for (guint i = 0; tool->fields[i].name != NULL; i++) {
-		add_property(b, &tool->fields[i], tool->docs != NULL ? &tool->docs[i] : NULL);
+		add_property(b, tool, &tool->fields[i], tool->docs != NULL ? &tool->docs[i] : NULL);
 		if (tool->fields[i].required)
 			g_ptr_array_add(required, (gpointer)tool->fields[i].name);
 	}

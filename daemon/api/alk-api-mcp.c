@@ -126,6 +126,11 @@ const char *alk_mcp_call_sandbox(AlkMcpCall *call)
 	return call->sandbox;
 }
 
+const char *alk_mcp_call_caller(AlkMcpCall *call)
+{
+	return call->caller;
+}
+
 const char *alk_mcp_call_action(AlkMcpCall *call)
 {
 	return call->action;
@@ -142,9 +147,43 @@ static void add_client(JsonBuilder *b, const char *name, const char *version, co
 	json_builder_end_object(b);
 }
 
+/* An array of objects (the computer tool's actions) as audited: each
+ * object's "text" (what was typed) as its length and SHA-256 only. */
+static void add_redacted_array(JsonBuilder *b, JsonArray *a)
+{
+	json_builder_begin_array(b);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonNode *n = json_array_get_element(a, i);
+		JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+		g_autoptr(GList) names = o != NULL ? json_object_get_members(o) : NULL;
+
+		if (o == NULL) {
+			json_builder_add_value(b, json_node_copy(n));
+			continue;
+		}
+		json_builder_begin_object(b);
+		for (GList *l = names; l != NULL; l = l->next) {
+			JsonNode *v = json_object_get_member(o, l->data);
+			if (g_str_equal(l->data, "text") && JSON_NODE_HOLDS_VALUE(v) &&
+			    json_node_get_value_type(v) == G_TYPE_STRING) {
+				const char *t = json_node_get_string(v);
+				g_autofree char *sum =
+				    g_compute_checksum_for_string(G_CHECKSUM_SHA256, t, -1);
+				alk_json_add_int(b, "text_bytes", (gint64)strlen(t));
+				alk_json_add_string(b, "text_sha256", sum);
+			} else {
+				json_builder_set_member_name(b, l->data);
+				json_builder_add_value(b, json_node_copy(v));
+			}
+		}
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
 /* Strings over 256 bytes kept as their start, length and SHA-256;
  * env's values left out (secrets); content and stdin as length and
- * digest only. */
+ * digest only; typed text in an array of actions likewise. */
 JsonNode *alk_mcp_call_audit_args(AlkMcpCall *call)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -179,6 +218,9 @@ JsonNode *alk_mcp_call_audit_args(AlkMcpCall *call)
 				alk_json_add_int(b, bytes, (gint64)strlen(v));
 				alk_json_add_string(b, sha, sum);
 			}
+		} else if (JSON_NODE_HOLDS_ARRAY(n)) {
+			json_builder_set_member_name(b, key);
+			add_redacted_array(b, json_node_get_array(n));
 		} else {
 			json_builder_set_member_name(b, key);
 			json_builder_add_value(b, json_node_copy(n));
@@ -232,6 +274,24 @@ static void call_end(AlkMcpCall *call, JsonNode *result, JsonNode *audit)
 	if (audit != NULL)
 		json_node_unref(audit);
 	call_free(call);
+}
+
+void alk_mcp_call_reply_content(AlkMcpCall *call, JsonArray *content, JsonNode *structured,
+                                gboolean is_error, JsonNode *audit)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "content");
+	json_builder_add_value(b, json_node_init_array(json_node_alloc(), content));
+	json_array_unref(content);
+	if (structured != NULL) {
+		json_builder_set_member_name(b, "structuredContent");
+		json_builder_add_value(b, structured);
+	}
+	alk_json_add_bool(b, "isError", is_error);
+	json_builder_end_object(b);
+	call_end(call, json_builder_get_root(b), audit);
 }
 
 void alk_mcp_call_reply(AlkMcpCall *call, const char *text, JsonNode *structured, JsonNode *audit)

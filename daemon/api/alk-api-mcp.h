@@ -120,6 +120,10 @@ typedef struct AlkMcpTool {
 	/* checks beyond the table's (one of two members, say) */
 	gboolean (*check)(gpointer args, GError **error);
 	void (*run)(AlkMcpCall *call, gpointer args);
+	/* The inputSchema of a field the table can only type-check
+	 * (ALK_JSON_ARRAY, ALK_JSON_OBJECT), from the code that checks the
+	 * rest when the tool runs; NULL (or NULL returned): its type alone. */
+	JsonNode *(*field_schema)(const char *field);
 } AlkMcpTool;
 
 /* Every tool on a sandbox names it first. */
@@ -140,6 +144,9 @@ typedef struct AlkMcpTool {
 extern const AlkMcpTool alk_mcp_tool_exec;
 extern const AlkMcpTool alk_mcp_tool_file_read;
 extern const AlkMcpTool alk_mcp_tool_file_write;
+/* alk-api-mcp-computer.c */
+extern const AlkMcpTool alk_mcp_tool_screenshot;
+extern const AlkMcpTool alk_mcp_tool_computer;
 
 const AlkMcpTool *alk_mcp_tool_find(const char *name);
 const char *alk_mcp_tool_name(const AlkMcpTool *tool);
@@ -171,6 +178,14 @@ void alk_mcp_call_hold(AlkMcpCall *call, void (*cancel)(gpointer data), gpointer
 /* Ends the call with a tool result: text content, structuredContent
  * (taken, may be NULL), and the audit line's result (taken, may be NULL). */
 void alk_mcp_call_reply(AlkMcpCall *call, const char *text, JsonNode *structured, JsonNode *audit);
+/* Ends the call with a tool result of these content items (taken: text,
+ * image, ...), structuredContent (taken, may be NULL), isError, and the
+ * audit line's result (taken, may be NULL). */
+void alk_mcp_call_reply_content(AlkMcpCall *call, JsonArray *content, JsonNode *structured,
+                                gboolean is_error, JsonNode *audit);
+/* The caller (a uid or token name), for the audit lines of what the call
+ * starts. */
+const char *alk_mcp_call_caller(AlkMcpCall *call);
 /* Ends the call with isError: true and error's message. */
 void alk_mcp_call_fail(AlkMcpCall *call, const GError *error);
 /* Hands the request over to a manager call of alk-api-call.c (klass's

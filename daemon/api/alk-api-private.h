@@ -108,6 +108,7 @@ struct _AlkApi {
 	/* unstreamed exec output kept, all execs: within api.max_buffered_output_bytes */
 	guint64 buffered_output;
 	struct _AlkMcpSessions *mcp; /* MCP sessions (alk-api-mcp.c), made when first used */
+	GHashTable *tools;           /* sandbox id -> AlkToolState (alk-api-tools-anthropic.c) */
 	AlkAuditThrottle *refusals;  /* audit lines of requests refused unauthenticated */
 	guint refusals_timer;        /* writes their summaries */
 };
@@ -461,8 +462,13 @@ void alk_api_metrics_get(AlkApiReq *req);
 void alk_api_screen_get(AlkApiReq *req);
 void alk_api_screen_reply(AlkApiReq *req, const AlkScreenshot *shot);
 gboolean alk_api_screen_side(const char *text, const char *what, guint *out, GError **error);
-/* alk-api-computer.c: POST .../computer */
+/* alk-api-computer.c: POST .../computer (its runner: alk-api-computer.h) */
 void alk_api_computer_post(AlkApiReq *req);
+/* alk-api-tools-anthropic.c: POST .../tools/anthropic, GET …/definitions */
+void alk_api_tools_anthropic_post(AlkApiReq *req);
+void alk_api_tools_anthropic_definitions(AlkApiReq *req);
+/* alk-api-tools-openai.c: POST .../tools/openai */
+void alk_api_tools_openai_post(AlkApiReq *req);
 /* The per-sandbox network counters (ALK_METRIC_NET_PACKETS,
  * ALK_METRIC_DNS_QUERIES) of the live networked sandboxes among these. */
 void alk_api_metrics_sandboxes(GString *out, GPtrArray *sandboxes);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alk-api-mcp.h"
+#include "alk-api-tools-anthropic.h"
 #include "alk-error.h"
 #include "alk-json.h"
 
@@ -20,6 +21,7 @@
 static const AlkApiResource *const resources[] = {
     &alk_api_call_resource,
     &alk_api_mcp_resource,
+    &alk_api_tools_resource,
 };
 
 GPtrArray *alk_api_values(GHashTable *table)

@@ -152,6 +152,7 @@ static const AlkConfigKey api_keys[] = {
     {"max_unauthenticated_per_peer", KEY_UINT, D(api.max_unauthenticated_per_peer), 1, 65536},
     {"head_timeout_s", KEY_UINT, D(api.head_timeout_s), 1, 3600},
     {"request_timeout_s", KEY_UINT, D(api.request_timeout_s), 1, 3600},
+    {"bash_timeout_s", KEY_UINT, D(api.bash_timeout_s), 1, 86400},
     {"audit_log", KEY_PATH, D(api.audit_log), 0, 256},
     {"audit_head", KEY_PATH, D(api.audit_head), 0, 256},
     {"audit_key", KEY_PATH, D(api.audit_key), 0, 256},
@@ -402,6 +403,7 @@ static AlkConfig *config_new_default(void)
 	c->api.max_unauthenticated_per_peer = 8;
 	c->api.head_timeout_s = 10;
 	c->api.request_timeout_s = 30;
+	c->api.bash_timeout_s = 120;
 	c->api.audit_log = g_strdup("/var/lib/airlock/audit.jsonl");
 	c->api.audit_head = g_strdup("/var/lib/airlock/audit.head");
 	c->net.egress_netns = g_strdup("");

@@ -76,6 +76,7 @@ typedef struct {
 	guint max_unauthenticated_per_peer; /* of those, from one peer */
 	guint head_timeout_s;    /* to send the whole head while the caller is not known */
 	guint request_timeout_s; /* to send a request head, or between body chunks */
+	guint bash_timeout_s; /* /tools/anthropic: one bash tool command, then its shell restarts */
 	char *audit_log;
 	char *audit_head;
 	char *audit_key; /* keyed chaining (HMAC-SHA256) with the key in this file; NULL: off */

@@ -205,10 +205,11 @@ class Response:
                                           % (self.what, limit))
         return line
 
-    def json(self, limit: int) -> Any:
-        """The body as a JSON object; anything else is a clear :class:`ProtocolError`."""
+    def json(self, limit: int, kinds: tuple[type, ...] = (dict,)) -> Any:
+        """The body as a JSON object (or another of kinds, such as list); anything else
+        is a clear :class:`ProtocolError`."""
         body = self.read(limit)
-        return parse_json(body, self.content_type, self.what, self.status)
+        return parse_json(body, self.content_type, self.what, self.status, kinds)
 
     def raise_for_error(self, sandbox_scoped: bool = False) -> None:
         """For a status >= 400, the typed error from the daemon's error body."""
@@ -241,7 +242,8 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None]:
             message if isinstance(message, str) and message else None)
 
 
-def parse_json(body: bytes, content_type: str, what: str, status: int) -> Any:
+def parse_json(body: bytes, content_type: str, what: str, status: int,
+               kinds: tuple[type, ...] = (dict,)) -> Any:
     if content_type != "application/json":
         raise errors.ProtocolError("%s: airlockd answered HTTP %d with %r, not JSON: %r"
                                    % (what, status, content_type or "no content type",
@@ -251,9 +253,10 @@ def parse_json(body: bytes, content_type: str, what: str, status: int) -> Any:
     except (ValueError, RecursionError) as e:
         raise errors.ProtocolError("%s: the answer is not valid JSON (%s): %r"
                                    % (what, e.__class__.__name__, body[:200])) from None
-    if not isinstance(obj, dict):
-        raise errors.ProtocolError("%s: the answer is JSON but not an object: %r"
-                                   % (what, body[:200]))
+    if not isinstance(obj, kinds):
+        raise errors.ProtocolError("%s: the answer is JSON but not %s: %r"
+                                   % (what, " or ".join("a list" if k is list else "an object"
+                                                        for k in kinds), body[:200]))
     return obj
 
 

@@ -479,6 +479,57 @@ class Sandbox:
             return r.json(c.max_response_bytes)
 
 
+    def tools_anthropic(self, blocks: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                        timeout: float | None = None) -> Any:
+        """Runs Anthropic ``tool_use`` blocks in the sandbox, as a model sent them
+        (``POST /v1/sandboxes/{id}/tools/anthropic``), and returns their ``tool_result``
+        blocks: a list for a list, one dict for one block.
+
+        The tools are ``bash`` (a persistent shell per sandbox: its directory, variables
+        and background jobs carry over; ``{"restart": true}`` starts a new one; a command
+        that runs longer than the daemon's ``bash_timeout_s`` is an error result and its
+        shell is restarted), the text editor as ``str_replace_based_edit_tool`` and as
+        ``str_replace_editor`` (with ``undo_edit``), and ``computer`` for a sandbox with a
+        display. The blocks run one after the other. What a tool could not do (an
+        unknown tool, bad input, a failed command, a missing file) is a result with
+        ``is_error`` true, never an exception; a malformed block is
+        :class:`InvalidRequest` with nothing run.
+
+        ``timeout``: seconds to wait for the answer (default: 130 s a block, at least
+        the client's timeout)."""
+        single = isinstance(blocks, Mapping)
+        body: Any = dict(blocks) if single else [dict(b) for b in blocks]
+        n = 1 if single else max(len(body), 1)
+        wait = timeout if timeout is not None else max(self.client.timeout or 0, 130.0 * n)
+        c = self.client
+        with c._send("POST", self._base + "/tools/anthropic", body=body, sandbox_scoped=True,
+                     timeout=wait) as r:
+            out = r.json(c.max_response_bytes, (dict, list))
+        if not isinstance(out, dict if single else list):
+            raise errors.ProtocolError("POST /v1/sandboxes/%s/tools/anthropic: the answer is "
+                                       "not %s" % (self.id, "an object" if single else "a list"))
+        return out
+
+    def anthropic_tool_definitions(self, editor: str | None = None,
+                                   computer: str | None = None) -> list[dict[str, Any]]:
+        """The tool definitions to send to the model for this sandbox
+        (``GET /v1/sandboxes/{id}/tools/anthropic/definitions``): ``bash_20250124``,
+        the text editor (``editor="20250728"``, the default, is
+        ``str_replace_based_edit_tool``; ``"20250124"`` is ``str_replace_editor``) and,
+        for a sandbox with a display, the computer tool (``computer="computer_20250124"``,
+        the default, or ``"computer_20251124"``) with the display in the model's space."""
+        query = urllib.parse.urlencode({k: v for k, v in (("editor", editor),
+                                                           ("computer", computer))
+                                        if v is not None})
+        path = self._base + "/tools/anthropic/definitions" + ("?" + query if query else "")
+        c = self.client
+        with c._send("GET", path, sandbox_scoped=True) as r:
+            out = r.json(c.max_response_bytes, (list,))
+        if not isinstance(out, list):
+            raise errors.ProtocolError("GET %s: the answer is not a list" % path)
+        return out
+
+
 class Airlock:
     """A client of one airlockd.
 

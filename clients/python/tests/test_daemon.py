@@ -322,36 +322,56 @@ class Lifecycle(unittest.TestCase):
             self.assertRaises(airlock.InvalidRequest, sb.set_allowlist, ["127.0.0.1"])
             self.assertEqual(sb.set_allowlist([])["network"]["allow"], [])
 
-    def test_example_agent_loop(self):
-        example = os.path.join(HERE, "..", "examples", "agent_loop.py")
+    def replay(self, *extra: str) -> dict[str, dict]:
+        example = os.path.join(HERE, "..", "examples", "replay_anthropic.py")
         before = set(D.sandbox_ids())
-        out = subprocess.run([sys.executable, example, "--socket", D.socket_path],
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run([sys.executable, example, "--socket", D.socket_path, *extra],
+                             capture_output=True, text=True, timeout=900)
         self.assertEqual(out.returncode, 0, out.stderr)
-        results = json.loads(out.stdout)
-        # each result as the guest made it: what the recording's steps must give
-        want = {
-            "toolu_01A": (False, ["Linux", "made"]),
-            "toolu_01B": (False, ["File created successfully at: /root/project/greet.sh"]),
-            "toolu_01C": (False, ["     1\t#!/bin/sh\n", "     2\tname=world\n"]),
-            "toolu_01D": (False, ["has been edited"]),
-            "toolu_01E": (True, ["Multiple occurrences", "lines 2, 3"]),
-            "toolu_01F": (False, ["has been edited"]),
-            "toolu_01G": (False, ["     2\tname=airlock\n     3\techo \"from line 3\"\n"]),
-            "toolu_01H": (False, ["from line 3\nhello, airlock\n"]),
-            "toolu_01I": (False, ["/root/project/greet.sh"]),
-            "toolu_01J": (False, ["No such file", "[exit status 1]"]),
-            "toolu_01K": (True, ["does not exist"]),
-        }
-        self.assertEqual([r["tool_use_id"] for r in results], list(want))
-        for r in results:
-            is_error, pieces = want[r["tool_use_id"]]
-            self.assertEqual(r["is_error"], is_error, r)
-            self.assertEqual(r["type"], "tool_result")
-            for piece in pieces:
-                self.assertIn(piece, r["content"], r)
-        self.assertNotIn("     4", results[6]["content"])
         self.assertLessEqual(set(D.sandbox_ids()), before, "the example left a sandbox")
+        results = json.loads(out.stdout)
+        for r in results:
+            self.assertEqual(r["type"], "tool_result")
+            r["text"] = "".join(c["text"] for c in r["content"] if c["type"] == "text")
+        return {r["tool_use_id"]: r for r in results}
+
+    # each result as the guest made it: what the recording's steps must give
+    WANT = {
+        "toolu_01A": (False, ["Linux", "made"]),
+        "toolu_01B": (False, ["/root/project\nhello\n"]),
+        "toolu_01C": (False, ["File created at /root/project/greet.sh"]),
+        "toolu_01D": (False, ["     1\t#!/bin/sh\n", "     2\tname=world\n"]),
+        "toolu_01E": (False, ["Edited /root/project/greet.sh", "name=airlock"]),
+        "toolu_01F": (True, ["appears 4 times", "lines 2, 3)"]),
+        "toolu_01G": (False, ["Edited", "     3\techo \"from line 3\"\n"]),
+        "toolu_01H": (False, ["     2\tname=airlock\n     3\techo \"from line 3\"\n"]),
+        "toolu_01I": (False, ["from line 3\nhello, airlock\n"]),
+        "toolu_01J": (False, ["/root/project/greet.sh"]),
+        "toolu_01K": (True, ["No such file", "[exit status 1]"]),
+        "toolu_01L": (True, ["does not exist"]),
+    }
+
+    def test_example_replay(self):
+        results = self.replay()
+        # without a display the computer blocks are left out
+        self.assertEqual(list(results), list(self.WANT))
+        for uid, (is_error, pieces) in self.WANT.items():
+            r = results[uid]
+            self.assertEqual(r["is_error"], is_error, r)
+            for piece in pieces:
+                self.assertIn(piece, r["text"], r)
+        self.assertNotIn("     4", results["toolu_01H"]["text"])
+
+    def test_example_replay_display(self):
+        results = self.replay("--display", "1024x768")
+        self.assertEqual(list(results), list(self.WANT) + ["toolu_01M", "toolu_01N",
+                                                           "toolu_01O"])
+        for uid in ("toolu_01M", "toolu_01N", "toolu_01O"):
+            self.assertFalse(results[uid]["is_error"], results[uid])
+        images = [c for c in results["toolu_01M"]["content"] if c["type"] == "image"]
+        self.assertEqual(len(images), 1)
+        self.assertEqual(images[0]["source"]["media_type"], "image/png")
+        self.assertRegex(images[0]["source"]["data"], r"^<\d+ base64 characters>$")
 
 
 if __name__ == "__main__":

@@ -372,5 +372,47 @@ class Display(unittest.TestCase):
                 sandbox(f).screenshot()
 
 
+class ToolsAnthropic(unittest.TestCase):
+    """tools_anthropic() and anthropic_tool_definitions() against a scripted server."""
+
+    BLOCK = {"type": "tool_use", "id": "toolu_1", "name": "bash", "input": {"command": "ls"}}
+    RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": False,
+              "content": [{"type": "text", "text": "x\n"}]}
+
+    def test_one_block_one_result(self):
+        with Fake(reply(200, json.dumps(self.RESULT).encode())) as f:
+            out = sandbox(f).tools_anthropic(self.BLOCK)
+            self.assertEqual(out, self.RESULT)
+            self.assertEqual(f.seen[0].method, "POST")
+            self.assertEqual(f.seen[0].target, "/v1/sandboxes/%s/tools/anthropic" % SID)
+            self.assertEqual(json.loads(f.seen[0].body), self.BLOCK)
+
+    def test_a_list_for_a_list(self):
+        with Fake(reply(200, json.dumps([self.RESULT]).encode())) as f:
+            self.assertEqual(sandbox(f).tools_anthropic([self.BLOCK]), [self.RESULT])
+            self.assertEqual(json.loads(f.seen[0].body), [self.BLOCK])
+
+    def test_wrong_shape_is_a_protocol_error(self):
+        with Fake(reply(200, json.dumps([self.RESULT]).encode())) as f:
+            self.assertRaisesRegex(airlock.ProtocolError, "not an object",
+                                   sandbox(f).tools_anthropic, self.BLOCK)
+        with Fake(reply(200, b"42")) as f:
+            self.assertRaises(airlock.ProtocolError, sandbox(f).tools_anthropic, [self.BLOCK])
+
+    def test_malformed_block_is_typed(self):
+        with Fake(reply(400, error_body("invalid_request", "block 0: input: missing"))) as f:
+            self.assertRaisesRegex(airlock.InvalidRequest, "block 0",
+                                   sandbox(f).tools_anthropic, [{"type": "tool_use"}])
+
+    def test_definitions_query(self):
+        defs = [{"type": "bash_20250124", "name": "bash"}]
+        with Fake(reply(200, json.dumps(defs).encode())) as f:
+            self.assertEqual(sandbox(f).anthropic_tool_definitions(editor="20250124"), defs)
+            self.assertEqual(f.seen[0].target, "/v1/sandboxes/%s/tools/anthropic/definitions"
+                             "?editor=20250124" % SID)
+        with Fake(reply(200, b'{"not": "a list"}')) as f:
+            self.assertRaises(airlock.ProtocolError, sandbox(f).anthropic_tool_definitions)
+
+
 if __name__ == "__main__":
     unittest.main()
