@@ -138,6 +138,7 @@ static const AlkHandler msg_handlers[ALK_MSG_TYPE_MAX + 1] = {
     [ALK_MSG_CREDIT] = msg_credit,
     [ALK_MSG_RESIZE] = alk_exec_resize,
     [ALK_MSG_FS_CONFIG] = alk_fs_config,
+    [ALK_MSG_RENEW] = alk_renew,
 };
 
 /* Every check of a payload's shape is the codec's, done here once. */
@@ -167,6 +168,8 @@ static int msg_decode(int type, const uint8_t *p, size_t n, AlkHostMsg *m)
 		return alk_msg_resize_decode(p, n, &m->resize);
 	case ALK_MSG_FS_CONFIG:
 		return alk_msg_fs_config_decode(p, n, &m->fs);
+	case ALK_MSG_RENEW:
+		return alk_msg_renew_decode(p, n, &m->renew);
 	default: /* STDIN_EOF, FILE_END, SHUTDOWN */
 		return alk_msg_empty_decode(p, n);
 	}

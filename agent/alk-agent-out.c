@@ -114,7 +114,7 @@ void alk_send_hello(AlkAgent *a)
 	AlkMsgHello m = {
 	    .version = ALK_PROTO_VERSION,
 	    .caps = ALK_CAP_EXEC | ALK_CAP_FILES | ALK_CAP_SIGNAL | ALK_CAP_SHUTDOWN | ALK_CAP_NET |
-	            ALK_CAP_PTY | ALK_CAP_CREDIT | ALK_CAP_FS,
+	            ALK_CAP_PTY | ALK_CAP_CREDIT | ALK_CAP_FS | ALK_CAP_RENEW,
 	    .max_payload = ALK_PROTO_MAX_PAYLOAD,
 	    .agent_version = ALK_VERSION,
 	    .initramfs_ms = a->boot_initramfs_ms,

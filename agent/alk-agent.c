@@ -178,11 +178,14 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: airlock-agent [--version] [--fd N | --port PATH] [--resolv-conf PATH]\n"
+	    "usage: airlock-agent [--version] [--fd N | --port PATH] [--resolv-conf PATH] "
+	    "[--renew-dry]\n"
 	    "  --fd N              use open descriptor N as the host connection (tests)\n"
 	    "  --port PATH         open PATH instead of finding the virtio port\n"
 	    "  --resolv-conf PATH  where NET_CONFIG writes the DNS server (default " ALK_RESOLV_CONF
-	    ")\n");
+	    ")\n"
+	    "  --renew-dry         RENEW leaves the clock and the random pool alone (tests on a "
+	    "host)\n");
 }
 
 /* As PID 1 nothing here may exit (the kernel would panic), and the kernel
@@ -214,6 +217,8 @@ static void agent_args(AlkAgent *a, int argc, char **argv)
 		} else if (strcmp(arg, "--resolv-conf") == 0 && val && val[0] == '/') {
 			a->net.resolv_conf = val;
 			i++;
+		} else if (strcmp(arg, "--renew-dry") == 0) {
+			a->renew_dry = true;
 		} else if (!a->pid1) {
 			usage(stderr);
 			exit(2);

@@ -125,6 +125,7 @@ typedef union {
 	AlkMsgNetConfig net;
 	AlkMsgResize resize;
 	AlkMsgFsConfig fs;
+	AlkMsgRenew renew;
 } AlkHostMsg;
 
 /* The one NET_CONFIG: waiting for its NIC, then what was applied. */
@@ -179,6 +180,7 @@ typedef struct {
 	/* the boot's stamps for HELLO (CLOCK_BOOTTIME ms, 0: unknown): the
 	 * initramfs's /init start, root mounted, root grown; the agent's start */
 	uint32_t boot_initramfs_ms, boot_root_ms, boot_grown_ms, boot_init_ms;
+	bool renew_dry; /* --renew-dry: RENEW touches neither clock nor pool */
 } AlkAgent;
 
 /* alk-agent.c: shared helpers */
@@ -300,6 +302,9 @@ int alk_net_timeout(const AlkAgent *a, int cur, uint64_t now);
 void alk_net_abort(AlkAgent *a);
 /* Sets IFF_UP on ifname: 0 or an errno. */
 int alk_net_link_up(int sock, const char *ifname);
+
+/* alk-agent-renew.c: RENEW, a restored clone's new identity */
+void alk_renew(AlkAgent *a, const AlkFrameHeader *h, const AlkHostMsg *m);
 
 /* alk-agent-init.c: PID 1 duties */
 void alk_init_setup(AlkAgent *a);

@@ -130,9 +130,12 @@ static const AlkVerb verbs[] = {
     {"version", alk_cmd_version, "show the client's and the daemon's versions",
      "usage: airlock version\n"},
     {"audit", alk_cmd_audit, "verify the audit log's hash chain",
-     "usage: airlock audit verify [--head FILE | --no-head] [FILE]\n\n"
+     "usage: airlock audit verify [--head FILE | --no-head] [--key FILE]\n"
+     "                            [--anchors ETCD_URL[,URL...] --node TAG] [FILE]\n\n"
      "Checks FILE (default /var/lib/airlock/audit.jsonl) against its head file\n"
-     "(FILE with .jsonl replaced by .head). Exit status 1 on a bad chain.\n"},
+     "(FILE with .jsonl replaced by .head). With --anchors, the chain must also\n"
+     "hold the anchor node TAG last wrote to etcd (its line count and head hash):\n"
+     "a rewrite of anchored lines shows. Exit status 1 on a bad chain.\n"},
 };
 
 static char *global_usage(void)
@@ -149,6 +152,8 @@ static char *global_usage(void)
 	                "  --url URL       the daemon's TCP listener, e.g. http://127.0.0.1:8420 "
 	                "(AIRLOCK_URL)\n"
 	                "  --token TOKEN   bearer token for --url (AIRLOCK_TOKEN)\n"
+	                "  --cacert FILE   CA certificates (PEM) an https:// daemon's certificate "
+	                "must chain to (AIRLOCK_CACERT)\n"
 	                "  --json          print the daemon's JSON instead of tables\n"
 	                "\n'airlock COMMAND --help' describes a command. See docs/cli.md.\n");
 	return g_string_free(s, FALSE);

@@ -25,6 +25,19 @@ static SoupSession *session(AlkCli *cli)
 	} else {
 		cli->session = soup_session_new_with_options(
 		    "timeout", 0, "idle-timeout", 0, "user-agent", "airlock/" ALK_VERSION, NULL);
+		if (cli->cacert != NULL) {
+			g_autoptr(GError) error = NULL;
+			/* GTlsFileDatabase takes absolute paths only */
+			g_autofree char *path = g_canonicalize_filename(cli->cacert, NULL);
+			g_autoptr(GTlsDatabase) db = g_tls_file_database_new(path, &error);
+			/* an unreadable CA: no certificate verifies, so https fails
+			 * clearly at the first request; the reason is told once here */
+			if (db == NULL)
+				g_printerr("airlock: --cacert %s: %s\n", cli->cacert,
+				           error->message);
+			else
+				soup_session_set_tls_database(cli->session, db);
+		}
 	}
 	return cli->session;
 }

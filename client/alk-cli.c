@@ -45,6 +45,7 @@ void alk_cli_free(AlkCli *cli)
 	g_clear_object(&cli->cancel);
 	g_free(cli->socket_path);
 	g_free(cli->base_url);
+	g_free(cli->cacert);
 	g_free(cli->token);
 	g_free(cli);
 }
@@ -76,6 +77,7 @@ typedef struct {
 	char *socket_path;
 	char *url;
 	char *token;
+	char *cacert;
 } Global;
 
 static void global_clear(Global *g)
@@ -83,6 +85,7 @@ static void global_clear(Global *g)
 	g_free(g->socket_path);
 	g_free(g->url);
 	g_free(g->token);
+	g_free(g->cacert);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Global, global_clear)
 
@@ -101,7 +104,8 @@ static gboolean global_option(AlkCli *cli, int argc, char **argv, int *i, Global
 	}
 	if ((r = take_value("--socket", argc, argv, i, &g->socket_path, error)) != 0 ||
 	    (r = take_value("--url", argc, argv, i, &g->url, error)) != 0 ||
-	    (r = take_value("--token", argc, argv, i, &g->token, error)) != 0)
+	    (r = take_value("--token", argc, argv, i, &g->token, error)) != 0 ||
+	    (r = take_value("--cacert", argc, argv, i, &g->cacert, error)) != 0)
 		return r > 0;
 	g_autofree char *shown = alk_cli_shown(arg);
 	return alk_cli_usage_error(error, "unknown option '%s'", shown);
@@ -129,6 +133,10 @@ static gboolean resolve_target(Global *g, GError **error)
 	}
 	if (g->token == NULL)
 		g->token = env("AIRLOCK_TOKEN");
+	if (g->cacert == NULL)
+		g->cacert = env("AIRLOCK_CACERT");
+	if (g->cacert != NULL && g->cacert[0] == '\0')
+		return alk_cli_usage_error(error, "--cacert: an empty path");
 	if (g->socket_path == NULL && g->url == NULL)
 		g->socket_path = g_strdup(ALK_CLI_DEFAULT_SOCKET);
 	return (g->socket_path == NULL || alk_cli_check_socket_path(g->socket_path, error)) &&
@@ -161,6 +169,7 @@ gboolean alk_cli_parse_global(AlkCli *cli, int *argc, char ***argv, GError **err
 		cli->base_url = g_strdup("http://localhost");
 	}
 	cli->token = g_steal_pointer(&g.token);
+	cli->cacert = g_steal_pointer(&g.cacert);
 	*argc -= i;
 	*argv += i;
 	return TRUE;

@@ -30,6 +30,7 @@ typedef struct {
 	char *socket_path; /* NULL over TCP */
 	char *base_url;    /* "http://localhost" over the socket */
 	char *token;       /* sent over TCP only */
+	char *cacert;      /* --cacert: the CA an https daemon's certificate must chain to */
 	gboolean json;
 	const char *verb;  /* for messages */
 	const char *usage; /* of the verb, for --help and usage errors */

@@ -215,12 +215,14 @@ typedef struct {
 	gboolean no_head;
 	gboolean json;
 	char *key_path; /* --key: the log is keyed (HMAC-SHA256) */
+	char *anchors;  /* --anchors URL[,URL]: etcd, whose anchor of --node the chain must hold */
+	char *node;     /* --node TAG */
 } AlkAuditCmd;
 
 void alk_audit_cmd_clear(AlkAuditCmd *c);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AlkAuditCmd, alk_audit_cmd_clear)
-/* "verify [--head FILE | --no-head] [--key FILE] [FILE]"; the head defaults to FILE with
- * .jsonl replaced by .head (the daemon's pair). */
+/* "verify [--head FILE | --no-head] [--key FILE] [--anchors URLS --node TAG] [FILE]"; the head
+ * defaults to FILE with .jsonl replaced by .head (the daemon's pair). */
 gboolean alk_cmd_audit_parse(int argc, char **argv, AlkAuditCmd *out, GError **error);
 
 /* ---- volume ---------------------------------------------------------------------------------- */

@@ -16,6 +16,23 @@
 
 static const char *const line_fields[] = {"seq",     "time", "caller", "action",
                                           "sandbox", "args", "result", "prev"};
+/* after sandbox, each optional, in this order */
+static const char *const optional_fields[] = {"node", "request_id"};
+
+gboolean alk_audit_request_id_valid(const char *id)
+{
+	gsize n = id != NULL ? strlen(id) : 0;
+
+	return n > 0 && n <= ALK_AUDIT_MAX_REQUEST_ID &&
+	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
+	           n;
+}
+
+gboolean alk_audit_node_valid(const char *node)
+{
+	return node != NULL && strlen(node) == 2 && strspn(node, "0123456789abcdef") == 2 &&
+	       strcmp(node, "00") != 0;
+}
 
 void alk_audit_hash_hex(const char *data, gsize len, char out[65])
 {
@@ -182,6 +199,16 @@ GString *alk_audit_line_format(guint64 seq, const char *time, const char *caller
                                const char *action, const char *sandbox, JsonNode *args,
                                JsonNode *result, const char *prev, GError **error)
 {
+	return alk_audit_line_format_full(seq, time, caller, action, sandbox, NULL, NULL, args,
+	                                  result, prev, error);
+}
+
+GString *alk_audit_line_format_full(guint64 seq, const char *time, const char *caller,
+                                    const char *action, const char *sandbox, const char *node,
+                                    const char *request_id, JsonNode *args, JsonNode *result,
+                                    const char *prev, GError **error)
+{
+	g_autofree char *extra = NULL;
 	g_autofree char *time_text = NULL;
 	g_autofree char *caller_text = NULL;
 	g_autofree char *sandbox_text = NULL;
@@ -192,6 +219,16 @@ GString *alk_audit_line_format(guint64 seq, const char *time, const char *caller
 
 	if (!check_fields(caller, action, sandbox, args, result, error))
 		return NULL;
+	if ((node != NULL && !alk_audit_node_valid(node)) ||
+	    (request_id != NULL && !alk_audit_request_id_valid(request_id))) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID, "audit: bad node or request id");
+		return NULL;
+	}
+	/* both of a charset that needs no escaping */
+	extra =
+	    g_strconcat(node != NULL ? ",\"node\":\"" : "", node != NULL ? node : "",
+	                node != NULL ? "\"" : "", request_id != NULL ? ",\"request_id\":\"" : "",
+	                request_id != NULL ? request_id : "", request_id != NULL ? "\"" : "", NULL);
 	time_text = json_string_text(time);
 	caller_text = json_string_text(caller);
 	sandbox_text = sandbox != NULL ? json_string_text(sandbox) : g_strdup("null");
@@ -202,9 +239,9 @@ GString *alk_audit_line_format(guint64 seq, const char *time, const char *caller
 	line = g_string_sized_new(fixed + strlen(args_text) + strlen(result_text));
 	g_string_append_printf(line,
 	                       "{\"seq\":%" G_GUINT64_FORMAT ",\"time\":%s,\"caller\":%s,"
-	                       "\"action\":\"%s\",\"sandbox\":%s,\"args\":%s,\"result\":%s,"
+	                       "\"action\":\"%s\",\"sandbox\":%s%s,\"args\":%s,\"result\":%s,"
 	                       "\"prev\":\"%s\"}",
-	                       seq, time_text, caller_text, action, sandbox_text, args_text,
+	                       seq, time_text, caller_text, action, sandbox_text, extra, args_text,
 	                       result_text, prev);
 	return line;
 }
@@ -224,10 +261,23 @@ static gboolean has_exact_fields(JsonObject *obj)
 {
 	g_autoptr(GList) names = json_object_get_members(obj);
 	guint i = 0;
+	guint opt = 0;
 
-	for (GList *l = names; l != NULL; l = l->next, i++) {
+	for (GList *l = names; l != NULL; l = l->next) {
+		/* after sandbox: the optional ones, each at most once, in order */
+		if (i == 5 && opt < G_N_ELEMENTS(optional_fields)) {
+			guint k = opt;
+			while (k < G_N_ELEMENTS(optional_fields) &&
+			       g_strcmp0(l->data, optional_fields[k]) != 0)
+				k++;
+			if (k < G_N_ELEMENTS(optional_fields)) {
+				opt = k + 1;
+				continue;
+			}
+		}
 		if (i >= G_N_ELEMENTS(line_fields) || g_strcmp0(l->data, line_fields[i]) != 0)
 			return FALSE;
+		i++;
 	}
 	return i == G_N_ELEMENTS(line_fields);
 }
@@ -266,6 +316,14 @@ static gboolean check_members(JsonObject *obj, GError **error)
 	else if (!JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "args")) ||
 	         !JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "result")))
 		why = "args or result is not an object";
+	else if (json_object_has_member(obj, "node") &&
+	         (!is_string_member(obj, "node") ||
+	          !alk_audit_node_valid(json_object_get_string_member(obj, "node"))))
+		why = "node is not a node tag";
+	else if (json_object_has_member(obj, "request_id") &&
+	         (!is_string_member(obj, "request_id") ||
+	          !alk_audit_request_id_valid(json_object_get_string_member(obj, "request_id"))))
+		why = "request_id is not a request id";
 	else if (!is_string_member(obj, "prev") ||
 	         !is_hex64(json_object_get_string_member(obj, "prev")))
 		why = "prev is not 64 lowercase hex digits";
@@ -285,8 +343,10 @@ gboolean alk_audit_line_parse(const char *line, gsize len, AlkAuditLineInfo *inf
 	if (obj == NULL)
 		return FALSE;
 	if (!has_exact_fields(obj)) {
-		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
-		            "fields are not seq,time,caller,action,sandbox,args,result,prev");
+		g_set_error(
+		    error, ALK_ERROR, ALK_ERROR_INVALID,
+		    "fields are not seq,time,caller,action,sandbox,[node,][request_id,]args,"
+		    "result,prev");
 		return FALSE;
 	}
 	if (!check_members(obj, error))

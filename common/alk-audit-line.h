@@ -7,6 +7,9 @@
  * microseconds), caller ("uid:0", "token:NAME"), action ("sandbox.exec"),
  * sandbox (id or null), args (object), result (object) and prev (hex SHA-256
  * of the previous line's bytes without its newline; 64 zeros on line 1).
+ * A node of a cluster adds, between sandbox and args, node (its two hex
+ * digit tag) and, for a request a proxy gave an id, request_id (see
+ * alk_audit_request_id_valid); both are optional, in that order.
  *
  * What the audit writer (daemon/api/alk-audit.c) and the verifier
  * (alk-audit-verify.c) share: the line format, its parser, the head file and
@@ -65,6 +68,18 @@ char *alk_audit_head_format(guint64 seq, const char *hash, gboolean keyed);
 GString *alk_audit_line_format(guint64 seq, const char *time, const char *caller,
                                const char *action, const char *sandbox, JsonNode *args,
                                JsonNode *result, const char *prev, GError **error);
+/* The same with node and request_id (NULL: left out). */
+GString *alk_audit_line_format_full(guint64 seq, const char *time, const char *caller,
+                                    const char *action, const char *sandbox, const char *node,
+                                    const char *request_id, JsonNode *args, JsonNode *result,
+                                    const char *prev, GError **error);
+
+#define ALK_AUDIT_MAX_REQUEST_ID 64
+/* A request id a line may carry: 1..ALK_AUDIT_MAX_REQUEST_ID bytes of
+ * [A-Za-z0-9._:-] (HAProxy's uuid() is 36 of them). */
+gboolean alk_audit_request_id_valid(const char *id);
+/* A node tag: two lowercase hex digits, not 00. */
+gboolean alk_audit_node_valid(const char *node);
 
 /* Checks that line (len bytes, no newline) is an audit line in the format
  * above and returns its seq and prev. ALK_ERROR_INVALID says why not. */

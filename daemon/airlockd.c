@@ -31,6 +31,7 @@ typedef struct {
 	AlkManager *manager;
 	AlkApi *api;
 	int signo;
+	gboolean stopping; /* SIGTERM seen: the final anchor is being written */
 } AlkDaemon;
 
 static void on_sandbox(AlkManager *m, const AlkSandbox *sb, gpointer data)
@@ -40,11 +41,26 @@ static void on_sandbox(AlkManager *m, const AlkSandbox *sb, gpointer data)
 		alk_api_sandbox_changed(d->api, sb);
 }
 
+static void quit(gpointer data)
+{
+	g_main_loop_quit(((AlkDaemon *)data)->loop);
+}
+
 static gboolean on_stop(gpointer data)
 {
 	AlkDaemon *d = data;
+
+	if (d->stopping) {
+		/* a second signal does not wait for the final anchor */
+		quit(d);
+		return G_SOURCE_CONTINUE;
+	}
+	d->stopping = TRUE;
 	g_message("stopping: sandboxes keep running and are adopted on the next start");
-	g_main_loop_quit(d->loop);
+	if (d->api != NULL)
+		alk_api_finish_cluster(d->api, quit, d); /* the last audit anchor first */
+	else
+		quit(d);
 	return G_SOURCE_CONTINUE;
 }
 

@@ -242,6 +242,20 @@ static int fs_config_check(const void *m)
 	return ALK_PROTO_OK;
 }
 
+static const AlkField renew_fields[] = {
+    ALK_FIELD(1, ALK_K_BYTES, 1, AlkMsgRenew, entropy, 0, ALK_RENEW_ENTROPY_MAX),
+    ALK_FIELD(2, ALK_K_U64, 1, AlkMsgRenew, realtime_s, 0, 0),
+    ALK_FIELD(3, ALK_K_U32, 1, AlkMsgRenew, realtime_ns, 0, 999999999),
+};
+
+/* Too little entropy would make the reseed a formality. */
+static int renew_check(const void *m)
+{
+	const AlkMsgRenew *r = m;
+
+	return r->entropy.len >= ALK_RENEW_ENTROPY_MIN ? ALK_PROTO_OK : ALK_PROTO_E_VALUE;
+}
+
 static uint32_t ipv4(const uint8_t a[ALK_PROTO_IPV4_SIZE])
 {
 	return get_be32(a);
@@ -301,6 +315,7 @@ static const AlkSchema error_schema = ALK_SCHEMA(error_fields, AlkMsgError, NULL
 static const AlkSchema resize_schema = ALK_SCHEMA(resize_fields, AlkMsgResize, NULL);
 static const AlkSchema fs_config_schema =
     ALK_SCHEMA(fs_config_fields, AlkMsgFsConfig, fs_config_check);
+static const AlkSchema renew_schema = ALK_SCHEMA(renew_fields, AlkMsgRenew, renew_check);
 static const AlkSchema net_config_schema =
     ALK_SCHEMA(net_config_fields, AlkMsgNetConfig, net_config_check);
 
@@ -383,6 +398,11 @@ int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m)
 int alk_msg_resize_decode(const uint8_t *p, size_t n, AlkMsgResize *m)
 {
 	return alk_schema_decode_into(&resize_schema, p, n, m);
+}
+
+int alk_msg_renew_decode(const uint8_t *p, size_t n, AlkMsgRenew *m)
+{
+	return alk_schema_decode_into(&renew_schema, p, n, m);
 }
 
 int alk_msg_fs_config_decode(const uint8_t *p, size_t n, AlkMsgFsConfig *m)
@@ -478,6 +498,11 @@ long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkM
 long alk_msg_resize_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgResize *m)
 {
 	return alk_schema_encode(out, cap, ALK_MSG_RESIZE, id, &resize_schema, m);
+}
+
+long alk_msg_renew_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgRenew *m)
+{
+	return alk_schema_encode(out, cap, ALK_MSG_RENEW, id, &renew_schema, m);
 }
 
 long alk_msg_fs_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgFsConfig *m)

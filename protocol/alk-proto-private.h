@@ -129,6 +129,7 @@ typedef union {
 	AlkMsgNetConfig net_config;
 	AlkMsgResize resize;
 	AlkMsgFsConfig fs_config;
+	AlkMsgRenew renew;
 } AlkMsgAny;
 
 /* Linux RLIMIT_CPU (0) .. RLIMIT_RTTIME (15). */

@@ -73,6 +73,7 @@ static const char *const type_names[] = {
     [ALK_MSG_CREDIT] = "CREDIT",
     [ALK_MSG_RESIZE] = "RESIZE",
     [ALK_MSG_FS_CONFIG] = "FS_CONFIG",
+    [ALK_MSG_RENEW] = "RENEW",
 };
 
 int alk_proto_type_known(int type)

@@ -48,6 +48,9 @@
 #define ALK_TTY_SIZE_MIN 1
 #define ALK_TTY_SIZE_MAX 1000
 #define ALK_TTY_ROWS_DEFAULT 24
+/* RENEW: entropy a host sends a restored clone, in bytes */
+#define ALK_RENEW_ENTROPY_MIN 32
+#define ALK_RENEW_ENTROPY_MAX 512
 #define ALK_TTY_COLS_DEFAULT 80
 /* Bytes of STDIN a host may send for one exec before the agent has
  * acknowledged them with STDIN_ACK. */
@@ -68,6 +71,7 @@
 #define ALK_CAP_CREDIT (1u << 5) /* honours out_window/window and CREDIT */
 #define ALK_CAP_PTY (1u << 6)    /* EXEC tty, RESIZE */
 #define ALK_CAP_FS (1u << 7)     /* understands FS_CONFIG */
+#define ALK_CAP_RENEW (1u << 8)  /* RENEW: a restored clone's new identity */
 
 typedef enum {
 	ALK_MSG_HELLO = 1,       /* agent -> host, id 0 */
@@ -96,7 +100,10 @@ typedef enum {
 	ALK_MSG_CREDIT = 24,     /* host -> agent: output bytes taken so far */
 	ALK_MSG_RESIZE = 25,     /* host -> agent: a tty exec's window size */
 	ALK_MSG_FS_CONFIG = 26,  /* host -> agent, new request id: mounts, once per boot */
-	ALK_MSG_TYPE_MAX = 26,
+	/* 27-29: reserved */
+	ALK_MSG_RENEW = 30, /* host -> agent, new request id: entropy, clock, new nonce */
+	/* 31-33: reserved for restore */
+	ALK_MSG_TYPE_MAX = 30,
 } AlkMsgType;
 
 /* Error codes carried by ERROR. */
@@ -281,6 +288,14 @@ typedef struct {
 	uint32_t cols;
 } AlkMsgResize;
 
+/* RENEW (section 7.8): sent once to a sandbox restored from a template's
+ * saved memory, whose agent, clock and random pool are the template's. */
+typedef struct {
+	AlkBytes entropy;     /* ALK_RENEW_ENTROPY_MIN..MAX bytes for the guest's pool */
+	uint64_t realtime_s;  /* the host's CLOCK_REALTIME */
+	uint32_t realtime_ns; /* 0..999999999 */
+} AlkMsgRenew;
+
 typedef struct {
 	uint32_t pid;
 } AlkMsgStarted;
@@ -372,6 +387,7 @@ int alk_msg_error_decode(const uint8_t *p, size_t n, AlkMsgError *m);
 int alk_msg_net_config_decode(const uint8_t *p, size_t n, AlkMsgNetConfig *m);
 int alk_msg_resize_decode(const uint8_t *p, size_t n, AlkMsgResize *m);
 int alk_msg_fs_config_decode(const uint8_t *p, size_t n, AlkMsgFsConfig *m);
+int alk_msg_renew_decode(const uint8_t *p, size_t n, AlkMsgRenew *m);
 /* STDIN_EOF, FILE_END, SHUTDOWN: the payload must be empty (ALK_PROTO_E_FIELD). */
 int alk_msg_empty_decode(const uint8_t *p, size_t n);
 
@@ -394,6 +410,7 @@ long alk_msg_error_encode(uint8_t *out, size_t cap, uint32_t id, uint32_t code, 
 long alk_msg_net_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgNetConfig *m);
 long alk_msg_resize_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgResize *m);
 long alk_msg_fs_config_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgFsConfig *m);
+long alk_msg_renew_encode(uint8_t *out, size_t cap, uint32_t id, const AlkMsgRenew *m);
 /* A frame with an empty payload: STDIN_EOF, FILE_END, SHUTDOWN. */
 long alk_msg_empty_encode(uint8_t *out, size_t cap, int type, uint32_t id);
 

@@ -13,6 +13,7 @@ ALK_PACKAGES=(
 	nftables libnftables-dev iproute2 tini tmux nodejs
 	mmdebstrap skopeo umoci zstd lz4 xz-utils linux-image-amd64
 	libgdk-pixbuf-2.0-dev libnl-route-3-dev
+	etcd-server etcd-client haproxy glib-networking openssl
 )
 # npm for the MCP SDK client of the mcp-daemon test and the OpenAPI linters: Debian's
 # package, unless an npm is there already (NodeSource's nodejs carries its own and

@@ -31,6 +31,9 @@ struct AlkTestFakeVirt {
 	const AlkVirtOpsEvents *ev;
 	gpointer ev_data;
 	char *fail_create;
+	guint fail_restore;
+	guint saves;
+	guint restores;
 	guint fail_destroy;
 	guint fail_set_record;
 	gboolean hold;
@@ -61,7 +64,7 @@ static void start_agent(Domain *d, int conn)
 		char arg[16];
 		g_snprintf(arg, sizeof(arg), "%d", conn);
 		if (d->mac == NULL) {
-			execl(bin, bin, "--fd", arg, (char *)NULL);
+			execl(bin, bin, "--fd", arg, "--renew-dry", (char *)NULL);
 			_exit(127);
 		}
 		/* a networked guest: its agent configures a NIC with the MAC
@@ -73,7 +76,7 @@ static void start_agent(Domain *d, int conn)
 			_exit(126);
 		execl("/bin/sh", "sh", "-c",
 		      "ip link add eth0 address \"$1\" type veth peer name eth1 && "
-		      "exec \"$2\" --fd \"$3\" --resolv-conf \"$4\"",
+		      "exec \"$2\" --fd \"$3\" --resolv-conf \"$4\" --renew-dry",
 		      "sh", d->mac, bin, arg, resolv, (char *)NULL);
 		_exit(127);
 	}
@@ -307,6 +310,54 @@ static void fake_destroy(gpointer ctx, const char *name, GAsyncReadyCallback cb,
 	g_task_return_boolean(task, TRUE);
 }
 
+/* The domain goes, its "memory" is a file naming it. */
+static void fake_save(gpointer ctx, const char *name, const char *path, GAsyncReadyCallback cb,
+                      gpointer user_data)
+{
+	AlkTestFakeVirt *f = ctx;
+	g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
+	GError *error = NULL;
+
+	if (unavailable(f, g_object_ref(task)))
+		return;
+	if (!g_hash_table_contains(f->domains, name)) {
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_NOT_FOUND, "fake: no %s", name);
+		return;
+	}
+	if (!g_file_set_contents(path, name, -1, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	f->saves++;
+	/* libvirt reports the stop of a saved domain as well */
+	g_hash_table_remove(f->domains, name);
+	f->ev->stopped(name, ALK_VIRT_OPS_STOPPED_OTHER, f->ev_data);
+	g_task_return_boolean(task, TRUE);
+}
+
+/* A restored domain is a created one whose agent must renew (its nonce is
+ * fresh anyway: the manager renews every clone). The save file must be
+ * there, and the FIFO's directory. */
+static void fake_restore(gpointer ctx, const char *save_path, const char *xml,
+                         const char *fifo_path, gboolean paused, GAsyncReadyCallback cb,
+                         gpointer user_data)
+{
+	AlkTestFakeVirt *f = ctx;
+	g_autofree char *dir = g_path_get_dirname(fifo_path);
+
+	if (f->fail_restore > 0 || !g_file_test(save_path, G_FILE_TEST_IS_REGULAR) ||
+	    !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		g_autoptr(GTask) task = g_task_new(NULL, NULL, cb, user_data);
+		if (f->fail_restore > 0)
+			f->fail_restore--;
+		g_task_return_new_error(task, ALK_ERROR, ALK_ERROR_FAILED,
+		                        "fake: restoring from %s failed", save_path);
+		return;
+	}
+	f->restores++;
+	fake_create(ctx, xml, paused, cb, user_data);
+}
+
 /* A paused domain's agent is stopped (SIGSTOP): its connection stays and
  * nothing answers, as with a VM's vCPUs paused. */
 static void set_paused(AlkTestFakeVirt *f, const char *name, gboolean paused,
@@ -451,6 +502,8 @@ const AlkVirtOps alk_test_fake_virt_ops = {
     .free = NULL, /* the test's */
     .screenshot = fake_screenshot,
     .monitor = fake_monitor,
+    .save = fake_save,
+    .restore = fake_restore,
 };
 
 /* ---- the test's side ---- */
@@ -552,4 +605,19 @@ gboolean alk_test_fake_virt_has(AlkTestFakeVirt *f, const char *name)
 guint alk_test_fake_virt_destroys(AlkTestFakeVirt *f)
 {
 	return f->destroys;
+}
+
+void alk_test_fake_virt_fail_restore(AlkTestFakeVirt *f, guint n)
+{
+	f->fail_restore = n;
+}
+
+guint alk_test_fake_virt_saves(AlkTestFakeVirt *f)
+{
+	return f->saves;
+}
+
+guint alk_test_fake_virt_restores(AlkTestFakeVirt *f)
+{
+	return f->restores;
 }

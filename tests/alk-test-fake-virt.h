@@ -41,3 +41,8 @@ gboolean alk_test_fake_virt_stop(AlkTestFakeVirt *f, const char *name, AlkVirtOp
 guint alk_test_fake_virt_count(AlkTestFakeVirt *f);
 gboolean alk_test_fake_virt_has(AlkTestFakeVirt *f, const char *name);
 guint alk_test_fake_virt_destroys(AlkTestFakeVirt *f);
+/* The next n restores fail (as libvirt's would: no domain). */
+void alk_test_fake_virt_fail_restore(AlkTestFakeVirt *f, guint n);
+/* Saves (a template's memory) and restores (a clone) so far. */
+guint alk_test_fake_virt_saves(AlkTestFakeVirt *f);
+guint alk_test_fake_virt_restores(AlkTestFakeVirt *f);

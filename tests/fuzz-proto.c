@@ -333,6 +333,27 @@ static void fuzz_fs_config(const uint8_t *p, size_t n, uint32_t id)
 	same_bytes(r, alk_msg_fs_config_encode(out2, sizeof(out2), id, &b));
 }
 
+static void fuzz_renew(const uint8_t *p, size_t n, uint32_t id)
+{
+	AlkMsgRenew a, b;
+	const uint8_t *q;
+	uint32_t len;
+	long r;
+
+	if (alk_msg_renew_decode(p, n, &a) != ALK_PROTO_OK)
+		return;
+	CHECK(a.entropy.len >= ALK_RENEW_ENTROPY_MIN && a.entropy.len <= ALK_RENEW_ENTROPY_MAX);
+	CHECK(a.realtime_ns <= 999999999);
+	r = alk_msg_renew_encode(out1, sizeof(out1), id, &a);
+	q = reparse(r, ALK_MSG_RENEW, id, n, &len);
+	CHECK(q != NULL);
+	CHECK(alk_msg_renew_decode(q, len, &b) == ALK_PROTO_OK);
+	CHECK(a.entropy.len == b.entropy.len &&
+	      memcmp(a.entropy.data, b.entropy.data, a.entropy.len) == 0);
+	CHECK(a.realtime_s == b.realtime_s && a.realtime_ns == b.realtime_ns);
+	same_bytes(r, alk_msg_renew_encode(out2, sizeof(out2), id, &b));
+}
+
 static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 {
 	AlkMsgFile f;
@@ -353,6 +374,7 @@ static void fuzz_payload(const uint8_t *p, size_t n, uint32_t id)
 	fuzz_net_config(p, n, id);
 	fuzz_resize(p, n, id);
 	fuzz_fs_config(p, n, id);
+	fuzz_renew(p, n, id);
 	CHECK((alk_msg_empty_decode(p, n) == ALK_PROTO_OK) == (n == 0));
 }
 

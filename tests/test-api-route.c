@@ -383,6 +383,7 @@ START_TEST(error_table)
 	    {TRUE, ALK_API_ERROR_HEAD_TOO_LARGE, 431, "headers_too_large"},
 	    {FALSE, ALK_ERROR_FAILED, 500, "internal"},
 	    {FALSE, ALK_ERROR_UNAVAILABLE, 503, "libvirt_unavailable"},
+	    {TRUE, ALK_API_ERROR_CLUSTER, 503, "cluster_unavailable"},
 	    {FALSE, ALK_ERROR_TIMEOUT, 504, "timeout"},
 	};
 	g_autoptr(GError) other = g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "x");
@@ -409,12 +410,13 @@ START_TEST(route_table)
 
 	guint uncredentialed = 0;
 
-	ck_assert_uint_eq(n, 31);
+	ck_assert_uint_eq(n, 32);
 	/* volumes: listed with read, made and removed by the operator */
 	ck_assert(strstr(text, "GET /v1/volumes read\n") != NULL);
 	ck_assert(strstr(text, "POST /v1/volumes admin\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/volumes/{name} read\n") != NULL);
 	ck_assert(strstr(text, "DELETE /v1/volumes/{name} admin\n") != NULL);
+	ck_assert(strstr(text, "GET /v1/cluster read\n") != NULL);
 	ck_assert(strstr(text, "POST /v1/sandboxes/{id}/tools/anthropic write\n") != NULL);
 	ck_assert(strstr(text, "GET /v1/sandboxes/{id}/tools/anthropic/definitions read\n") !=
 	          NULL);

@@ -324,6 +324,61 @@ START_TEST(test_verify_empty_and_missing)
 }
 END_TEST
 
+/* A node's lines: node and request_id, optional, in that order, of their
+ * charsets; anything else is not a line. */
+START_TEST(test_node_fields)
+{
+	const char *t = "2026-01-01T00:00:00.000000Z";
+	g_autoptr(GString) both = alk_audit_line_format_full(
+	    1, t, "token:ci", "api.request", NULL, "07", "6f1c2d3e-aaaa-4bbb-8ccc-0123456789ab",
+	    NULL, NULL, ALK_AUDIT_ZERO_HASH, NULL);
+	g_autoptr(GString) node =
+	    alk_audit_line_format_full(1, t, "token:ci", "api.request", NULL, "07", NULL, NULL,
+	                               NULL, ALK_AUDIT_ZERO_HASH, NULL);
+	g_autoptr(GError) error = NULL;
+	AlkAuditLineInfo info;
+	const char *bad_ids[] = {"", "a b", "x\n", "\"q\"", "ü", NULL};
+	const char *bad_lines[] = {
+	    /* out of order */
+	    "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"caller\":\"c\",\"action\":\"a\","
+	    "\"sandbox\":null,\"request_id\":\"r\",\"node\":\"07\",\"args\":{},\"result\":{},"
+	    "\"prev\":\"" ALK_AUDIT_ZERO_HASH "\"}",
+	    /* not a tag */
+	    "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"caller\":\"c\",\"action\":\"a\","
+	    "\"sandbox\":null,\"node\":\"00\",\"args\":{},\"result\":{},"
+	    "\"prev\":\"" ALK_AUDIT_ZERO_HASH "\"}",
+	    /* not an id */
+	    "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"caller\":\"c\",\"action\":\"a\","
+	    "\"sandbox\":null,\"request_id\":\"a b\",\"args\":{},\"result\":{},"
+	    "\"prev\":\"" ALK_AUDIT_ZERO_HASH "\"}",
+	    /* twice */
+	    "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"caller\":\"c\",\"action\":\"a\","
+	    "\"sandbox\":null,\"node\":\"07\",\"node\":\"07\",\"args\":{},\"result\":{},"
+	    "\"prev\":\"" ALK_AUDIT_ZERO_HASH "\"}",
+	    NULL,
+	};
+
+	ck_assert_ptr_nonnull(both);
+	ck_assert_ptr_nonnull(
+	    strstr(both->str, "\"sandbox\":null,\"node\":\"07\",\"request_id\":"));
+	ck_assert_msg(alk_audit_line_parse(both->str, both->len, &info, &error), "%s",
+	              error ? error->message : "");
+	ck_assert_ptr_nonnull(node);
+	ck_assert(alk_audit_line_parse(node->str, node->len, &info, NULL));
+	for (guint i = 0; bad_ids[i] != NULL; i++) {
+		ck_assert(!alk_audit_request_id_valid(bad_ids[i]));
+		ck_assert_ptr_null(alk_audit_line_format_full(
+		    1, t, "c", "a", NULL, "07", bad_ids[i], NULL, NULL, ALK_AUDIT_ZERO_HASH, NULL));
+	}
+	g_autofree char *long_id = g_strnfill(ALK_AUDIT_MAX_REQUEST_ID + 1, 'a');
+	ck_assert(!alk_audit_request_id_valid(long_id));
+	for (guint i = 0; bad_lines[i] != NULL; i++)
+		ck_assert_msg(
+		    !alk_audit_line_parse(bad_lines[i], strlen(bad_lines[i]), &info, NULL),
+		    "bad line %u taken", i);
+}
+END_TEST
+
 START_TEST(test_problem_strings)
 {
 	for (int p = ALK_AUDIT_PROBLEM_NONE; p <= ALK_AUDIT_PROBLEM_HEAD_MISMATCH; p++)
@@ -353,6 +408,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_head_garbage);
 	tcase_add_test(tc, test_verify_empty_and_missing);
 	tcase_add_test(tc, test_problem_strings);
+	tcase_add_test(tc, test_node_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -813,6 +813,26 @@ START_TEST(test_audit_parse)
 	ck_assert(alk_cmd_audit_parse(3, keyed, &f, NULL));
 	ck_assert_str_eq(f.key_path, "/etc/airlock/audit.key");
 	ck_assert(!alk_cmd_audit_parse(5, twice, &g, NULL));
+
+	/* --anchors and --node, together, of their forms */
+	g_auto(GStrv) anchored =
+	    words("verify --anchors http://127.0.0.1:2379,http://h:2 --node 07");
+	g_auto(GStrv) no_node = words("verify --anchors http://127.0.0.1:2379");
+	g_auto(GStrv) no_anchors = words("verify --node 07");
+	g_auto(GStrv) bad_node = words("verify --anchors http://h:1 --node 00");
+	g_auto(GStrv) bad_url = words("verify --anchors ftp://h:1 --node 07");
+	g_auto(AlkAuditCmd) h = {0};
+	g_auto(AlkAuditCmd) i = {0};
+	g_auto(AlkAuditCmd) j = {0};
+	g_auto(AlkAuditCmd) k = {0};
+	g_auto(AlkAuditCmd) l = {0};
+	ck_assert(alk_cmd_audit_parse(5, anchored, &h, NULL));
+	ck_assert_str_eq(h.node, "07");
+	ck_assert_str_eq(h.anchors, "http://127.0.0.1:2379,http://h:2");
+	ck_assert(!alk_cmd_audit_parse(3, no_node, &i, NULL));
+	ck_assert(!alk_cmd_audit_parse(3, no_anchors, &j, NULL));
+	ck_assert(!alk_cmd_audit_parse(5, bad_node, &k, NULL));
+	ck_assert(!alk_cmd_audit_parse(5, bad_url, &l, NULL));
 }
 END_TEST
 

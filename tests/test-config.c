@@ -226,6 +226,8 @@ START_TEST(bad_strings)
 	assert_config_error("[profile:staging]\nmax_display_width = 8000\n",
 	                    "profile:staging.max_display_width: '8000' is out of range");
 	assert_config_error("[profile:staging]\nmax_display_height = 100\n", "max_display_height");
+	assert_config_error("[daemon]\nrestore = on\n",
+	                    "daemon.restore: 'on' is not true or false");
 }
 END_TEST
 
@@ -324,6 +326,27 @@ START_TEST(cluster_group)
 	assert_config_error("[cluster]\nnode = 0a1\n", "cluster.node");
 	assert_config_error("[cluster]\nagent_listen = nowhere\n", "cluster.agent_listen");
 	assert_config_error("[cluster]\netcd = x\n", "cluster");
+	/* etcd: every endpoint http(s)://HOST[:PORT], and only with a tag */
+	g_autoptr(AlkConfig) e = load("[cluster]\nnode = 0a\netcd = http://127.0.0.1:2379, "
+	                              "https://10.0.0.2:2379/\nlease_ttl_s = 5\n");
+	ck_assert_str_eq(e->cluster.etcd, "http://127.0.0.1:2379, https://10.0.0.2:2379/");
+	ck_assert_uint_eq(e->cluster.lease_ttl_s, 5);
+	ck_assert_uint_eq(none->cluster.lease_ttl_s, 10);
+	assert_config_error("[cluster]\netcd = http://127.0.0.1:2379\n", "needs cluster.node");
+	assert_config_error("[cluster]\nnode = 0a\netcd = ftp://h:1\n", "cluster.etcd");
+	assert_config_error("[cluster]\nnode = 0a\netcd = http://h:1/v3\n", "cluster.etcd");
+	assert_config_error("[cluster]\nnode = 0a\netcd = http://u@h:1\n", "cluster.etcd");
+	assert_config_error("[cluster]\nnode = 0a\netcd = http://h:1?x\n", "cluster.etcd");
+	assert_config_error("[cluster]\nnode = 0a\netcd = http://h:1,\x01\n", "cluster.etcd");
+	assert_config_error("[cluster]\nnode = 0a\nlease_ttl_s = 2\n", "lease_ttl_s");
+	/* TLS: cert and key together, a client CA only with them, only for api.listen */
+	assert_config_error("[daemon]\ntls_cert = /c.pem\n[api]\nlisten = 127.0.0.1:1\n",
+	                    "go together");
+	assert_config_error("[daemon]\ntls_client_ca = /ca.pem\n", "go together");
+	assert_config_error("[daemon]\ntls_cert = /c.pem\ntls_key = /k.pem\n", "api.listen");
+	g_autoptr(AlkConfig) t = load("[daemon]\ntls_cert = /c.pem\ntls_key = /k.pem\n"
+	                              "tls_client_ca = /ca.pem\n[api]\nlisten = 127.0.0.1:1\n");
+	ck_assert_str_eq(t->tls_client_ca, "/ca.pem");
 }
 END_TEST
 

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alk-error.h"
 #include "alk-manager.h"
@@ -1150,6 +1151,145 @@ START_TEST(test_pool_replaced_on_rebuild)
 }
 END_TEST
 
+/* ---- boot once, restore many ---- */
+
+static gboolean count_is(gpointer data)
+{
+	return alk_test_fake_virt_count(f.fake) == GPOINTER_TO_UINT(data);
+}
+
+/* The frozen layers under state/templates now. */
+static guint frozen_layers(void)
+{
+	g_autofree char *root = g_build_filename(f.root, "state", "templates", NULL);
+	g_autoptr(GDir) d = g_dir_open(root, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *frozen = g_build_filename(root, name, "frozen.qcow2", NULL);
+		struct stat st;
+		if (stat(frozen, &st) == 0) {
+			/* root's and read-only */
+			ck_assert_uint_eq(st.st_mode & 07777, 0444);
+			ck_assert_uint_eq(st.st_uid, 0);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* n templates saved and frozen: handed out from now on (their state
+ * changes in the same turn of the loop as their layer freezes). */
+static gboolean frozen_is(gpointer data)
+{
+	return frozen_layers() == GPOINTER_TO_UINT(data);
+}
+
+/* The backing file qemu-img reads from id's overlay. */
+static char *overlay_backing(const char *id)
+{
+	g_autofree char *overlay =
+	    g_build_filename(f.root, "state", "sandboxes", id, "overlay.qcow2", NULL);
+	const char *argv[] = {"qemu-img", "info", "-U", "--output=json", overlay, NULL};
+	g_autofree char *out = NULL;
+	int status = 0;
+	const char *p, *q;
+
+	ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+	                       NULL, &status, NULL));
+	p = strstr(out, "\"backing-filename\": \"");
+	ck_assert_msg(p != NULL, "%s", out);
+	p += strlen("\"backing-filename\": \"");
+	q = strchr(p, '"');
+	return g_strndup(p, (gsize)(q - p));
+}
+
+START_TEST(test_restore_template_once)
+{
+	g_autofree char *cold = NULL;
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+	g_autofree char *backing = NULL;
+
+	restart_with("restore = true\n");
+	/* the first of its shape boots cold; its template boots beside it */
+	cold = create_ready();
+	ck_assert_uint_eq(alk_test_fake_virt_restores(f.fake), 0);
+	ck_assert(loop_until(frozen_is, GUINT_TO_POINTER(1), WAIT_S));
+	ck_assert_uint_eq(alk_test_fake_virt_saves(f.fake), 1);
+	/* the maker is gone, and was never listed */
+	ck_assert(loop_until(count_is, GUINT_TO_POINTER(1), WAIT_S));
+	/* clones: restored and renewed (ready only after RENEW and a new HELLO) */
+	a = create_ready();
+	b = create_ready();
+	ck_assert_uint_eq(alk_test_fake_virt_restores(f.fake), 2);
+	ck_assert_uint_eq(alk_test_fake_virt_saves(f.fake), 1);
+	backing = overlay_backing(a);
+	ck_assert_msg(g_str_has_suffix(backing, "/frozen.qcow2"), "%s", backing);
+	/* a clone's end frees its own overlay only */
+	ck_assert(alk_manager_destroy(f.m, a, NULL));
+	assert_gone(a);
+	ck_assert_uint_eq(frozen_layers(), 1);
+	ck_assert(alk_manager_destroy(f.m, b, NULL));
+	assert_gone(b);
+	ck_assert_uint_eq(frozen_layers(), 1);
+}
+END_TEST
+
+START_TEST(test_restore_rebuilt)
+{
+	g_autofree char *cold = NULL;
+	g_autofree char *clone = NULL;
+	g_autofree char *next = NULL;
+	g_autoptr(GError) error = NULL;
+	const AlkSandbox *sb;
+
+	restart_with("restore = true\n");
+	cold = create_ready();
+	ck_assert(loop_until(frozen_is, GUINT_TO_POINTER(1), WAIT_S));
+	clone = create_ready();
+	ck_assert_uint_eq(alk_test_fake_virt_restores(f.fake), 1);
+	rebuild_image();
+	/* the new build boots cold and gets a template of its own; the old
+	 * one stays while its clone lives, then goes */
+	next = create_ready();
+	sb = alk_manager_lookup(f.m, next, &error);
+	ck_assert_str_eq(sb->build, SECOND_BUILD);
+	ck_assert_uint_eq(alk_test_fake_virt_restores(f.fake), 1);
+	ck_assert(loop_until(frozen_is, GUINT_TO_POINTER(2), WAIT_S));
+	ck_assert_uint_eq(alk_test_fake_virt_saves(f.fake), 2);
+	ck_assert(alk_manager_destroy(f.m, clone, NULL));
+	assert_gone(clone);
+	ck_assert_uint_eq(frozen_layers(), 1);
+}
+END_TEST
+
+START_TEST(test_restore_falls_back)
+{
+	g_autofree char *cold = NULL;
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+	g_autofree char *backing = NULL;
+
+	restart_with("restore = true\n");
+	cold = create_ready();
+	ck_assert(loop_until(frozen_is, GUINT_TO_POINTER(1), WAIT_S));
+	/* a restore that fails: the sandbox boots cold on the base all the same */
+	alk_test_fake_virt_fail_restore(f.fake, 1);
+	a = create_ready();
+	ck_assert_uint_eq(alk_test_fake_virt_restores(f.fake), 0);
+	backing = overlay_backing(a);
+	ck_assert_msg(g_str_has_suffix(backing, "/rootfs.qcow2"), "%s", backing);
+	/* that template is gone and not used again: the next boots cold as
+	 * well, while a new one is made */
+	b = create_ready();
+	ck_assert_uint_eq(alk_test_fake_virt_restores(f.fake), 0);
+	ck_assert(loop_until(frozen_is, GUINT_TO_POINTER(1), WAIT_S));
+	ck_assert_uint_eq(alk_test_fake_virt_saves(f.fake), 2);
+}
+END_TEST
+
 /* ---- a node of a cluster ---- */
 
 START_TEST(test_capacity_and_full)
@@ -1346,6 +1486,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pool_adopted_after_restart);
 	tcase_add_test(tc, test_pool_makes_room);
 	tcase_add_test(tc, test_pool_replaced_on_rebuild);
+	tcase_add_test(tc, test_restore_template_once);
+	tcase_add_test(tc, test_restore_rebuilt);
+	tcase_add_test(tc, test_restore_falls_back);
 	tcase_add_test(tc, test_capacity_and_full);
 	tcase_add_test(tc, test_node_tag);
 	tcase_add_test(tc, test_exec_default_user);

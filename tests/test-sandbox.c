@@ -72,8 +72,8 @@ END_TEST
 static const char *step_name(AlkEndStep s)
 {
 	static const char *const names[] = {
-	    "wait",           "destroy_domain", "await_libvirt", "release_volumes",
-	    "delete_network", "remove_files",   "finish"};
+	    "wait",           "destroy_domain", "await_libvirt",    "release_volumes",
+	    "delete_network", "remove_files",   "release_template", "finish"};
 	return names[s];
 }
 
@@ -126,6 +126,25 @@ START_TEST(test_end_rows)
 		ck_assert_msg(got == rows[i].want, "row %u: %s, want %s", i, step_name(got),
 		              step_name(rows[i].want));
 	}
+	/* a clone: its template goes last, after the overlay it backs */
+	static const struct {
+		AlkHold d, f, t;
+		gboolean up;
+		AlkEndStep want;
+	} trows[] = {
+	    {ALK_HOLD_HELD, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_DESTROY_DOMAIN},
+	    {ALK_HOLD_NONE, ALK_HOLD_HELD, ALK_HOLD_HELD, TRUE, ALK_END_STEP_REMOVE_FILES},
+	    {ALK_HOLD_NONE, ALK_HOLD_NONE, ALK_HOLD_HELD, FALSE, ALK_END_STEP_RELEASE_TEMPLATE},
+	    {ALK_HOLD_NONE, ALK_HOLD_MAKING, ALK_HOLD_HELD, TRUE, ALK_END_STEP_WAIT},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(trows); i++) {
+		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = trows[i].d,
+		                          [ALK_RES_FILES] = trows[i].f,
+		                          [ALK_RES_TEMPLATE] = trows[i].t};
+		AlkEndStep got = alk_end_next_step(res, trows[i].up);
+		ck_assert_msg(got == trows[i].want, "template row %u: %s, want %s", i,
+		              step_name(got), step_name(trows[i].want));
+	}
 	for (guint i = 0; i < G_N_ELEMENTS(vrows); i++) {
 		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = vrows[i].d,
 		                          [ALK_RES_VOLUMES] = vrows[i].v,
@@ -140,13 +159,14 @@ END_TEST
 /* Over every combination of holds: what the end may never do. */
 START_TEST(test_end_never)
 {
-	G_STATIC_ASSERT(ALK_RES_N == 4);
-	for (guint code = 0; code < 4 * 4 * 4 * 4 * 2; code++) {
+	G_STATIC_ASSERT(ALK_RES_N == 5);
+	for (guint code = 0; code < 4 * 4 * 4 * 4 * 4 * 2; code++) {
 		AlkHold res[ALK_RES_N] = {[ALK_RES_DOMAIN] = code % 4,
 		                          [ALK_RES_VOLUMES] = code / 4 % 4,
 		                          [ALK_RES_NETWORK] = code / 16 % 4,
-		                          [ALK_RES_FILES] = code / 64 % 4};
-		gboolean up = code / 256;
+		                          [ALK_RES_FILES] = code / 64 % 4,
+		                          [ALK_RES_TEMPLATE] = code / 256 % 4};
+		gboolean up = code / 1024;
 		AlkEndStep got = alk_end_next_step(res, up);
 		gboolean making = FALSE, held = FALSE;
 
@@ -175,6 +195,12 @@ START_TEST(test_end_never)
 			ck_assert(res[ALK_RES_DOMAIN] == ALK_HOLD_NONE &&
 			          res[ALK_RES_NETWORK] == ALK_HOLD_NONE &&
 			          res[ALK_RES_FILES] == ALK_HOLD_HELD);
+		/* a frozen layer is let go only once no overlay on it is left */
+		if (got == ALK_END_STEP_RELEASE_TEMPLATE)
+			ck_assert(res[ALK_RES_DOMAIN] == ALK_HOLD_NONE &&
+			          res[ALK_RES_NETWORK] == ALK_HOLD_NONE &&
+			          res[ALK_RES_FILES] == ALK_HOLD_NONE &&
+			          res[ALK_RES_TEMPLATE] == ALK_HOLD_HELD);
 	}
 	ck_assert_str_eq(alk_end_name(ALK_END_DONE), "done");
 	ck_assert_str_eq(alk_hold_name(ALK_HOLD_FREEING), "freeing");

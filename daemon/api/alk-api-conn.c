@@ -33,6 +33,7 @@ void alk_api_conn_unref(AlkApiConn *conn)
 		g_object_remove_weak_pointer(G_OBJECT(conn->tap), (gpointer *)&conn->tap);
 	}
 	g_clear_object(&conn->socket);
+	g_clear_object(&conn->tls);
 	g_clear_object(&conn->sockconn);
 	g_free(conn->peer);
 	g_free(conn);
@@ -148,8 +149,10 @@ static void refuse_busy(AlkApiConn *conn, const char *limit)
 	                    "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n%s",
 	                    strlen(body), body);
 
-	/* a fresh socket's buffer takes this much without blocking */
-	g_socket_send(conn->socket, response, strlen(response), NULL, NULL);
+	/* a fresh socket's buffer takes this much without blocking; over TLS
+	 * (no handshake yet) the connection is just closed */
+	if (conn->tls == NULL && !(conn->tcp && conn->api != NULL && conn->api->tls != NULL))
+		g_socket_send(conn->socket, response, strlen(response), NULL, NULL);
 	g_socket_shutdown(conn->socket, FALSE, TRUE, NULL);
 	g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, NULL);
 	if (now - last_warning > 10 * G_USEC_PER_SEC) {
@@ -238,6 +241,13 @@ static void on_cut(gpointer data, guint status)
 
 	g_message("%s: %u: %s", conn->peer, status, error->message);
 	conn->cut = status;
+	if (conn->tls != NULL) {
+		/* the answer would have to go through TLS, which libsoup still
+		 * holds: the connection is dropped instead */
+		g_free(d);
+		g_socket_shutdown(conn->socket, TRUE, TRUE, NULL);
+		return;
+	}
 	/* a fresh socket's buffer takes this much without blocking */
 	g_socket_send(conn->socket, text, len, NULL, NULL);
 	g_socket_shutdown(conn->socket, FALSE, TRUE, NULL);
@@ -250,7 +260,7 @@ static void on_cut(gpointer data, guint status)
 
 static GIOStream *wrap(AlkApiConn *conn)
 {
-	GIOStream *base = G_IO_STREAM(conn->sockconn);
+	GIOStream *base = conn->tls != NULL ? G_IO_STREAM(conn->tls) : G_IO_STREAM(conn->sockconn);
 	g_autoptr(GInputStream) tap =
 	    alk_api_tap_new(g_io_stream_get_input_stream(base), on_closed, conn);
 
@@ -258,6 +268,68 @@ static GIOStream *wrap(AlkApiConn *conn)
 	g_object_add_weak_pointer(G_OBJECT(tap), (gpointer *)&conn->tap);
 	alk_api_tap_limit(tap, ALK_API_LINE_MAX, ALK_API_HEAD_MAX, on_cut);
 	return g_simple_io_stream_new(tap, g_io_stream_get_output_stream(base));
+}
+
+static void hand_over(AlkApiConn *conn);
+
+/* The client's certificate, checked against daemon.tls_client_ca (the
+ * connection's database): accepted only without any error; refused saying
+ * why. glib-networking asks here even when the check found none. */
+static gboolean on_client_cert(GTlsConnection *tls, GTlsCertificate *cert,
+                               GTlsCertificateFlags errors, gpointer data)
+{
+	AlkApiConn *conn = data;
+
+	if (errors == 0 && cert != NULL)
+		return TRUE;
+	g_message("%s: client certificate refused (GTlsCertificateFlags 0x%x: 0x1 unknown CA, "
+	          "0x2 bad identity, 0x4 not yet valid, 0x8 expired, 0x10 revoked, 0x20 insecure)",
+	          conn->peer, (guint)errors);
+	return FALSE;
+}
+
+static void on_handshake(GObject *source, GAsyncResult *res, gpointer data)
+{
+	AlkApiConn *conn = data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), res, &error);
+
+	if (conn->api == NULL || conn->closed) {
+		alk_api_conn_unref(conn);
+		return;
+	}
+	if (!ok) {
+		g_message("%s: TLS handshake failed: %s", conn->peer, error->message);
+		alk_api_conn_drop(conn);
+		on_closed(conn);
+		alk_api_conn_unref(conn);
+		return;
+	}
+	hand_over(conn);
+	alk_api_conn_unref(conn);
+}
+
+/* TLS over a TCP connection, its handshake done before libsoup sees it.
+ * With daemon.tls_client_ca the client must show a certificate that CA
+ * signed, or the handshake fails. */
+static gboolean start_tls(AlkApiConn *conn)
+{
+	g_autoptr(GError) error = NULL;
+	GIOStream *tls =
+	    g_tls_server_connection_new(G_IO_STREAM(conn->sockconn), conn->api->tls, &error);
+
+	if (tls == NULL) {
+		g_warning("%s: TLS: %s", conn->peer, error->message);
+		g_io_stream_close(G_IO_STREAM(conn->sockconn), NULL, NULL);
+		return FALSE;
+	}
+	conn->tls = G_TLS_CONNECTION(tls);
+	if (conn->api->tls_clients != NULL) {
+		g_tls_connection_set_database(conn->tls, conn->api->tls_clients);
+		g_object_set(tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
+		g_signal_connect(tls, "accept-certificate", G_CALLBACK(on_client_cert), conn);
+	}
+	return TRUE;
 }
 
 /* A new connection, its caller known as far as the kernel says. */
@@ -290,9 +362,6 @@ void alk_api_conn_accept(AlkApi *api, GSocketConnection *sockconn, gboolean tcp)
 	const char *limit =
 	    alk_api_conn_admit(&api->config->api, conn->pool, &api->pools[conn->pool],
 	                       peer != NULL ? peer : &none, conn->authed);
-	g_autoptr(GIOStream) stream = NULL;
-	g_autoptr(GSocketAddress) local = NULL;
-	g_autoptr(GSocketAddress) remote = NULL;
 
 	if (limit != NULL) {
 		refuse_busy(conn, limit);
@@ -300,8 +369,32 @@ void alk_api_conn_accept(AlkApi *api, GSocketConnection *sockconn, gboolean tcp)
 		alk_api_conn_unref(conn);
 		return;
 	}
+	if (tcp && api->tls != NULL && !start_tls(conn)) {
+		conn->api = NULL;
+		alk_api_conn_unref(conn);
+		return;
+	}
 	count(conn);
 	g_hash_table_add(api->conns, conn); /* its ref */
+	if (conn->tls != NULL) {
+		/* the head deadline covers the handshake too */
+		alk_api_conn_arm(conn);
+		g_tls_connection_handshake_async(conn->tls, G_PRIORITY_DEFAULT, NULL, on_handshake,
+		                                 alk_api_conn_ref(conn));
+		return;
+	}
+	hand_over(conn);
+}
+
+/* To libsoup, through the tap. */
+static void hand_over(AlkApiConn *conn)
+{
+	AlkApi *api = conn->api;
+	gboolean tcp = conn->tcp;
+	g_autoptr(GIOStream) stream = NULL;
+	g_autoptr(GSocketAddress) local = NULL;
+	g_autoptr(GSocketAddress) remote = NULL;
+
 	stream = wrap(conn);
 	/* an inet address even on the unix socket: libsoup builds the URI of
 	 * a Host-less HTTP/1.0 request from it and trips over anything else */
@@ -394,10 +487,18 @@ static gboolean on_peer(GSocket *sock, GIOCondition cond, gpointer data)
 {
 	AlkApiConn *conn = data;
 	char buf[16384];
-	gssize n = recv(g_socket_get_fd(sock), buf, sizeof(buf), MSG_DONTWAIT);
+	/* over TLS the bytes are TLS's: peeked, never taken */
+	gssize n = recv(g_socket_get_fd(sock), buf, sizeof(buf),
+	                MSG_DONTWAIT | (conn->tls != NULL ? MSG_PEEK : 0));
 	void (*gone)(gpointer) = conn->gone;
 	gpointer gone_data = conn->gone_data;
 
+	if (n > 0 && conn->tls != NULL) {
+		/* a TLS record (an alert, a key update): what it means only TLS
+		 * knows; stop watching rather than spin on it */
+		alk_api_conn_unwatch(conn);
+		return G_SOURCE_REMOVE;
+	}
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		return G_SOURCE_CONTINUE;
 	alk_api_conn_ref(conn);

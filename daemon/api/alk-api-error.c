@@ -31,6 +31,7 @@ static const AlkApiErrorRow rows[] = {
      * (alk-api-sandboxes.c), so that the proxy tries another node */
     {FALSE, ALK_ERROR_FULL, 429, "limit_exceeded"},
     {TRUE, ALK_API_ERROR_HEAD_TOO_LARGE, 431, "headers_too_large"},
+    {TRUE, ALK_API_ERROR_CLUSTER, 503, "cluster_unavailable"},
     {FALSE, ALK_ERROR_FAILED, 500, "internal"},
     {FALSE, ALK_ERROR_PROTOCOL, 500, "internal"},
     {FALSE, ALK_ERROR_IO, 500, "internal"},

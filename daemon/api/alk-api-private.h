@@ -6,6 +6,7 @@
 
 #include "alk-api.h"
 #include "alk-audit.h"
+#include "alk-cluster.h"
 #include "alk-tokens.h"
 
 /* HTTP refusals that are not ALK_ERROR codes; the code is the status. The
@@ -21,6 +22,7 @@ typedef enum {
 	ALK_API_ERROR_URI_TOO_LONG = 414,
 	ALK_API_ERROR_MEDIA_TYPE = 415,
 	ALK_API_ERROR_HEAD_TOO_LARGE = 431,
+	ALK_API_ERROR_CLUSTER = 503, /* etcd cannot be read: the cluster-wide views fail */
 } AlkApiError;
 
 /* The longest request line and request head accepted (414, 431): an audit
@@ -36,6 +38,9 @@ typedef enum {
 /* Status a client gets when it left before its answer (nginx's convention;
  * only the audit log and the metrics ever see it). */
 #define ALK_API_STATUS_GONE 499
+
+/* The header a proxy puts its request id in (HAProxy's unique-id-header) */
+#define ALK_API_REQUEST_ID_HEADER "X-Request-Id"
 
 typedef struct _AlkApiConn AlkApiConn;
 
@@ -98,6 +103,9 @@ struct _AlkApi {
 	SoupServer *server;
 	GSocketService *service;
 	GSocketService *agent_service; /* [cluster] agent_listen: the proxy's agent-check */
+	AlkCluster *cluster;           /* [cluster] etcd: this node in etcd; NULL: none */
+	GTlsCertificate *tls;          /* daemon.tls_cert: TCP connections are TLS; NULL: plain */
+	GTlsDatabase *tls_clients;     /* daemon.tls_client_ca: mutual TLS; NULL: none */
 	char *socket_path;             /* bound here: removed at the end */
 	GHashTable *conns;             /* AlkApiConn *, a ref each */
 	AlkApiCount pools[ALK_API_POOLS];
@@ -126,7 +134,8 @@ struct _AlkApiConn {
 	GSocket *socket;
 	GInputStream *tap; /* weak: records the request line */
 	gboolean tcp;
-	char *peer;     /* "uid:1000", "tcp:127.0.0.1" */
+	GTlsConnection *tls; /* over sockconn, when daemon.tls_cert is set */
+	char *peer;          /* "uid:1000", "tcp:127.0.0.1" */
 	AlkScope scope; /* unix callers: by uid and group; 0: not allowed */
 	AlkApiPool pool;
 	gboolean counted; /* in its pool and its peer's count */
@@ -154,6 +163,8 @@ struct _AlkApiReq {
 	GPtrArray *query; /* key, value, key, value, ... */
 	char *allow;      /* a 405's Allow header: the path's methods */
 	char *caller;     /* "uid:0", "token:ci" */
+	char
+	    *request_id; /* the proxy's X-Request-Id (valid, TCP on a node of a cluster), or NULL */
 	AlkScope scope;
 	gboolean authed; /* the caller is known: its refusals are audited in full */
 	gint64 start_us;
@@ -396,6 +407,12 @@ void alk_api_volumes_create(AlkApiReq *req);
 void alk_api_volumes_delete(AlkApiReq *req);
 void alk_api_profiles_get(AlkApiReq *req);
 void alk_api_sandboxes_list(AlkApiReq *req);
+/* ---- alk-api-cluster.c ---- */
+/* GET /v1/sandboxes of a clustered node (without ?scope=node): from etcd */
+void alk_api_cluster_list(AlkApiReq *req);
+void alk_api_cluster_get(AlkApiReq *req);
+/* Whether sb matches the request's label filters (alk-api-sandboxes.c) */
+gboolean alk_api_labels_match(AlkApiReq *req, JsonObject *labels);
 void alk_api_sandboxes_create(AlkApiReq *req);
 /* What a create does for every front end: the body {image, profile, …}
  * read (alk_request_from_json), the manager's create, the metric. */

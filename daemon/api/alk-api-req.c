@@ -91,6 +91,7 @@ static void req_free(gpointer data)
 	alk_api_conn_unref(req->conn);
 	g_free(req->method);
 	g_free(req->path);
+	g_free(req->request_id);
 	g_free(req->id);
 	g_free(req->file);
 	g_free(req->allow);
@@ -205,6 +206,24 @@ void alk_api_audit_add_field(JsonBuilder *b, const char *key, const char *value,
 	alk_json_add_string(b, sha, digest);
 }
 
+/* The proxy's request id, on a node of a cluster and over TCP only (the
+ * unix socket is local: no proxy there). One header of the charset and
+ * length alk_audit_request_id_valid() allows, else none: garbage is
+ * dropped, never written to the log. */
+static void take_request_id(AlkApiReq *req, SoupMessageHeaders *h)
+{
+	const char *id;
+
+	if (!req->conn->tcp || req->api->config->cluster.node[0] == '\0')
+		return;
+	id = soup_message_headers_get_list(h, ALK_API_REQUEST_ID_HEADER);
+	if (id != NULL && alk_audit_request_id_valid(id))
+		req->request_id = g_strdup(id);
+	else if (id != NULL)
+		g_debug("%s: a %s that is not one: dropped", req->conn->peer,
+		        ALK_API_REQUEST_ID_HEADER);
+}
+
 static void audit_request(AlkApiReq *req)
 {
 	g_autoptr(JsonBuilder) a = json_builder_new();
@@ -225,9 +244,16 @@ static void audit_request(AlkApiReq *req)
 	json_builder_end_object(r);
 	args = json_builder_get_root(a);
 	result = json_builder_get_root(r);
-	if (audit_admits(req, refused))
+	if (audit_admits(req, refused) && req->api->audit != NULL) {
+		g_autoptr(GError) error = NULL;
+		if (!alk_audit_append_request(req->api->audit, caller, "api.request",
+		                              alk_sandbox_id_valid(req->id) ? req->id : NULL,
+		                              req->request_id, args, result, &error))
+			g_warning("audit log: %s", error->message);
+	} else if (audit_admits(req, refused)) {
 		alk_api_audit(req->api, caller, "api.request",
 		              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
+	}
 	if (req->api->metrics != NULL)
 		alk_metrics_add(req->api->metrics, ALK_METRIC_HTTP_REQUESTS,
 		                (const char *const[]){"code", code, NULL}, 1, NULL);
@@ -752,6 +778,7 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
 		return;
 	req->method = g_strdup(soup_server_message_get_method(msg));
 	req->path = g_strdup(g_uri_get_path(uri));
+	take_request_id(req, soup_server_message_get_request_headers(msg));
 	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
 	/* where its body ends is not known: libsoup must not read on */
 	if (!alk_api_req_check_size(alk_api_conn_request_line(req->conn),

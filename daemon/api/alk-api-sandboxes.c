@@ -143,7 +143,28 @@ static gboolean matches(AlkApiReq *req, const AlkSandbox *sb)
 	if (sb->pool != NULL)
 		return FALSE;
 	for (guint i = 0; i + 1 < req->query->len; i += 2) {
-		if (!label_matches(sb, g_ptr_array_index(req->query, i + 1)))
+		if (g_strcmp0(g_ptr_array_index(req->query, i), "label") == 0 &&
+		    !label_matches(sb, g_ptr_array_index(req->query, i + 1)))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean alk_api_labels_match(AlkApiReq *req, JsonObject *labels)
+{
+	for (guint i = 0; i + 1 < req->query->len; i += 2) {
+		const char *filter = g_ptr_array_index(req->query, i + 1);
+		const char *eq = strchr(filter, '=');
+		g_autofree char *key = NULL;
+		JsonNode *v;
+
+		if (g_strcmp0(g_ptr_array_index(req->query, i), "label") != 0)
+			continue;
+		key = g_strndup(filter, eq - filter);
+		v = labels != NULL ? json_object_get_member(labels, key) : NULL;
+		if (v == NULL || !JSON_NODE_HOLDS_VALUE(v) ||
+		    json_node_get_value_type(v) != G_TYPE_STRING ||
+		    g_strcmp0(json_node_get_string(v), eq + 1) != 0)
 			return FALSE;
 	}
 	return TRUE;
@@ -153,15 +174,34 @@ void alk_api_sandboxes_list(AlkApiReq *req)
 {
 	g_autoptr(GPtrArray) all = alk_manager_list(req->api->manager);
 	g_autoptr(JsonBuilder) b = json_builder_new();
+	const char *scope = alk_api_query(req, "scope");
 
-	/* the route allows only "label" */
-	for (guint i = 1; i < req->query->len; i += 2) {
-		if (strchr(g_ptr_array_index(req->query, i), '=') == NULL) {
+	/* the route allows only "label" and "scope" */
+	for (guint i = 0; i + 1 < req->query->len; i += 2) {
+		if (g_strcmp0(g_ptr_array_index(req->query, i), "label") == 0 &&
+		    strchr(g_ptr_array_index(req->query, i + 1), '=') == NULL) {
 			g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
 			                                      "label filters are KEY=VALUE");
 			alk_api_reply_error(req, error);
 			return;
 		}
+	}
+	if (scope != NULL && g_strcmp0(scope, "node") != 0 && g_strcmp0(scope, "cluster") != 0) {
+		g_autoptr(GError) error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
+		                                      "scope must be \"node\" or \"cluster\"");
+		alk_api_reply_error(req, error);
+		return;
+	}
+	if (g_strcmp0(scope, "node") != 0 && req->api->cluster != NULL) {
+		alk_api_cluster_list(req);
+		return;
+	}
+	if (g_strcmp0(scope, "cluster") == 0) {
+		g_autoptr(GError) error =
+		    g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
+		                "this node is not in a cluster (no cluster.etcd)");
+		alk_api_reply_error(req, error);
+		return;
 	}
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "sandboxes");

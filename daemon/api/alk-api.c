@@ -67,6 +67,15 @@ AlkApi *alk_api_new(AlkConfig *config, AlkManager *manager, AlkAudit *audit, Alk
 	api->reqs = g_hash_table_new(NULL, NULL);
 	api->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	api->routes = alk_api_routes(&api->n_routes);
+	if (audit != NULL)
+		alk_audit_set_node(audit, config->cluster.node);
+	if (config->cluster.etcd[0] != '\0') {
+		g_autoptr(GError) error = NULL;
+		/* the config was checked: only a bad endpoint count is left */
+		api->cluster = alk_cluster_new(config, manager, audit, &error);
+		if (api->cluster == NULL)
+			g_warning("%s: this node stays out of etcd", error->message);
+	}
 	alk_api_req_setup(api);
 	return api;
 }
@@ -226,6 +235,32 @@ static gboolean listen_agent_check(AlkApi *api, GError **error)
 	return TRUE;
 }
 
+/* daemon.tls_cert, tls_key, tls_client_ca, read once at start (a new
+ * certificate takes a restart). */
+static gboolean load_tls(AlkApi *api, GError **error)
+{
+	const AlkConfig *c = api->config;
+
+	if (c->tls_cert[0] == '\0')
+		return TRUE;
+	if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_FAILED,
+		            "daemon.tls_cert: GLib has no TLS backend (install glib-networking)");
+		return FALSE;
+	}
+	api->tls = g_tls_certificate_new_from_files(c->tls_cert, c->tls_key, error);
+	if (api->tls == NULL) {
+		g_prefix_error(error, "daemon.tls_cert %s, tls_key %s: ", c->tls_cert, c->tls_key);
+		return FALSE;
+	}
+	if (c->tls_client_ca[0] != '\0' &&
+	    (api->tls_clients = g_tls_file_database_new(c->tls_client_ca, error)) == NULL) {
+		g_prefix_error(error, "daemon.tls_client_ca %s: ", c->tls_client_ca);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 {
 	g_autoptr(GSocket) local =
@@ -241,6 +276,8 @@ gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 	g_signal_connect(api->service, "incoming", G_CALLBACK(on_incoming), api);
 	if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service), local, NULL, error))
 		return FALSE;
+	if (!load_tls(api, error))
+		return FALSE;
 	if (api->config->api.listen[0] != '\0') {
 		tcp = bind_tcp(api->config->api.listen, error);
 		if (tcp == NULL || !g_socket_listener_add_socket(G_SOCKET_LISTENER(api->service),
@@ -248,13 +285,19 @@ gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error)
 			g_prefix_error(error, "api.listen %s: ", api->config->api.listen);
 			return FALSE;
 		}
-		if (!alk_config_listen_is_loopback(api->config->api.listen))
+		if (!alk_config_listen_is_loopback(api->config->api.listen) && api->tls == NULL)
 			g_warning("api.listen %s is not a loopback address: bearer tokens and data "
 			          "cross the network unencrypted",
 			          api->config->api.listen);
 	}
 	if (!listen_agent_check(api, error))
 		return FALSE;
+	if (api->cluster != NULL) {
+		g_autoptr(GPtrArray) all = alk_manager_list(api->manager);
+		for (guint i = 0; i < all->len; i++)
+			alk_api_sandbox_changed(api, g_ptr_array_index(all, i));
+		alk_cluster_start(api->cluster);
+	}
 	g_socket_service_start(api->service);
 	return TRUE;
 }
@@ -351,6 +394,47 @@ static void audit_end(AlkApi *api, const AlkSandbox *sb)
 	alk_api_audit(api, "airlockd", "sandbox.end", sb->id, NULL, result);
 }
 
+/* The sandbox's record in etcd: the API's Sandbox and its node; gone
+ * once destroyed. */
+static void publish(AlkApi *api, const AlkSandbox *sb)
+{
+	g_autoptr(JsonNode) record = NULL;
+
+	if (sb->state != ALK_SANDBOX_DESTROYED) {
+		record = alk_api_json_sandbox_node(sb, NULL);
+		json_object_set_string_member(json_node_get_object(record), "node",
+		                              api->config->cluster.node);
+	}
+	alk_cluster_publish(api->cluster, sb->id, record);
+}
+
+typedef struct {
+	void (*done)(gpointer);
+	gpointer data;
+} Finish;
+
+static gboolean finish_idle(gpointer p)
+{
+	Finish *f = p;
+	f->done(f->data);
+	g_free(f);
+	return G_SOURCE_REMOVE;
+}
+
+void alk_api_finish_cluster(AlkApi *api, void (*done)(gpointer), gpointer data)
+{
+	Finish *f;
+
+	if (api->cluster != NULL) {
+		alk_cluster_final_anchor(api->cluster, done, data);
+		return;
+	}
+	f = g_new0(Finish, 1);
+	f->done = done;
+	f->data = data;
+	g_idle_add(finish_idle, f);
+}
+
 void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 {
 	gpointer seen = g_hash_table_lookup(api->states, sb->id);
@@ -365,6 +449,8 @@ void alk_api_sandbox_changed(AlkApi *api, const AlkSandbox *sb)
 				resources[i]->sandbox_ended(api, sb);
 	}
 	remember_state(api, sb);
+	if (api->cluster != NULL && sb->pool == NULL)
+		publish(api, sb);
 	if (api->metrics != NULL) {
 		if (failed)
 			alk_metrics_add(
@@ -404,6 +490,9 @@ void alk_api_free(AlkApi *api)
 	forget_requests(api);
 	g_clear_object(&api->service);
 	g_clear_object(&api->agent_service);
+	g_clear_pointer(&api->cluster, alk_cluster_free);
+	g_clear_object(&api->tls);
+	g_clear_object(&api->tls_clients);
 	g_clear_object(&api->server);
 	g_hash_table_destroy(api->conns);
 	g_hash_table_destroy(api->peers);

@@ -31,6 +31,11 @@ gboolean alk_api_load_tokens(AlkApi *api, GError **error);
  * by systemd) and on api.listen when set. */
 gboolean alk_api_listen(AlkApi *api, GSocket *activated, GError **error);
 
+/* The daemon is about to stop: on a node of a cluster, its last audit
+ * anchor goes to etcd; done(data) runs when it is there or could not be
+ * (within a few seconds), at once on any other node. */
+void alk_api_finish_cluster(AlkApi *api, void (*done)(gpointer), gpointer data);
+
 /* Stops accepting connections; requests in flight go on. */
 void alk_api_stop_accepting(AlkApi *api);
 

@@ -35,6 +35,7 @@ struct _AlkAudit {
 	guint64 seq;       /* of the last line, 0 when the log is empty */
 	char hash[65];     /* of the last line, zeros when the log is empty */
 	char *chain_break; /* why the chain broke at open, NULL if it did not */
+	char *node;        /* every line's node, or NULL */
 	/* group commit (sync only) */
 	GMainContext *context; /* where syncs are scheduled and waiters called */
 	gboolean scheduled;    /* a sync is scheduled or running */
@@ -396,15 +397,16 @@ void alk_audit_set_sync_func(AlkAudit *self, AlkAuditSyncFunc func, gpointer dat
 /* ---- appending ---- */
 
 static gboolean append_locked(AlkAudit *self, const char *caller, const char *action,
-                              const char *sandbox, JsonNode *args, JsonNode *result, GError **error)
+                              const char *sandbox, const char *request_id, JsonNode *args,
+                              JsonNode *result, GError **error)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree char *time = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
 	g_autoptr(GString) line = NULL;
 	char hash[65];
 
-	line = alk_audit_line_format(self->seq + 1, time, caller, action, sandbox, args, result,
-	                             self->hash, error);
+	line = alk_audit_line_format_full(self->seq + 1, time, caller, action, sandbox, self->node,
+	                                  request_id, args, result, self->hash, error);
 	if (line == NULL)
 		return FALSE;
 	alk_audit_digest_hex(self->key, line->str, line->len, hash);
@@ -424,7 +426,23 @@ gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action
                           const char *sandbox, JsonNode *args, JsonNode *result, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
-	return append_locked(self, caller, action, sandbox, args, result, error);
+	return append_locked(self, caller, action, sandbox, NULL, args, result, error);
+}
+
+gboolean alk_audit_append_request(AlkAudit *self, const char *caller, const char *action,
+                                  const char *sandbox, const char *request_id, JsonNode *args,
+                                  JsonNode *result, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+	return append_locked(self, caller, action, sandbox, request_id, args, result, error);
+}
+
+void alk_audit_set_node(AlkAudit *self, const char *node)
+{
+	g_mutex_lock(&self->lock);
+	g_free(self->node);
+	self->node = node != NULL && node[0] != '\0' ? g_strdup(node) : NULL;
+	g_mutex_unlock(&self->lock);
 }
 
 static void add_hash_member(JsonBuilder *b, const char *name, gboolean known, const char *hash)
@@ -462,7 +480,7 @@ static gboolean append_chain_break(AlkAudit *self, const AuditTail *tail, const 
 	add_hash_member(b, "log_hash", tail->present, tail->hash);
 	json_builder_end_object(b);
 	args = json_builder_get_root(b);
-	return append_locked(self, "airlockd", ALK_AUDIT_ACTION_CHAIN_BREAK, NULL, args, NULL,
+	return append_locked(self, "airlockd", ALK_AUDIT_ACTION_CHAIN_BREAK, NULL, NULL, args, NULL,
 	                     error);
 }
 
@@ -608,6 +626,17 @@ guint64 alk_audit_get_seq(const AlkAudit *self)
 	return self->seq;
 }
 
+guint64 alk_audit_get_head(AlkAudit *self, char hash[65])
+{
+	guint64 seq;
+
+	g_mutex_lock(&self->lock);
+	seq = self->seq;
+	memcpy(hash, self->hash, 65);
+	g_mutex_unlock(&self->lock);
+	return seq;
+}
+
 static void audit_unref(AlkAudit *self)
 {
 	if (!g_atomic_int_dec_and_test(&self->ref))
@@ -647,6 +676,7 @@ void alk_audit_free(AlkAudit *self)
 	g_clear_pointer(&self->key, g_bytes_unref);
 	g_clear_pointer(&self->head_path, g_free);
 	g_clear_pointer(&self->chain_break, g_free);
+	g_clear_pointer(&self->node, g_free);
 	audit_unref(self);
 }
 

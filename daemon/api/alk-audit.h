@@ -34,6 +34,10 @@ const char *alk_audit_get_chain_break(const AlkAudit *self);
 /* seq of the last line written, 0 for an empty log */
 guint64 alk_audit_get_seq(const AlkAudit *self);
 
+/* The chain's head: seq of the last line (returned) and its hash (64 hex,
+ * zeros for an empty log), read together: what an anchor records. */
+guint64 alk_audit_get_head(AlkAudit *self, char hash[65]);
+
 /* Appends one line with one write(2) and updates the head; with sync, a
  * sync covering it is scheduled: nothing here waits for the disk. caller (at most
  * 256 bytes) and action ([a-z0-9._-], 1..64) are required; sandbox may be
@@ -47,6 +51,15 @@ guint64 alk_audit_get_seq(const AlkAudit *self);
  * seq is alk_audit_get_seq() right after. */
 gboolean alk_audit_append(AlkAudit *self, const char *caller, const char *action,
                           const char *sandbox, JsonNode *args, JsonNode *result, GError **error);
+
+/* The same for a request: request_id (NULL: none) must be what
+ * alk_audit_request_id_valid() takes. */
+gboolean alk_audit_append_request(AlkAudit *self, const char *caller, const char *action,
+                                  const char *sandbox, const char *request_id, JsonNode *args,
+                                  JsonNode *result, GError **error);
+
+/* Every line from now on carries node (NULL or "": none). */
+void alk_audit_set_node(AlkAudit *self, const char *node);
 
 /* ---- group commit ----
  *

@@ -132,6 +132,18 @@ typedef void (*AlkPingFunc)(AlkChannel *ch, const GError *error, gpointer user_d
 /* PING/PONG with a deadline: proof that the agent answers. */
 void alk_channel_ping(AlkChannel *ch, gint64 deadline_us, AlkPingFunc func, gpointer user_data);
 
+/* ---- renewal (alk-channel-renew.c) ---- */
+
+/* RENEW (docs/protocol.md, 7.8): once, to a clone restored from a template.
+ * Completes on the agent's OK (its fresh HELLO follows, which the channel
+ * takes as an agent restart: LOST, then READY under the new nonce); fails
+ * with ALK_ERROR_GUEST when the agent lacks ALK_CAP_RENEW or answers ERROR,
+ * ALK_ERROR_UNAVAILABLE when the channel is not ready or closes first. cb
+ * always runs, in a later main loop iteration than the call. */
+void alk_channel_renew_async(AlkChannel *ch, const AlkMsgRenew *msg, GAsyncReadyCallback cb,
+                             gpointer user_data);
+gboolean alk_channel_renew_finish(GAsyncResult *res, GError **error);
+
 /* ---- network (alk-channel-net.c) ---- */
 
 /* NET_CONFIG (docs/protocol.md, 7.6): once per boot of a networked

@@ -137,12 +137,16 @@ static const AlkConfigKey daemon_keys[] = {
     {"run_dir", KEY_PATH, D(run_dir), 0, 64},
     {"image_dir", KEY_PATH, D(image_dir), 0, 256},
     {"template_dir", KEY_PATH, D(template_dir), 0, 256},
+    {"tls_cert", KEY_PATH, D(tls_cert), 0, 256},
+    {"tls_key", KEY_PATH, D(tls_key), 0, 256},
+    {"tls_client_ca", KEY_PATH, D(tls_client_ca), 0, 256},
     {"boot_timeout_s", KEY_UINT, D(boot_timeout_s), 5, 3600},
     {"kvm_probe_timeout_s", KEY_UINT, D(kvm_probe_timeout_s), 1, 600},
     {"default_profile", KEY_NAME, D(default_profile), 0, 0},
     {"default_image", KEY_NAME, D(default_image), 0, 0},
     /* its form is checked in check_pool() */
     {"pool", KEY_STRING, D(pool_spec), 0, 1024},
+    {"restore", KEY_BOOL, D(restore), 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -181,6 +185,9 @@ static const AlkConfigKey net_keys[] = {
 static const AlkConfigKey cluster_keys[] = {
     {"node", KEY_STRING, D(cluster.node), 0, 2},
     {"agent_listen", KEY_LISTEN, D(cluster.agent_listen), 0, 0},
+    {"etcd", KEY_STRING, D(cluster.etcd), 0, 1024},
+    {"advertise", KEY_STRING, D(cluster.advertise), 0, 256},
+    {"lease_ttl_s", KEY_UINT, D(cluster.lease_ttl_s), 3, 600},
     {NULL, 0, 0, 0, 0},
 };
 #undef D
@@ -359,11 +366,16 @@ void alk_config_free(AlkConfig *c)
 	g_free(c->run_dir);
 	g_free(c->image_dir);
 	g_free(c->template_dir);
+	g_free(c->tls_cert);
+	g_free(c->tls_key);
+	g_free(c->tls_client_ca);
 	g_free(c->default_profile);
 	g_free(c->default_image);
 	g_free(c->pool_spec);
 	g_free(c->cluster.node);
 	g_free(c->cluster.agent_listen);
+	g_free(c->cluster.etcd);
+	g_free(c->cluster.advertise);
 	g_clear_pointer(&c->pool, g_array_unref);
 	g_free(c->api.socket);
 	g_free(c->api.socket_group);
@@ -390,12 +402,18 @@ static AlkConfig *config_new_default(void)
 	c->pool_spec = g_strdup("");
 	c->cluster.node = g_strdup("");
 	c->cluster.agent_listen = g_strdup("");
+	c->cluster.etcd = g_strdup("");
+	c->cluster.advertise = g_strdup("");
+	c->cluster.lease_ttl_s = 10;
 	c->pool = g_array_new(FALSE, TRUE, sizeof(AlkPoolKey));
 	c->host_cpus = g_get_num_processors();
 	c->state_dir = g_strdup("/var/lib/airlock");
 	c->run_dir = g_strdup("/run/airlock");
 	c->image_dir = g_strdup("/var/lib/airlock/images");
 	c->template_dir = g_strdup(ALK_DATADIR "/xml-templates");
+	c->tls_cert = g_strdup("");
+	c->tls_key = g_strdup("");
+	c->tls_client_ca = g_strdup("");
 	c->boot_timeout_s = 120;
 	c->kvm_probe_timeout_s = 20;
 	c->default_profile = g_strdup("development");
@@ -878,9 +896,32 @@ static gboolean check_pool(AlkConfig *c, GError **error)
 static gboolean check_cluster(const AlkClusterConfig *cl, GError **error)
 {
 	const char *n = cl->node;
+	g_auto(GStrv) urls = NULL;
 
-	if (n[0] == '\0')
+	if (n[0] == '\0') {
+		if (cl->etcd[0] != '\0') {
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "cluster.etcd needs cluster.node: a node registers by its tag");
+			return FALSE;
+		}
 		return TRUE;
+	}
+	urls = g_strsplit(cl->etcd, ",", -1);
+	for (guint i = 0; cl->etcd[0] != '\0' && urls[i] != NULL; i++) {
+		g_autoptr(GUri) uri = g_uri_parse(g_strstrip(urls[i]), G_URI_FLAGS_NONE, NULL);
+		if (uri == NULL ||
+		    (g_strcmp0(g_uri_get_scheme(uri), "http") != 0 &&
+		     g_strcmp0(g_uri_get_scheme(uri), "https") != 0) ||
+		    g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0' ||
+		    (g_uri_get_path(uri)[0] != '\0' && strcmp(g_uri_get_path(uri), "/") != 0) ||
+		    g_uri_get_query(uri) != NULL || g_uri_get_userinfo(uri) != NULL) {
+			g_autofree char *shown = g_strescape(urls[i], NULL);
+			g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+			            "cluster.etcd: '%s' is not an http(s)://HOST:PORT endpoint",
+			            shown);
+			return FALSE;
+		}
+	}
 	if (strlen(n) != 2 || !g_ascii_isxdigit(n[0]) || !g_ascii_isxdigit(n[1]) ||
 	    g_ascii_isupper(n[0]) || g_ascii_isupper(n[1]) || strcmp(n, "00") == 0) {
 		g_autofree char *shown = g_strescape(n, NULL);
@@ -896,6 +937,18 @@ static gboolean check_config(AlkConfig *c, GError **error)
 {
 	if (!check_net(&c->net, error) || !check_cluster(&c->cluster, error))
 		return FALSE;
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0') ||
+	    (c->tls_client_ca[0] != '\0' && c->tls_cert[0] == '\0')) {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "daemon.tls_cert and daemon.tls_key go together, and tls_client_ca "
+		            "needs them");
+		return FALSE;
+	}
+	if (c->tls_cert[0] != '\0' && c->api.listen[0] == '\0') {
+		g_set_error(error, ALK_ERROR, ALK_ERROR_INVALID,
+		            "daemon.tls_cert is for api.listen, which is not set");
+		return FALSE;
+	}
 	for (guint i = 0; i < c->profiles->len; i++) {
 		if (!check_profile(g_ptr_array_index(c->profiles, i), error))
 			return FALSE;

@@ -115,6 +115,9 @@ typedef struct {
 typedef struct {
 	char *node;         /* two hex digits 01-ff: every sandbox id starts with them; "": alone */
 	char *agent_listen; /* "ADDRESS:PORT" answering the proxy's agent-check; "": none */
+	char *etcd;         /* "http://HOST:PORT,..." etcd's JSON gateway; "": no etcd */
+	char *advertise;    /* the address the proxy reaches this node at; "": api.listen */
+	guint lease_ttl_s;  /* the node's etcd lease */
 } AlkClusterConfig;
 
 typedef struct {
@@ -125,12 +128,18 @@ typedef struct {
 	char *run_dir;
 	char *image_dir;
 	char *template_dir;
+	/* TLS on api.listen: certificate and key (PEM); "" for both: plain HTTP.
+	 * tls_client_ca: clients must show a certificate it signed (mutual TLS) */
+	char *tls_cert;
+	char *tls_key;
+	char *tls_client_ca;
 	guint boot_timeout_s;
 	guint kvm_probe_timeout_s; /* virt_type=auto: how long a KVM test boot may take */
 	char *default_profile;
 	char *default_image;
 	char *pool_spec;     /* "IMAGE/PROFILE:N,…" as written; "": no pool */
 	GArray *pool;        /* AlkPoolKey, parsed from pool_spec */
+	gboolean restore;    /* boot once, restore many (alk-manager-restore.c) */
 	GPtrArray *profiles; /* AlkProfile *: development, staging, production, then custom
 	                      * ones in name order */
 	AlkApiConfig api;

@@ -24,7 +24,7 @@ static void fd_cleanup(int *fd)
 
 /* TRUE if some process has a file under dir open (the targets of
  * /proc/PID/fd/N are absolute, resolved paths). */
-static gboolean dir_in_use(const char *dir)
+gboolean alk_image_builds_dir_in_use(const char *dir)
 {
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
 	g_autofree char *prefix = g_strconcat(dir, "/", NULL);
@@ -100,7 +100,8 @@ static guint sweep_image(const char *image_dir, const char *name)
 		g_autofree char *path = g_build_filename(builds, id, NULL);
 		g_autofree char *tmp = g_strconcat(".gone-", id, NULL);
 		if (!alk_image_build_id_is_valid(id) ||
-		    strcmp(current + strlen("builds/"), id) == 0 || dir_in_use(path))
+		    strcmp(current + strlen("builds/"), id) == 0 ||
+		    alk_image_builds_dir_in_use(path))
 			continue;
 		if (renameat(bfd, id, bfd, tmp) == 0)
 			g_ptr_array_add(gone, g_steal_pointer(&tmp));

@@ -9,6 +9,9 @@
 
 #include <glib.h>
 
+/* TRUE if some process has a file under dir open. */
+gboolean alk_image_builds_dir_in_use(const char *dir);
+
 /* One pass over every image under image_dir; returns how many builds went.
  * Images being built or swept elsewhere (their .gc.lock held) are skipped.
  * Errors: IO (listing image_dir). */

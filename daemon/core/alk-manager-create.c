@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Creating a sandbox: overlay, network, domain (paused while its tap
- * moves), then the agent channel. */
+ * moves), then the agent channel. A clone of a restore template
+ * (alk-manager-restore.c) has its overlay on the template's frozen layer
+ * and its domain restored from the template's memory; if that fails it
+ * boots cold, with a new overlay on the base. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +34,7 @@ static char *render_xml(AlkSlot *slot, GError **error)
 	    .cmdline = slot->image->cmdline,
 	    .overlay = sb->overlay,
 	    .base = slot->image->rootfs,
+	    .frozen = slot->tpl != NULL ? alk_template_frozen(slot->tpl) : NULL,
 	    .console_log = sb->console_log,
 	    .agent_socket = sb->agent_socket,
 	    .record = record,
@@ -74,6 +78,22 @@ static void domain_running(AlkSlot *slot, GError *error)
 	                                (gint64)slot->m->config->boot_timeout_s * G_USEC_PER_SEC);
 }
 
+static void overlay_done(GObject *src, GAsyncResult *res, gpointer data);
+
+/* A restore failed: the sandbox boots cold, on a new overlay on the base. */
+static void boot_cold(AlkSlot *slot, GError *error)
+{
+	alk_slot_template_broken(slot, error);
+	g_error_free(error);
+	slot->renew = ALK_RENEW_NONE;
+	if (alk_slot_settled(slot, ALK_RES_DOMAIN, FALSE))
+		return;
+	unlink(slot->sb->overlay);
+	slot->res[ALK_RES_FILES] = ALK_HOLD_MAKING;
+	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, slot->sb->limits.disk_mib,
+	                         slot->cancel, overlay_done, alk_slot_ref(slot, NULL));
+}
+
 static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 {
 	g_autofree AlkSlotRef *ref = data;
@@ -84,6 +104,11 @@ static void domain_started(GObject *src, GAsyncResult *res, gpointer data)
 	if (slot == NULL) {
 		/* the manager let go of it (detach): it is adopted or swept later */
 		g_clear_error(&error);
+		return;
+	}
+	if (!ok && slot->tpl != NULL && slot->end == ALK_END_NONE &&
+	    !g_error_matches(error, ALK_ERROR, ALK_ERROR_UNAVAILABLE)) {
+		boot_cold(slot, error);
 		return;
 	}
 	if (!ok) {
@@ -123,6 +148,8 @@ static void start_domain(AlkSlot *slot, GError *error)
 	/* virt_type=auto: the KVM probe still decides */
 	if (error == NULL && alk_slot_await_virt_type(slot, start_domain))
 		return;
+	if (error == NULL && slot->tpl != NULL && slot->net != NULL)
+		alk_slot_net_use_mac(slot, alk_template_mac(slot->tpl));
 	if (error == NULL)
 		xml = render_xml(slot, &error);
 	if (xml == NULL) {
@@ -131,6 +158,13 @@ static void start_domain(AlkSlot *slot, GError *error)
 	}
 	slot->res[ALK_RES_DOMAIN] = ALK_HOLD_MAKING;
 	slot->sb->boot.domain_call_us = g_get_monotonic_time();
+	if (slot->tpl != NULL) {
+		g_autofree char *fifo = g_build_filename(slot->sb->state_dir, "restore.fifo", NULL);
+		slot->m->virt_ops->restore(slot->m->virt_ctx, alk_template_save_path(slot->tpl),
+		                           xml, fifo, slot->net != NULL, domain_started,
+		                           alk_slot_ref(slot, NULL));
+		return;
+	}
 	slot->m->virt_ops->create(slot->m->virt_ctx, xml, slot->net != NULL, domain_started,
 	                          alk_slot_ref(slot, NULL));
 }
@@ -238,6 +272,7 @@ AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkL
 {
 	g_autoptr(AlkImage) image = NULL;
 	GError *local = NULL;
+	AlkTemplate *tpl = NULL;
 	AlkSlot *slot;
 
 	image = alk_image_load(m->config->image_dir,
@@ -269,11 +304,18 @@ AlkSlot *alk_slot_create(AlkManager *m, const AlkSandboxRequest *req, const AlkL
 		return NULL;
 	}
 	alk_slot_exec_defaults_take(slot, image);
+	/* a template's maker never restores from one; a guest with a layout
+	 * of its own (read-only root, workspace, volumes: disks and mounts)
+	 * boots cold */
+	if (g_strcmp0(pool, ALK_TEMPLATE_MAKER) != 0 && !alk_slot_fs_wanted(slot) &&
+	    (tpl = alk_slot_template_pick(m, image, limits)) != NULL)
+		alk_slot_template_hold(slot, tpl);
 	slot->image = g_steal_pointer(&image);
 	slot->cancel = g_cancellable_new();
 	slot->res[ALK_RES_FILES] = ALK_HOLD_MAKING; /* the overlay in them */
-	alk_overlay_create_async(slot->image->rootfs, slot->sb->overlay, limits->disk_mib,
-	                         slot->cancel, overlay_done, alk_slot_ref(slot, NULL));
+	alk_overlay_create_async(tpl != NULL ? alk_template_frozen(tpl) : slot->image->rootfs,
+	                         slot->sb->overlay, limits->disk_mib, slot->cancel, overlay_done,
+	                         alk_slot_ref(slot, NULL));
 	alk_slot_notify(slot);
 	return slot;
 }

@@ -5,6 +5,7 @@
  * answers only allowlisted names and pins their addresses. What the network
  * is made of (names, addresses, commands, rules) is net's recipe
  * (alk-net-recipe.h); here it is asked for, run and tied to the sandbox. */
+#include <stdio.h>
 #include <string.h>
 
 #include "alk-allow.h"
@@ -58,6 +59,19 @@ const char *alk_slot_net_tap(AlkSlot *slot)
 const char *alk_slot_net_mac(AlkSlot *slot)
 {
 	return slot->net != NULL && slot->net->layout != NULL ? slot->net->layout->mac : NULL;
+}
+
+void alk_slot_net_use_mac(AlkSlot *slot, const char *mac)
+{
+	AlkNetLayout *l = slot->net != NULL ? slot->net->layout : NULL;
+	guint v[6];
+
+	if (l == NULL ||
+	    sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return;
+	g_strlcpy(l->mac, mac, sizeof(l->mac));
+	for (guint i = 0; i < 6; i++)
+		l->mac_bytes[i] = (guint8)v[i];
 }
 
 /* ---- addresses and policy ---- */

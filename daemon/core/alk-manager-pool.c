@@ -192,6 +192,9 @@ static void replace_stale(AlkManager *m)
 		if (sb->pool == NULL || !alk_sandbox_is_live(sb) ||
 		    sb->state == ALK_SANDBOX_STOPPING)
 			continue;
+		/* a restore template's maker of this daemon is no member */
+		if (k == NULL && alk_slot_is_template_maker(ALK_SLOT(sb)))
+			continue;
 		if (k == NULL) {
 			alk_slot_end(ALK_SLOT(sb), "its warm pool key is no longer configured");
 			continue;
@@ -260,7 +263,8 @@ void alk_slot_pool_ended(AlkSlot *slot)
 		g_warning("warm pool: member %s failed: %.*s", sb->id,
 		          (int)strcspn(sb->error != NULL ? sb->error->message : "?", "\n"),
 		          sb->error != NULL ? sb->error->message : "?");
-		slot->m->pool_failures++;
+		if (g_strcmp0(sb->pool, ALK_TEMPLATE_MAKER) != 0)
+			slot->m->pool_failures++;
 		alk_slot_forget(slot); /* nobody asked for it: not kept listed */
 	}
 }

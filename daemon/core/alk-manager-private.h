@@ -12,6 +12,20 @@
 typedef struct AlkSlotNet AlkSlotNet;
 typedef struct AlkKvmProbe AlkKvmProbe;
 typedef struct AlkSlot AlkSlot;
+typedef struct AlkTemplate AlkTemplate;
+
+/* A clone restored from a template renews its agent's identity before it is
+ * ready (alk-manager-restore.c). */
+typedef enum {
+	ALK_RENEW_NONE,   /* booted cold: nothing to renew */
+	ALK_RENEW_NEEDED, /* RENEW once the channel is ready */
+	ALK_RENEW_SENT,   /* waiting for its answer */
+	ALK_RENEW_ACKED,  /* answered: waiting for the HELLO with a new nonce */
+	ALK_RENEW_DONE,
+} AlkRenew;
+
+/* sb->pool of a restore template's maker (never a pool key: no '/') */
+#define ALK_TEMPLATE_MAKER "restore-template"
 /* What runs after a step of a sandbox's making or network: error NULL on
  * success, owned. */
 typedef void (*AlkSlotNext)(AlkSlot *slot, GError *error);
@@ -31,6 +45,10 @@ struct AlkSlot {
 	guint retry;        /* ALK_END_RETRY: the timer */
 	GPtrArray *waiters; /* AlkManagerWait *: alk_manager_wait() */
 	AlkSlotNet *net;    /* networked sandboxes: alk-manager-net.c */
+	AlkTemplate *tpl;   /* a clone: the template it holds (ALK_RES_TEMPLATE) */
+	AlkRenew renew;
+	guint8 renew_nonce[ALK_PROTO_NONCE_SIZE]; /* the template's, seen before RENEW */
+	gboolean renew_greeted;                   /* the channel had a HELLO when RENEW went */
 };
 
 struct AlkManager {
@@ -56,6 +74,7 @@ struct AlkManager {
 	AlkManagerWatch watch;
 	gpointer watch_data;
 	GHashTable *volumes_making; /* names of volumes being made (alk-volume.c) */
+	GHashTable *templates;      /* key -> AlkTemplate: alk-manager-restore.c */
 };
 
 #define ALK_SLOT(sb) ((AlkSlot *)(sb)->priv)
@@ -140,6 +159,34 @@ void alk_slot_pool_ready(AlkSlot *slot);
 void alk_manager_pool_start(AlkManager *m);
 void alk_manager_pool_stop(AlkManager *m);
 
+/* alk-manager-restore.c: boot once, restore many ([daemon] restore). */
+/* A ready template of image's current build and limits' shape, or NULL
+ * (then one is being made, or the shape cannot be restored). */
+AlkTemplate *alk_slot_template_pick(AlkManager *m, const AlkImage *image, const AlkLimits *limits);
+/* slot is a clone of t from now on, until alk_slot_template_release(). */
+void alk_slot_template_hold(AlkSlot *slot, AlkTemplate *t);
+void alk_slot_template_release(AlkSlot *slot);
+/* Its restore failed: the template is not used again, the slot lets go. */
+void alk_slot_template_broken(AlkSlot *slot, const GError *error);
+const char *alk_template_frozen(const AlkTemplate *t);
+const char *alk_template_save_path(const AlkTemplate *t);
+/* The MAC of the template's NIC ("" when it has none). */
+const char *alk_template_mac(const AlkTemplate *t);
+gboolean alk_slot_is_template_maker(AlkSlot *slot);
+/* Its memory is being saved: the domain's stop is expected. */
+gboolean alk_slot_template_saving(AlkSlot *slot);
+void alk_slot_template_maker_ready(AlkSlot *slot);
+void alk_slot_template_maker_ended(AlkSlot *slot);
+/* The channel is ready (again): TRUE while a clone's renewal goes on (it
+ * calls alk_slot_booted() when done), FALSE when there is nothing to renew. */
+gboolean alk_slot_renew_step(AlkSlot *slot);
+void alk_manager_restore_start(AlkManager *m);
+void alk_manager_restore_stop(AlkManager *m);
+
+/* alk-manager.c: the agent answers (and a clone renewed): the network, if
+ * any, then ready. */
+void alk_slot_booted(AlkSlot *slot);
+
 /* alk-manager-tasks.c: ends every task in flight with error (each gets its
  * failed callback); before anything a task uses goes. */
 void alk_slot_end_tasks(AlkSlot *slot, const GError *error);
@@ -194,6 +241,10 @@ void alk_slot_fs_configure(AlkSlot *slot, AlkSlotNext next);
 gboolean alk_slot_net_wanted(AlkSlot *slot);
 const char *alk_slot_net_tap(AlkSlot *slot);
 const char *alk_slot_net_mac(AlkSlot *slot);
+/* A restored clone's NIC is the template's: the guest's device state holds
+ * its MAC, which the XML and NET_CONFIG must name. Never on the wire beyond
+ * the sandbox's own namespace. */
+void alk_slot_net_use_mac(AlkSlot *slot, const char *mac);
 void alk_slot_net_prepare(AlkSlot *slot, AlkSlotNext next);
 void alk_slot_net_attach(AlkSlot *slot, AlkSlotNext next);
 void alk_slot_net_configure(AlkSlot *slot, AlkSlotNext next);

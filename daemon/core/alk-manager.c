@@ -77,6 +77,7 @@ AlkManager *alk_manager_new_with_backend(AlkConfig *config, const AlkVirtOps *op
 	m->net_ops = &alk_net_real_ops;
 	m->virt_type = "qemu";
 	m->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)slot_free);
+	alk_manager_restore_start(m);
 	m->virt_waiters = g_array_new(FALSE, FALSE, sizeof(VirtWaiter));
 	m->drops = g_ptr_array_new();
 	return m;
@@ -101,6 +102,7 @@ void alk_manager_free(AlkManager *m)
 	g_array_unref(m->virt_waiters);
 	g_hash_table_unref(m->slots);
 	g_clear_pointer(&m->volumes_making, g_hash_table_unref);
+	alk_manager_restore_stop(m);
 	if (m->virt_ops->free != NULL)
 		m->virt_ops->free(m->virt_ctx);
 	if (m->net_ops->free != NULL)
@@ -356,8 +358,11 @@ AlkEndStep alk_end_next_step(const AlkHold res[ALK_RES_N], gboolean libvirt_up)
 		case ALK_RES_NETWORK:
 			return ALK_END_STEP_DELETE_NETWORK;
 		case ALK_RES_FILES:
-		case ALK_RES_N:
 			return ALK_END_STEP_REMOVE_FILES;
+		case ALK_RES_TEMPLATE:
+		case ALK_RES_N:
+			/* only once the overlay it backs is gone */
+			return ALK_END_STEP_RELEASE_TEMPLATE;
 		}
 	}
 	return ALK_END_STEP_FINISH;
@@ -419,6 +424,8 @@ static void finish(AlkSlot *slot)
 	AlkManager *m = slot->m;
 
 	slot->end = ALK_END_DONE;
+	if (g_strcmp0(slot->sb->pool, ALK_TEMPLATE_MAKER) == 0)
+		alk_slot_template_maker_ended(slot);
 	if (slot->sb->state == ALK_SANDBOX_STOPPING) {
 		alk_slot_set_state(slot, ALK_SANDBOX_DESTROYED);
 		alk_slot_forget(slot);
@@ -464,6 +471,9 @@ void alk_slot_step(AlkSlot *slot)
 		case ALK_END_STEP_REMOVE_FILES:
 			alk_slot_remove_files(m, slot->sb->id);
 			slot->res[ALK_RES_FILES] = ALK_HOLD_NONE;
+			break;
+		case ALK_END_STEP_RELEASE_TEMPLATE:
+			alk_slot_template_release(slot);
 			break;
 		case ALK_END_STEP_FINISH:
 			finish(slot);
@@ -642,6 +652,10 @@ static void became_ready(AlkSlot *slot)
 {
 	stamp_ready(slot);
 	alk_slot_set_state(slot, ALK_SANDBOX_READY);
+	if (alk_slot_is_template_maker(slot)) {
+		alk_slot_template_maker_ready(slot); /* its memory is saved */
+		return;
+	}
 	/* a warm pool member's TTL starts when it is handed out */
 	if (slot->sb->pool == NULL)
 		alk_slot_arm_ttl(slot);
@@ -673,19 +687,31 @@ static void net_configured(AlkSlot *slot, GError *error)
 
 static const char *guest_end_text(AlkSandbox *sb);
 
+void alk_slot_booted(AlkSlot *slot)
+{
+	AlkSandbox *sb = slot->sb;
+	/* a template's maker gets neither address nor mounts (its clones get
+	 * theirs) */
+	gboolean maker = alk_slot_is_template_maker(slot);
+
+	/* an adopted guest has its address and its mounts already */
+	if (slot->net != NULL && !sb->adopted && !maker)
+		alk_slot_net_configure(slot, net_configured);
+	else if (!sb->adopted && !maker)
+		net_configured(slot, NULL);
+	else
+		became_ready(slot);
+}
+
 static void on_channel(AlkChannel *ch, AlkChannelState state, const GError *error, gpointer data)
 {
 	AlkSlot *slot = data;
 	AlkSandbox *sb = slot->sb;
 
 	if (state == ALK_CHANNEL_READY && sb->state == ALK_SANDBOX_BOOTING) {
-		/* an adopted guest has its address and its mounts already */
-		if (slot->net != NULL && !sb->adopted)
-			alk_slot_net_configure(slot, net_configured);
-		else if (!sb->adopted)
-			net_configured(slot, NULL);
-		else
-			became_ready(slot);
+		/* a clone renews its agent's identity first */
+		if (!alk_slot_renew_step(slot))
+			alk_slot_booted(slot);
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_BOOTING) {
 		alk_slot_fail(slot, g_error_copy(error));
 	} else if (state == ALK_CHANNEL_CLOSED && sb->state == ALK_SANDBOX_READY) {
@@ -756,7 +782,7 @@ static void on_stopped(const char *name, AlkVirtOpsStop reason, gpointer data)
 	AlkManager *m = data;
 	AlkSlot *slot = alk_slot_lookup(m, alk_sandbox_id_from_domain(name));
 
-	if (slot == NULL || !alk_sandbox_is_live(slot->sb))
+	if (slot == NULL || !alk_sandbox_is_live(slot->sb) || alk_slot_template_saving(slot))
 		return;
 	/* it is gone: nothing left to destroy, only files to delete */
 	if (slot->res[ALK_RES_DOMAIN] == ALK_HOLD_HELD)

@@ -9,10 +9,11 @@
 /* What a sandbox holds outside the daemon's memory, in teardown order (the
  * agent channel and the tasks over it end first, at once, in memory). */
 typedef enum {
-	ALK_RES_DOMAIN,  /* its libvirt domain (QEMU) */
-	ALK_RES_VOLUMES, /* its claims on named volumes: released once QEMU is gone */
-	ALK_RES_NETWORK, /* its namespace and everything in it */
-	ALK_RES_FILES,   /* its state and run directories, the overlay in them */
+	ALK_RES_DOMAIN,   /* its libvirt domain (QEMU) */
+	ALK_RES_VOLUMES,  /* its claims on named volumes: released once QEMU is gone */
+	ALK_RES_NETWORK,  /* its namespace and everything in it */
+	ALK_RES_FILES,    /* its state and run directories, the overlay in them */
+	ALK_RES_TEMPLATE, /* a clone's restore template: its frozen layer backs the overlay */
 	ALK_RES_N,
 } AlkRes;
 
@@ -39,13 +40,14 @@ typedef enum {
 /* What the end does next, from the resources alone: a pure function so that
  * its table is unit-tested. */
 typedef enum {
-	ALK_END_STEP_WAIT,            /* something settles first */
-	ALK_END_STEP_DESTROY_DOMAIN,  /* destroy the domain */
-	ALK_END_STEP_AWAIT_LIBVIRT,   /* the domain must go, libvirt is away */
-	ALK_END_STEP_RELEASE_VOLUMES, /* let go of the volumes (in memory, at once) */
-	ALK_END_STEP_DELETE_NETWORK,  /* delete the namespace */
-	ALK_END_STEP_REMOVE_FILES,    /* remove the directories */
-	ALK_END_STEP_FINISH,          /* nothing is held */
+	ALK_END_STEP_WAIT,             /* something settles first */
+	ALK_END_STEP_DESTROY_DOMAIN,   /* destroy the domain */
+	ALK_END_STEP_AWAIT_LIBVIRT,    /* the domain must go, libvirt is away */
+	ALK_END_STEP_RELEASE_VOLUMES,  /* let go of the volumes (in memory, at once) */
+	ALK_END_STEP_DELETE_NETWORK,   /* delete the namespace */
+	ALK_END_STEP_REMOVE_FILES,     /* remove the directories */
+	ALK_END_STEP_RELEASE_TEMPLATE, /* let go of the template (its layer may go) */
+	ALK_END_STEP_FINISH,           /* nothing is held */
 } AlkEndStep;
 AlkEndStep alk_end_next_step(const AlkHold res[ALK_RES_N], gboolean libvirt_up);
 const char *alk_end_name(AlkEnd end);

@@ -5,7 +5,7 @@
  * a fake. Exported so that tests can build one; nothing here names virt/.
  *
  * Every async operation completes once, on the main loop, with a GTask:
- * a boolean for create, destroy, resume, suspend and set_record (read it with
+ * a boolean for create, destroy, resume, suspend, set_record, save and restore (read it with
  * alk_virt_ops_finish), a GPtrArray of AlkVirtOpsDomain for list, a GBytes
  * for screenshot, a string for monitor. While the
  * connection is away, operations fail at once with ALK_ERROR_UNAVAILABLE. */
@@ -74,6 +74,15 @@ typedef struct {
 	 * (alk_virt_ops_text_finish). */
 	void (*monitor)(gpointer ctx, const char *name, const char *command, GAsyncReadyCallback cb,
 	                gpointer user_data);
+	/* Boot once, restore many (alk-manager-restore.c). save: the running
+	 * domain's memory into the file path (root's); the domain is gone
+	 * after. restore: a new domain from that memory under xml (its own
+	 * name, UUID and paths), fed through the FIFO fifo_path, optionally
+	 * paused. */
+	void (*save)(gpointer ctx, const char *name, const char *path, GAsyncReadyCallback cb,
+	             gpointer user_data);
+	void (*restore)(gpointer ctx, const char *save_path, const char *xml, const char *fifo_path,
+	                gboolean paused, GAsyncReadyCallback cb, gpointer user_data);
 } AlkVirtOps;
 
 static inline gboolean alk_virt_ops_finish(GAsyncResult *res, GError **error)

@@ -78,6 +78,20 @@ static gboolean real_is_connected(gpointer ctx)
 	return r->virt != NULL && alk_virt_is_connected(r->virt);
 }
 
+static void real_save(gpointer ctx, const char *name, const char *path, GAsyncReadyCallback cb,
+                      gpointer user_data)
+{
+	alk_virt_save_async(((Real *)ctx)->virt, name, path, cb, user_data);
+}
+
+static void real_restore(gpointer ctx, const char *save_path, const char *xml,
+                         const char *fifo_path, gboolean paused, GAsyncReadyCallback cb,
+                         gpointer user_data)
+{
+	alk_virt_restore_async(((Real *)ctx)->virt, save_path, xml, fifo_path, paused, cb,
+	                       user_data);
+}
+
 static void real_create(gpointer ctx, const char *xml, gboolean paused, GAsyncReadyCallback cb,
                         gpointer user_data)
 {
@@ -216,6 +230,8 @@ const AlkVirtOps alk_virt_real_ops = {
     .free = real_free,
     .screenshot = real_screenshot,
     .monitor = real_monitor,
+    .save = real_save,
+    .restore = real_restore,
 };
 
 gpointer alk_virt_real_new(const char *uri)

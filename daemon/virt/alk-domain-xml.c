@@ -121,6 +121,7 @@ static gboolean check_spec(const AlkDomainSpec *s, GError **error)
 	}
 	return check_path("kernel", s->kernel, error) && check_path("initrd", s->initrd, error) &&
 	       check_path("overlay", s->overlay, error) && check_path("base", s->base, error) &&
+	       (s->frozen == NULL || check_path("frozen layer", s->frozen, error)) &&
 	       check_path("console log", s->console_log, error) &&
 	       check_path("agent socket", s->agent_socket, error) &&
 	       (s->workspace == NULL || (check_path("workspace", s->workspace, error) &&
@@ -160,6 +161,8 @@ static GHashTable *spec_vars(const AlkDomainSpec *s)
 	set_str(vars, "cmdline", s->cmdline);
 	set_str(vars, "overlay", s->overlay);
 	set_str(vars, "base", s->base);
+	/* the overlay's own backing file: the base, or a clone's frozen layer on it */
+	set_str(vars, "backing", s->frozen != NULL ? s->frozen : s->base);
 	set_str(vars, "console_log", s->console_log);
 	set_str(vars, "agent_socket", s->agent_socket);
 	set_str(vars, "record", s->record);
@@ -239,7 +242,10 @@ char *alk_domain_xml_render(const char *template_dir, const AlkDomainSpec *spec,
 	    !add_fragment(template_dir, vars, "tcg", strcmp(spec->virt_type, "qemu") == 0, error) ||
 	    !add_fragment(template_dir, vars, "display", spec->display_width != 0, error) ||
 	    !add_fragment(template_dir, vars, "workspace", spec->workspace != NULL, error) ||
-	    !add_volumes(template_dir, vars, spec, error))
+	    !add_volumes(template_dir, vars, spec, error) ||
+	    !add_fragment(template_dir, vars, "frozen", spec->frozen != NULL, error))
 		return NULL;
+	if (spec->frozen == NULL)
+		g_hash_table_insert(vars, g_strdup("xml:frozen"), g_strdup("<backingStore/>"));
 	return render_file(template_dir, "domain.xml", vars, error);
 }

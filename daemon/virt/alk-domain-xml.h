@@ -21,6 +21,7 @@ typedef struct {
 	const char *cmdline;
 	const char *overlay;
 	const char *base;
+	const char *frozen; /* a restored clone: its template's frozen layer, on base; else NULL */
 	const char *console_log;
 	const char *agent_socket;
 	const char *record; /* the sandbox record (JSON text) for <metadata> */

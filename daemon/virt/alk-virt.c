@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "alk-error.h"
+#include "alk-restore.h"
 
 #define RECONNECT_MS 1000
 
@@ -267,6 +268,7 @@ typedef struct {
 	char *prefix;
 	char *record;    /* set_record's record, monitor's command */
 	const void *how; /* resume or suspend: a RunState */
+	char *path;      /* save's file; restore's FIFO */
 } Call;
 
 static void call_free(Call *c)
@@ -276,6 +278,7 @@ static void call_free(Call *c)
 	g_free(c->arg);
 	g_free(c->prefix);
 	g_free(c->record);
+	g_free(c->path);
 	g_free(c);
 }
 
@@ -328,6 +331,86 @@ void alk_virt_create_async(AlkVirt *v, const char *xml, gboolean paused, GAsyncR
 gboolean alk_virt_create_finish(AlkVirt *v, GAsyncResult *res, GError **error)
 {
 	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+/* ---- save and restore (alk-restore.h) ---- */
+
+static void save_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	Call *c = data;
+	GError *error = NULL;
+	virDomainPtr dom = virDomainLookupByName(c->conn, c->arg);
+
+	/* RUNNING: a restore without flags resumes the guest */
+	if (dom == NULL || virDomainSaveFlags(dom, c->path, NULL, VIR_DOMAIN_SAVE_RUNNING) != 0) {
+		set_virt_error(&error, "saving the domain's memory");
+		if (dom != NULL)
+			virDomainFree(dom);
+		g_task_return_error(task, error);
+		return;
+	}
+	virDomainFree(dom);
+	g_task_return_boolean(task, TRUE);
+}
+
+void alk_virt_save_async(AlkVirt *v, const char *name, const char *path, GAsyncReadyCallback cb,
+                         gpointer user_data)
+{
+	g_autoptr(GTask) task = call_new(v, name, cb, user_data);
+	if (task == NULL)
+		return;
+	((Call *)g_task_get_task_data(task))->path = g_strdup(path);
+	g_task_run_in_thread(task, save_thread);
+}
+
+static gboolean restore_clone(Call *c, GError **error)
+{
+	g_autoptr(AlkSaveImage) img = alk_save_image_read(c->arg, error);
+	g_autoptr(GBytes) head = NULL;
+	g_autoptr(GError) feed_error = NULL;
+	AlkRestoreFeed *feed;
+	int rc;
+
+	if (img == NULL || (head = alk_save_image_clone_head(img, c->record, error)) == NULL)
+		return FALSE;
+	feed = alk_restore_feed_start(c->path, head, c->arg, img->stream_offset, img->stream_len,
+	                              error);
+	if (feed == NULL)
+		return FALSE;
+	rc = virDomainRestoreFlags(c->conn, c->path, NULL,
+	                           c->paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING);
+	if (rc != 0)
+		set_virt_error(error, "restoring the template's memory");
+	/* once QEMU has its state, what the writer says no longer matters */
+	if (!alk_restore_feed_finish(feed, &feed_error) && rc == 0)
+		g_debug("%s", feed_error->message);
+	return rc == 0;
+}
+
+static void restore_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+	GError *error = NULL;
+
+	if (!restore_clone(data, &error))
+		g_task_return_error(task, error);
+	else
+		g_task_return_boolean(task, TRUE);
+}
+
+void alk_virt_restore_async(AlkVirt *v, const char *save_path, const char *xml,
+                            const char *fifo_path, gboolean paused, GAsyncReadyCallback cb,
+                            gpointer user_data)
+{
+	g_autoptr(GTask) task = call_new(v, save_path, cb, user_data);
+	Call *c;
+
+	if (task == NULL)
+		return;
+	c = g_task_get_task_data(task);
+	c->record = g_strdup(xml);
+	c->path = g_strdup(fifo_path);
+	c->paused = paused;
+	g_task_run_in_thread(task, restore_thread);
 }
 
 static gboolean destroy_by_name(virConnectPtr conn, const char *name, GError **error)

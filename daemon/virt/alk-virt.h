@@ -75,6 +75,17 @@ void alk_virt_set_record_async(AlkVirt *v, const char *name, const char *record,
                                GAsyncReadyCallback cb, gpointer user_data);
 gboolean alk_virt_set_record_finish(AlkVirt *v, GAsyncResult *res, GError **error);
 
+/* Saves the running domain's memory to path (virDomainSaveFlags): the
+ * domain stops and is gone. Finish with alk_virt_create_finish(). */
+void alk_virt_save_async(AlkVirt *v, const char *name, const char *path, GAsyncReadyCallback cb,
+                         gpointer user_data);
+/* A new domain from save_path's memory under xml (its own name and paths),
+ * fed through the FIFO fifo_path (alk-restore.h), optionally paused.
+ * Finish with alk_virt_create_finish(). */
+void alk_virt_restore_async(AlkVirt *v, const char *save_path, const char *xml,
+                            const char *fifo_path, gboolean paused, GAsyncReadyCallback cb,
+                            gpointer user_data);
+
 /* Lists our domains with their records (array of AlkVirtDomain). */
 void alk_virt_list_async(AlkVirt *v, GAsyncReadyCallback cb, gpointer user_data);
 GPtrArray *alk_virt_list_finish(AlkVirt *v, GAsyncResult *res, GError **error);

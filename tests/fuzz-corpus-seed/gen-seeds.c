@@ -65,6 +65,13 @@ static void save_exec_tty(const char *dir)
 	save(dir, "exec-tty.bin", buf, alk_msg_exec_encode(buf, sizeof(buf), 11, &e));
 	save(dir, "resize.bin", buf,
 	     alk_msg_resize_encode(buf, sizeof(buf), 11, &(AlkMsgResize){.rows = 1000, .cols = 1}));
+	{
+		static const uint8_t pool[ALK_RENEW_ENTROPY_MIN] = {1, 2, 3, 4, 5, 6, 7, 8};
+		AlkMsgRenew r = {.entropy = {pool, sizeof(pool)},
+		                 .realtime_s = 1796000000,
+		                 .realtime_ns = 999999999};
+		save(dir, "renew.bin", buf, alk_msg_renew_encode(buf, sizeof(buf), 12, &r));
+	}
 }
 
 static void save_net_config(const char *dir)

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import stat
 import urllib.parse
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class Target:
     socket_path: str | None
     url: str | None
     token: str | None
+    cafile: str | None = None
 
     @property
     def where(self) -> str:
@@ -63,7 +65,8 @@ def _env(name: str) -> str | None:
     return value if value else None
 
 
-def resolve_target(socket_path: str | None, url: str | None, token: str | None) -> Target:
+def resolve_target(socket_path: str | None, url: str | None, token: str | None,
+                   cafile: str | None = None) -> Target:
     """The CLI's rules (client/alk-cli.c): arguments win over AIRLOCK_SOCKET, AIRLOCK_URL
     and AIRLOCK_TOKEN; a socket and a URL exclude each other; the default is the
     daemon's socket, /run/airlock/api.sock. The token is sent over TCP only."""
@@ -84,7 +87,11 @@ def resolve_target(socket_path: str | None, url: str | None, token: str | None) 
         url = _check_url(url)
     if token is not None:
         _check_token(token)
-    return Target(socket_path, url, token)
+    if cafile is None:
+        cafile = _env("AIRLOCK_CACERT")
+    if cafile is not None and not os.path.isfile(cafile):
+        raise errors.ConfigError("the CA file %r does not exist" % cafile)
+    return Target(socket_path, url, token, cafile)
 
 
 def _check_socket_path(path: str) -> None:
@@ -287,8 +294,11 @@ def _connection(target: Target, timeout: float | None) -> http.client.HTTPConnec
     if target.socket_path is not None:
         return _UnixConnection(target.socket_path, timeout)
     u = urllib.parse.urlsplit(str(target.url))
-    cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
-    return cls(u.hostname, u.port, timeout=timeout)
+    if u.scheme == "https":
+        # the system's CAs, or only those of cafile
+        ctx = ssl.create_default_context(cafile=target.cafile)
+        return http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=ctx)
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
 
 
 def request(target: Target, method: str, path: str, *, timeout: float | None,

@@ -542,13 +542,16 @@ class Airlock:
     create wait longer: see their docs); ``create_timeout``: how long a create waits for
     the boot; ``max_response_bytes``: the largest JSON answer (or streamed output)
     accepted; ``max_file_bytes``: the largest file :meth:`Files.read` accepts;
-    ``max_line_bytes``: the longest NDJSON line."""
+    ``max_line_bytes``: the longest NDJSON line; ``cafile``: the CA certificates (PEM)
+    an ``https://`` daemon's certificate must chain to (default ``AIRLOCK_CACERT``, else
+    the system's)."""
 
     def __init__(self, socket: str | None = None, url: str | None = None,
                  token: str | None = None, timeout: float | None = 30.0,
                  create_timeout: float = 300.0, max_response_bytes: int = 256 * MIB,
-                 max_file_bytes: int = 1024 * MIB, max_line_bytes: int = 1 * MIB):
-        self.target = _http.resolve_target(socket, url, token)
+                 max_file_bytes: int = 1024 * MIB, max_line_bytes: int = 1 * MIB,
+                 cafile: str | None = None):
+        self.target = _http.resolve_target(socket, url, token, cafile)
         self.timeout = timeout
         self.create_timeout = create_timeout
         self.max_response_bytes = max_response_bytes

@@ -80,6 +80,15 @@ class Config(unittest.TestCase):
             with self.env():
                 self.assertRaisesRegex(airlock.ConfigError, pattern, airlock.Airlock, **kw)
 
+    def test_cafile(self):
+        with self.env():
+            self.assertRaisesRegex(airlock.ConfigError, "does not exist", airlock.Airlock,
+                                   url="https://h", cafile="/nonexistent/ca.pem")
+        with self.env(AIRLOCK_CACERT=__file__):
+            self.assertEqual(airlock.Airlock(url="https://h").target.cafile, __file__)
+        with self.env():
+            self.assertIsNone(airlock.Airlock(url="https://h").target.cafile)
+
     def test_no_socket_is_a_clear_error(self):
         c = airlock.Airlock(socket="/nonexistent/api.sock")
         with self.assertRaisesRegex(airlock.ConnectionFailed, "does not exist"):
