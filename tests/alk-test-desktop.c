@@ -82,7 +82,14 @@ static int geometry_field(const char *text, const char *name)
 
 void alk_test_desktop_xterm_centre(const char *id, int *x, int *y)
 {
-	g_autofree char *info = alk_test_desktop_sh(id, "xwininfo -name xterm");
+	alk_test_desktop_window_centre(id, "xterm", x, y);
+}
+
+void alk_test_desktop_window_centre(const char *id, const char *name, int *x, int *y)
+{
+	g_autofree char *quoted = g_shell_quote(name);
+	g_autofree char *cmd = g_strdup_printf("xwininfo -name %s", quoted);
+	g_autofree char *info = alk_test_desktop_sh(id, cmd);
 
 	*x = geometry_field(info, "Absolute upper-left X:") + geometry_field(info, "Width:") / 2;
 	*y = geometry_field(info, "Absolute upper-left Y:") + geometry_field(info, "Height:") / 2;

@@ -16,6 +16,8 @@ char *alk_test_desktop_create(void);
 char *alk_test_desktop_sh(const char *id, const char *cmd);
 /* The xterm window's centre, in screen pixels. */
 void alk_test_desktop_xterm_centre(const char *id, int *x, int *y);
+/* The centre of the window titled name, in screen pixels. */
+void alk_test_desktop_window_centre(const char *id, const char *name, int *x, int *y);
 /* GET /screen: PNG bytes (asserted 200 and image/png). */
 GBytes *alk_test_desktop_screenshot(const char *id);
 /* How many distinct colours the PNG has (0 if it does not decode), up to max. */
