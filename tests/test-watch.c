@@ -3,8 +3,9 @@
  * a real guest of the minimal image with a display (its root shell on tty1
  * is the screen): tickets are single-use and bound to their sandbox, the
  * stream sends a PNG frame, a new one when the console changes and none
- * while it does not, at most fps a second, takes no input, and a viewer
- * that does not read gets few frames, not a growing queue. */
+ * while it does not, at most fps a second, takes no input unless its ticket
+ * was asked with control (then batches as POST /computer takes them), and a
+ * viewer that does not read gets few frames, not a growing queue. */
 #include <check.h>
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
@@ -28,6 +29,8 @@ typedef struct {
 	gint64 last_frame_us;
 	gboolean closed;
 	gushort code;
+	char *text;       /* the last answer to input */
+	guint text_count; /* answers to input */
 } View;
 
 static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data)
@@ -38,6 +41,13 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpoi
 
 	if (type == SOUP_WEBSOCKET_DATA_TEXT) {
 		v->texts++;
+		g_autofree char *text = g_strndup((const char *)d, len);
+		/* an answer to input, not a frame's size */
+		if (g_str_has_prefix(text, "{\"result\"") || g_str_has_prefix(text, "{\"error\"")) {
+			g_free(v->text);
+			v->text = g_steal_pointer(&text);
+			v->text_count++;
+		}
 		return;
 	}
 	if (len < 8 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0)
@@ -113,6 +123,7 @@ static void view_clear(View *v)
 	g_clear_object(&v->ws);
 	g_clear_error(&v->error);
 	g_clear_pointer(&v->prev, g_bytes_unref);
+	g_clear_pointer(&v->text, g_free);
 }
 
 /* Runs the loop until frames reaches n or seconds passed. */
@@ -305,6 +316,79 @@ START_TEST(stream)
 }
 END_TEST
 
+/* Runs the loop until the view has had n answers to its input. */
+static void wait_answers(View *v, guint n, guint seconds)
+{
+	gint64 deadline = alk_test_deadline(seconds);
+	while (v->text_count < n && !v->closed && g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+	ck_assert_msg(v->text_count >= n, "%u answers of %u (closed %d code %u, texts %u)",
+	              v->text_count, n, v->closed, v->code, v->texts);
+}
+
+/* With control (asked with the write scope), the stream takes batches as
+ * POST /computer does and answers each on the stream; garbage is answered
+ * with an error and the stream goes on; a binary message ends it; a caller
+ * with only the read scope gets no such ticket. */
+START_TEST(control)
+{
+	g_autofree char *id = alk_test_api_create(DISPLAY);
+	g_autofree char *path = g_strdup_printf("/v1/sandboxes/%s/watch?control=1", id);
+	g_autofree char *bad = g_strdup_printf("/v1/sandboxes/%s/watch?control=yes", id);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AlkTestResponse) ro = NULL;
+	g_autoptr(JsonObject) r = NULL;
+	g_autoptr(GBytes) bin = g_bytes_new_static("x", 1);
+	View v;
+
+	quiet_console(id);
+	ro = alk_test_http_request(alk_test_api_d(), TRUE, alk_test_api_d()->read_token, "POST",
+	                           path, NULL, NULL, 0, 60, &error);
+	ck_assert_msg(ro != NULL, "%s", error ? error->message : "");
+	alk_test_api_assert_error(ro, 403, "forbidden");
+	alk_test_api_assert_error(alk_test_api_call("POST", bad, NULL), 400, "invalid_request");
+	r = alk_test_api_expect("POST", path, NULL, 201);
+	ck_assert(json_object_get_boolean_member(r, "control"));
+	ck_assert(g_str_has_suffix(json_object_get_string_member(r, "watch_path"), "&control=1"));
+	ck_assert_msg(view_open(&v, id, json_object_get_string_member(r, "ticket"), ""), "%s",
+	              v.error ? v.error->message : "");
+	wait_frames(&v, 1, 120);
+
+	/* garbage: an error answer, and the stream goes on */
+	soup_websocket_connection_send_text(v.ws, "not json");
+	wait_answers(&v, 1, 60);
+	ck_assert_msg(strstr(v.text, "\"invalid_request\"") != NULL, "%s", v.text);
+	soup_websocket_connection_send_text(v.ws, "{\"actions\":[{\"action\":\"key\","
+	                                          "\"keys\":\"no_such_key\"}]}");
+	wait_answers(&v, 2, 60);
+	ck_assert_msg(strstr(v.text, "\"error\"") != NULL, "%s", v.text);
+	ck_assert(!v.closed);
+
+	/* a batch: typed on the console, answered with its result */
+	soup_websocket_connection_send_text(
+	    v.ws,
+	    "{\"actions\":[{\"action\":\"type\",\"text\":\"echo ctl$((6*7)) > /tmp/ctl\\n\"}]}");
+	wait_answers(&v, 3, 60);
+	ck_assert_msg(strstr(v.text, "\"result\"") != NULL, "%s", v.text);
+	gint64 deadline = alk_test_deadline(60);
+	for (;;) {
+		g_autoptr(JsonObject) out = alk_test_api_sh(id, "cat /tmp/ctl 2>/dev/null; true");
+		if (g_strcmp0(json_object_get_string_member(out, "stdout"), "ctl42\n") == 0)
+			break;
+		ck_assert_msg(g_get_monotonic_time() < deadline,
+		              "no /tmp/ctl from the typed batch");
+		g_usleep(200 * 1000);
+	}
+
+	/* binary input ends it */
+	soup_websocket_connection_send_message(v.ws, SOUP_WEBSOCKET_DATA_BINARY, bin);
+	alk_test_iterate_until(&v.closed, 30);
+	ck_assert(v.closed);
+	ck_assert_uint_eq(v.code, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+	view_clear(&v);
+}
+END_TEST
+
 START_TEST(slow_viewer)
 {
 	g_autofree char *id = alk_test_api_create(DISPLAY);
@@ -360,6 +444,7 @@ int main(void)
 	alk_test_api_add(s, "tickets", tickets, NULL, NULL);
 	alk_test_api_add(s, "stream", stream, NULL, NULL);
 	alk_test_api_add(s, "slow_viewer", slow_viewer, NULL, NULL);
+	alk_test_api_add(s, "control", control, NULL, NULL);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -112,7 +112,8 @@ static const AlkApiRoute routes[] = {
      .handle = alk_api_computer_post},
     {.method = "POST",
      .pattern = "/v1/sandboxes/{id}/watch",
-     .scope = READ,
+     .scope = READ, /* with control: write, checked by the handler */
+     .query = "control",
      .handle = alk_api_watch_post},
     /* a browser's: the page needs no credentials, its stream a ticket */
     {.method = "GET",

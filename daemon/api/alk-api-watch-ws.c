@@ -6,16 +6,25 @@
  * (1..ALK_WATCH_FPS_MAX); while the viewer has not read what was sent
  * (the socket's unsent bytes, SIOCOUTQ, over half its buffer) no screenshot
  * is taken, so a slow viewer sees fewer frames and the daemon keeps at most
- * about one frame for it. Read-only: any message from the viewer ends the
+ * about one frame for it. Read-only unless its ticket was asked with
+ * control: then a text message is a batch as POST /computer takes it, run
+ * one at a time, each answered with a text message {"result": …} or
+ * {"error": {code, message}}; otherwise any message from the viewer ends the
  * stream (1008). The stream ends with 1000 when the sandbox goes. */
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "alk-api-computer.h"
 #include "alk-api-watch.h"
 #include "alk-error.h"
+#include "alk-json.h"
 
 #define KEEPALIVE_S 30
+/* a control message: one batch of JSON text (a whole batch of typed text
+ * fits: ALK_API_COMPUTER_ACTIONS_MAX × ALK_API_COMPUTER_TEXT_MAX is more,
+ * but no viewer sends that much at once) */
+#define CONTROL_MESSAGE_MAX (64 * 1024)
 
 typedef struct {
 	AlkApiReq *req; /* NULL once the session ended */
@@ -32,6 +41,8 @@ typedef struct {
 	guint last_w, last_h, last_sw, last_sh;
 	gint64 progress_us; /* when the viewer last read something */
 	gsize backlog;
+	gboolean control;       /* takes input: its ticket was asked so */
+	AlkApiComputerRun *run; /* the viewer's batch in hand */
 } View;
 
 typedef struct {
@@ -117,6 +128,7 @@ static void view_end(View *v)
 	if (v->req == NULL)
 		return;
 	g_clear_handle_id(&v->timer, g_source_remove);
+	g_clear_pointer(&v->run, alk_api_computer_run_cancel);
 	g_signal_handlers_disconnect_by_data(v->ws, v);
 	n = viewers_of(v->watch, v->id);
 	if (n <= 1)
@@ -214,10 +226,80 @@ static gboolean on_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static void send_json(View *v, JsonBuilder *b)
+{
+	g_autoptr(JsonNode) root = json_builder_get_root(b);
+	g_autofree char *text = alk_json_to_string(root);
+
+	if (ws_open(v))
+		soup_websocket_connection_send_text(v->ws, text);
+}
+
+static void send_error(View *v, const GError *error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_api_json_add_error(b, error);
+	json_builder_end_object(b);
+	send_json(v, b);
+}
+
+static void controlled(JsonObject *result, const GError *error, gpointer data)
+{
+	View *v = data;
+	g_autoptr(JsonBuilder) b = NULL;
+
+	v->run = NULL;
+	if (error != NULL) {
+		send_error(v, error);
+		return;
+	}
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "result");
+	json_builder_add_value(b, json_node_init_object(json_node_alloc(), result));
+	json_builder_end_object(b);
+	send_json(v, b);
+}
+
 static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
 {
-	close_with(data, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-	           "read-only: a watch stream takes no input");
+	View *v = data;
+	g_autoptr(JsonParser) p = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+	const char *text = g_bytes_get_data(message, &len);
+	JsonNode *root;
+
+	if (!v->control) {
+		close_with(
+		    v, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+		    "read-only: a watch stream takes no input (ask its ticket with control)");
+		return;
+	}
+	if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+		close_with(v, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+		           "control messages are JSON text: a batch as POST /computer takes it");
+		return;
+	}
+	if (v->run != NULL) {
+		error = g_error_new(ALK_ERROR, ALK_ERROR_CONFLICT,
+		                    "one batch at a time: wait for the answer to the last");
+		send_error(v, error);
+		return;
+	}
+	p = json_parser_new_immutable();
+	if (!json_parser_load_from_data(p, text, (gssize)len, &error) ||
+	    (root = json_parser_get_root(p)) == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
+		g_clear_error(&error);
+		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID,
+		                    "a control message is a JSON object: {\"actions\": [...]}");
+		send_error(v, error);
+		return;
+	}
+	v->run = alk_api_computer_run_tool(v->api, v->id, json_node_get_object(root),
+	                                   v->req->caller, "watch", controlled, v);
 }
 
 static void on_closed(SoupWebsocketConnection *ws, gpointer data)
@@ -251,6 +333,9 @@ void alk_api_watch_ws_open(AlkApiReq *req, SoupWebsocketConnection *ws)
 	v->area = q.area;
 	v->interval_ms = 1000 / q.fps;
 	v->progress_us = g_get_monotonic_time();
+	v->control = req->scope >= ALK_SCOPE_WRITE;
+	if (v->control)
+		soup_websocket_connection_set_max_incoming_payload_size(ws, CONTROL_MESSAGE_MAX);
 	alk_api_req_attach(req, v, NULL, &view_hooks);
 	soup_websocket_connection_set_keepalive_interval(ws, KEEPALIVE_S);
 	g_signal_connect(ws, "message", G_CALLBACK(on_message), v);

@@ -3,7 +3,8 @@
  *
  * POST /v1/sandboxes/{id}/watch (scope read) hands out a ticket: 32 random
  * bytes, good for one WebSocket to that sandbox's screen within
- * ALK_WATCH_TICKET_TTL_S. Browsers cannot put an Authorization header on a
+ * ALK_WATCH_TICKET_TTL_S; with ?control=1 (scope write) one whose stream
+ * takes input (alk-api-watch-ws.c). Browsers cannot put an Authorization header on a
  * WebSocket, so GET .../screen/ws takes the ticket in its query instead of a
  * caller's credentials; it is spent by the handshake that shows it. Only its
  * SHA-256 is kept, so the table's lookups say nothing about the secret.
@@ -22,6 +23,7 @@ typedef struct {
 	char *id;     /* the sandbox */
 	char *caller; /* who asked for it */
 	gint64 expires_us;
+	gboolean control; /* the stream takes input (asked with write scope) */
 } Ticket;
 
 static void ticket_free(gpointer data)
@@ -109,10 +111,25 @@ void alk_api_watch_post(AlkApiReq *req)
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	const AlkSandbox *sb = alk_api_req_sandbox(req, &error);
 	AlkWatch *w = alk_api_watch_of(req->api);
+	const char *control = alk_api_query(req, "control");
+	gboolean with_control = g_strcmp0(control, "1") == 0 || g_strcmp0(control, "true") == 0;
 	g_autofree char *secret = NULL;
 	Ticket *t;
 
 	if (sb == NULL) {
+		alk_api_reply_error(req, error);
+		return;
+	}
+	/* input is what POST /computer does: its scope, write */
+	if (control != NULL && !with_control && g_strcmp0(control, "0") != 0 &&
+	    g_strcmp0(control, "false") != 0) {
+		error = g_error_new(ALK_ERROR, ALK_ERROR_INVALID, "control must be 1 or 0");
+		alk_api_reply_error(req, error);
+		return;
+	}
+	if (with_control && req->scope < ALK_SCOPE_WRITE) {
+		error = g_error_new(ALK_API_ERROR, ALK_API_ERROR_FORBIDDEN,
+		                    "a watch with control sends input: it needs the write scope");
 		alk_api_reply_error(req, error);
 		return;
 	}
@@ -140,9 +157,11 @@ void alk_api_watch_post(AlkApiReq *req)
 	t->id = g_strdup(sb->id);
 	t->caller = g_strdup(req->caller);
 	t->expires_us = g_get_monotonic_time() + ALK_WATCH_TICKET_TTL_S * G_USEC_PER_SEC;
+	t->control = with_control;
 	g_hash_table_replace(w->tickets, secret_digest(secret), t);
 
-	g_autofree char *page = g_strdup_printf("/v1/sandboxes/%s/watch#ticket=%s", sb->id, secret);
+	g_autofree char *page = g_strdup_printf("/v1/sandboxes/%s/watch#ticket=%s%s", sb->id,
+	                                        secret, with_control ? "&control=1" : "");
 	g_autofree char *ws =
 	    g_strdup_printf("/v1/sandboxes/%s/screen/ws?ticket=%s", sb->id, secret);
 	json_builder_begin_object(b);
@@ -150,6 +169,7 @@ void alk_api_watch_post(AlkApiReq *req)
 	alk_json_add_int(b, "expires_in_s", ALK_WATCH_TICKET_TTL_S);
 	alk_json_add_string(b, "watch_path", page);
 	alk_json_add_string(b, "ws_path", ws);
+	alk_json_add_bool(b, "control", with_control);
 	json_builder_end_object(b);
 	alk_api_reply_builder(req, SOUP_STATUS_CREATED, b);
 }
@@ -189,7 +209,8 @@ static gboolean auth_ticket(AlkApiReq *req, const char *query, GError **error)
 		return bad_ticket(error);
 	}
 	req->caller = g_strdup_printf("watch:%s", t->caller);
-	req->scope = ALK_SCOPE_READ;
+	/* the stream's own route is read; write marks a stream that takes input */
+	req->scope = t->control ? ALK_SCOPE_WRITE : ALK_SCOPE_READ;
 	req->authed = TRUE;
 	alk_api_conn_authenticated(req->conn);
 	ticket_free(t);
