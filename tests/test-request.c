@@ -369,6 +369,7 @@ START_TEST(resolve_fs)
 	req.workspace_mib = 64;
 	ck_assert(alk_request_resolve(config, &req, &limits, &error));
 	ck_assert(limits.root_readonly && limits.workspace_mib == 64);
+	g_free(req.root);
 	req.root = g_strdup("rw");
 	assert_resolve_error(&req, ALK_ERROR_INVALID, "root must be writable or readonly");
 	alk_request_clear(&req);

@@ -233,6 +233,7 @@ static void audit_request(AlkApiReq *req)
 	g_autofree char *code = g_strdup_printf("%u", req->status);
 	const char *caller = req->caller != NULL ? req->caller : req->conn->peer;
 	gboolean refused = req->status >= 400 && req->status != ALK_API_STATUS_GONE;
+	gboolean admitted;
 
 	json_builder_begin_object(a);
 	alk_api_audit_add_field(a, "method", req->method != NULL ? req->method : "-", refused);
@@ -244,13 +245,15 @@ static void audit_request(AlkApiReq *req)
 	json_builder_end_object(r);
 	args = json_builder_get_root(a);
 	result = json_builder_get_root(r);
-	if (audit_admits(req, refused) && req->api->audit != NULL) {
+	/* asked once: a refusal it does not admit is counted (api.suppressed) */
+	admitted = audit_admits(req, refused);
+	if (admitted && req->api->audit != NULL) {
 		g_autoptr(GError) error = NULL;
 		if (!alk_audit_append_request(req->api->audit, caller, "api.request",
 		                              alk_sandbox_id_valid(req->id) ? req->id : NULL,
 		                              req->request_id, args, result, &error))
 			g_warning("audit log: %s", error->message);
-	} else if (audit_admits(req, refused)) {
+	} else if (admitted) {
 		alk_api_audit(req->api, caller, "api.request",
 		              alk_sandbox_id_valid(req->id) ? req->id : NULL, args, result);
 	}
