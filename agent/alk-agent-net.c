@@ -9,6 +9,9 @@
  * but lo. virtio_net may still be probing when the request comes, so a
  * missing NIC is looked for again every ALK_NET_RETRY_MS from the poll
  * loop, for up to ALK_NET_WAIT_MS: other requests are served meanwhile.
+ * Once configured, the OK waits the same way (at most ALK_NET_WAIT_MS) for
+ * the link to run (IFF_RUNNING): the kernel's link watch reports a link
+ * brought up only a moment later, and until then the NIC has no carrier.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,7 +199,29 @@ static int net_apply(AlkAgent *a, int sock, const char *ifname, NetFail *f)
 	return 0;
 }
 
-static void net_done(AlkAgent *a, const char *ifname, int sock)
+/* The OK once the link runs, or once the wait is over (then with a word
+ * in the log: the address is set all the same). */
+static void net_link_check(AlkAgent *a, int sock, uint64_t now)
+{
+	struct ifreq ifr;
+	bool running;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", a->net.ifname);
+	running = ioctl(sock, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_RUNNING);
+	if (!running && now < a->net.give_up_ms) {
+		a->net.retry_ms = now + ALK_NET_RETRY_MS;
+		return;
+	}
+	if (!running)
+		alk_log("network: %s does not run after %u ms; answering anyway", a->net.ifname,
+		        ALK_NET_WAIT_MS);
+	a->net.pending = false;
+	a->net.awaiting_link = false;
+	alk_send_ack(a, ALK_MSG_OK, a->net.id, 0);
+}
+
+static void net_done(AlkAgent *a, const char *ifname, int sock, uint64_t now)
 {
 	NetFail f = {0};
 	a->net.pending = false;
@@ -208,7 +233,11 @@ static void net_done(AlkAgent *a, const char *ifname, int sock)
 	a->net.applied = a->net.want;
 	alk_log("network: %s is " IP_FMT "/%u", ifname, IP_ARGS(a->net.want.address),
 	        a->net.want.prefix_len);
-	alk_send_ack(a, ALK_MSG_OK, a->net.id, 0);
+	a->net.pending = true;
+	a->net.awaiting_link = true;
+	snprintf(a->net.ifname, sizeof(a->net.ifname), "%s", ifname);
+	a->net.give_up_ms = now + ALK_NET_WAIT_MS;
+	net_link_check(a, sock, now);
 }
 
 /* One look for the NIC: configured, refused, or left pending. */
@@ -217,12 +246,22 @@ static void net_try(AlkAgent *a, uint64_t now)
 	char ifname[IFNAMSIZ] = "";
 	const uint8_t *mac = a->net.want.mac;
 	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int n = sock < 0 ? -1 : net_find(sock, mac, ifname);
+	int n;
+	if (a->net.awaiting_link) {
+		if (sock >= 0)
+			net_link_check(a, sock, now);
+		else
+			a->net.retry_ms = now + ALK_NET_RETRY_MS;
+		if (sock >= 0)
+			close(sock);
+		return;
+	}
+	n = sock < 0 ? -1 : net_find(sock, mac, ifname);
 	if (n < 0) {
 		a->net.pending = false;
 		alk_send_errno(a, a->net.id, errno, "listing network interfaces");
 	} else if (n == 1) {
-		net_done(a, ifname, sock);
+		net_done(a, ifname, sock, now);
 	} else if (n > 1) {
 		a->net.pending = false;
 		alk_send_error(a, a->net.id, ALK_ERR_BAD_REQUEST, 0,
@@ -289,4 +328,5 @@ int alk_net_timeout(const AlkAgent *a, int cur, uint64_t now)
 void alk_net_abort(AlkAgent *a)
 {
 	a->net.pending = false;
+	a->net.awaiting_link = false;
 }

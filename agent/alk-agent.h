@@ -138,6 +138,10 @@ typedef struct {
 	bool configured;
 	AlkMsgNetConfig applied;
 	const char *resolv_conf; /* --resolv-conf, for tests */
+	/* configured, and the OK waits (pending) until the kernel says the
+	 * link runs: an address on a link still coming up is not a network */
+	bool awaiting_link;
+	char ifname[16];
 } AlkNet;
 
 typedef enum {
