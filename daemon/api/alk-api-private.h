@@ -136,7 +136,7 @@ struct _AlkApiConn {
 	gboolean tcp;
 	GTlsConnection *tls; /* over sockconn, when daemon.tls_cert is set */
 	char *peer;          /* "uid:1000", "tcp:127.0.0.1" */
-	AlkScope scope; /* unix callers: by uid and group; 0: not allowed */
+	AlkScope scope;      /* unix callers: by uid and group; 0: not allowed */
 	AlkApiPool pool;
 	gboolean counted; /* in its pool and its peer's count */
 	gboolean authed;  /* the caller is known (else the head deadline holds) */

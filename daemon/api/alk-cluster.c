@@ -547,12 +547,17 @@ typedef struct {
 	gint refs; /* the timer's and the write's */
 } Final;
 
+/* One of its two holders (the timer, the write) lets go; the first ends
+ * the wait, and a timer still pending goes with its reference. */
 static void final_end(Final *f)
 {
 	if (f->done != NULL) {
 		void (*done)(gpointer) = f->done;
 		f->done = NULL;
-		g_clear_handle_id(&f->timer, g_source_remove);
+		if (f->timer != 0) {
+			g_clear_handle_id(&f->timer, g_source_remove);
+			f->refs--;
+		}
 		done(f->data);
 	}
 	if (--f->refs == 0)
@@ -596,8 +601,7 @@ void alk_cluster_final_anchor(AlkCluster *c, void (*done)(gpointer), gpointer da
 	f->refs = 2;
 	f->timer = g_timeout_add_seconds(ALK_CLUSTER_FINAL_S, final_timeout, f);
 	if (c->audit == NULL || !c->registered) {
-		f->refs--;
-		final_end(f);
+		final_end(f); /* the write's: there is none */
 		return;
 	}
 	seq = alk_audit_get_head(c->audit, hash);
