@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alk-allow.h"
+#include "alk-api-computer.h"
 #include "alk-api-mcp.h"
 #include "alk-error.h"
 
@@ -141,26 +142,8 @@ static const AlkMcpDoc create_docs[] = {
  * caps the size when the sandbox is made) */
 static JsonNode *create_schema(const char *field)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-
-	if (strcmp(field, "display") != 0)
-		return NULL;
-	json_builder_begin_object(b);
-	alk_json_add_string(b, "type", "object");
-	json_builder_set_member_name(b, "properties");
-	json_builder_begin_object(b);
-	for (guint i = 0; i < 2; i++) {
-		json_builder_set_member_name(b, i == 0 ? "width" : "height");
-		json_builder_begin_object(b);
-		alk_json_add_string(b, "type", "integer");
-		alk_json_add_int(b, "minimum", 1);
-		json_builder_end_object(b);
-	}
-	json_builder_end_object(b);
-	alk_json_add_strv(b, "required", (const char *const[]){"width", "height", NULL});
-	alk_json_add_bool(b, "additionalProperties", FALSE);
-	json_builder_end_object(b);
-	return json_builder_get_root(b);
+	/* the same shape as a computer batch's scale_to: the runner's schema */
+	return strcmp(field, "display") == 0 ? alk_api_computer_scale_schema() : NULL;
 }
 
 static gboolean create_check(gpointer data, GError **error)
