@@ -69,14 +69,17 @@ static void start_agent(Domain *d, int conn)
 		}
 		/* a networked guest: its agent configures a NIC with the MAC
 		 * the XML names, in a namespace of its own (never the host's),
-		 * and writes its resolver beside the socket */
+		 * and writes its resolver beside the socket; the veth's peer is
+		 * up, so the NIC runs once the agent brings it up (NET_CONFIG's
+		 * OK waits for that) */
 		g_autofree char *dir = g_path_get_dirname(d->socket_path);
 		g_autofree char *resolv = g_build_filename(dir, "resolv.conf", NULL);
 		if (unshare(CLONE_NEWNET) < 0)
 			_exit(126);
 		execl("/bin/sh", "sh", "-c",
 		      "ip link add eth0 address \"$1\" type veth peer name eth1 && "
-		      "exec \"$2\" --fd \"$3\" --resolv-conf \"$4\" --renew-dry",
+		      "ip link set eth1 up && exec \"$2\" --fd \"$3\" --resolv-conf \"$4\" "
+		      "--renew-dry",
 		      "sh", d->mac, bin, arg, resolv, (char *)NULL);
 		_exit(127);
 	}

@@ -83,7 +83,8 @@ static pid_t start_agent(int fd)
 
 /* NET_CONFIG changes the network of the agent's namespace: these agents
  * run in one of their own (unshare execs: the pid is the agent's), with a
- * veth d0 carrying NET_MAC, and no DNS is ever sent. */
+ * veth d0 carrying NET_MAC whose peer is up (so d0 runs once the agent
+ * brings it up), and no DNS is ever sent. */
 #define NET_MAC "52:54:00:65:43:21"
 
 static pid_t start_agent_netns(int fd)
@@ -95,7 +96,7 @@ static pid_t start_agent_netns(int fd)
 		g_snprintf(arg, sizeof(arg), "%d", fd);
 		execlp("unshare", "unshare", "--net", "sh", "-c",
 		       "ip link add d0 address " NET_MAC " type veth peer name p0 && "
-		       "exec \"$0\" --fd \"$1\"",
+		       "ip link set p0 up && exec \"$0\" --fd \"$1\"",
 		       bin, arg, (char *)NULL);
 		_exit(127);
 	}
