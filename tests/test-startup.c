@@ -13,7 +13,6 @@
 #include "alk-kvm-verdict.h"
 #include "alk-test-api.h"
 
-#define HEALTH_WITHIN_S 2
 /* long enough that the probe still runs while the test looks at it */
 #define AUTO_EXTRA(timeout) "[daemon]\nvirt_type = auto\nkvm_probe_timeout_s = " #timeout "\n"
 
@@ -65,15 +64,18 @@ static gboolean kvm_present(void)
 	return FALSE;
 }
 
-/* Restarts d and returns how long until /v1/health answered (seconds). */
-static double restart_timed(AlkTestDaemon *d)
+/* Restarts d and says how long until /v1/health answered: a measurement,
+ * never a verdict (tests do not fail on timing); what is asserted is that
+ * health answers while the probe or reconcile still runs. */
+static void restart_timed(AlkTestDaemon *d)
 {
 	g_autoptr(GError) error = NULL;
 	gint64 t0 = g_get_monotonic_time();
 
 	ck_assert_msg(alk_test_daemon_restart(d, &error), "restart: %s",
 	              error ? error->message : "?");
-	return (g_get_monotonic_time() - t0) / (double)G_USEC_PER_SEC;
+	g_printerr("health answered %.2f s after the restart began\n",
+	           (g_get_monotonic_time() - t0) / (double)G_USEC_PER_SEC);
 }
 
 START_TEST(restart_remembers_verdict)
@@ -87,7 +89,6 @@ START_TEST(restart_remembers_verdict)
 	g_autofree char *verdict_path = g_build_filename(d->state_dir, ALK_KVM_VERDICT_FILE, NULL);
 	g_autofree char *path = NULL;
 	g_autofree char *log = NULL;
-	double took;
 
 	if (!kvm_present())
 		return;
@@ -102,9 +103,7 @@ START_TEST(restart_remembers_verdict)
 	ck_assert_str_eq(field(done, "status"), "ok");
 	ck_assert(g_file_test(verdict_path, G_FILE_TEST_IS_REGULAR));
 
-	took = restart_timed(d);
-	g_printerr("health answered %.2f s after the restart began\n", took);
-	ck_assert_msg(took < HEALTH_WITHIN_S, "health took %.2f s", took);
+	restart_timed(d);
 	again = health_of(d);
 	ck_assert_str_eq(field(again, "kvm_probe"), "cached");
 	ck_assert_str_eq(field(again, "virt_type"), field(done, "virt_type"));
@@ -130,7 +129,7 @@ START_TEST(garbage_verdict_probes_again)
 		return;
 	json_object_unref(wait_started(d, 60));
 	ck_assert(g_file_set_contents(verdict_path, "[kvm-probe]\nverdict=\x01garbage", -1, NULL));
-	ck_assert(restart_timed(d) < HEALTH_WITHIN_S);
+	restart_timed(d);
 	h = health_of(d);
 	ck_assert_str_eq(field(h, "kvm_probe"), "running");
 	log = daemon_log(d);
@@ -235,7 +234,7 @@ START_TEST(probes_by_instance)
 	ck_assert_str_eq(g_ptr_array_index(after_b, 0), probe);
 
 	/* A dies mid-probe; its next start destroys the leftover */
-	ck_assert(restart_timed(a) < HEALTH_WITHIN_S);
+	restart_timed(a);
 	for (int i = 0; i < 150; i++) {
 		g_clear_pointer(&log_a, g_free);
 		log_a = daemon_log(a);
