@@ -7,6 +7,7 @@
 //   ALK_MCP_MODULES  node_modules dir   ALK_TCP_URL, ALK_WRITE_TOKEN, ALK_READ_TOKEN
 //   ALK_SOCKET       the unix socket    ALK_CLI_BIN  the airlock binary
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 const require = createRequire(process.env.ALK_MCP_MODULES + '/');
@@ -206,6 +207,35 @@ async function screen(client) {
 	console.log('screen: ok');
 }
 
+// the filesystem layout through sandbox_create: a read-only root, a
+// /workspace disk and a named volume (made and removed with the CLI over
+// the socket: scope admin), refused whole when an attachment is bad
+async function layout(client) {
+	const cli = (...args) => execFileSync(process.env.ALK_CLI_BIN,
+		['--socket', process.env.ALK_SOCKET, ...args], { encoding: 'utf8' });
+	cli('volume', 'create', 'mcpvol', '--size', '16');
+	const sb = await ok(client, 'sandbox_create', {
+		ttl_s: 600, root: 'readonly', workspace_mib: 32, labels: { test: 'layout' },
+		volumes: [{ name: 'mcpvol', path: '/data', readonly: false }],
+	});
+	assert.equal(sb.limits.root, 'readonly');
+	assert.equal(sb.limits.workspace_mib, 32);
+	assert.deepEqual(sb.volumes.map((v) => [v.name, v.path, v.readonly]), [['mcpvol', '/data', false]]);
+	const x = await ok(client, 'exec', {
+		sandbox: sb.id,
+		command: 'touch /usr/x 2>/dev/null; echo $?; echo w > /workspace/w && echo v > /data/v && cat /workspace/w /data/v',
+	});
+	assert.equal(x.stdout, '1\nw\nv\n');
+	const bad = await call(client, 'sandbox_create', { volumes: [{ name: '../up', path: '/data' }] });
+	assert.equal(bad.isError, true);
+	assert.match(bad.content[0].text, /invalid_request.*volumes\[0\]/);
+	await assert.rejects(call(client, 'sandbox_create', { volumes: 'mcpvol:/data' }),
+		(e) => e.code === -32602);
+	await ok(client, 'sandbox_destroy', { sandbox: sb.id });
+	cli('volume', 'rm', 'mcpvol');
+	console.log('layout: ok');
+}
+
 async function readOnly() {
 	const client = await connect(http(process.env.ALK_READ_TOKEN));
 	const r = await call(client, 'sandbox_create', {});
@@ -220,6 +250,7 @@ await task(await connect(http(process.env.ALK_WRITE_TOKEN)), 'http');
 {
 	const client = await connect(http(process.env.ALK_WRITE_TOKEN));
 	await screen(client);
+	await layout(client);
 	await client.close();
 }
 await task(await connect(stdio()), 'stdio');

@@ -234,6 +234,12 @@ START_TEST(tool_arguments)
 	ck_assert(!args_ok("sandbox_create", "{\"network\":\"bridged\"}"));
 	ck_assert(!args_ok("sandbox_create", "{\"allow\":[\"a.b\"]}"));
 	ck_assert(!args_ok("sandbox_create", "{\"ttl_s\":-1}"));
+	ck_assert(args_ok("sandbox_create", "{\"workspace_mib\":0,\"root\":\"readonly\"}"));
+	ck_assert(!args_ok("sandbox_create", "{\"workspace_mib\":-1}"));
+	ck_assert(args_ok("sandbox_create", "{\"volumes\":[{\"name\":\"v\",\"path\":\"/v\"}]}"));
+	ck_assert(!args_ok("sandbox_create", "{\"volumes\":[\"v:/v\"]}"));
+	ck_assert(!args_ok("sandbox_create", "{\"volumes\":{\"name\":\"v\"}}"));
+	ck_assert(!args_ok("sandbox_create", "{\"volumes\":[{},{},{},{},{},{},{},{},{}]}"));
 	ck_assert(!args_ok("sandbox_list", "{\"all\":true}"));
 	ck_assert(alk_mcp_tool_find("no_such_tool") == NULL);
 }

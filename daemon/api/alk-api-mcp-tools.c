@@ -97,6 +97,8 @@ typedef struct {
 	JsonObject *display; /* borrowed: read when the tool starts */
 	char *root;
 	char **readonly_paths;
+	guint64 workspace_mib; /* G_MAXUINT64 while absent (0: none) */
+	JsonArray *volumes;    /* borrowed, checked by POST /v1/sandboxes' reader */
 } CreateArgs;
 
 #define C(m) G_STRUCT_OFFSET(CreateArgs, m)
@@ -114,6 +116,8 @@ static const AlkJsonField create_fields[] = {
     {"root", ALK_JSON_STRING, C(root), FALSE, 1, 16, 0},
     {"readonly_paths", ALK_JSON_STRING_ARRAY, C(readonly_paths), FALSE, 0, ALK_FS_RO_PATHS_MAX,
      ALK_FS_PATH_MAX},
+    {"workspace_mib", ALK_JSON_UINT, C(workspace_mib), FALSE, 0, 16777216, 0},
+    {"volumes", ALK_JSON_OBJECT_ARRAY, C(volumes), FALSE, 0, ALK_VOLUMES_PER_SANDBOX, 0},
     ALK_MCP_FIELDS_END,
 };
 #undef C
@@ -136,14 +140,65 @@ static const AlkMcpDoc create_docs[] = {
      "the profile's)",
      root_modes},
     {"absolute paths bound read-only in the guest (for non-root users)", NULL},
+    {"a disk of this many MiB on /workspace, owned by the default user (0: none; default: "
+     "the profile's)",
+     NULL},
+    {"named volumes to attach (made with `airlock volume create` or POST /v1/volumes); "
+     "read-only unless readonly is false and the profile allows it",
+     NULL},
 };
 
 /* display: {width, height}, as POST /v1/sandboxes takes it (the profile
  * caps the size when the sandbox is made) */
+/* volumes: [{name, path, readonly}], as docs/openapi.yaml's VolumeAttachment */
+static JsonNode *volumes_schema(void)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "array");
+	alk_json_add_int(b, "maxItems", ALK_VOLUMES_PER_SANDBOX);
+	json_builder_set_member_name(b, "items");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "object");
+	json_builder_set_member_name(b, "properties");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "name");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "string");
+	alk_json_add_string(b, "pattern", "^[a-z0-9_-]{1,32}$");
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "path");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "string");
+	alk_json_add_string(b, "description", "absolute path in the guest to mount it on");
+	alk_json_add_int(b, "minLength", 2);
+	alk_json_add_int(b, "maxLength", ALK_FS_PATH_MAX);
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "readonly");
+	json_builder_begin_object(b);
+	alk_json_add_string(b, "type", "boolean");
+	alk_json_add_bool(b, "default", TRUE);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	alk_json_add_strv(b, "required", (const char *const[]){"name", "path", NULL});
+	alk_json_add_bool(b, "additionalProperties", FALSE);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
 static JsonNode *create_schema(const char *field)
 {
-	/* the same shape as a computer batch's scale_to: the runner's schema */
-	return strcmp(field, "display") == 0 ? alk_api_computer_scale_schema() : NULL;
+	/* display: the same shape as a computer batch's scale_to, the runner's schema */
+	if (strcmp(field, "display") == 0)
+		return alk_api_computer_scale_schema();
+	return strcmp(field, "volumes") == 0 ? volumes_schema() : NULL;
+}
+
+static void create_init(gpointer data)
+{
+	((CreateArgs *)data)->workspace_mib = G_MAXUINT64;
 }
 
 static gboolean create_check(gpointer data, GError **error)
@@ -206,6 +261,10 @@ static JsonObject *create_body(CreateArgs *a)
 	}
 	if (a->display != NULL)
 		json_object_set_object_member(o, "display", json_object_ref(a->display));
+	if (a->workspace_mib != G_MAXUINT64)
+		json_object_set_int_member(o, "workspace_mib", (gint64)a->workspace_mib);
+	if (a->volumes != NULL)
+		json_object_set_array_member(o, "volumes", json_array_ref(a->volumes));
 	return o;
 }
 
@@ -380,6 +439,7 @@ static const AlkMcpTool tool_sandbox_create = {
     .fields = create_fields,
     .docs = create_docs,
     .size = sizeof(CreateArgs),
+    .init = create_init,
     .check = create_check,
     .run = create_run,
     .field_schema = create_schema,
@@ -603,6 +663,8 @@ gpointer alk_mcp_tool_args(const AlkMcpTool *tool, JsonObject *arguments, GError
 {
 	gpointer args = g_malloc0(tool->size);
 
+	if (tool->init != NULL)
+		tool->init(args);
 	if (!alk_json_read_object(arguments, tool->fields, args, error) ||
 	    (tool->check != NULL && !tool->check(args, error))) {
 		alk_mcp_tool_args_free(tool, args);

@@ -117,6 +117,9 @@ typedef struct AlkMcpTool {
 	const AlkJsonField *fields;
 	const AlkMcpDoc *docs;
 	gsize size; /* of the arguments struct */
+	/* sets what a zeroed struct cannot say (an absent number that 0
+	 * would mean something for), before the arguments are read; NULL: none */
+	void (*init)(gpointer args);
 	/* checks beyond the table's (one of two members, say) */
 	gboolean (*check)(gpointer args, GError **error);
 	void (*run)(AlkMcpCall *call, gpointer args);
