@@ -113,10 +113,11 @@ static const AlkVerb verbs[] = {
      "  --screenshot FILE    save the screen after the action (the screenshot action's\n"
      "                       picture) to FILE\n"},
     {"watch", alk_cmd_watch, "print a link to watch a sandbox's screen from a browser",
-     "usage: airlock watch ID\n\n"
+     "usage: airlock watch [--control] ID\n\n"
      "Asks for a watch ticket (good for one viewer, for 60 s) and prints the viewer\n"
      "page's URL with it: open it in a browser to see the screen live, read-only.\n"
-     "Over the unix socket it prints the path, to open on the daemon's TCP listener.\n"},
+     "Over the unix socket it prints the path, to open on the daemon's TCP listener.\n\n"
+     "  --control   the page's clicks and keys reach the guest (needs scope write)\n"},
     {"images", alk_cmd_images, "list images", "usage: airlock images\n"},
     {"volume", alk_cmd_volume, "make, list and remove named volumes",
      "usage: airlock volume create NAME --size MIB | volume ls | volume rm NAME\n\n"

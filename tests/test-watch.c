@@ -386,6 +386,43 @@ START_TEST(control)
 	ck_assert(v.closed);
 	ck_assert_uint_eq(v.code, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
 	view_clear(&v);
+
+	/* airlock watch --control: refused to a read token; with a write
+	 * token a link whose ticket opens a stream that takes input */
+	{
+		g_auto(AlkTestCli) ro_cli = {0};
+		g_auto(AlkTestCli) rw_cli = {0};
+		g_auto(AlkTestCli) extra = {0};
+		g_autofree char *url = g_strdup_printf(
+		    "http://127.0.0.1:%u/v1/sandboxes/%s/watch#ticket=", alk_test_api_d()->port,
+		    id);
+
+		alk_test_cli_set_socket(alk_test_api_d()->socket_path);
+		alk_test_cli_runf(&ro_cli, 60,
+		                  "--url http://127.0.0.1:%u --token %s watch --control %s",
+		                  alk_test_api_d()->port, alk_test_api_d()->read_token, id);
+		ck_assert_int_ne(ro_cli.status, 0);
+		ck_assert_msg(strstr(ro_cli.err_text, "write scope") != NULL, "%s",
+		              ro_cli.err_text);
+		alk_test_cli_runf(&extra, 60, "watch --control %s %s", id, id);
+		ck_assert_int_eq(extra.status, 2);
+		alk_test_cli_runf(&rw_cli, 60,
+		                  "--url http://127.0.0.1:%u --token %s watch --control %s",
+		                  alk_test_api_d()->port, alk_test_api_d()->write_token, id);
+		ck_assert_msg(rw_cli.status == 0, "%s", rw_cli.err_text);
+		ck_assert_msg(g_str_has_prefix(rw_cli.out_text, url), "%s", rw_cli.out_text);
+		ck_assert_msg(strstr(rw_cli.out_text, "&control=1") != NULL, "%s", rw_cli.out_text);
+		ck_assert_msg(strstr(rw_cli.out_text, "clicks and keys") != NULL, "%s",
+		              rw_cli.out_text);
+		g_autofree char *printed = g_strndup(rw_cli.out_text + strlen(url), 64);
+		ck_assert(view_open(&v, id, printed, ""));
+		wait_frames(&v, 1, 120);
+		soup_websocket_connection_send_text(v.ws, "not json");
+		wait_answers(&v, 1, 60);
+		ck_assert_msg(strstr(v.text, "\"invalid_request\"") != NULL, "%s", v.text);
+		ck_assert(!v.closed);
+		view_clear(&v);
+	}
 }
 END_TEST
 
