@@ -2,13 +2,12 @@
 /* airlock pause ID / airlock resume ID: a sandbox's vCPUs stop and start. */
 #include "alk-cmd.h"
 
-gboolean alk_cmd_pause_parse(const char *verb, int argc, char **argv, const char **id,
-                             gboolean *json, GError **error)
+gboolean alk_cmd_id_parse(const char *usage, const AlkCliOptionGroup *groups, gpointer opts,
+                          int argc, char **argv, const char **id, gboolean *json, GError **error)
 {
-	const AlkCliOptionGroup groups[] = {{NULL, 0}};
 	g_auto(AlkCliArgs) args = {0};
 
-	if (!alk_cli_parse(groups, NULL, 1, argc, argv, &args, error))
+	if (!alk_cli_parse(groups, opts, 1, argc, argv, &args, error))
 		return FALSE;
 	if (args.extra != NULL || args.command != NULL || args.positional->len > 1) {
 		g_autofree char *shown =
@@ -18,10 +17,19 @@ gboolean alk_cmd_pause_parse(const char *verb, int argc, char **argv, const char
 		return alk_cli_usage_error(error, "unexpected argument '%s'", shown);
 	}
 	if (args.positional->len < 1)
-		return alk_cli_usage_error(error, "usage: airlock %s ID", verb);
+		return alk_cli_usage_error(error, "%s", usage);
 	*id = g_ptr_array_index(args.positional, 0);
 	*json = args.json;
 	return alk_cli_check_id(*id, error);
+}
+
+gboolean alk_cmd_pause_parse(const char *verb, int argc, char **argv, const char **id,
+                             gboolean *json, GError **error)
+{
+	const AlkCliOptionGroup groups[] = {{NULL, 0}};
+	g_autofree char *usage = g_strdup_printf("usage: airlock %s ID", verb);
+
+	return alk_cmd_id_parse(usage, groups, NULL, argc, argv, id, json, error);
 }
 
 static char *describe_paused(JsonObject *sandbox, gpointer id)

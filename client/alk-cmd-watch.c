@@ -44,27 +44,16 @@ static char *describe(JsonObject *r, gpointer data)
 int alk_cmd_watch(AlkCli *cli, int argc, char **argv)
 {
 	const AlkCliOptionGroup groups[] = {{watch_options, 0}, {NULL, 0}};
-	g_auto(AlkCliArgs) args = {0};
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = NULL;
 	WatchOpts opts = {FALSE};
-	const char *id;
+	const char *id = NULL;
+	gboolean json = FALSE;
 
-	if (!alk_cli_parse(groups, &opts, 1, argc, argv, &args, &error))
+	if (!alk_cmd_id_parse("usage: airlock watch [--control] ID", groups, &opts, argc, argv, &id,
+	                      &json, &error))
 		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	if (args.extra != NULL || args.command != NULL) {
-		g_autofree char *shown = alk_cli_shown(args.extra != NULL ? args.extra[0] : "--");
-		alk_cli_usage_error(&error, "unexpected argument '%s'", shown);
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	}
-	if (args.positional->len != 1) {
-		alk_cli_usage_error(&error, "usage: airlock watch [--control] ID");
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	}
-	id = g_ptr_array_index(args.positional, 0);
-	if (!alk_cli_check_id(id, &error))
-		return alk_cli_fail(cli, error, ALK_EXIT_FAILURE);
-	cli->json |= args.json;
+	cli->json |= json;
 	path = g_strdup_printf("/v1/sandboxes/%s/watch%s", id, opts.control ? "?control=1" : "");
 	return alk_cli_change(cli, "POST", path, NULL, describe, cli);
 }

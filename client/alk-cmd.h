@@ -173,6 +173,10 @@ gboolean alk_cmd_rm_parse(int argc, char **argv, AlkRmCmd *out, GError **error);
 /* pause and resume: verb is "pause" or "resume", for the usage line */
 gboolean alk_cmd_pause_parse(const char *verb, int argc, char **argv, const char **id,
                              gboolean *json, GError **error);
+/* A verb of one sandbox ID and the options of groups (into opts); usage is
+ * the line a missing ID prints. */
+gboolean alk_cmd_id_parse(const char *usage, const AlkCliOptionGroup *groups, gpointer opts,
+                          int argc, char **argv, const char **id, gboolean *json, GError **error);
 gboolean alk_cmd_ttl_parse(int argc, char **argv, const char **id, guint64 *ttl_s, gboolean *json,
                            GError **error);
 

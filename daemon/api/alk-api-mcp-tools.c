@@ -148,12 +148,11 @@ static const AlkMcpDoc create_docs[] = {
      NULL},
 };
 
-/* display: {width, height}, as POST /v1/sandboxes takes it (the profile
- * caps the size when the sandbox is made) */
 /* volumes: [{name, path, readonly}], as docs/openapi.yaml's VolumeAttachment */
 static JsonNode *volumes_schema(void)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *name = g_strdup_printf("^[a-z0-9_-]{1,%d}$", ALK_VOLUME_NAME_MAX);
 
 	json_builder_begin_object(b);
 	alk_json_add_string(b, "type", "array");
@@ -166,7 +165,7 @@ static JsonNode *volumes_schema(void)
 	json_builder_set_member_name(b, "name");
 	json_builder_begin_object(b);
 	alk_json_add_string(b, "type", "string");
-	alk_json_add_string(b, "pattern", "^[a-z0-9_-]{1,32}$");
+	alk_json_add_string(b, "pattern", name);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "path");
 	json_builder_begin_object(b);
@@ -190,7 +189,9 @@ static JsonNode *volumes_schema(void)
 
 static JsonNode *create_schema(const char *field)
 {
-	/* display: the same shape as a computer batch's scale_to, the runner's schema */
+	/* display: {width, height}, as POST /v1/sandboxes takes it (the profile
+	 * caps the size when the sandbox is made): the same shape as a computer
+	 * batch's scale_to, the runner's schema */
 	if (strcmp(field, "display") == 0)
 		return alk_api_computer_scale_schema();
 	return strcmp(field, "volumes") == 0 ? volumes_schema() : NULL;
